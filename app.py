@@ -1,0 +1,30 @@
+"""Application factory: reads config, wires extensions, registers blueprints and CLI groups."""
+from __future__ import annotations
+
+from typing import Any, Mapping, Optional
+
+from flask import Flask
+from flask_wtf import CSRFProtect
+
+from config import ROOT, Config
+from web import admin, auth, cli, db, errors, i18n, listings, matches, public, review
+
+csrf = CSRFProtect()
+
+
+def create_app(overrides: Optional[Mapping[str, Any]] = None) -> Flask:
+    """Build a configured app; overrides replace settings (tests)."""
+    app = Flask(__name__, template_folder=str(ROOT / "templates"), static_folder=str(ROOT / "static"))
+    app.config.from_mapping(Config().as_dict())
+    app.config.from_mapping(overrides or {})
+    db.init_app(app)
+    csrf.init_app(app)
+    i18n.init_app(app)
+    auth.init_app(app)
+    errors.init_app(app)
+    matches.init_app(app)
+    for blueprint in (public.bp, auth.bp, listings.demands_bp, listings.achievements_bp, review.bp,
+                      matches.bp, admin.bp):
+        app.register_blueprint(blueprint)
+    cli.init_app(app)
+    return app

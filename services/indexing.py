@@ -1,0 +1,165 @@
+"""Keeps the vector index consistent with the database: vectors stored per (listing, model, text hash),
+the faiss index derived from them, updated after commit and repairable with `flask index`."""
+from __future__ import annotations
+
+import hashlib
+import logging
+import queue
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Iterable, Optional
+
+import numpy as np
+from sqlalchemy import delete, event, select
+from sqlalchemy.orm import Session, sessionmaker
+
+from matchmaking.documents import Listing as Doc
+from models import Achievement, Demand, ListingVector, Status
+
+log = logging.getLogger(__name__)
+MODELS = {"demand": Demand, "achievement": Achievement}
+
+
+def to_doc(item: Demand | Achievement) -> Doc:
+    """The engine's view of a listing: no contact details ever."""
+    common = dict(id=item.id, kind=item.kind, title=item.title, body=item.body,
+                  keywords=tuple(item.keyword_list), field=item.field.code if item.field else None,
+                  region=item.region, modes=frozenset(item.modes))
+    if item.kind == "demand":
+        return Doc(**common, trl=item.min_trl, budget_min=item.budget_min, budget_max=item.budget_max)
+    return Doc(**common, trl=item.trl, price=item.price, negotiable=bool(item.negotiable))
+
+
+def text_sha256(doc: Doc) -> str:
+    """Hash of exactly the text that gets embedded."""
+    return hashlib.sha256(doc.embed_text().encode("utf-8")).hexdigest()
+
+
+def store_dir(index_root: str | Path, model_key: str, kind: str) -> Path:
+    """Folder of one kind's index under one model; models never share a folder."""
+    safe = "".join(c if c.isalnum() or c in "-_.@" else "_" for c in model_key)
+    return Path(index_root) / safe / kind
+
+
+@dataclass
+class SyncReport:
+    """What a sync or check found and did, per kind."""
+
+    encoded: dict[str, int] = field(default_factory=dict)
+    added: dict[str, int] = field(default_factory=dict)
+    removed: dict[str, int] = field(default_factory=dict)
+    missing: dict[str, int] = field(default_factory=dict)
+    extra: dict[str, int] = field(default_factory=dict)
+    stale: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def consistent(self) -> bool:
+        """True when the index holds exactly the published listings with fresh vectors."""
+        return not any(sum(d.values()) for d in (self.missing, self.extra, self.stale))
+
+
+def published_docs(session: Session, kind: str) -> dict[int, Doc]:
+    """Engine documents of every published listing of a kind."""
+    model = MODELS[kind]
+    return {i.id: to_doc(i) for i in session.scalars(select(model).where(model.status == Status.PUBLISHED.value))}
+
+
+def stored_vectors(session: Session, kind: str, model_key: str) -> dict[int, tuple[str, np.ndarray]]:
+    """entity id -> (text hash, vector) of a kind under a model."""
+    rows = session.execute(select(ListingVector.entity_id, ListingVector.text_sha256, ListingVector.vector)
+                           .where(ListingVector.entity_type == kind, ListingVector.model_key == model_key))
+    return {eid: (sha, np.frombuffer(blob, dtype=np.float32)) for eid, sha, blob in rows}
+
+
+def refresh_vectors(session: Session, encoder: Any, kind: str, docs: dict[int, Doc],
+                    have: dict[int, tuple[str, np.ndarray]]) -> tuple[dict[int, np.ndarray], set[int]]:
+    """Encode docs whose stored vector is missing or stale and store them; every doc's vector, and the new ones."""
+    todo = [d for d in docs.values() if d.id not in have or have[d.id][0] != text_sha256(d)]
+    vectors = {i: v for i, (_, v) in have.items() if i in docs}
+    if todo:
+        encoded = encoder.encode_passages([d.embed_text() for d in todo])
+        for doc, vec in zip(todo, encoded):
+            _upsert_vector(session, kind, doc, encoder.model_key, np.asarray(vec, dtype=np.float32))
+            vectors[doc.id] = np.asarray(vec, dtype=np.float32)
+        session.flush()
+    return vectors, {d.id for d in todo}
+
+
+def _upsert_vector(session: Session, kind: str, doc: Doc, model_key: str, vec: np.ndarray) -> None:
+    row = session.scalar(select(ListingVector).where(
+        ListingVector.entity_type == kind, ListingVector.entity_id == doc.id, ListingVector.model_key == model_key))
+    if row is None:
+        row = ListingVector(entity_type=kind, entity_id=doc.id, model_key=model_key)
+        session.add(row)
+    row.text_sha256, row.dim, row.vector = text_sha256(doc), int(vec.shape[0]), vec.tobytes()
+
+
+def delete_vectors(session: Session, kind: str, ids: Iterable[int]) -> None:
+    """Forget vectors of deleted listings."""
+    session.execute(delete(ListingVector).where(ListingVector.entity_type == kind,
+                                                ListingVector.entity_id.in_(list(ids))))
+
+
+class ChangeTracker:
+    """Collects listings changed in a transaction and hands them over only after a successful commit."""
+
+    def __init__(self, on_commit: Callable[[set[tuple[str, int]]], None]) -> None:
+        self.on_commit = on_commit
+
+    def install(self, factory: sessionmaker) -> None:
+        """Listen on every session the factory makes."""
+        event.listen(factory, "after_flush", self._after_flush)
+        event.listen(factory, "after_commit", self._after_commit)
+        event.listen(factory, "after_rollback", self._after_rollback)
+
+    @staticmethod
+    def _after_flush(session: Session, _ctx: Any) -> None:
+        changed = session.info.setdefault("listings_changed", set())
+        for obj in list(session.new) + list(session.dirty) + list(session.deleted):
+            if isinstance(obj, (Demand, Achievement)) and obj.id is not None:
+                changed.add((obj.kind, obj.id))
+
+    def _after_commit(self, session: Session) -> None:
+        changed = session.info.pop("listings_changed", set())
+        if changed:
+            try:
+                self.on_commit(changed)
+            except Exception:  # the save is committed; a failed index update is caught up later
+                log.exception("index update after commit failed; `flask index sync` will catch up")
+
+    @staticmethod
+    def _after_rollback(session: Session) -> None:
+        session.info.pop("listings_changed", None)
+
+
+class BackgroundWorker:
+    """One daemon thread that runs index jobs in order, so requests never wait for encoding."""
+
+    def __init__(self, job: Callable[[set[tuple[str, int]]], None]) -> None:
+        self._job = job
+        self._queue: "queue.Queue[set[tuple[str, int]]]" = queue.Queue()
+        self._thread: Optional[threading.Thread] = None
+        self._lock = threading.Lock()
+
+    def submit(self, changed: set[tuple[str, int]]) -> None:
+        """Queue a job; starts the thread on first use."""
+        with self._lock:
+            if self._thread is None or not self._thread.is_alive():
+                self._thread = threading.Thread(target=self._run, name="index-worker", daemon=True)
+                self._thread.start()
+        self._queue.put(changed)
+
+    def _run(self) -> None:
+        while True:
+            changed = self._queue.get()
+            try:
+                self._job(changed)
+            except Exception:
+                log.exception("background index job failed; `flask index sync` will catch up")
+            finally:
+                self._queue.task_done()
+
+    def join(self) -> None:
+        """Wait until every queued job is done (CLI, tests)."""
+        self._queue.join()

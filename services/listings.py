@@ -1,0 +1,285 @@
+"""Demands and achievements: create, edit, the review lifecycle, and who may see what."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from typing import Any, Iterable, Optional, Union
+
+from sqlalchemy import Select, func, or_, select
+from sqlalchemy.orm import Session
+
+from models import (Achievement, Demand, Field, Patent, ReviewEvent, Role, STAGE_TRL, Status, User,
+                    utcnow)
+
+from .errors import NotFound, ServiceError
+
+Listing = Union[Demand, Achievement]
+KINDS: dict[str, type] = {"demand": Demand, "achievement": Achievement}
+# Which role owns which kind of listing.
+OWNER_ROLE = {"demand": Role.COMPANY.value, "achievement": Role.UNIVERSITY.value}
+REVIEWERS = (Role.BROKER.value, Role.ADMIN.value)
+
+COMMON_FIELDS = ("title", "keywords", "region", "contact_name", "contact_phone", "contact_email")
+KIND_FIELDS = {
+    "demand": ("description", "indicators", "budget_min", "budget_max", "deadline", "min_trl"),
+    "achievement": ("abstract", "trl", "stage", "price", "negotiable", "team"),
+}
+
+# (action, allowed from-statuses, to-status, who: owner|reviewer|either, reason required)
+TRANSITIONS: dict[str, tuple[tuple[str, ...], str, str, bool]] = {
+    "submit": (("draft", "returned"), "submitted", "owner", False),
+    "withdraw": (("submitted",), "draft", "owner", False),
+    "approve": (("submitted",), "published", "reviewer", False),
+    "return": (("submitted",), "returned", "reviewer", True),
+    "reject": (("submitted",), "rejected", "reviewer", True),
+    "close": (("published",), "closed", "either", False),
+}
+EDITABLE = ("draft", "returned", "published")
+
+
+def model_for(kind: str) -> type:
+    """The model class for 'demand' or 'achievement'."""
+    try:
+        return KINDS[kind]
+    except KeyError:
+        raise NotFound() from None
+
+
+def is_reviewer(user: Optional[User]) -> bool:
+    """Brokers and admins review listings."""
+    return user is not None and user.is_authenticated and user.role in REVIEWERS
+
+
+def is_owner(user: Optional[User], listing: Listing) -> bool:
+    """True if the user posted this listing."""
+    return user is not None and user.is_authenticated and listing.owner_id == user.id
+
+
+def can_view(user: Optional[User], listing: Listing) -> bool:
+    """Published listings are public; anything else only for its owner and reviewers."""
+    return listing.status == Status.PUBLISHED.value or is_owner(user, listing) or is_reviewer(user)
+
+
+def can_see_contact(user: Optional[User], listing: Listing) -> bool:
+    """Contact details: owner, brokers and admins only (double opt-in comes with the trust issue)."""
+    return is_owner(user, listing) or is_reviewer(user)
+
+
+def get_listing(session: Session, kind: str, listing_id: int, viewer: Optional[User]) -> Listing:
+    """A listing the viewer may see; NotFound otherwise, so a draft's existence is not revealed."""
+    listing = session.get(model_for(kind), listing_id)
+    if listing is None or not can_view(viewer, listing):
+        raise NotFound()
+    return listing
+
+
+def get_owned(session: Session, kind: str, listing_id: int, user: User) -> Listing:
+    """A listing owned by the user; NotFound for anyone else's."""
+    listing = session.get(model_for(kind), listing_id)
+    if listing is None or not is_owner(user, listing):
+        raise NotFound()
+    return listing
+
+
+def _check_owner_role(kind: str, user: User) -> None:
+    if user.role != OWNER_ROLE[kind]:
+        raise ServiceError("listing.wrong_role")
+
+
+def _apply(session: Session, listing: Listing, kind: str, data: dict[str, Any]) -> None:
+    for name in COMMON_FIELDS + KIND_FIELDS[kind]:
+        if name in data:
+            setattr(listing, name, data[name])
+    if "modes" in data:
+        listing.modes = list(data["modes"])
+    if "field_code" in data:
+        listing.field = _field(session, data["field_code"])
+    if kind == "achievement" and "patents" in data:
+        listing.patents = [Patent(**p) for p in data["patents"]]
+    _validate(listing, kind)
+
+
+def _field(session: Session, code: str) -> Field:
+    field = session.scalar(select(Field).where(Field.code == code, Field.active.is_(True)))
+    if field is None:
+        raise ServiceError("listing.unknown_field")
+    return field
+
+
+def _validate(listing: Listing, kind: str) -> None:
+    """Rules that hold whatever the entry point (form, CLI, import)."""
+    if not listing.modes:
+        raise ServiceError("listing.no_mode")
+    if kind == "demand":
+        lo, hi = listing.budget_min, listing.budget_max
+        if lo is not None and hi is not None and lo > hi:
+            raise ServiceError("listing.budget_order")
+    if kind == "achievement" and listing.stage and listing.trl:
+        lo, hi = STAGE_TRL[listing.stage]
+        if not lo <= listing.trl <= hi:
+            raise ServiceError("listing.stage_trl", stage=listing.stage, lo=lo, hi=hi)
+
+
+def create_listing(session: Session, kind: str, owner: User, data: dict[str, Any]) -> Listing:
+    """Save a new draft owned by the user."""
+    _check_owner_role(kind, owner)
+    if kind == "demand" and data.get("deadline") and data["deadline"] < date.today():
+        raise ServiceError("listing.deadline_past")
+    listing = model_for(kind)(owner=owner, organisation=owner.organisation, status=Status.DRAFT.value)
+    _apply(session, listing, kind, data)
+    session.add(listing)
+    session.flush()
+    _record(session, listing, owner, "create", Status.DRAFT.value, Status.DRAFT.value)
+    return listing
+
+
+def update_listing(session: Session, listing: Listing, editor: User, data: dict[str, Any]) -> Listing:
+    """Edit a listing; editing a published one sends it back to review before it shows again."""
+    if not is_owner(editor, listing):
+        raise NotFound()
+    if listing.status not in EDITABLE:
+        raise ServiceError("listing.not_editable", status=listing.status)
+    if listing.kind == "demand" and data.get("deadline") and data["deadline"] < date.today() \
+            and data["deadline"] != listing.deadline:
+        raise ServiceError("listing.deadline_past")
+    _apply(session, listing, listing.kind, data)
+    if listing.status == Status.PUBLISHED.value:
+        _move(session, listing, editor, "edit", Status.SUBMITTED.value)
+    return listing
+
+
+def transition(session: Session, listing: Listing, actor: User, action: str,
+               reason: Optional[str] = None) -> Listing:
+    """Apply one lifecycle step if the actor may take it from the listing's current status."""
+    if action not in TRANSITIONS:
+        raise ServiceError("listing.bad_action")
+    sources, target, who, needs_reason = TRANSITIONS[action]
+    allowed = {"owner": is_owner(actor, listing), "reviewer": is_reviewer(actor),
+               "either": is_owner(actor, listing) or is_reviewer(actor)}[who]
+    if not allowed:
+        raise NotFound() if not can_view(actor, listing) else ServiceError("listing.forbidden")
+    if listing.status not in sources:
+        raise ServiceError("listing.bad_transition", action=action, status=listing.status)
+    if needs_reason and not (reason or "").strip():
+        raise ServiceError("listing.reason_required")
+    _move(session, listing, actor, action, target, reason)
+    return listing
+
+
+def _move(session: Session, listing: Listing, actor: User, action: str, target: str,
+          reason: Optional[str] = None) -> None:
+    now = utcnow()
+    source = listing.status
+    listing.status = target
+    if target == Status.SUBMITTED.value:
+        listing.submitted_at = now
+    if target == Status.PUBLISHED.value:
+        listing.published_at = now
+        listing.review_note = None
+    if target in (Status.RETURNED.value, Status.REJECTED.value):
+        listing.review_note = reason.strip() if reason else None
+    if target == Status.CLOSED.value:
+        listing.closed_at = now
+    _record(session, listing, actor, action, source, target, reason)
+
+
+def _record(session: Session, listing: Listing, actor: User, action: str, source: str, target: str,
+            reason: Optional[str] = None) -> None:
+    session.flush()
+    session.add(ReviewEvent(entity_type=listing.kind, entity_id=listing.id, actor=actor, action=action,
+                            from_status=source, to_status=target, reason=reason))
+
+
+def history(session: Session, listing: Listing) -> list[ReviewEvent]:
+    """The listing's lifecycle events, oldest first."""
+    stmt = select(ReviewEvent).where(ReviewEvent.entity_type == listing.kind,
+                                     ReviewEvent.entity_id == listing.id).order_by(ReviewEvent.id)
+    return list(session.scalars(stmt))
+
+
+def owned_by(session: Session, kind: str, user: User) -> list[Listing]:
+    """The user's own listings, newest first."""
+    model = model_for(kind)
+    return list(session.scalars(select(model).where(model.owner_id == user.id).order_by(model.updated_at.desc())))
+
+
+def review_queue(session: Session, kind: str) -> list[Listing]:
+    """Submitted listings waiting for a reviewer, oldest first."""
+    model = model_for(kind)
+    stmt = select(model).where(model.status == Status.SUBMITTED.value).order_by(model.submitted_at)
+    return list(session.scalars(stmt))
+
+
+def queue_counts(session: Session) -> dict[str, int]:
+    """How many listings of each kind wait for review."""
+    return {kind: session.scalar(select(func.count()).select_from(model).where(
+        model.status == Status.SUBMITTED.value)) or 0 for kind, model in KINDS.items()}
+
+
+@dataclass
+class SearchFilters:
+    """Filters from the search and browse pages; every one optional."""
+
+    q: str = ""
+    field: str = ""        # top-level or sub-field code
+    region: str = ""
+    mode: str = ""
+    stage: str = ""        # achievements
+    budget: Optional[float] = None   # demands: budget reaching at least this much (万元)
+    max_price: Optional[float] = None  # achievements: asking price at most this (or negotiable)
+    status: str = "published"
+    since: Optional[date] = None
+    until: Optional[date] = None
+
+
+def search_stmt(kind: str, f: SearchFilters, viewer: Optional[User]) -> Select:
+    """The query for a filtered list; non-reviewers only ever get published listings."""
+    model = model_for(kind)
+    stmt = select(model).join(Field, model.field_id == Field.id)
+    status = f.status if (is_reviewer(viewer) and f.status) else Status.PUBLISHED.value
+    if status != "all" or not is_reviewer(viewer):
+        stmt = stmt.where(model.status == status)
+    return _filter(stmt, model, kind, f).order_by(
+        func.coalesce(model.published_at, model.updated_at).desc(), model.id.desc())
+
+
+def _filter(stmt: Select, model: type, kind: str, f: SearchFilters) -> Select:
+    if f.q.strip():
+        body = model.description if kind == "demand" else model.abstract
+        for term in f.q.split()[:8]:
+            like = f"%{term}%"
+            stmt = stmt.where(or_(model.title.like(like), model.keywords.like(like), body.like(like)))
+    if f.field:
+        stmt = stmt.where(or_(Field.code == f.field, Field.code.like(f"{f.field}.%")))
+    if f.region:
+        stmt = stmt.where(model.region == f.region)
+    if f.mode:
+        stmt = stmt.where(model.modes_raw.like(f"%,{f.mode},%"))
+    if kind == "achievement" and f.stage:
+        stmt = stmt.where(model.stage == f.stage)
+    if kind == "demand" and f.budget is not None:
+        stmt = stmt.where(or_(model.budget_max >= f.budget, model.budget_max.is_(None)))
+    if kind == "achievement" and f.max_price is not None:
+        stmt = stmt.where(or_(model.price <= f.max_price, model.negotiable.is_(True)))
+    date_col = func.coalesce(model.published_at, model.created_at)
+    if f.since:
+        stmt = stmt.where(date_col >= datetime.combine(f.since, datetime.min.time()))
+    if f.until:
+        stmt = stmt.where(date_col < datetime.combine(f.until + timedelta(days=1), datetime.min.time()))
+    return stmt
+
+
+def page(session: Session, stmt: Select, number: int, size: int) -> tuple[list[Any], int]:
+    """One page of a query's rows and the total count."""
+    total = session.scalar(select(func.count()).select_from(stmt.order_by(None).subquery())) or 0
+    rows = list(session.scalars(stmt.limit(size).offset(max(number - 1, 0) * size)))
+    return rows, total
+
+
+def published(session: Session, kind: str, ids: Optional[Iterable[int]] = None) -> list[Listing]:
+    """Published listings of a kind, optionally only these ids."""
+    model = model_for(kind)
+    stmt = select(model).where(model.status == Status.PUBLISHED.value)
+    if ids is not None:
+        stmt = stmt.where(model.id.in_(list(ids)))
+    return list(session.scalars(stmt))

@@ -1,0 +1,189 @@
+"""Ranked, explained matches between demands and achievements, served from the engine's indexes."""
+from __future__ import annotations
+
+import logging
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Mapping, Optional
+
+from sqlalchemy import or_, select
+from sqlalchemy.orm import Session, sessionmaker
+
+from matchmaking.encoders import build_encoder
+from matchmaking.engine import HybridMatcher, Match
+from matchmaking.lexical import LexicalIndex
+from matchmaking.vectorstore import MANIFEST_FILE, FaissStore, build_vector_store
+from models import Achievement, Demand, Status
+
+from .indexing import (MODELS, BackgroundWorker, ChangeTracker, SyncReport, published_docs, refresh_vectors,
+                       stored_vectors, store_dir, text_sha256 as _sha, to_doc)
+
+log = logging.getLogger(__name__)
+KINDS = ("demand", "achievement")
+
+
+@dataclass
+class MatchView:
+    """A counterpart listing with the engine's explanation of why it matches."""
+
+    listing: Demand | Achievement
+    match: Match
+
+
+class MatchingRuntime:
+    """Per-process holder of the encoder, the stores and the matchers; rebuilt from the database at will."""
+
+    def __init__(self, config: Mapping[str, Any], factory: sessionmaker) -> None:
+        self.model_path = config["EMBEDDING_MODEL"]
+        self.quantize = None if config.get("EMBEDDING_QUANTIZE", "none") in ("", "none") else config["EMBEDDING_QUANTIZE"]
+        self.index_root = Path(config["INDEX_DIR"])
+        self.inline = config.get("INDEX_SYNC") == "inline"
+        self.factory = factory
+        self._lock = threading.RLock()
+        self._stores: dict[str, tuple[int, FaissStore]] = {}
+        self._matchers: dict[str, tuple[int, HybridMatcher]] = {}
+        self.worker = BackgroundWorker(self._job)
+        ChangeTracker(self.on_commit).install(factory)
+
+    @property
+    def encoder(self) -> Any:
+        """The configured encoder (loaded once per process)."""
+        return build_encoder(self.model_path, quantize=self.quantize)
+
+    def on_commit(self, changed: set[tuple[str, int]]) -> None:
+        """After a commit that touched listings: update the index now (inline) or in the worker."""
+        if self.inline:
+            self._job(changed)
+        else:
+            self.worker.submit(changed)
+
+    def _job(self, changed: set[tuple[str, int]]) -> None:
+        with self.factory() as session:
+            self.sync(session, kinds=sorted({kind for kind, _ in changed}))
+            session.commit()
+
+    def _dir(self, kind: str) -> Path:
+        return store_dir(self.index_root, self.encoder.model_key, kind)
+
+    def _stamp(self, kind: str) -> int:
+        manifest = self._dir(kind) / MANIFEST_FILE
+        return manifest.stat().st_mtime_ns if manifest.exists() else 0
+
+    def store(self, kind: str) -> FaissStore:
+        """This kind's store, reloaded when another process saved a newer one."""
+        with self._lock:
+            stamp = self._stamp(kind)
+            cached = self._stores.get(kind)
+            if cached and cached[0] == stamp:
+                return cached[1]
+            enc = self.encoder
+            store = (FaissStore.load(self._dir(kind), model_key=enc.model_key, dim=enc.dim) if stamp
+                     else build_vector_store("faiss", dim=enc.dim, model_key=enc.model_key))
+            self._stores[kind] = (stamp, store)
+            return store
+
+    def _save(self, kind: str, store: FaissStore) -> None:
+        store.save(self._dir(kind))
+        self._stores[kind] = (self._stamp(kind), store)
+
+    def sync(self, session: Session, kinds: Optional[list[str]] = None) -> SyncReport:
+        """Encode what is missing or stale and make each index hold exactly the published listings."""
+        report = SyncReport()
+        with self._lock:
+            for kind in kinds or KINDS:
+                docs = published_docs(session, kind)
+                have = stored_vectors(session, kind, self.encoder.model_key)
+                vectors, fresh = refresh_vectors(session, self.encoder, kind, docs, have)
+                store = self.store(kind)
+                in_store = set(store.ids().tolist())
+                extra = in_store - set(docs)
+                changed = sorted(i for i in docs if i not in in_store or i in fresh)
+                if extra:
+                    store.remove(sorted(extra))
+                if changed:
+                    store.upsert(changed, [vectors[i] for i in changed])
+                if extra or changed or not self._stamp(kind):
+                    self._save(kind, store)
+                report.encoded[kind] = len(fresh)
+                report.added[kind], report.removed[kind] = len(changed), len(extra)
+        return report
+
+    def rebuild(self, session: Session) -> SyncReport:
+        """Throw the index away and build it again from stored vectors (encoding only what is missing)."""
+        with self._lock:
+            enc = self.encoder
+            report = SyncReport()
+            for kind in KINDS:
+                docs = published_docs(session, kind)
+                have = stored_vectors(session, kind, enc.model_key)
+                vectors, fresh = refresh_vectors(session, enc, kind, docs, have)
+                store = build_vector_store("faiss", dim=enc.dim, model_key=enc.model_key)
+                if docs:
+                    ids = sorted(docs)
+                    store.upsert(ids, [vectors[i] for i in ids])
+                self._save(kind, store)
+                report.added[kind], report.encoded[kind] = len(docs), len(fresh)
+            return report
+
+    def check(self, session: Session) -> SyncReport:
+        """Compare the index with the database without changing anything."""
+        report = SyncReport()
+        for kind in KINDS:
+            docs = published_docs(session, kind)
+            have = stored_vectors(session, kind, self.encoder.model_key)
+            in_store = set(self.store(kind).ids().tolist())
+            report.missing[kind] = len(set(docs) - in_store)
+            report.extra[kind] = len(in_store - set(docs))
+            report.stale[kind] = sum(1 for i, d in docs.items() if i not in have or have[i][0] != _sha(d))
+        return report
+
+    def matcher(self, kind: str, session: Session) -> HybridMatcher:
+        """A matcher over the published listings of a kind, rebuilt when the index changed."""
+        with self._lock:
+            store = self.store(kind)
+            stamp = self._stores[kind][0]
+            cached = self._matchers.get(kind)
+            if cached and cached[0] == stamp:
+                return cached[1]
+            docs = {i: d for i, d in published_docs(session, kind).items() if i in store}
+            ids = sorted(docs)
+            lexical = LexicalIndex.build(ids, [docs[i].embed_text() for i in ids])
+            matcher = HybridMatcher(self.encoder, store, lexical, docs)
+            self._matchers[kind] = (stamp, matcher)
+            return matcher
+
+    def find_matches(self, session: Session, item: Demand | Achievement, k: int = 10) -> list[MatchView]:
+        """Ranked counterparts of a listing: published, not from the listing's own organisation."""
+        other = "achievement" if item.kind == "demand" else "demand"
+        allowed = _allowed_ids(session, other, item)
+        if not allowed:
+            return []
+        matches = self.matcher(other, session).match(to_doc(item), k=k, allowed_ids=allowed)
+        return _recheck(session, other, matches)
+
+    def similar(self, session: Session, item: Demand | Achievement, k: int = 5) -> list[MatchView]:
+        """Published listings of the same kind that look like this one (possible duplicates)."""
+        allowed = set(session.scalars(select(MODELS[item.kind].id).where(
+            MODELS[item.kind].status == Status.PUBLISHED.value, MODELS[item.kind].id != item.id)))
+        if not allowed:
+            return []
+        matches = self.matcher(item.kind, session).similar(to_doc(item), k=k, allowed_ids=allowed)
+        return _recheck(session, item.kind, matches)
+
+
+def _allowed_ids(session: Session, kind: str, item: Demand | Achievement) -> set[int]:
+    """Hard filters before ranking: published only, never the listing's own organisation or owner."""
+    model = MODELS[kind]
+    stmt = select(model.id).where(model.status == Status.PUBLISHED.value, model.owner_id != item.owner_id)
+    if item.organisation_id is not None:
+        stmt = stmt.where(or_(model.organisation_id.is_(None), model.organisation_id != item.organisation_id))
+    return set(session.scalars(stmt))
+
+
+def _recheck(session: Session, kind: str, matches: list[Match]) -> list[MatchView]:
+    """Results are re-read from the database so nothing unpublished since indexing is shown."""
+    model = MODELS[kind]
+    rows = {r.id: r for r in session.scalars(select(model).where(
+        model.id.in_([m.id for m in matches]), model.status == Status.PUBLISHED.value))}
+    return [MatchView(rows[m.id], m) for m in matches if m.id in rows]

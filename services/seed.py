@@ -1,0 +1,139 @@
+"""The demo data set: taxonomy, regions, organisations, one account per role, demands and achievements."""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import date, timedelta
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from models import MODE_ZH, STAGE_ZH, Achievement, Demand, Field, OrgKind, Region, Role, User
+
+from . import accounts, listings
+
+DATA = Path(__file__).resolve().parent / "demo_data"
+DEMO_PASSWORD = "demo-password-2026"
+DEMO_LOGINS = {"admin": "admin@demo.example.cn", "broker": "broker@demo.example.cn",
+               "company": "company@demo.example.cn", "university": "university@demo.example.cn"}
+MODE_CODE = {zh: code for code, zh in MODE_ZH.items()}
+STAGE_CODE = {zh: code for code, zh in STAGE_ZH.items()}
+PATENT_KIND = {"发明专利": "invention", "实用新型": "utility", "软件著作权": "software"}
+PATENT_STATUS = {"已授权": "granted", "实审中": "examining", "已受理": "filed"}
+
+
+@dataclass
+class SeedResult:
+    """Counts of what was loaded."""
+
+    demands: int
+    achievements: int
+    users: int
+
+
+def _load(name: str) -> Any:
+    return json.loads((DATA / f"{name}.json").read_text(encoding="utf-8"))
+
+
+def has_listings(session: Session) -> bool:
+    """True when any demand or achievement exists."""
+    return bool(session.scalar(select(func.count()).select_from(Demand)) or
+                session.scalar(select(func.count()).select_from(Achievement)))
+
+
+def load_reference(session: Session) -> None:
+    """Fields and regions (idempotent: existing codes are left as they are)."""
+    have = set(session.scalars(select(Field.code)))
+    for pos, top in enumerate(_load("fields"), 1):
+        parent = session.scalar(select(Field).where(Field.code == top["code"]))
+        if top["code"] not in have:
+            parent = Field(code=top["code"], name_zh=top["name_zh"], name_en=top["name_en"], position=pos)
+            session.add(parent)
+        for cpos, child in enumerate(top["children"], 1):
+            if child["code"] not in have:
+                session.add(Field(code=child["code"], name_zh=child["name_zh"], name_en=child["name_en"],
+                                  parent=parent, position=cpos))
+    regions = set(session.scalars(select(Region.code)))
+    for pos, r in enumerate(_load("regions"), 1):
+        if r["code"] not in regions:
+            session.add(Region(code=r["code"], name_zh=r["name_zh"], name_en=r["name_en"], position=pos))
+    session.flush()
+
+
+def _accounts(session: Session, password: str) -> tuple[dict[str, User], int]:
+    orgs = _load("organisations")
+    users: dict[str, User] = {}
+    for kind, role, rows in ((OrgKind.COMPANY, Role.COMPANY, orgs["companies"]),
+                             (OrgKind.UNIVERSITY, Role.UNIVERSITY, orgs["universities"])):
+        for n, row in enumerate(rows):
+            org = accounts.find_or_create_organisation(session, row["name"], kind, region=row.get("region"),
+                                                       industry=row.get("industry"),
+                                                       credit_code=row.get("credit_code"))
+            email = DEMO_LOGINS[role.value] if n == 0 else f"{row['key']}@demo.example.cn"
+            users[row["key"]] = _user(session, email, password, row["name"], role, org)
+    agency = accounts.find_or_create_organisation(session, "省技术转移服务中心", OrgKind.AGENCY, region="shaanxi")
+    _user(session, DEMO_LOGINS["broker"], password, "王经纪", Role.BROKER, agency)
+    _user(session, DEMO_LOGINS["admin"], password, "平台管理员", Role.ADMIN, agency)
+    return users, len(users) + 2
+
+
+def _user(session: Session, email: str, password: str, name: str, role: Role, org: Any) -> User:
+    existing = accounts.get_user_by_email(session, email)
+    return existing or accounts.create_user(session, email=email, password=password, display_name=name,
+                                            role=role, organisation=org)
+
+
+def _contact(row: dict) -> dict[str, str]:
+    c = row["contact"]
+    return {"contact_name": c["name"], "contact_phone": c["phone"], "contact_email": c["email"]}
+
+
+def demand_data(row: dict) -> dict[str, Any]:
+    """Service data for one demo demand."""
+    return {"title": row["title"], "description": row["description"], "indicators": row.get("indicators", ""),
+            "field_code": row["field"], "keywords": ",".join(row.get("keywords", [])), "region": row["region"],
+            "modes": [MODE_CODE[m] for m in row["modes"]], "budget_min": row.get("budget_min"),
+            "budget_max": row.get("budget_max"), "min_trl": row.get("min_trl"),
+            "deadline": date.today() + timedelta(days=int(row.get("deadline_days") or 90)), **_contact(row)}
+
+
+def achievement_data(row: dict, region: str | None) -> dict[str, Any]:
+    """Service data for one demo achievement."""
+    return {"title": row["title"], "abstract": row["abstract"], "field_code": row["field"],
+            "keywords": ",".join(row.get("keywords", [])), "region": region, "trl": row.get("trl"),
+            "stage": STAGE_CODE.get(row.get("stage", ""), None), "price": row.get("price"),
+            "negotiable": bool(row.get("negotiable")), "team": row.get("team", ""),
+            "modes": [MODE_CODE[m] for m in row["modes"]],
+            "patents": [{"number": p["number"], "kind": PATENT_KIND.get(p["type"], "invention"),
+                         "status": PATENT_STATUS.get(p["status"], "filed")} for p in row.get("patents", [])],
+            **_contact(row)}
+
+
+def _lifecycle(session: Session, item: Any, owner: User, broker: User, n: int) -> None:
+    """Most listings published; every 11th waits for review, every 23rd stays a draft."""
+    if n % 23 == 5:
+        return
+    listings.transition(session, item, owner, "submit")
+    if n % 11 != 3:
+        listings.transition(session, item, broker, "approve")
+
+
+def load_demo(session: Session, password: str = DEMO_PASSWORD) -> SeedResult:
+    """Load everything; listings go through the same services and checks as the web forms."""
+    load_reference(session)
+    users, n_users = _accounts(session, password)
+    broker = accounts.get_user_by_email(session, DEMO_LOGINS["broker"])
+    regions = {row["key"]: row.get("region") for row in _load("organisations")["universities"]}
+    n_d = n_a = 0
+    for n, row in enumerate(_load("demands")):
+        owner = users[row["org"]]
+        _lifecycle(session, listings.create_listing(session, "demand", owner, demand_data(row)), owner, broker, n)
+        n_d += 1
+    for n, row in enumerate(_load("achievements")):
+        owner = users[row["org"]]
+        item = listings.create_listing(session, "achievement", owner, achievement_data(row, regions.get(row["org"])))
+        _lifecycle(session, item, owner, broker, n)
+        n_a += 1
+    return SeedResult(n_d, n_a, n_users)

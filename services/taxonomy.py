@@ -1,0 +1,80 @@
+"""The field taxonomy and regions."""
+from __future__ import annotations
+
+from typing import Optional
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from models import Field, Region
+
+from .errors import NotFound, ServiceError
+
+
+def top_fields(session: Session, *, include_inactive: bool = False) -> list[Field]:
+    """Top-level fields in display order (children reachable via .children)."""
+    stmt = select(Field).where(Field.parent_id.is_(None)).order_by(Field.position, Field.id)
+    if not include_inactive:
+        stmt = stmt.where(Field.active.is_(True))
+    return list(session.scalars(stmt))
+
+
+def field_choices(session: Session, locale: str) -> list[tuple[str, str]]:
+    """(code, label) pairs for selects: each sub-field under its parent's name."""
+    return [(child.code, f"{top.name(locale)} / {child.name(locale)}")
+            for top in top_fields(session) for child in top.children if child.active]
+
+
+def filter_field_choices(session: Session, locale: str) -> list[tuple[str, str]]:
+    """(code, label) pairs for filters: each top-level field followed by its sub-fields."""
+    out: list[tuple[str, str]] = []
+    for top in top_fields(session):
+        out.append((top.code, top.name(locale)))
+        out.extend((c.code, f"— {c.name(locale)}") for c in top.children if c.active)
+    return out
+
+
+def regions(session: Session) -> list[Region]:
+    """All regions in display order."""
+    return list(session.scalars(select(Region).order_by(Region.position, Region.id)))
+
+
+def region_names(session: Session, locale: str) -> dict[str, str]:
+    """Region code -> display name."""
+    return {r.code: r.name(locale) for r in regions(session)}
+
+
+def get_field(session: Session, field_id: int) -> Field:
+    """A field by id or NotFound."""
+    field = session.get(Field, field_id)
+    if field is None:
+        raise NotFound()
+    return field
+
+
+def save_field(session: Session, *, code: str, name_zh: str, name_en: str, parent_code: Optional[str],
+               field: Optional[Field] = None, active: bool = True) -> Field:
+    """Create or edit a field; a code stays unique and a sub-field's code starts with its parent's."""
+    code = code.strip().lower()
+    parent = None
+    if parent_code:
+        parent = session.scalar(select(Field).where(Field.code == parent_code, Field.parent_id.is_(None)))
+        if parent is None:
+            raise ServiceError("field.unknown_parent")
+        if not code.startswith(parent.code + "."):
+            raise ServiceError("field.code_prefix", prefix=parent.code + ".")
+    clash = session.scalar(select(Field).where(Field.code == code))
+    if clash is not None and clash is not field:
+        raise ServiceError("field.code_taken")
+    if field is None:
+        field = Field(position=_next_position(session, parent))
+        session.add(field)
+    field.code, field.name_zh, field.name_en, field.parent, field.active = code, name_zh.strip(), \
+        name_en.strip(), parent, active
+    session.flush()
+    return field
+
+
+def _next_position(session: Session, parent: Optional[Field]) -> int:
+    siblings = parent.children if parent else top_fields(session, include_inactive=True)
+    return max((f.position for f in siblings), default=0) + 1

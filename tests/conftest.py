@@ -1,0 +1,183 @@
+"""Shared fixtures: a migrated SQLite database per test, the app, a CSRF-aware client, users by role."""
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import tempfile
+from datetime import date, timedelta
+from pathlib import Path
+from typing import Any, Callable
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+os.environ.setdefault("INSTANCE_DIR", tempfile.mkdtemp(prefix="techmatch-test-instance-"))
+MODEL_DIR = os.environ.get("EMBEDDING_MODEL") or str(ROOT / "instance" / "models" / "multilingual-e5-small")
+PASSWORD = "correct-horse-battery"
+CSRF_RE = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"')
+
+
+@pytest.fixture(scope="session")
+def template_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A database migrated to head with fields and regions, copied for each test."""
+    from sqlalchemy import create_engine
+    from sqlalchemy.orm import Session
+
+    from migrations import runner
+    from services import seed
+
+    path = tmp_path_factory.mktemp("db") / "template.db"
+    url = f"sqlite:///{path}"
+    runner.upgrade(url)
+    engine = create_engine(url)
+    with Session(engine) as s:
+        seed.load_reference(s)
+        s.commit()
+    engine.dispose()
+    return path
+
+
+@pytest.fixture
+def app(tmp_path: Path, template_db: Path):
+    """The application on a fresh copy of the template database; index updates run inline."""
+    from app import create_app
+
+    db_path = tmp_path / "app.db"
+    shutil.copy(template_db, db_path)
+    application = create_app({"DATABASE_URL": f"sqlite:///{db_path}", "INDEX_DIR": str(tmp_path / "index"),
+                              "INDEX_SYNC": "inline", "EMBEDDING_MODEL": MODEL_DIR, "SECRET_KEY": "test-secret",
+                              "TESTING": True, "SERVER_NAME": "localhost"})
+    yield application
+    application.extensions["db_engine"].dispose()
+
+
+@pytest.fixture
+def session(app):
+    """A session of the app's database (commit what a test sets up)."""
+    from web.db import sessionmaker_for
+
+    with sessionmaker_for(app)() as s:
+        yield s
+
+
+class Client:
+    """Test client that reads the CSRF token from the page like a browser would."""
+
+    def __init__(self, flask_client: Any) -> None:
+        self.c = flask_client
+
+    def get(self, url: str, **kw: Any) -> Any:
+        return self.c.get(url, **kw)
+
+    def token(self, url: str) -> str:
+        page = self.c.get(url)
+        found = CSRF_RE.search(page.get_data(as_text=True))
+        assert found, f"no CSRF token on {url} (status {page.status_code})"
+        return found.group(1)
+
+    def submit(self, url: str, data: dict[str, Any], *, form_url: str | None = None, **kw: Any) -> Any:
+        """POST a form the way a browser would after loading form_url (default: the same url)."""
+        payload = dict(data)
+        payload["csrf_token"] = self.token(form_url or url)
+        return self.c.post(url, data=payload, **kw)
+
+    def post(self, url: str, **kw: Any) -> Any:
+        return self.c.post(url, **kw)
+
+
+@pytest.fixture
+def client(app) -> Client:
+    return Client(app.test_client())
+
+
+@pytest.fixture
+def make_user(session) -> Callable[..., Any]:
+    """Create a user of a role (with an organisation for companies and universities)."""
+    from models import OrgKind
+    from services import accounts
+
+    counter = iter(range(1, 10_000))
+
+    def make(role: str = "company", *, org: str | None = None, email: str | None = None) -> Any:
+        n = next(counter)
+        organisation = None
+        if role in ("company", "university"):
+            kind = OrgKind.COMPANY if role == "company" else OrgKind.UNIVERSITY
+            organisation = accounts.find_or_create_organisation(session, org or f"{role} org {n}", kind,
+                                                                region="shaanxi")
+        user = accounts.create_user(session, email=email or f"{role}{n}@example.com", password=PASSWORD,
+                                    display_name=f"{role} user {n}", role=role, organisation=organisation)
+        session.commit()
+        return user
+
+    return make
+
+
+def demand_data(**over: Any) -> dict[str, Any]:
+    """Valid service data for a demand."""
+    data = {"title": "高镍三元正极材料循环寿命提升", "description": "我司动力电池高镍正极循环衰减快，"
+            "1000次循环后容量保持率不足80%，希望通过表面包覆或掺杂改性提升循环寿命。",
+            "indicators": "0.5C循环1000次容量保持率≥85%", "field_code": "new_energy.battery",
+            "keywords": "高镍三元,循环寿命,包覆改性", "region": "shaanxi", "modes": ["joint", "commissioned"],
+            "budget_min": 50.0, "budget_max": 200.0, "deadline": date.today() + timedelta(days=60),
+            "min_trl": 4, "contact_name": "张工", "contact_phone": "13800000001",
+            "contact_email": "canary.demand@example.com"}
+    data.update(over)
+    return data
+
+
+def achievement_data(**over: Any) -> dict[str, Any]:
+    """Valid service data for an achievement."""
+    data = {"title": "单晶高镍正极原子层沉积包覆技术", "abstract": "采用原子层沉积在单晶高镍正极表面构筑纳米氧化铝包覆层，"
+            "抑制循环过程中的相变与界面副反应，1000次循环容量保持率达到88%。",
+            "field_code": "new_energy.battery", "keywords": "单晶高镍,原子层沉积,包覆", "region": "jiangsu",
+            "modes": ["license", "joint"], "trl": 6, "stage": "pilot", "price": 150.0, "negotiable": False,
+            "team": "李教授团队", "patents": [{"number": "CN202110123456.7", "kind": "invention", "status": "granted"}],
+            "contact_name": "李老师", "contact_phone": "13900000012", "contact_email": "canary.achievement@example.cn"}
+    data.update(over)
+    return data
+
+
+@pytest.fixture
+def make_listing(session) -> Callable[..., Any]:
+    """Create a listing through the services and move it to a status."""
+    from services import listings
+
+    def make(kind: str, owner: Any, status: str = "published", reviewer: Any = None, **over: Any) -> Any:
+        data = demand_data(**over) if kind == "demand" else achievement_data(**over)
+        item = listings.create_listing(session, kind, owner, data)
+        if status in ("submitted", "published", "returned", "rejected", "closed"):
+            listings.transition(session, item, owner, "submit")
+        if status in ("published", "returned", "rejected", "closed"):
+            assert reviewer is not None, "a reviewer is needed for this status"
+            action = {"published": "approve", "closed": "approve", "returned": "return", "rejected": "reject"}[status]
+            listings.transition(session, item, reviewer, action, "需要补充技术指标")
+        if status == "closed":
+            listings.transition(session, item, owner, "close")
+        session.commit()
+        return item
+
+    return make
+
+
+@pytest.fixture
+def login(client) -> Callable[[Any], Any]:
+    """Sign a user in through the real login form."""
+
+    def do(user: Any) -> Any:
+        resp = client.submit("/login", {"email": user.email, "password": PASSWORD})
+        assert resp.status_code == 302, resp.get_data(as_text=True)[:500]
+        return user
+
+    return do
+
+
+@pytest.fixture
+def login_as(make_user, login) -> Callable[..., Any]:
+    """Create a user of a role and sign them in."""
+
+    def do(role: str, **kw: Any) -> Any:
+        return login(make_user(role, **kw))
+
+    return do

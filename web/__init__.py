@@ -1,0 +1,1 @@
+"""The Flask layer: blueprints, forms and CLI groups."""

@@ -1,0 +1,111 @@
+"""Administration: users and roles, deactivation, the field taxonomy."""
+from __future__ import annotations
+
+from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_login import current_user
+
+from services import accounts, taxonomy
+from services.errors import NotFound, ServiceError
+
+from .access import roles_required
+from .db import db
+from .errors import message_for
+from .forms import ActionForm, CreateUserForm, FieldForm, UserAdminForm
+from .i18n import locale_code
+
+bp = Blueprint("admin", __name__, url_prefix="/admin")
+
+
+@bp.route("/users")
+@roles_required("admin")
+def users():
+    role = request.args.get("role", "")
+    rows = accounts.list_users(db(), role=role if role in ("company", "university", "broker", "admin") else None,
+                               q=request.args.get("q", "")[:100])
+    return render_template("admin/users.html", rows=rows, role_form=UserAdminForm(), action_form=ActionForm(),
+                           create_form=CreateUserForm(), role=role)
+
+
+@bp.route("/users/new", methods=["POST"])
+@roles_required("admin")
+def create_user():
+    form = CreateUserForm()
+    if form.validate_on_submit():
+        try:
+            accounts.create_user(db(), email=form.email.data, password=form.password.data,
+                                 display_name=form.display_name.data, role=form.role.data)
+            db().commit()
+            flash(_("Account created."), "success")
+            return redirect(url_for("admin.users"))
+        except ServiceError as err:
+            db().rollback()
+            form.email.errors.append(message_for(err))
+    return render_template("admin/users.html", rows=accounts.list_users(db()), role_form=UserAdminForm(),
+                           action_form=ActionForm(), create_form=form, role=""), 422
+
+
+@bp.route("/users/<int:user_id>/role", methods=["POST"])
+@roles_required("admin")
+def change_role(user_id: int):
+    form = UserAdminForm()
+    if not form.validate_on_submit():
+        flash(_("Choose a role from the list."), "danger")
+        return redirect(url_for("admin.users"))
+    return _apply(user_id, lambda user: accounts.set_role(db(), user, form.role.data, actor=current_user),
+                  _("Role changed; the user's sessions were ended."))
+
+
+@bp.route("/users/<int:user_id>/<any(activate, deactivate):what>", methods=["POST"])
+@roles_required("admin")
+def set_active(user_id: int, what: str):
+    if not ActionForm().validate_on_submit():
+        abort(400)
+    active = what == "activate"
+    return _apply(user_id, lambda user: accounts.set_active(db(), user, active, actor=current_user),
+                  _("Account activated.") if active else _("Account deactivated; its sessions were ended."))
+
+
+def _apply(user_id: int, change, done: str):
+    try:
+        change(accounts.get_user(db(), user_id))
+        db().commit()
+        flash(done, "success")
+    except NotFound:
+        abort(404)
+    except ServiceError as err:
+        db().rollback()
+        flash(message_for(err), "danger")
+    return redirect(url_for("admin.users"))
+
+
+@bp.route("/fields")
+@roles_required("admin")
+def fields():
+    return render_template("admin/fields.html", tops=taxonomy.top_fields(db(), include_inactive=True))
+
+
+@bp.route("/fields/new", methods=["GET", "POST"])
+@bp.route("/fields/<int:field_id>/edit", methods=["GET", "POST"])
+@roles_required("admin")
+def edit_field(field_id: int | None = None):
+    try:
+        field = taxonomy.get_field(db(), field_id) if field_id else None
+    except NotFound:
+        abort(404)
+    form = FieldForm(obj=field)
+    form.parent_code.choices = [("", _("(top level)"))] + [
+        (f.code, f.name(locale_code())) for f in taxonomy.top_fields(db(), include_inactive=True)]
+    if request.method == "GET" and field is not None and field.parent is not None:
+        form.parent_code.data = field.parent.code
+    if form.validate_on_submit():
+        try:
+            taxonomy.save_field(db(), code=form.code.data, name_zh=form.name_zh.data, name_en=form.name_en.data,
+                                parent_code=form.parent_code.data or None, field=field, active=form.active.data)
+            db().commit()
+            flash(_("Field saved."), "success")
+            return redirect(url_for("admin.fields"))
+        except ServiceError as err:
+            db().rollback()
+            form.code.errors.append(message_for(err))
+    return render_template("admin/field_form.html", form=form, field=field)

@@ -1,0 +1,98 @@
+"""Sign-in, sign-out, registration and the language switch."""
+from __future__ import annotations
+
+from urllib.parse import urlsplit
+
+from flask import Blueprint, Flask, current_app, flash, redirect, render_template, request, session, url_for
+from flask_babel import gettext as _
+from flask_login import LoginManager, current_user, login_required, login_user, logout_user
+
+from services import accounts, taxonomy
+from services.errors import ServiceError
+
+from .db import db
+from .errors import message_for
+from .forms import LoginForm, RegisterForm
+from .i18n import locale_code
+
+bp = Blueprint("auth", __name__)
+login_manager = LoginManager()
+
+
+def init_app(app: Flask) -> None:
+    """Wire Flask-Login with a loader that honours ended sessions."""
+    login_manager.init_app(app)
+    login_manager.login_view = "auth.login"
+    login_manager.login_message = None
+    login_manager.session_protection = "strong"
+    login_manager.user_loader(lambda session_id: accounts.load_session_user(db(), session_id))
+
+
+def safe_next(target: str | None) -> str | None:
+    """Only same-site relative paths are followed after sign-in."""
+    if not target:
+        return None
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//") or "\\" in target:
+        return None
+    return target
+
+
+@bp.route("/login", methods=["GET", "POST"])
+def login():
+    form = LoginForm()
+    if form.validate_on_submit():
+        user = accounts.authenticate(db(), form.email.data, form.password.data)
+        if user is None:
+            form.password.errors.append(_("E-mail or password is wrong, or the account is deactivated."))
+        else:
+            db().commit()
+            session.clear()
+            login_user(user)
+            flash(_("Welcome, %(name)s.", name=user.display_name), "success")
+            return redirect(safe_next(request.args.get("next")) or url_for("public.dashboard"))
+    return render_template("auth/login.html", form=form)
+
+
+@bp.route("/logout", methods=["POST"])
+@login_required
+def logout():
+    logout_user()
+    session.clear()
+    flash(_("You have signed out."), "info")
+    return redirect(url_for("public.home"))
+
+
+@bp.route("/register", methods=["GET", "POST"])
+def register():
+    form = RegisterForm()
+    _fill_choices(form)
+    if form.validate_on_submit():
+        try:
+            user = accounts.register(db(), email=form.email.data, password=form.password.data,
+                                     display_name=form.display_name.data, role=form.role.data,
+                                     org_name=form.org_name.data, region=form.region.data,
+                                     industry=form.industry.data or None, credit_code=form.credit_code.data)
+            db().commit()
+        except ServiceError as err:
+            db().rollback()
+            target = form.email if err.code == "account.email_taken" else form.password
+            target.errors.append(message_for(err))
+        else:
+            login_user(user)
+            flash(_("Your account is ready."), "success")
+            return redirect(url_for("public.dashboard"))
+    return render_template("auth/register.html", form=form)
+
+
+def _fill_choices(form: RegisterForm) -> None:
+    lc = locale_code()
+    form.region.choices = [("", _("Choose…"))] + [(r.code, r.name(lc)) for r in taxonomy.regions(db())]
+    form.industry.choices = [("", _("Choose…"))] + [(f.code, f.name(lc)) for f in taxonomy.top_fields(db())]
+
+
+@bp.route("/lang/<code>", methods=["POST"])
+def set_language(code: str):
+    if code in current_app.config["LANGUAGES"]:
+        session["lang"] = code
+    return redirect(safe_next(request.form.get("next")) or url_for("public.home"))

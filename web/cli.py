@@ -1,0 +1,137 @@
+"""CLI groups: `flask db`, `flask seed`, `flask users`, `flask index`. Each opens its own session."""
+from __future__ import annotations
+
+import sys
+
+import click
+from flask import Flask, current_app
+from flask.cli import AppGroup
+
+from matchmaking.encoders import ModelNotReady
+from matchmaking.vectorstore import IndexCorruptError, IndexMismatchError
+from services import accounts, seed
+from services.errors import ServiceError
+
+from .db import sessionmaker_for
+from .errors import message_for
+
+db_cli = AppGroup("db", help="Database schema (Alembic migrations).")
+seed_cli = AppGroup("seed", help="Load data.")
+users_cli = AppGroup("users", help="Manage accounts.")
+index_cli = AppGroup("index", help="The vector index: check, sync, rebuild.")
+
+
+def init_app(app: Flask) -> None:
+    """Register the CLI groups."""
+    for group in (db_cli, seed_cli, users_cli, index_cli):
+        app.cli.add_command(group)
+
+
+def _session():
+    return sessionmaker_for(current_app)()
+
+
+def _fail(message: str) -> None:
+    click.echo(message, err=True)
+    sys.exit(2)
+
+
+@db_cli.command("upgrade", help="Apply migrations up to a revision (default: head).")
+@click.argument("revision", default="head")
+def db_upgrade(revision: str) -> None:
+    from migrations import runner
+    runner.upgrade(current_app.config["DATABASE_URL"], revision)
+    click.echo(f"database at {revision}")
+
+
+@db_cli.command("current", help="Show the database's migration revision.")
+def db_current() -> None:
+    from migrations import runner
+    click.echo(runner.current(current_app.config["DATABASE_URL"]) or "(empty database)")
+
+
+@seed_cli.command("demo", help="Load the demo data set (only into an empty database unless --force).")
+@click.option("--force", is_flag=True, help="Load even if listings exist (adds to them).")
+@click.option("--password", default=seed.DEMO_PASSWORD, show_default=True, help="Password of the demo accounts.")
+def seed_demo(force: bool, password: str) -> None:
+    with _session() as s:
+        if seed.has_listings(s) and not force:
+            click.echo("database already has listings; demo data not loaded (use --force) / 数据库已有数据，未加载演示数据")
+            _print_logins(password)
+            return
+        try:
+            result = seed.load_demo(s, password=password)
+        except ServiceError as err:
+            s.rollback()
+            _fail(f"{err.code}: {message_for_cli(err)}")
+        s.commit()
+    click.echo(f"loaded {result.demands} demands, {result.achievements} achievements, {result.users} users")
+    _print_logins(password)
+    current_app.extensions["matching"].worker.join()
+
+
+def message_for_cli(err: ServiceError) -> str:
+    """Both languages for CLI errors (no request locale here)."""
+    from flask_babel import force_locale
+    with current_app.test_request_context():
+        with force_locale("zh_Hans_CN"):
+            zh = message_for(err)
+        with force_locale("en"):
+            en = message_for(err)
+    return f"{en} / {zh}"
+
+
+def _print_logins(password: str) -> None:
+    click.echo("demo logins / 演示账号 (password 密码: %s)" % password)
+    for role, email in seed.DEMO_LOGINS.items():
+        click.echo(f"  {role:<10} {email}")
+
+
+@users_cli.command("create", help="Create an account (brokers and admins are created this way).")
+@click.option("--email", required=True)
+@click.option("--name", "display_name", required=True)
+@click.option("--role", type=click.Choice(["company", "university", "broker", "admin"]), required=True)
+@click.option("--password", prompt=True, hide_input=True, confirmation_prompt=True)
+def users_create(email: str, display_name: str, role: str, password: str) -> None:
+    with _session() as s:
+        try:
+            accounts.create_user(s, email=email, password=password, display_name=display_name, role=role)
+            s.commit()
+        except ServiceError as err:
+            _fail(message_for_cli(err))
+    click.echo(f"created {role} {email}")
+
+
+def _run_index(action: str) -> None:
+    runtime = current_app.extensions["matching"]
+    try:
+        with _session() as s:
+            report = getattr(runtime, action)(s)
+            s.commit()
+    except ModelNotReady as err:
+        _fail(str(err))
+    except (IndexMismatchError, IndexCorruptError) as err:
+        _fail(f"{err}\n索引与当前模型不一致或已损坏，请运行 `flask index rebuild`。")
+    for kind in ("demand", "achievement"):
+        parts = [f"{name}={getattr(report, name).get(kind, 0)}" for name in
+                 ("encoded", "added", "removed", "missing", "extra", "stale") if getattr(report, name)]
+        click.echo(f"{kind:<12} " + " ".join(parts))
+    if action == "check":
+        click.echo("consistent / 一致" if report.consistent else "NOT consistent: run `flask index sync` / 不一致")
+        if not report.consistent:
+            sys.exit(1)
+
+
+@index_cli.command("check", help="Compare the index with the database (exit 1 if they differ).")
+def index_check() -> None:
+    _run_index("check")
+
+
+@index_cli.command("sync", help="Encode new or edited listings and bring the index up to date.")
+def index_sync() -> None:
+    _run_index("sync")
+
+
+@index_cli.command("rebuild", help="Rebuild the index from stored vectors (after a model change).")
+def index_rebuild() -> None:
+    _run_index("rebuild")

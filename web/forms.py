@@ -1,0 +1,185 @@
+"""Flask-WTF forms: CSRF on every POST, server-side validation with translated messages."""
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from wtforms import (BooleanField, DateField, DecimalField, EmailField, FieldList, Form, FormField,
+                     PasswordField, SelectField, SelectMultipleField, StringField, TextAreaField)
+from wtforms.validators import (DataRequired, Email, InputRequired, Length, NumberRange, Optional, Regexp,
+                                ValidationError)
+from wtforms.widgets import CheckboxInput, ListWidget
+
+from models import COOPERATION_MODES, STAGE_TRL, STAGES
+
+from .i18n import MODE_LABELS, PATENT_KIND_LABELS, PATENT_STATUS_LABELS, ROLE_LABELS, STAGE_LABELS
+
+REQUIRED = _l("This field is required.")
+PHONE_RE = r"^(\+?86[- ]?)?(1[3-9]\d{9}|0\d{2,3}-?\d{7,8}(-\d{1,6})?)$"
+CREDIT_CODE_RE = r"^[0-9A-HJ-NPQRTUWXY]{2}\d{6}[0-9A-HJ-NPQRTUWXY]{10}$"
+TRL_CHOICES = [(str(i), f"TRL {i}") for i in range(1, 10)]
+
+
+def _max(n: int) -> Length:
+    return Length(max=n, message=_l("Keep this under %(max)d characters.", max=n))
+
+
+def _required() -> DataRequired:
+    return DataRequired(message=REQUIRED)
+
+
+class MultiCheckboxField(SelectMultipleField):
+    """Several checkboxes for one multi-valued field."""
+
+    widget = ListWidget(prefix_label=False)
+    option_widget = CheckboxInput()
+
+
+def _money(label: Any) -> DecimalField:
+    return DecimalField(label, places=2, validators=[Optional(), NumberRange(
+        min=0, max=1_000_000, message=_l("Enter an amount between 0 and 1,000,000 (in 10k yuan)."))],
+        render_kw={"step": "0.01", "min": "0"})
+
+
+class LoginForm(FlaskForm):
+    email = EmailField(_l("E-mail"), validators=[_required(), _max(254)])
+    password = PasswordField(_l("Password"), validators=[_required(), _max(200)])
+
+
+class RegisterForm(FlaskForm):
+    role = SelectField(_l("I register as"), choices=[("company", ROLE_LABELS["company"]),
+                                                     ("university", ROLE_LABELS["university"])],
+                       validators=[_required()])
+    org_name = StringField(_l("Organisation name"), validators=[_required(), Length(
+        min=2, max=200, message=_l("Enter the organisation's full name (2 to 200 characters)."))])
+    credit_code = StringField(_l("Unified social credit code (optional)"), validators=[Optional(), Regexp(
+        CREDIT_CODE_RE, message=_l("A unified social credit code has 18 characters: digits and capital letters."))],
+        filters=[lambda v: v.strip().upper() if v else v])
+    region = SelectField(_l("Region"), validators=[_required()])
+    industry = SelectField(_l("Industry"), validators=[Optional()])
+    display_name = StringField(_l("Your name"), validators=[_required(), _max(100)])
+    email = EmailField(_l("E-mail"), validators=[_required(), _max(254), Email(
+        message=_l("Enter a valid e-mail address, like name@example.com."))])
+    password = PasswordField(_l("Password"), validators=[_required(), Length(
+        min=10, max=200, message=_l("Use a password of at least 10 characters."))])
+
+
+class ListingForm(FlaskForm):
+    """Fields shared by demands and achievements."""
+
+    title = StringField(_l("Title"), validators=[_required(), Length(
+        min=4, max=120, message=_l("The title needs 4 to 120 characters."))])
+    field_code = SelectField(_l("Field"), validators=[_required()])
+    keywords = StringField(_l("Keywords (separated by commas)"), validators=[Optional(), _max(300)])
+    region = SelectField(_l("Region"), validators=[_required()])
+    modes = MultiCheckboxField(_l("Cooperation modes"), choices=[(m, MODE_LABELS[m]) for m in COOPERATION_MODES],
+                               validators=[InputRequired(message=_l("Choose at least one cooperation mode."))])
+    contact_name = StringField(_l("Contact person"), validators=[_required(), _max(50)])
+    contact_phone = StringField(_l("Contact phone"), validators=[_required(), Regexp(
+        PHONE_RE, message=_l("Enter a mobile number (11 digits) or a landline such as 029-88886666."))],
+        filters=[lambda v: v.strip() if v else v])
+    contact_email = EmailField(_l("Contact e-mail"), validators=[_required(), _max(254), Email(
+        message=_l("Enter a valid e-mail address, like name@example.com."))])
+
+
+class DemandForm(ListingForm):
+    description = TextAreaField(_l("Problem description"), validators=[_required(), Length(
+        min=20, max=4000, message=_l("Describe the problem in 20 to 4,000 characters."))])
+    indicators = TextAreaField(_l("Technical indicators"), validators=[Optional(), _max(2000)])
+    budget_min = _money(_l("Budget from (10k yuan)"))
+    budget_max = _money(_l("Budget up to (10k yuan)"))
+    deadline = DateField(_l("Deadline"), validators=[Optional()])
+    min_trl = SelectField(_l("Minimum maturity wanted"), choices=[("", _l("Any"))] + TRL_CHOICES,
+                          validators=[Optional()])
+
+    def validate_budget_max(self, field: DecimalField) -> None:
+        if field.data is not None and self.budget_min.data is not None and self.budget_min.data > field.data:
+            raise ValidationError(_l("The maximum budget must be at least the minimum."))
+
+    def validate_deadline(self, field: DateField) -> None:
+        keep = getattr(self, "_existing_deadline", None)
+        if field.data and field.data < date.today() and field.data != keep:
+            raise ValidationError(_l("The deadline must be today or later."))
+
+
+class PatentForm(Form):
+    number = StringField(_l("Patent number"), validators=[Optional(), Regexp(
+        r"^(CN|ZL)?\s?\d{8,13}(\.[0-9X]|[A-Z]\d?)?$|^\d{4}SR\d{5,7}$",
+        message=_l("Use a number like CN202110123456.7, ZL201910001234.5 or 2023SR0123456."))],
+        filters=[lambda v: v.strip().upper() if v else v])
+    kind = SelectField(_l("Type"), choices=list(PATENT_KIND_LABELS.items()))
+    status = SelectField(_l("Status"), choices=list(PATENT_STATUS_LABELS.items()))
+
+
+class AchievementForm(ListingForm):
+    abstract = TextAreaField(_l("Abstract"), validators=[_required(), Length(
+        min=20, max=6000, message=_l("Write the abstract in 20 to 6,000 characters."))])
+    stage = SelectField(_l("Maturity stage"), choices=[(s, STAGE_LABELS[s]) for s in STAGES],
+                        validators=[_required()])
+    trl = SelectField(_l("Technology readiness level (TRL)"), choices=TRL_CHOICES, validators=[_required()])
+    patents = FieldList(FormField(PatentForm), min_entries=3, max_entries=10)
+    price = _money(_l("Asking price (10k yuan)"))
+    negotiable = BooleanField(_l("Price negotiable"))
+    team = TextAreaField(_l("Team / inventors"), validators=[Optional(), _max(1000)])
+
+    def validate_trl(self, field: SelectField) -> None:
+        if self.stage.data in STAGE_TRL and field.data and field.data.isdigit():
+            lo, hi = STAGE_TRL[self.stage.data]
+            if not lo <= int(field.data) <= hi:
+                raise ValidationError(_l("For this maturity stage the TRL must be between %(lo)s and %(hi)s.",
+                                         lo=lo, hi=hi))
+
+    def validate_price(self, field: DecimalField) -> None:
+        if field.data is None and not self.negotiable.data:
+            raise ValidationError(_l("Enter an asking price or tick 'Price negotiable'."))
+
+
+class ReasonForm(FlaskForm):
+    reason = TextAreaField(_l("Reason (shown to the owner)"), validators=[Optional(), _max(2000)])
+
+
+class ActionForm(FlaskForm):
+    """An empty form: a button that POSTs with CSRF."""
+
+
+class UserAdminForm(FlaskForm):
+    role = SelectField(_l("Role"), choices=list(ROLE_LABELS.items()), validators=[_required()])
+
+
+class CreateUserForm(FlaskForm):
+    email = EmailField(_l("E-mail"), validators=[_required(), _max(254), Email(
+        message=_l("Enter a valid e-mail address, like name@example.com."))])
+    display_name = StringField(_l("Name"), validators=[_required(), _max(100)])
+    role = SelectField(_l("Role"), choices=list(ROLE_LABELS.items()), validators=[_required()])
+    password = PasswordField(_l("Initial password"), validators=[_required(), Length(
+        min=10, max=200, message=_l("Use a password of at least 10 characters."))])
+
+
+class FieldForm(FlaskForm):
+    code = StringField(_l("Code"), validators=[_required(), Regexp(
+        r"^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)?$",
+        message=_l("Use lower-case letters, digits and _; a sub-field is parent.code."))])
+    name_zh = StringField(_l("Chinese name"), validators=[_required(), _max(64)])
+    name_en = StringField(_l("English name"), validators=[_required(), _max(100)])
+    parent_code = SelectField(_l("Parent field"), validators=[Optional()])
+    active = BooleanField(_l("Active"), default=True)
+
+
+def listing_data(form: ListingForm) -> dict[str, Any]:
+    """What a listing form sends to the services, with types the models expect."""
+    skip = {"csrf_token", "patents"}
+    data = {name: f.data for name, f in form._fields.items() if name not in skip}
+    for name in ("budget_min", "budget_max", "price"):
+        if name in data and data[name] is not None:
+            data[name] = float(data[name])
+    for name in ("trl", "min_trl"):
+        if name in data:
+            data[name] = int(data[name]) if data[name] else None
+    for name in ("title", "keywords", "contact_name", "contact_email"):
+        data[name] = (data.get(name) or "").strip()
+    if "patents" in form._fields:
+        data["patents"] = [{"number": p["number"], "kind": p["kind"], "status": p["status"]}
+                           for p in form.patents.data if p["number"]]
+    return data

@@ -1,0 +1,49 @@
+"""Language selection and translated labels for stored codes."""
+from __future__ import annotations
+
+from flask import Flask, current_app, request, session
+from flask_babel import Babel, get_locale
+from flask_babel import lazy_gettext as _l
+from flask_login import current_user
+
+MODE_LABELS = {"transfer": _l("Technology transfer"), "license": _l("Technology licensing"),
+               "joint": _l("Joint development"), "commissioned": _l("Commissioned development"),
+               "service": _l("Technical service"), "consulting": _l("Technical consulting")}
+STAGE_LABELS = {"lab": _l("Laboratory"), "small_pilot": _l("Small-scale trial"), "pilot": _l("Pilot scale"),
+                "industrial": _l("Industrialised")}
+STATUS_LABELS = {"draft": _l("Draft"), "submitted": _l("Under review"), "published": _l("Published"),
+                 "returned": _l("Sent back"), "rejected": _l("Rejected"), "closed": _l("Closed")}
+ROLE_LABELS = {"company": _l("Company"), "university": _l("University / institute"), "broker": _l("Broker"),
+               "admin": _l("Administrator")}
+KIND_LABELS = {"demand": _l("Technical demand"), "achievement": _l("Research achievement")}
+PATENT_KIND_LABELS = {"invention": _l("Invention patent"), "utility": _l("Utility model"),
+                      "software": _l("Software copyright")}
+PATENT_STATUS_LABELS = {"granted": _l("Granted"), "examining": _l("Under examination"), "filed": _l("Filed")}
+ACTION_LABELS = {"create": _l("Created"), "submit": _l("Submitted for review"), "withdraw": _l("Withdrawn"),
+                 "approve": _l("Approved"), "return": _l("Sent back"), "reject": _l("Rejected"),
+                 "close": _l("Closed"), "edit": _l("Edited (back to review)")}
+
+
+def select_locale() -> str:
+    """Chosen language: the session's choice, then the user's, then the default (Simplified Chinese)."""
+    choice = session.get("lang")
+    if not choice and current_user and getattr(current_user, "locale", None):
+        choice = current_user.locale
+    if choice in current_app.config["LANGUAGES"]:
+        return choice
+    return current_app.config["BABEL_DEFAULT_LOCALE"]
+
+
+def locale_code() -> str:
+    """'en' or 'zh' for choosing name_en / name_zh columns."""
+    return "en" if str(get_locale()).startswith("en") else "zh"
+
+
+def init_app(app: Flask) -> None:
+    """Wire Flask-Babel and expose the label tables to templates."""
+    Babel(app, locale_selector=select_locale)
+    app.jinja_env.globals.update(
+        MODE_LABELS=MODE_LABELS, STAGE_LABELS=STAGE_LABELS, STATUS_LABELS=STATUS_LABELS,
+        ROLE_LABELS=ROLE_LABELS, KIND_LABELS=KIND_LABELS, PATENT_KIND_LABELS=PATENT_KIND_LABELS,
+        PATENT_STATUS_LABELS=PATENT_STATUS_LABELS, ACTION_LABELS=ACTION_LABELS, locale_code=locale_code,
+        html_lang=lambda: "en" if locale_code() == "en" else "zh-CN", request_path=lambda: request.full_path)

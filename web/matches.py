@@ -1,0 +1,57 @@
+"""Ranked, explained matches for a listing (both directions), for brokers and for the listing's owner."""
+from __future__ import annotations
+
+import logging
+
+from flask import Blueprint, Flask, abort, current_app, render_template, request
+from flask_babel import gettext as _
+from flask_login import current_user, login_required
+
+from matchmaking.encoders import ModelNotReady
+from matchmaking.engine import highlight
+from matchmaking.vectorstore import IndexCorruptError, IndexMismatchError
+from services import listings, taxonomy
+from services.errors import NotFound
+from services.matching import MatchingRuntime
+
+from .db import db, sessionmaker_for
+from .i18n import locale_code
+
+bp = Blueprint("matches", __name__, url_prefix="/matches")
+log = logging.getLogger(__name__)
+
+
+def init_app(app: Flask) -> None:
+    """One matching runtime per app; it listens for committed listing changes."""
+    app.extensions["matching"] = MatchingRuntime(app.config, sessionmaker_for(app))
+
+
+def runtime() -> MatchingRuntime:
+    """The current app's matching runtime."""
+    return current_app.extensions["matching"]
+
+
+@bp.route("/<kind>/<int:listing_id>")
+@login_required
+def for_listing(kind: str, listing_id: int):
+    if kind not in listings.KINDS:
+        abort(404)
+    try:
+        item = listings.get_listing(db(), kind, listing_id, current_user)
+    except NotFound:
+        abort(404)
+    reviewer = listings.is_reviewer(current_user)
+    if not (reviewer or (listings.is_owner(current_user, item) and item.status == "published")):
+        abort(404)
+    k = min(max(request.args.get("k", 10, type=int) or 10, 1), 50)
+    problem, views, similar = None, [], []
+    try:
+        views = runtime().find_matches(db(), item, k=k)
+        similar = runtime().similar(db(), item, k=5) if reviewer else []
+    except (ModelNotReady, IndexMismatchError, IndexCorruptError) as err:
+        log.warning("matching unavailable: %s", type(err).__name__)
+        problem = _("Matching is not available right now: the search index must be rebuilt. "
+                    "An operator can run `flask index rebuild`.")
+    return render_template("matches/list.html", kind=kind, item=item, views=views, similar=similar, k=k,
+                           problem=problem, highlight=highlight,
+                           region_names=taxonomy.region_names(db(), locale_code()))

@@ -1,0 +1,110 @@
+"""What anyone can see: the home page, search with filters, listing details; plus the signed-in dashboard."""
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+from flask import Blueprint, abort, current_app, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_login import current_user, login_required
+
+from services import listings, taxonomy
+from services.errors import NotFound
+
+from .db import db
+from .i18n import locale_code
+
+bp = Blueprint("public", __name__)
+
+
+@bp.route("/")
+def home():
+    s = db()
+    demands, n_demands = listings.page(s, listings.search_stmt("demand", listings.SearchFilters(), None), 1, 6)
+    achievements, n_ach = listings.page(s, listings.search_stmt("achievement", listings.SearchFilters(), None), 1, 6)
+    return render_template("public/home.html", demands=demands, achievements=achievements,
+                           n_demands=n_demands, n_achievements=n_ach, fields=taxonomy.top_fields(s),
+                           **_names())
+
+
+@bp.route("/dashboard")
+@login_required
+def dashboard():
+    role = current_user.role
+    if role == "company":
+        return redirect(url_for("demands.mine"))
+    if role == "university":
+        return redirect(url_for("achievements.mine"))
+    if role == "admin":
+        return redirect(url_for("admin.users"))
+    return redirect(url_for("review.queue"))
+
+
+@bp.route("/search/<kind>")
+def search(kind: str):
+    if kind not in listings.KINDS:
+        abort(404)
+    filters, problems = parse_filters(request.args)
+    number = _int_arg("page", 1)
+    stmt = listings.search_stmt(kind, filters, current_user)
+    rows, total = listings.page(db(), stmt, number, current_app.config["PAGE_SIZE"])
+    return render_template("public/search.html", kind=kind, rows=rows, total=total, page=number,
+                           filters=filters, problems=problems, page_size=current_app.config["PAGE_SIZE"],
+                           field_choices=taxonomy.filter_field_choices(db(), locale_code()),
+                           regions=taxonomy.regions(db()), reviewer=listings.is_reviewer(current_user),
+                           **_names())
+
+
+@bp.route("/<kind>/<int:listing_id>")
+def detail(kind: str, listing_id: int):
+    if kind not in listings.KINDS:
+        abort(404)
+    try:
+        item = listings.get_listing(db(), kind, listing_id, current_user)
+    except NotFound:
+        abort(404)
+    return render_template("public/detail.html", kind=kind, item=item,
+                           show_contact=listings.can_see_contact(current_user, item),
+                           owner=listings.is_owner(current_user, item),
+                           reviewer=listings.is_reviewer(current_user),
+                           history=listings.history(db(), item) if (
+                               listings.is_owner(current_user, item) or listings.is_reviewer(current_user)) else [],
+                           **_names())
+
+
+def _names() -> dict[str, Any]:
+    lc = locale_code()
+    return {"region_names": taxonomy.region_names(db(), lc)}
+
+
+def _int_arg(name: str, default: int) -> int:
+    try:
+        return max(int(request.args.get(name, default)), 1)
+    except (TypeError, ValueError):
+        return default
+
+
+def parse_filters(args: Any) -> tuple[listings.SearchFilters, list[str]]:
+    """Filters from query arguments; bad values are dropped with a message instead of failing."""
+    problems: list[str] = []
+    f = listings.SearchFilters(q=args.get("q", "")[:200], field=args.get("field", "")[:64],
+                               region=args.get("region", "")[:32], mode=args.get("mode", "")[:16],
+                               stage=args.get("stage", "")[:16], status=args.get("status", "published")[:16])
+    for name in ("budget", "max_price"):
+        raw = args.get(name, "").strip()
+        if raw:
+            try:
+                value = float(raw)
+                if value < 0 or value != value:
+                    raise ValueError
+                setattr(f, name, value)
+            except ValueError:
+                problems.append(_("Amounts are numbers in 10k yuan, e.g. 50; the filter was ignored."))
+    for name in ("since", "until"):
+        raw = args.get(name, "").strip()
+        if raw:
+            try:
+                setattr(f, name, date.fromisoformat(raw))
+            except ValueError:
+                problems.append(_("Dates look like 2026-01-31; the date filter was ignored."))
+    return f, problems

@@ -1,0 +1,52 @@
+"""The broker's review queue: approve, send back with a reason, or reject."""
+from __future__ import annotations
+
+from flask import Blueprint, abort, flash, redirect, render_template, url_for
+from flask_babel import gettext as _
+from flask_login import current_user
+
+from services import listings
+from services.errors import NotFound, ServiceError
+
+from .access import roles_required
+from .db import db
+from .errors import message_for
+from .forms import ReasonForm
+
+bp = Blueprint("review", __name__, url_prefix="/review")
+REVIEW_ACTIONS = ("approve", "return", "reject", "close")
+DONE = {"approve": lambda: _("Approved and published."), "return": lambda: _("Sent back to the owner."),
+        "reject": lambda: _("Rejected."), "close": lambda: _("Closed.")}
+
+
+@bp.route("/")
+@roles_required("broker", "admin")
+def queue():
+    s = db()
+    return render_template("review/queue.html", demands=listings.review_queue(s, "demand"),
+                           achievements=listings.review_queue(s, "achievement"), form=ReasonForm())
+
+
+@bp.route("/<kind>/<int:listing_id>/<action>", methods=["POST"])
+@roles_required("broker", "admin")
+def decide(kind: str, listing_id: int, action: str):
+    form = ReasonForm()
+    if action not in REVIEW_ACTIONS or kind not in listings.KINDS:
+        abort(404)
+    if not form.validate_on_submit():
+        if "csrf_token" in form.errors:
+            abort(400)
+        flash(_("Keep the reason under 2,000 characters."), "danger")
+        return redirect(url_for("public.detail", kind=kind, listing_id=listing_id))
+    try:
+        item = listings.get_listing(db(), kind, listing_id, current_user)
+        listings.transition(db(), item, current_user, action, form.reason.data)
+        db().commit()
+        flash(DONE[action](), "success")
+    except NotFound:
+        abort(404)
+    except ServiceError as err:
+        db().rollback()
+        flash(message_for(err), "danger")
+        return redirect(url_for("public.detail", kind=kind, listing_id=listing_id))
+    return redirect(url_for("review.queue"))
