@@ -33,7 +33,7 @@ model: venv
 	$(PY) -m matchmaking.convert --out $(MODEL_DIR)
 
 translations: venv
-	$(VENV)/bin/pybabel compile -q -d translations
+	$(VENV)/bin/pybabel compile -d translations
 
 migrate: venv
 	$(FLASK) db upgrade
