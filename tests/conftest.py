@@ -181,3 +181,17 @@ def login_as(make_user, login) -> Callable[..., Any]:
         return login(make_user(role, **kw))
 
     return do
+
+
+@pytest.fixture
+def zh(app) -> Callable[..., str]:
+    """The Simplified Chinese text of a message id, as the UI shows it (asserts it is translated)."""
+    from flask_babel import force_locale, gettext
+
+    def translate(msgid: str, **kw: Any) -> str:
+        with app.test_request_context("/"), force_locale("zh_Hans_CN"):
+            text = gettext(msgid, **kw)
+        assert text != msgid, f"not translated: {msgid}"
+        return text
+
+    return translate

@@ -6,7 +6,7 @@ from typing import Any
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import (BooleanField, DateField, DecimalField, EmailField, FieldList, Form, FormField,
+from wtforms import (BooleanField, DateField, DecimalField, EmailField, FieldList, FormField,
                      PasswordField, SelectField, SelectMultipleField, StringField, TextAreaField)
 from wtforms.validators import (DataRequired, Email, InputRequired, Length, NumberRange, Optional, Regexp,
                                 ValidationError)
@@ -104,13 +104,23 @@ class DemandForm(ListingForm):
             raise ValidationError(_l("The deadline must be today or later."))
 
 
-class PatentForm(Form):
+class PatentForm(FlaskForm):
+    """One patent row; rows left without a number are ignored."""
+
+    class Meta:
+        csrf = False  # a sub-form: the outer form carries the token
+
     number = StringField(_l("Patent number"), validators=[Optional(), Regexp(
         r"^(CN|ZL)?\s?\d{8,13}(\.[0-9X]|[A-Z]\d?)?$|^\d{4}SR\d{5,7}$",
         message=_l("Use a number like CN202110123456.7, ZL201910001234.5 or 2023SR0123456."))],
         filters=[lambda v: v.strip().upper() if v else v])
     kind = SelectField(_l("Type"), choices=list(PATENT_KIND_LABELS.items()))
     status = SelectField(_l("Status"), choices=list(PATENT_STATUS_LABELS.items()))
+
+    def validate(self, extra_validators: Any = None) -> bool:
+        if not (self.number.data or "").strip():
+            return True
+        return super().validate(extra_validators)
 
 
 class AchievementForm(ListingForm):
@@ -131,8 +141,9 @@ class AchievementForm(ListingForm):
                 raise ValidationError(_l("For this maturity stage the TRL must be between %(lo)s and %(hi)s.",
                                          lo=lo, hi=hi))
 
-    def validate_price(self, field: DecimalField) -> None:
-        if field.data is None and not self.negotiable.data:
+    def validate_negotiable(self, field: BooleanField) -> None:
+        # Checked here, not on price: price's Optional() stops its chain when it is empty.
+        if self.price.data is None and not field.data and not self.price.errors:
             raise ValidationError(_l("Enter an asking price or tick 'Price negotiable'."))
 
 

@@ -1,0 +1,52 @@
+"""Admins manage users, roles and the field taxonomy."""
+from __future__ import annotations
+
+
+def test_admin_changes_a_role_and_the_user_is_signed_out(client, make_user, login, app):
+    target = make_user("company")
+    admin = make_user("admin")
+    other = app.test_client()
+    from tests.conftest import Client, PASSWORD
+    c2 = Client(other)
+    c2.submit("/login", {"email": target.email, "password": PASSWORD})
+    assert c2.get("/demands/mine").status_code == 200
+    login(admin)
+    resp = client.submit(f"/admin/users/{target.id}/role", {"role": "broker"}, form_url="/admin/users")
+    assert resp.status_code == 302
+    assert c2.get("/demands/mine").status_code == 302  # session ended
+
+
+def test_non_admins_get_403(client, login_as):
+    login_as("broker")
+    assert client.get("/admin/users").status_code == 403
+    assert client.get("/admin/fields").status_code == 403
+
+
+def test_admin_adds_a_sub_field_and_bad_codes_are_explained(client, login_as):
+    login_as("admin")
+    resp = client.submit("/admin/fields/new", {"code": "new_energy.tidal", "name_zh": "潮汐能", "name_en": "Tidal",
+                                               "parent_code": "new_energy", "active": "y"})
+    assert resp.status_code == 302
+    assert "潮汐能" in client.get("/admin/fields").get_data(as_text=True)
+    page = client.submit("/admin/fields/new", {"code": "tidal2", "name_zh": "x", "name_en": "x",
+                                               "parent_code": "new_energy"}).get_data(as_text=True)
+    assert "new_energy." in page and 'class="error"' in page
+    page = client.submit("/admin/fields/new", {"code": "Bad Code!", "name_zh": "x", "name_en": "x",
+                                               "parent_code": ""}).get_data(as_text=True)
+    assert 'class="error"' in page
+
+
+def test_admin_cannot_deactivate_self(client, login_as):
+    admin = login_as("admin")
+    resp = client.submit(f"/admin/users/{admin.id}/deactivate", {}, form_url="/admin/users", follow_redirects=True)
+    assert resp.status_code == 200
+    assert client.get("/admin/users").status_code == 200
+
+
+def test_admin_creates_a_broker(client, login_as):
+    login_as("admin")
+    resp = client.submit("/admin/users/new", {"email": "b2@example.com", "display_name": "经纪人二",
+                                              "role": "broker", "password": "long-enough-pw"},
+                         form_url="/admin/users")
+    assert resp.status_code == 302
+    assert "b2@example.com" in client.get("/admin/users").get_data(as_text=True)

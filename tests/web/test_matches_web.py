@@ -1,0 +1,43 @@
+"""Brokers and owners see ranked, explained matches in both directions."""
+from __future__ import annotations
+
+import pytest
+
+
+@pytest.fixture
+def market(make_user, make_listing):
+    company, uni, uni2, broker = (make_user("company", org="秦川电池"), make_user("university", org="秦岭理工大学"),
+                                  make_user("university", org="江南农业大学"), make_user("broker"))
+    demand = make_listing("demand", company, reviewer=broker)
+    good = make_listing("achievement", uni, reviewer=broker)
+    off = make_listing("achievement", uni2, reviewer=broker, title="水稻抗稻瘟病分子育种技术",
+                       abstract="利用分子标记辅助选择将抗稻瘟病基因聚合到优良水稻品种中，田间抗性显著提高，产量稳定。",
+                       field_code="agriculture.breeding",
+                       keywords="水稻,抗病育种,分子标记", price=None, negotiable=True)
+    return {"company": company, "uni": uni, "broker": broker, "demand": demand, "good": good, "off": off}
+
+
+def test_broker_sees_related_achievement_first_with_explanation(client, market, login):
+    login(market["broker"])
+    page = client.get(f"/matches/demand/{market['demand'].id}").get_data(as_text=True)
+    assert page.index(f'/achievement/{market["good"].id}"') < page.index(f'/achievement/{market["off"].id}"')
+    assert "<mark>" in page and "<meter" in page
+
+
+def test_reverse_direction_achievement_to_demands(client, market, login):
+    login(market["broker"])
+    page = client.get(f"/matches/achievement/{market['good'].id}").get_data(as_text=True)
+    assert f'/demand/{market["demand"].id}"' in page
+
+
+def test_owner_sees_matches_of_own_published_demand_only(client, market, login, make_user):
+    login(market["company"])
+    assert client.get(f"/matches/demand/{market['demand'].id}").status_code == 200
+    login(make_user("company", org="别的公司"))
+    assert client.get(f"/matches/demand/{market['demand'].id}").status_code == 404
+
+
+def test_matches_never_show_contact_details(client, market, login):
+    login(market["company"])
+    page = client.get(f"/matches/demand/{market['demand'].id}").get_data(as_text=True)
+    assert "canary.achievement@example.cn" not in page and "13900000012" not in page
