@@ -37,8 +37,14 @@ class MultiCheckboxField(SelectMultipleField):
     option_widget = CheckboxInput()
 
 
+def _finite(form: Any, field: DecimalField) -> None:
+    """NaN and Infinity parse as decimals but are not amounts (and break comparisons)."""
+    if field.data is not None and not field.data.is_finite():
+        raise ValidationError(_l("Enter an amount between 0 and 1,000,000 (in 10k yuan)."))
+
+
 def _money(label: Any) -> DecimalField:
-    return DecimalField(label, places=2, validators=[Optional(), NumberRange(
+    return DecimalField(label, places=2, validators=[Optional(), _finite, NumberRange(
         min=0, max=1_000_000, message=_l("Enter an amount between 0 and 1,000,000 (in 10k yuan)."))],
         render_kw={"step": "0.01", "min": "0"})
 
@@ -95,7 +101,8 @@ class DemandForm(ListingForm):
                           validators=[Optional()])
 
     def validate_budget_max(self, field: DecimalField) -> None:
-        if field.data is not None and self.budget_min.data is not None and self.budget_min.data > field.data:
+        lo, hi = self.budget_min.data, field.data
+        if lo is not None and hi is not None and lo.is_finite() and hi.is_finite() and lo > hi:
             raise ValidationError(_l("The maximum budget must be at least the minimum."))
 
     def validate_deadline(self, field: DateField) -> None:
