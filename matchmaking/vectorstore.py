@@ -1,0 +1,383 @@
+"""Vector store keyed by database ids: faiss IndexIDMap2 over exact inner product or HNSW."""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+import threading
+from collections.abc import Iterable
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import faiss
+import numpy as np
+
+# Measured in docs/benchmarks.md: one exact query scans n x dim floats; at 384 dims and 2 cores it
+# stays under ~5 ms up to ~50k vectors, beyond which HNSW is far cheaper at >0.95 recall.
+HNSW_THRESHOLD = 50_000
+HNSW_M = 32
+HNSW_EF_CONSTRUCTION = 80
+HNSW_EF_SEARCH = 96
+# Below this share of allowed rows, a filtered HNSW walk wastes most of its visits: scan exactly.
+EXACT_FILTER_SHARE = 0.05
+INDEX_FILE = "index.faiss"
+DELETED_FILE = "deleted.npy"
+MANIFEST_FILE = "manifest.json"
+FORMAT = 1
+
+
+class IndexMismatchError(RuntimeError):
+    """The stored index was built by another model (or dimension) than the configured one."""
+
+
+class IndexCorruptError(RuntimeError):
+    """The stored index and its manifest disagree, or a file is missing or unreadable."""
+
+
+def ids_sha256(ids: Iterable[int]) -> str:
+    """sha256 of the sorted ids as little-endian int64 (the manifest's id-set fingerprint)."""
+    arr = np.sort(np.asarray(list(ids) if not isinstance(ids, np.ndarray) else ids, dtype="<i8"))
+    return hashlib.sha256(arr.tobytes()).hexdigest()
+
+
+def _as_matrix(vecs: Any, dim: int) -> np.ndarray:
+    arr = np.ascontiguousarray(np.asarray(vecs, dtype=np.float32))
+    if arr.ndim == 1:
+        arr = arr.reshape(1, -1)
+    if arr.ndim != 2 or arr.shape[1] != dim:
+        raise ValueError(f"expected vectors of dimension {dim}, got shape {arr.shape}")
+    return arr
+
+
+class FaissStore:
+    """Inner-product store of L2-normalised vectors; exact below hnsw_threshold, HNSW above it."""
+
+    def __init__(
+        self,
+        dim: int,
+        model_key: str = "",
+        *,
+        hnsw_threshold: int = HNSW_THRESHOLD,
+        m: int = HNSW_M,
+        ef_construction: int = HNSW_EF_CONSTRUCTION,
+        ef_search: int = HNSW_EF_SEARCH,
+    ) -> None:
+        self.dim = dim
+        self.model_key = model_key
+        self.hnsw_threshold = hnsw_threshold
+        self.m, self.ef_construction, self.ef_search = m, ef_construction, ef_search
+        self._index = self._new_index("flat")
+        self._deleted: set[int] = set()  # HNSW cannot remove: tombstoned labels
+        self._lock = threading.RLock()
+        self._cache: dict[str, Any] = {}
+
+    # -- structure -------------------------------------------------------------------------
+    def _new_index(self, kind: str) -> faiss.IndexIDMap2:
+        if kind == "flat":
+            return faiss.IndexIDMap2(faiss.IndexFlatIP(self.dim))
+        hnsw = faiss.IndexHNSWFlat(self.dim, self.m, faiss.METRIC_INNER_PRODUCT)
+        hnsw.hnsw.efConstruction = self.ef_construction
+        hnsw.hnsw.efSearch = self.ef_search
+        return faiss.IndexIDMap2(hnsw)
+
+    @property
+    def kind(self) -> str:
+        """'flat' (exact) or 'hnsw'."""
+        return "hnsw" if isinstance(self._inner, faiss.IndexHNSW) else "flat"
+
+    @property
+    def _inner(self) -> faiss.Index:
+        return faiss.downcast_index(self._index.index)
+
+    def _xb(self) -> np.ndarray:
+        """Zero-copy view of the stored vectors by internal row."""
+        inner = self._inner
+        flat = faiss.downcast_index(inner.storage) if isinstance(inner, faiss.IndexHNSW) else inner
+        n = self._index.ntotal
+        return faiss.rev_swig_ptr(flat.get_xb(), n * self.dim).reshape(n, self.dim) if n else \
+            np.zeros((0, self.dim), np.float32)
+
+    def _labels(self) -> np.ndarray:
+        if "labels" not in self._cache:
+            self._cache["labels"] = faiss.vector_to_array(self._index.id_map).astype(np.int64)
+        return self._cache["labels"]
+
+    def _alive(self) -> np.ndarray:
+        """Per internal row: the row is the latest entry of its label and the label is not deleted."""
+        if "alive" not in self._cache:
+            labels = self._labels()
+            alive = np.zeros(len(labels), dtype=bool)
+            _, last_rev = np.unique(labels[::-1], return_index=True)
+            alive[len(labels) - 1 - last_rev] = True
+            if self._deleted:
+                alive &= ~np.isin(labels, np.fromiter(self._deleted, np.int64))
+            self._cache["alive"] = alive
+        return self._cache["alive"]
+
+    def _sorted(self) -> tuple[np.ndarray, np.ndarray]:
+        """Live labels sorted, with their internal rows (for id -> row look-ups)."""
+        if "sorted" not in self._cache:
+            rows = np.flatnonzero(self._alive())
+            labels = self._labels()[rows]
+            order = np.argsort(labels, kind="stable")
+            self._cache["sorted"] = (labels[order], rows[order])
+        return self._cache["sorted"]
+
+    def _rows_of(self, ids: Iterable[int]) -> np.ndarray:
+        want = np.fromiter((int(i) for i in ids), dtype=np.int64)
+        labels, rows = self._sorted()
+        pos = np.searchsorted(labels, want)
+        pos = np.clip(pos, 0, max(len(labels) - 1, 0))
+        hit = (labels[pos] == want) if len(labels) else np.zeros(len(want), bool)
+        return rows[pos[hit]]
+
+    def _changed(self) -> None:
+        self._cache.clear()
+
+    # -- public API --------------------------------------------------------------------------
+    def __len__(self) -> int:
+        return int(self._alive().sum())
+
+    def ids(self) -> np.ndarray:
+        """Ids currently stored (sorted)."""
+        with self._lock:
+            return self._sorted()[0].copy()
+
+    def __contains__(self, doc_id: int) -> bool:
+        return len(self._rows_of([doc_id])) == 1
+
+    def upsert(self, ids: Iterable[int], vecs: Any) -> None:
+        """Insert or replace vectors for ids; switches to HNSW when the size passes the threshold."""
+        id_arr = np.asarray(list(ids) if not isinstance(ids, np.ndarray) else ids, dtype=np.int64)
+        mat = _as_matrix(vecs, self.dim)
+        if len(id_arr) != len(mat):
+            raise ValueError("ids and vectors differ in length")
+        if len(np.unique(id_arr)) != len(id_arr):
+            raise ValueError("duplicate ids in one upsert")
+        with self._lock:
+            if self.kind == "flat":
+                self._index.remove_ids(faiss.IDSelectorBatch(id_arr))
+            self._deleted.difference_update(id_arr.tolist())
+            self._index.add_with_ids(mat, id_arr)
+            self._changed()
+            self._maybe_rebuild()
+
+    def remove(self, ids: Iterable[int]) -> None:
+        """Remove ids (unknown ids are ignored)."""
+        id_arr = np.asarray(list(ids), dtype=np.int64)
+        with self._lock:
+            if self.kind == "flat":
+                self._index.remove_ids(faiss.IDSelectorBatch(id_arr))
+            else:
+                self._deleted.update(int(i) for i in id_arr if i in self)
+            self._changed()
+            self._maybe_rebuild()
+
+    def _maybe_rebuild(self) -> None:
+        live = len(self)
+        want = "hnsw" if live >= self.hnsw_threshold else "flat"
+        dead = self._index.ntotal - live
+        if want != self.kind or dead > max(1000, live // 5):
+            self.rebuild(want)
+
+    def rebuild(self, kind: str | None = None) -> None:
+        """Rebuild the faiss index from the live vectors (compacts HNSW tombstones)."""
+        with self._lock:
+            labels, rows = self._sorted()
+            vecs = self._xb()[rows].copy()
+            self._index = self._new_index(kind or self.kind)
+            if len(labels):
+                self._index.add_with_ids(vecs, labels)
+            self._deleted.clear()
+            self._changed()
+
+    def vectors(self, ids: Iterable[int]) -> np.ndarray:
+        """Stored vectors for ids, in the given order (zero rows for unknown ids)."""
+        id_list = [int(i) for i in ids]
+        with self._lock:
+            labels, rows = self._sorted()
+            out = np.zeros((len(id_list), self.dim), dtype=np.float32)
+            if not len(labels):
+                return out
+            want = np.asarray(id_list, dtype=np.int64)
+            pos = np.clip(np.searchsorted(labels, want), 0, len(labels) - 1)
+            hit = labels[pos] == want
+            out[hit] = self._xb()[rows[pos[hit]]]
+            return out
+
+    def search(
+        self, qvec: Any, k: int = 10, allowed_ids: Iterable[int] | None = None
+    ) -> list[tuple[int, float]]:
+        """Top-k (id, inner product); with allowed_ids only those, and k of them when k exist."""
+        q = _as_matrix(qvec, self.dim)[:1]
+        with self._lock:
+            if allowed_ids is None:
+                return self._search_all(q, k)
+            rows = self._rows_of(allowed_ids)
+            if not len(rows):
+                return []
+            if self.kind == "hnsw" and len(rows) >= EXACT_FILTER_SHARE * len(self):
+                hits = self._search_rows_hnsw(q, k, rows)
+                if len(hits) >= min(k, len(rows)):
+                    return hits
+            return self._exact_rows(q, k, rows)
+
+    def _search_all(self, q: np.ndarray, k: int) -> list[tuple[int, float]]:
+        n_live = len(self)
+        if not n_live:
+            return []
+        if self._index.ntotal == n_live:
+            params = faiss.SearchParametersHNSW(efSearch=max(self.ef_search, k)) \
+                if self.kind == "hnsw" else None
+            dist, idx = self._inner.search(q, min(k, n_live), params=params)
+            return self._pairs(dist[0], idx[0])
+        return self._search_rows_hnsw(q, k, np.flatnonzero(self._alive()))
+
+    def _search_rows_hnsw(self, q: np.ndarray, k: int, rows: np.ndarray) -> list[tuple[int, float]]:
+        bitmap = np.zeros(self._index.ntotal, dtype=bool)
+        bitmap[rows] = True
+        packed = np.packbits(bitmap, bitorder="little")  # must outlive the search call
+        sel = faiss.IDSelectorBitmap(len(bitmap), faiss.swig_ptr(packed))
+        params = faiss.SearchParametersHNSW(sel=sel, efSearch=max(self.ef_search, 2 * k))
+        dist, idx = self._inner.search(q, min(k, len(rows)), params=params)
+        return self._pairs(dist[0], idx[0])
+
+    def _exact_rows(self, q: np.ndarray, k: int, rows: np.ndarray) -> list[tuple[int, float]]:
+        scores = self._xb()[rows] @ q[0]
+        k = min(k, len(rows))
+        top = np.argpartition(-scores, k - 1)[:k]
+        top = top[np.argsort(-scores[top], kind="stable")]
+        labels = self._labels()
+        return [(int(labels[rows[t]]), float(scores[t])) for t in top]
+
+    def _pairs(self, dist: np.ndarray, idx: np.ndarray) -> list[tuple[int, float]]:
+        labels = self._labels()
+        return [(int(labels[i]), float(d)) for d, i in zip(dist, idx) if i >= 0]
+
+    # -- persistence -------------------------------------------------------------------------
+    def manifest(self) -> dict:
+        """The manifest describing the current contents."""
+        ids = self.ids()
+        return {
+            "format": FORMAT,
+            "model_key": self.model_key,
+            "dim": self.dim,
+            "count": int(len(ids)),
+            "ids_sha256": ids_sha256(ids),
+            "kind": self.kind,
+            "ntotal": int(self._index.ntotal),
+            "deleted": len(self._deleted),
+            "created_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        }
+
+    def save(self, directory: str | os.PathLike) -> Path:
+        """Write index, tombstones and (last) the manifest, each via a temp file and os.replace."""
+        root = Path(directory)
+        root.mkdir(parents=True, exist_ok=True)
+        with self._lock:
+            manifest = self.manifest()
+            _atomic_write(root / INDEX_FILE, lambda p: faiss.write_index(self._index, p))
+            deleted = np.asarray(sorted(self._deleted), dtype=np.int64)
+            _atomic_write(root / DELETED_FILE, lambda p: _save_npy(p, deleted))
+            manifest["index_bytes"] = (root / INDEX_FILE).stat().st_size
+            data = json.dumps(manifest, indent=2).encode()
+            _atomic_write(root / MANIFEST_FILE, lambda p: Path(p).write_bytes(data))
+        return root
+
+    @classmethod
+    def load(cls, directory: str | os.PathLike, *, model_key: str, dim: int, **kw: Any) -> FaissStore:
+        """Load a saved store, checking it against the configured model and its own manifest."""
+        root = Path(directory)
+        manifest = _read_manifest(root)
+        if manifest.get("model_key") != model_key or manifest.get("dim") != dim:
+            raise IndexMismatchError(
+                f"vector index in {root} was built with model {manifest.get('model_key')!r} "
+                f"(dim {manifest.get('dim')}), but the configured model is {model_key!r} (dim {dim}); "
+                "run `flask index rebuild` to re-index with the configured model"
+            )
+        store = cls(dim, model_key, **kw)
+        store._index = _read_index(root, manifest)
+        store._deleted = set(_read_deleted(root).tolist())
+        store._changed()
+        store._check(root, manifest)
+        return store
+
+    def _check(self, root: Path, manifest: dict) -> None:
+        problems = []
+        if self._index.d != self.dim:
+            problems.append(f"index dimension {self._index.d} != manifest {self.dim}")
+        ids = self.ids()
+        if len(ids) != manifest.get("count"):
+            problems.append(f"index holds {len(ids)} ids, manifest says {manifest.get('count')}")
+        elif ids_sha256(ids) != manifest.get("ids_sha256"):
+            problems.append("id set differs from the manifest's hash")
+        if problems:
+            raise IndexCorruptError(f"vector index in {root} is inconsistent ({'; '.join(problems)}); "
+                                    "run `flask index rebuild`")
+
+
+def _atomic_write(target: Path, write: Any) -> None:
+    """Write via a temp file in the same folder, then os.replace (readers never see half a file)."""
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    os.close(fd)
+    try:
+        write(tmp)
+        with open(tmp, "rb") as fh:
+            os.fsync(fh.fileno())
+        os.replace(tmp, target)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def _save_npy(path: str, arr: np.ndarray) -> None:
+    with open(path, "wb") as fh:  # np.save(path) would append ".npy" to the temp name
+        np.save(fh, arr)
+
+
+def _read_manifest(root: Path) -> dict:
+    path = root / MANIFEST_FILE
+    if not path.is_file():
+        raise IndexCorruptError(f"no manifest in {root}; run `flask index rebuild`")
+    try:
+        manifest = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise IndexCorruptError(f"unreadable manifest {path} ({exc}); run `flask index rebuild`") from exc
+    if not isinstance(manifest, dict):
+        raise IndexCorruptError(f"malformed manifest {path}; run `flask index rebuild`")
+    return manifest
+
+
+def _read_index(root: Path, manifest: dict) -> faiss.IndexIDMap2:
+    path = root / INDEX_FILE
+    if not path.is_file():
+        raise IndexCorruptError(f"manifest present but {path} is missing; run `flask index rebuild`")
+    if manifest.get("index_bytes") not in (None, path.stat().st_size):
+        raise IndexCorruptError(f"{path} size differs from its manifest; run `flask index rebuild`")
+    try:
+        index = faiss.read_index(str(path))
+    except RuntimeError as exc:
+        raise IndexCorruptError(f"cannot read {path} ({exc}); run `flask index rebuild`") from exc
+    if not isinstance(index, faiss.IndexIDMap2):
+        raise IndexCorruptError(f"{path} is not an id-mapped index; run `flask index rebuild`")
+    return index
+
+
+def _read_deleted(root: Path) -> np.ndarray:
+    path = root / DELETED_FILE
+    if not path.is_file():
+        return np.zeros(0, np.int64)
+    try:
+        return np.load(path, allow_pickle=False)
+    except (OSError, ValueError) as exc:
+        raise IndexCorruptError(f"unreadable {path} ({exc}); run `flask index rebuild`") from exc
+
+
+def build_vector_store(kind: str = "faiss", **kw: Any) -> FaissStore:
+    """Factory for vector stores by kind ('faiss'; a pgvector store will sit behind the same API)."""
+    factories = {"faiss": FaissStore}
+    if kind not in factories:
+        raise ValueError(f"unknown vector store kind {kind!r}; known: {', '.join(factories)}")
+    return factories[kind](**kw)

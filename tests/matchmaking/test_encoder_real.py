@@ -1,0 +1,94 @@
+"""The real default encoder (converted multilingual-e5-small): shape, prompts, ranking, keys, int8."""
+from __future__ import annotations
+
+import json
+import re
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from matchmaking.encoders import Encoder, ModelNotReady, build_encoder, model_key_for
+
+pytestmark = pytest.mark.slow
+
+
+def test_is_an_encoder_with_384_dims(real_encoder: Encoder) -> None:
+    assert isinstance(real_encoder, Encoder)
+    assert real_encoder.dim == 384
+
+
+def test_vectors_are_float32_and_unit_length(real_encoder: Encoder) -> None:
+    vecs = real_encoder.encode_passages(["磷酸铁锂电池正极材料的制备方法", "水稻抗病育种"])
+    assert vecs.dtype == np.float32 and vecs.shape == (2, 384)
+    np.testing.assert_allclose(np.linalg.norm(vecs, axis=1), 1.0, atol=1e-5)
+
+
+def test_related_passage_outranks_unrelated(real_encoder: Encoder) -> None:
+    query = real_encoder.encode_queries(["锂电池正极材料"])[0]
+    related, unrelated = real_encoder.encode_passages(["磷酸铁锂电池正极材料的制备方法", "水稻抗病育种"])
+    assert float(related @ query) > float(unrelated @ query) + 0.05
+
+
+def test_query_and_passage_prompts_are_applied(real_encoder: Encoder) -> None:
+    text = "锂电池正极材料"
+    model = real_encoder.model  # type: ignore[attr-defined]
+    by_hand = model.encode(["query: " + text, "passage: " + text], normalize_embeddings=True)
+    np.testing.assert_allclose(real_encoder.encode_queries([text])[0], by_hand[0], atol=1e-5)
+    np.testing.assert_allclose(real_encoder.encode_passages([text])[0], by_hand[1], atol=1e-5)
+    assert float(by_hand[0] @ by_hand[1]) < 0.999
+
+
+def test_empty_inputs_do_not_crash(real_encoder: Encoder) -> None:
+    assert real_encoder.encode_passages([]).shape == (0, 384)
+    vec = real_encoder.encode_queries([""])
+    assert vec.shape == (1, 384) and np.isfinite(vec).all()
+
+
+def test_long_text_is_truncated_not_rejected(real_encoder: Encoder) -> None:
+    long = "本发明涉及一种锂电池正极材料的制备方法。" * 200  # ~4,000 characters, well past 512 tokens
+    vec = real_encoder.encode_passages([long])
+    assert vec.shape == (1, 384) and np.isfinite(vec).all()
+
+
+def test_model_key_names_the_folder_and_is_stable(real_encoder: Encoder, default_model_path: Path) -> None:
+    assert re.fullmatch(r"multilingual-e5-small@[0-9a-f]{12}", real_encoder.model_key)
+    assert model_key_for(default_model_path) == real_encoder.model_key
+    assert build_encoder(str(default_model_path)) is real_encoder
+
+
+def test_model_key_differs_between_folders_that_differ(default_model_path: Path, tmp_path: Path) -> None:
+    twin = tmp_path / default_model_path.name
+    twin.mkdir()
+    for src in default_model_path.rglob("*"):  # symlink the big files, copy the one we change
+        dest = twin / src.relative_to(default_model_path)
+        if src.is_dir():
+            dest.mkdir(exist_ok=True)
+        elif src.name == "1_Pooling" or src.name == "config_sentence_transformers.json":
+            shutil.copy(src, dest)
+        else:
+            dest.symlink_to(src)
+    assert model_key_for(twin) == model_key_for(default_model_path)
+    cfg = json.loads((twin / "config_sentence_transformers.json").read_text(encoding="utf-8"))
+    cfg["prompts"]["query"] = "question: "
+    (twin / "config_sentence_transformers.json").write_text(json.dumps(cfg), encoding="utf-8")
+    assert model_key_for(twin) != model_key_for(default_model_path)
+
+
+def test_missing_folder_raises_model_not_ready(tmp_path: Path) -> None:
+    with pytest.raises(ModelNotReady, match="python -m matchmaking.convert --out"):
+        build_encoder(str(tmp_path / "models" / "absent"))
+
+
+def test_int8_stays_close_to_fp32(real_encoder: Encoder, default_model_path: Path) -> None:
+    int8 = build_encoder(str(default_model_path), quantize="int8")
+    texts = ["锂电池正极材料", "磷酸铁锂电池正极材料的制备方法", "水稻抗病育种", "工业机器人视觉检测系统"]
+    cos = np.sum(int8.encode_passages(texts) * real_encoder.encode_passages(texts), axis=1)
+    assert cos.min() > 0.98
+    assert int8.model_key == real_encoder.model_key + "+int8"
+
+
+def test_unknown_quantize_is_rejected(default_model_path: Path) -> None:
+    with pytest.raises(ValueError, match="quantize"):
+        build_encoder(str(default_model_path), quantize="int4")
