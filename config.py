@@ -47,6 +47,8 @@ class Config:
         self.INDEX_SYNC = _env("INDEX_SYNC", "background")
         # MATCH_MIN_SCORE: calibrated score (0-100) below which suggestions are not shown.
         self.MATCH_MIN_SCORE = float(_env("MATCH_MIN_SCORE", "0"))
+        # DUPLICATE_MIN_SCORE: near-duplicate score (0-100) from which a draft or submission is flagged.
+        self.DUPLICATE_MIN_SCORE = float(_env("DUPLICATE_MIN_SCORE", "60"))
         self.BABEL_DEFAULT_LOCALE = _env("DEFAULT_LOCALE", "zh_Hans_CN")
         self.BABEL_TRANSLATION_DIRECTORIES = str(ROOT / "translations")
         self.LANGUAGES = ("zh_Hans_CN", "en")

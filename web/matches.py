@@ -31,6 +31,16 @@ def runtime() -> MatchingRuntime:
     return current_app.extensions["matching"]
 
 
+def possible_duplicates(item) -> list:
+    """Published listings that look like this unpublished one; empty when matching is unavailable."""
+    try:
+        views = runtime().similar(db(), item, k=3)
+    except (ModelNotReady, IndexMismatchError, IndexCorruptError) as err:
+        log.warning("duplicate check unavailable: %s", type(err).__name__)
+        return []
+    return [v for v in views if v.match.score >= current_app.config["DUPLICATE_MIN_SCORE"]]
+
+
 @bp.route("/<kind>/<int:listing_id>")
 @login_required
 def for_listing(kind: str, listing_id: int):

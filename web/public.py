@@ -13,6 +13,7 @@ from services.errors import NotFound
 
 from .db import db
 from .i18n import locale_code
+from .matches import possible_duplicates
 
 bp = Blueprint("public", __name__)
 
@@ -63,12 +64,13 @@ def detail(kind: str, listing_id: int):
         item = listings.get_listing(db(), kind, listing_id, current_user)
     except NotFound:
         abort(404)
-    return render_template("public/detail.html", kind=kind, item=item,
+    insider = listings.is_owner(current_user, item) or listings.is_reviewer(current_user)
+    duplicates = possible_duplicates(item) if insider and item.status in ("draft", "submitted", "returned") else []
+    return render_template("public/detail.html", kind=kind, item=item, duplicates=duplicates,
                            show_contact=listings.can_see_contact(current_user, item),
                            owner=listings.is_owner(current_user, item),
                            reviewer=listings.is_reviewer(current_user),
-                           history=listings.history(db(), item) if (
-                               listings.is_owner(current_user, item) or listings.is_reviewer(current_user)) else [],
+                           history=listings.history(db(), item) if insider else [],
                            **_names())
 
 

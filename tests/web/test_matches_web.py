@@ -41,3 +41,19 @@ def test_matches_never_show_contact_details(client, market, login):
     login(market["company"])
     page = client.get(f"/matches/demand/{market['demand'].id}").get_data(as_text=True)
     assert "canary.achievement@example.cn" not in page and "13900000012" not in page
+
+
+def test_a_repost_of_a_published_listing_is_flagged_as_possible_duplicate(client, market, login, make_listing,
+                                                                           make_user, zh):
+    uni = make_user("university", org="另一所大学")
+    copy = make_listing("achievement", uni, status="submitted")  # same text as market["good"]
+    login(market["broker"])
+    page = client.get(f"/achievement/{copy.id}").get_data(as_text=True)
+    assert zh("Possible duplicates: similar listings are already published.") in page
+    assert f'/achievement/{market["good"].id}"' in page
+    other = make_listing("achievement", uni, status="submitted", title="深海探测机器人水下自主导航",
+                         abstract="基于多普勒计程仪与惯导的组合导航算法，实现深海长航时水下机器人厘米级定位。",
+                         field_code="new_energy.battery",
+                         keywords="水下机器人,组合导航")
+    assert zh("Possible duplicates: similar listings are already published.") not in \
+        client.get(f"/achievement/{other.id}").get_data(as_text=True)
