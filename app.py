@@ -7,7 +7,7 @@ from flask import Flask
 from flask_wtf import CSRFProtect
 
 from config import ROOT, Config
-from web import admin, auth, cli, db, errors, i18n, listings, matches, public, review
+from web import admin, auth, cli, db, errors, i18n, jobs, listings, matches, policy, public, review
 
 csrf = CSRFProtect()
 
@@ -21,10 +21,12 @@ def create_app(overrides: Optional[Mapping[str, Any]] = None) -> Flask:
     csrf.init_app(app)
     i18n.init_app(app)
     auth.init_app(app)
+    policy.init_app(app)
     errors.init_app(app)
     matches.init_app(app)
+    jobs.init_app(app)
     for blueprint in (public.bp, auth.bp, listings.demands_bp, listings.achievements_bp, review.bp,
-                      matches.bp, admin.bp):
+                      matches.bp, admin.bp, jobs.bp):
         app.register_blueprint(blueprint)
     cli.init_app(app)
     return app

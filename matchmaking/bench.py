@@ -22,8 +22,12 @@ from matchmaking.vectorcache import VectorCache, cached_encode
 from matchmaking.vectorstore import FaissStore
 
 DEFAULT_SET = Path("../shared/data/bench/dev/field")
+# Per-dimension noise of synthetic vectors. 0.01 keeps them near the span of real pairs (as real
+# embeddings lie on a low-dimensional manifold); 0.03 (a 0.6-norm isotropic cloud) gave near-ties
+# everywhere and ANN recall@10 0.46 at 1M (docs/benchmarks.md).
+NOISE = 0.01
 SYNTHESIS = ("listings beyond the real corpus are synthetic: vector = normalise(real_i + 0.5 real_j + "
-             "noise), text = title of real_i + 3-6 sentences drawn from random real abstracts")
+             f"N(0, {NOISE}^2) per dim), text = title of real_i + 3-6 sentences drawn from random real abstracts")
 
 
 def _fail(message: str) -> None:
@@ -47,6 +51,9 @@ def _args(argv: Sequence[str] | None) -> argparse.Namespace:
     p.add_argument("--encode-sample", type=int, default=300, help="abstracts encoded for throughput")
     p.add_argument("--hybrid-limit", type=int, default=200_000,
                    help="skip the full hybrid match above this many listings (lexical index RAM)")
+    p.add_argument("--query-quantize", choices=("int8",), default=None,
+                   help="encode the timed queries with this quantisation (latency only: the index keeps "
+                        "fp32 passage vectors, so ranking quality of the mix is not measured here)")
     p.add_argument("--seed", type=int, default=0)
     args = p.parse_args(argv)
     if args.docs < 1 or args.queries < 1 or args.encode_sample < 0:
@@ -86,7 +93,7 @@ def synth_vectors(real: np.ndarray, n: int, rng: np.random.Generator) -> np.ndar
     for start in range(m, n, 100_000):
         stop = min(n, start + 100_000)
         i, j = rng.integers(0, len(real), stop - start), rng.integers(0, len(real), stop - start)
-        noise = rng.normal(0, 0.03, (stop - start, real.shape[1])).astype(np.float32)
+        noise = rng.normal(0, NOISE, (stop - start, real.shape[1])).astype(np.float32)
         block = real[i] + 0.5 * real[j] + noise
         out[start:stop] = block / np.linalg.norm(block, axis=1, keepdims=True)
     return out
@@ -133,12 +140,12 @@ class SyntheticDocs(Mapping[int, Listing]):
                 yield titles[self.title_of[j]] + [pool[s] for s in self.sent[self.ptr[j] : self.ptr[j + 1]]]
 
 
-def _load_encoder(path: str):
+def _load_encoder(path: str, threads: int | None = None, quantize: str | None = None):
     from matchmaking.encoders import build_encoder
 
     if not Path(path).exists():
         _fail(f"model not found at {path} (set --model or EMBEDDING_MODEL) / 找不到模型 {path}")
-    return build_encoder(path)
+    return build_encoder(path, threads=threads, quantize=quantize)
 
 
 def _demands(data, n: int) -> list[str]:
@@ -153,9 +160,25 @@ def bench_dense(store: FaissStore, matrix: np.ndarray, qvecs: np.ndarray) -> dic
     dense_ms = timed(lambda i: store.search(qvecs[i], 10), len(qvecs))
     recall = np.mean([len({i for i, _ in store.search(q, 10)} & set(exact_top[j].tolist())) / 10
                       for j, q in enumerate(qvecs)])
+    sweep = _ef_sweep(store, qvecs, exact_top) if store.kind == "hnsw" else []
     nq = min(len(qvecs), 50)  # brute force at 1M costs ~0.1-0.2 s a query
     base_ms = timed(lambda i: np.argpartition(-(matrix @ qvecs[i]), 10)[:10], nq, warmup=1)
-    return {"dense_search_ms": dense_ms, "ann_recall@10": round(float(recall), 4), "baseline_ms": base_ms}
+    return {"dense_search_ms": dense_ms, "ann_recall@10": round(float(recall), 4), "baseline_ms": base_ms,
+            "ef_sweep": sweep}
+
+
+def _ef_sweep(store: FaissStore, qvecs: np.ndarray, exact_top: np.ndarray) -> list[dict]:
+    """Recall@10 and latency of the same HNSW graph at several efSearch values."""
+    default, out = store.ef_search, []
+    for ef in (64, 128, 256, 512):
+        store.ef_search = ef
+        ms = timed(lambda i: store.search(qvecs[i], 10), len(qvecs))
+        recall = np.mean([len({i for i, _ in store.search(q, 10)} & set(exact_top[j].tolist())) / 10
+                          for j, q in enumerate(qvecs)])
+        p50, p95 = percentiles(ms)
+        out.append({"ef_search": ef, "recall@10": round(float(recall), 4), "p50_ms": p50, "p95_ms": p95})
+    store.ef_search = default
+    return out
 
 
 def run(args: argparse.Namespace) -> dict:
@@ -188,10 +211,14 @@ def run(args: argparse.Namespace) -> dict:
         "build_s": round(build_s, 2),
         "dense_search_p50_ms": percentiles(dense["dense_search_ms"])[0],
         "dense_search_p95_ms": percentiles(dense["dense_search_ms"])[1],
-        "ann_recall@10": dense["ann_recall@10"],
+        "ann_recall@10": dense["ann_recall@10"], "ef_search": store.ef_search if store.kind == "hnsw" else None,
+        "ef_sweep": dense["ef_sweep"],
     }
     if args.docs <= args.hybrid_limit:
-        out.update(_bench_hybrid(encoder, store, real, args.docs, queries, rng))
+        # one query at a time: a single torch thread avoids OpenMP stalls on a shared 2-core box
+        query_encoder = _load_encoder(args.model, threads=1, quantize=args.query_quantize)
+        out["query_encoder"] = query_encoder.model_key
+        out.update(_bench_hybrid(query_encoder, store, real, args.docs, queries, qvecs, rng))
     else:
         out.update(hybrid_match_p50_ms=None, hybrid_match_p95_ms=None,
                    hybrid_note=f"skipped above --hybrid-limit {args.hybrid_limit}")
@@ -206,7 +233,7 @@ def run(args: argparse.Namespace) -> dict:
 
 
 def _bench_hybrid(encoder, store: FaissStore, real: Sequence[Listing], n: int, queries: Sequence[str],
-                  rng: np.random.Generator) -> dict:
+                  qvecs: np.ndarray, rng: np.random.Generator) -> dict:
     """Lexical build time and the full hybrid match (query encoding + explanations) latency."""
     docs = SyntheticDocs(real, n, rng)
     t = time.perf_counter()
@@ -214,9 +241,15 @@ def _bench_hybrid(encoder, store: FaissStore, real: Sequence[Listing], n: int, q
     lex_s = time.perf_counter() - t
     matcher = HybridMatcher(encoder, store, lexical, docs)
     demands = [Listing(10**9 + i, "demand", "", q) for i, q in enumerate(queries)]
-    ms = timed(lambda i: matcher.match(demands[i], k=10), len(demands))
-    p50, p95 = percentiles(ms)
-    return {"lexical_build_s": round(lex_s, 2), "hybrid_match_p50_ms": p50, "hybrid_match_p95_ms": p95}
+    encode_ms = timed(lambda i: encoder.encode_queries([demands[i].embed_text()]), len(demands))
+    match_ms = timed(lambda i: matcher.match(demands[i], k=10, query_vec=qvecs[i]), len(demands))
+    full_ms = timed(lambda i: matcher.match(demands[i], k=10), len(demands))
+    e50, e95 = percentiles(encode_ms)
+    m50, m95 = percentiles(match_ms)
+    p50, p95 = percentiles(full_ms)
+    return {"lexical_build_s": round(lex_s, 2), "query_encode_p50_ms": e50, "query_encode_p95_ms": e95,
+            "match_without_encoding_p50_ms": m50, "match_without_encoding_p95_ms": m95,
+            "hybrid_match_p50_ms": p50, "hybrid_match_p95_ms": p95}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

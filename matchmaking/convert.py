@@ -152,9 +152,10 @@ def _read_directory(r: _Reader, size: int) -> dict[str, TensorEntry]:
 
 def dequantize_q4_0(raw: bytes | memoryview | np.ndarray, count: int) -> np.ndarray:
     """Dequantise ``count`` Q4_0 weights: per 18-byte block, w = (nibble - 8) * fp16 scale."""
-    blocks = np.frombuffer(raw, dtype=np.uint8).reshape(-1, Q4_BLOCK_BYTES)
-    if blocks.shape[0] * QK != count:
+    flat = np.frombuffer(raw, dtype=np.uint8)
+    if count % QK or flat.size != count // QK * Q4_BLOCK_BYTES:
         raise _truncated()
+    blocks = flat.reshape(-1, Q4_BLOCK_BYTES)
     scale = blocks[:, :2].copy().view("<f2").astype(np.float32)  # (nblocks, 1)
     qs = blocks[:, 2:]
     # byte j holds weight j in its low nibble and weight j + 16 in its high nibble
@@ -198,7 +199,7 @@ def bert_state_dict(buf: memoryview, e5: E5File) -> dict[str, np.ndarray]:
     for i in range(hp["NL"]):
         for short, hf in _LAYER_NAMES.items():
             w = read_tensor(buf, e5, f"l{i}.{short}.w")
-            in_dim = H if short not in ("fo",) else hp["FF"]
+            in_dim = hp["FF"] if short == "fo" else H
             sd[f"encoder.layer.{i}.{hf}.weight"] = w if "ln" in short else w.reshape(-1, in_dim)
             sd[f"encoder.layer.{i}.{hf}.bias"] = read_tensor(buf, e5, f"l{i}.{short}.b")
     return sd

@@ -24,6 +24,8 @@ DEFAULT_MODEL_NAME = "multilingual-e5-small"
 QUANTIZE_CHOICES = ("int8",)
 # files that do not change the vectors: the model card and our conversion marker (has a timestamp)
 _DIGEST_SKIP = {"README.md", "conversion.json"}
+# other sentence-transformers models name their document prompt "document" or "corpus"
+_PROMPT_NAMES = {"query": ("query",), "passage": ("passage", "document", "corpus")}
 
 
 @runtime_checkable
@@ -111,7 +113,8 @@ class SentenceTransformerEncoder:
         if len(texts) == 0:
             return np.zeros((0, self.dim), dtype=np.float32)
         clean = [t if isinstance(t, str) else "" for t in texts]  # None from a nullable column -> ""
-        name = prompt if self.model.prompts.get(prompt) else None
+        prompts = self.model.prompts or {}
+        name = next((n for n in _PROMPT_NAMES[prompt] if prompts.get(n)), None)
         with self._lock:
             vecs = self.model.encode(clean, prompt_name=name, batch_size=batch_size, convert_to_numpy=True,
                                      normalize_embeddings=True, show_progress_bar=False)

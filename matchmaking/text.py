@@ -6,8 +6,7 @@ import re
 import threading
 import unicodedata
 from collections import Counter
-from collections.abc import Iterable, Mapping, Sequence
-from functools import lru_cache
+from collections.abc import Mapping
 
 import jieba
 
@@ -89,11 +88,6 @@ def tokenize(text: str, *, search_mode: bool = True, stopwords: bool = True) -> 
     return [t for t in tokens if t and (_HAN.search(t) or t[0].isalnum())]
 
 
-def tokenize_many(texts: Iterable[str], *, search_mode: bool = True) -> list[list[str]]:
-    """Tokenize a batch of texts (same rules as tokenize)."""
-    return [tokenize(t, search_mode=search_mode) for t in texts]
-
-
 def split_sentences(text: str) -> list[str]:
     """Split on 。！？；; (and . followed by space) and newlines; drop empty pieces."""
     parts = _SENTENCE_END.split(text or "")
@@ -117,13 +111,3 @@ def keywords(
         key=lambda kv: (-(1 + math.log(kv[1])) * (idf or {}).get(kv[0], default_idf), -len(kv[0]), kv[0]),
     )
     return [t for t, _ in scored[:k]]
-
-
-@lru_cache(maxsize=4096)
-def _tokens_cached(sentence: str) -> tuple[str, ...]:
-    return tuple(tokenize(sentence))
-
-
-def sentence_tokens(sentences: Sequence[str]) -> list[tuple[str, ...]]:
-    """Search-mode tokens per sentence (memoised: listings' sentences recur across queries)."""
-    return [_tokens_cached(s) for s in sentences]

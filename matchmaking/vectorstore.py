@@ -6,7 +6,8 @@ import json
 import os
 import tempfile
 import threading
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -14,12 +15,12 @@ from typing import Any
 import faiss
 import numpy as np
 
-# Measured in docs/benchmarks.md: one exact query scans n x dim floats; at 384 dims and 2 cores it
-# stays under ~5 ms up to ~50k vectors, beyond which HNSW is far cheaper at >0.95 recall.
-HNSW_THRESHOLD = 50_000
+# Measured in docs/benchmarks.md: one exact query scans n x dim floats; at 384 dims on this 2-core box
+# it takes ~1 ms at 20k vectors but ~11 ms at 50k (out of cache), while HNSW stays ~1 ms at 100k.
+HNSW_THRESHOLD = 20_000
 HNSW_M = 32
-HNSW_EF_CONSTRUCTION = 80
-HNSW_EF_SEARCH = 96
+HNSW_EF_CONSTRUCTION = 200
+HNSW_EF_SEARCH = 256  # recall@10 vs exact at 1M listings: docs/benchmarks.md
 # Below this share of allowed rows, a filtered HNSW walk wastes most of its visits: scan exactly.
 EXACT_FILTER_SHARE = 0.05
 INDEX_FILE = "index.faiss"
@@ -40,6 +41,21 @@ def ids_sha256(ids: Iterable[int]) -> str:
     """sha256 of the sorted ids as little-endian int64 (the manifest's id-set fingerprint)."""
     arr = np.sort(np.asarray(list(ids) if not isinstance(ids, np.ndarray) else ids, dtype="<i8"))
     return hashlib.sha256(arr.tobytes()).hexdigest()
+
+
+@contextmanager
+def _one_omp_thread() -> Iterator[None]:
+    """Run a single-query search on one OpenMP thread.
+
+    On a shared 2-core machine a second OpenMP thread waits for a busy core: a 10k flat search went
+    from 0.4 ms to 24 ms p50 with two threads (docs/benchmarks.md).
+    """
+    before = faiss.omp_get_max_threads()
+    faiss.omp_set_num_threads(1)
+    try:
+        yield
+    finally:
+        faiss.omp_set_num_threads(before)
 
 
 def _as_matrix(vecs: Any, dim: int) -> np.ndarray:
@@ -212,7 +228,7 @@ class FaissStore:
     ) -> list[tuple[int, float]]:
         """Top-k (id, inner product); with allowed_ids only those, and k of them when k exist."""
         q = _as_matrix(qvec, self.dim)[:1]
-        with self._lock:
+        with self._lock, _one_omp_thread():
             if allowed_ids is None:
                 return self._search_all(q, k)
             rows = self._rows_of(allowed_ids)

@@ -46,7 +46,7 @@ def app(tmp_path: Path, template_db: Path):
     db_path = tmp_path / "app.db"
     shutil.copy(template_db, db_path)
     application = create_app({"DATABASE_URL": f"sqlite:///{db_path}", "INDEX_DIR": str(tmp_path / "index"),
-                              "INDEX_SYNC": "inline", "EMBEDDING_MODEL": MODEL_DIR, "SECRET_KEY": "test-secret",
+                              "INDEX_SYNC": "inline", "JOBS_MODE": "inline", "EMBEDDING_MODEL": MODEL_DIR, "SECRET_KEY": "test-secret",
                               "TESTING": True, "SERVER_NAME": "localhost"})
     yield application
     application.extensions["db_engine"].dispose()

@@ -36,6 +36,8 @@ def message_for(err: ServiceError) -> str:
         "field.unknown_parent": lambda: _("Choose an existing top-level field as parent."),
         "field.code_prefix": lambda: _("A sub-field code must start with %(prefix)s", prefix=p.get("prefix")),
         "field.code_taken": lambda: _("This code is already used by another field."),
+        "job.internal": lambda: _("The job stopped on an unexpected error; it has been logged. Try again, "
+                                  "or ask an administrator if it keeps failing."),
         "not_found": lambda: _("Not found."),
     }
     return messages.get(err.code, lambda: _("The request could not be completed."))()

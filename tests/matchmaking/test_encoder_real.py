@@ -47,7 +47,7 @@ def test_empty_inputs_do_not_crash(real_encoder: Encoder) -> None:
 
 
 def test_long_text_is_truncated_not_rejected(real_encoder: Encoder) -> None:
-    long = "本发明涉及一种锂电池正极材料的制备方法。" * 200  # ~4,000 characters, well past 512 tokens
+    long = "本发明涉及一种锂电池正极材料的制备方法。" * 60  # ~1,200 characters, past 512 tokens
     vec = real_encoder.encode_passages([long])
     assert vec.shape == (1, 384) and np.isfinite(vec).all()
 
@@ -65,7 +65,7 @@ def test_model_key_differs_between_folders_that_differ(default_model_path: Path,
         dest = twin / src.relative_to(default_model_path)
         if src.is_dir():
             dest.mkdir(exist_ok=True)
-        elif src.name == "1_Pooling" or src.name == "config_sentence_transformers.json":
+        elif src.name == "config_sentence_transformers.json":
             shutil.copy(src, dest)
         else:
             dest.symlink_to(src)
