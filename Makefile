@@ -7,7 +7,7 @@ MODEL_DIR ?= instance/models/multilingual-e5-small
 HOST ?= 127.0.0.1
 PORT ?= 5000
 
-.PHONY: run test setup venv model translations migrate browser bench evaluate clean
+.PHONY: run test setup venv model translations migrate fonts browser bench evaluate clean
 
 run: setup
 	$(FLASK) seed demo
@@ -18,7 +18,7 @@ run: setup
 test: setup browser
 	$(PY) -m pytest -q
 
-setup: venv model translations migrate
+setup: venv model translations migrate fonts
 
 venv: $(VENV)/.installed
 
@@ -37,6 +37,13 @@ translations: venv
 
 migrate: venv
 	$(FLASK) db upgrade
+
+# A CJK font to embed in PDF exports (reports, schedules): Debian's fonts-noto-cjk.
+fonts:
+	@fc-list 2>/dev/null | grep -q "Noto Sans CJK" || ls /usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; then \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq fonts-noto-cjk >/dev/null; \
+	  else echo "CJK font missing: apt-get install fonts-noto-cjk (or set PDF_FONT) for PDF exports"; fi; }
 
 # Debian's chromium for the end-to-end browser tests (Playwright drives it; nothing is downloaded by Playwright).
 browser:

@@ -49,6 +49,8 @@ class Config:
         self.ENCODER_THREADS = int(_env("ENCODER_THREADS", "1"))
         # JOBS_MODE: "background" (one runner thread per process) or "inline" (tests, CLI).
         self.JOBS_MODE = _env("JOBS_MODE", "background")
+        # PDF_FONT: CJK font file to embed in PDF exports ("path" or "path#index" for a .ttc); empty: auto.
+        self.PDF_FONT = _env("PDF_FONT", "")
         # INDEX_SYNC: "background" (a worker thread after commit) or "inline" (tests, CLI).
         self.INDEX_SYNC = _env("INDEX_SYNC", "background")
         # MATCH_MIN_SCORE: calibrated score (0-100) below which suggestions are not shown.

@@ -38,6 +38,8 @@ def message_for(err: ServiceError) -> str:
         "field.code_taken": lambda: _("This code is already used by another field."),
         "job.internal": lambda: _("The job stopped on an unexpected error; it has been logged. Try again, "
                                   "or ask an administrator if it keeps failing."),
+        "pdf.font_missing": lambda: _("PDF export needs a Chinese font, which is not installed on the server. "
+                                      "Ask the administrator to run `make setup` or set PDF_FONT."),
         "not_found": lambda: _("Not found."),
     }
     return messages.get(err.code, lambda: _("The request could not be completed."))()
