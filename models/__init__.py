@@ -6,7 +6,13 @@ from .listing import (COOPERATION_MODES, MODE_ZH, STAGE_TRL, STAGE_ZH, STAGES, A
 from .taxonomy import Field, Region
 from .user import Organisation, OrgKind, Role, User
 from .vector import ListingVector
+from .workbench import (CONTRACT_TYPE_ZH, CONTRACT_TYPES, FEEDBACK_REASONS, FINAL_STAGES, OPEN_STAGES, OUTCOMES,
+                        PIPELINE_STAGES, MatchReport, MatchReportRow, Opportunity, OpportunityEvent,
+                        PairFeedback)
 
 __all__ = ["Base", "utcnow", "Achievement", "Demand", "ListingMixin", "Patent", "ReviewEvent", "Status",
            "COOPERATION_MODES", "MODE_ZH", "STAGES", "STAGE_ZH", "STAGE_TRL", "Field", "Region",
-           "Organisation", "OrgKind", "Role", "User", "ListingVector", "Job", "JobStatus"]
+           "Organisation", "OrgKind", "Role", "User", "ListingVector", "Job", "JobStatus",
+           "MatchReport", "MatchReportRow", "PairFeedback", "Opportunity", "OpportunityEvent", "OUTCOMES",
+           "FEEDBACK_REASONS", "OPEN_STAGES", "FINAL_STAGES", "PIPELINE_STAGES", "CONTRACT_TYPES",
+           "CONTRACT_TYPE_ZH"]

@@ -40,6 +40,20 @@ def message_for(err: ServiceError) -> str:
                                   "or ask an administrator if it keeps failing."),
         "pdf.font_missing": lambda: _("PDF export needs a Chinese font, which is not installed on the server. "
                                       "Ask the administrator to run `make setup` or set PDF_FONT."),
+        "report.bad_k": lambda: _("Ask for 1 to %(max)s counterparts per listing.", max=p.get("max")),
+        "report.bad_scope": lambda: _("Choose one demand, one achievement, or a batch."),
+        "report.listing_not_open": lambda: _("Listing %(id)s is not published (it may have been withdrawn or "
+                                             "closed); reports cover published listings only.", id=p.get("id")),
+        "report.period_order": lambda: _("The end of the period must not be before its start."),
+        "report.too_large": lambda: _("This batch would hold %(pairs)s pairs (%(demands)s demands × counterparts); "
+                                      "the limit is %(limit)s. Narrow it: choose a field or a region, shorten "
+                                      "the period, or ask for fewer counterparts per demand.",
+                                      pairs=p.get("pairs"), demands=p.get("demands"), limit=p.get("limit")),
+        "feedback.bad_outcome": lambda: _("Choose an outcome: not relevant, relevant but, or introduce."),
+        "feedback.reason_required": lambda: _("Say why the pair is relevant but not ready: choose a reason."),
+        "feedback.note_required": lambda: _("Describe the other reason in a few words."),
+        "feedback.listing_not_open": lambda: _("Feedback is not possible: \"%(title)s\" has been withdrawn or "
+                                               "closed.", title=p.get("title")),
         "not_found": lambda: _("Not found."),
     }
     return messages.get(err.code, lambda: _("The request could not be completed."))()

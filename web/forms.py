@@ -6,7 +6,7 @@ from typing import Any
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import (BooleanField, DateField, DecimalField, EmailField, FieldList, FormField,
+from wtforms import (BooleanField, DateField, DecimalField, EmailField, FieldList, FormField, IntegerField,
                      PasswordField, SelectField, SelectMultipleField, StringField, TextAreaField)
 from wtforms.validators import (DataRequired, Email, InputRequired, Length, NumberRange, Optional, Regexp,
                                 ValidationError)
@@ -201,3 +201,36 @@ def listing_data(form: ListingForm) -> dict[str, Any]:
         data["patents"] = [{"number": p["number"], "kind": p["kind"], "status": p["status"]}
                            for p in form.patents.data if p["number"]]
     return data
+
+
+# -- broker workbench: reports, feedback, opportunities ----------------------------------------------
+class ReportForm(FlaskForm):
+    """Run a match report: one listing (by id) or a batch of open demands filtered by field/region/period."""
+
+    scope = SelectField(_l("Report on"), choices=[("demand", _l("One technical demand")),
+                                                  ("achievement", _l("One research achievement")),
+                                                  ("batch", _l("All open demands (batch)"))],
+                        validators=[_required()])
+    listing_id = IntegerField(_l("Listing number"), validators=[Optional(), NumberRange(
+        min=1, message=_l("Enter the number shown in the listing's address, e.g. 12."))])
+    k = IntegerField(_l("Counterparts per listing"), default=10, validators=[InputRequired(message=REQUIRED),
+                     NumberRange(min=1, max=50, message=_l("Enter a number from 1 to 50."))])
+    field_code = SelectField(_l("Field"), validators=[Optional()])
+    region = SelectField(_l("Region"), validators=[Optional()])
+    since = DateField(_l("Published from"), validators=[Optional()])
+    until = DateField(_l("Published until"), validators=[Optional()])
+
+    def validate_scope(self, field: SelectField) -> None:
+        # Checked here, not on listing_id: its Optional() stops its chain when it is empty.
+        if field.data in ("demand", "achievement") and not self.listing_id.data and not self.listing_id.errors:
+            self.listing_id.errors = [*self.listing_id.errors,
+                                      _l("Enter the number of the listing to report on.")]
+            raise ValidationError(_l("Enter the number of the listing to report on."))
+
+    def validate_until(self, field: DateField) -> None:
+        if field.data and self.since.data and field.data < self.since.data:
+            raise ValidationError(_l("The end of the period must not be before its start."))
+
+
+class CommentForm(FlaskForm):
+    comment = TextAreaField(_l("Broker's comment"), validators=[Optional(), _max(2000)])

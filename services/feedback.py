@@ -1,0 +1,90 @@
+"""Broker feedback on suggested pairs: recorded per pair, shown in reports, and used by the ranking
+(pairs judged not relevant are pushed down; `flask feedback evaluate` learns fusion weights from it)."""
+from __future__ import annotations
+
+from typing import Any, Iterable, Optional
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from models import FEEDBACK_REASONS, OUTCOMES, Achievement, Demand, PairFeedback, Status, User
+
+from .errors import NotFound, ServiceError
+
+Pair = tuple[int, int]  # (demand_id, achievement_id)
+
+
+def latest_for_pairs(session: Session, pairs: Iterable[Pair]) -> dict[Pair, PairFeedback]:
+    """The most recent feedback on each of these pairs (pairs without feedback are absent)."""
+    pairs = set(pairs)
+    if not pairs:
+        return {}
+    demand_ids = {d for d, _ in pairs}
+    stmt = (select(PairFeedback).where(PairFeedback.demand_id.in_(demand_ids))
+            .order_by(PairFeedback.created_at, PairFeedback.id))
+    latest: dict[Pair, PairFeedback] = {}
+    for fb in session.scalars(stmt):
+        key = (fb.demand_id, fb.achievement_id)
+        if key in pairs:
+            latest[key] = fb  # ordered oldest first, so the last one wins
+    return latest
+
+
+def pair_of(item: Demand | Achievement, other: Demand | Achievement) -> Pair:
+    """(demand_id, achievement_id) of a listing and its counterpart, whichever side the query was."""
+    return (item.id, other.id) if item.kind == "demand" else (other.id, item.id)
+
+
+def rerank(session: Session, item: Demand | Achievement, views: list) -> list:
+    """Matches with pairs whose latest feedback is 'not relevant' moved to the end, order otherwise kept."""
+    latest = latest_for_pairs(session, [pair_of(item, v.listing) for v in views])
+
+    def judged_irrelevant(view: Any) -> bool:
+        fb = latest.get(pair_of(item, view.listing))
+        return fb is not None and fb.outcome == "not_relevant"
+
+    return sorted(views, key=judged_irrelevant)  # stable: the engine's order within each group
+
+
+def _validate(outcome: str, reason: Optional[str], note: str) -> Optional[str]:
+    if outcome not in OUTCOMES:
+        raise ServiceError("feedback.bad_outcome")
+    if outcome != "relevant":
+        return None
+    if reason not in FEEDBACK_REASONS:
+        raise ServiceError("feedback.reason_required")
+    if reason == "other" and not note.strip():
+        raise ServiceError("feedback.note_required")
+    return reason
+
+
+def _open_pair(session: Session, demand_id: int, achievement_id: int) -> tuple[Demand, Achievement]:
+    demand, achievement = session.get(Demand, demand_id), session.get(Achievement, achievement_id)
+    if demand is None or achievement is None:
+        raise NotFound()
+    for item in (demand, achievement):
+        if item.status != Status.PUBLISHED.value:
+            raise ServiceError("feedback.listing_not_open", title=item.title)
+    return demand, achievement
+
+
+def record(session: Session, user: User, demand_id: int, achievement_id: int, outcome: str,
+           reason: Optional[str] = None, note: str = "", *, query_kind: str = "demand",
+           score: Optional[float] = None, features: Optional[dict] = None) -> PairFeedback:
+    """Store a broker's outcome for a pair of open listings (refused on withdrawn or closed ones)."""
+    note = (note or "").strip()
+    reason = _validate(outcome, reason, note)
+    _open_pair(session, demand_id, achievement_id)
+    fb = PairFeedback(demand_id=demand_id, achievement_id=achievement_id, user_id=user.id,
+                      query_kind=query_kind if query_kind in ("demand", "achievement") else "demand",
+                      outcome=outcome, reason=reason, note=note, score=score, features=features)
+    session.add(fb)
+    session.flush()
+    return fb
+
+
+def history(session: Session, demand_id: int, achievement_id: int) -> list[PairFeedback]:
+    """Every feedback on a pair, oldest first."""
+    return list(session.scalars(select(PairFeedback).where(
+        PairFeedback.demand_id == demand_id, PairFeedback.achievement_id == achievement_id)
+        .order_by(PairFeedback.created_at, PairFeedback.id)))

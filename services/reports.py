@@ -1,0 +1,295 @@
+"""Match reports (撮合报告): run the matcher for one listing or a batch, save the rows as a snapshot,
+comment on pairs, and export the report as .xlsx or PDF. Contact details are never copied into a report."""
+from __future__ import annotations
+
+import weakref
+from dataclasses import asdict, dataclass
+from datetime import date
+from typing import Any, Optional, Protocol
+
+from sqlalchemy import func, or_, select
+from sqlalchemy.orm import Session
+
+from models import Achievement, Demand, Job, MatchReport, MatchReportRow, Status, User, utcnow
+
+from . import feedback as feedback_service
+from . import jobs, listings
+from .errors import NotFound, ServiceError
+from .exports import Table
+
+MAX_PAIRS = 5000  # a batch larger than this is refused: it would take long and nobody reads it
+MAX_K = 50
+SCOPES = ("demand", "achievement", "batch")
+BATCH_JOB = "report.batch"
+
+
+class Runtime(Protocol):
+    """What reports need from services.matching.MatchingRuntime."""
+
+    def find_matches(self, session: Session, item: Any, k: int = 10) -> list: ...
+
+    @property
+    def encoder(self) -> Any: ...
+
+
+# The matching runtime of each database engine, so a background job (no app context) can find it.
+_RUNTIMES: "weakref.WeakKeyDictionary[Any, Runtime]" = weakref.WeakKeyDictionary()
+
+
+def register_runtime(engine: Any, runtime: Runtime) -> None:
+    """Let batch jobs running against this engine use this runtime."""
+    _RUNTIMES[engine] = runtime
+
+
+def _runtime_for(session: Session) -> Runtime:
+    return _RUNTIMES[session.get_bind()]
+
+
+@dataclass
+class ReportParams:
+    """What a report was asked for: one listing (scope demand/achievement) or a batch of demands."""
+
+    scope: str
+    listing_id: Optional[int] = None
+    k: int = 10
+    field: str = ""
+    region: str = ""
+    since: Optional[date] = None
+    until: Optional[date] = None
+
+    def as_json(self) -> dict:
+        """Parameters as stored on the report (dates as ISO strings)."""
+        data = asdict(self)
+        data["since"] = self.since.isoformat() if self.since else None
+        data["until"] = self.until.isoformat() if self.until else None
+        return data
+
+
+def listing_facts(item: Demand | Achievement) -> dict[str, Any]:
+    """The facts a broker compares side by side; deliberately without contact details."""
+    facts: dict[str, Any] = {
+        "id": item.id, "title": item.title, "organisation": item.organisation.name if item.organisation else "",
+        "field_zh": item.field.name_zh, "field_en": item.field.name_en, "region": item.region or "",
+        "modes": item.modes, "keywords": item.keywords or ""}
+    if isinstance(item, Demand):
+        facts.update(budget_min=item.budget_min, budget_max=item.budget_max, min_trl=item.min_trl,
+                     deadline=item.deadline.isoformat() if item.deadline else None)
+    else:
+        facts.update(stage=item.stage, trl=item.trl, price=item.price, negotiable=bool(item.negotiable))
+    return facts
+
+
+def _row(position: int, query: Demand | Achievement, view: Any) -> MatchReportRow:
+    demand, achievement = (query, view.listing) if query.kind == "demand" else (view.listing, query)
+    m = view.match
+    snapshot = {"breakdown": m.breakdown, "shared_terms": list(m.shared_terms), "best_sentence": m.best_sentence,
+                "reasons": m.reasons, "query_kind": query.kind,
+                "demand": listing_facts(demand), "achievement": listing_facts(achievement)}
+    return MatchReportRow(position=position, demand_id=demand.id, achievement_id=achievement.id,
+                          score=float(m.score), snapshot=snapshot)
+
+
+def ranked(session: Session, runtime: Runtime, item: Demand | Achievement, k: int) -> list:
+    """The engine's matches for a listing, with pairs judged not relevant pushed down."""
+    return feedback_service.rerank(session, item, runtime.find_matches(session, item, k=k))
+
+
+def _check_k(k: Any) -> int:
+    if not isinstance(k, int) or not 1 <= k <= MAX_K:
+        raise ServiceError("report.bad_k", max=MAX_K)
+    return k
+
+
+def run_single(session: Session, runtime: Runtime, user: User, params: ReportParams) -> MatchReport:
+    """Run and save a report for one published listing."""
+    _check_k(params.k)
+    if params.scope not in ("demand", "achievement") or params.listing_id is None:
+        raise ServiceError("report.bad_scope")
+    item = session.get(listings.model_for(params.scope), params.listing_id)
+    if item is None or item.status != Status.PUBLISHED.value:
+        raise ServiceError("report.listing_not_open", id=params.listing_id)
+    report = MatchReport(owner_id=user.id, scope=params.scope, subject_id=item.id, title=item.title,
+                         model_key=runtime.encoder.model_key, params=params.as_json(), status="ready")
+    report.rows = [_row(i, item, v) for i, v in enumerate(ranked(session, runtime, item, params.k), start=1)]
+    report.row_count = len(report.rows)
+    session.add(report)
+    session.flush()
+    return report
+
+
+def batch_demands_stmt(params: ReportParams):
+    """Open published demands (deadline not passed) filtered by field, region and publication period."""
+    filters = listings.SearchFilters(field=params.field, region=params.region, since=params.since,
+                                     until=params.until)
+    stmt = listings.search_stmt("demand", filters, None)
+    return stmt.where(or_(Demand.deadline.is_(None), Demand.deadline >= date.today()))
+
+
+def count_batch(session: Session, params: ReportParams) -> int:
+    """How many demands a batch with these filters covers."""
+    stmt = batch_demands_stmt(params).order_by(None).with_only_columns(Demand.id)
+    return session.scalar(select(func.count()).select_from(stmt.subquery())) or 0
+
+
+def start_batch(session: Session, runtime: Runtime, user: User, params: ReportParams) -> MatchReport:
+    """Check the size, save a running report and queue its job (the caller commits, then enqueues)."""
+    _check_k(params.k)
+    if params.since and params.until and params.since > params.until:
+        raise ServiceError("report.period_order")
+    demands = count_batch(session, params)
+    if demands * params.k > MAX_PAIRS:
+        raise ServiceError("report.too_large", pairs=demands * params.k, demands=demands, limit=MAX_PAIRS)
+    report = MatchReport(owner_id=user.id, scope="batch", title=_batch_title(session, params),
+                         model_key=runtime.encoder.model_key, params=params.as_json(), status="running")
+    session.add(report)
+    session.flush()
+    job = jobs.submit_job(session, BATCH_JOB, user.id, {"report_id": report.id})
+    report.job_id = job.id
+    return report
+
+
+def _batch_title(session: Session, params: ReportParams) -> str:
+    parts = ["批量撮合"]
+    if params.field:
+        parts.append(params.field)
+    if params.region:
+        parts.append(params.region)
+    if params.since or params.until:
+        parts.append(f"{params.since or ''}~{params.until or ''}")
+    return " · ".join(parts)
+
+
+def _params_from(data: dict) -> ReportParams:
+    d = dict(data)
+    for key in ("since", "until"):
+        d[key] = date.fromisoformat(d[key]) if d.get(key) else None
+    return ReportParams(**d)
+
+
+@jobs.handler(BATCH_JOB)
+def _run_batch(session: Session, job: Job, progress: jobs.Progress) -> dict:
+    """Fill a batch report: each open demand's top-k achievements, progress after each demand."""
+    report = session.get(MatchReport, job.params["report_id"])
+    params = _params_from(report.params)
+    runtime = _runtime_for(session)
+    demands = list(session.scalars(batch_demands_stmt(params)))
+    progress(0, len(demands))
+    rows: list[MatchReportRow] = []
+    for done, demand in enumerate(demands, start=1):
+        rows += [_row(len(rows) + i, demand, v) for i, v in enumerate(ranked(session, runtime, demand, params.k), 1)]
+        progress(done)
+    # rows are added only now: a pending write would hold SQLite's lock against the progress updates
+    report.rows.extend(rows)
+    report.row_count, report.status = len(rows), "ready"
+    return {"href": f"/reports/{report.id}", "report_id": report.id, "rows": len(rows)}
+
+
+def get_report_for(session: Session, report_id: int, user: User) -> MatchReport:
+    """The report if this user ran it (admins see all); otherwise NotFound."""
+    report = session.get(MatchReport, report_id)
+    if report is None or (report.owner_id != user.id and user.role != "admin"):
+        raise NotFound()
+    return report
+
+
+def reports_for(session: Session, user: User, limit: int = 100) -> list[MatchReport]:
+    """The user's reports (admins: everyone's), newest first."""
+    stmt = select(MatchReport).order_by(MatchReport.created_at.desc(), MatchReport.id.desc()).limit(limit)
+    if user.role != "admin":
+        stmt = stmt.where(MatchReport.owner_id == user.id)
+    return list(session.scalars(stmt))
+
+
+def report_state(session: Session, report: MatchReport) -> str:
+    """ready | running | failed (a running report whose job failed is failed)."""
+    if report.status == "running" and report.job_id:
+        job = session.get(Job, report.job_id)
+        if job is not None and job.status == "failed":
+            return "failed"
+    return report.status
+
+
+def set_comment(session: Session, report: MatchReport, row_id: int, text: str) -> MatchReportRow:
+    """Save the broker's comment on one pair of the report."""
+    row = next((r for r in report.rows if r.id == row_id), None)
+    if row is None:
+        raise NotFound()
+    row.comment, row.commented_at = (text or "").strip(), utcnow()
+    return row
+
+
+# -- exports -----------------------------------------------------------------------------------------
+STAGE_ZH = {"lab": "实验室", "small_pilot": "小试", "pilot": "中试", "industrial": "产业化"}
+MODE_ZH = {"transfer": "技术转让", "license": "技术许可", "joint": "合作开发", "commissioned": "委托开发",
+           "service": "技术服务", "consulting": "技术咨询"}
+OUTCOME_ZH = {"not_relevant": "不相关", "relevant": "相关", "introduce": "推荐对接"}
+REASON_ZH = {"early_stage": "成熟度过早", "price_gap": "价格与预算差距", "unclear_benefit": "效益不明确",
+             "region": "地域", "ip_issue": "知识产权问题", "other": "其他"}
+HEADERS = ["序号", "匹配分", "技术需求", "需求方", "需求领域", "需求地区", "预算(万元)", "最低TRL", "科技成果",
+           "成果方", "成果地区", "成熟度/TRL", "价格(万元)", "合作方式(需求/成果)", "共同关键词", "最佳答句",
+           "语义", "词项", "领域", "成熟度", "预算", "地区", "合作方式", "经纪人评语", "反馈"]
+
+
+def _money(lo: Optional[float], hi: Optional[float]) -> str:
+    if lo is None and hi is None:
+        return "面议"
+    return f"{'' if lo is None else f'{lo:g}'}~{'' if hi is None else f'{hi:g}'}"
+
+
+def _price(a: dict) -> str:
+    if a.get("price") is None:
+        return "面议"
+    return f"{a['price']:g}" + ("(可议)" if a.get("negotiable") else "")
+
+
+def _modes(codes: list[str]) -> str:
+    return "、".join(MODE_ZH.get(c, c) for c in codes)
+
+
+def _feedback_text(fb: Any) -> str:
+    if fb is None:
+        return ""
+    text = OUTCOME_ZH.get(fb.outcome, fb.outcome)
+    if fb.reason:
+        text += "：" + REASON_ZH.get(fb.reason, fb.reason)
+    return text + (f"（{fb.note}）" if fb.note else "")
+
+
+def report_table(session: Session, report: MatchReport, region_names: dict[str, str]) -> Table:
+    """The report as one table (Chinese headers), the same for .xlsx and PDF; no contact details."""
+    latest = feedback_service.latest_for_pairs(session, [(r.demand_id, r.achievement_id) for r in report.rows])
+    table = Table(HEADERS, title="撮合报告")
+    for r in report.rows:
+        s, d, a = r.snapshot, r.snapshot["demand"], r.snapshot["achievement"]
+        b = s["breakdown"]
+        table.add([r.position, r.score, d["title"], d["organisation"], d["field_zh"],
+                   region_names.get(d["region"], d["region"]), _money(d.get("budget_min"), d.get("budget_max")),
+                   d.get("min_trl"), a["title"], a["organisation"], region_names.get(a["region"], a["region"]),
+                   f"{STAGE_ZH.get(a.get('stage') or '', '')} TRL {a.get('trl') or '-'}", _price(a),
+                   f"{_modes(d['modes'])} / {_modes(a['modes'])}", "、".join(s["shared_terms"]), s["best_sentence"],
+                   *[b.get(key) for key in ("semantic", "lexical", "field", "maturity", "budget", "region", "mode")],
+                   r.comment, _feedback_text(latest.get((r.demand_id, r.achievement_id)))])
+    return table
+
+
+def report_facts(report: MatchReport) -> list[tuple[str, Any]]:
+    """Who ran the report, when, with which model and parameters (the PDF's header lines)."""
+    p = report.params
+    filters = "，".join(f"{k}={p[k]}" for k in ("field", "region", "since", "until") if p.get(k)) or "无"
+    return [("经纪人", report.owner.display_name), ("生成时间", report.created_at.strftime("%Y-%m-%d %H:%M")),
+            ("模型", report.model_key), ("每项候选数 k", p.get("k")), ("筛选条件", filters),
+            ("配对数", report.row_count)]
+
+
+def report_pdf(session: Session, report: MatchReport, region_names: dict[str, str],
+               font: Optional[str] = None) -> bytes:
+    """The report as a landscape PDF with the Chinese font embedded."""
+    from .pdf import Document
+
+    doc = Document(f"撮合报告：{report.title}", font=font, landscape=True).facts(report_facts(report))
+    if not report.rows:
+        return doc.paragraph("本报告没有配对结果。").output()
+    full = report_table(session, report, region_names)
+    keep = [0, 1, 2, 3, 6, 8, 9, 11, 12, 14, 15, 23, 24]  # the columns that fit a landscape page
+    slim = Table([full.headers[i] for i in keep], [[row[i] for i in keep] for row in full.rows])
+    return doc.table(slim, widths=(8, 10, 30, 22, 14, 30, 22, 16, 14, 22, 45, 25, 18), size=7).output()

@@ -1,0 +1,196 @@
+"""Brokers run match reports (one listing, or a batch in the background), reopen them unchanged,
+comment on pairs and export them; bad requests get clear messages, never contact details."""
+from __future__ import annotations
+
+import io
+import re
+
+import pytest
+from openpyxl import load_workbook
+
+from tests.services.test_pdf import pdf_text
+
+CANARIES = ("canary.demand@example.com", "canary.achievement@example.cn", "13800000001", "13900000012")
+
+
+@pytest.fixture
+def market(make_user, make_listing):
+    company, uni, uni2, broker = (make_user("company", org="秦川电池"), make_user("university", org="秦岭理工大学"),
+                                  make_user("university", org="江南农业大学"), make_user("broker"))
+    demand = make_listing("demand", company, reviewer=broker)
+    good = make_listing("achievement", uni, reviewer=broker)
+    off = make_listing("achievement", uni2, reviewer=broker, title="水稻抗稻瘟病分子育种技术",
+                       abstract="利用分子标记辅助选择将抗稻瘟病基因聚合到优良水稻品种中，田间抗性显著提高，产量稳定。",
+                       field_code="agriculture.breeding", keywords="水稻,抗病育种,分子标记", price=None,
+                       negotiable=True)
+    return {"company": company, "uni": uni, "broker": broker, "demand": demand, "good": good, "off": off}
+
+
+def run_single(client, kind, listing_id, k=10):
+    return client.submit("/reports/new", {"scope": kind, "listing_id": listing_id, "k": k})
+
+
+def report_id_of(resp) -> int:
+    assert resp.status_code == 302, resp.get_data(as_text=True)[:800]
+    return int(re.search(r"/reports/(\d+)$", resp.headers["Location"]).group(1))
+
+
+def test_single_report_shows_ranked_pairs_with_explanation_and_facts(client, market, login, zh):
+    login(market["broker"])
+    rid = report_id_of(run_single(client, "demand", market["demand"].id))
+    page = client.get(f"/reports/{rid}").get_data(as_text=True)
+    assert page.index("单晶高镍正极原子层沉积包覆技术") < page.index("水稻抗稻瘟病分子育种技术")
+    assert "<meter" in page and 'class="tag hit"' in page and "<blockquote>" in page
+    assert zh("Best answering sentence") in page and "TRL 6" in page and "150" in page
+    assert "multilingual-e5-small" in page  # the model is recorded
+    for canary in CANARIES:
+        assert canary not in page
+
+
+def test_report_reopens_unchanged_after_the_listing_changes(client, market, login, session):
+    login(market["broker"])
+    rid = report_id_of(run_single(client, "demand", market["demand"].id))
+    good = session.get(type(market["good"]), market["good"].id)
+    good.title, good.price = "改过的标题", 999.0
+    session.commit()
+    page = client.get(f"/reports/{rid}").get_data(as_text=True)
+    assert "单晶高镍正极原子层沉积包覆技术" in page and "改过的标题" not in page and "999" not in page
+
+
+def test_report_from_the_achievement_side_lists_demands(client, market, login):
+    login(market["broker"])
+    rid = report_id_of(run_single(client, "achievement", market["good"].id))
+    assert "高镍三元正极材料循环寿命提升" in client.get(f"/reports/{rid}").get_data(as_text=True)
+
+
+def test_other_broker_gets_404_and_companies_403(client, market, login, make_user):
+    login(market["broker"])
+    rid = report_id_of(run_single(client, "demand", market["demand"].id))
+    login(make_user("broker"))
+    assert client.get(f"/reports/{rid}").status_code == 404
+    assert client.get(f"/reports/{rid}.pdf").status_code == 404
+    assert client.get(f"/reports/{rid}.xlsx").status_code == 404
+    assert "单晶高镍" not in client.get("/reports/").get_data(as_text=True)
+    login(market["company"])
+    assert client.get(f"/reports/{rid}").status_code == 403
+    assert client.get("/reports/new").status_code == 403
+    login(make_user("admin"))
+    assert client.get(f"/reports/{rid}").status_code == 200
+
+
+def test_broker_comment_is_saved_per_pair_and_only_by_the_owner(client, market, login, make_user, session):
+    from models import MatchReportRow
+    login(market["broker"])
+    rid = report_id_of(run_single(client, "demand", market["demand"].id))
+    row = session.query(MatchReportRow).filter_by(report_id=rid, position=1).one()
+    resp = client.submit(f"/reports/{rid}/rows/{row.id}/comment", {"comment": "建议先做小批量验证"},
+                         form_url=f"/reports/{rid}")
+    assert resp.status_code == 302
+    assert "建议先做小批量验证" in client.get(f"/reports/{rid}").get_data(as_text=True)
+    too_long = client.submit(f"/reports/{rid}/rows/{row.id}/comment", {"comment": "长" * 2001},
+                             form_url=f"/reports/{rid}", follow_redirects=True)
+    assert too_long.status_code == 200 and "建议先做小批量验证" in too_long.get_data(as_text=True)
+    login(make_user("broker"))
+    token_page = "/reports/"
+    assert client.submit(f"/reports/{rid}/rows/{row.id}/comment", {"comment": "x"},
+                         form_url=token_page).status_code == 404
+
+
+def test_batch_report_runs_as_a_job_with_progress(client, market, login, session):
+    from models import Job, MatchReport
+    login(market["broker"])
+    resp = client.submit("/reports/new", {"scope": "batch", "k": 5, "field_code": "new_energy"})
+    assert resp.status_code == 302 and "/jobs/" in resp.headers["Location"]
+    job_id = int(resp.headers["Location"].rstrip("/").split("/")[-1])
+    job = session.get(Job, job_id)
+    session.refresh(job)
+    assert job.status == "done" and job.total == 1 and job.progress == 1
+    report = session.get(MatchReport, job.result["report_id"])
+    session.refresh(report)
+    assert report.status == "ready" and report.row_count >= 1
+    assert {r.demand_id for r in report.rows} == {market["demand"].id}
+    status = client.get(f"/jobs/{job_id}").get_data(as_text=True)
+    assert f"/reports/{report.id}" in status
+    assert "单晶高镍正极原子层沉积包覆技术" in client.get(f"/reports/{report.id}").get_data(as_text=True)
+
+
+def test_batch_over_5000_pairs_is_refused_with_how_to_narrow(client, market, login, session, zh):
+    from sqlalchemy import insert
+
+    from models import Demand, MatchReport
+    demand = market["demand"]
+    rows = [{"title": f"批量需求{i}", "description": demand.description, "status": "published",
+             "owner_id": demand.owner_id, "field_id": demand.field_id, "region": "shaanxi", "modes": ",joint,",
+             "contact_name": "x", "contact_phone": "13800000009", "contact_email": "x@example.com"}
+            for i in range(100)]
+    session.execute(insert(Demand), rows)
+    session.commit()
+    login(market["broker"])
+    resp = client.submit("/reports/new", {"scope": "batch", "k": 50})
+    assert resp.status_code == 400
+    page = resp.get_data(as_text=True)
+    assert zh("This batch would hold %(pairs)s pairs (%(demands)s demands × counterparts); the limit is "
+              "%(limit)s. Narrow it: choose a field or a region, shorten the period, or ask for fewer "
+              "counterparts per demand.", pairs=5050, demands=101, limit=5000) in page
+    assert session.query(MatchReport).count() == 0
+    assert client.submit("/reports/new", {"scope": "batch", "k": 49}).status_code == 302  # 4949 pairs: fine
+
+
+def test_empty_batch_report_says_so(client, market, login, zh):
+    login(market["broker"])
+    resp = client.submit("/reports/new", {"scope": "batch", "k": 5, "region": "xizang"}, follow_redirects=True)
+    assert resp.status_code == 200
+    rid = re.search(r'/reports/(\d+)"', resp.get_data(as_text=True)).group(1)
+    page = client.get(f"/reports/{rid}").get_data(as_text=True)
+    assert zh("This report has no pairs: no open published listing matched the request. Widen the filters or "
+              "run it again when more listings are published.") in page
+
+
+@pytest.mark.parametrize("data", [{"scope": "demand", "k": "abc", "listing_id": 1},
+                                  {"scope": "demand", "k": 0, "listing_id": 1},
+                                  {"scope": "demand", "k": 10},
+                                  {"scope": "nonsense", "k": 10},
+                                  {"scope": "batch", "k": 10, "since": "2026-05-01", "until": "2026-01-01"},
+                                  {"scope": "batch", "k": 10, "since": "not-a-date"}])
+def test_bad_report_requests_are_answered_clearly(client, market, login, data):
+    login(market["broker"])
+    resp = client.submit("/reports/new", data)
+    assert resp.status_code == 400
+    assert 'class="error"' in resp.get_data(as_text=True)
+
+
+def test_report_on_a_closed_listing_is_refused(client, market, login, session, zh):
+    from services import listings
+    listings.transition(session, market["good"], market["uni"], "close")
+    session.commit()
+    login(market["broker"])
+    resp = run_single(client, "achievement", market["good"].id)
+    assert resp.status_code == 400
+    assert zh("Listing %(id)s is not published (it may have been withdrawn or closed); reports cover published "
+              "listings only.", id=market["good"].id) in resp.get_data(as_text=True)
+
+
+def test_xlsx_export_has_the_pairs_and_no_contacts(client, market, login):
+    login(market["broker"])
+    rid = report_id_of(run_single(client, "demand", market["demand"].id))
+    resp = client.get(f"/reports/{rid}.xlsx")
+    assert resp.status_code == 200 and resp.mimetype.endswith("spreadsheetml.sheet")
+    sheet = load_workbook(io.BytesIO(resp.data)).active
+    values = [[c.value for c in row] for row in sheet.iter_rows()]
+    assert values[0][:3] == ["序号", "匹配分", "技术需求"]
+    assert values[1][8] == "单晶高镍正极原子层沉积包覆技术" and values[1][0] == 1
+    flat = " ".join(str(v) for row in values for v in row)
+    for canary in CANARIES:
+        assert canary not in flat
+
+
+def test_pdf_export_carries_the_chinese_report(client, market, login):
+    login(market["broker"])
+    rid = report_id_of(run_single(client, "demand", market["demand"].id))
+    resp = client.get(f"/reports/{rid}.pdf")
+    assert resp.status_code == 200 and resp.data.startswith(b"%PDF")
+    text = pdf_text(resp.data)
+    assert "撮合报告：高镍三元正极材料循环寿命提升" in text
+    assert "单晶高镍正极原子层沉积包覆技术" in text and "经纪人" in text
+    for canary in CANARIES:
+        assert canary not in text
