@@ -80,6 +80,9 @@ def record(session: Session, user: User, demand_id: int, achievement_id: int, ou
                       outcome=outcome, reason=reason, note=note, score=score, features=features)
     session.add(fb)
     session.flush()
+    if outcome == "introduce":
+        from . import pipeline
+        pipeline.get_or_open(session, user, demand_id, achievement_id)
     return fb
 
 
@@ -88,3 +91,44 @@ def history(session: Session, demand_id: int, achievement_id: int) -> list[PairF
     return list(session.scalars(select(PairFeedback).where(
         PairFeedback.demand_id == demand_id, PairFeedback.achievement_id == achievement_id)
         .order_by(PairFeedback.created_at, PairFeedback.id)))
+
+
+def judged(session: Session) -> list[Any]:
+    """The latest feedback per (ranking, pair) that carries the engine's features, as learning rows."""
+    from matchmaking.feedback import GRADES, Judged, feature_vector
+
+    latest: dict[tuple[str, int, int], PairFeedback] = {}
+    for fb in session.scalars(select(PairFeedback).order_by(PairFeedback.created_at, PairFeedback.id)):
+        latest[(fb.query_kind, fb.demand_id, fb.achievement_id)] = fb
+    rows = []
+    for (kind, demand_id, achievement_id), fb in latest.items():
+        if fb.score is None or not fb.features:
+            continue
+        query_id, item = (demand_id, achievement_id) if kind == "demand" else (achievement_id, demand_id)
+        rows.append(Judged(group=f"{kind}:{query_id}", item=item, time=fb.created_at.timestamp(),
+                           features=feature_vector(fb.score, fb.features), grade=GRADES[fb.outcome]))
+    return rows
+
+
+def evaluate(session: Session, train_share: float = 0.7, k: int = 10) -> Any:
+    """Fit a re-ranking on the earlier feedback and measure nDCG@k before/after on the later feedback."""
+    from matchmaking.feedback import evaluate_split
+
+    try:
+        return evaluate_split(judged(session), train_share=train_share, k=k)
+    except ValueError as err:
+        raise ServiceError("feedback.not_enough", detail=str(err)) from None
+
+
+def clean_features(raw: Any) -> Optional[dict[str, float]]:
+    """A breakdown sent back by a form: known component names with numbers in 0-1, else None."""
+    from matchmaking.feedback import FEATURES
+
+    if not isinstance(raw, dict):
+        return None
+    out = {}
+    for name in FEATURES[1:]:
+        value = raw.get(name)
+        if isinstance(value, (int, float)) and not isinstance(value, bool) and 0.0 <= float(value) <= 1.0:
+            out[name] = float(value)
+    return out or None

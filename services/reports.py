@@ -293,3 +293,11 @@ def report_pdf(session: Session, report: MatchReport, region_names: dict[str, st
     keep = [0, 1, 2, 3, 6, 8, 9, 11, 12, 14, 15, 23, 24]  # the columns that fit a landscape page
     slim = Table([full.headers[i] for i in keep], [[row[i] for i in keep] for row in full.rows])
     return doc.table(slim, widths=(8, 10, 30, 22, 14, 30, 22, 16, 14, 22, 45, 25, 18), size=7).output()
+
+
+def row_evidence(session: Session, row_id: int, user: User) -> tuple[Optional[float], Optional[dict]]:
+    """Score and breakdown of a row of the user's own report (None, None otherwise)."""
+    row = session.get(MatchReportRow, row_id)
+    if row is None or row.report.owner_id != user.id:
+        return None, None
+    return row.score, row.snapshot.get("breakdown")

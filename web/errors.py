@@ -54,6 +54,8 @@ def message_for(err: ServiceError) -> str:
         "feedback.note_required": lambda: _("Describe the other reason in a few words."),
         "feedback.listing_not_open": lambda: _("Feedback is not possible: \"%(title)s\" has been withdrawn or "
                                                "closed.", title=p.get("title")),
+        "feedback.not_enough": lambda: _("Not enough feedback to learn from yet: it needs relevant and not "
+                                         "relevant pairs before the split and some feedback after it."),
         "not_found": lambda: _("Not found."),
     }
     return messages.get(err.code, lambda: _("The request could not be completed."))()

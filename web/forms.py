@@ -6,8 +6,8 @@ from typing import Any
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import (BooleanField, DateField, DecimalField, EmailField, FieldList, FormField, IntegerField,
-                     PasswordField, SelectField, SelectMultipleField, StringField, TextAreaField)
+from wtforms import (BooleanField, DateField, DecimalField, EmailField, FieldList, FormField, HiddenField,
+                     IntegerField, PasswordField, SelectField, SelectMultipleField, StringField, TextAreaField)
 from wtforms.validators import (DataRequired, Email, InputRequired, Length, NumberRange, Optional, Regexp,
                                 ValidationError)
 from wtforms.widgets import CheckboxInput, ListWidget
@@ -234,3 +234,27 @@ class ReportForm(FlaskForm):
 
 class CommentForm(FlaskForm):
     comment = TextAreaField(_l("Broker's comment"), validators=[Optional(), _max(2000)])
+
+
+class FeedbackForm(FlaskForm):
+    """A broker's outcome for one suggested pair."""
+
+    outcome = SelectField(_l("Outcome"), choices=[("not_relevant", _l("Not relevant")),
+                                                  ("relevant", _l("Relevant, but")),
+                                                  ("introduce", _l("Introduce"))], validators=[_required()])
+    reason = SelectField(_l("Reason"), choices=[("", "—"), ("early_stage", _l("Too early stage")),
+                                                ("price_gap", _l("Price-budget gap")),
+                                                ("unclear_benefit", _l("Unclear benefit")), ("region", _l("Region")),
+                                                ("ip_issue", _l("IP issue")), ("other", _l("Other"))],
+                         validators=[Optional()])
+    note = StringField(_l("Note"), validators=[Optional(), _max(500)])
+    query_kind = HiddenField(default="demand")
+    row_id = HiddenField()
+    score = HiddenField()
+    features = HiddenField()
+    next = HiddenField()
+
+    def validate_outcome(self, field: SelectField) -> None:
+        # Checked here, not on reason: its Optional() stops its chain when it is empty.
+        if field.data == "relevant" and not self.reason.data:
+            raise ValidationError(_l("Say why the pair is relevant but not ready: choose a reason."))

@@ -10,7 +10,7 @@ from flask_login import current_user, login_required
 from matchmaking.encoders import ModelNotReady
 from matchmaking.engine import highlight
 from matchmaking.vectorstore import IndexCorruptError, IndexMismatchError
-from services import listings, taxonomy
+from services import feedback, listings, taxonomy
 from services.errors import NotFound
 from services.matching import MatchingRuntime
 
@@ -56,12 +56,14 @@ def for_listing(kind: str, listing_id: int):
     k = min(max(request.args.get("k", 10, type=int) or 10, 1), 50)
     problem, views, similar = None, [], []
     try:
-        views = runtime().find_matches(db(), item, k=k)
+        views = feedback.rerank(db(), item, runtime().find_matches(db(), item, k=k))  # judged-irrelevant last
         similar = runtime().similar(db(), item, k=5) if reviewer else []
     except (ModelNotReady, IndexMismatchError, IndexCorruptError) as err:
         log.warning("matching unavailable: %s", type(err).__name__)
         problem = _("Matching is not available right now: the search index must be rebuilt. "
                     "An operator can run `flask index rebuild`.")
     return render_template("matches/list.html", kind=kind, item=item, views=views, similar=similar, k=k,
-                           problem=problem, highlight=highlight,
+                           problem=problem, highlight=highlight, pair_of=feedback.pair_of,
+                           latest=feedback.latest_for_pairs(db(), [feedback.pair_of(item, v.listing) for v in views])
+                           if reviewer else None,
                            region_names=taxonomy.region_names(db(), locale_code()))

@@ -1,0 +1,66 @@
+"""Brokers record an outcome for a suggested pair (from a report or a match list)."""
+from __future__ import annotations
+
+import json
+
+from flask import Blueprint, abort, flash, redirect, url_for
+from flask_babel import gettext as _
+from flask_login import current_user
+
+from services import feedback, reports
+from services.errors import NotFound, ServiceError
+
+from . import policy
+from .db import db
+from .errors import message_for
+from .forms import FeedbackForm
+
+bp = Blueprint("feedback", __name__, url_prefix="/feedback")
+policy.allow("feedback.record", "POST", policy.STAFF, relation="staff",
+             note="any broker may judge a pair of published listings")
+DONE = {"not_relevant": lambda: _("Recorded: not relevant. This pair will be shown further down."),
+        "relevant": lambda: _("Feedback recorded."),
+        "introduce": lambda: _("Recorded: introduce. An opportunity was opened on your board.")}
+
+
+def _next(form: FeedbackForm) -> str:
+    target = form.next.data or ""
+    # only a path on this site: never an open redirect
+    return target if target.startswith("/") and not target.startswith("//") else url_for("reports.index")
+
+
+def _evidence(form: FeedbackForm) -> tuple[float | None, dict | None]:
+    """The engine's score and breakdown for the pair: from the user's report row, else from the page."""
+    if (form.row_id.data or "").isdigit():
+        score, breakdown = reports.row_evidence(db(), int(form.row_id.data), current_user)
+        if score is not None:
+            return score, breakdown
+    try:
+        score = float(form.score.data)
+        breakdown = feedback.clean_features(json.loads(form.features.data or "null"))
+    except (TypeError, ValueError):
+        return None, None
+    return (score if 0.0 <= score <= 100.0 else None), breakdown
+
+
+@bp.route("/<int:demand_id>/<int:achievement_id>", methods=["POST"])
+def record(demand_id: int, achievement_id: int):
+    form = FeedbackForm()
+    if not form.validate_on_submit():
+        if "csrf_token" in form.errors:
+            abort(400)
+        flash(" ".join(str(e) for errors in form.errors.values() for e in errors), "danger")
+        return redirect(_next(form))
+    score, breakdown = _evidence(form)
+    try:
+        feedback.record(db(), current_user, demand_id, achievement_id, form.outcome.data, form.reason.data or None,
+                        form.note.data or "", query_kind=form.query_kind.data, score=score, features=breakdown)
+        db().commit()
+    except NotFound:
+        abort(404)
+    except ServiceError as err:
+        db().rollback()
+        flash(message_for(err), "danger")
+        return redirect(_next(form))
+    flash(DONE[form.outcome.data](), "success")
+    return redirect(_next(form))

@@ -1,0 +1,45 @@
+"""CLI of the broker workbench: `flask feedback evaluate`, `flask opportunities idle`."""
+from __future__ import annotations
+
+import sys
+
+import click
+from flask import Flask, current_app
+from flask.cli import AppGroup
+
+from services import feedback
+from services.errors import ServiceError
+
+from .db import sessionmaker_for
+from .errors import message_for
+
+feedback_cli = AppGroup("feedback", help="Broker feedback on suggested pairs.")
+
+
+def init_app(app: Flask) -> None:
+    """Register the workbench CLI groups."""
+    app.cli.add_command(feedback_cli)
+
+
+def _session():
+    return sessionmaker_for(current_app)()
+
+
+@feedback_cli.command("evaluate", help="Fit a re-ranking on earlier feedback; nDCG@k before/after on later feedback.")
+@click.option("--train-share", type=click.FloatRange(0.05, 0.95), default=0.7, show_default=True,
+              help="Share of the feedback (oldest first) to fit on; the rest is held out.")
+@click.option("--k", type=click.IntRange(1, 100), default=10, show_default=True, help="nDCG cut-off.")
+def feedback_evaluate(train_share: float, k: int) -> None:
+    with _session() as s:
+        try:
+            result = feedback.evaluate(s, train_share=train_share, k=k)
+        except ServiceError as err:
+            with current_app.test_request_context():
+                click.echo(message_for(err), err=True)
+            sys.exit(2)
+    click.echo(f"feedback: {result.train} judged pairs to fit on, {result.test} held out "
+               f"({result.groups} rankings with a relevant pair)")
+    click.echo(f"nDCG@{result.k} engine order:   {result.before:.4f}")
+    click.echo(f"nDCG@{result.k} learned order:  {result.after:.4f}  ({result.after - result.before:+.4f})")
+    click.echo("weights (positive: makes a pair more likely relevant): "
+               + ", ".join(f"{name} {w:+.3f}" for name, w in result.weights.items()))
