@@ -8,7 +8,7 @@ from flask_wtf import CSRFProtect
 
 from config import ROOT, Config
 from web import admin, auth, cli, db, errors, i18n, jobs, listings, matches, policy, public, review
-from web import feedback, reports, workbench_cli
+from web import feedback, pipeline, reports, workbench_cli
 
 csrf = CSRFProtect()
 
@@ -27,9 +27,10 @@ def create_app(overrides: Optional[Mapping[str, Any]] = None) -> Flask:
     matches.init_app(app)
     jobs.init_app(app)
     reports.init_app(app)
+    pipeline.init_app(app)
     for blueprint in (public.bp, auth.bp, listings.demands_bp, listings.achievements_bp, review.bp,
                       matches.bp, admin.bp, jobs.bp, reports.bp,
-                      feedback.bp):
+                      feedback.bp, pipeline.bp):
         app.register_blueprint(blueprint)
     cli.init_app(app)
     workbench_cli.init_app(app)

@@ -67,6 +67,10 @@ class Config:
         self.SESSION_COOKIE_SECURE = _env("SESSION_COOKIE_SECURE", "0") == "1"
         self.MAX_CONTENT_LENGTH = int(_env("MAX_CONTENT_LENGTH", str(8 * 1024 * 1024)))
         self.PAGE_SIZE = int(_env("PAGE_SIZE", "20"))
+        # OPPORTUNITY_IDLE_DAYS: an open opportunity whose stage has not moved for longer is flagged.
+        self.OPPORTUNITY_IDLE_DAYS = int(_env("OPPORTUNITY_IDLE_DAYS", "14"))
+        # COVERAGE_MIN_SCORE: a demand counts as covered when its best match scores at least this (0-100).
+        self.COVERAGE_MIN_SCORE = float(_env("COVERAGE_MIN_SCORE", "60"))
 
     def as_dict(self) -> dict:
         """Settings as a plain mapping for app.config.from_mapping."""

@@ -8,6 +8,7 @@ from sqlalchemy import JSON, Date, DateTime, Float, ForeignKey, Integer, String,
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from .base import Base, utcnow
+from .listing import Achievement, Demand
 from .user import User
 
 # Feedback outcomes and the reasons a "relevant but" outcome may carry.
@@ -105,6 +106,8 @@ class Opportunity(Base):
     stage_changed_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
 
     broker: Mapped[User] = relationship(User)
+    demand: Mapped[Demand] = relationship(Demand)
+    achievement: Mapped[Achievement] = relationship(Achievement)
     events: Mapped[list["OpportunityEvent"]] = relationship(
         back_populates="opportunity", cascade="all, delete-orphan", order_by="OpportunityEvent.id")
 

@@ -56,6 +56,12 @@ def message_for(err: ServiceError) -> str:
                                                "closed.", title=p.get("title")),
         "feedback.not_enough": lambda: _("Not enough feedback to learn from yet: it needs relevant and not "
                                          "relevant pairs before the split and some feedback after it."),
+        "opportunity.bad_move": lambda: _("This step is not possible at the opportunity's current stage."),
+        "opportunity.bad_amount": lambda: _("Enter the contract amount as a number from 0 to %(max)s (in 10k yuan).",
+                                            max=p.get("max")),
+        "opportunity.bad_contract_type": lambda: _("Choose a contract type from the list."),
+        "opportunity.bad_signed_on": lambda: _("Enter the signing date; it cannot be in the future."),
+        "opportunity.reason_required": lambda: _("Give a reason for closing the opportunity."),
         "not_found": lambda: _("Not found."),
     }
     return messages.get(err.code, lambda: _("The request could not be completed."))()

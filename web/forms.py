@@ -258,3 +258,38 @@ class FeedbackForm(FlaskForm):
         # Checked here, not on reason: its Optional() stops its chain when it is empty.
         if field.data == "relevant" and not self.reason.data:
             raise ValidationError(_l("Say why the pair is relevant but not ready: choose a reason."))
+
+
+class AmountField(DecimalField):
+    """A contract amount in 10k yuan whose parse error says what to type."""
+
+    def process_formdata(self, valuelist: list) -> None:
+        try:
+            super().process_formdata(valuelist)
+        except ValueError:
+            self.data = None
+            raise ValueError(_l("Enter the amount as a number in 10k yuan, e.g. 120.5.")) from None
+
+
+class AdvanceForm(FlaskForm):
+    note = StringField(_l("Note"), validators=[Optional(), _max(500)])
+
+
+class SignForm(FlaskForm):
+    contract_type = SelectField(_l("Contract type"), choices=[
+        ("development", _l("Technology development")), ("transfer", _l("Technology transfer")),
+        ("license", _l("Technology licensing")), ("consulting", _l("Technical consulting")),
+        ("service", _l("Technical service"))], validators=[_required()])
+    amount = AmountField(_l("Contract amount (10k yuan)"), places=2, validators=[
+        InputRequired(message=_l("Enter the amount as a number in 10k yuan, e.g. 120.5.")), _finite,
+        NumberRange(min=0, max=1_000_000, message=_l("Enter an amount between 0 and 1,000,000 (in 10k yuan)."))],
+        render_kw={"step": "0.01", "min": "0"})
+    signed_on = DateField(_l("Signed on"), validators=[InputRequired(message=REQUIRED)])
+
+    def validate_signed_on(self, field: DateField) -> None:
+        if field.data and field.data > date.today():
+            raise ValidationError(_l("The signing date cannot be in the future."))
+
+
+class CloseForm(FlaskForm):
+    reason = TextAreaField(_l("Why is it closed?"), validators=[_required(), _max(2000)])

@@ -19,6 +19,7 @@ feedback_cli = AppGroup("feedback", help="Broker feedback on suggested pairs.")
 def init_app(app: Flask) -> None:
     """Register the workbench CLI groups."""
     app.cli.add_command(feedback_cli)
+    app.cli.add_command(opportunities_cli)
 
 
 def _session():
@@ -43,3 +44,21 @@ def feedback_evaluate(train_share: float, k: int) -> None:
     click.echo(f"nDCG@{result.k} learned order:  {result.after:.4f}  ({result.after - result.before:+.4f})")
     click.echo("weights (positive: makes a pair more likely relevant): "
                + ", ".join(f"{name} {w:+.3f}" for name, w in result.weights.items()))
+
+
+opportunities_cli = AppGroup("opportunities", help="The deal pipeline.")
+
+
+@opportunities_cli.command("idle", help="List open opportunities whose stage has not moved for more than N days.")
+@click.option("--days", type=click.IntRange(0, 3650), default=None,
+              help="Idle threshold in days (default: OPPORTUNITY_IDLE_DAYS).")
+def opportunities_idle(days: int | None) -> None:
+    from services import pipeline
+
+    days = current_app.config["OPPORTUNITY_IDLE_DAYS"] if days is None else days
+    with _session() as s:
+        rows = pipeline.idle(s, days)
+        for o in rows:
+            click.echo(f"#{o.id}\t{o.stage}\tsince {o.stage_changed_at:%Y-%m-%d}\t{o.broker.email}\t"
+                       f"{o.demand.title} <-> {o.achievement.title}")
+        click.echo(f"{len(rows)} open opportunities idle for more than {days} days")
