@@ -8,7 +8,7 @@ from flask_wtf import CSRFProtect
 
 from config import ROOT, Config
 from web import admin, auth, cli, db, errors, i18n, jobs, listings, matches, policy, public, review
-from web import feedback, pipeline, reports, workbench_cli
+from web import feedback, pipeline, reports, statistics, workbench_cli
 
 csrf = CSRFProtect()
 
@@ -30,7 +30,7 @@ def create_app(overrides: Optional[Mapping[str, Any]] = None) -> Flask:
     pipeline.init_app(app)
     for blueprint in (public.bp, auth.bp, listings.demands_bp, listings.achievements_bp, review.bp,
                       matches.bp, admin.bp, jobs.bp, reports.bp,
-                      feedback.bp, pipeline.bp):
+                      feedback.bp, pipeline.bp, statistics.bp):
         app.register_blueprint(blueprint)
     cli.init_app(app)
     workbench_cli.init_app(app)

@@ -1,0 +1,108 @@
+"""The statistics dashboard for brokers and admins: server-side SVG charts, each downloadable as CSV."""
+from __future__ import annotations
+
+import logging
+from typing import Any, Callable
+
+from flask import Blueprint, Response, abort, current_app, render_template
+from flask_babel import gettext as _
+
+from services import exports, statistics, taxonomy
+from services.exports import Table
+
+from . import policy
+from .charts import bar_chart
+from .db import db
+from .i18n import locale_code
+from .matches import runtime
+from .reports import OUTCOME_LABELS, UNAVAILABLE
+
+bp = Blueprint("statistics", __name__, url_prefix="/statistics")
+log = logging.getLogger(__name__)
+policy.allow("statistics.dashboard", "GET", policy.STAFF, note="platform-wide figures, no contact details")
+policy.allow("statistics.csv", "GET", policy.STAFF, note="one chart's data as CSV")
+
+
+def _names(dim: str) -> dict[str, str]:
+    lc = locale_code()
+    if dim == "field":
+        return {f.code: f.name(lc) for f in taxonomy.top_fields(db(), include_inactive=True)}
+    return taxonomy.region_names(db(), lc) if dim == "region" else {}
+
+
+def _listings(dim: str, title: str) -> Callable[[], tuple[str, Table]]:
+    def build() -> tuple[str, Table]:
+        names = _names(dim)
+        table = Table([title, _("Technical demands"), _("Research achievements")], title=dim)
+        for key, demands, achievements in statistics.listings_by(db(), dim):
+            table.add([names.get(key, key), demands, achievements])
+        return _("Published listings by %(dim)s", dim=title), table
+    return build
+
+
+def _coverage() -> tuple[str, Table]:
+    threshold = current_app.config["COVERAGE_MIN_SCORE"]
+    table = Table([_("Open published demands"), _("With a match scoring at least %(n)s", n=f"{threshold:g}"),
+                   _("Coverage in per cent")], title="coverage")
+    try:
+        c = statistics.coverage(db(), runtime(), threshold)
+        table.add([c.total, c.covered, round(100 * c.share, 1)])
+    except UNAVAILABLE as err:
+        log.warning("coverage unavailable: %s", type(err).__name__)
+    return _("Match coverage"), table
+
+
+def _funnel() -> tuple[str, Table]:
+    labels = {"suggested": _("Suggested in a report"), "introduce": OUTCOME_LABELS["introduce"],
+              "agreed": _("Both sides agreed to talk"), "signed": _("Contract signed")}
+    table = Table([_("Step"), _("Pairs")], title="funnel")
+    for step, n in statistics.funnel(db()):
+        table.add([str(labels[step]), n])
+    return _("From suggestion to contract"), table
+
+
+def _contracts() -> tuple[str, Table]:
+    from .pipeline import CONTRACT_LABELS
+    table = Table([_("Contract type"), _("Contracts"), _("Amount (10k yuan)")], title="contracts")
+    for kind, n, amount in statistics.contracts(db()):
+        table.add([str(CONTRACT_LABELS[kind]), n, amount])
+    return _("Technology contracts by type (turnover)"), table
+
+
+CHARTS: dict[str, Callable[[], Any]] = {
+    "by_field": lambda: _listings("field", _("Field"))(),
+    "by_region": lambda: _listings("region", _("Region"))(),
+    "by_month": lambda: _listings("month", _("Month"))(),
+    "coverage": _coverage,
+    "funnel": _funnel,
+    "contracts": _contracts,
+}
+
+
+def _svg(title: str, table: Table) -> Any:
+    """Bars for the numeric columns of a table, labelled by its first column."""
+    if table.title == "coverage":
+        values = list(table.rows[0][:2]) if table.rows else [0, 0]
+        return bar_chart([str(h) for h in table.headers[:2]], [(title, values)], title=title)
+    series = [(str(h), [row[i] for row in table.rows]) for i, h in enumerate(table.headers) if i > 0]
+    if table.title == "contracts":
+        series = series[1:]  # the amounts: the count is in the table below
+    return bar_chart([str(row[0]) for row in table.rows], series, title=title)
+
+
+@bp.route("/")
+def dashboard():
+    charts = []
+    for name, build in CHARTS.items():
+        title, table = build()
+        charts.append({"name": name, "title": title, "table": table, "svg": _svg(title, table)})
+    return render_template("statistics/dashboard.html", charts=charts)
+
+
+@bp.route("/<name>.csv")
+def csv(name: str):
+    if name not in CHARTS:
+        abort(404)
+    _title, table = CHARTS[name]()
+    return Response(exports.to_csv(table), mimetype=exports.CSV_MIME,
+                    headers={"Content-Disposition": f'attachment; filename="statistics-{name}.csv"'})
