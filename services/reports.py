@@ -2,6 +2,7 @@
 comment on pairs, and export the report as .xlsx or PDF. Contact details are never copied into a report."""
 from __future__ import annotations
 
+import unicodedata
 import weakref
 from dataclasses import asdict, dataclass
 from datetime import date
@@ -281,6 +282,11 @@ def report_facts(report: MatchReport) -> list[tuple[str, Any]]:
             ("配对数", report.row_count)]
 
 
+def _pdf_text(value: Any) -> Any:
+    """NFKC for PDF cells: sub/superscripts (CO₂, 10⁻³) have no glyph in the CJK font, their digits do."""
+    return unicodedata.normalize("NFKC", value) if isinstance(value, str) else value
+
+
 def report_pdf(session: Session, report: MatchReport, region_names: dict[str, str],
                font: Optional[str] = None) -> bytes:
     """The report as a landscape PDF with the Chinese font embedded."""
@@ -291,7 +297,7 @@ def report_pdf(session: Session, report: MatchReport, region_names: dict[str, st
         return doc.paragraph("本报告没有配对结果。").output()
     full = report_table(session, report, region_names)
     keep = [0, 1, 2, 3, 6, 8, 9, 11, 12, 14, 15, 23, 24]  # the columns that fit a landscape page
-    slim = Table([full.headers[i] for i in keep], [[row[i] for i in keep] for row in full.rows])
+    slim = Table([full.headers[i] for i in keep], [[_pdf_text(row[i]) for i in keep] for row in full.rows])
     return doc.table(slim, widths=(8, 10, 30, 22, 14, 30, 22, 16, 14, 22, 45, 25, 18), size=7).output()
 
 

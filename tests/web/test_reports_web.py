@@ -194,3 +194,26 @@ def test_pdf_export_carries_the_chinese_report(client, market, login):
     assert "单晶高镍正极原子层沉积包覆技术" in text and "经纪人" in text
     for canary in CANARIES:
         assert canary not in text
+
+
+def test_a_failed_batch_says_so_on_the_report(client, market, login, session, zh):
+    from models import Job, MatchReport
+    login(market["broker"])
+    report = MatchReport(owner_id=market["broker"].id, scope="batch", title="批量撮合", params={"k": 5},
+                         status="running")
+    job = Job(kind="report.batch", owner_id=market["broker"].id, params={}, status="failed", error="job.internal")
+    session.add_all([report, job])
+    session.flush()
+    report.job_id = job.id
+    session.commit()
+    page = client.get(f"/reports/{report.id}").get_data(as_text=True)
+    assert zh("This batch failed.") in page and f"/jobs/{job.id}" in page
+
+
+def test_pdf_cells_with_subscripts_keep_their_digits(client, market, login, make_listing, make_user, session):
+    from tests.services.test_pdf import pdf_text
+    uni = make_user("university", org="西部材料研究院")
+    make_listing("achievement", uni, reviewer=market["broker"], title="高镍正极表面Al₂O₃包覆降低CO₂析出")
+    login(market["broker"])
+    rid = report_id_of(run_single(client, "demand", market["demand"].id))
+    assert "高镍正极表面Al2O3包覆降低CO2析出" in pdf_text(client.get(f"/reports/{rid}.pdf").data)
