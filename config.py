@@ -71,6 +71,9 @@ class Config:
         self.OPPORTUNITY_IDLE_DAYS = int(_env("OPPORTUNITY_IDLE_DAYS", "14"))
         # COVERAGE_MIN_SCORE: a demand counts as covered when its best match scores at least this (0-100).
         self.COVERAGE_MIN_SCORE = float(_env("COVERAGE_MIN_SCORE", "60"))
+        # REPORT_PDF_INLINE_ROWS: reports with more pairs get their PDF built by a background job
+        # (about 30 ms per pair on a small VM, so 500 pairs keep a request under ~15 s).
+        self.REPORT_PDF_INLINE_ROWS = int(_env("REPORT_PDF_INLINE_ROWS", "500"))
 
     def as_dict(self) -> dict:
         """Settings as a plain mapping for app.config.from_mapping."""

@@ -2,6 +2,7 @@
 comment on pairs, and export the report as .xlsx or PDF. Contact details are never copied into a report."""
 from __future__ import annotations
 
+import os
 import unicodedata
 import weakref
 from dataclasses import asdict, dataclass
@@ -22,6 +23,7 @@ MAX_PAIRS = 5000  # a batch larger than this is refused: it would take long and 
 MAX_K = 50
 SCOPES = ("demand", "achievement", "batch")
 BATCH_JOB = "report.batch"
+PDF_JOB = "report.pdf"
 
 
 class Runtime(Protocol):
@@ -307,3 +309,40 @@ def row_evidence(session: Session, row_id: int, user: User) -> tuple[Optional[fl
     if row is None or row.report.owner_id != user.id:
         return None, None
     return row.score, row.snapshot.get("breakdown")
+
+
+def start_pdf(session: Session, report: MatchReport, user: User, folder: str, font: Optional[str]) -> Job:
+    """Queue a job that writes the report's PDF into folder (the caller commits, then enqueues)."""
+    return jobs.submit_job(session, PDF_JOB, user.id, {"report_id": report.id, "folder": folder, "font": font})
+
+
+def pdf_path(job: Job) -> str:
+    """Where a PDF job writes its file (named by ids only, never by user input)."""
+    return os.path.join(job.params["folder"], f"report-{job.params['report_id']}-job-{job.id}.pdf")
+
+
+@jobs.handler(PDF_JOB)
+def _run_pdf(session: Session, job: Job, progress: jobs.Progress) -> dict:
+    """Build a large report's PDF off the request, written atomically."""
+    from .taxonomy import region_names
+
+    report = session.get(MatchReport, job.params["report_id"])
+    progress(0, 1)
+    data = report_pdf(session, report, region_names(session, "zh"), font=job.params.get("font"))
+    path = pdf_path(job)
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    with open(path + ".tmp", "wb") as f:
+        f.write(data)
+    os.replace(path + ".tmp", path)
+    return {"href": f"/reports/{report.id}/pdf/{job.id}", "bytes": len(data)}
+
+
+def finished_pdf(session: Session, report: MatchReport, job_id: int, user: User) -> str:
+    """The file of a finished PDF job of this report for this user; NotFound otherwise."""
+    job = jobs.get_job_for(session, job_id, user)
+    if job.kind != PDF_JOB or job.params.get("report_id") != report.id or job.status != "done":
+        raise NotFound()
+    path = pdf_path(job)
+    if not os.path.isfile(path):
+        raise NotFound()
+    return path

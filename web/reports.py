@@ -2,8 +2,10 @@
 from __future__ import annotations
 
 import logging
+import os
 
-from flask import Blueprint, Flask, Response, abort, current_app, flash, redirect, render_template, url_for
+from flask import (Blueprint, Flask, Response, abort, current_app, flash, redirect, render_template, send_file,
+                   url_for)
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
@@ -31,6 +33,7 @@ policy.allow("reports.show", "GET", policy.STAFF, relation="self", note=_OWN)
 policy.allow("reports.comment", "POST", policy.STAFF, relation="self", note=_OWN)
 policy.allow("reports.export_xlsx", "GET", policy.STAFF, relation="self", note=_OWN)
 policy.allow("reports.export_pdf", "GET", policy.STAFF, relation="self", note=_OWN)
+policy.allow("reports.pdf_file", "GET", policy.STAFF, relation="self", note=_OWN + " (PDF built by a job)")
 UNAVAILABLE = (ModelNotReady, IndexMismatchError, IndexCorruptError)
 
 
@@ -141,6 +144,8 @@ def export_xlsx(report_id: int):
 @bp.route("/<int:report_id>.pdf")
 def export_pdf(report_id: int):
     report = _report(report_id)
+    if report.row_count > current_app.config["REPORT_PDF_INLINE_ROWS"]:
+        return _pdf_job(report)
     try:
         data = reports.report_pdf(db(), report, taxonomy.region_names(db(), "zh"),
                                   font=current_app.config.get("PDF_FONT") or None)
@@ -148,3 +153,22 @@ def export_pdf(report_id: int):
         flash(message_for(err), "danger")
         return redirect(url_for("reports.show", report_id=report.id))
     return _download(data, PDF_MIME, report.id, "pdf")
+
+
+def _pdf_job(report):
+    """A large report's PDF is built by a background job; the status page links to the file."""
+    folder = os.path.join(current_app.config["INSTANCE_DIR"], "exports")
+    job = reports.start_pdf(db(), report, current_user, folder, current_app.config.get("PDF_FONT") or None)
+    db().commit()
+    runner().enqueue(job.id)
+    return redirect(url_for("jobs.status", job_id=job.id))
+
+
+@bp.route("/<int:report_id>/pdf/<int:job_id>")
+def pdf_file(report_id: int, job_id: int):
+    report = _report(report_id)
+    try:
+        path = reports.finished_pdf(db(), report, job_id, current_user)
+    except NotFound:
+        abort(404)
+    return send_file(path, mimetype=PDF_MIME, as_attachment=True, download_name=f"match-report-{report.id}.pdf")

@@ -217,3 +217,22 @@ def test_pdf_cells_with_subscripts_keep_their_digits(client, market, login, make
     login(market["broker"])
     rid = report_id_of(run_single(client, "demand", market["demand"].id))
     assert "高镍正极表面Al2O3包覆降低CO2析出" in pdf_text(client.get(f"/reports/{rid}.pdf").data)
+
+
+def test_a_large_report_pdf_is_built_by_a_job_and_downloaded_by_its_owner_only(app, client, market, login,
+                                                                                make_user):
+    from tests.services.test_pdf import pdf_text
+    login(market["broker"])
+    rid = report_id_of(run_single(client, "demand", market["demand"].id))
+    app.config["REPORT_PDF_INLINE_ROWS"] = 1  # this report has 2 pairs
+    resp = client.get(f"/reports/{rid}.pdf")
+    assert resp.status_code == 302 and "/jobs/" in resp.headers["Location"]
+    job_id = int(resp.headers["Location"].rstrip("/").split("/")[-1])
+    status = client.get(f"/jobs/{job_id}").get_data(as_text=True)
+    assert f"/reports/{rid}/pdf/{job_id}" in status
+    pdf = client.get(f"/reports/{rid}/pdf/{job_id}")
+    assert pdf.status_code == 200 and "单晶高镍正极原子层沉积包覆技术" in pdf_text(pdf.data)
+    pdf.close()
+    assert client.get(f"/reports/{rid}/pdf/{job_id + 99}").status_code == 404
+    login(make_user("broker"))
+    assert client.get(f"/reports/{rid}/pdf/{job_id}").status_code == 404
