@@ -124,3 +124,30 @@ def evaluate_split(rows: Sequence[Judged], train_share: float = 0.7, k: int = 10
     after, _ = _mean_ndcg(test, model.scores(X), k)
     return Evaluation(train=len(train), test=len(test), groups=groups, before=before, after=after, k=k,
                       weights=model.explain())
+
+
+def save(model: Reranker, path: str) -> None:
+    """Write the fitted weights as JSON (atomically: a reader never sees half a file)."""
+    import json
+    import os
+
+    data = {"features": list(FEATURES), "weights": model.weights.tolist(), "bias": model.bias,
+            "trained_on": model.trained_on}
+    with open(path + ".tmp", "w", encoding="utf-8") as f:
+        json.dump(data, f, indent=1)
+    os.replace(path + ".tmp", path)
+
+
+def load(path: str) -> Reranker | None:
+    """Weights saved by save(); None when there is no file or it was written for other features."""
+    import json
+    import os
+
+    if not os.path.isfile(path):
+        return None
+    with open(path, encoding="utf-8") as f:
+        data = json.load(f)
+    if data.get("features") != list(FEATURES):
+        return None
+    return Reranker(weights=np.asarray(data["weights"], dtype=np.float64), bias=float(data["bias"]),
+                    trained_on=int(data.get("trained_on", 0)))

@@ -2,6 +2,7 @@
 (pairs judged not relevant are pushed down; `flask feedback evaluate` learns fusion weights from it)."""
 from __future__ import annotations
 
+import weakref
 from typing import Any, Iterable, Optional
 
 from sqlalchemy import select
@@ -35,15 +36,50 @@ def pair_of(item: Demand | Achievement, other: Demand | Achievement) -> Pair:
     return (item.id, other.id) if item.kind == "demand" else (other.id, item.id)
 
 
+# Per database engine: where the fitted weights live and their share in live rankings (0: engine order).
+_RERANK: "weakref.WeakKeyDictionary[Any, tuple[str, float]]" = weakref.WeakKeyDictionary()
+
+
+def use_reranker(engine: Any, path: str, share: float) -> None:
+    """Blend the weights saved at path (by `flask feedback fit`) into this engine's rankings."""
+    _RERANK[engine] = (path, max(0.0, min(1.0, share)))
+
+
+def _learned_order(session: Session, views: list) -> list:
+    from matchmaking.feedback import feature_vector, load
+
+    path, share = _RERANK.get(session.get_bind(), ("", 0.0))
+    model = load(path) if share > 0 and views else None
+    if model is None:
+        return views
+    learned = model.scores([feature_vector(v.match.score, v.match.breakdown) for v in views])
+    blended = [(1 - share) * v.match.score / 100.0 + share * float(p) for v, p in zip(views, learned)]
+    return [views[i] for i in sorted(range(len(views)), key=lambda i: -blended[i])]
+
+
 def rerank(session: Session, item: Demand | Achievement, views: list) -> list:
-    """Matches with pairs whose latest feedback is 'not relevant' moved to the end, order otherwise kept."""
+    """Matches in the engine's order (blended with learned weights when enabled), pairs whose latest
+    feedback is 'not relevant' moved to the end."""
+    views = _learned_order(session, views)
     latest = latest_for_pairs(session, [pair_of(item, v.listing) for v in views])
 
     def judged_irrelevant(view: Any) -> bool:
         fb = latest.get(pair_of(item, view.listing))
         return fb is not None and fb.outcome == "not_relevant"
 
-    return sorted(views, key=judged_irrelevant)  # stable: the engine's order within each group
+    return sorted(views, key=judged_irrelevant)  # stable: the order above within each group
+
+
+def fit_all(session: Session) -> Any:
+    """Fit the re-ranking on all feedback (for use in live rankings)."""
+    import numpy as np
+
+    from matchmaking.feedback import fit
+
+    rows = judged(session)
+    if len({r.grade > 0 for r in rows}) < 2:
+        raise ServiceError("feedback.not_enough", detail="need relevant and not relevant pairs")
+    return fit(np.stack([r.features for r in rows]), np.array([r.grade > 0 for r in rows]))
 
 
 def _validate(outcome: str, reason: Optional[str], note: str) -> Optional[str]:

@@ -46,6 +46,28 @@ def feedback_evaluate(train_share: float, k: int) -> None:
                + ", ".join(f"{name} {w:+.3f}" for name, w in result.weights.items()))
 
 
+
+@feedback_cli.command("fit", help="Fit the re-ranking on all feedback and save it for live rankings.")
+def feedback_fit() -> None:
+    from matchmaking.feedback import save
+
+    from .reports import reranker_path
+
+    with _session() as s:
+        try:
+            model = feedback.fit_all(s)
+        except ServiceError as err:
+            with current_app.test_request_context():
+                click.echo(message_for(err), err=True)
+            sys.exit(2)
+    path = reranker_path(current_app)
+    save(model, path)
+    click.echo(f"saved weights fitted on {model.trained_on} judged pairs to {path}")
+    click.echo("weights: " + ", ".join(f"{name} {w:+.3f}" for name, w in model.explain().items()))
+    click.echo(f"live share FEEDBACK_RERANK_SHARE={current_app.config['FEEDBACK_RERANK_SHARE']:g}"
+               " (0: not used; set it to e.g. 0.3 and restart to blend it in)")
+
+
 opportunities_cli = AppGroup("opportunities", help="The deal pipeline.")
 
 
