@@ -47,12 +47,12 @@ def init_app(app: Flask) -> None:
     """Let batch report jobs of this app find its matching runtime; labels for templates."""
     reports.register_runtime(app.extensions["db_engine"], app.extensions["matching"])
     feedback.use_reranker(app.extensions["db_engine"], reranker_path(app), app.config["FEEDBACK_RERANK_SHARE"])
+    app.jinja_env.globals.update(OUTCOME_LABELS=OUTCOME_LABELS, REASON_LABELS=REASON_LABELS)
 
 
 def reranker_path(app: Flask) -> str:
     """Where `flask feedback fit` saves the learned weights."""
     return os.path.join(app.config["INSTANCE_DIR"], "feedback_reranker.json")
-    app.jinja_env.globals.update(OUTCOME_LABELS=OUTCOME_LABELS, REASON_LABELS=REASON_LABELS)
 
 
 def _report(report_id: int):
