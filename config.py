@@ -71,11 +71,11 @@ class Config:
         self.OPPORTUNITY_IDLE_DAYS = int(_env("OPPORTUNITY_IDLE_DAYS", "14"))
         # COVERAGE_MIN_SCORE: a demand counts as covered when its best match scores at least this (0-100).
         self.COVERAGE_MIN_SCORE = float(_env("COVERAGE_MIN_SCORE", "60"))
-        # REPORT_PDF_INLINE_ROWS: reports with more pairs get their PDF built by a background job
-        # (about 30 ms per pair on a small VM, so 500 pairs keep a request under ~15 s).
         # FEEDBACK_RERANK_SHARE: share (0-1) of the re-ranking learned from broker feedback (`flask feedback
         # fit` writes INSTANCE_DIR/feedback_reranker.json) in live match lists and reports; 0: engine order.
         self.FEEDBACK_RERANK_SHARE = float(_env("FEEDBACK_RERANK_SHARE", "0"))
+        # REPORT_PDF_INLINE_ROWS: reports with more pairs get their PDF built by a background job
+        # (about 30 ms per pair on a small VM, so 500 pairs keep a request under ~15 s).
         self.REPORT_PDF_INLINE_ROWS = int(_env("REPORT_PDF_INLINE_ROWS", "500"))
 
     def as_dict(self) -> dict:

@@ -236,3 +236,17 @@ def test_a_large_report_pdf_is_built_by_a_job_and_downloaded_by_its_owner_only(a
     assert client.get(f"/reports/{rid}/pdf/{job_id + 99}").status_code == 404
     login(make_user("broker"))
     assert client.get(f"/reports/{rid}/pdf/{job_id}").status_code == 404
+
+
+def test_batch_period_filter_selects_demands_by_publication_date(client, market, login, session):
+    from datetime import date, timedelta
+
+    from models import MatchReport
+    login(market["broker"])
+    tomorrow = (date.today() + timedelta(days=1)).isoformat()
+    client.submit("/reports/new", {"scope": "batch", "k": 3, "since": tomorrow})
+    client.submit("/reports/new", {"scope": "batch", "k": 3, "since": date.today().isoformat(),
+                                   "until": tomorrow, "region": "shaanxi"})
+    later, today = session.query(MatchReport).order_by(MatchReport.id).all()
+    assert later.row_count == 0 and later.params["since"] == tomorrow
+    assert today.row_count >= 1 and {r.demand_id for r in today.rows} == {market["demand"].id}
