@@ -115,3 +115,12 @@ def idle(session: Session, days: int, now: Any = None) -> list[Opportunity]:
     return list(session.scalars(select(Opportunity).where(
         Opportunity.stage.in_(OPEN_STAGES), Opportunity.stage_changed_at < cutoff)
         .order_by(Opportunity.stage_changed_at, Opportunity.id)))
+
+
+def for_pairs(session: Session, pairs: list[tuple[int, int]]) -> dict[tuple[int, int], Opportunity]:
+    """The opportunities of these (demand_id, achievement_id) pairs, where one exists."""
+    if not pairs:
+        return {}
+    wanted = set(pairs)
+    rows = session.scalars(select(Opportunity).where(Opportunity.demand_id.in_({d for d, _ in wanted})))
+    return {(o.demand_id, o.achievement_id): o for o in rows if (o.demand_id, o.achievement_id) in wanted}

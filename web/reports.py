@@ -12,7 +12,7 @@ from flask_login import current_user
 
 from matchmaking.encoders import ModelNotReady
 from matchmaking.vectorstore import IndexCorruptError, IndexMismatchError
-from services import exports, feedback, reports, taxonomy
+from services import exports, feedback, pipeline, reports, taxonomy
 from services.errors import NotFound, ServiceError
 from services.pdf import PDF_MIME
 
@@ -114,6 +114,7 @@ def show(report_id: int):
     pairs = [(r.demand_id, r.achievement_id) for r in report.rows]
     return render_template("reports/show.html", report=report, state=reports.report_state(db(), report),
                            latest=feedback.latest_for_pairs(db(), pairs), comment_form=CommentForm(),
+                           opportunities=pipeline.for_pairs(db(), pairs),
                            region_names=taxonomy.region_names(db(), locale_code()))
 
 

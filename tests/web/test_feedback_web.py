@@ -90,6 +90,7 @@ def test_introduce_opens_one_opportunity_for_the_pair(client, market, login, ses
     opp = session.query(Opportunity).one()
     assert (opp.demand_id, opp.achievement_id, opp.broker_id, opp.stage) == \
         (market["demand"].id, market["good"].id, market["broker"].id, "introduced")
+    assert f'/opportunities/{opp.id}"' in client.get(f"/reports/{rid}").get_data(as_text=True)
 
 
 def test_match_list_offers_feedback_to_brokers_only(client, market, login, session):
