@@ -8,6 +8,7 @@ from flask_wtf import CSRFProtect
 
 from config import ROOT, Config
 from web import admin, auth, cli, db, errors, i18n, jobs, listings, matches, policy, public, review
+from web import imports as imports_web
 
 csrf = CSRFProtect()
 
@@ -25,8 +26,9 @@ def create_app(overrides: Optional[Mapping[str, Any]] = None) -> Flask:
     errors.init_app(app)
     matches.init_app(app)
     jobs.init_app(app)
+    imports_web.init_app(app)
     for blueprint in (public.bp, auth.bp, listings.demands_bp, listings.achievements_bp, review.bp,
-                      matches.bp, admin.bp, jobs.bp):
+                      matches.bp, admin.bp, jobs.bp, imports_web.bp):
         app.register_blueprint(blueprint)
     cli.init_app(app)
     return app

@@ -67,6 +67,15 @@ class Config:
         self.SESSION_COOKIE_SECURE = _env("SESSION_COOKIE_SECURE", "0") == "1"
         self.MAX_CONTENT_LENGTH = int(_env("MAX_CONTENT_LENGTH", str(8 * 1024 * 1024)))
         self.PAGE_SIZE = int(_env("PAGE_SIZE", "20"))
+        # Bulk import (docs/api.md): largest upload (bytes; keep <= MAX_CONTENT_LENGTH), most data rows,
+        # and the zip-bomb limits checked before an .xlsx is opened.
+        self.IMPORT_MAX_BYTES = int(_env("IMPORT_MAX_BYTES", str(8 * 1024 * 1024)))
+        self.IMPORT_MAX_ROWS = int(_env("IMPORT_MAX_ROWS", "10000"))
+        self.IMPORT_MAX_UNCOMPRESSED = int(_env("IMPORT_MAX_UNCOMPRESSED", str(100 * 1024 * 1024)))
+        self.IMPORT_MAX_RATIO = int(_env("IMPORT_MAX_RATIO", "200"))
+        self.IMPORT_MAX_MEMBERS = int(_env("IMPORT_MAX_MEMBERS", "500"))
+        # IMPORT_INLINE_ROWS: files with more rows are checked and imported as background jobs.
+        self.IMPORT_INLINE_ROWS = int(_env("IMPORT_INLINE_ROWS", "200"))
 
     def as_dict(self) -> dict:
         """Settings as a plain mapping for app.config.from_mapping."""

@@ -9,6 +9,8 @@ from flask_wtf.csrf import CSRFError
 
 from services.errors import ServiceError
 
+from .api_messages import api_messages
+
 log = logging.getLogger(__name__)
 
 
@@ -42,6 +44,7 @@ def message_for(err: ServiceError) -> str:
                                       "Ask the administrator to run `make setup` or set PDF_FONT."),
         "not_found": lambda: _("Not found."),
     }
+    messages.update(api_messages(p))
     return messages.get(err.code, lambda: _("The request could not be completed."))()
 
 
@@ -76,8 +79,10 @@ def init_app(app: Flask) -> None:
 
     @app.errorhandler(413)
     def too_large(e):
+        limit = round((app.config.get("MAX_CONTENT_LENGTH") or 0) / 1024 / 1024, 1)
         return render_template("errors/error.html", code=413,
-                               message=_("The upload is too large.")), 413
+                               message=_("The upload is too large: at most %(mb)s MB. Split the file into "
+                                         "smaller parts and upload them one by one.", mb=limit)), 413
 
     @app.errorhandler(500)
     def server_error(e):
