@@ -76,6 +76,8 @@ class Config:
         self.IMPORT_MAX_MEMBERS = int(_env("IMPORT_MAX_MEMBERS", "500"))
         # IMPORT_INLINE_ROWS: files with more rows are checked and imported as background jobs.
         self.IMPORT_INLINE_ROWS = int(_env("IMPORT_INLINE_ROWS", "200"))
+        # EXPORT_MAX_ROWS: most rows in one list export (.xlsx/.csv).
+        self.EXPORT_MAX_ROWS = int(_env("EXPORT_MAX_ROWS", "10000"))
 
     def as_dict(self) -> dict:
         """Settings as a plain mapping for app.config.from_mapping."""
