@@ -1,5 +1,6 @@
 """SQLAlchemy models: the database is the source of truth."""
 from .base import Base, utcnow
+from .api_token import ApiToken
 from .imports import ImportBatch
 from .job import Job, JobStatus
 from .listing import (COOPERATION_MODES, MODE_ZH, STAGE_TRL, STAGE_ZH, STAGES, Achievement, Demand,
@@ -10,4 +11,4 @@ from .vector import ListingVector
 
 __all__ = ["Base", "utcnow", "Achievement", "Demand", "ListingMixin", "Patent", "ReviewEvent", "Status",
            "COOPERATION_MODES", "MODE_ZH", "STAGES", "STAGE_ZH", "STAGE_TRL", "Field", "Region",
-           "Organisation", "OrgKind", "Role", "User", "ListingVector", "Job", "JobStatus", "ImportBatch"]
+           "Organisation", "OrgKind", "Role", "User", "ListingVector", "Job", "JobStatus", "ImportBatch", "ApiToken"]

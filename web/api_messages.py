@@ -58,6 +58,9 @@ def api_messages(p: dict) -> dict[str, Callable[[], str]]:
         "import.dup_similar": lambda: _("possible duplicate of the published listing “%(title)s” (#%(id)s, "
                                         "similarity %(score)s)", title=p.get("title"), id=p.get("id"),
                                         score=p.get("score")),
+        "token.bad_name": lambda: _("Give the token a name of 1 to 80 characters."),
+        "token.too_many": lambda: _("You have %(max)s active tokens; revoke one you no longer use first.",
+                                    max=p.get("max")),
         "import.not_ready": lambda: _("This file has already been imported (or is being imported)."),
         "import.row_failed": lambda: _("Row %(row)s could not be saved, so nothing was imported. Fix the row "
                                        "and try again.", row=p.get("row")),
