@@ -20,7 +20,7 @@ bp = api_blueprint(Blueprint("api_jobs", __name__, url_prefix="/api/v1/jobs",
 policy.allow("api_jobs.job", "GET", policy.SIGNED_IN, relation="self", note="owner of the job; admins all")
 
 
-@bp.route("/<int:job_id>")
+@bp.route("/<int(max=2147483647):job_id>")
 @bp.response(200, s.JobOut)
 @bp.doc(security=[{"bearerAuth": []}])
 def job(job_id: int) -> dict[str, Any]:

@@ -129,7 +129,7 @@ def make_blueprint(kind: str) -> Blueprint:
                 service_abort(err)
             return dump(item, current_user)
 
-    @bp.route("/<int:listing_id>")
+    @bp.route("/<int(max=2147483647):listing_id>")
     class Item(MethodView):
         @bp.response(200, out_schema)
         @bp.doc(security=PUBLIC)
@@ -155,7 +155,7 @@ def make_blueprint(kind: str) -> Blueprint:
                 service_abort(err)
             return dump(item, current_user)
 
-    @bp.route("/<int:listing_id>/submit", methods=["POST"])
+    @bp.route("/<int(max=2147483647):listing_id>/submit", methods=["POST"])
     @bp.response(200, out_schema)
     @bp.doc(security=TOKEN)
     def submit(listing_id: int):
@@ -169,7 +169,7 @@ def make_blueprint(kind: str) -> Blueprint:
             service_abort(err)
         return dump(item, current_user)
 
-    @bp.route("/<int:listing_id>/matches")
+    @bp.route("/<int(max=2147483647):listing_id>/matches")
     @bp.arguments(s.MatchArgs, location="query")
     @bp.response(200, s.MatchList)
     @bp.alt_response(503, schema=s.ApiErrorSchema, description="matching index unavailable")
