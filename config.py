@@ -78,6 +78,19 @@ class Config:
         self.IMPORT_INLINE_ROWS = int(_env("IMPORT_INLINE_ROWS", "200"))
         # EXPORT_MAX_ROWS: most rows in one list export (.xlsx/.csv).
         self.EXPORT_MAX_ROWS = int(_env("EXPORT_MAX_ROWS", "10000"))
+        # Mail (docs/api.md): MAIL_BACKEND "file" (default: .eml files in MAIL_DIR), "console" or "smtp".
+        self.MAIL_BACKEND = _env("MAIL_BACKEND", "file")
+        self.MAIL_DIR = _env("MAIL_DIR", str(instance / "mail"))
+        self.MAIL_FROM = _env("MAIL_FROM", "TechMatch <noreply@techmatch.local>")
+        self.SMTP_HOST = _env("SMTP_HOST", "localhost")
+        self.SMTP_PORT = int(_env("SMTP_PORT", "587"))
+        self.SMTP_USER = _env("SMTP_USER", "")
+        self.SMTP_PASSWORD = _env("SMTP_PASSWORD", "")
+        self.SMTP_TLS = _env("SMTP_TLS", "starttls")  # starttls | ssl | none
+        # PUBLIC_BASE_URL: how links in e-mails start (the address users open the site with).
+        self.PUBLIC_BASE_URL = _env("PUBLIC_BASE_URL", "http://127.0.0.1:5000")
+        # NOTIFY_MATCH_MIN_SCORE: calibrated score (0-100) from which `flask notify matches` announces a pair.
+        self.NOTIFY_MATCH_MIN_SCORE = float(_env("NOTIFY_MATCH_MIN_SCORE", "70"))
 
     def as_dict(self) -> dict:
         """Settings as a plain mapping for app.config.from_mapping."""

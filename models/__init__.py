@@ -2,6 +2,7 @@
 from .base import Base, utcnow
 from .api_token import ApiToken
 from .imports import ImportBatch
+from .notification import MatchNotice, Notification, NotificationSetting
 from .job import Job, JobStatus
 from .listing import (COOPERATION_MODES, MODE_ZH, STAGE_TRL, STAGE_ZH, STAGES, Achievement, Demand,
                       ListingMixin, Patent, ReviewEvent, Status)
@@ -11,4 +12,5 @@ from .vector import ListingVector
 
 __all__ = ["Base", "utcnow", "Achievement", "Demand", "ListingMixin", "Patent", "ReviewEvent", "Status",
            "COOPERATION_MODES", "MODE_ZH", "STAGES", "STAGE_ZH", "STAGE_TRL", "Field", "Region",
-           "Organisation", "OrgKind", "Role", "User", "ListingVector", "Job", "JobStatus", "ImportBatch", "ApiToken"]
+           "Organisation", "OrgKind", "Role", "User", "ListingVector", "Job", "JobStatus", "ImportBatch", "ApiToken",
+           "Notification", "NotificationSetting", "MatchNotice"]

@@ -46,7 +46,7 @@ def tokens_page():
 bp.add_url_rule("/tokens", "tokens", tokens_page, methods=["GET", "POST"])
 
 
-@bp.route("/tokens/<int:token_id>/revoke", methods=["POST"])
+@bp.route("/tokens/<int(max=2147483647):token_id>/revoke", methods=["POST"])
 def revoke_token(token_id: int):
     if not ActionForm().validate_on_submit():
         abort(400)

@@ -118,7 +118,7 @@ def _batch(batch_id: int) -> ImportBatch:
         abort(404)
 
 
-@bp.route("/<int:batch_id>")
+@bp.route("/<int(max=2147483647):batch_id>")
 def preview(batch_id: int):
     batch = _batch(batch_id)
     rows = batch.rows or []
@@ -129,7 +129,7 @@ def preview(batch_id: int):
                            describe=describe, kind=batch.kind)
 
 
-@bp.route("/<int:batch_id>/import", methods=["POST"])
+@bp.route("/<int(max=2147483647):batch_id>/import", methods=["POST"])
 def commit(batch_id: int):
     batch = _batch(batch_id)
     form = ImportForm()
@@ -159,7 +159,7 @@ def commit(batch_id: int):
     return redirect(url_for("imports.preview", batch_id=batch.id))
 
 
-@bp.route("/<int:batch_id>/rejects.<fmt>")
+@bp.route("/<int(max=2147483647):batch_id>/rejects.<fmt>")
 def rejects(batch_id: int, fmt: str):
     batch = _batch(batch_id)
     if fmt not in ("xlsx", "csv"):
