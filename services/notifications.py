@@ -1,7 +1,7 @@
 """Notifications: created by events in the same transaction, shown in-app, mailed after commit.
 
-Topics group kinds for the user's settings: review (approved / sent back / rejected), match (a new strong
-match), digest (the weekly summary mail). Params hold titles, ids, reasons and scores, never contact details.
+Users choose per event kind (approved, sent back, rejected, strong match) whether it shows in-app and
+whether it is mailed, and whether they get the weekly digest (topic "digest"). Params hold titles, ids, reasons and scores, never contact details.
 """
 from __future__ import annotations
 
@@ -16,9 +16,9 @@ from models import (Achievement, Demand, MatchNotice, Notification, Notification
 
 from .errors import NotFound
 
-TOPICS = ("review", "match", "digest")
-KIND_TOPIC = {"listing_approved": "review", "listing_returned": "review", "listing_rejected": "review",
-              "strong_match": "match"}
+KINDS = ("listing_approved", "listing_returned", "listing_rejected", "strong_match")
+TOPICS = KINDS + ("digest",)
+KIND_TOPIC = {kind: kind for kind in KINDS}  # one setting per event kind (hooks may group later kinds)
 REVIEW_KINDS = {"approve": "listing_approved", "return": "listing_returned", "reject": "listing_rejected"}
 MODELS = {"demand": Demand, "achievement": Achievement}
 # find(listing) -> [(counterpart listing, score 0-100)]

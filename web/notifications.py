@@ -44,8 +44,10 @@ policy.allow("notifications.settings", ("GET", "POST"), policy.SIGNED_IN, relati
 policy.allow("notifications.unsubscribe", ("GET", "POST"), policy.ALL_ROLES,
              note="no sign-in: the signed token names the user and topic")
 
-TOPIC_LABELS = {"review": _l("Review decisions on my listings (approved, sent back, rejected)"),
-                "match": _l("New strong matches for my published listings"),
+TOPIC_LABELS = {"listing_approved": _l("My listing was approved"),
+                "listing_returned": _l("My listing was sent back for changes (with the reason)"),
+                "listing_rejected": _l("My listing was rejected (with the reason)"),
+                "strong_match": _l("New strong matches for my published listings"),
                 "digest": _l("Weekly digest")}
 
 

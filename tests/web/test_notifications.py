@@ -68,16 +68,18 @@ def test_settings_turn_channels_off(app, client, login, make_user, make_listing,
     from models import Notification
     owner, broker = make_user("company"), make_user("broker")
     login(owner)
-    resp = client.submit("/notifications/settings", {"review-in_app": "on", "match-in_app": "on",
-                                                     "match-email": "on"})
+    resp = client.submit("/notifications/settings", {"listing_approved-in_app": "on",
+                                                     "listing_returned-email": "on", "strong_match-email": "on"})
     assert resp.status_code == 302
     make_listing("demand", owner, "published", reviewer=broker)
-    assert _mails(app) == []  # review e-mails off
+    assert _mails(app) == []  # approval e-mails off
+    make_listing("demand", owner, "returned", reviewer=broker, title="被退回的需求：氢能储运")
+    assert len(_mails(app)) == 1  # sent-back e-mails still on: settings are per event kind
     assert "高镍三元" in client.get("/notifications/").get_data(as_text=True)  # still in-app
     client.submit("/notifications/settings", {})
     make_listing("demand", owner, "published", reviewer=broker, title="第二个需求：固态电池界面")
     assert session.scalar(select(func.count()).select_from(Notification)
-                          .where(Notification.user_id == owner.id)) == 1  # both channels off: nothing
+                          .where(Notification.user_id == owner.id)) == 2  # both channels off: nothing new
 
 
 def test_unsubscribe_link_works_without_signing_in(app, client, make_user, make_listing, session, zh):
@@ -86,11 +88,11 @@ def test_unsubscribe_link_works_without_signing_in(app, client, make_user, make_
     make_listing("demand", owner, "published", reviewer=broker)
     url = re.search(r"http://127\.0\.0\.1:5000(/notifications/unsubscribe/\S+)", _body(_mails(app)[0])).group(1)
     assert client.get(url).status_code == 200
-    assert notifications.preference(session, owner.id, "review") == (True, True)  # GET changes nothing
+    assert notifications.preference(session, owner.id, "listing_approved") == (True, True)  # GET changes nothing
     resp = client.post(url, data={"List-Unsubscribe": "One-Click"})
     assert resp.status_code == 200 and 'id="unsubscribed"' in resp.get_data(as_text=True)
     session.expire_all()
-    assert notifications.preference(session, owner.id, "review") == (True, False)
+    assert notifications.preference(session, owner.id, "listing_approved") == (True, False)
     assert client.get(url[:-3] + "xyz").status_code == 404  # tampered signature
     assert client.post("/notifications/unsubscribe/garbage").status_code == 404
 
