@@ -19,6 +19,7 @@ from .. import policy
 from ..db import db
 from ..errors import message_for
 from ..i18n import locale_code
+from ..matches import runtime
 from . import schemas as s
 from .core import api_blueprint
 
@@ -180,7 +181,6 @@ def make_blueprint(kind: str) -> Blueprint:
         staff = listings.is_reviewer(current_user)
         if not (staff or (listings.is_owner(current_user, item) and item.status == "published")):
             abort(404, code="not_found")
-        from ..matches import runtime
         try:
             views = runtime().find_matches(db(), item, k=args["k"])
         except (ModelNotReady, IndexMismatchError, IndexCorruptError):
