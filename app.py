@@ -9,6 +9,8 @@ from flask_wtf import CSRFProtect
 from config import ROOT, Config
 from web import admin, auth, cli, db, errors, i18n, jobs, listings, matches, policy, public, review
 from web import feedback, pipeline, reports, statistics, workbench_cli
+from web import account, exports_web, imports as imports_web, notifications as notifications_web
+from web.api import core as api_core, jobs as api_jobs, listings as api_listings  # noqa: F401 (register routes)
 
 csrf = CSRFProtect()
 
@@ -28,10 +30,14 @@ def create_app(overrides: Optional[Mapping[str, Any]] = None) -> Flask:
     jobs.init_app(app)
     reports.init_app(app)
     pipeline.init_app(app)
+    imports_web.init_app(app)
     for blueprint in (public.bp, auth.bp, listings.demands_bp, listings.achievements_bp, review.bp,
-                      matches.bp, admin.bp, jobs.bp, reports.bp,
-                      feedback.bp, pipeline.bp, statistics.bp):
+                      matches.bp, admin.bp, jobs.bp, reports.bp, feedback.bp, pipeline.bp, statistics.bp,
+                      imports_web.bp, exports_web.bp, account.bp, notifications_web.bp):
         app.register_blueprint(blueprint)
+    app.extensions["csrf"] = csrf
+    api_core.init_app(app)
+    notifications_web.init_app(app)
     cli.init_app(app)
     workbench_cli.init_app(app)
     return app

@@ -77,6 +77,30 @@ class Config:
         # REPORT_PDF_INLINE_ROWS: reports with more pairs get their PDF built by a background job
         # (about 30 ms per pair on a small VM, so 500 pairs keep a request under ~15 s).
         self.REPORT_PDF_INLINE_ROWS = int(_env("REPORT_PDF_INLINE_ROWS", "500"))
+        # Bulk import (docs/api.md): largest upload (bytes; keep <= MAX_CONTENT_LENGTH), most data rows,
+        # and the zip-bomb limits checked before an .xlsx is opened.
+        self.IMPORT_MAX_BYTES = int(_env("IMPORT_MAX_BYTES", str(8 * 1024 * 1024)))
+        self.IMPORT_MAX_ROWS = int(_env("IMPORT_MAX_ROWS", "10000"))
+        self.IMPORT_MAX_UNCOMPRESSED = int(_env("IMPORT_MAX_UNCOMPRESSED", str(100 * 1024 * 1024)))
+        self.IMPORT_MAX_RATIO = int(_env("IMPORT_MAX_RATIO", "200"))
+        self.IMPORT_MAX_MEMBERS = int(_env("IMPORT_MAX_MEMBERS", "500"))
+        # IMPORT_INLINE_ROWS: files with more rows are checked and imported as background jobs.
+        self.IMPORT_INLINE_ROWS = int(_env("IMPORT_INLINE_ROWS", "200"))
+        # EXPORT_MAX_ROWS: most rows in one list export (.xlsx/.csv).
+        self.EXPORT_MAX_ROWS = int(_env("EXPORT_MAX_ROWS", "10000"))
+        # Mail (docs/api.md): MAIL_BACKEND "file" (default: .eml files in MAIL_DIR), "console" or "smtp".
+        self.MAIL_BACKEND = _env("MAIL_BACKEND", "file")
+        self.MAIL_DIR = _env("MAIL_DIR", str(instance / "mail"))
+        self.MAIL_FROM = _env("MAIL_FROM", "TechMatch <noreply@techmatch.local>")
+        self.SMTP_HOST = _env("SMTP_HOST", "localhost")
+        self.SMTP_PORT = int(_env("SMTP_PORT", "587"))
+        self.SMTP_USER = _env("SMTP_USER", "")
+        self.SMTP_PASSWORD = _env("SMTP_PASSWORD", "")
+        self.SMTP_TLS = _env("SMTP_TLS", "starttls")  # starttls | ssl | none
+        # PUBLIC_BASE_URL: how links in e-mails start (the address users open the site with).
+        self.PUBLIC_BASE_URL = _env("PUBLIC_BASE_URL", "http://127.0.0.1:5000")
+        # NOTIFY_MATCH_MIN_SCORE: calibrated score (0-100) from which `flask notify matches` announces a pair.
+        self.NOTIFY_MATCH_MIN_SCORE = float(_env("NOTIFY_MATCH_MIN_SCORE", "70"))
 
     def as_dict(self) -> dict:
         """Settings as a plain mapping for app.config.from_mapping."""

@@ -1,5 +1,8 @@
 """SQLAlchemy models: the database is the source of truth."""
 from .base import Base, utcnow
+from .api_token import ApiToken
+from .imports import ImportBatch
+from .notification import MatchNotice, Notification, NotificationSetting
 from .job import Job, JobStatus
 from .listing import (COOPERATION_MODES, MODE_ZH, STAGE_TRL, STAGE_ZH, STAGES, Achievement, Demand,
                       ListingMixin, Patent, ReviewEvent, Status)
@@ -15,4 +18,5 @@ __all__ = ["Base", "utcnow", "Achievement", "Demand", "ListingMixin", "Patent", 
            "Organisation", "OrgKind", "Role", "User", "ListingVector", "Job", "JobStatus",
            "MatchReport", "MatchReportRow", "PairFeedback", "Opportunity", "OpportunityEvent", "OUTCOMES",
            "FEEDBACK_REASONS", "OPEN_STAGES", "FINAL_STAGES", "PIPELINE_STAGES", "CONTRACT_TYPES",
-           "CONTRACT_TYPE_ZH"]
+           "CONTRACT_TYPE_ZH", "ImportBatch", "ApiToken",
+           "Notification", "NotificationSetting", "MatchNotice"]

@@ -47,7 +47,8 @@ def app(tmp_path: Path, template_db: Path):
     shutil.copy(template_db, db_path)
     application = create_app({"DATABASE_URL": f"sqlite:///{db_path}", "INDEX_DIR": str(tmp_path / "index"),
                               "INDEX_SYNC": "inline", "JOBS_MODE": "inline", "EMBEDDING_MODEL": MODEL_DIR, "SECRET_KEY": "test-secret",
-                              "TESTING": True, "SERVER_NAME": "localhost"})
+                              "TESTING": True, "SERVER_NAME": "localhost",
+                              "MAIL_DIR": str(tmp_path / "mail")})
     yield application
     application.extensions["db_engine"].dispose()
 

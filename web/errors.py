@@ -9,6 +9,8 @@ from flask_wtf.csrf import CSRFError
 
 from services.errors import ServiceError
 
+from .api_messages import api_messages
+
 log = logging.getLogger(__name__)
 
 
@@ -64,6 +66,7 @@ def message_for(err: ServiceError) -> str:
         "opportunity.reason_required": lambda: _("Give a reason for closing the opportunity."),
         "not_found": lambda: _("Not found."),
     }
+    messages.update(api_messages(p))
     return messages.get(err.code, lambda: _("The request could not be completed."))()
 
 
@@ -98,8 +101,10 @@ def init_app(app: Flask) -> None:
 
     @app.errorhandler(413)
     def too_large(e):
+        limit = round((app.config.get("MAX_CONTENT_LENGTH") or 0) / 1024 / 1024, 1)
         return render_template("errors/error.html", code=413,
-                               message=_("The upload is too large.")), 413
+                               message=_("The upload is too large: at most %(mb)s MB. Split the file into "
+                                         "smaller parts and upload them one by one.", mb=limit)), 413
 
     @app.errorhandler(500)
     def server_error(e):

@@ -1,0 +1,149 @@
+"""Notifications: created by events in the same transaction, shown in-app, mailed after commit.
+
+Users choose per event kind (approved, sent back, rejected, strong match) whether it shows in-app and
+whether it is mailed, and whether they get the weekly digest (topic "digest"). Params hold titles, ids, reasons and scores, never contact details.
+"""
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any, Callable, Iterable, Optional
+
+from sqlalchemy import func, select, update
+from sqlalchemy.orm import Session
+
+from models import (Achievement, Demand, MatchNotice, Notification, NotificationSetting, ReviewEvent, User,
+                    utcnow)
+
+from .errors import NotFound
+
+KINDS = ("listing_approved", "listing_returned", "listing_rejected", "strong_match")
+TOPICS = KINDS + ("digest",)
+KIND_TOPIC = {kind: kind for kind in KINDS}  # one setting per event kind (hooks may group later kinds)
+REVIEW_KINDS = {"approve": "listing_approved", "return": "listing_returned", "reject": "listing_rejected"}
+MODELS = {"demand": Demand, "achievement": Achievement}
+# find(listing) -> [(counterpart listing, score 0-100)]
+MatchFinder = Callable[[Any], list[tuple[Any, float]]]
+
+
+def preference(session: Session, user_id: int, topic: str) -> tuple[bool, bool]:
+    """(in_app, email) for a user and topic; everything is on until the user says otherwise."""
+    row = session.scalar(select(NotificationSetting).where(NotificationSetting.user_id == user_id,
+                                                           NotificationSetting.topic == topic))
+    return (True, True) if row is None else (row.in_app, row.email)
+
+
+def preferences(session: Session, user: User) -> dict[str, tuple[bool, bool]]:
+    """Every topic's (in_app, email) for the user."""
+    return {topic: preference(session, user.id, topic) for topic in TOPICS}
+
+
+def save_preference(session: Session, user_id: int, topic: str, *, in_app: bool, email: bool) -> None:
+    """Record a user's choice for a topic."""
+    if topic not in TOPICS:
+        raise NotFound()
+    row = session.scalar(select(NotificationSetting).where(NotificationSetting.user_id == user_id,
+                                                           NotificationSetting.topic == topic))
+    if row is None:
+        row = NotificationSetting(user_id=user_id, topic=topic)
+        session.add(row)
+    row.in_app, row.email = in_app, email
+    session.flush()
+
+
+def notify(session: Session, user_id: int, kind: str, params: dict[str, Any]) -> Optional[Notification]:
+    """Record a notification per the user's settings; None if both channels are off."""
+    in_app, email = preference(session, user_id, KIND_TOPIC[kind])
+    if not in_app and not email:
+        return None
+    note = Notification(user_id=user_id, kind=kind, params=params, in_app=in_app,
+                        email_status="pending" if email else "skipped")
+    session.add(note)
+    session.info.setdefault("notifications_new", []).append(note)
+    return note
+
+
+def from_review_events(session: Session) -> None:
+    """Turn review decisions being flushed into notifications for the listing's owner (before_flush hook)."""
+    for obj in list(session.new):
+        if not isinstance(obj, ReviewEvent) or obj.action not in REVIEW_KINDS:
+            continue
+        listing = session.get(MODELS[obj.entity_type], obj.entity_id)
+        if listing is None:
+            continue
+        notify(session, listing.owner_id, REVIEW_KINDS[obj.action],
+               {"listing_kind": listing.kind, "listing_id": listing.id, "title": listing.title,
+                "reason": (obj.reason or "").strip()[:2000]})
+
+
+def visible(session: Session, user: User, limit: int = 100) -> list[Notification]:
+    """The user's in-app notifications, newest first."""
+    return list(session.scalars(select(Notification).where(Notification.user_id == user.id,
+                                                           Notification.in_app.is_(True))
+                                .order_by(Notification.id.desc()).limit(limit)))
+
+
+def unread_count(session: Session, user: User) -> int:
+    """How many in-app notifications the user has not read."""
+    return session.scalar(select(func.count()).select_from(Notification).where(
+        Notification.user_id == user.id, Notification.in_app.is_(True), Notification.read_at.is_(None))) or 0
+
+
+def mark_read(session: Session, user: User, notification_id: Optional[int] = None) -> int:
+    """Mark one (or, with no id, every) notification of the user read; NotFound for anyone else's."""
+    stmt = update(Notification).where(Notification.user_id == user.id, Notification.read_at.is_(None))
+    if notification_id is not None:
+        note = session.get(Notification, notification_id)
+        if note is None or note.user_id != user.id:
+            raise NotFound()
+        stmt = stmt.where(Notification.id == notification_id)
+    return session.execute(stmt.values(read_at=utcnow())).rowcount
+
+
+def announce_matches(session: Session, listings: Iterable[Any], find: MatchFinder, threshold: float) -> int:
+    """Notify both owners of each new pair scoring at least threshold; a pair is announced only once."""
+    seen = {(n.demand_id, n.achievement_id) for n in session.scalars(select(MatchNotice))}
+    announced = 0
+    for item in listings:
+        for other, score in find(item):
+            if score < threshold:
+                continue
+            demand, achievement = (item, other) if item.kind == "demand" else (other, item)
+            pair = (demand.id, achievement.id)
+            if pair in seen:
+                continue
+            seen.add(pair)
+            session.add(MatchNotice(demand_id=demand.id, achievement_id=achievement.id, score=score))
+            for mine, theirs in ((demand, achievement), (achievement, demand)):
+                notify(session, mine.owner_id, "strong_match", {
+                    "listing_kind": mine.kind, "listing_id": mine.id, "title": mine.title,
+                    "other_kind": theirs.kind, "other_id": theirs.id, "other_title": theirs.title,
+                    "score": round(float(score))})
+            announced += 1
+    session.flush()
+    return announced
+
+
+def pending_email_ids(session: Session) -> list[int]:
+    """Notifications still to be mailed, or whose mail failed (a catch-up after a crash or an outage)."""
+    return list(session.scalars(select(Notification.id).where(Notification.email_status.in_(("pending", "failed")))
+                                .order_by(Notification.id)))
+
+
+def digest_batches(session: Session, days: int = 7) -> dict[int, list[Notification]]:
+    """Per user who wants the digest: notifications of the last days not yet in a digest."""
+    since = utcnow() - timedelta(days=days)
+    rows = session.scalars(select(Notification).where(Notification.created_at >= since,
+                                                      Notification.digested_at.is_(None))
+                           .order_by(Notification.user_id, Notification.id))
+    out: dict[int, list[Notification]] = {}
+    for note in rows:
+        out.setdefault(note.user_id, []).append(note)
+    return {uid: notes for uid, notes in out.items() if preference(session, uid, "digest")[1]}
+
+
+def mark_digested(session: Session, notes: Iterable[Notification]) -> None:
+    """Record that these notifications went out in a digest."""
+    now = utcnow()
+    for note in notes:
+        note.digested_at = now
+    session.flush()

@@ -1,0 +1,194 @@
+"""Notifications: review decisions and strong matches, in-app and by e-mail (.eml files), settings,
+unsubscribe without signing in, weekly digest; never any contact details."""
+from __future__ import annotations
+
+import email
+import re
+from email import policy as email_policy
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, select
+
+CANARIES = ("canary.demand@example.com", "canary.achievement@example.cn", "13800000001", "13900000012", "张工",
+            "李老师")
+
+
+def _mails(app) -> list:
+    folder = Path(app.config["MAIL_DIR"])
+    files = sorted(folder.glob("*.eml")) if folder.exists() else []
+    return [email.message_from_bytes(f.read_bytes(), policy=email_policy.default) for f in files]
+
+
+def _body(msg) -> str:
+    return msg.get_body(preferencelist=("plain",)).get_content()
+
+
+def _no_contacts(text: str) -> None:
+    assert not any(c in text for c in CANARIES), text
+
+
+def test_approval_is_notified_in_app_and_by_mail(app, client, login, make_user, make_listing, zh):
+    owner, broker = make_user("company"), make_user("broker")
+    item = make_listing("demand", owner, "published", reviewer=broker)
+    mails = _mails(app)
+    assert len(mails) == 1 and mails[0]["To"] == owner.email
+    body = _body(mails[0])
+    assert item.title in body and "审核通过" in mails[0]["Subject"] + body or item.title in body
+    assert f"/demand/{item.id}" in body and "/notifications/unsubscribe/" in body
+    assert mails[0]["List-Unsubscribe"].startswith("<http://127.0.0.1:5000/notifications/unsubscribe/")
+    _no_contacts(mails[0].as_string() + body)
+    login(owner)
+    page = client.get("/notifications/").get_data(as_text=True)
+    assert item.title in page and 'class="unread"' in page and 'id="unread-count">1<' in page
+    _no_contacts(page.split("<main>")[1])
+
+
+def test_sent_back_mail_has_the_reason_in_the_recipients_language(app, make_user, make_listing, session):
+    owner, broker = make_user("university"), make_user("broker")
+    owner.locale = "en"
+    session.commit()
+    make_listing("achievement", owner, "returned", reviewer=broker)
+    (msg,) = _mails(app)
+    body = _body(msg)
+    assert "sent back for changes" in body and "需要补充技术指标" in body and "Hello" in body
+    assert msg["Subject"] == "[TechMatch] Your listing was sent back for changes"
+    _no_contacts(body)
+
+
+def test_rejection_in_chinese_by_default(app, make_user, make_listing, zh):
+    owner, broker = make_user("company"), make_user("broker")
+    make_listing("demand", owner, "rejected", reviewer=broker)
+    (msg,) = _mails(app)
+    assert msg["Subject"] == zh("[TechMatch] %(text)s", text=zh("Your listing was rejected"))
+    assert "需要补充技术指标" in _body(msg)
+
+
+def test_settings_turn_channels_off(app, client, login, make_user, make_listing, session):
+    from models import Notification
+    owner, broker = make_user("company"), make_user("broker")
+    login(owner)
+    resp = client.submit("/notifications/settings", {"listing_approved-in_app": "on",
+                                                     "listing_returned-email": "on", "strong_match-email": "on"})
+    assert resp.status_code == 302
+    make_listing("demand", owner, "published", reviewer=broker)
+    assert _mails(app) == []  # approval e-mails off
+    make_listing("demand", owner, "returned", reviewer=broker, title="被退回的需求：氢能储运")
+    assert len(_mails(app)) == 1  # sent-back e-mails still on: settings are per event kind
+    assert "高镍三元" in client.get("/notifications/").get_data(as_text=True)  # still in-app
+    client.submit("/notifications/settings", {})
+    make_listing("demand", owner, "published", reviewer=broker, title="第二个需求：固态电池界面")
+    assert session.scalar(select(func.count()).select_from(Notification)
+                          .where(Notification.user_id == owner.id)) == 2  # both channels off: nothing new
+
+
+def test_unsubscribe_link_works_without_signing_in(app, client, make_user, make_listing, session, zh):
+    from services import notifications
+    owner, broker = make_user("company"), make_user("broker")
+    make_listing("demand", owner, "published", reviewer=broker)
+    url = re.search(r"http://127\.0\.0\.1:5000(/notifications/unsubscribe/\S+)", _body(_mails(app)[0])).group(1)
+    assert client.get(url).status_code == 200
+    assert notifications.preference(session, owner.id, "listing_approved") == (True, True)  # GET changes nothing
+    resp = client.post(url, data={"List-Unsubscribe": "One-Click"})
+    assert resp.status_code == 200 and 'id="unsubscribed"' in resp.get_data(as_text=True)
+    session.expire_all()
+    assert notifications.preference(session, owner.id, "listing_approved") == (True, False)
+    assert client.get(url[:-3] + "xyz").status_code == 404  # tampered signature
+    assert client.post("/notifications/unsubscribe/garbage").status_code == 404
+
+
+def test_bell_mark_read_and_others_notifications(app, client, login, login_as, make_user, make_listing, session):
+    from models import Notification
+    owner, broker = make_user("company"), make_user("broker")
+    make_listing("demand", owner, "published", reviewer=broker)
+    note = session.scalar(select(Notification).where(Notification.user_id == owner.id))
+    login_as("company")
+    assert client.submit(f"/notifications/{note.id}/read", {}, form_url="/notifications/").status_code == 404
+    login(owner)
+    assert client.submit(f"/notifications/{note.id}/read", {}, form_url="/notifications/").status_code == 302
+    page = client.get("/notifications/").get_data(as_text=True)
+    assert 'id="unread-count"' not in page and 'class="read"' in page
+
+
+def test_anonymous_cannot_see_notifications(client):
+    assert client.get("/notifications/").status_code == 302
+    assert client.get("/notifications/settings").status_code == 302
+
+
+def test_strong_matches_are_announced_once_per_pair(app, make_user, make_listing, session):
+    from models import MatchNotice, Notification
+    company, university, broker = make_user("company"), make_user("university"), make_user("broker")
+    demand = make_listing("demand", company, "published", reviewer=broker)
+    achievement = make_listing("achievement", university, "published", reviewer=broker)
+    before = len(_mails(app))
+    runner = app.test_cli_runner()
+    result = runner.invoke(args=["notify", "matches", "--min-score", "1"])
+    assert result.exit_code == 0, result.output
+    assert "1 new strong matches" in result.output
+    notes = list(session.scalars(select(Notification).where(Notification.kind == "strong_match")))
+    assert {n.user_id for n in notes} == {company.id, university.id}
+    assert {n.params["other_id"] for n in notes} == {demand.id, achievement.id}
+    mails = _mails(app)[before:]
+    assert len(mails) == 2
+    for msg in mails:
+        _no_contacts(msg.as_string() + _body(msg))
+    again = runner.invoke(args=["notify", "matches", "--min-score", "1"])
+    assert "0 new strong matches" in again.output
+    assert session.scalar(select(func.count()).select_from(MatchNotice)) == 1
+    assert runner.invoke(args=["notify", "matches", "--min-score", "101"]).exit_code != 0
+
+
+def test_high_threshold_announces_nothing(app, make_user, make_listing):
+    broker = make_user("broker")
+    make_listing("demand", make_user("company"), "published", reviewer=broker)
+    make_listing("achievement", make_user("university"), "published", reviewer=broker)
+    result = app.test_cli_runner().invoke(args=["notify", "matches", "--min-score", "100"])
+    assert "0 new strong matches" in result.output
+
+
+def test_weekly_digest(app, client, login, make_user, make_listing, session):
+    from services import notifications
+    owner, other, broker = make_user("company"), make_user("company"), make_user("broker")
+    make_listing("demand", owner, "published", reviewer=broker)
+    make_listing("demand", owner, "returned", reviewer=broker, title="另一项需求：钠电池硬碳负极")
+    make_listing("demand", other, "published", reviewer=broker, title="第三项需求：光伏清洗")
+    notifications.save_preference(session, other.id, "digest", in_app=False, email=False)
+    session.commit()
+    before = len(_mails(app))
+    result = app.test_cli_runner().invoke(args=["notify", "digest"])
+    assert result.output.strip() == "1 digests sent"
+    (digest,) = _mails(app)[before:]
+    body = _body(digest)
+    assert digest["To"] == owner.email and "另一项需求" in body and "需要补充技术指标" in body
+    assert "/notifications/unsubscribe/" in body
+    _no_contacts(body)
+    assert app.test_cli_runner().invoke(args=["notify", "digest"]).output.strip() == "0 digests sent"
+
+
+def test_failed_mail_is_kept_and_sent_later(app, make_user, make_listing, session):
+    from models import Notification
+    from services.mail import FileMailer
+    blocker = Path(app.config["MAIL_DIR"]).parent / "not-a-folder"
+    blocker.write_text("x")
+    app.extensions["mailer"] = FileMailer(blocker)  # mkdir fails: a real delivery error
+    owner, broker = make_user("company"), make_user("broker")
+    make_listing("demand", owner, "published", reviewer=broker)
+    note = session.scalar(select(Notification).where(Notification.user_id == owner.id))
+    session.refresh(note)
+    assert note.email_status == "failed"
+    app.extensions["mailer"] = FileMailer(Path(app.config["MAIL_DIR"]))
+    result = app.test_cli_runner().invoke(args=["notify", "send"])
+    assert "1 of 1 pending e-mails sent" in result.output
+    assert len(_mails(app)) == 1
+
+
+def test_mail_backends(capsys):
+    from services.mail import ConsoleMailer, FileMailer, SmtpMailer, build_mailer, compose
+    assert isinstance(build_mailer({"MAIL_BACKEND": "file", "MAIL_DIR": "/tmp/x"}), FileMailer)
+    smtp = build_mailer({"MAIL_BACKEND": "smtp", "SMTP_HOST": "mail.example.com", "SMTP_PORT": "465",
+                         "SMTP_USER": "u", "SMTP_PASSWORD": "p", "SMTP_TLS": "ssl"})
+    assert isinstance(smtp, SmtpMailer) and smtp.port == 465 and smtp.tls == "ssl"
+    with pytest.raises(ValueError):
+        build_mailer({"MAIL_BACKEND": "pigeon"})
+    ConsoleMailer().send(compose("a@example.com", "b@example.com", "主题", "正文"))
+    assert "b@example.com" in capsys.readouterr().out

@@ -1,0 +1,185 @@
+"""Marshmallow schemas of the API: what goes in (validated like the forms) and what comes out."""
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+import marshmallow as ma
+from marshmallow import fields, validate
+
+from models import COOPERATION_MODES, STAGES
+
+PHONE_RE = r"^(\+?86[- ]?)?(1[3-9][0-9]{9}|0[0-9]{2,3}-?[0-9]{7,8}(-[0-9]{1,6})?)$"  # as web/forms.py
+PATENT_RE = r"^(CN|ZL)?\s?[0-9]{8,13}(\.[0-9X]|[A-Z][0-9]?)?$|^[0-9]{4}SR[0-9]{5,7}$"
+MONEY = validate.Range(min=0, max=1_000_000)
+
+
+class UtcDateTime(fields.DateTime):
+    """Naive UTC datetimes from the database, written with their zone (RFC 3339)."""
+
+    def _serialize(self, value, attr, obj, **kwargs):
+        if isinstance(value, datetime) and value.tzinfo is None:
+            value = value.replace(tzinfo=timezone.utc)
+        return super()._serialize(value, attr, obj, **kwargs)
+
+
+class ApiErrorSchema(ma.Schema):
+    """Every error: a stable code, a message in the caller's language, and field errors."""
+
+    code = fields.String(required=True, metadata={"description": "stable machine-readable code"})
+    message = fields.String(required=True, metadata={"description": "in the caller's language"})
+    errors = fields.Dict(keys=fields.String(), values=fields.List(fields.String()),
+                         metadata={"description": "field -> messages (validation errors)"})
+
+
+class PageArgs(ma.Schema):
+    page = fields.Integer(load_default=1, validate=validate.Range(min=1, max=100_000))
+    per_page = fields.Integer(load_default=20, validate=validate.Range(min=1, max=100))
+
+
+class ListingFilterArgs(PageArgs):
+    q = fields.String(load_default="", validate=validate.Length(max=200))
+    field = fields.String(load_default="", validate=validate.Length(max=64))
+    region = fields.String(load_default="", validate=validate.Length(max=32))
+    mode = fields.String(load_default="", validate=validate.OneOf(("",) + COOPERATION_MODES))
+    since = fields.Date(load_default=None)
+    until = fields.Date(load_default=None)
+    status = fields.String(load_default="published", validate=validate.OneOf(
+        ("draft", "submitted", "published", "returned", "rejected", "closed", "all")),
+        metadata={"description": "brokers and admins only; everyone else always gets published listings"})
+
+
+class DemandFilterArgs(ListingFilterArgs):
+    budget = fields.Float(load_default=None, allow_nan=False, validate=MONEY)
+
+
+class AchievementFilterArgs(ListingFilterArgs):
+    stage = fields.String(load_default="", validate=validate.OneOf(("",) + STAGES))
+    max_price = fields.Float(load_default=None, allow_nan=False, validate=MONEY)
+
+
+class MatchArgs(ma.Schema):
+    k = fields.Integer(load_default=10, validate=validate.Range(min=1, max=50))
+
+
+class ContactSchema(ma.Schema):
+    name = fields.String(required=True)
+    phone = fields.String(required=True)
+    email = fields.String(required=True)
+
+
+class PatentSchema(ma.Schema):
+    number = fields.String(required=True, validate=validate.Regexp(PATENT_RE))
+    kind = fields.String(required=True, validate=validate.OneOf(("invention", "utility", "software")))
+    status = fields.String(required=True, validate=validate.OneOf(("granted", "examining", "filed")))
+
+
+class ListingOut(ma.Schema):
+    id = fields.Integer(required=True)
+    kind = fields.String(required=True)
+    title = fields.String(required=True)
+    field = fields.String(required=True, metadata={"description": "field code"})
+    field_name = fields.String(required=True)
+    region = fields.String(required=True, allow_none=True)
+    keywords = fields.List(fields.String(), required=True)
+    modes = fields.List(fields.String(), required=True)
+    status = fields.String(required=True)
+    review_note = fields.String(required=True, allow_none=True,
+                                metadata={"description": "owner and reviewers only"})
+    created_at = UtcDateTime(required=True)
+    updated_at = UtcDateTime(required=True)
+    published_at = UtcDateTime(required=True, allow_none=True)
+    contact = fields.Nested(ContactSchema, required=True, allow_none=True,
+                            metadata={"description": "only for the owner and staff; null otherwise"})
+
+
+class DemandOut(ListingOut):
+    description = fields.String(required=True)
+    indicators = fields.String(required=True)
+    budget_min = fields.Float(required=True, allow_none=True)
+    budget_max = fields.Float(required=True, allow_none=True)
+    deadline = fields.Date(required=True, allow_none=True)
+    min_trl = fields.Integer(required=True, allow_none=True)
+
+
+class AchievementOut(ListingOut):
+    abstract = fields.String(required=True)
+    stage = fields.String(required=True, allow_none=True)
+    trl = fields.Integer(required=True, allow_none=True)
+    price = fields.Float(required=True, allow_none=True)
+    negotiable = fields.Boolean(required=True)
+    team = fields.String(required=True)
+    patents = fields.List(fields.Nested(PatentSchema), required=True)
+
+
+class DemandPage(ma.Schema):
+    items = fields.List(fields.Nested(DemandOut), required=True)
+    page = fields.Integer(required=True)
+    per_page = fields.Integer(required=True)
+    total = fields.Integer(required=True)
+
+
+class AchievementPage(DemandPage):
+    items = fields.List(fields.Nested(AchievementOut), required=True)
+
+
+class _ListingIn(ma.Schema):
+    title = fields.String(required=True, validate=validate.Length(min=4, max=120))
+    field_code = fields.String(required=True, validate=validate.Length(min=1, max=64))
+    keywords = fields.String(load_default="", validate=validate.Length(max=300))
+    region = fields.String(required=True, validate=validate.Length(min=1, max=32))
+    modes = fields.List(fields.String(validate=validate.OneOf(COOPERATION_MODES)), required=True,
+                        validate=validate.Length(min=1, max=len(COOPERATION_MODES)))
+    contact_name = fields.String(required=True, validate=validate.Length(min=1, max=50))
+    contact_phone = fields.String(required=True, validate=validate.Regexp(PHONE_RE))
+    contact_email = fields.Email(required=True, validate=validate.Length(max=254))
+
+
+class DemandIn(_ListingIn):
+    description = fields.String(required=True, validate=validate.Length(min=20, max=4000))
+    indicators = fields.String(load_default="", validate=validate.Length(max=2000))
+    budget_min = fields.Float(load_default=None, allow_none=True, allow_nan=False, validate=MONEY)
+    budget_max = fields.Float(load_default=None, allow_none=True, allow_nan=False, validate=MONEY)
+    deadline = fields.Date(load_default=None, allow_none=True)
+    min_trl = fields.Integer(load_default=None, allow_none=True, validate=validate.Range(min=1, max=9))
+
+
+class AchievementIn(_ListingIn):
+    abstract = fields.String(required=True, validate=validate.Length(min=20, max=6000))
+    stage = fields.String(required=True, validate=validate.OneOf(STAGES))
+    trl = fields.Integer(required=True, validate=validate.Range(min=1, max=9))
+    price = fields.Float(load_default=None, allow_none=True, allow_nan=False, validate=MONEY)
+    negotiable = fields.Boolean(load_default=False)
+    team = fields.String(load_default="", validate=validate.Length(max=1000))
+    patents = fields.List(fields.Nested(PatentSchema), load_default=list, validate=validate.Length(max=10))
+
+
+class MatchOut(ma.Schema):
+    score = fields.Float(required=True, metadata={"description": "calibrated 0-100"})
+    breakdown = fields.Dict(keys=fields.String(), values=fields.Float(), required=True)
+    shared_terms = fields.List(fields.String(), required=True)
+    best_sentence = fields.String(required=True)
+    reasons = fields.Dict(keys=fields.String(), values=fields.String(), required=True)
+    listing = fields.Dict(required=True, metadata={"description": "the counterpart (a demand or achievement)"})
+
+
+class MatchList(ma.Schema):
+    items = fields.List(fields.Nested(MatchOut), required=True)
+
+
+class JobOut(ma.Schema):
+    id = fields.Integer(required=True)
+    kind = fields.String(required=True)
+    status = fields.String(required=True, validate=validate.OneOf(("queued", "running", "done", "failed")))
+    progress = fields.Integer(required=True)
+    total = fields.Integer(required=True)
+    percent = fields.Integer(required=True)
+    error = fields.Nested(ApiErrorSchema, required=True, allow_none=True)
+    result = fields.Dict(required=True, allow_none=True)
+
+
+class DemandPatch(DemandIn):
+    """A partial update of a demand (send only what changes)."""
+
+
+class AchievementPatch(AchievementIn):
+    """A partial update of an achievement (send only what changes)."""

@@ -1,0 +1,230 @@
+"""Bulk import of demands (companies) and achievements (universities): template, upload, preview, import.
+
+Small files are checked and imported within the request; bigger ones (IMPORT_INLINE_ROWS) run as
+background jobs with progress. The uploaded file is read in memory and never stored.
+"""
+from __future__ import annotations
+
+import logging
+import weakref
+from typing import Any, Optional
+
+from flask import (Blueprint, Flask, Response, abort, current_app, flash, redirect, render_template, request,
+                   url_for)
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from flask_login import current_user
+from flask_wtf import FlaskForm
+from flask_wtf.file import FileField, FileRequired
+from sqlalchemy.orm import Session
+from wtforms import BooleanField
+
+from matchmaking.encoders import ModelNotReady
+from matchmaking.vectorstore import IndexCorruptError, IndexMismatchError
+from models import ImportBatch
+from services import exports, imports, jobs, listings
+from services.errors import NotFound, ServiceError
+from services.uploads import UploadLimits, read_table
+
+from . import policy
+from .db import db, sessionmaker_for
+from .errors import message_for
+from .i18n import locale_code
+from .jobs import runner
+
+bp = Blueprint("imports", __name__, url_prefix="/imports")
+log = logging.getLogger(__name__)
+ROLE_KIND = {"company": "demand", "university": "achievement"}
+_APPS: "weakref.WeakKeyDictionary[Any, Flask]" = weakref.WeakKeyDictionary()
+
+policy.allow("imports.template", "GET", policy.LISTERS, note="the template of the user's own kind")
+policy.allow("imports.upload", ("GET", "POST"), policy.LISTERS, note="companies: demands; universities: achievements")
+policy.allow("imports.preview", "GET", policy.LISTERS, relation="owner", note="the uploader's own batch")
+policy.allow("imports.commit", "POST", policy.LISTERS, relation="owner", note="the uploader's own batch")
+policy.allow("imports.rejects", "GET", policy.LISTERS, relation="owner", note="the uploader's own batch")
+
+
+class UploadForm(FlaskForm):
+    file = FileField(_l("Spreadsheet (.xlsx or .csv)"),
+                     validators=[FileRequired(message=_l("Choose a file to upload."))])
+
+
+class ImportForm(FlaskForm):
+    include_duplicates = BooleanField(_l("Also import rows flagged only as possible duplicates"))
+
+
+def init_app(app: Flask) -> None:
+    """Remember the app behind the engine so background jobs can reach its matching runtime."""
+    _APPS[app.extensions["db_engine"]] = app
+
+
+def _kind() -> str:
+    kind = ROLE_KIND.get(current_user.role)
+    if kind is None:
+        abort(403)
+    return kind
+
+
+def _limits() -> UploadLimits:
+    c = current_app.config
+    return UploadLimits(max_bytes=c["IMPORT_MAX_BYTES"], max_rows=c["IMPORT_MAX_ROWS"],
+                        max_uncompressed=c["IMPORT_MAX_UNCOMPRESSED"], max_ratio=c["IMPORT_MAX_RATIO"],
+                        max_members=c["IMPORT_MAX_MEMBERS"])
+
+
+@bp.route("/template.xlsx")
+def template():
+    kind = _kind()
+    name = "demands-template.xlsx" if kind == "demand" else "achievements-template.xlsx"
+    return Response(imports.template_xlsx(db(), kind), mimetype=exports.XLSX_MIME,
+                    headers={"Content-Disposition": f"attachment; filename={name}"})
+
+
+@bp.route("/", methods=["GET", "POST"])
+def upload():
+    kind = _kind()
+    form = UploadForm()
+    if form.validate_on_submit():
+        try:
+            sheet = imports.parse_rows(kind, read_table(form.file.data.read(), _limits()))
+            batch = imports.start_batch(db(), kind, current_user, form.file.data.filename or "", sheet)
+            db().commit()
+        except ServiceError as err:
+            db().rollback()
+            flash(message_for(err), "danger")
+            return render_template("imports/upload.html", kind=kind, form=form), 422
+        return _check(batch)
+    return render_template("imports/upload.html", kind=kind, form=form), 422 if form.errors else 200
+
+
+def _check(batch: ImportBatch):
+    """Check the rows now, or in a background job for big files."""
+    if batch.total > current_app.config["IMPORT_INLINE_ROWS"]:
+        href = url_for("imports.preview", batch_id=batch.id)
+        job = jobs.submit_job(db(), "import.validate", current_user.id, {"batch_id": batch.id, "href": href})
+        batch.job_id = job.id
+        db().commit()
+        runner().enqueue(job.id)
+        return redirect(url_for("jobs.status", job_id=job.id))
+    imports.validate_batch(db(), batch, similar_checker(current_app._get_current_object()))
+    db().commit()
+    return redirect(url_for("imports.preview", batch_id=batch.id))
+
+
+def _batch(batch_id: int) -> ImportBatch:
+    try:
+        return imports.get_batch(db(), batch_id, current_user)
+    except NotFound:
+        abort(404)
+
+
+@bp.route("/<int(max=2147483647):batch_id>")
+def preview(batch_id: int):
+    batch = _batch(batch_id)
+    rows = batch.rows or []
+    counts = {"ok": sum(1 for r in rows if not r["problems"]),
+              "dup": sum(1 for r in rows if r["problems"] and imports.importable(r, True)),
+              "bad": sum(1 for r in rows if not imports.importable(r, True))}
+    return render_template("imports/preview.html", batch=batch, rows=rows, counts=counts, form=ImportForm(),
+                           describe=describe, kind=batch.kind)
+
+
+@bp.route("/<int(max=2147483647):batch_id>/import", methods=["POST"])
+def commit(batch_id: int):
+    batch = _batch(batch_id)
+    form = ImportForm()
+    if not form.validate_on_submit():
+        abort(400)
+    include = bool(form.include_duplicates.data)
+    try:
+        imports.claim_for_import(db(), batch)
+        n = sum(1 for r in batch.rows if imports.importable(r, include))
+        if n > current_app.config["IMPORT_INLINE_ROWS"]:
+            job = jobs.submit_job(db(), "import.commit", current_user.id, {
+                "batch_id": batch.id, "include_duplicates": include,
+                "href": url_for("imports.preview", batch_id=batch.id)})
+            db().commit()
+            runner().enqueue(job.id)
+            return redirect(url_for("jobs.status", job_id=job.id))
+        result = imports.import_batch(db(), batch, include)
+        db().commit()
+    except ServiceError as err:
+        db().rollback()
+        imports.release(db(), batch.id)
+        db().commit()
+        flash(message_for(err), "danger")
+        return redirect(url_for("imports.preview", batch_id=batch.id))
+    flash(_("%(n)s rows imported as drafts; %(m)s rows skipped.", n=len(result["created"]),
+            m=len(result["skipped"])), "success")
+    return redirect(url_for("imports.preview", batch_id=batch.id))
+
+
+@bp.route("/<int(max=2147483647):batch_id>/rejects.<fmt>")
+def rejects(batch_id: int, fmt: str):
+    batch = _batch(batch_id)
+    if fmt not in ("xlsx", "csv"):
+        abort(404)
+    table = imports.rejects_table(batch, describe)
+    body = exports.to_xlsx(table) if fmt == "xlsx" else exports.to_csv(table)
+    return Response(body, mimetype=exports.XLSX_MIME if fmt == "xlsx" else exports.CSV_MIME,
+                    headers={"Content-Disposition": f"attachment; filename=import-{batch.id}-rejects.{fmt}"})
+
+
+def describe(problem: dict) -> str:
+    """One problem of a row in the reader's language, with its column."""
+    text = message_for(ServiceError(problem["code"], **problem.get("params", {})))
+    col = next((c for c in imports.COLUMNS["demand"] + imports.COLUMNS["achievement"]
+                if c.key == problem.get("field")), None)
+    if col is None:
+        return text
+    return f"{col.en}: {text}" if locale_code() == "en" else f"{col.zh}：{text}"
+
+
+def similar_checker(app: Optional[Flask]) -> Optional[imports.SimilarFn]:
+    """A duplicate check against published listings through the engine; None when unavailable."""
+    if app is None:
+        return None
+    runtime, factory = app.extensions["matching"], sessionmaker_for(app)
+    threshold = app.config["DUPLICATE_MIN_SCORE"]
+    state = {"down": False}
+
+    def similar(kind: str, data: dict[str, Any]) -> list[tuple[int, str, float]]:
+        if state["down"]:
+            return []
+        with factory() as s:
+            try:
+                views = runtime.similar(s, imports.transient_listing(s, kind, data), k=3)
+            except (ModelNotReady, IndexMismatchError, IndexCorruptError) as err:
+                log.warning("duplicate check unavailable: %s", type(err).__name__)
+                state["down"] = True
+                return []
+            return [(v.listing.id, v.listing.title, v.match.score) for v in views if v.match.score >= threshold]
+
+    return similar
+
+
+def _app_of(session: Session) -> Optional[Flask]:
+    return _APPS.get(session.get_bind())
+
+
+@jobs.handler("import.validate")
+def _validate_job(session: Session, job: Any, progress: jobs.Progress) -> dict:
+    batch = session.get(ImportBatch, job.params["batch_id"])
+    progress(0, batch.total)
+    imports.validate_batch(session, batch, similar_checker(_app_of(session)), progress)
+    return {"href": job.params["href"], "rows": batch.total}
+
+
+@jobs.handler("import.commit")
+def _commit_job(session: Session, job: Any, progress: jobs.Progress) -> dict:
+    batch = session.get(ImportBatch, job.params["batch_id"])
+    progress(0, batch.total)
+    try:
+        result = imports.import_batch(session, batch, job.params["include_duplicates"], progress)
+    except Exception:
+        # all or nothing: drop what was flushed, then let the user try again
+        session.rollback()
+        imports.release(session, batch.id)
+        session.commit()
+        raise
+    return {"href": job.params["href"], "created": len(result["created"]), "skipped": len(result["skipped"])}

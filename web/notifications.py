@@ -1,0 +1,295 @@
+"""Notifications: the bell and list page, settings, signed unsubscribe links, mail delivery, CLI commands.
+
+Events create Notification rows inside the transaction that caused them (a review decision, a match run);
+after that transaction commits, pending e-mails are sent through the configured backend (inline when
+JOBS_MODE is inline, else in a worker thread). Texts are rendered in the recipient's language.
+"""
+from __future__ import annotations
+
+import logging
+from typing import Any, Iterable, Optional
+
+import click
+from flask import (Blueprint, Flask, abort, current_app, flash, redirect, render_template, request, url_for)
+from flask.cli import AppGroup
+from flask_babel import force_locale
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from flask_login import current_user
+from flask_wtf import FlaskForm
+from itsdangerous import BadSignature, URLSafeSerializer
+from sqlalchemy import event, select
+from sqlalchemy.orm import Session
+
+from matchmaking.encoders import ModelNotReady
+from matchmaking.vectorstore import IndexCorruptError, IndexMismatchError
+from models import Notification, User
+from services import listings, mail, notifications
+from services.errors import NotFound
+from services.indexing import BackgroundWorker
+
+from . import policy
+from .db import db, sessionmaker_for
+from .forms import ActionForm
+from .i18n import KIND_LABELS
+
+bp = Blueprint("notifications", __name__, url_prefix="/notifications")
+log = logging.getLogger(__name__)
+notify_cli = AppGroup("notify", help="Notifications: strong matches, weekly digest, pending mail.")
+
+policy.allow("notifications.index", "GET", policy.SIGNED_IN, relation="self")
+policy.allow("notifications.read", "POST", policy.SIGNED_IN, relation="self")
+policy.allow("notifications.read_all", "POST", policy.SIGNED_IN, relation="self")
+policy.allow("notifications.settings", ("GET", "POST"), policy.SIGNED_IN, relation="self")
+policy.allow("notifications.unsubscribe", ("GET", "POST"), policy.ALL_ROLES,
+             note="no sign-in: the signed token names the user and topic")
+
+TOPIC_LABELS = {"listing_approved": _l("My listing was approved"),
+                "listing_returned": _l("My listing was sent back for changes (with the reason)"),
+                "listing_rejected": _l("My listing was rejected (with the reason)"),
+                "strong_match": _l("New strong matches for my published listings"),
+                "digest": _l("Weekly digest")}
+
+
+def init_app(app: Flask) -> None:
+    """Create notifications with review decisions; mail them after commit."""
+    factory = sessionmaker_for(app)
+    app.extensions["mailer"] = mail.build_mailer(app.config)
+    worker = BackgroundWorker(lambda ids: deliver(app, sorted(ids)))
+    app.extensions["mail_worker"] = worker
+    inline = app.config.get("JOBS_MODE") == "inline"
+
+    def before_flush(session: Session, _ctx: Any, _instances: Any) -> None:
+        notifications.from_review_events(session)
+
+    def after_commit(session: Session) -> None:
+        notes = session.info.pop("notifications_new", [])
+        ids = {n.id for n in notes if n.id is not None and n.email_status == "pending"}
+        if ids:
+            deliver(app, sorted(ids)) if inline else worker.submit(ids)
+
+    event.listen(factory, "before_flush", before_flush)
+    event.listen(factory, "after_commit", after_commit)
+    event.listen(factory, "after_rollback", lambda session: session.info.pop("notifications_new", None))
+    app.jinja_env.globals["unread_notifications"] = _unread
+    app.cli.add_command(notify_cli)
+    # one-click unsubscribe (RFC 8058) posts from the mail client: the signed token is the credential
+    app.extensions["csrf"].exempt("web.notifications.unsubscribe")
+
+
+def _unread() -> int:
+    if not getattr(current_user, "is_authenticated", False):
+        return 0
+    return notifications.unread_count(db(), current_user)
+
+
+# ---------------------------------------------------------------- texts
+
+def describe(note: Notification) -> str:
+    """The notification's text in the current language (no contact details: params carry none)."""
+    p = note.params or {}
+    kind_label = KIND_LABELS.get(p.get("listing_kind", ""), "")
+    texts = {
+        "listing_approved": lambda: _("Your %(kind)s “%(title)s” was approved and is now published.",
+                                      kind=kind_label, title=p.get("title")),
+        "listing_returned": lambda: _("Your %(kind)s “%(title)s” was sent back for changes. Reason: %(reason)s",
+                                      kind=kind_label, title=p.get("title"), reason=p.get("reason") or "—"),
+        "listing_rejected": lambda: _("Your %(kind)s “%(title)s” was rejected. Reason: %(reason)s",
+                                      kind=kind_label, title=p.get("title"), reason=p.get("reason") or "—"),
+        "strong_match": lambda: _("New strong match (score %(score)s) for your %(kind)s “%(title)s”: “%(other)s”.",
+                                  score=p.get("score"), kind=kind_label, title=p.get("title"),
+                                  other=p.get("other_title")),
+    }
+    return texts.get(note.kind, lambda: _("Notification"))()
+
+
+def link_for(note: Notification) -> Optional[str]:
+    """Where the notification leads (the listing, or its matches)."""
+    p = note.params or {}
+    if note.kind == "strong_match":
+        return url_for("matches.for_listing", kind=p["listing_kind"], listing_id=p["listing_id"])
+    if p.get("listing_kind") in listings.KINDS:
+        return url_for("public.detail", kind=p["listing_kind"], listing_id=p["listing_id"])
+    return None
+
+
+def unsubscribe_token(user_id: int, topic: str) -> str:
+    """A signed, non-expiring token naming a user and the topic to stop mailing."""
+    return URLSafeSerializer(current_app.config["SECRET_KEY"], salt="unsubscribe").dumps({"u": user_id, "t": topic})
+
+
+def _read_token(token: str) -> tuple[int, str]:
+    try:
+        data = URLSafeSerializer(current_app.config["SECRET_KEY"], salt="unsubscribe").loads(token)
+        return int(data["u"]), str(data["t"])
+    except (BadSignature, KeyError, TypeError, ValueError):
+        abort(404)
+
+
+# ---------------------------------------------------------------- delivery
+
+def deliver(app: Flask, ids: Iterable[int]) -> int:
+    """Mail these pending notifications, each in its recipient's language; returns how many were sent."""
+    sent = 0
+    base = app.config["PUBLIC_BASE_URL"]
+    with sessionmaker_for(app)() as session, app.test_request_context("/", base_url=base):
+        for note_id in ids:
+            note = session.get(Notification, note_id)
+            if note is None or note.email_status not in ("pending", "failed"):
+                continue
+            user = session.get(User, note.user_id)
+            topic = notifications.KIND_TOPIC[note.kind]
+            try:
+                with force_locale(_locale(app, user)):
+                    subject = _("[TechMatch] %(text)s", text=_subject(note))
+                    link = _absolute(base, link_for(note))
+                    unsub = _absolute(base, url_for("notifications.unsubscribe",
+                                                    token=unsubscribe_token(user.id, topic)))
+                    body = render_template("mail/notification.txt", user=user, text=describe(note), link=link,
+                                           unsubscribe=unsub, topic=TOPIC_LABELS[topic])
+                app.extensions["mailer"].send(mail.compose(app.config["MAIL_FROM"], user.email, subject, body,
+                                                           unsub))
+                note.email_status = "sent"
+                sent += 1
+            except Exception as err:  # a mail server outage must not lose the in-app notification
+                log.warning("mail for notification %s failed: %s", note_id, type(err).__name__)
+                note.email_status = "failed"
+            session.commit()
+    return sent
+
+
+def _locale(app: Flask, user: User) -> str:
+    return user.locale if user.locale in app.config["LANGUAGES"] else app.config["BABEL_DEFAULT_LOCALE"]
+
+
+def _absolute(base: str, path: Optional[str]) -> str:
+    return base.rstrip("/") + path if path else base
+
+
+def _subject(note: Notification) -> str:
+    return {"listing_approved": _("Your listing was approved"),
+            "listing_returned": _("Your listing was sent back for changes"),
+            "listing_rejected": _("Your listing was rejected"),
+            "strong_match": _("A new strong match for your listing")}.get(note.kind, _("Notification"))
+
+
+def send_digest(app: Flask) -> int:
+    """Mail each user who wants it a summary of the last week's notifications; returns mails sent."""
+    base, sent = app.config["PUBLIC_BASE_URL"], 0
+    with sessionmaker_for(app)() as session, app.test_request_context("/", base_url=base):
+        for user_id, notes in notifications.digest_batches(session).items():
+            user = session.get(User, user_id)
+            if user is None or not user.active:
+                continue
+            with force_locale(_locale(app, user)):
+                unsub = _absolute(base, url_for("notifications.unsubscribe",
+                                                token=unsubscribe_token(user.id, "digest")))
+                items = [(describe(n), _absolute(base, link_for(n))) for n in notes]
+                body = render_template("mail/digest.txt", user=user, items=items, unsubscribe=unsub,
+                                       home=_absolute(base, url_for("notifications.index")))
+                subject = _("[TechMatch] Your weekly digest: %(n)s updates", n=len(notes))
+            app.extensions["mailer"].send(mail.compose(app.config["MAIL_FROM"], user.email, subject, body, unsub))
+            notifications.mark_digested(session, notes)
+            session.commit()
+            sent += 1
+    return sent
+
+
+# ---------------------------------------------------------------- pages
+
+class SettingsForm(FlaskForm):
+    """Checkboxes are read from request.form by topic; the form carries CSRF."""
+
+
+@bp.route("/")
+def index():
+    return render_template("notifications/list.html", rows=notifications.visible(db(), current_user),
+                           describe=describe, link_for=link_for, form=ActionForm())
+
+
+@bp.route("/<int(max=2147483647):notification_id>/read", methods=["POST"])
+def read(notification_id: int):
+    if not ActionForm().validate_on_submit():
+        abort(400)
+    try:
+        notifications.mark_read(db(), current_user, notification_id)
+    except NotFound:
+        abort(404)
+    db().commit()
+    return redirect(url_for("notifications.index"))
+
+
+@bp.route("/read-all", methods=["POST"])
+def read_all():
+    if not ActionForm().validate_on_submit():
+        abort(400)
+    notifications.mark_read(db(), current_user)
+    db().commit()
+    flash(_("All notifications marked as read."), "success")
+    return redirect(url_for("notifications.index"))
+
+
+@bp.route("/settings", methods=["GET", "POST"])
+def settings():
+    form = SettingsForm()
+    if form.validate_on_submit():
+        for topic in notifications.TOPICS:
+            notifications.save_preference(db(), current_user.id, topic,
+                                          in_app=topic != "digest" and f"{topic}-in_app" in request.form,
+                                          email=f"{topic}-email" in request.form)
+        db().commit()
+        flash(_("Notification settings saved."), "success")
+        return redirect(url_for("notifications.settings"))
+    return render_template("notifications/settings.html", form=form, labels=TOPIC_LABELS,
+                           prefs=notifications.preferences(db(), current_user))
+
+
+@bp.route("/unsubscribe/<token>", methods=["GET", "POST"])
+def unsubscribe(token: str):
+    user_id, topic = _read_token(token)
+    user = db().get(User, user_id)
+    if user is None or topic not in notifications.TOPICS:
+        abort(404)
+    if request.method == "POST":  # one click from the mail client (RFC 8058) or the button below
+        in_app, _email = notifications.preference(db(), user_id, topic)
+        notifications.save_preference(db(), user_id, topic, in_app=in_app, email=False)
+        db().commit()
+        return render_template("notifications/unsubscribed.html", topic=TOPIC_LABELS[topic], done=True)
+    return render_template("notifications/unsubscribed.html", topic=TOPIC_LABELS[topic], done=False)
+
+
+# ---------------------------------------------------------------- CLI
+
+@notify_cli.command("matches", help="Announce new strong matches of published listings (each pair once).")
+@click.option("--min-score", type=float, default=None, help="Score 0-100 (default: NOTIFY_MATCH_MIN_SCORE).")
+def notify_matches(min_score: Optional[float]) -> None:
+    app = current_app._get_current_object()
+    threshold = app.config["NOTIFY_MATCH_MIN_SCORE"] if min_score is None else min_score
+    if not 0 <= threshold <= 100:
+        raise click.BadParameter("0-100 / 分数须在 0 到 100 之间", param_hint="--min-score")
+    runtime = app.extensions["matching"]
+    with sessionmaker_for(app)() as session:
+        def find(item: Any) -> list[tuple[Any, float]]:
+            return [(v.listing, v.match.score) for v in runtime.find_matches(session, item, k=10)]
+
+        items = listings.published(session, "demand") + listings.published(session, "achievement")
+        try:
+            n = notifications.announce_matches(session, items, find, threshold)
+        except (ModelNotReady, IndexMismatchError, IndexCorruptError) as err:
+            raise click.ClickException(f"matching unavailable ({type(err).__name__}): run `flask index rebuild`")
+        session.commit()
+    app.extensions["mail_worker"].join()
+    click.echo(f"{n} new strong matches announced (score >= {threshold:g})")
+
+
+@notify_cli.command("digest", help="Mail the weekly digest to everyone who wants it.")
+def notify_digest() -> None:
+    click.echo(f"{send_digest(current_app._get_current_object())} digests sent")
+
+
+@notify_cli.command("send", help="Send e-mails still pending (after a crash or a mail server outage).")
+def notify_send() -> None:
+    app = current_app._get_current_object()
+    with sessionmaker_for(app)() as session:
+        ids = notifications.pending_email_ids(session)
+    click.echo(f"{deliver(app, ids)} of {len(ids)} pending e-mails sent")
