@@ -522,3 +522,11 @@ def schedule_rows(session: Session, roadshow: Roadshow, user: Any = None) -> lis
              "score": round(m.score, 1), "company_intent": m.company_intent or "",
              "presenter_intent": m.presenter_intent or "", "id": m.id}
             for m in meetings(session, roadshow, user)]
+
+
+def meeting_for(session: Session, meeting_id: int, user: Any) -> Optional[RoadshowMeeting]:
+    """The meeting if the user is one of its two sides (the company, or the presenting achievement's owner)."""
+    meeting = session.get(RoadshowMeeting, meeting_id)
+    if meeting is None or user.id not in (meeting.company_id, meeting.presenter.achievement.owner_id):
+        return None
+    return meeting

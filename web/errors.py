@@ -40,6 +40,31 @@ def message_for(err: ServiceError) -> str:
                                   "or ask an administrator if it keeps failing."),
         "pdf.font_missing": lambda: _("PDF export needs a Chinese font, which is not installed on the server. "
                                       "Ask the administrator to run `make setup` or set PDF_FONT."),
+        # roadshows (路演)
+        "roadshow.forbidden": lambda: _("Only brokers and administrators can organise roadshows."),
+        "roadshow.date_past": lambda: _("The roadshow date must be today or later."),
+        "roadshow.no_place": lambda: _("Give a venue, an online link, or both."),
+        "roadshow.bad_number": lambda: _("Enter a whole number from %(lo)s to %(hi)s.", lo=p.get("lo"), hi=p.get("hi")),
+        "roadshow.no_demands": lambda: _("There are no open published demands in this field, so there is nothing to "
+                                         "cover: choose another field, or add presenters by hand."),
+        "roadshow.no_candidates": lambda: _("No published achievement in this field can present yet."),
+        "roadshow.no_matching_demands": lambda: _("None of the %(n)s open demands of this field matches a published "
+                                                  "achievement well enough; add presenters by hand.", n=p.get("demands")),
+        "roadshow.presenter_unknown": lambda: _("Choose a published achievement."),
+        "roadshow.presenter_exists": lambda: _("This achievement already presents at this roadshow."),
+        "roadshow.presenters_full": lambda: _("All %(n)s presentation slots are taken: remove a presenter first.",
+                                              n=p.get("n")),
+        "roadshow.no_presenters": lambda: _("Choose the presenters first; companies are proposed from them."),
+        "roadshow.not_a_company": lambda: _("Only active company accounts can be invited."),
+        "roadshow.already_invited": lambda: _("%(name)s is already invited to this roadshow.", name=p.get("name")),
+        "roadshow.over": lambda: _("This roadshow has already taken place."),
+        "roadshow.already_registered": lambda: _("You are already registered for this roadshow."),
+        "roadshow.full": lambda: _("All %(n)s seats are taken. Ask the broker to add seats.", n=p.get("seats")),
+        "roadshow.register_first": lambda: _("Register for the roadshow before choosing meetings."),
+        "roadshow.conflict_unknown": lambda: _("Choose an invited company and a presenter of this roadshow."),
+        "roadshow.no_wishes": lambda: _("No registered company has wished a meeting yet, so there is nothing to "
+                                        "schedule."),
+        "roadshow.bad_intent": lambda: _("Choose interested or not interested."),
         "not_found": lambda: _("Not found."),
     }
     return messages.get(err.code, lambda: _("The request could not be completed."))()
