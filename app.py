@@ -8,7 +8,7 @@ from flask_wtf import CSRFProtect
 
 from config import ROOT, Config
 from web import admin, auth, cli, db, errors, i18n, jobs, listings, matches, policy, public, review
-from web import roadshows
+from web import challenges, roadshows
 
 csrf = CSRFProtect()
 
@@ -27,7 +27,7 @@ def create_app(overrides: Optional[Mapping[str, Any]] = None) -> Flask:
     matches.init_app(app)
     jobs.init_app(app)
     for blueprint in (public.bp, auth.bp, listings.demands_bp, listings.achievements_bp, review.bp,
-                      matches.bp, admin.bp, jobs.bp, roadshows.bp):
+                      matches.bp, admin.bp, jobs.bp, roadshows.bp, challenges.bp):
         app.register_blueprint(blueprint)
     cli.init_app(app)
     return app

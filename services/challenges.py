@@ -265,7 +265,7 @@ def score_application(session: Session, challenge: Challenge, application_id: in
 
 
 def _valid_scores(challenge: Challenge, scores: dict[int, Any]) -> dict[int, int]:
-    if set(scores) != set(range(len(challenge.criteria))):
+    if set(scores) != set(range(len(challenge.criteria))) or any(v is None or v == "" for v in scores.values()):
         raise ServiceError("challenge.score_missing")
     clean = {}
     for criterion, value in scores.items():

@@ -65,6 +65,36 @@ def message_for(err: ServiceError) -> str:
         "roadshow.no_wishes": lambda: _("No registered company has wished a meeting yet, so there is nothing to "
                                         "schedule."),
         "roadshow.bad_intent": lambda: _("Choose interested or not interested."),
+        # 揭榜挂帅 challenges
+        "challenge.forbidden": lambda: _("Only brokers and administrators can publish challenges."),
+        "challenge.deadline_past": lambda: _("The application deadline must be today or later."),
+        "challenge.bad_reward": lambda: _("Enter a reward between 0 and 1,000,000 (in 10k yuan)."),
+        "challenge.criteria_empty": lambda: _("Give at least one scoring criterion."),
+        "challenge.criteria_many": lambda: _("Use at most %(n)s scoring criteria.", n=p.get("n")),
+        "challenge.criteria_format": lambda: _("Criterion line %(line)s: write name | perspective | weight.",
+                                               line=p.get("line")),
+        "challenge.criteria_perspective": lambda: _("Criterion line %(line)s: the perspective must be scientist, "
+                                                    "entrepreneur or investor.", line=p.get("line")),
+        "challenge.criteria_weight": lambda: _("Criterion line %(line)s: the weight must be a positive number.",
+                                               line=p.get("line")),
+        "challenge.announced": lambda: _("The winner has been announced; this challenge can no longer change."),
+        "challenge.no_reopen": lambda: _("Applications for this challenge have closed, so its deadline cannot be "
+                                         "moved. Publish a new challenge to collect new applications."),
+        "challenge.wrong_role": lambda: _("Only university and institute accounts can apply."),
+        "challenge.deadline_passed": lambda: _("Applications closed on %(deadline)s; this application was not "
+                                               "accepted.", deadline=p.get("deadline")),
+        "challenge.closed": lambda: _("This challenge no longer accepts applications."),
+        "challenge.already_applied": lambda: _("You have already applied to this challenge."),
+        "challenge.bad_achievement": lambda: _("Link only your own published achievements."),
+        "challenge.panelist_role": lambda: _("Only active brokers and administrators can sit on the panel."),
+        "challenge.already_panelist": lambda: _("This person is already on the panel."),
+        "challenge.not_panelist": lambda: _("Only panel members can score applications."),
+        "challenge.score_missing": lambda: _("Score every criterion."),
+        "challenge.bad_score": lambda: _("Scores are whole numbers from 0 to 10."),
+        "challenge.still_open": lambda: _("Applications are open until %(deadline)s; shortlist after that.",
+                                          deadline=p.get("deadline")),
+        "challenge.shortlist_empty": lambda: _("Tick at least one application to shortlist."),
+        "challenge.not_shortlisted": lambda: _("Only a shortlisted application can win."),
         "not_found": lambda: _("Not found."),
     }
     return messages.get(err.code, lambda: _("The request could not be completed."))()

@@ -2,12 +2,13 @@
 from __future__ import annotations
 
 from datetime import date
-from typing import Any
+from typing import Any, Optional
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import DateField, HiddenField, IntegerField, SelectField, StringField, TextAreaField
-from wtforms.validators import InputRequired, Length, NumberRange, Optional, Regexp, ValidationError
+from wtforms.validators import InputRequired, Length, NumberRange, Regexp, ValidationError
+from wtforms.validators import Optional as Blank
 
 from .forms import REQUIRED, MultiCheckboxField, _finite, _max, _money, _required
 
@@ -22,13 +23,13 @@ def _count(label: Any, lo: int, hi: int, default: int) -> IntegerField:
 class RoadshowForm(FlaskForm):
     title = StringField(_l("Title"), validators=[_required(), Length(
         min=4, max=120, message=_l("The title needs 4 to 120 characters."))])
-    theme = TextAreaField(_l("Theme"), validators=[Optional(), _max(2000)])
+    theme = TextAreaField(_l("Theme"), validators=[Blank(), _max(2000)])
     field_code = SelectField(_l("Field"), validators=[_required()])
     held_on = DateField(_l("Date"), validators=[InputRequired(message=_l("Enter a date, like 2026-12-01."))])
     start_time = StringField(_l("Start time"), default="14:00", validators=[_required(), Regexp(
         r"^([01]\d|2[0-3]):[0-5]\d$", message=_l("Enter a time like 14:00."))])
-    venue = StringField(_l("Venue"), validators=[Optional(), _max(200)])
-    online_link = StringField(_l("Online link"), validators=[Optional(), _max(300), Regexp(
+    venue = StringField(_l("Venue"), validators=[Blank(), _max(200)])
+    online_link = StringField(_l("Online link"), validators=[Blank(), _max(300), Regexp(
         r"^https?://\S+$", message=_l("Enter a link starting with http:// or https://."))])
     presentation_slots = _count(_l("Presentation slots (presenters)"), 1, 50, 6)
     meeting_slots = _count(_l("1:1 meeting slots"), 1, 40, 6)
@@ -58,16 +59,16 @@ class AddPresenterForm(FlaskForm):
 
 class InviteForm(FlaskForm):
     company_id = HiddenField(validators=[_required(), Regexp(r"^\d{1,9}$", message=_l("Unknown company."))])
-    demand_id = HiddenField(validators=[Optional(), Regexp(r"^\d{1,9}$", message=_l("Unknown company."))])
+    demand_id = HiddenField(validators=[Blank(), Regexp(r"^\d{1,9}$", message=_l("Unknown company."))])
 
 
 class WishForm(FlaskForm):
-    presenter_ids = MultiCheckboxField(_l("Presenters I want to meet"), coerce=int, validators=[Optional()])
+    presenter_ids = MultiCheckboxField(_l("Presenters I want to meet"), coerce=int, validators=[Blank()])
 
 
 class AttendanceForm(FlaskForm):
-    companies = MultiCheckboxField(_l("Companies present"), coerce=int, validators=[Optional()])
-    presenters = MultiCheckboxField(_l("Presenters present"), coerce=int, validators=[Optional()])
+    companies = MultiCheckboxField(_l("Companies present"), coerce=int, validators=[Blank()])
+    presenters = MultiCheckboxField(_l("Presenters present"), coerce=int, validators=[Blank()])
 
 
 class ConflictForm(FlaskForm):
@@ -90,8 +91,8 @@ class ChallengeForm(FlaskForm):
     reward = _money(_l("Reward (10k yuan)"))
     deadline = DateField(_l("Application deadline"), validators=[
         InputRequired(message=_l("Enter a date, like 2026-12-01."))])
-    eligibility = TextAreaField(_l("Eligibility"), validators=[Optional(), _max(2000)])
-    sponsor = StringField(_l("Sponsor (government body or company)"), validators=[Optional(), _max(200)])
+    eligibility = TextAreaField(_l("Eligibility"), validators=[Blank(), _max(2000)])
+    sponsor = StringField(_l("Sponsor (government body or company)"), validators=[Blank(), _max(200)])
     field_code = SelectField(_l("Field"), validators=[_required()])
     criteria = TextAreaField(_l("Scoring criteria"), validators=[_required(), _max(2000)],
                              description=_l("One per line: name | scientist, entrepreneur or investor | weight, "
@@ -101,8 +102,11 @@ class ChallengeForm(FlaskForm):
         if field.data is None:
             raise ValidationError(REQUIRED)
 
+    # the saved deadline when editing: keeping a past one unchanged is not an error
+    current_deadline: Optional[date] = None
+
     def validate_deadline(self, field: DateField) -> None:
-        if field.data and field.data < date.today():
+        if field.data and field.data < date.today() and field.data != self.current_deadline:
             raise ValidationError(_l("The deadline must be today or later."))
 
 
@@ -111,7 +115,7 @@ class ApplicationForm(FlaskForm):
         min=4, max=2000, message=_l("Describe the team in 4 to 2,000 characters."))])
     approach = TextAreaField(_l("Technical approach"), validators=[_required(), Length(
         min=20, max=6000, message=_l("Describe the approach in 20 to 6,000 characters."))])
-    achievement_ids = MultiCheckboxField(_l("Linked achievements"), coerce=int, validators=[Optional()])
+    achievement_ids = MultiCheckboxField(_l("Linked achievements"), coerce=int, validators=[Blank()])
 
 
 class PanelForm(FlaskForm):
