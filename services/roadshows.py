@@ -14,6 +14,7 @@ import numpy as np
 from sqlalchemy import delete, or_, select, update
 from sqlalchemy.orm import Session
 
+from matchmaking.engine import calibrate
 from matchmaking.schedule import Binding, ScheduleProblem, ScheduleResult, Wish, check, select_presenters, solve
 from models import (Achievement, Demand, Field, Role, Roadshow, RoadshowConflict, RoadshowInvitation,
                     RoadshowMeeting, RoadshowPresenter, RoadshowWish, Status, User, utcnow)
@@ -26,6 +27,9 @@ from .indexing import to_doc
 MIN_SCORE = 40.0
 # Schedules with more wishes than this run as a background job; smaller ones inline.
 INLINE_WISHES = 300
+# Seconds the exact coverage MILP may take in a request; past it the better of the solver's incumbent and
+# the greedy (1 - 1/e) solution is used and the proposal says it is not proven optimal.
+PROPOSAL_TIME_LIMIT = 5.0
 INTENTS = ("interested", "not_interested")
 NUMBERS = {"presentation_slots": (1, 50), "meeting_slots": (1, 40), "tables": (1, 200),
            "slot_minutes": (5, 240), "presenter_cap": (1, 40), "company_cap": (1, 40), "seats": (1, 5000)}
@@ -157,8 +161,10 @@ def score_matrix(runtime: Any, session: Session, demands: list[Demand], achievem
     column = {a.id: j for j, a in enumerate(achievements)}
     matcher = runtime.matcher("achievement", session)
     for i, demand in enumerate(demands):
-        for m in matcher.match(to_doc(demand), k=len(achievements), allowed_ids=set(column)):
-            matrix[i, column[m.id]] = m.score
+        # rank() is match() without the explanations (best sentence, shared terms) a matrix does not need
+        ranked, _terms = matcher.rank(to_doc(demand), k=len(achievements), allowed_ids=set(column))
+        for r in ranked:
+            matrix[i, column[r.id]] = round(float(calibrate(r.fused, matcher.fusion)), 1)
         for j, a in enumerate(achievements):
             if _conflicted(demand, a):
                 matrix[i, j] = 0.0
@@ -191,7 +197,7 @@ def propose_presenters(session: Session, runtime: Any, roadshow: Roadshow) -> Pr
     if not sim.any():
         raise ServiceError("roadshow.no_matching_demands", demands=len(demands))
     useful = [j for j in range(len(candidates)) if sim[:, j].any()]
-    sel = select_presenters(sim[:, useful], roadshow.presentation_slots)
+    sel = select_presenters(sim[:, useful], roadshow.presentation_slots, time_limit=PROPOSAL_TIME_LIMIT)
     _clear_schedule(session, roadshow)
     roadshow.presenters.clear()
     session.flush()
@@ -245,23 +251,22 @@ class CompanyProposal:
     invited: bool
 
 
-def propose_companies(session: Session, runtime: Any, roadshow: Roadshow) -> list[CompanyProposal]:
-    """Companies whose open demands match the chosen presenters, best match first."""
+def propose_companies(session: Session, runtime: Any, roadshow: Roadshow, per_presenter: int = 30) -> list[CompanyProposal]:
+    """Companies whose open demands match the chosen presenters, best match first (one query per presenter)."""
     if not roadshow.presenters:
         raise ServiceError("roadshow.no_presenters")
-    demands = [d for d in _all_open_demands(session) if d.owner.role == Role.COMPANY.value]
-    if not demands:
-        raise ServiceError("roadshow.no_demands")
-    sim = score_matrix(runtime, session, demands, [p.achievement for p in roadshow.presenters])
     invited = {i.company_id for i in roadshow.invitations}
+    today = date.today()
     best: dict[int, CompanyProposal] = {}
-    for i, demand in enumerate(demands):
-        j = int(np.argmax(sim[i]))
-        score = float(sim[i, j])
-        if score < MIN_SCORE or (demand.owner_id in best and best[demand.owner_id].score >= score):
-            continue
-        best[demand.owner_id] = CompanyProposal(demand.owner, demand, roadshow.presenters[j], score,
-                                                demand.owner_id in invited)
+    for presenter in roadshow.presenters:
+        for view in runtime.find_matches(session, presenter.achievement, k=per_presenter):
+            demand, score = view.listing, float(view.match.score)
+            if score < MIN_SCORE or demand.owner.role != Role.COMPANY.value or \
+                    (demand.deadline is not None and demand.deadline < today):
+                continue
+            if demand.owner_id not in best or best[demand.owner_id].score < score:
+                best[demand.owner_id] = CompanyProposal(demand.owner, demand, presenter, score,
+                                                        demand.owner_id in invited)
     return sorted(best.values(), key=lambda p: (-p.score, p.company.id))
 
 

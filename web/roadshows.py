@@ -157,8 +157,17 @@ def binding_message(binding: dict) -> str:
 @bp.route("/<int:roadshow_id>/propose", methods=["POST"])
 def propose(roadshow_id: int):
     roadshow = _managed(roadshow_id)
-    return _attempt(roadshow_id, lambda: roadshows.propose_presenters(db(), runtime(), roadshow),
-                    _("Presenters proposed to cover the open demands of the field; swap any you like."), "presenters")
+    got: dict[str, Any] = {}
+    response = _attempt(roadshow_id, lambda: got.setdefault("p", roadshows.propose_presenters(db(), runtime(), roadshow)),
+                        _("Presenters proposed to cover the open demands of the field; swap any you like."),
+                        "presenters")
+    if "p" in got:
+        p = got["p"]
+        flash(_("%(covered)s of %(demands)s open demands are covered by at least one presenter.",
+                covered=p.covered, demands=p.demands), "success" if p.optimal else "warning")
+        if not p.optimal:
+            flash(_("The best set found in the time allowed is shown; it is not proven optimal."), "warning")
+    return response
 
 
 @bp.route("/<int:roadshow_id>/presenters", methods=["POST"])

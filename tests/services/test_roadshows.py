@@ -279,3 +279,11 @@ def test_big_schedules_run_as_a_job(app, session, world, runtime, monkeypatch):
     done = session.get(Job, job.id)
     assert done.status == "done" and done.result["scheduled"] == 2
     assert len(roadshows.meetings(session, session.get(type(rs), rs.id))) == 2
+
+
+def test_attendance_marks_registered_companies_and_presenters(session, world, runtime):
+    rs, p1, p3 = _scheduled_world(session, world, runtime)
+    roadshows.set_attendance(session, rs, [world["c1"].id, 999], [p3.id])
+    by_company = {i.company_id: i.attended for i in rs.invitations}
+    assert by_company == {world["c1"].id: True, world["c2"].id: False}
+    assert {p.id: p.attended for p in rs.presenters} == {p1.id: False, p3.id: True}
