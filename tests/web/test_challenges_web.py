@@ -97,6 +97,8 @@ def test_past_deadline_edit_cannot_reopen(client, login, cast, zh, session):
     session.commit()
     login(cast["broker"])
     url = f"/challenges/{ch.id}/edit"
+    edit_page = client.get(url)
+    assert edit_page.status_code == 200 and "技术先进性 | scientist | 40" in text(edit_page)
     resp = client.submit(url, form(deadline=(date.today() + timedelta(days=9)).isoformat()))
     assert resp.status_code == 200
     assert zh("Applications for this challenge have closed, so its deadline cannot be moved. Publish a new "
@@ -157,3 +159,12 @@ def test_outsider_cannot_score(client, login, cast, session, make_user):
     resp = client.submit(f"{url}/applications/{app1.id}/score", {"score-0": "8", "score-1": "7", "score-2": "6"},
                          form_url=url)
     assert resp.status_code == 404
+
+
+def test_every_roadshow_and_challenge_route_has_a_policy(app):
+    from web import policy
+
+    routes = [(r.endpoint, m) for r in app.url_map.iter_rules() if r.endpoint.split(".")[0] in ("roadshows", "challenges")
+              for m in r.methods - {"HEAD", "OPTIONS"}]
+    assert len(routes) >= 20
+    assert [(e, m) for e, m in routes if policy.rule_for(e, m) is None] == []
