@@ -18,6 +18,7 @@ from models import (PERSPECTIVES, Achievement, Challenge, ChallengeApplication, 
                     Field, Role, Status, User, utcnow)
 
 from .errors import NotFound, ServiceError
+from .roadshows import flush_unique
 
 STAFF = (Role.BROKER.value, Role.ADMIN.value)
 TEXT_FIELDS = ("title", "problem", "indicators", "eligibility", "sponsor")
@@ -182,7 +183,7 @@ def apply(session: Session, challenge: Challenge, user: User, data: dict[str, An
                                        team=data["team"].strip(), approach=data["approach"].strip(),
                                        achievement_ids=ids, status="submitted")
     session.add(application)
-    session.flush()
+    flush_unique(session, "challenge.already_applied")
     return application
 
 
@@ -226,7 +227,7 @@ def assign_panelist(session: Session, challenge: Challenge, user_id: int) -> Cha
         raise ServiceError("challenge.already_panelist")
     panelist = ChallengePanelist(challenge_id=challenge.id, user_id=user_id)
     session.add(panelist)
-    session.flush()
+    flush_unique(session, "challenge.already_panelist")
     return panelist
 
 

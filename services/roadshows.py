@@ -12,6 +12,7 @@ from typing import Any, Iterable, Optional
 
 import numpy as np
 from sqlalchemy import delete, or_, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from matchmaking.engine import calibrate
@@ -36,6 +37,17 @@ NUMBERS = {"presentation_slots": (1, 50), "meeting_slots": (1, 40), "tables": (1
 
 
 # ------------------------------------------------------------------------------------ the roadshow
+
+def flush_unique(session: Session, code: str, **params: Any) -> None:
+    """Flush; a unique-constraint race (two tabs, a double click) becomes the clear refusal `code`.
+
+    The caller rolls the whole unit of work back on a ServiceError, so nothing half-written survives.
+    """
+    try:
+        session.flush()
+    except IntegrityError:
+        raise ServiceError(code, **params) from None
+
 
 def create_roadshow(session: Session, broker: User, data: dict[str, Any]) -> Roadshow:
     """A new roadshow owned by the broker; a past date, no place or bad numbers are refused."""
@@ -286,7 +298,7 @@ def invite(session: Session, roadshow: Roadshow, company_id: int, demand_id: Opt
         raise ServiceError("roadshow.already_invited", name=company.display_name)
     invitation = RoadshowInvitation(company=company, demand_id=demand_id, score=score, status="invited")
     roadshow.invitations.append(invitation)
-    session.flush()
+    flush_unique(session, "roadshow.already_invited", name=company.display_name)
     return invitation
 
 

@@ -287,3 +287,25 @@ def test_attendance_marks_registered_companies_and_presenters(session, world, ru
     by_company = {i.company_id: i.attended for i in rs.invitations}
     assert by_company == {world["c1"].id: True, world["c2"].id: False}
     assert {p.id: p.attended for p in rs.presenters} == {p1.id: False, p3.id: True}
+
+
+def test_a_double_invite_race_is_refused_by_the_database_not_a_crash(session, world, monkeypatch):
+    rs = roadshows.create_roadshow(session, world["broker"], roadshow_data())
+    roadshows.invite(session, rs, world["c1"].id)
+    session.commit()
+    monkeypatch.setattr(roadshows, "invitation_of", lambda *a: None)  # the other request read before our commit
+    with pytest.raises(ServiceError) as err:
+        roadshows.invite(session, rs, world["c1"].id)
+    assert err.value.code == "roadshow.already_invited"
+    session.rollback()
+    assert len(session.get(type(rs), rs.id).invitations) == 1
+
+
+def test_registration_after_the_roadshow_is_refused(session, world):
+    rs = roadshows.create_roadshow(session, world["broker"], roadshow_data())
+    roadshows.invite(session, rs, world["c1"].id)
+    rs.held_on = date.today() - timedelta(days=1)  # time passed
+    session.commit()
+    with pytest.raises(ServiceError) as err:
+        roadshows.register(session, rs.id, world["c1"])
+    assert err.value.code == "roadshow.over"

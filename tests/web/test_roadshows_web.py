@@ -222,3 +222,22 @@ def test_intents_from_both_sides_and_nobody_else(client, login, people, zh, sess
 def test_anonymous_is_sent_to_sign_in(client):
     assert client.get("/roadshows/").status_code == 302
     assert client.get("/roadshows/1").status_code == 302
+
+
+def test_big_schedule_runs_as_a_background_job_with_a_status_page(client, login, people, session, app, monkeypatch):
+    rs = roadshows.create_roadshow(session, people["broker"], {
+        "title": "电池路演", "field_code": "new_energy", "held_on": date.today() + timedelta(days=3), "venue": "西安",
+        "presentation_slots": 2, "meeting_slots": 2, "tables": 2, "slot_minutes": 20, "presenter_cap": 2,
+        "company_cap": 2, "seats": 5})
+    p1 = roadshows.add_presenter(session, rs, people["a1"].id)
+    roadshows.invite(session, rs, people["c1"].id)
+    session.commit()
+    roadshows.register(session, rs.id, people["c1"])
+    roadshows.set_wishes(session, app.extensions["matching"], rs, people["c1"], [p1.id])
+    session.commit()
+    monkeypatch.setattr(roadshows, "INLINE_WISHES", 0)
+    login(people["broker"])
+    resp = client.submit(f"/roadshows/{rs.id}/schedule", {}, form_url=f"/roadshows/{rs.id}")
+    assert resp.status_code == 302 and "/jobs/" in resp.headers["Location"]
+    status = client.get(resp.headers["Location"].replace("http://localhost", "") + ".json").get_json()
+    assert status["status"] == "done" and status["result"]["scheduled"] == 1
