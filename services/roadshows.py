@@ -332,6 +332,31 @@ def register(session: Session, roadshow_id: int, company: User) -> RoadshowInvit
     return invitation_of(session, roadshow, company)
 
 
+def decline(session: Session, roadshow_id: int, company: User) -> RoadshowInvitation:
+    """Decline an invitation or cancel a registration; a held seat is given back (atomically)."""
+    roadshow = session.get(Roadshow, roadshow_id)
+    invitation = invitation_of(session, roadshow, company) if roadshow else None
+    if invitation is None:
+        raise NotFound()
+    if invitation.status == "declined":
+        raise ServiceError("roadshow.already_declined")
+    freed = session.execute(
+        update(RoadshowInvitation).where(RoadshowInvitation.id == invitation.id,
+                                         RoadshowInvitation.status == "registered")
+        .values(status="declined").execution_options(synchronize_session=False)).rowcount
+    if freed:
+        session.execute(update(Roadshow).where(Roadshow.id == roadshow_id, Roadshow.seats_taken > 0)
+                        .values(seats_taken=Roadshow.seats_taken - 1).execution_options(synchronize_session=False))
+    session.execute(update(RoadshowInvitation).where(RoadshowInvitation.id == invitation.id)
+                    .values(status="declined").execution_options(synchronize_session=False))
+    # the rest of the schedule stays valid without this company's meetings
+    for table in (RoadshowWish, RoadshowMeeting):
+        session.execute(delete(table).where(table.roadshow_id == roadshow_id, table.company_id == company.id))
+    session.expire(roadshow)
+    session.expire(invitation)
+    return invitation
+
+
 def set_attendance(session: Session, roadshow: Roadshow, company_ids: Iterable[int],
                    presenter_ids: Iterable[int]) -> None:
     """Record who came: registered companies and presenters (everyone else: did not attend)."""

@@ -65,6 +65,7 @@ def message_for(err: ServiceError) -> str:
         "roadshow.no_wishes": lambda: _("No registered company has wished a meeting yet, so there is nothing to "
                                         "schedule."),
         "roadshow.bad_intent": lambda: _("Choose interested or not interested."),
+        "roadshow.already_declined": lambda: _("You have already declined this roadshow."),
         # 揭榜挂帅 challenges
         "challenge.forbidden": lambda: _("Only brokers and administrators can publish challenges."),
         "challenge.deadline_past": lambda: _("The application deadline must be today or later."),

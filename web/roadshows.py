@@ -36,6 +36,7 @@ for _endpoint in ("propose", "add_presenter", "remove_presenter", "companies", "
     policy.allow(f"roadshows.{_endpoint}", "GET" if _endpoint in ("companies", "export") else "POST", policy.STAFF,
                  relation="owner", note="the roadshow's broker or an admin")
 policy.allow("roadshows.register", "POST", {policy.COMPANY}, relation="participant", note="invited company")
+policy.allow("roadshows.decline", "POST", {policy.COMPANY}, relation="participant", note="invited company")
 policy.allow("roadshows.wishes", "POST", {policy.COMPANY}, relation="participant", note="registered company")
 policy.allow("roadshows.intent", "POST", {policy.COMPANY, policy.UNIVERSITY}, relation="participant",
              note="the meeting's company or the presenting achievement's owner")
@@ -219,6 +220,13 @@ def register(roadshow_id: int):
         abort(404)
     return _attempt(roadshow_id, lambda: roadshows.register(db(), roadshow_id, current_user),
                     _("You are registered. Choose the presenters you want to meet."), "wishes")
+
+
+@bp.route("/<int:roadshow_id>/decline", methods=["POST"])
+def decline(roadshow_id: int):
+    _visible(roadshow_id)
+    return _attempt(roadshow_id, lambda: roadshows.decline(db(), roadshow_id, current_user),
+                    _("You will not attend; your seat and meetings are released."), "wishes")
 
 
 def _visible(roadshow_id: int):

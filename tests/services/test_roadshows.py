@@ -309,3 +309,22 @@ def test_registration_after_the_roadshow_is_refused(session, world):
     with pytest.raises(ServiceError) as err:
         roadshows.register(session, rs.id, world["c1"])
     assert err.value.code == "roadshow.over"
+
+
+def test_cancelling_gives_the_seat_back_and_drops_only_that_companys_meetings(session, world, runtime):
+    rs, p1, p3 = _scheduled_world(session, world, runtime, seats=2)
+    roadshows.set_wishes(session, runtime, rs, world["c1"], [p1.id])
+    roadshows.set_wishes(session, runtime, rs, world["c2"], [p3.id])
+    roadshows.build_schedule(session, rs)
+    session.commit()
+    roadshows.decline(session, rs.id, world["c1"])
+    session.commit()
+    assert session.get(type(rs), rs.id).seats_taken == 1
+    assert [m.company_id for m in roadshows.meetings(session, rs)] == [world["c2"].id]
+    with pytest.raises(ServiceError) as again:
+        roadshows.decline(session, rs.id, world["c1"])
+    assert again.value.code == "roadshow.already_declined"
+    session.rollback()
+    roadshows.register(session, rs.id, world["c1"])  # the seat can be taken again
+    session.commit()
+    assert session.get(type(rs), rs.id).seats_taken == 2

@@ -241,3 +241,22 @@ def test_big_schedule_runs_as_a_background_job_with_a_status_page(client, login,
     assert resp.status_code == 302 and "/jobs/" in resp.headers["Location"]
     status = client.get(resp.headers["Location"].replace("http://localhost", "") + ".json").get_json()
     assert status["status"] == "done" and status["result"]["scheduled"] == 1
+
+
+def test_company_declines_through_the_page(client, login, people, zh, session):
+    rs = roadshows.create_roadshow(session, people["broker"], {
+        "title": "电池路演", "field_code": "new_energy", "held_on": date.today() + timedelta(days=3), "venue": "西安",
+        "presentation_slots": 2, "meeting_slots": 2, "tables": 2, "slot_minutes": 20, "presenter_cap": 2,
+        "company_cap": 2, "seats": 5})
+    roadshows.invite(session, rs, people["c1"].id)
+    session.commit()
+    login(people["c1"])
+    url = f"/roadshows/{rs.id}"
+    client.submit(f"{url}/register", {}, form_url=url)
+    resp = client.submit(f"{url}/decline", {}, form_url=url, follow_redirects=True)
+    assert zh("You will not attend; your seat and meetings are released.") in text(resp)
+    assert zh("You declined this roadshow.") in text(resp)
+    again = client.submit(f"{url}/decline", {}, form_url=url, follow_redirects=True)
+    assert zh("You have already declined this roadshow.") in text(again)
+    session.expire_all()
+    assert roadshows.get_managed(session, rs.id, people["broker"]).seats_taken == 0
