@@ -10,7 +10,7 @@ from wtforms import DateField, HiddenField, IntegerField, SelectField, StringFie
 from wtforms.validators import InputRequired, Length, NumberRange, Regexp, ValidationError
 from wtforms.validators import Optional as Blank
 
-from .forms import REQUIRED, MultiCheckboxField, _finite, _max, _money, _required
+from .forms import REQUIRED, MultiCheckboxField, _max, _money, _required
 
 
 def _count(label: Any, lo: int, hi: int, default: int) -> IntegerField:
@@ -123,4 +123,4 @@ class PanelForm(FlaskForm):
 
 
 __all__ = ["RoadshowForm", "AddPresenterForm", "InviteForm", "WishForm", "AttendanceForm", "ConflictForm",
-           "IntentForm", "ChallengeForm", "ApplicationForm", "PanelForm", "_finite"]
+           "IntentForm", "ChallengeForm", "ApplicationForm", "PanelForm"]
