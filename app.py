@@ -33,7 +33,8 @@ def create_app(overrides: Optional[Mapping[str, Any]] = None) -> Flask:
     imports_web.init_app(app)
     for blueprint in (public.bp, auth.bp, listings.demands_bp, listings.achievements_bp, review.bp,
                       matches.bp, admin.bp, jobs.bp, reports.bp, feedback.bp, pipeline.bp, statistics.bp,
-                      imports_web.bp, exports_web.bp, account.bp, notifications_web.bp):
+                      imports_web.bp, exports_web.bp, account.bp, notifications_web.bp,
+                      roadshows.bp, challenges.bp):
         app.register_blueprint(blueprint)
     app.extensions["csrf"] = csrf
     api_core.init_app(app)

@@ -3,9 +3,12 @@ from .base import Base, utcnow
 from .api_token import ApiToken
 from .imports import ImportBatch
 from .notification import MatchNotice, Notification, NotificationSetting
+from .challenge import PERSPECTIVES, Challenge, ChallengeApplication, ChallengePanelist, ChallengeScore
 from .job import Job, JobStatus
 from .listing import (COOPERATION_MODES, MODE_ZH, STAGE_TRL, STAGE_ZH, STAGES, Achievement, Demand,
                       ListingMixin, Patent, ReviewEvent, Status)
+from .roadshow import (Roadshow, RoadshowConflict, RoadshowInvitation, RoadshowMeeting, RoadshowPresenter,
+                       RoadshowWish)
 from .taxonomy import Field, Region
 from .user import Organisation, OrgKind, Role, User
 from .vector import ListingVector
@@ -19,4 +22,7 @@ __all__ = ["Base", "utcnow", "Achievement", "Demand", "ListingMixin", "Patent", 
            "MatchReport", "MatchReportRow", "PairFeedback", "Opportunity", "OpportunityEvent", "OUTCOMES",
            "FEEDBACK_REASONS", "OPEN_STAGES", "FINAL_STAGES", "PIPELINE_STAGES", "CONTRACT_TYPES",
            "CONTRACT_TYPE_ZH", "ImportBatch", "ApiToken",
-           "Notification", "NotificationSetting", "MatchNotice"]
+           "Notification", "NotificationSetting", "MatchNotice",
+           "Roadshow", "RoadshowPresenter", "RoadshowInvitation", "RoadshowWish", "RoadshowConflict",
+           "RoadshowMeeting", "Challenge", "ChallengeApplication", "ChallengePanelist", "ChallengeScore",
+           "PERSPECTIVES"]
