@@ -8,6 +8,7 @@ from flask_login import current_user
 from services import accounts, taxonomy
 from services.errors import NotFound, ServiceError
 
+from . import policy
 from .access import roles_required
 from .db import db
 from .errors import message_for
@@ -15,6 +16,10 @@ from .forms import ActionForm, CreateUserForm, FieldForm, UserAdminForm
 from .i18n import locale_code
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
+for _endpoint, _methods in (("admin.users", "GET"), ("admin.create_user", "POST"), ("admin.change_role", "POST"),
+                            ("admin.set_active", "POST"), ("admin.fields", "GET"),
+                            ("admin.edit_field", ("GET", "POST"))):
+    policy.allow(_endpoint, _methods, {policy.ADMIN}, relation="staff")
 
 
 @bp.route("/users")

@@ -10,12 +10,17 @@ from flask_login import LoginManager, current_user, login_required, login_user, 
 from services import accounts, taxonomy
 from services.errors import ServiceError
 
+from . import policy
 from .db import db
 from .errors import message_for
 from .forms import LoginForm, RegisterForm
 from .i18n import locale_code
 
 bp = Blueprint("auth", __name__)
+policy.allow("auth.login", ("GET", "POST"), policy.ALL_ROLES, note="throttled per account and address")
+policy.allow("auth.logout", "POST", policy.SIGNED_IN, relation="self")
+policy.allow("auth.register", ("GET", "POST"), policy.ALL_ROLES, note="companies and universities; throttled")
+policy.allow("auth.set_language", "POST", policy.ALL_ROLES)
 login_manager = LoginManager()
 
 

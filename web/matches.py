@@ -14,10 +14,13 @@ from services import listings, taxonomy
 from services.errors import NotFound
 from services.matching import MatchingRuntime
 
+from . import policy
 from .db import db, sessionmaker_for
 from .i18n import locale_code
 
 bp = Blueprint("matches", __name__, url_prefix="/matches")
+policy.allow("matches.for_listing", "GET", policy.SIGNED_IN, relation="owner_or_staff",
+             note="staff: any listing; owner: own published listing; 404 otherwise. No contact fields.")
 log = logging.getLogger(__name__)
 
 

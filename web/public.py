@@ -11,11 +11,20 @@ from flask_login import current_user, login_required
 from services import listings, taxonomy
 from services.errors import NotFound
 
+from . import policy
 from .db import db
 from .i18n import locale_code
 from .matches import possible_duplicates
 
 bp = Blueprint("public", __name__)
+policy.allow("static", "GET", policy.ALL_ROLES, note="stylesheets")
+policy.allow("public.home", "GET", policy.ALL_ROLES, note="published listings only")
+policy.allow("public.dashboard", "GET", policy.SIGNED_IN, relation="self", note="redirects to the role's home")
+policy.allow("public.search", "GET", policy.ALL_ROLES,
+             note="published for everyone; other statuses only for staff (search_stmt)")
+policy.allow("public.detail", "GET", policy.ALL_ROLES, relation="owner_or_staff",
+             note="published: anyone; unpublished: owner and staff (404 otherwise); "
+                  "contact fields: can_see_contact (owner, staff, counterpart after accepted introduction)")
 
 
 @bp.route("/")
