@@ -8,6 +8,7 @@ from flask_wtf import CSRFProtect
 
 from config import ROOT, Config
 from web import admin, auth, cli, db, errors, i18n, jobs, listings, matches, policy, public, review
+from web import introductions, security
 
 csrf = CSRFProtect()
 
@@ -21,12 +22,13 @@ def create_app(overrides: Optional[Mapping[str, Any]] = None) -> Flask:
     csrf.init_app(app)
     i18n.init_app(app)
     auth.init_app(app)
+    security.init_app(app)
     policy.init_app(app)
     errors.init_app(app)
     matches.init_app(app)
     jobs.init_app(app)
     for blueprint in (public.bp, auth.bp, listings.demands_bp, listings.achievements_bp, review.bp,
-                      matches.bp, admin.bp, jobs.bp):
+                      matches.bp, admin.bp, jobs.bp, introductions.bp):
         app.register_blueprint(blueprint)
     cli.init_app(app)
     return app

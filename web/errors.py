@@ -41,6 +41,14 @@ def message_for(err: ServiceError) -> str:
         "pdf.font_missing": lambda: _("PDF export needs a Chinese font, which is not installed on the server. "
                                       "Ask the administrator to run `make setup` or set PDF_FONT."),
         "not_found": lambda: _("Not found."),
+        "intro.not_published": lambda: _("Both listings must be published before an introduction."),
+        "intro.not_a_party": lambda: _("Only the owner of one of the two listings, or a broker, can ask for "
+                                       "this introduction."),
+        "intro.reason_required": lambda: _("Give a reason, so the other side knows why to talk."),
+        "intro.reason_long": lambda: _("Keep the reason under %(n)s characters.", n=p.get("max")),
+        "intro.exists": lambda: _("An introduction of these two listings is already under way."),
+        "intro.cannot_answer": lambda: _("This introduction is not waiting for your answer."),
+        "intro.cannot_withdraw": lambda: _("This introduction can no longer be withdrawn."),
     }
     return messages.get(err.code, lambda: _("The request could not be completed."))()
 

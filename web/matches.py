@@ -66,5 +66,5 @@ def for_listing(kind: str, listing_id: int):
         problem = _("Matching is not available right now: the search index must be rebuilt. "
                     "An operator can run `flask index rebuild`.")
     return render_template("matches/list.html", kind=kind, item=item, views=views, similar=similar, k=k,
-                           problem=problem, highlight=highlight,
+                           problem=problem, highlight=highlight, can_introduce=item.status == "published",
                            region_names=taxonomy.region_names(db(), locale_code()))

@@ -75,12 +75,23 @@ def detail(kind: str, listing_id: int):
         abort(404)
     insider = listings.is_owner(current_user, item) or listings.is_reviewer(current_user)
     duplicates = possible_duplicates(item) if insider and item.status in ("draft", "submitted", "returned") else []
+    show_contact = listings.reveal_contact(db(), current_user, item)
+    db().commit()  # the reveal is logged even if rendering fails later
     return render_template("public/detail.html", kind=kind, item=item, duplicates=duplicates,
-                           show_contact=listings.can_see_contact(current_user, item),
+                           show_contact=show_contact, intro_choices=intro_choices(item),
                            owner=listings.is_owner(current_user, item),
                            reviewer=listings.is_reviewer(current_user),
                            history=listings.history(db(), item) if insider else [],
                            **_names())
+
+
+def intro_choices(item: Any) -> list[tuple[int, str]]:
+    """The viewer's own published listings of the other kind, to pair with this one in a request."""
+    other = {"demand": "achievement", "achievement": "demand"}[item.kind]
+    if item.status != "published" or not current_user.is_authenticated \
+            or current_user.role != listings.OWNER_ROLE[other]:
+        return []
+    return [(x.id, x.title) for x in listings.owned_by(db(), other, current_user) if x.status == "published"]
 
 
 def _names() -> dict[str, Any]:

@@ -143,6 +143,36 @@ def _job_json(w: World, role: str) -> tuple[str, dict]:
     return f"/jobs/{w.job(_me(w, role)).id}.json", {}
 
 
+def _intro(w: World, role: str, requester_role: str) -> Any:
+    """A requested introduction of a fresh pair, involving the role's user where it owns a side."""
+    from services import introductions
+
+    demand = w.listing("demand", _owner_for(w, role, "demand"))
+    achievement = w.listing("achievement", _owner_for(w, role, "achievement"))
+    requester = w.users[requester_role]
+    with w.factory() as s:
+        intro = introductions.request_introduction(s, s.get(type(requester), requester.id), demand.id,
+                                                   achievement.id, "理由")
+        s.commit()
+        return intro
+
+
+def _intro_request(w: World, role: str) -> tuple[str, dict]:
+    demand = w.listing("demand", _owner_for(w, role, "demand"))
+    achievement = w.listing("achievement", _owner_for(w, role, "achievement"))
+    return "/introductions/request", {"demand_id": demand.id, "achievement_id": achievement.id, "reason": "理由"}
+
+
+def _intro_answer(w: World, role: str) -> tuple[str, dict]:
+    requester = {"company": "university", "university": "company"}.get(role, "broker")
+    return f"/introductions/{_intro(w, role, requester).id}/accept", {}
+
+
+def _intro_withdraw(w: World, role: str) -> tuple[str, dict]:
+    requester = role if role in w.users else "broker"
+    return f"/introductions/{_intro(w, role, requester).id}/withdraw", {}
+
+
 BUILDERS: dict[tuple[str, str], Callable[[World, str], tuple[str, dict]]] = {
     ("static", "GET"): lambda w, r: ("/static/css/app.css", {}),
     ("public.home", "GET"): lambda w, r: ("/", {}),
@@ -179,6 +209,10 @@ BUILDERS: dict[tuple[str, str], Callable[[World, str], tuple[str, dict]]] = {
     ("admin.edit_field", "POST"): lambda w, r: ("/admin/fields/new", {}),
     ("jobs.status", "GET"): _job,
     ("jobs.status_json", "GET"): _job_json,
+    ("introductions.inbox", "GET"): lambda w, r: ("/introductions/", {}),
+    ("introductions.request_intro", "POST"): _intro_request,
+    ("introductions.answer", "POST"): _intro_answer,
+    ("introductions.withdraw", "POST"): _intro_withdraw,
 }
 # Cells added by later features register a builder here (EXTRA_BUILDERS.update(...)) in their own test module.
 EXTRA_BUILDERS: dict[tuple[str, str], Callable[[World, str], tuple[str, dict]]] = {}
@@ -325,7 +359,22 @@ def canaries(world):
                 item = world.listing(kind, owner, status=status, contact_name=f"金丝雀{n}",
                                      contact_phone=f"1770000{n:04d}", contact_email=f"canary{n}@leak.test")
                 rows.append(item)
-    return rows, svc
+    pair = _accepted_between(world, rows, owners["company"][0], owners["university"][0])
+    return rows, svc, pair
+
+
+def _accepted_between(world: World, rows: list, company: Any, university: Any) -> dict:
+    """Company and university agree to one introduction: each may then see exactly that counterpart."""
+    from services import introductions
+
+    demand = next(r for r in rows if r.owner_id == company.id and r.status == "published")
+    achievement = next(r for r in rows if r.owner_id == university.id and r.status == "published")
+    with world.factory() as s:
+        intro = introductions.request_introduction(s, s.get(type(company), company.id), demand.id,
+                                                   achievement.id, "理由")
+        introductions.accept(s, intro, s.get(type(university), university.id))
+        s.commit()
+    return {"company": achievement, "university": demand}
 
 
 def _start_pages(kind_rows: list, role: str) -> list[str]:
@@ -333,12 +382,12 @@ def _start_pages(kind_rows: list, role: str) -> list[str]:
              "/review/", "/admin/users", "/search/demand?status=submitted", "/search/achievement?status=draft"]
     pages += [f"/{item.kind}/{item.id}" for item in kind_rows]
     pages += [f"/matches/{item.kind}/{item.id}" for item in kind_rows]
-    return pages
+    return pages + ["/introductions/"]
 
 
 @pytest.mark.parametrize("role", ROLES)
 def test_canary_sweep_never_leaks_contacts(world, canaries, role):
-    rows, svc = canaries
+    rows, svc, pair = canaries
     client = signed_in_client(world, role)
     pages = crawl(client, _start_pages(rows, role))
     text = "\n".join(pages.values())
@@ -357,3 +406,5 @@ def test_canary_sweep_never_leaks_contacts(world, canaries, role):
     assert len(pages) > 5
     # the sweep can fail: every signed-in role here is entitled to some contacts and does see them
     assert seen_any or role == "anonymous"
+    if role in pair:  # the counterpart of the accepted introduction sees exactly that contact
+        assert pair[role].contact_email in text
