@@ -8,7 +8,7 @@ from flask_wtf import CSRFProtect
 
 from config import ROOT, Config
 from web import admin, auth, cli, db, errors, i18n, jobs, listings, matches, policy, public, review
-from web import introductions, security
+from web import account, introductions, security
 
 csrf = CSRFProtect()
 
@@ -28,7 +28,8 @@ def create_app(overrides: Optional[Mapping[str, Any]] = None) -> Flask:
     matches.init_app(app)
     jobs.init_app(app)
     for blueprint in (public.bp, auth.bp, listings.demands_bp, listings.achievements_bp, review.bp,
-                      matches.bp, admin.bp, jobs.bp, introductions.bp):
+                      matches.bp, admin.bp, jobs.bp, introductions.bp,
+                      account.bp):
         app.register_blueprint(blueprint)
     cli.init_app(app)
     return app

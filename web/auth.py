@@ -7,10 +7,10 @@ from flask import Blueprint, Flask, current_app, flash, redirect, render_templat
 from flask_babel import gettext as _
 from flask_login import LoginManager, current_user, login_required, login_user, logout_user
 
-from services import accounts, taxonomy
+from services import accounts, audit, taxonomy
 from services.errors import ServiceError
 
-from . import policy
+from . import policy, security
 from .db import db
 from .errors import message_for
 from .forms import LoginForm, RegisterForm
@@ -37,6 +37,8 @@ def safe_next(target: str | None) -> str | None:
     """Only same-site relative paths are followed after sign-in."""
     if not target:
         return None
+    if any(ord(ch) < 0x21 or ord(ch) == 0x7f for ch in target):
+        return None  # browsers drop tabs/newlines, so "/\t/evil.example" would become "//evil.example"
     parts = urlsplit(target)
     if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//") or "\\" in target:
         return None
@@ -46,13 +48,19 @@ def safe_next(target: str | None) -> str | None:
 @bp.route("/login", methods=["GET", "POST"])
 def login():
     form = LoginForm()
+    if request.method == "POST":
+        security.throttle().hit("login_address", security.client_ip() or "-")
     if form.validate_on_submit():
+        account = accounts.normalise_email(form.email.data)
+        if not security.throttle().allowed("login_account", account):
+            security.throttle().refuse("login_account", account)
         user = accounts.authenticate(db(), form.email.data, form.password.data)
+        db().commit()  # the audit record of a failed attempt is kept too
         if user is None:
+            security.throttle().hit("login_account", account)
             form.password.errors.append(_("E-mail or password is wrong, or the account is deactivated."))
         else:
-            db().commit()
-            session.clear()
+            session.clear()  # a new session: nothing from before sign-in is carried over
             login_user(user)
             flash(_("Welcome, %(name)s.", name=user.display_name), "success")
             return redirect(safe_next(request.args.get("next")) or url_for("public.dashboard"))
@@ -62,6 +70,8 @@ def login():
 @bp.route("/logout", methods=["POST"])
 @login_required
 def logout():
+    audit.record(db(), "auth.logout", actor=current_user, target=f"user:{current_user.id}")
+    db().commit()
     logout_user()
     session.clear()
     flash(_("You have signed out."), "info")
@@ -72,7 +82,10 @@ def logout():
 def register():
     form = RegisterForm()
     _fill_choices(form)
+    if request.method == "POST":
+        security.throttle().hit("register_address", security.client_ip() or "-")
     if form.validate_on_submit():
+        security.throttle().hit("register_account", accounts.normalise_email(form.email.data))
         try:
             user = accounts.register(db(), email=form.email.data, password=form.password.data,
                                      display_name=form.display_name.data, role=form.role.data,
@@ -84,6 +97,7 @@ def register():
             target = form.email if err.code == "account.email_taken" else form.password
             target.errors.append(message_for(err))
         else:
+            session.clear()
             login_user(user)
             flash(_("Your account is ready."), "success")
             return redirect(url_for("public.dashboard"))

@@ -41,6 +41,10 @@ def message_for(err: ServiceError) -> str:
         "pdf.font_missing": lambda: _("PDF export needs a Chinese font, which is not installed on the server. "
                                       "Ask the administrator to run `make setup` or set PDF_FONT."),
         "not_found": lambda: _("Not found."),
+        "account.password_long": lambda: _("Use a password of at most %(n)s characters.", n=p.get("max")),
+        "account.password_common": lambda: _("This password is too common or too easy to guess. "
+                                             "Choose another, e.g. a phrase of several words."),
+        "account.password_wrong": lambda: _("The current password is wrong."),
         "intro.not_published": lambda: _("Both listings must be published before an introduction."),
         "intro.not_a_party": lambda: _("Only the owner of one of the two listings, or a broker, can ask for "
                                        "this introduction."),

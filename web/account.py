@@ -1,0 +1,56 @@
+"""The signed-in user's own security settings: password change and signing out everywhere."""
+from __future__ import annotations
+
+from flask import Blueprint, abort, flash, redirect, render_template, session, url_for
+from flask_babel import gettext as _
+from flask_login import current_user, login_user, logout_user
+
+from services import accounts
+from services.errors import ServiceError
+
+from . import policy
+from .db import db
+from .errors import message_for
+from .forms import ActionForm, PasswordChangeForm
+
+bp = Blueprint("account", __name__, url_prefix="/account")
+policy.allow("account.security", "GET", policy.SIGNED_IN, relation="self")
+policy.allow("account.password", "POST", policy.SIGNED_IN, relation="self",
+             note="needs the current password; ends every other session")
+policy.allow("account.logout_everywhere", "POST", policy.SIGNED_IN, relation="self")
+
+
+@bp.route("/security")
+def security():
+    return render_template("account/security.html", form=PasswordChangeForm(), action_form=ActionForm())
+
+
+@bp.route("/password", methods=["POST"])
+def password():
+    form = PasswordChangeForm()
+    if form.validate_on_submit():
+        try:
+            user = accounts.change_password(db(), current_user._get_current_object(), form.current.data,
+                                           form.password.data)
+            db().commit()
+        except ServiceError as err:
+            db().rollback()
+            (form.current if err.code == "account.password_wrong" else form.password).errors.append(message_for(err))
+        else:
+            session.clear()
+            login_user(user)  # this browser stays signed in with the new session version; others are out
+            flash(_("Password changed. Every other session has been signed out."), "success")
+            return redirect(url_for("account.security"))
+    return render_template("account/security.html", form=form, action_form=ActionForm()), 422
+
+
+@bp.route("/logout-everywhere", methods=["POST"])
+def logout_everywhere():
+    if not ActionForm().validate_on_submit():
+        abort(400)
+    accounts.end_sessions(db(), current_user)
+    db().commit()
+    logout_user()
+    session.clear()
+    flash(_("You have been signed out on every device."), "info")
+    return redirect(url_for("auth.login"))
