@@ -50,6 +50,7 @@ def app(tmp_path: Path, template_db: Path):
                               "TESTING": True, "SERVER_NAME": "localhost"})
     yield application
     application.extensions["db_engine"].dispose()
+    application.extensions["db_write_engine"].dispose()
 
 
 @pytest.fixture

@@ -12,7 +12,7 @@ from services import listings, taxonomy
 from services.errors import NotFound
 
 from . import policy
-from .db import db
+from .db import db, write_session
 from .i18n import locale_code
 from .matches import possible_duplicates
 
@@ -75,14 +75,22 @@ def detail(kind: str, listing_id: int):
         abort(404)
     insider = listings.is_owner(current_user, item) or listings.is_reviewer(current_user)
     duplicates = possible_duplicates(item) if insider and item.status in ("draft", "submitted", "returned") else []
-    show_contact = listings.reveal_contact(db(), current_user, item)
-    db().commit()  # the reveal is logged even if rendering fails later
+    show_contact = listings.can_see_contact(current_user, item)
+    if show_contact and not listings.is_owner(current_user, item):
+        _log_reveal(item)
     return render_template("public/detail.html", kind=kind, item=item, duplicates=duplicates,
                            show_contact=show_contact, intro_choices=intro_choices(item),
                            owner=listings.is_owner(current_user, item),
                            reviewer=listings.is_reviewer(current_user),
                            history=listings.history(db(), item) if insider else [],
                            **_names())
+
+
+def _log_reveal(item: Any) -> None:
+    """Record the contact reveal in its own short write transaction (this GET request's session only reads)."""
+    with write_session(current_app) as s:
+        listings.reveal_contact(s, current_user, item)
+        s.commit()
 
 
 def intro_choices(item: Any) -> list[tuple[int, str]]:

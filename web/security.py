@@ -1,6 +1,7 @@
 """Request-wide protections: audit context, session timeouts and cookie flags, security headers, throttling."""
 from __future__ import annotations
 
+import logging
 import time
 from typing import Any
 
@@ -10,10 +11,12 @@ from flask_babel import gettext as _
 from flask_limiter import Limiter
 from flask_login import logout_user, user_logged_in
 from limits import parse
+from sqlalchemy.exc import OperationalError
 from werkzeug.exceptions import TooManyRequests
 
 from services import audit
 
+log = logging.getLogger(__name__)
 THROTTLES = {"login_address": "LOGIN_LIMIT_ADDRESS", "login_account": "LOGIN_LIMIT_ACCOUNT",
              "register_address": "REGISTER_LIMIT_ADDRESS", "register_account": "REGISTER_LIMIT_ACCOUNT"}
 CSP = ("default-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'; "
@@ -84,6 +87,26 @@ def init_app(app: Flask) -> None:
                                                      n=retry)), 429))
         resp.headers["Retry-After"] = str(retry)
         return resp
+
+    @app.errorhandler(OperationalError)
+    def database_busy(e: OperationalError):
+        """A database still locked after the busy timeout is a temporary condition: 503, not 500."""
+        if not is_busy(e):
+            log.error("database error: %s", type(getattr(e, "orig", e)).__name__)
+            return render_template("errors/error.html", code=500, message=_(
+                "Something went wrong on our side. What you saved is safe; please try again.")), 500
+        log.warning("database busy past its timeout on %s %s", request.method, request.endpoint)
+        resp = current_app.make_response((render_template("errors/error.html", code=503, message=_(
+            "The service is very busy right now and nothing was changed. Please try again in a few seconds.")),
+            503))
+        resp.headers["Retry-After"] = "5"
+        return resp
+
+
+def is_busy(err: BaseException) -> bool:
+    """True for SQLite's 'database is locked' / 'database is busy' errors."""
+    text = str(getattr(err, "orig", err)).lower()
+    return "database is locked" in text or "database is busy" in text
 
 
 def _audit_context() -> None:

@@ -89,6 +89,7 @@ def world(tmp_path_factory: pytest.TempPathFactory, template_db) -> World:
                       "RATELIMIT_ENABLED": False})
     yield World(app)
     app.extensions["db_engine"].dispose()
+    app.extensions["db_write_engine"].dispose()
 
 
 def _me(world: World, role: str) -> Any:
