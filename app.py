@@ -8,7 +8,7 @@ from flask_wtf import CSRFProtect
 
 from config import ROOT, Config
 from web import admin, auth, cli, db, errors, i18n, jobs, listings, matches, policy, public, review
-from web import account, introductions, security
+from web import account, backup_cli, introductions, security
 
 csrf = CSRFProtect()
 
@@ -32,4 +32,5 @@ def create_app(overrides: Optional[Mapping[str, Any]] = None) -> Flask:
                       account.bp):
         app.register_blueprint(blueprint)
     cli.init_app(app)
+    backup_cli.init_app(app)
     return app

@@ -45,6 +45,18 @@ def message_for(err: ServiceError) -> str:
         "account.password_common": lambda: _("This password is too common or too easy to guess. "
                                              "Choose another, e.g. a phrase of several words."),
         "account.password_wrong": lambda: _("The current password is wrong."),
+        "backup.not_sqlite": lambda: _("Backups here use SQLite's backup API; for PostgreSQL use pg_dump and "
+                                       "pg_restore."),
+        "backup.exists": lambda: _("%(path)s already exists; choose a new file name.", path=p.get("path")),
+        "backup.no_folder": lambda: _("The folder %(path)s does not exist.", path=p.get("path")),
+        "backup.missing": lambda: _("%(path)s does not exist.", path=p.get("path")),
+        "backup.corrupt": lambda: _("%(path)s is not an intact SQLite database; nothing was restored.",
+                                    path=p.get("path")),
+        "backup.not_ours": lambda: _("%(path)s is not a database of this platform; nothing was restored.",
+                                     path=p.get("path")),
+        "backup.wrong_revision": lambda: _("%(path)s has schema %(found)s but this version needs %(expected)s; "
+                                           "nothing was restored.", path=p.get("path"), found=p.get("found"),
+                                           expected=p.get("expected")),
         "intro.not_published": lambda: _("Both listings must be published before an introduction."),
         "intro.not_a_party": lambda: _("Only the owner of one of the two listings, or a broker, can ask for "
                                        "this introduction."),
