@@ -61,8 +61,6 @@ class User(Base):
     session_version: Mapped[int] = mapped_column(Integer, default=1)
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
     last_login_at: Mapped[Optional[datetime]] = mapped_column(DateTime)
-    # base32 TOTP secret once the user enrolled a second factor (None: password only)
-    totp_secret: Mapped[Optional[str]] = mapped_column(String(64))
 
     organisation: Mapped[Optional[Organisation]] = relationship(back_populates="users")
 

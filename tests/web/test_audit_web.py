@@ -42,3 +42,19 @@ def test_admin_browses_and_filters_the_log(client, make_user, login, session, zh
 def test_only_admins_see_the_audit_log(client, login_as):
     login_as("broker")
     assert client.get("/admin/audit").status_code == 403
+
+
+def test_application_logs_carry_no_passwords_or_contacts(client, make_user, make_listing, login, caplog):
+    import logging
+    caplog.set_level(logging.DEBUG)
+    broker, owner = make_user("broker"), make_user("company")
+    item = make_listing("demand", owner, reviewer=broker)
+    client.submit("/login", {"email": owner.email, "password": "typed-wrong-secret"})
+    login(broker)
+    assert "canary.demand@example.com" in client.get(f"/demand/{item.id}").get_data(as_text=True)
+    client.submit("/account/password", {"current": "typed-wrong-secret", "password": "new-secret-phrase-x",
+                                        "confirm": "new-secret-phrase-x"}, form_url="/account/security")
+    text = caplog.text
+    for secret in ("typed-wrong-secret", "new-secret-phrase-x", PASSWORD, "canary.demand@example.com",
+                   "13800000001"):
+        assert secret not in text
