@@ -86,6 +86,8 @@ class Config:
         self.HSTS_SECONDS = int(_env("HSTS_SECONDS", "31536000"))
         # SQLITE_BUSY_TIMEOUT: seconds a write waits for the database lock before the user gets a 503 page.
         self.SQLITE_BUSY_TIMEOUT = float(_env("SQLITE_BUSY_TIMEOUT", "15"))
+        # TOTP_REQUIRED_ROLES: comma-separated roles that must enrol a TOTP second factor (e.g. "broker,admin").
+        self.TOTP_REQUIRED_ROLES = _env("TOTP_REQUIRED_ROLES", "")
 
     def as_dict(self) -> dict:
         """Settings as a plain mapping for app.config.from_mapping."""

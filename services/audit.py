@@ -16,7 +16,7 @@ from models import AuditEvent, User
 _current_ip: ContextVar[Optional[str]] = ContextVar("audit_ip", default=None)
 
 ACTIONS = ("auth.login", "auth.login_failed", "auth.logout", "auth.logout_everywhere", "auth.password_changed",
-           "user.role_changed", "user.activated", "user.deactivated",
+           "auth.totp_enabled", "auth.totp_failed", "user.role_changed", "user.activated", "user.deactivated",
            "listing.review", "intro.requested", "intro.accepted", "intro.declined", "intro.withdrawn",
            "contact.reveal", "backup.created", "backup.restored")
 # Keys that must never reach an audit detail: secrets and contact values.

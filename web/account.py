@@ -5,13 +5,13 @@ from flask import Blueprint, abort, flash, redirect, render_template, session, u
 from flask_babel import gettext as _
 from flask_login import current_user, login_user, logout_user
 
-from services import accounts
+from services import accounts, second_factor
 from services.errors import ServiceError
 
 from . import policy
 from .db import db
 from .errors import message_for
-from .forms import ActionForm, PasswordChangeForm
+from .forms import ActionForm, PasswordChangeForm, TotpForm
 
 bp = Blueprint("account", __name__, url_prefix="/account")
 policy.allow("account.security", "GET", policy.SIGNED_IN, relation="self")
@@ -54,3 +54,30 @@ def logout_everywhere():
     session.clear()
     flash(_("You have been signed out on every device."), "info")
     return redirect(url_for("auth.login"))
+
+
+policy.allow("account.totp", ("GET", "POST"), policy.SIGNED_IN, relation="self",
+             note="enrol a TOTP second factor (required for TOTP_REQUIRED_ROLES)")
+
+
+@bp.route("/two-factor", methods=["GET", "POST"])
+def totp():
+    user = current_user._get_current_object()
+    if user.totp_secret:
+        return render_template("account/totp.html", enrolled=True)
+    secret = session.get("totp_enrol") or second_factor.new_secret()
+    session["totp_enrol"] = secret  # kept until the user confirms a code from their app
+    form = TotpForm()
+    if form.validate_on_submit():
+        try:
+            second_factor.enable(db(), user, secret, form.code.data)
+            db().commit()
+        except ServiceError as err:
+            db().rollback()
+            form.code.errors.append(message_for(err))
+        else:
+            session.pop("totp_enrol", None)
+            flash(_("Two-step sign-in is on. From now on you also enter a code from your app."), "success")
+            return redirect(url_for("account.security"))
+    return render_template("account/totp.html", enrolled=False, form=form, secret=secret,
+                           uri=second_factor.provisioning_uri(user, secret)), 422 if form.is_submitted() else 200

@@ -1,19 +1,20 @@
 """Sign-in, sign-out, registration and the language switch."""
 from __future__ import annotations
 
+import time
 from urllib.parse import urlsplit
 
 from flask import Blueprint, Flask, current_app, flash, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
 from flask_login import LoginManager, current_user, login_required, login_user, logout_user
 
-from services import accounts, audit, taxonomy
+from services import accounts, audit, second_factor, taxonomy
 from services.errors import ServiceError
 
 from . import policy, security
 from .db import db
 from .errors import message_for
-from .forms import LoginForm, RegisterForm
+from .forms import LoginForm, RegisterForm, TotpForm
 from .i18n import locale_code
 
 bp = Blueprint("auth", __name__)
@@ -21,6 +22,8 @@ policy.allow("auth.login", ("GET", "POST"), policy.ALL_ROLES, note="throttled pe
 policy.allow("auth.logout", "POST", policy.SIGNED_IN, relation="self")
 policy.allow("auth.register", ("GET", "POST"), policy.ALL_ROLES, note="companies and universities; throttled")
 policy.allow("auth.set_language", "POST", policy.ALL_ROLES)
+policy.allow("auth.totp", ("GET", "POST"), policy.ALL_ROLES,
+             note="second step of sign-in; only with a password-verified pending session; throttled")
 login_manager = LoginManager()
 
 
@@ -61,10 +64,43 @@ def login():
             form.password.errors.append(_("E-mail or password is wrong, or the account is deactivated."))
         else:
             session.clear()  # a new session: nothing from before sign-in is carried over
-            login_user(user)
-            flash(_("Welcome, %(name)s.", name=user.display_name), "success")
-            return redirect(safe_next(request.args.get("next")) or url_for("public.dashboard"))
+            if user.totp_secret:  # the password was right; the second factor comes next
+                session["totp_user"], session["totp_since"] = user.id, time.time()
+                return redirect(url_for("auth.totp", next=safe_next(request.args.get("next"))))
+            return _signed_in(user)
     return render_template("auth/login.html", form=form)
+
+
+def _signed_in(user):
+    login_user(user)
+    flash(_("Welcome, %(name)s.", name=user.display_name), "success")
+    return redirect(safe_next(request.args.get("next")) or url_for("public.dashboard"))
+
+
+TOTP_WINDOW_S = 300
+
+
+@bp.route("/login/code", methods=["GET", "POST"])
+def totp():
+    pending, since = session.get("totp_user"), session.get("totp_since", 0)
+    if not pending or time.time() - since > TOTP_WINDOW_S:
+        session.pop("totp_user", None)
+        flash(_("Sign in with your password first."), "info")
+        return redirect(url_for("auth.login"))
+    form = TotpForm()
+    if form.validate_on_submit():
+        user = accounts.get_user(db(), pending)
+        account = f"totp:{user.id}"
+        if not security.throttle().allowed("login_account", account):
+            security.throttle().refuse("login_account", account)
+        ok = second_factor.verify(db(), user, form.code.data) and user.active
+        db().commit()
+        if ok:
+            session.clear()
+            return _signed_in(user)
+        security.throttle().hit("login_account", account)
+        form.code.errors.append(_("This code is wrong or was already used. Enter the current code."))
+    return render_template("auth/totp.html", form=form)
 
 
 @bp.route("/logout", methods=["POST"])

@@ -57,6 +57,8 @@ def message_for(err: ServiceError) -> str:
         "backup.wrong_revision": lambda: _("%(path)s has schema %(found)s but this version needs %(expected)s; "
                                            "nothing was restored.", path=p.get("path"), found=p.get("found"),
                                            expected=p.get("expected")),
+        "totp.bad_code": lambda: _("This code does not match. Check the time on your phone and enter the "
+                                   "current code."),
         "intro.not_published": lambda: _("Both listings must be published before an introduction."),
         "intro.not_a_party": lambda: _("Only the owner of one of the two listings, or a broker, can ask for "
                                        "this introduction."),

@@ -236,3 +236,10 @@ class AuditFilterForm(FlaskForm):
     actor = StringField(_l("User (id or e-mail)"), validators=[Optional(), _max(254)])
     since = DateField(_l("From"), validators=[Optional()])
     until = DateField(_l("Until"), validators=[Optional()])
+
+
+class TotpForm(FlaskForm):
+    """A six-digit code from an authenticator app."""
+
+    code = StringField(_l("Six-digit code from your authenticator app"), validators=[_required(), Regexp(
+        r"^\s*\d{3}\s?\d{3}\s*$", message=_l("Enter the six digits your authenticator app shows."))])

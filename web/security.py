@@ -5,16 +5,16 @@ import logging
 import time
 from typing import Any
 
-from flask import Flask, current_app, flash, render_template, request, session
+from flask import Flask, current_app, flash, redirect, render_template, request, session, url_for
 from flask.sessions import SecureCookieSessionInterface
 from flask_babel import gettext as _
 from flask_limiter import Limiter
-from flask_login import logout_user, user_logged_in
+from flask_login import current_user, logout_user, user_logged_in
 from limits import parse
 from sqlalchemy.exc import OperationalError
 from werkzeug.exceptions import TooManyRequests
 
-from services import audit
+from services import audit, second_factor
 
 log = logging.getLogger(__name__)
 THROTTLES = {"login_address": "LOGIN_LIMIT_ADDRESS", "login_account": "LOGIN_LIMIT_ACCOUNT",
@@ -76,6 +76,7 @@ def init_app(app: Flask) -> None:
     app.extensions["throttle"] = Throttle(app)
     app.before_request(_audit_context)
     app.before_request(_session_timeouts)
+    app.before_request(_second_factor_required)
     app.after_request(_headers)
     user_logged_in.connect(_session_started, app)
 
@@ -132,6 +133,20 @@ def _session_timeouts() -> None:
         flash(_("Your session has ended. Please sign in again."), "info")
         return
     session["seen_at"] = now
+
+
+TOTP_FREE = frozenset({"account.totp", "auth.logout", "static", "auth.set_language"})
+
+
+def _second_factor_required() -> Any:
+    """Roles listed in TOTP_REQUIRED_ROLES must enrol a second factor before anything else."""
+    roles = {r.strip() for r in current_app.config.get("TOTP_REQUIRED_ROLES", "").split(",") if r.strip()}
+    if not roles or request.endpoint in TOTP_FREE or not current_user.is_authenticated:
+        return None
+    if second_factor.required(current_user, roles):
+        flash(_("Your role requires two-step sign-in. Set it up to continue."), "warning")
+        return redirect(url_for("account.totp"))
+    return None
 
 
 def _headers(resp: Any) -> Any:

@@ -214,6 +214,10 @@ BUILDERS: dict[tuple[str, str], Callable[[World, str], tuple[str, dict]]] = {
     ("account.security", "GET"): lambda w, r: ("/account/security", {}),
     ("account.password", "POST"): lambda w, r: ("/account/password", {"current": "wrong-password"}),
     ("account.logout_everywhere", "POST"): lambda w, r: ("/account/logout-everywhere", {}),
+    ("auth.totp", "GET"): lambda w, r: ("/login/code", {}),
+    ("auth.totp", "POST"): lambda w, r: ("/login/code", {"code": "123456"}),
+    ("account.totp", "GET"): lambda w, r: ("/account/two-factor", {}),
+    ("account.totp", "POST"): lambda w, r: ("/account/two-factor", {"code": "000000"}),
     ("introductions.inbox", "GET"): lambda w, r: ("/introductions/", {}),
     ("introductions.request_intro", "POST"): _intro_request,
     ("introductions.answer", "POST"): _intro_answer,
@@ -286,7 +290,7 @@ def test_role_route_matrix(world, role, endpoint, method):
     location = resp.headers.get("Location", "")
     if allowed:
         assert resp.status_code in (200, 302, 422), (endpoint, method, role, resp.status_code)
-        assert "/login" not in location or endpoint in ("auth.logout", "account.logout_everywhere"), location
+        assert "/login" not in location or endpoint in ("auth.logout", "account.logout_everywhere", "auth.totp"), location
     elif role == "anonymous":
         assert resp.status_code == 302 and urlsplit(location).path == "/login", (endpoint, location)
     else:
