@@ -11,6 +11,8 @@ from web import admin, auth, cli, db, errors, i18n, jobs, listings, matches, pol
 from web import feedback, pipeline, reports, statistics, workbench_cli
 from web import account, exports_web, imports as imports_web, notifications as notifications_web
 from web.api import core as api_core, jobs as api_jobs, listings as api_listings  # noqa: F401 (register routes)
+from web import challenges, roadshows
+from web import backup_cli, introductions, security
 
 csrf = CSRFProtect()
 
@@ -24,6 +26,7 @@ def create_app(overrides: Optional[Mapping[str, Any]] = None) -> Flask:
     csrf.init_app(app)
     i18n.init_app(app)
     auth.init_app(app)
+    security.init_app(app)
     policy.init_app(app)
     errors.init_app(app)
     matches.init_app(app)
@@ -34,11 +37,12 @@ def create_app(overrides: Optional[Mapping[str, Any]] = None) -> Flask:
     for blueprint in (public.bp, auth.bp, listings.demands_bp, listings.achievements_bp, review.bp,
                       matches.bp, admin.bp, jobs.bp, reports.bp, feedback.bp, pipeline.bp, statistics.bp,
                       imports_web.bp, exports_web.bp, account.bp, notifications_web.bp,
-                      roadshows.bp, challenges.bp):
+                      roadshows.bp, challenges.bp, introductions.bp):
         app.register_blueprint(blueprint)
     app.extensions["csrf"] = csrf
     api_core.init_app(app)
     notifications_web.init_app(app)
     cli.init_app(app)
     workbench_cli.init_app(app)
+    backup_cli.init_app(app)
     return app

@@ -101,6 +101,27 @@ class Config:
         self.PUBLIC_BASE_URL = _env("PUBLIC_BASE_URL", "http://127.0.0.1:5000")
         # NOTIFY_MATCH_MIN_SCORE: calibrated score (0-100) from which `flask notify matches` announces a pair.
         self.NOTIFY_MATCH_MIN_SCORE = float(_env("NOTIFY_MATCH_MIN_SCORE", "70"))
+        # --- trust and safety (docs/security.md) ---
+        # Sessions end after SESSION_IDLE_MINUTES without a request and SESSION_MAX_HOURS after sign-in.
+        self.SESSION_IDLE_MINUTES = float(_env("SESSION_IDLE_MINUTES", "120"))
+        self.SESSION_MAX_HOURS = float(_env("SESSION_MAX_HOURS", "12"))
+        self.PERMANENT_SESSION_LIFETIME = int(self.SESSION_MAX_HOURS * 3600)
+        self.REMEMBER_COOKIE_HTTPONLY = True
+        self.REMEMBER_COOKIE_SAMESITE = "Lax"
+        # RATELIMIT_STORAGE_URI: "memory://" (one process) or e.g. "redis://host:6379/0" (shared by processes).
+        self.RATELIMIT_STORAGE_URI = _env("RATELIMIT_STORAGE_URI", "memory://")
+        self.RATELIMIT_ENABLED = _env("RATELIMIT_ENABLED", "1") == "1"
+        # Sign-in: every attempt counts per address; failed attempts count per account. Windows expire.
+        self.LOGIN_LIMIT_ADDRESS = _env("LOGIN_LIMIT_ADDRESS", "30 per 10 minutes")
+        self.LOGIN_LIMIT_ACCOUNT = _env("LOGIN_LIMIT_ACCOUNT", "10 per 15 minutes")
+        self.REGISTER_LIMIT_ADDRESS = _env("REGISTER_LIMIT_ADDRESS", "10 per hour")
+        self.REGISTER_LIMIT_ACCOUNT = _env("REGISTER_LIMIT_ACCOUNT", "5 per hour")
+        # HSTS_SECONDS: Strict-Transport-Security max-age sent on HTTPS responses (0: none).
+        self.HSTS_SECONDS = int(_env("HSTS_SECONDS", "31536000"))
+        # SQLITE_BUSY_TIMEOUT: seconds a write waits for the database lock before the user gets a 503 page.
+        self.SQLITE_BUSY_TIMEOUT = float(_env("SQLITE_BUSY_TIMEOUT", "15"))
+        # TOTP_REQUIRED_ROLES: comma-separated roles that must enrol a TOTP second factor (e.g. "broker,admin").
+        self.TOTP_REQUIRED_ROLES = _env("TOTP_REQUIRED_ROLES", "")
 
     def as_dict(self) -> dict:
         """Settings as a plain mapping for app.config.from_mapping."""

@@ -6,6 +6,7 @@ import json
 import os
 import tempfile
 import threading
+import time
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from datetime import datetime, timezone
@@ -26,7 +27,7 @@ EXACT_FILTER_SHARE = 0.05
 INDEX_FILE = "index.faiss"
 DELETED_FILE = "deleted.npy"
 MANIFEST_FILE = "manifest.json"
-FORMAT = 1
+FORMAT = 2  # 2: data files are named in the manifest (crash-safe saves); 1 still loads
 
 
 class IndexMismatchError(RuntimeError):
@@ -289,33 +290,49 @@ class FaissStore:
         }
 
     def save(self, directory: str | os.PathLike) -> Path:
-        """Write index, tombstones and (last) the manifest, each via a temp file and os.replace."""
+        """Crash-safe save: index and tombstones go to new, uniquely named files; the manifest that names
+        them is replaced last (os.replace), so a kill at any point leaves the old or the new version.
+        Files no manifest names any more are removed afterwards; a lock file serialises writers."""
         root = Path(directory)
         root.mkdir(parents=True, exist_ok=True)
-        with self._lock:
+        with self._lock, _dir_lock(root):
             manifest = self.manifest()
-            _atomic_write(root / INDEX_FILE, lambda p: faiss.write_index(self._index, p))
+            token = f"{time.time_ns():x}-{os.getpid()}"
+            index_name, deleted_name = f"index-{token}.faiss", f"deleted-{token}.npy"
+            _atomic_write(root / index_name, lambda p: faiss.write_index(self._index, p))
             deleted = np.asarray(sorted(self._deleted), dtype=np.int64)
-            _atomic_write(root / DELETED_FILE, lambda p: _save_npy(p, deleted))
-            manifest["index_bytes"] = (root / INDEX_FILE).stat().st_size
+            _atomic_write(root / deleted_name, lambda p: _save_npy(p, deleted))
+            manifest.update(index_file=index_name, deleted_file=deleted_name,
+                            index_bytes=(root / index_name).stat().st_size)
             data = json.dumps(manifest, indent=2).encode()
+            _fsync_dir(root)  # the new files' names are durable before the manifest points at them
             _atomic_write(root / MANIFEST_FILE, lambda p: Path(p).write_bytes(data))
+            _fsync_dir(root)
+            _remove_unreferenced(root, {index_name, deleted_name})
         return root
 
     @classmethod
     def load(cls, directory: str | os.PathLike, *, model_key: str, dim: int, **kw: Any) -> FaissStore:
         """Load a saved store, checking it against the configured model and its own manifest."""
         root = Path(directory)
-        manifest = _read_manifest(root)
-        if manifest.get("model_key") != model_key or manifest.get("dim") != dim:
-            raise IndexMismatchError(
-                f"vector index in {root} was built with model {manifest.get('model_key')!r} "
-                f"(dim {manifest.get('dim')}), but the configured model is {model_key!r} (dim {dim}); "
-                "run `flask index rebuild` to re-index with the configured model"
-            )
+        for attempt in range(3):
+            manifest = _read_manifest(root)
+            if manifest.get("model_key") != model_key or manifest.get("dim") != dim:
+                raise IndexMismatchError(
+                    f"vector index in {root} was built with model {manifest.get('model_key')!r} "
+                    f"(dim {manifest.get('dim')}), but the configured model is {model_key!r} (dim {dim}); "
+                    "run `flask index rebuild` to re-index with the configured model"
+                )
+            try:
+                index, deleted = _read_index(root, manifest), _read_deleted(root, manifest)
+                break
+            except _Superseded:
+                # a concurrent save replaced the manifest and removed the files it named: read again
+                if attempt == 2:
+                    raise IndexCorruptError(f"vector index in {root} keeps changing; try again") from None
         store = cls(dim, model_key, **kw)
-        store._index = _read_index(root, manifest)
-        store._deleted = set(_read_deleted(root).tolist())
+        store._index = index
+        store._deleted = set(deleted.tolist())
         store._changed()
         store._check(root, manifest)
         return store
@@ -366,29 +383,88 @@ def _read_manifest(root: Path) -> dict:
     return manifest
 
 
+class _Superseded(Exception):
+    """The file a manifest named is gone because a newer manifest replaced it meanwhile."""
+
+
+def _named(root: Path, manifest: dict, key: str, legacy: str) -> Path:
+    """The file the manifest names (format-1 manifests without names use the fixed legacy name)."""
+    name = manifest.get(key) or legacy
+    if "/" in name or "\\" in name or name.startswith("."):
+        raise IndexCorruptError(f"manifest in {root} names a bad file {name!r}; run `flask index rebuild`")
+    return root / name
+
+
+def _gone_since(root: Path, manifest: dict, path: Path) -> bool:
+    """True if the file is missing only because the manifest changed after it was read."""
+    try:
+        return not path.is_file() and _read_manifest(root) != manifest
+    except IndexCorruptError:
+        return False
+
+
 def _read_index(root: Path, manifest: dict) -> faiss.IndexIDMap2:
-    path = root / INDEX_FILE
+    path = _named(root, manifest, "index_file", INDEX_FILE)
     if not path.is_file():
+        if _gone_since(root, manifest, path):
+            raise _Superseded()
         raise IndexCorruptError(f"manifest present but {path} is missing; run `flask index rebuild`")
     if manifest.get("index_bytes") not in (None, path.stat().st_size):
         raise IndexCorruptError(f"{path} size differs from its manifest; run `flask index rebuild`")
     try:
         index = faiss.read_index(str(path))
     except RuntimeError as exc:
+        if _gone_since(root, manifest, path):
+            raise _Superseded() from exc
         raise IndexCorruptError(f"cannot read {path} ({exc}); run `flask index rebuild`") from exc
     if not isinstance(index, faiss.IndexIDMap2):
         raise IndexCorruptError(f"{path} is not an id-mapped index; run `flask index rebuild`")
     return index
 
 
-def _read_deleted(root: Path) -> np.ndarray:
-    path = root / DELETED_FILE
+def _read_deleted(root: Path, manifest: dict) -> np.ndarray:
+    path = _named(root, manifest, "deleted_file", DELETED_FILE)
     if not path.is_file():
+        if manifest.get("deleted_file") and _gone_since(root, manifest, path):
+            raise _Superseded()
+        if manifest.get("deleted_file"):
+            raise IndexCorruptError(f"manifest present but {path} is missing; run `flask index rebuild`")
         return np.zeros(0, np.int64)
     try:
         return np.load(path, allow_pickle=False)
     except (OSError, ValueError) as exc:
         raise IndexCorruptError(f"unreadable {path} ({exc}); run `flask index rebuild`") from exc
+
+
+@contextmanager
+def _dir_lock(root: Path) -> Iterator[None]:
+    """An exclusive lock on the index folder across processes (released by the OS if the holder dies)."""
+    import fcntl
+
+    with open(root / ".lock", "a+b") as fh:
+        fcntl.flock(fh.fileno(), fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
+
+
+def _fsync_dir(root: Path) -> None:
+    fd = os.open(root, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _remove_unreferenced(root: Path, keep: set[str]) -> None:
+    """Delete data files the current manifest does not name, and temp files of writers that died."""
+    for path in root.iterdir():
+        name = path.name
+        data = (name.startswith("index-") and name.endswith(".faiss")) or \
+            (name.startswith("deleted-") and name.endswith(".npy")) or name in (INDEX_FILE, DELETED_FILE)
+        if (data and name not in keep) or (name.startswith(".") and name.endswith(".tmp")):
+            path.unlink(missing_ok=True)
 
 
 def build_vector_store(kind: str = "faiss", **kw: Any) -> FaissStore:

@@ -10,6 +10,7 @@ from .listing import (COOPERATION_MODES, MODE_ZH, STAGE_TRL, STAGE_ZH, STAGES, A
 from .roadshow import (Roadshow, RoadshowConflict, RoadshowInvitation, RoadshowMeeting, RoadshowPresenter,
                        RoadshowWish)
 from .taxonomy import Field, Region
+from .trust import LIVE_STATUSES, AuditEvent, Introduction, IntroStatus
 from .user import Organisation, OrgKind, Role, User
 from .vector import ListingVector
 from .workbench import (CONTRACT_TYPE_ZH, CONTRACT_TYPES, FEEDBACK_REASONS, FINAL_STAGES, OPEN_STAGES, OUTCOMES,
@@ -25,4 +26,5 @@ __all__ = ["Base", "utcnow", "Achievement", "Demand", "ListingMixin", "Patent", 
            "Notification", "NotificationSetting", "MatchNotice",
            "Roadshow", "RoadshowPresenter", "RoadshowInvitation", "RoadshowWish", "RoadshowConflict",
            "RoadshowMeeting", "Challenge", "ChallengeApplication", "ChallengePanelist", "ChallengeScore",
-           "PERSPECTIVES"]
+           "PERSPECTIVES",
+           "AuditEvent", "Introduction", "IntroStatus", "LIVE_STATUSES"]

@@ -61,6 +61,10 @@ class User(Base):
     session_version: Mapped[int] = mapped_column(Integer, default=1)
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
     last_login_at: Mapped[Optional[datetime]] = mapped_column(DateTime)
+    # base32 TOTP secret once the user enrolled a second factor (None: password only)
+    totp_secret: Mapped[Optional[str]] = mapped_column(String(64))
+    # last accepted TOTP time step, so one code cannot be used twice
+    totp_last_step: Mapped[Optional[int]] = mapped_column(Integer)
 
     organisation: Mapped[Optional[Organisation]] = relationship(back_populates="users")
 

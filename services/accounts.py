@@ -1,6 +1,8 @@
 """Registration, sign-in and user administration."""
 from __future__ import annotations
 
+from functools import lru_cache
+from pathlib import Path
 from typing import Optional
 
 from argon2 import PasswordHasher
@@ -10,12 +12,34 @@ from sqlalchemy.orm import Session
 
 from models import Organisation, OrgKind, Role, User, utcnow
 
+from . import audit
 from .errors import NotFound, ServiceError
 
 _hasher = PasswordHasher()
 # Verified against when the e-mail is unknown, so timing does not reveal which accounts exist.
 _DUMMY_HASH = _hasher.hash("not-a-real-password")
 MIN_PASSWORD_LENGTH = 10
+MAX_PASSWORD_LENGTH = 200
+COMMON_PASSWORDS_FILE = Path(__file__).with_name("common_passwords.txt")
+
+
+@lru_cache(maxsize=1)
+def common_passwords() -> frozenset[str]:
+    """The shipped list of common passwords, lower-cased (loaded once)."""
+    lines = COMMON_PASSWORDS_FILE.read_text(encoding="utf-8").splitlines()
+    return frozenset(line.strip().lower() for line in lines if line.strip() and not line.startswith("#"))
+
+
+def check_password_rules(password: str, email: str = "") -> None:
+    """Length and a common-password list, no composition rules (NIST SP 800-63B); ServiceError if refused."""
+    if len(password) < MIN_PASSWORD_LENGTH:
+        raise ServiceError("account.password_short", min=MIN_PASSWORD_LENGTH)
+    if len(password) > MAX_PASSWORD_LENGTH:
+        raise ServiceError("account.password_long", max=MAX_PASSWORD_LENGTH)
+    lowered = password.strip().lower()
+    local = normalise_email(email).split("@")[0] if email else ""
+    if lowered in common_passwords() or (email and lowered in (normalise_email(email), local)):
+        raise ServiceError("account.password_common")
 
 
 def hash_password(password: str) -> str:
@@ -47,8 +71,7 @@ def create_user(session: Session, *, email: str, password: str, display_name: st
     role = Role(role)
     if get_user_by_email(session, email):
         raise ServiceError("account.email_taken")
-    if len(password) < MIN_PASSWORD_LENGTH:
-        raise ServiceError("account.password_short", min=MIN_PASSWORD_LENGTH)
+    check_password_rules(password, email)
     user = User(email=normalise_email(email), password_hash=hash_password(password),
                 display_name=display_name.strip(), role=role.value, organisation=organisation, active=True,
                 session_version=1)
@@ -85,17 +108,40 @@ def find_or_create_organisation(session: Session, name: str, kind: OrgKind, *, r
 
 
 def authenticate(session: Session, email: str, password: str) -> Optional[User]:
-    """The active user with these credentials, else None (same cost either way)."""
+    """The active user with these credentials, else None (same cost either way); both outcomes audited."""
     user = get_user_by_email(session, email)
     if user is None:
         try:
             _hasher.verify(_DUMMY_HASH, password)
         except VerificationError:
             pass
+        audit.record(session, "auth.login_failed", target=audit.email_ref(email), detail={"reason": "unknown"})
         return None
-    if not check_password(user, password) or not user.active:
+    correct = check_password(user, password)
+    if not correct or not user.active:
+        reason = "password" if not correct else "inactive"
+        audit.record(session, "auth.login_failed", actor=user, target=f"user:{user.id}", detail={"reason": reason})
         return None
     user.last_login_at = utcnow()
+    audit.record(session, "auth.login", actor=user, target=f"user:{user.id}")
+    return user
+
+
+def end_sessions(session: Session, user: User) -> User:
+    """Sign the user out everywhere: every session cookie issued so far stops working."""
+    user.session_version += 1
+    audit.record(session, "auth.logout_everywhere", actor=user, target=f"user:{user.id}")
+    return user
+
+
+def change_password(session: Session, user: User, current: str, new: str) -> User:
+    """Change the password after checking the current one; ends every other session."""
+    if not check_password(user, current):
+        raise ServiceError("account.password_wrong")
+    check_password_rules(new, user.email)
+    user.password_hash = hash_password(new)
+    user.session_version += 1
+    audit.record(session, "auth.password_changed", actor=user, target=f"user:{user.id}")
     return user
 
 
@@ -123,8 +169,11 @@ def set_role(session: Session, user: User, role: Role | str, *, actor: User) -> 
     """Change a user's role; ends their sessions so the new rights apply at once."""
     if user.id == actor.id:
         raise ServiceError("account.cannot_change_self")
+    before = user.role
     user.role = Role(role).value
     user.session_version += 1
+    audit.record(session, "user.role_changed", actor=actor, target=f"user:{user.id}",
+                 detail={"from": before, "to": user.role})
     return user
 
 
@@ -134,6 +183,7 @@ def set_active(session: Session, user: User, active: bool, *, actor: User) -> Us
         raise ServiceError("account.cannot_change_self")
     user.active = active
     user.session_version += 1
+    audit.record(session, "user.activated" if active else "user.deactivated", actor=actor, target=f"user:{user.id}")
     return user
 
 

@@ -6,11 +6,12 @@ from datetime import date, datetime, timedelta
 from typing import Any, Iterable, Optional, Union
 
 from sqlalchemy import Select, func, or_, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, object_session
 
 from models import (Achievement, Demand, Field, Patent, ReviewEvent, Role, STAGE_TRL, Status, User,
                     utcnow)
 
+from . import audit
 from .errors import NotFound, ServiceError
 
 Listing = Union[Demand, Achievement]
@@ -61,8 +62,27 @@ def can_view(user: Optional[User], listing: Listing) -> bool:
 
 
 def can_see_contact(user: Optional[User], listing: Listing) -> bool:
-    """Contact details: owner, brokers and admins only (double opt-in comes with the trust issue)."""
-    return is_owner(user, listing) or is_reviewer(user)
+    """Contact details: the owner, brokers and admins, and the counterpart's owner while an accepted
+    introduction pairs the two listings (double opt-in; withdrawn consent hides them again)."""
+    if is_owner(user, listing) or is_reviewer(user):
+        return True
+    if user is None or not user.is_authenticated or listing.status != Status.PUBLISHED.value:
+        return False
+    session = object_session(listing)
+    if session is None:
+        return False
+    from .introductions import accepted_counterpart  # introductions builds on this module
+    return accepted_counterpart(session, user, listing) is not None
+
+
+def reveal_contact(session: Session, user: Optional[User], listing: Listing) -> bool:
+    """True if the user may see the listing's contact; logs the reveal when the user is not the owner."""
+    if not can_see_contact(user, listing):
+        return False
+    if not is_owner(user, listing):
+        audit.record(session, "contact.reveal", actor=user, target=f"{listing.kind}:{listing.id}",
+                     detail={"role": user.role})
+    return True
 
 
 def get_listing(session: Session, kind: str, listing_id: int, viewer: Optional[User]) -> Listing:
@@ -162,7 +182,11 @@ def transition(session: Session, listing: Listing, actor: User, action: str,
         raise ServiceError("listing.bad_transition", action=action, status=listing.status)
     if needs_reason and not (reason or "").strip():
         raise ServiceError("listing.reason_required")
+    source = listing.status
     _move(session, listing, actor, action, target, reason)
+    if who == "reviewer" or not is_owner(actor, listing):
+        audit.record(session, "listing.review", actor=actor, target=f"{listing.kind}:{listing.id}",
+                     detail={"decision": action, "from": source, "to": target})
     return listing
 
 

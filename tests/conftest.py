@@ -51,6 +51,7 @@ def app(tmp_path: Path, template_db: Path):
                               "MAIL_DIR": str(tmp_path / "mail")})
     yield application
     application.extensions["db_engine"].dispose()
+    application.extensions["db_write_engine"].dispose()
 
 
 @pytest.fixture

@@ -1,23 +1,93 @@
-"""The account page: personal API tokens (created, shown once, revoked) and notification settings."""
+"""The signed-in user's own account: password change, signing out everywhere, second factor, API tokens."""
 from __future__ import annotations
 
-from flask import Blueprint, abort, flash, redirect, render_template, url_for
+from flask import Blueprint, abort, flash, redirect, render_template, session, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from flask_login import current_user
+from flask_login import current_user, login_user, logout_user
 from flask_wtf import FlaskForm
 from wtforms import StringField
 from wtforms.validators import DataRequired, Length
 
-from services import tokens
+from services import accounts, second_factor, tokens
 from services.errors import NotFound, ServiceError
 
 from . import policy
 from .db import db
 from .errors import message_for
-from .forms import ActionForm
+from .forms import ActionForm, PasswordChangeForm, TotpForm
 
 bp = Blueprint("account", __name__, url_prefix="/account")
+policy.allow("account.security", "GET", policy.SIGNED_IN, relation="self")
+policy.allow("account.password", "POST", policy.SIGNED_IN, relation="self",
+             note="needs the current password; ends every other session")
+policy.allow("account.logout_everywhere", "POST", policy.SIGNED_IN, relation="self")
+
+
+@bp.route("/security")
+def security():
+    return render_template("account/security.html", form=PasswordChangeForm(), action_form=ActionForm())
+
+
+@bp.route("/password", methods=["POST"])
+def password():
+    form = PasswordChangeForm()
+    if form.validate_on_submit():
+        try:
+            user = accounts.change_password(db(), current_user._get_current_object(), form.current.data,
+                                           form.password.data)
+            db().commit()
+        except ServiceError as err:
+            db().rollback()
+            (form.current if err.code == "account.password_wrong" else form.password).errors.append(message_for(err))
+        else:
+            session.clear()
+            login_user(user)  # this browser stays signed in with the new session version; others are out
+            flash(_("Password changed. Every other session has been signed out."), "success")
+            return redirect(url_for("account.security"))
+    return render_template("account/security.html", form=form, action_form=ActionForm()), 422
+
+
+@bp.route("/logout-everywhere", methods=["POST"])
+def logout_everywhere():
+    if not ActionForm().validate_on_submit():
+        abort(400)
+    accounts.end_sessions(db(), current_user)
+    db().commit()
+    logout_user()
+    session.clear()
+    flash(_("You have been signed out on every device."), "info")
+    return redirect(url_for("auth.login"))
+
+
+policy.allow("account.totp", ("GET", "POST"), policy.SIGNED_IN, relation="self",
+             note="enrol a TOTP second factor (required for TOTP_REQUIRED_ROLES)")
+
+
+@bp.route("/two-factor", methods=["GET", "POST"])
+def totp():
+    user = current_user._get_current_object()
+    if user.totp_secret:
+        return render_template("account/totp.html", enrolled=True)
+    secret = session.get("totp_enrol") or second_factor.new_secret()
+    session["totp_enrol"] = secret  # kept until the user confirms a code from their app
+    form = TotpForm()
+    if form.validate_on_submit():
+        try:
+            second_factor.enable(db(), user, secret, form.code.data)
+            db().commit()
+        except ServiceError as err:
+            db().rollback()
+            form.code.errors.append(message_for(err))
+        else:
+            session.pop("totp_enrol", None)
+            flash(_("Two-step sign-in is on. From now on you also enter a code from your app."), "success")
+            return redirect(url_for("account.security"))
+    return render_template("account/totp.html", enrolled=False, form=form, secret=secret,
+                           uri=second_factor.provisioning_uri(user, secret)), 422 if form.is_submitted() else 200
+
+
+# Personal API tokens (docs/api.md)
 policy.allow("account.tokens", ("GET", "POST"), policy.SIGNED_IN, relation="self", note="one's own tokens")
 policy.allow("account.revoke_token", "POST", policy.SIGNED_IN, relation="self", note="one's own tokens")
 

@@ -5,16 +5,21 @@ from flask import Blueprint, abort, flash, redirect, render_template, request, u
 from flask_babel import gettext as _
 from flask_login import current_user
 
-from services import accounts, taxonomy
+from services import accounts, audit, taxonomy
 from services.errors import NotFound, ServiceError
 
+from . import policy
 from .access import roles_required
 from .db import db
 from .errors import message_for
-from .forms import ActionForm, CreateUserForm, FieldForm, UserAdminForm
+from .forms import ActionForm, AuditFilterForm, CreateUserForm, FieldForm, UserAdminForm
 from .i18n import locale_code
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
+for _endpoint, _methods in (("admin.users", "GET"), ("admin.create_user", "POST"), ("admin.change_role", "POST"),
+                            ("admin.set_active", "POST"), ("admin.fields", "GET"),
+                            ("admin.edit_field", ("GET", "POST"))):
+    policy.allow(_endpoint, _methods, {policy.ADMIN}, relation="staff")
 
 
 @bp.route("/users")
@@ -109,3 +114,36 @@ def edit_field(field_id: int | None = None):
             db().rollback()
             form.code.errors.append(message_for(err))
     return render_template("admin/field_form.html", form=form, field=field)
+
+
+policy.allow("admin.audit_log", "GET", {policy.ADMIN}, relation="staff", note="browse and filter the audit log")
+
+
+@bp.route("/audit")
+@roles_required("admin")
+def audit_log():
+    form = AuditFilterForm(request.args)
+    form.action.choices = [("", _("All actions"))] + [(a, a) for a in audit.ACTIONS]
+    problems = [] if form.validate() else [e for errs in form.errors.values() for e in errs]
+    f = audit.AuditFilter(action=form.action.data if form.action.data in audit.ACTIONS else "",
+                          since=form.since.data if not form.since.errors else None,
+                          until=form.until.data if not form.until.errors else None,
+                          actor_id=_actor_id(form.actor.data or ""))
+    number = max(request.args.get("page", 1, type=int) or 1, 1)
+    rows = audit.search(db(), f, limit=AUDIT_PAGE + 1, offset=(number - 1) * AUDIT_PAGE)
+    return render_template("admin/audit.html", form=form, rows=rows[:AUDIT_PAGE], problems=problems,
+                           page=number, more=len(rows) > AUDIT_PAGE, unknown_actor=f.actor_id == -1)
+
+
+AUDIT_PAGE = 100
+
+
+def _actor_id(text: str) -> int | None:
+    """A user id from an id or an e-mail typed in the filter; -1 when nobody matches (shows nothing)."""
+    text = text.strip()
+    if not text:
+        return None
+    if text.isdigit():
+        return int(text)
+    user = accounts.get_user_by_email(db(), text)
+    return user.id if user else -1

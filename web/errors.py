@@ -121,6 +121,32 @@ def message_for(err: ServiceError) -> str:
         "challenge.shortlist_empty": lambda: _("Tick at least one application to shortlist."),
         "challenge.not_shortlisted": lambda: _("Only a shortlisted application can win."),
         "not_found": lambda: _("Not found."),
+        "account.password_long": lambda: _("Use a password of at most %(n)s characters.", n=p.get("max")),
+        "account.password_common": lambda: _("This password is too common or too easy to guess. "
+                                             "Choose another, e.g. a phrase of several words."),
+        "account.password_wrong": lambda: _("The current password is wrong."),
+        "backup.not_sqlite": lambda: _("Backups here use SQLite's backup API; for PostgreSQL use pg_dump and "
+                                       "pg_restore."),
+        "backup.exists": lambda: _("%(path)s already exists; choose a new file name.", path=p.get("path")),
+        "backup.no_folder": lambda: _("The folder %(path)s does not exist.", path=p.get("path")),
+        "backup.missing": lambda: _("%(path)s does not exist.", path=p.get("path")),
+        "backup.corrupt": lambda: _("%(path)s is not an intact SQLite database; nothing was restored.",
+                                    path=p.get("path")),
+        "backup.not_ours": lambda: _("%(path)s is not a database of this platform; nothing was restored.",
+                                     path=p.get("path")),
+        "backup.wrong_revision": lambda: _("%(path)s has schema %(found)s but this version needs %(expected)s; "
+                                           "nothing was restored.", path=p.get("path"), found=p.get("found"),
+                                           expected=p.get("expected")),
+        "totp.bad_code": lambda: _("This code does not match. Check the time on your phone and enter the "
+                                   "current code."),
+        "intro.not_published": lambda: _("Both listings must be published before an introduction."),
+        "intro.not_a_party": lambda: _("Only the owner of one of the two listings, or a broker, can ask for "
+                                       "this introduction."),
+        "intro.reason_required": lambda: _("Give a reason, so the other side knows why to talk."),
+        "intro.reason_long": lambda: _("Keep the reason under %(n)s characters.", n=p.get("max")),
+        "intro.exists": lambda: _("An introduction of these two listings is already under way."),
+        "intro.cannot_answer": lambda: _("This introduction is not waiting for your answer."),
+        "intro.cannot_withdraw": lambda: _("This introduction can no longer be withdrawn."),
     }
     messages.update(api_messages(p))
     return messages.get(err.code, lambda: _("The request could not be completed."))()

@@ -293,3 +293,43 @@ class SignForm(FlaskForm):
 
 class CloseForm(FlaskForm):
     reason = TextAreaField(_l("Why is it closed?"), validators=[_required(), _max(2000)])
+# --- trust and safety (issue 6) -----------------------------------------------------------------------------
+
+class IntroductionForm(FlaskForm):
+    """Ask for an introduction of a demand and an achievement, with a reason the other side reads."""
+
+    demand_id = SelectField(_l("Demand"), coerce=int, validate_choice=False, validators=[_required()])
+    achievement_id = SelectField(_l("Achievement"), coerce=int, validate_choice=False, validators=[_required()])
+    reason = TextAreaField(_l("Why should they talk? (shown to the other side)"),
+                           validators=[_required(), _max(1000)])
+
+
+class PasswordChangeForm(FlaskForm):
+    """Change one's password; every other session ends."""
+
+    current = PasswordField(_l("Current password"), validators=[_required(), _max(200)])
+    password = PasswordField(_l("New password"), validators=[_required(), _max(200)])
+    confirm = PasswordField(_l("Repeat the new password"), validators=[_required(), _max(200)])
+
+    def validate_confirm(self, field: Any) -> None:
+        if field.data != self.password.data:
+            raise ValidationError(_l("The two new passwords differ."))
+
+
+class AuditFilterForm(FlaskForm):
+    """Filters of the audit log page (GET, no CSRF)."""
+
+    class Meta:
+        csrf = False
+
+    action = SelectField(_l("Action"), validators=[Optional()], validate_choice=False)
+    actor = StringField(_l("User (id or e-mail)"), validators=[Optional(), _max(254)])
+    since = DateField(_l("From"), validators=[Optional()])
+    until = DateField(_l("Until"), validators=[Optional()])
+
+
+class TotpForm(FlaskForm):
+    """A six-digit code from an authenticator app."""
+
+    code = StringField(_l("Six-digit code from your authenticator app"), validators=[_required(), Regexp(
+        r"^\s*\d{3}\s?\d{3}\s*$", message=_l("Enter the six digits your authenticator app shows."))])

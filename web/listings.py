@@ -10,6 +10,7 @@ from flask_login import current_user
 from services import listings, taxonomy
 from services.errors import NotFound, ServiceError
 
+from . import policy
 from .access import roles_required
 from .db import db
 from .errors import message_for
@@ -44,6 +45,11 @@ def _prefill(form: Any, item: Any) -> None:
 def make_blueprint(kind: str, url_prefix: str, role: str) -> Blueprint:
     """The owner's blueprint for one kind of listing."""
     bp = Blueprint(f"{kind}s", __name__, url_prefix=url_prefix)
+    name = f"{kind}s"
+    policy.allow(f"{name}.mine", "GET", {role}, relation="self", note="the user's own listings")
+    policy.allow(f"{name}.new", ("GET", "POST"), {role}, relation="self")
+    policy.allow(f"{name}.edit", ("GET", "POST"), {role}, relation="owner", note="404 for anyone else's")
+    policy.allow(f"{name}.act", "POST", {role}, relation="owner", note="submit/withdraw/close; 404 for others")
 
     @bp.route("/mine")
     @roles_required(role)

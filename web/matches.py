@@ -14,10 +14,13 @@ from services import feedback, listings, taxonomy
 from services.errors import NotFound
 from services.matching import MatchingRuntime
 
+from . import policy
 from .db import db, sessionmaker_for
 from .i18n import locale_code
 
 bp = Blueprint("matches", __name__, url_prefix="/matches")
+policy.allow("matches.for_listing", "GET", policy.SIGNED_IN, relation="owner_or_staff",
+             note="staff: any listing; owner: own published listing; 404 otherwise. No contact fields.")
 log = logging.getLogger(__name__)
 
 
@@ -65,5 +68,5 @@ def for_listing(kind: str, listing_id: int):
     return render_template("matches/list.html", kind=kind, item=item, views=views, similar=similar, k=k,
                            problem=problem, highlight=highlight, pair_of=feedback.pair_of,
                            latest=feedback.latest_for_pairs(db(), [feedback.pair_of(item, v.listing) for v in views])
-                           if reviewer else None,
+                           if reviewer else None, can_introduce=item.status == "published",
                            region_names=taxonomy.region_names(db(), locale_code()))

@@ -1,7 +1,8 @@
 """Who may call which route: one table, enforced before every request and walked by the tests.
 
 Every blueprint registers its routes here with :func:`allow` at import time. The before-request hook
-answers a role that is not in the rule with the sign-in page (anonymous) or 403 (signed in). Object-level
+denies by default: an endpoint without a rule answers 404 and its view never runs; a role that is not in
+the rule gets the sign-in page (anonymous) or 403 (signed in). Object-level
 relations ("owner", "staff_or_owner", ...) are documented here and checked in the view or service, since
 they need the object; the test matrix checks both levels.
 """
@@ -56,11 +57,25 @@ def allow(endpoint: str, methods: str | Iterable[str], roles: Iterable[str], rel
 
 
 def rule_for(endpoint: str | None, method: str) -> Rule | None:
-    """The rule for this call; HEAD follows GET."""
+    """The rule for this call; HEAD follows GET, OPTIONS is allowed to whoever may call any method."""
     if endpoint is None:
         return None
-    method = "GET" if method == "HEAD" else method.upper()
+    method = method.upper()
+    if method == "HEAD":
+        method = "GET"
+    if method == "OPTIONS":
+        roles = frozenset().union(*(r.roles for (e, _), r in RULES.items() if e == endpoint))
+        return Rule(roles) if roles else None
     return RULES.get((endpoint, method))
+
+
+def missing(app: "Flask") -> list[tuple[str, str]]:
+    """(endpoint, method) pairs the app routes but the policy does not cover (should be empty)."""
+    cells = set()
+    for url_rule in app.url_map.iter_rules():
+        for method in (url_rule.methods or set()) - {"HEAD", "OPTIONS"}:
+            cells.add((url_rule.endpoint, method))
+    return sorted(c for c in cells if c not in RULES)
 
 
 def role_of(user: object) -> str:
@@ -76,13 +91,16 @@ def init_app(app: "Flask") -> None:
 
 
 def _enforce() -> object:
+    """Deny by default: a route without a rule never runs (404); a role outside the rule gets 403/sign-in."""
     from flask import abort, current_app, request
     from flask_login import current_user
 
+    if request.endpoint is None:
+        return None  # no route matched: routing answers 404/405 itself
     rule = rule_for(request.endpoint, request.method)
     if rule is None:
-        # TODO(issue 6): deny by default once every existing route is registered.
-        return None
+        current_app.logger.error("route without policy refused: %s %s", request.method, request.endpoint)
+        abort(404)
     role = role_of(current_user)
     if role in rule.roles:
         return None

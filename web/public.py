@@ -11,11 +11,20 @@ from flask_login import current_user, login_required
 from services import listings, taxonomy
 from services.errors import NotFound
 
-from .db import db
+from . import policy
+from .db import db, write_session
 from .i18n import locale_code
 from .matches import possible_duplicates
 
 bp = Blueprint("public", __name__)
+policy.allow("static", "GET", policy.ALL_ROLES, note="stylesheets")
+policy.allow("public.home", "GET", policy.ALL_ROLES, note="published listings only")
+policy.allow("public.dashboard", "GET", policy.SIGNED_IN, relation="self", note="redirects to the role's home")
+policy.allow("public.search", "GET", policy.ALL_ROLES,
+             note="published for everyone; other statuses only for staff (search_stmt)")
+policy.allow("public.detail", "GET", policy.ALL_ROLES, relation="owner_or_staff",
+             note="published: anyone; unpublished: owner and staff (404 otherwise); "
+                  "contact fields: can_see_contact (owner, staff, counterpart after accepted introduction)")
 
 
 @bp.route("/")
@@ -66,12 +75,31 @@ def detail(kind: str, listing_id: int):
         abort(404)
     insider = listings.is_owner(current_user, item) or listings.is_reviewer(current_user)
     duplicates = possible_duplicates(item) if insider and item.status in ("draft", "submitted", "returned") else []
+    show_contact = listings.can_see_contact(current_user, item)
+    if show_contact and not listings.is_owner(current_user, item):
+        _log_reveal(item)
     return render_template("public/detail.html", kind=kind, item=item, duplicates=duplicates,
-                           show_contact=listings.can_see_contact(current_user, item),
+                           show_contact=show_contact, intro_choices=intro_choices(item),
                            owner=listings.is_owner(current_user, item),
                            reviewer=listings.is_reviewer(current_user),
                            history=listings.history(db(), item) if insider else [],
                            **_names())
+
+
+def _log_reveal(item: Any) -> None:
+    """Record the contact reveal in its own short write transaction (this GET request's session only reads)."""
+    with write_session(current_app) as s:
+        listings.reveal_contact(s, current_user, item)
+        s.commit()
+
+
+def intro_choices(item: Any) -> list[tuple[int, str]]:
+    """The viewer's own published listings of the other kind, to pair with this one in a request."""
+    other = {"demand": "achievement", "achievement": "demand"}[item.kind]
+    if item.status != "published" or not current_user.is_authenticated \
+            or current_user.role != listings.OWNER_ROLE[other]:
+        return []
+    return [(x.id, x.title) for x in listings.owned_by(db(), other, current_user) if x.status == "published"]
 
 
 def _names() -> dict[str, Any]:

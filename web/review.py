@@ -8,12 +8,15 @@ from flask_login import current_user
 from services import listings
 from services.errors import NotFound, ServiceError
 
+from . import policy
 from .access import roles_required
 from .db import db
 from .errors import message_for
 from .forms import ReasonForm
 
 bp = Blueprint("review", __name__, url_prefix="/review")
+policy.allow("review.queue", "GET", policy.STAFF, relation="staff")
+policy.allow("review.decide", "POST", policy.STAFF, relation="staff", note="approve/return/reject/close")
 REVIEW_ACTIONS = ("approve", "return", "reject", "close")
 DONE = {"approve": lambda: _("Approved and published."), "return": lambda: _("Sent back to the owner."),
         "reject": lambda: _("Rejected."), "close": lambda: _("Closed.")}

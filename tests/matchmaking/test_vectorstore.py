@@ -94,7 +94,8 @@ def test_failed_save_leaves_old_index(tmp_path, monkeypatch):
     s = FaissStore(DIM, "e5")
     s.upsert(range(10), unit(10))
     s.save(tmp_path)
-    before = (tmp_path / "index.faiss").read_bytes()
+    index_file = tmp_path / json.loads((tmp_path / "manifest.json").read_text())["index_file"]
+    before = index_file.read_bytes()
     s.upsert(range(10, 20), unit(10, seed=3))
 
     def boom(index, path):
@@ -105,7 +106,7 @@ def test_failed_save_leaves_old_index(tmp_path, monkeypatch):
     monkeypatch.setattr(vectorstore.faiss, "write_index", boom)
     with pytest.raises(OSError):
         s.save(tmp_path)
-    assert (tmp_path / "index.faiss").read_bytes() == before
+    assert index_file.read_bytes() == before
     assert [p.name for p in tmp_path.iterdir() if p.name.endswith(".tmp")] == []
     monkeypatch.undo()
     assert len(FaissStore.load(tmp_path, model_key="e5", dim=DIM)) == 10
@@ -138,7 +139,7 @@ def test_missing_files_raise_corrupt(tmp_path):
     s = FaissStore(DIM, "e5")
     s.upsert([1], unit(1))
     s.save(tmp_path)
-    (tmp_path / "index.faiss").unlink()
+    (tmp_path / json.loads((tmp_path / "manifest.json").read_text())["index_file"]).unlink()
     with pytest.raises(IndexCorruptError):
         FaissStore.load(tmp_path, model_key="e5", dim=DIM)
 

@@ -1,0 +1,67 @@
+"""`flask backup create PATH` and `flask backup restore PATH`: online SQLite backups and a checked restore."""
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+from flask import Flask, current_app
+from flask.cli import AppGroup
+
+from services import audit, backup
+from services.errors import ServiceError
+
+from .cli import message_for_cli
+from .db import write_session
+
+backup_cli = AppGroup("backup", help="Back up and restore the database (SQLite online backup API).")
+
+
+def init_app(app: Flask) -> None:
+    """Register the group."""
+    app.cli.add_command(backup_cli)
+
+
+def _head() -> str:
+    from alembic.script import ScriptDirectory
+
+    from migrations import runner
+    return ScriptDirectory.from_config(runner.alembic_config(current_app.config["DATABASE_URL"])).get_current_head()
+
+
+def _fail(err: ServiceError) -> None:
+    click.echo(message_for_cli(err), err=True)
+    sys.exit(2)
+
+
+@backup_cli.command("create", help="Write a consistent copy of the live database to PATH (a new file).")
+@click.argument("path", type=click.Path(dir_okay=False, path_type=Path))
+def backup_create(path: Path) -> None:
+    try:
+        info = backup.create(backup.sqlite_path(current_app.config["DATABASE_URL"]), path)
+    except ServiceError as err:
+        _fail(err)
+    with write_session(current_app) as s:
+        audit.record(s, "backup.created", target=f"file:{path.name}", detail={"bytes": info.bytes})
+        s.commit()
+    click.echo(f"backup written: {info.path} ({info.bytes} bytes, schema {info.revision}, {info.users} users)")
+
+
+@backup_cli.command("restore", help="Replace the database with the backup at PATH (checked first).")
+@click.argument("path", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+def backup_restore(path: Path, yes: bool) -> None:
+    try:
+        db_file = backup.sqlite_path(current_app.config["DATABASE_URL"])
+        info = backup.inspect(path, _head())
+        if not yes:
+            click.confirm(f"Replace {db_file} with {path} ({info.users} users)? / 用备份覆盖当前数据库？", abort=True)
+        safety = backup.restore(db_file, path, _head())
+    except ServiceError as err:
+        _fail(err)
+    for key in ("db_engine", "db_write_engine"):
+        current_app.extensions[key].dispose()  # no pooled connection keeps pages of the old content
+    with write_session(current_app) as s:
+        audit.record(s, "backup.restored", target=f"file:{path.name}", detail={"users": info.users})
+        s.commit()
+    click.echo(f"restored from {path}; the previous database was kept as {safety}")

@@ -1,0 +1,163 @@
+"""Request-wide protections: audit context, session timeouts and cookie flags, security headers, throttling."""
+from __future__ import annotations
+
+import logging
+import time
+from typing import Any
+
+from flask import Flask, current_app, flash, redirect, render_template, request, session, url_for
+from flask.sessions import SecureCookieSessionInterface
+from flask_babel import gettext as _
+from flask_limiter import Limiter
+from flask_login import current_user, logout_user, user_logged_in
+from limits import parse
+from sqlalchemy.exc import OperationalError
+from werkzeug.exceptions import TooManyRequests
+
+from services import audit, second_factor
+
+log = logging.getLogger(__name__)
+THROTTLES = {"login_address": "LOGIN_LIMIT_ADDRESS", "login_account": "LOGIN_LIMIT_ACCOUNT",
+             "register_address": "REGISTER_LIMIT_ADDRESS", "register_account": "REGISTER_LIMIT_ACCOUNT"}
+CSP = ("default-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'; "
+       "img-src 'self' data:")
+
+
+def client_ip() -> str | None:
+    """The client's address as the WSGI server reports it (put ProxyFix in front when behind a proxy)."""
+    return request.remote_addr
+
+
+class _SessionInterface(SecureCookieSessionInterface):
+    """The session cookie is Secure when configured, and always when the request came over HTTPS."""
+
+    def get_cookie_secure(self, app: Flask) -> bool:
+        return bool(app.config["SESSION_COOKIE_SECURE"]) or (bool(request) and request.is_secure)
+
+
+class Throttle:
+    """Fixed-window counters from Flask-Limiter's storage (memory, or Redis shared by every process)."""
+
+    def __init__(self, app: Flask) -> None:
+        self.flask_limiter = Limiter(key_func=client_ip, app=app, default_limits=[], headers_enabled=False)
+        self.config = app.config
+
+    def rule(self, name: str) -> Any:
+        """The configured limit for a throttle (read per call, so a changed setting applies at once)."""
+        return parse(self.config[THROTTLES[name]])
+
+    @property
+    def enabled(self) -> bool:
+        return bool(self.flask_limiter.enabled)
+
+    def allowed(self, name: str, key: str) -> bool:
+        """True if one more hit fits in the window (does not count)."""
+        return not self.enabled or self.flask_limiter.limiter.test(self.rule(name), name, key)
+
+    def hit(self, name: str, key: str) -> None:
+        """Count one hit; TooManyRequests (429 with Retry-After) when the window is full."""
+        if self.enabled and not self.flask_limiter.limiter.hit(self.rule(name), name, key):
+            self.refuse(name, key)
+
+    def refuse(self, name: str, key: str) -> None:
+        """Answer 429 with the seconds until the window resets."""
+        stats = self.flask_limiter.limiter.get_window_stats(self.rule(name), name, key)
+        raise TooManyRequests(retry_after=max(int(stats.reset_time - time.time()) + 1, 1))
+
+
+def throttle() -> Throttle:
+    """This app's throttle."""
+    return current_app.extensions["throttle"]
+
+
+def init_app(app: Flask) -> None:
+    """Register the hooks; the policy check runs after these."""
+    app.session_interface = _SessionInterface()
+    app.extensions["throttle"] = Throttle(app)
+    app.before_request(_audit_context)
+    app.before_request(_session_timeouts)
+    app.before_request(_second_factor_required)
+    app.after_request(_headers)
+    user_logged_in.connect(_session_started, app)
+
+    @app.errorhandler(429)
+    def too_many(e: TooManyRequests):
+        retry = int(getattr(e, "retry_after", 60) or 60)
+        resp = current_app.make_response((render_template(
+            "errors/error.html", code=429, message=_("Too many attempts. Wait %(n)s seconds and try again.",
+                                                     n=retry)), 429))
+        resp.headers["Retry-After"] = str(retry)
+        return resp
+
+    @app.errorhandler(OperationalError)
+    def database_busy(e: OperationalError):
+        """A database still locked after the busy timeout is a temporary condition: 503, not 500."""
+        if not is_busy(e):
+            log.error("database error: %s", type(getattr(e, "orig", e)).__name__)
+            return render_template("errors/error.html", code=500, message=_(
+                "Something went wrong on our side. What you saved is safe; please try again.")), 500
+        log.warning("database busy past its timeout on %s %s", request.method, request.endpoint)
+        resp = current_app.make_response((render_template("errors/error.html", code=503, message=_(
+            "The service is very busy right now and nothing was changed. Please try again in a few seconds.")),
+            503))
+        resp.headers["Retry-After"] = "5"
+        return resp
+
+
+def is_busy(err: BaseException) -> bool:
+    """True for SQLite's 'database is locked' / 'database is busy' errors."""
+    text = str(getattr(err, "orig", err)).lower()
+    return "database is locked" in text or "database is busy" in text
+
+
+def _audit_context() -> None:
+    audit.set_request_ip(client_ip())
+
+
+def _session_started(_app: Any, **_kw: Any) -> None:
+    now = time.time()
+    session["auth_at"] = session["seen_at"] = now
+    session.permanent = True
+
+
+def _session_timeouts() -> None:
+    """End a signed-in session that was idle too long or is older than the absolute limit."""
+    if "_user_id" not in session:
+        return
+    now, cfg = time.time(), current_app.config
+    started, seen = session.get("auth_at"), session.get("seen_at")
+    if started is None or seen is None or now - seen > cfg["SESSION_IDLE_MINUTES"] * 60 \
+            or now - started > cfg["SESSION_MAX_HOURS"] * 3600:
+        logout_user()
+        session.clear()
+        flash(_("Your session has ended. Please sign in again."), "info")
+        return
+    session["seen_at"] = now
+
+
+TOTP_FREE = frozenset({"account.totp", "auth.logout", "static", "auth.set_language"})
+
+
+def _second_factor_required() -> Any:
+    """Roles listed in TOTP_REQUIRED_ROLES must enrol a second factor before anything else."""
+    roles = {r.strip() for r in current_app.config.get("TOTP_REQUIRED_ROLES", "").split(",") if r.strip()}
+    if not roles or request.endpoint in TOTP_FREE or not current_user.is_authenticated:
+        return None
+    if second_factor.required(current_user, roles):
+        flash(_("Your role requires two-step sign-in. Set it up to continue."), "warning")
+        return redirect(url_for("account.totp"))
+    return None
+
+
+def _headers(resp: Any) -> Any:
+    """Security headers on every response."""
+    h = resp.headers
+    h.setdefault("Content-Security-Policy", CSP)
+    h.setdefault("X-Content-Type-Options", "nosniff")
+    h.setdefault("Referrer-Policy", "same-origin")
+    h.setdefault("X-Frame-Options", "DENY")
+    h.setdefault("Cross-Origin-Opener-Policy", "same-origin")
+    h.setdefault("Permissions-Policy", "camera=(), microphone=(), geolocation=()")
+    if request.is_secure and current_app.config["HSTS_SECONDS"]:
+        h.setdefault("Strict-Transport-Security", f"max-age={current_app.config['HSTS_SECONDS']}; includeSubDomains")
+    return resp
