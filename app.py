@@ -5,6 +5,7 @@ from typing import Any, Mapping, Optional
 
 from flask import Flask
 from flask_wtf import CSRFProtect
+from werkzeug.routing import IntegerConverter
 
 from config import ROOT, Config
 from web import admin, auth, cli, db, errors, i18n, jobs, listings, matches, policy, public, review
@@ -17,9 +18,18 @@ from web import backup_cli, introductions, security
 csrf = CSRFProtect()
 
 
+class IdConverter(IntegerConverter):
+    """`<int:...>` in every route: an id beyond a database integer is a plain 404, never an overflow (500)."""
+
+    def __init__(self, map: Any, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("max", 2_147_483_647)
+        super().__init__(map, *args, **kwargs)
+
+
 def create_app(overrides: Optional[Mapping[str, Any]] = None) -> Flask:
     """Build a configured app; overrides replace settings (tests)."""
     app = Flask(__name__, template_folder=str(ROOT / "templates"), static_folder=str(ROOT / "static"))
+    app.url_map.converters["int"] = IdConverter
     app.config.from_mapping(Config().as_dict())
     app.config.from_mapping(overrides or {})
     db.init_app(app)
