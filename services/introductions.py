@@ -8,7 +8,7 @@ from sqlalchemy.orm import Session
 
 from models import LIVE_STATUSES, Achievement, Demand, Introduction, IntroStatus, Status, User, utcnow
 
-from . import audit
+from . import audit, notifications, pipeline
 from .errors import NotFound, ServiceError
 from .listings import can_view, is_owner, is_reviewer
 
@@ -58,6 +58,8 @@ def request_introduction(session: Session, user: User, demand_id: int, achieveme
     session.flush()
     audit.record(session, "intro.requested", actor=user, target=f"introduction:{intro.id}",
                  detail={"demand": demand.id, "achievement": achievement.id, "side": intro.requested_side})
+    for owner_id in {demand.owner_id, achievement.owner_id} - {user.id}:
+        notifications.notify(session, owner_id, "intro_requested", _note_params(intro))
     return intro
 
 
@@ -87,6 +89,7 @@ def accept(session: Session, intro: Introduction, user: User) -> Introduction:
     setattr(intro, f"{_side_of(user, intro)}_consent_at", utcnow())
     if not pending_sides(intro):
         intro.status, intro.accepted_at = IntroStatus.ACCEPTED.value, utcnow()
+        _on_accepted(session, intro, user)
     audit.record(session, "intro.accepted", actor=user, target=f"introduction:{intro.id}",
                  detail={"side": _side_of(user, intro), "status": intro.status})
     return intro
@@ -149,3 +152,20 @@ def accepted_counterpart(session: Session, user: User, listing: Demand | Achieve
         stmt = select(Introduction).join(Demand, Introduction.demand_id == Demand.id).where(
             Introduction.achievement_id == listing.id, Demand.owner_id == user.id)
     return session.scalar(stmt.where(Introduction.status == IntroStatus.ACCEPTED.value).limit(1))
+
+
+def _note_params(intro: Introduction) -> dict:
+    # titles and ids only: the reason is free text and is read on the inbox page, not mailed
+    return {"intro_id": intro.id, "demand_title": intro.demand.title, "achievement_title": intro.achievement.title}
+
+
+def _on_accepted(session: Session, intro: Introduction, user: User) -> None:
+    """Both sides consented: tell the requester, and move the pair's opportunity to 'agreed'."""
+    if intro.requested_by_id != user.id:
+        notifications.notify(session, intro.requested_by_id, "intro_accepted", _note_params(intro))
+    broker = intro.requested_by if is_reviewer(intro.requested_by) else None
+    opp = (pipeline.get_or_open(session, broker, intro.demand_id, intro.achievement_id) if broker
+           else pipeline.for_pairs(session, [(intro.demand_id, intro.achievement_id)]).get(
+               (intro.demand_id, intro.achievement_id)))
+    if opp is not None and opp.stage == "introduced":
+        pipeline.advance(session, opp, user, note=f"introduction #{intro.id}: both sides consented")

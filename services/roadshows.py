@@ -20,7 +20,7 @@ from matchmaking.schedule import Binding, ScheduleProblem, ScheduleResult, Wish,
 from models import (Achievement, Demand, Field, Role, Roadshow, RoadshowConflict, RoadshowInvitation,
                     RoadshowMeeting, RoadshowPresenter, RoadshowWish, Status, User, utcnow)
 
-from . import jobs
+from . import jobs, notifications
 from .errors import NotFound, ServiceError
 from .indexing import to_doc
 
@@ -299,6 +299,8 @@ def invite(session: Session, roadshow: Roadshow, company_id: int, demand_id: Opt
     invitation = RoadshowInvitation(company=company, demand_id=demand_id, score=score, status="invited")
     roadshow.invitations.append(invitation)
     flush_unique(session, "roadshow.already_invited", name=company.display_name)
+    notifications.notify(session, company.id, "roadshow_invited",
+                         {"roadshow_id": roadshow.id, "title": roadshow.title, "date": roadshow.held_on.isoformat()})
     return invitation
 
 

@@ -48,6 +48,9 @@ TOPIC_LABELS = {"listing_approved": _l("My listing was approved"),
                 "listing_returned": _l("My listing was sent back for changes (with the reason)"),
                 "listing_rejected": _l("My listing was rejected (with the reason)"),
                 "strong_match": _l("New strong matches for my published listings"),
+                "intro_requested": _l("Someone asks to introduce one of my listings to a counterpart"),
+                "intro_accepted": _l("An introduction I asked for was accepted by both sides"),
+                "roadshow_invited": _l("I am invited to a roadshow"),
                 "digest": _l("Weekly digest")}
 
 
@@ -99,6 +102,14 @@ def describe(note: Notification) -> str:
         "strong_match": lambda: _("New strong match (score %(score)s) for your %(kind)s “%(title)s”: “%(other)s”.",
                                   score=p.get("score"), kind=kind_label, title=p.get("title"),
                                   other=p.get("other_title")),
+        "intro_requested": lambda: _("Introduction request: demand “%(demand)s” and achievement “%(achievement)s”. "
+                                     "Open your introductions to accept or decline.",
+                                     demand=p.get("demand_title"), achievement=p.get("achievement_title")),
+        "intro_accepted": lambda: _("Both sides agreed to the introduction of “%(demand)s” and “%(achievement)s”; "
+                                    "contact details are now visible to them.",
+                                    demand=p.get("demand_title"), achievement=p.get("achievement_title")),
+        "roadshow_invited": lambda: _("You are invited to the roadshow “%(title)s” on %(date)s. Register to "
+                                      "take a seat.", title=p.get("title"), date=p.get("date")),
     }
     return texts.get(note.kind, lambda: _("Notification"))()
 
@@ -108,6 +119,10 @@ def link_for(note: Notification) -> Optional[str]:
     p = note.params or {}
     if note.kind == "strong_match":
         return url_for("matches.for_listing", kind=p["listing_kind"], listing_id=p["listing_id"])
+    if note.kind in ("intro_requested", "intro_accepted"):
+        return url_for("introductions.inbox")
+    if note.kind == "roadshow_invited":
+        return url_for("roadshows.detail", roadshow_id=p["roadshow_id"])
     if p.get("listing_kind") in listings.KINDS:
         return url_for("public.detail", kind=p["listing_kind"], listing_id=p["listing_id"])
     return None
@@ -170,7 +185,10 @@ def _subject(note: Notification) -> str:
     return {"listing_approved": _("Your listing was approved"),
             "listing_returned": _("Your listing was sent back for changes"),
             "listing_rejected": _("Your listing was rejected"),
-            "strong_match": _("A new strong match for your listing")}.get(note.kind, _("Notification"))
+            "strong_match": _("A new strong match for your listing"),
+            "intro_requested": _("An introduction request is waiting for you"),
+            "intro_accepted": _("Your introduction was accepted"),
+            "roadshow_invited": _("Invitation to a roadshow")}.get(note.kind, _("Notification"))
 
 
 def send_digest(app: Flask) -> int:

@@ -110,6 +110,9 @@ def test_companies_proposed_from_matching_demands_and_invited_once(session, worl
         roadshows.invite(session, rs, world["uni"].id)
     assert [p.invited for p in roadshows.propose_companies(session, runtime, rs)
             if p.company.id == world["c1"].id] == [True]
+    from models import Notification
+    notes = session.scalars(select(Notification).where(Notification.kind == "roadshow_invited")).all()
+    assert [(n.user_id, n.params["roadshow_id"]) for n in notes] == [(world["c1"].id, rs.id)]  # once, the invitee
 
 
 def test_registration_needs_an_invitation_and_a_seat(session, world, make_user):

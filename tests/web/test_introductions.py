@@ -144,3 +144,39 @@ def test_bad_request_input_gets_a_message_not_an_error(client, login, pair, zh):
     resp = client.submit("/introductions/request", {"demand_id": 99999, "achievement_id": pair["achievement"].id,
                                                     "reason": "r", "next": "/"}, form_url="/introductions/")
     assert resp.status_code == 404
+
+
+def test_broker_introduction_notifies_owners_and_moves_the_opportunity_to_agreed(
+        app, client, login, pair, session):
+    from models import Notification, Opportunity
+    from services import pipeline
+
+    opp = pipeline.get_or_open(session, pair["broker"], pair["demand"].id, pair["achievement"].id)
+    session.commit()
+    login(pair["broker"])
+    client.submit("/introductions/request", {"demand_id": pair["demand"].id, "achievement_id": pair["achievement"].id,
+                                             "reason": "技术指标高度吻合", "next": "/introductions/"},
+                  form_url="/introductions/")
+    intro = _intro_id(session)
+    notes = session.scalars(select(Notification).where(Notification.kind == "intro_requested")).all()
+    assert sorted(n.user_id for n in notes) == sorted([pair["company"].id, pair["university"].id])
+    assert all(DEMAND_CANARY not in str(n.params) and ACH_CANARY not in str(n.params) for n in notes)
+    for owner in ("company", "university"):
+        login(pair[owner])
+        assert "/introductions/" in client.get("/notifications/").get_data(as_text=True)
+        _act(client, intro, "accept")
+    session.expire_all()
+    assert session.get(Opportunity, opp.id).stage == "agreed"
+    accepted = session.scalars(select(Notification).where(Notification.kind == "intro_accepted")).all()
+    assert [n.user_id for n in accepted] == [pair["broker"].id]
+
+
+def test_party_request_without_an_opportunity_opens_none(client, login, pair, session):
+    from models import Opportunity
+
+    login(pair["company"])
+    _request(client, pair)
+    intro = _intro_id(session)
+    login(pair["university"])
+    _act(client, intro, "accept")
+    assert session.scalar(select(Opportunity.id)) is None
