@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 
 from models import ApiToken, User, utcnow
 
+from . import audit
 from .errors import NotFound, ServiceError
 
 MAX_ACTIVE = 20
@@ -41,6 +42,8 @@ def create_token(session: Session, user: User, name: str) -> tuple[ApiToken, str
     token = ApiToken(user_id=user.id, name=name, prefix=prefix, token_hash=_hash(clear))
     session.add(token)
     session.flush()
+    audit.record(session, "api.token_created", actor=user, target=f"api_token:{token.id}",
+                 detail={"name": name, "prefix": prefix})  # the prefix identifies it; the secret is never kept
     return token, clear
 
 
@@ -57,6 +60,8 @@ def revoke_token(session: Session, user: User, token_id: int) -> ApiToken:
         raise NotFound()
     if token.revoked_at is None:
         token.revoked_at = utcnow()
+        audit.record(session, "api.token_revoked", actor=user, target=f"api_token:{token.id}",
+                     detail={"prefix": token.prefix})
     return token
 
 

@@ -77,3 +77,19 @@ def test_review_decisions_are_recorded(session, make_user, make_listing):
     row = session.query(AuditEvent).filter_by(action="listing.review").one()
     assert (row.actor_id, row.target, row.detail["decision"]) == (broker.id, f"demand:{item.id}", "return")
     assert session.query(AuditEvent).filter_by(actor_id=owner.id).count() == 0  # owner's own submit is not audited
+
+
+def test_api_tokens_created_and_revoked_are_recorded_without_the_secret(session, make_user):
+    from services import tokens
+
+    user = make_user("company")
+    row, clear = tokens.create_token(session, user, "ERP sync")
+    tokens.revoke_token(session, user, row.id)
+    tokens.revoke_token(session, user, row.id)  # revoking twice records once
+    session.commit()
+    events = session.query(AuditEvent).filter(AuditEvent.action.like("api.%")).order_by(AuditEvent.id).all()
+    assert [(e.action, e.actor_id, e.target) for e in events] == [
+        ("api.token_created", user.id, f"api_token:{row.id}"), ("api.token_revoked", user.id, f"api_token:{row.id}")]
+    secret = clear.rsplit("_", 1)[1]
+    assert all(secret not in str(e.detail) and row.token_hash not in str(e.detail) for e in events)
+    assert events[0].detail == {"name": "ERP sync", "prefix": row.prefix}
