@@ -17,10 +17,10 @@ from sqlalchemy.orm import Session
 
 from matchmaking.engine import calibrate
 from matchmaking.schedule import Binding, ScheduleProblem, ScheduleResult, Wish, check, select_presenters, solve
-from models import (Achievement, Demand, Field, Role, Roadshow, RoadshowConflict, RoadshowInvitation,
+from models import (OPEN_STAGES, Achievement, Demand, Field, Role, Roadshow, RoadshowConflict, RoadshowInvitation,
                     RoadshowMeeting, RoadshowPresenter, RoadshowWish, Status, User, utcnow)
 
-from . import jobs, notifications
+from . import jobs, notifications, pipeline
 from .errors import NotFound, ServiceError
 from .indexing import to_doc
 
@@ -539,7 +539,27 @@ def record_intent(session: Session, meeting_id: int, user: User, intent: str) ->
     else:
         raise NotFound()
     session.flush()
+    if meeting.company_intent == meeting.presenter_intent == "interested":
+        _into_pipeline(session, meeting)
     return meeting
+
+
+def _into_pipeline(session: Session, meeting: RoadshowMeeting) -> None:
+    """Both sides want to go on after their meeting: the pair enters the roadshow broker's pipeline at
+    stage 'meeting' (an existing opportunity of the pair moves forward to it, never back)."""
+    roadshow = session.get(Roadshow, meeting.roadshow_id)
+    invitation = invitation_of(session, roadshow, meeting.company)
+    demand_id = invitation.demand_id if invitation is not None else None
+    if demand_id is None:  # invited without a demand: only an unambiguous one is used
+        published = session.scalars(select(Demand.id).where(Demand.owner_id == meeting.company_id,
+                                                            Demand.status == Status.PUBLISHED.value)).all()
+        demand_id = published[0] if len(published) == 1 else None
+    if demand_id is None:
+        return
+    opp = pipeline.get_or_open(session, roadshow.broker, demand_id, meeting.presenter.achievement_id)
+    while opp.stage in OPEN_STAGES and OPEN_STAGES.index(opp.stage) < OPEN_STAGES.index("meeting"):
+        pipeline.advance(session, opp, roadshow.broker,
+                         note=f"roadshow #{roadshow.id}: both sides interested after their meeting")
 
 
 def company_name(user: Optional[User]) -> str:

@@ -267,6 +267,26 @@ def test_intents_by_each_side_only(session, world, runtime, make_user):
     assert "canary" not in repr(roadshows.schedule_rows(session, rs))
 
 
+def test_both_sides_interested_puts_the_pair_into_the_brokers_pipeline_at_meeting(session, world, runtime):
+    from models import Opportunity
+    from services import pipeline
+
+    rs, p1, _ = _scheduled_world(session, world, runtime)
+    roadshows.set_wishes(session, runtime, rs, world["c1"], [p1.id])
+    roadshows.build_schedule(session, rs)
+    [meeting] = roadshows.meetings(session, rs)
+    roadshows.record_intent(session, meeting.id, world["c1"], "interested")
+    assert session.scalar(select(func.count()).select_from(Opportunity)) == 0  # one side is not enough
+    roadshows.record_intent(session, meeting.id, world["uni"], "interested")
+    opp = session.scalar(select(Opportunity))
+    assert (opp.demand_id, opp.achievement_id, opp.broker_id, opp.stage) == (
+        world["d1"].id, world["a1"].id, world["broker"].id, "meeting")
+    assert [e.to_stage for e in opp.events] == ["introduced", "agreed", "meeting"]
+    pipeline.advance(session, opp, world["broker"])  # negotiating: a repeated intent never moves it back
+    roadshows.record_intent(session, meeting.id, world["uni"], "interested")
+    assert opp.stage == "negotiating" and session.scalar(select(func.count()).select_from(Opportunity)) == 1
+
+
 def test_big_schedules_run_as_a_job(app, session, world, runtime, monkeypatch):
     from models import Job
     from services import jobs
