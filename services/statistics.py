@@ -1,5 +1,6 @@
 """Figures for the broker and admin dashboard: listings by field/region/month, match coverage, the
-funnel from suggested pairs to signed contracts, and technology contracts by type (技术合同成交额)."""
+funnel from suggested pairs to signed contracts, technology contracts by type (技术合同成交额), roadshow and
+揭榜挂帅 challenge outcomes."""
 from __future__ import annotations
 
 from collections import Counter
@@ -9,8 +10,9 @@ from typing import Any
 from sqlalchemy import distinct, func, select
 from sqlalchemy.orm import Session
 
-from models import (CONTRACT_TYPES, Achievement, Demand, Field, MatchReportRow, Opportunity, OpportunityEvent,
-                    PairFeedback, Status)
+from models import (CONTRACT_TYPES, Achievement, Challenge, ChallengeApplication, Demand, Field, MatchReportRow,
+                    Opportunity, OpportunityEvent, PairFeedback, Roadshow, RoadshowInvitation, RoadshowMeeting,
+                    RoadshowPresenter, Status)
 
 from . import reports
 
@@ -88,3 +90,40 @@ def contracts(session: Session) -> list[tuple[str, int, float]]:
         .where(Opportunity.stage == "signed").group_by(Opportunity.contract_type)))
     return [(t, rows.get(t, (0, 0.0))[0], round(float(rows.get(t, (0, 0.0))[1]), 2)) for t in CONTRACT_TYPES]
 
+
+
+ROADSHOW_ROWS = 24  # the latest roadshows shown; the CSV has the same rows
+
+
+def roadshows(session: Session) -> list[tuple[str, str, int, int, int, int]]:
+    """Per roadshow, latest first: (title, date, presenters, registered companies, 1:1 meetings,
+    meetings after which both sides said they were interested)."""
+    def per(stmt: Any) -> dict[int, int]:
+        return dict(session.execute(stmt).all())
+
+    presenters = per(select(RoadshowPresenter.roadshow_id, func.count()).group_by(RoadshowPresenter.roadshow_id))
+    registered = per(select(RoadshowInvitation.roadshow_id, func.count())
+                     .where(RoadshowInvitation.status == "registered").group_by(RoadshowInvitation.roadshow_id))
+    meetings = per(select(RoadshowMeeting.roadshow_id, func.count()).group_by(RoadshowMeeting.roadshow_id))
+    both = per(select(RoadshowMeeting.roadshow_id, func.count()).where(
+        RoadshowMeeting.company_intent == "interested", RoadshowMeeting.presenter_intent == "interested")
+        .group_by(RoadshowMeeting.roadshow_id))
+    shows = session.scalars(select(Roadshow).order_by(Roadshow.held_on.desc(), Roadshow.id.desc())
+                            .limit(ROADSHOW_ROWS))
+    return [(r.title, r.held_on.isoformat(), presenters.get(r.id, 0), registered.get(r.id, 0),
+             meetings.get(r.id, 0), both.get(r.id, 0)) for r in shows]
+
+
+CHALLENGE_STATUSES = ("open", "closed", "announced")
+
+
+def challenges(session: Session) -> list[tuple[str, int, int, int]]:
+    """揭榜挂帅 by status: (status, challenges, applications, challenges with a winner), every status listed."""
+    counts = dict(session.execute(select(Challenge.status, func.count()).group_by(Challenge.status)).all())
+    applications = dict(session.execute(
+        select(Challenge.status, func.count(ChallengeApplication.id))
+        .join(ChallengeApplication, ChallengeApplication.challenge_id == Challenge.id)
+        .group_by(Challenge.status)).all())
+    winners = dict(session.execute(select(Challenge.status, func.count()).where(Challenge.winner_id.is_not(None))
+                                   .group_by(Challenge.status)).all())
+    return [(st, counts.get(st, 0), applications.get(st, 0), winners.get(st, 0)) for st in CHALLENGE_STATUSES]

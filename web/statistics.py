@@ -69,6 +69,22 @@ def _contracts() -> tuple[str, Table]:
     return _("Technology contracts by type (turnover)"), table
 
 
+def _roadshows() -> tuple[str, Table]:
+    table = Table([_("Roadshow"), _("Presenters"), _("Registered companies"), _("1:1 meetings"),
+                   _("Both sides interested")], title="roadshows")
+    for title, held_on, presenters, registered, meetings, both in statistics.roadshows(db()):
+        table.add([f"{title} ({held_on})", presenters, registered, meetings, both])
+    return _("Roadshow outcomes"), table
+
+
+def _challenges() -> tuple[str, Table]:
+    labels = {"open": _("Open"), "closed": _("Closed for applications"), "announced": _("Winner announced")}
+    table = Table([_("Status"), _("Number of challenges"), _("Applications"), _("With a winner")], title="challenges")
+    for status, n, applications, winners in statistics.challenges(db()):
+        table.add([str(labels[status]), n, applications, winners])
+    return _("Open-call challenges (揭榜挂帅)"), table
+
+
 CHARTS: dict[str, Callable[[], Any]] = {
     "by_field": lambda: _listings("field", _("Field"))(),
     "by_region": lambda: _listings("region", _("Region"))(),
@@ -76,6 +92,8 @@ CHARTS: dict[str, Callable[[], Any]] = {
     "coverage": _coverage,
     "funnel": _funnel,
     "contracts": _contracts,
+    "roadshows": _roadshows,
+    "challenges": _challenges,
 }
 
 

@@ -36,8 +36,8 @@ def deal(client, market, login, session):
 
 def test_dashboard_draws_every_chart_as_inline_svg(client, market, login, deal, zh):
     page = client.get("/statistics/").get_data(as_text=True)
-    assert page.count("<svg") == 6 and "<script" not in page
-    for name in ("by_field", "by_region", "by_month", "coverage", "funnel", "contracts"):
+    assert page.count("<svg") == 7 and "<script" not in page  # no roadshow yet: "no data" there
+    for name in ("by_field", "by_region", "by_month", "coverage", "funnel", "contracts", "roadshows", "challenges"):
         assert f"/statistics/{name}.csv" in page
     assert zh("Technology contracts by type (turnover)") in page and "88" in page
 
@@ -80,3 +80,42 @@ def test_empty_platform_shows_no_data_not_an_error(client, login_as, zh):
     login_as("broker")
     page = client.get("/statistics/")
     assert page.status_code == 200 and zh("No data yet.") in page.get_data(as_text=True)
+
+
+def test_roadshow_and_challenge_outcomes(client, login, session, app, make_user, make_listing, zh):
+    from tests.services.test_challenges import _expire, application, challenge_data
+    from tests.services.test_roadshows import SOLID_ACH, roadshow_data
+    from services import challenges, roadshows
+
+    broker, company, uni = make_user("broker"), make_user("company", org="秦川电池"), make_user("university")
+    make_listing("demand", company, reviewer=broker)
+    ach = make_listing("achievement", uni, reviewer=broker, **SOLID_ACH)
+    rs = roadshows.create_roadshow(session, broker, roadshow_data(title="储能专场"))
+    presenter = roadshows.add_presenter(session, rs, ach.id)
+    roadshows.invite(session, rs, company.id)
+    session.commit()
+    roadshows.register(session, rs.id, company)
+    roadshows.set_wishes(session, app.extensions["matching"], rs, company, [presenter.id])
+    roadshows.build_schedule(session, rs)
+    [meeting] = roadshows.meetings(session, rs)
+    for user in (company, uni):
+        roadshows.record_intent(session, meeting.id, user, "interested")
+    ch = challenges.create_challenge(session, broker, challenge_data())
+    session.commit()
+    applied = challenges.apply(session, ch, uni, application())
+    session.commit()
+    _expire(session, ch)
+    challenges.shortlist(session, ch, [applied.id])
+    challenges.announce(session, ch, applied.id)
+    challenges.create_challenge(session, broker, challenge_data(title="另一个难题"))
+    session.commit()
+
+    login(broker)
+    shows = read_csv(client.get("/statistics/roadshows.csv"))
+    assert shows[0] == [zh("Roadshow"), zh("Presenters"), zh("Registered companies"), zh("1:1 meetings"),
+                        zh("Both sides interested")]
+    assert shows[1:] == [[f"储能专场 ({rs.held_on.isoformat()})", "1", "1", "1", "1"]]
+    assert read_csv(client.get("/statistics/challenges.csv"))[1:] == [
+        [zh("Open"), "1", "0", "0"], [zh("Closed for applications"), "0", "0", "0"],
+        [zh("Winner announced"), "1", "1", "1"]]
+    assert client.get("/statistics/").get_data(as_text=True).count("<svg") == 8
