@@ -18,7 +18,8 @@ _current_ip: ContextVar[Optional[str]] = ContextVar("audit_ip", default=None)
 ACTIONS = ("auth.login", "auth.login_failed", "auth.logout", "auth.logout_everywhere", "auth.password_changed",
            "auth.totp_enabled", "auth.totp_failed", "user.role_changed", "user.activated", "user.deactivated",
            "listing.review", "intro.requested", "intro.accepted", "intro.declined", "intro.withdrawn",
-           "contact.reveal", "backup.created", "backup.restored", "api.token_created", "api.token_revoked")
+           "contact.reveal", "backup.created", "backup.restored", "api.token_created", "api.token_revoked",
+           "report.run", "export.download")
 # Keys that must never reach an audit detail: secrets and contact values.
 SENSITIVE = ("password", "token", "secret", "totp", "code", "contact", "phone", "email", "csrf")
 

@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 from models import Achievement, Demand, Job, MatchReport, MatchReportRow, Status, User, utcnow
 
 from . import feedback as feedback_service
-from . import jobs, listings
+from . import audit, jobs, listings
 from .errors import NotFound, ServiceError
 from .exports import Table
 
@@ -117,6 +117,8 @@ def run_single(session: Session, runtime: Runtime, user: User, params: ReportPar
     report.row_count = len(report.rows)
     session.add(report)
     session.flush()
+    audit.record(session, "report.run", actor=user, target=f"report:{report.id}",
+                 detail={"scope": params.scope, "listing": item.id, "k": params.k, "rows": report.row_count})
     return report
 
 
@@ -148,6 +150,8 @@ def start_batch(session: Session, runtime: Runtime, user: User, params: ReportPa
     session.flush()
     job = jobs.submit_job(session, BATCH_JOB, user.id, {"report_id": report.id})
     report.job_id = job.id
+    audit.record(session, "report.run", actor=user, target=f"report:{report.id}",
+                 detail={"scope": "batch", "demands": demands, "k": params.k})
     return report
 
 

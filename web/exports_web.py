@@ -8,7 +8,7 @@ from flask import Blueprint, Response, abort, current_app, request
 from flask_babel import gettext as _
 from flask_login import current_user
 
-from services import exports, list_exports, listings, taxonomy
+from services import audit, exports, list_exports, listings, taxonomy
 
 from . import policy
 from .db import db
@@ -68,6 +68,10 @@ def mine(fmt: str):
         abort(404)
     rows = list_exports.own_rows(db(), kind, current_user, current_app.config["EXPORT_MAX_ROWS"])
     table = list_exports.listing_table(kind, rows, labeller(), with_contact=True, title=_sheet(kind))
+    # the owner's own contacts leave the platform here: recorded like every export that carries them
+    audit.record(db(), "export.download", actor=current_user, target=f"{kind}s:mine",
+                 detail={"format": fmt, "rows": len(rows)})
+    db().commit()
     return _send(table, fmt, f"my-{kind}s")
 
 

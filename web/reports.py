@@ -12,7 +12,7 @@ from flask_login import current_user
 
 from matchmaking.encoders import ModelNotReady
 from matchmaking.vectorstore import IndexCorruptError, IndexMismatchError
-from services import exports, feedback, pipeline, reports, taxonomy
+from services import audit, exports, feedback, pipeline, reports, taxonomy
 from services.errors import NotFound, ServiceError
 from services.pdf import PDF_MIME
 
@@ -136,7 +136,13 @@ def comment(report_id: int, row_id: int):
     return redirect(url_for("reports.show", report_id=report.id, _anchor=f"row-{row_id}"))
 
 
+def _audit_download(report_id: int, ext: str) -> None:
+    audit.record(db(), "export.download", actor=current_user, target=f"report:{report_id}", detail={"format": ext})
+    db().commit()
+
+
 def _download(data: bytes, mime: str, report_id: int, ext: str) -> Response:
+    _audit_download(report_id, ext)
     return Response(data, mimetype=mime, headers={
         "Content-Disposition": f'attachment; filename="match-report-{report_id}.{ext}"'})
 
@@ -178,4 +184,5 @@ def pdf_file(report_id: int, job_id: int):
         path = reports.finished_pdf(db(), report, job_id, current_user)
     except NotFound:
         abort(404)
+    _audit_download(report.id, "pdf")
     return send_file(path, mimetype=PDF_MIME, as_attachment=True, download_name=f"match-report-{report.id}.pdf")

@@ -56,6 +56,18 @@ def test_owner_list_has_contacts_and_drafts(client, login, listed):
     assert sheet.max_row == 4
 
 
+
+def test_owner_exports_with_contacts_are_audited(client, login, listed, session):
+    from models import AuditEvent
+    owner = listed[0]
+    login(owner)
+    client.get("/export/mine.csv")
+    client.get("/export/search/achievement.csv")  # public fields only: not an event
+    events = session.query(AuditEvent).filter_by(action="export.download").all()
+    assert [(e.actor_id, e.target, e.detail) for e in events] == [(owner.id, "achievements:mine",
+                                                                 {"format": "csv", "rows": 3})]
+
+
 def test_other_owner_sees_only_their_own(client, login_as, listed):
     login_as("university")
     rows = _csv(client.get("/export/mine.csv"))

@@ -184,6 +184,25 @@ def test_xlsx_export_has_the_pairs_and_no_contacts(client, market, login):
         assert canary not in flat
 
 
+
+def test_report_runs_and_downloads_are_audited(client, market, login, session):
+    from models import AuditEvent
+    login(market["broker"])
+    rid = report_id_of(run_single(client, "demand", market["demand"].id))
+    client.get(f"/reports/{rid}.xlsx")
+    client.get(f"/reports/{rid}.pdf")
+    client.submit("/reports/new", {"scope": "batch", "k": 5, "field_code": "new_energy"})
+    events = [(e.action, e.actor_id, e.target, e.detail) for e in session.query(AuditEvent).filter(
+        AuditEvent.action.in_(("report.run", "export.download"))).order_by(AuditEvent.id)]
+    broker = market["broker"].id
+    assert events[:3] == [
+        ("report.run", broker, f"report:{rid}", {"scope": "demand", "listing": market["demand"].id, "k": 10,
+                                                 "rows": events[0][3]["rows"]}),
+        ("export.download", broker, f"report:{rid}", {"format": "xlsx"}),
+        ("export.download", broker, f"report:{rid}", {"format": "pdf"})]
+    assert events[3][:2] == ("report.run", broker) and events[3][3]["scope"] == "batch" and len(events) == 4
+
+
 def test_pdf_export_carries_the_chinese_report(client, market, login):
     login(market["broker"])
     rid = report_id_of(run_single(client, "demand", market["demand"].id))
