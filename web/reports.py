@@ -33,6 +33,7 @@ policy.allow("reports.show", "GET", policy.STAFF, relation="self", note=_OWN)
 policy.allow("reports.comment", "POST", policy.STAFF, relation="self", note=_OWN)
 policy.allow("reports.export_xlsx", "GET", policy.STAFF, relation="self", note=_OWN)
 policy.allow("reports.export_pdf", "GET", policy.STAFF, relation="self", note=_OWN)
+policy.allow("reports.export_csv", "GET", policy.STAFF, relation="self", note=_OWN)
 policy.allow("reports.pdf_file", "GET", policy.STAFF, relation="self", note=_OWN + " (PDF built by a job)")
 UNAVAILABLE = (ModelNotReady, IndexMismatchError, IndexCorruptError)
 
@@ -152,6 +153,13 @@ def export_xlsx(report_id: int):
     report = _report(report_id)
     table = reports.report_table(db(), report, taxonomy.region_names(db(), "zh"))
     return _download(exports.to_xlsx(table), exports.XLSX_MIME, report.id, "xlsx")
+
+
+@bp.route("/<int:report_id>.csv")
+def export_csv(report_id: int):
+    report = _report(report_id)
+    table = reports.report_table(db(), report, taxonomy.region_names(db(), "zh"))
+    return _download(exports.to_csv(table), exports.CSV_MIME, report.id, "csv")
 
 
 @bp.route("/<int:report_id>.pdf")

@@ -185,6 +185,21 @@ def test_xlsx_export_has_the_pairs_and_no_contacts(client, market, login):
 
 
 
+def test_csv_export_has_the_same_rows_as_excel_and_no_contacts(client, market, login):
+    import csv
+    login(market["broker"])
+    rid = report_id_of(run_single(client, "demand", market["demand"].id))
+    assert f"/reports/{rid}.csv" in client.get(f"/reports/{rid}").get_data(as_text=True)
+    resp = client.get(f"/reports/{rid}.csv")
+    assert resp.status_code == 200 and resp.mimetype == "text/csv"
+    rows = list(csv.reader(io.StringIO(resp.data.decode("utf-8-sig"))))
+    sheet = load_workbook(io.BytesIO(client.get(f"/reports/{rid}.xlsx").data)).active
+    assert rows[0] == [c.value for c in next(sheet.iter_rows())] and len(rows) == sheet.max_row
+    assert rows[1][8] == "单晶高镍正极原子层沉积包覆技术"
+    for canary in CANARIES:
+        assert canary not in resp.data.decode("utf-8-sig")
+
+
 def test_report_runs_and_downloads_are_audited(client, market, login, session):
     from models import AuditEvent
     login(market["broker"])
