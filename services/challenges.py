@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 from typing import Any, Iterable, Optional
 
 from sqlalchemy import select
@@ -15,8 +15,9 @@ from sqlalchemy.orm import Session
 
 from matchmaking.documents import Listing as Doc
 from models import (PERSPECTIVES, Achievement, Challenge, ChallengeApplication, ChallengePanelist, ChallengeScore,
-                    Field, Role, Status, User, utcnow)
+                    Field, Notification, Role, Status, User, utcnow)
 
+from . import notifications
 from .errors import NotFound, ServiceError
 from .roadshows import flush_unique
 
@@ -160,6 +161,43 @@ def close_if_due(session: Session, challenge: Challenge) -> None:
     if challenge.status == "open" and challenge.deadline < date.today():
         challenge.status = "closed"
         session.flush()
+
+
+def _top_field(field: Any) -> Any:
+    while field is not None and field.parent is not None:
+        field = field.parent
+    return field
+
+
+def remind_deadlines(session: Session, days: int, today: Optional[date] = None) -> int:
+    """Tell university accounts with a published achievement in an open challenge's top-level field that its
+    deadline is at most `days` away, unless they applied already; each user once per challenge.
+    Returns the number of notifications created (the caller commits)."""
+    today = today or date.today()
+    due = session.scalars(select(Challenge).where(Challenge.status == "open", Challenge.deadline >= today,
+                                                  Challenge.deadline <= today + timedelta(days=days)))
+    created = 0
+    for challenge in due:
+        fields, todo = set(), [_top_field(challenge.field)]
+        while todo:  # the top-level field and everything under it
+            field = todo.pop()
+            fields.add(field.id)
+            todo.extend(field.children)
+        owners = set(session.scalars(select(Achievement.owner_id).distinct().where(
+            Achievement.status == Status.PUBLISHED.value, Achievement.field_id.in_(fields))))
+        applied = {a.applicant_id for a in challenge.applications}
+        told = {n.user_id for n in session.scalars(select(Notification).where(
+            Notification.kind == "challenge_deadline", Notification.user_id.in_(owners)))
+            if (n.params or {}).get("challenge_id") == challenge.id}
+        for user_id in sorted(owners - applied - told):
+            user = session.get(User, user_id)
+            if user is None or not user.active or user.role != Role.UNIVERSITY.value:
+                continue
+            created += notifications.notify(session, user_id, "challenge_deadline", {
+                "challenge_id": challenge.id, "title": challenge.title,
+                "deadline": challenge.deadline.isoformat()}) is not None
+    session.flush()
+    return created
 
 
 # ------------------------------------------------------------------------------------- applications

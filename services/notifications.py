@@ -17,7 +17,7 @@ from models import (Achievement, Demand, MatchNotice, Notification, Notification
 from .errors import NotFound
 
 KINDS = ("listing_approved", "listing_returned", "listing_rejected", "strong_match", "intro_requested",
-         "intro_accepted", "roadshow_invited")
+         "intro_accepted", "roadshow_invited", "challenge_deadline")
 TOPICS = KINDS + ("digest",)
 KIND_TOPIC = {kind: kind for kind in KINDS}  # one setting per event kind (hooks may group later kinds)
 REVIEW_KINDS = {"approve": "listing_approved", "return": "listing_returned", "reject": "listing_rejected"}

@@ -24,7 +24,7 @@ from sqlalchemy.orm import Session
 from matchmaking.encoders import ModelNotReady
 from matchmaking.vectorstore import IndexCorruptError, IndexMismatchError
 from models import Notification, User
-from services import listings, mail, notifications
+from services import challenges, listings, mail, notifications
 from services.errors import NotFound
 from services.indexing import BackgroundWorker
 
@@ -51,6 +51,7 @@ TOPIC_LABELS = {"listing_approved": _l("My listing was approved"),
                 "intro_requested": _l("Someone asks to introduce one of my listings to a counterpart"),
                 "intro_accepted": _l("An introduction I asked for was accepted by both sides"),
                 "roadshow_invited": _l("I am invited to a roadshow"),
+                "challenge_deadline": _l("A 揭榜挂帅 challenge in my field closes soon"),
                 "digest": _l("Weekly digest")}
 
 
@@ -110,6 +111,8 @@ def describe(note: Notification) -> str:
                                     demand=p.get("demand_title"), achievement=p.get("achievement_title")),
         "roadshow_invited": lambda: _("You are invited to the roadshow “%(title)s” on %(date)s. Register to "
                                       "take a seat.", title=p.get("title"), date=p.get("date")),
+        "challenge_deadline": lambda: _("The challenge “%(title)s” in your field takes applications until "
+                                        "%(date)s.", title=p.get("title"), date=p.get("deadline")),
     }
     return texts.get(note.kind, lambda: _("Notification"))()
 
@@ -123,6 +126,8 @@ def link_for(note: Notification) -> Optional[str]:
         return url_for("introductions.inbox")
     if note.kind == "roadshow_invited":
         return url_for("roadshows.detail", roadshow_id=p["roadshow_id"])
+    if note.kind == "challenge_deadline":
+        return url_for("challenges.detail", challenge_id=p["challenge_id"])
     if p.get("listing_kind") in listings.KINDS:
         return url_for("public.detail", kind=p["listing_kind"], listing_id=p["listing_id"])
     return None
@@ -188,7 +193,8 @@ def _subject(note: Notification) -> str:
             "strong_match": _("A new strong match for your listing"),
             "intro_requested": _("An introduction request is waiting for you"),
             "intro_accepted": _("Your introduction was accepted"),
-            "roadshow_invited": _("Invitation to a roadshow")}.get(note.kind, _("Notification"))
+            "roadshow_invited": _("Invitation to a roadshow"),
+            "challenge_deadline": _("A challenge in your field closes soon")}.get(note.kind, _("Notification"))
 
 
 def send_digest(app: Flask) -> int:
@@ -298,6 +304,20 @@ def notify_matches(min_score: Optional[float]) -> None:
         session.commit()
     app.extensions["mail_worker"].join()
     click.echo(f"{n} new strong matches announced (score >= {threshold:g})")
+
+
+@notify_cli.command("deadlines", help="Remind universities of 揭榜挂帅 challenges in their field that close soon.")
+@click.option("--days", type=int, default=7, show_default=True,
+              help="Remind of challenges closing within this many days / 截止前天数 (0-365).")
+def notify_deadlines(days: int) -> None:
+    if not 0 <= days <= 365:
+        raise click.BadParameter("0-365 / 天数须在 0 到 365 之间", param_hint="--days")
+    app = current_app._get_current_object()
+    with sessionmaker_for(app)() as session:
+        n = challenges.remind_deadlines(session, days)
+        session.commit()
+    app.extensions["mail_worker"].join()
+    click.echo(f"{n} deadline reminders created (challenges closing within {days} days)")
 
 
 @notify_cli.command("digest", help="Mail the weekly digest to everyone who wants it.")

@@ -192,3 +192,37 @@ def test_mail_backends(capsys):
         build_mailer({"MAIL_BACKEND": "pigeon"})
     ConsoleMailer().send(compose("a@example.com", "b@example.com", "主题", "正文"))
     assert "b@example.com" in capsys.readouterr().out
+
+
+def test_challenge_deadlines_are_reminded_once_to_universities_of_the_field(app, make_user, make_listing, session):
+    from datetime import date, timedelta
+
+    from models import Notification
+    from services import challenges
+    from tests.services.test_challenges import application, challenge_data
+
+    broker = make_user("broker")
+    in_field, applied, other_field = (make_user("university") for _ in range(3))
+    make_listing("achievement", in_field, "published", reviewer=broker, field_code="new_energy.photovoltaic")  # same top field
+    make_listing("achievement", applied, "published", reviewer=broker)
+    make_listing("achievement", other_field, "published", reviewer=broker, field_code="agriculture.breeding")
+    make_listing("achievement", make_user("university"), "draft")  # not published: not told
+    soon = challenges.create_challenge(session, broker, challenge_data(deadline=date.today() + timedelta(days=3)))
+    challenges.create_challenge(session, broker, challenge_data(title="远期难题",
+                                                                deadline=date.today() + timedelta(days=30)))
+    session.commit()
+    challenges.apply(session, soon, applied, application())
+    session.commit()
+    before = len(_mails(app))
+    runner = app.test_cli_runner()
+    assert "0 deadline reminders" in runner.invoke(args=["notify", "deadlines", "--days", "2"]).output
+    result = runner.invoke(args=["notify", "deadlines"])
+    assert result.exit_code == 0 and "1 deadline reminders" in result.output, result.output
+    notes = session.scalars(select(Notification).where(Notification.kind == "challenge_deadline")).all()
+    assert [(n.user_id, n.params["challenge_id"]) for n in notes] == [(in_field.id, soon.id)]
+    mails = _mails(app)[before:]
+    assert len(mails) == 1 and soon.title in _body(mails[0])
+    assert "0 deadline reminders" in runner.invoke(args=["notify", "deadlines"]).output  # once per challenge
+    bad = runner.invoke(args=["notify", "deadlines", "--days", "-1"])
+    assert bad.exit_code != 0 and "0-365" in bad.output and "天数须在 0 到 365 之间" in bad.output
+    assert "Traceback" not in runner.invoke(args=["notify", "deadlines", "--days", "soon"]).output
