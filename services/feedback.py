@@ -1,5 +1,6 @@
-"""Broker feedback on suggested pairs: recorded per pair, shown in reports, and used by the ranking
-(pairs judged not relevant are pushed down; `flask feedback evaluate` learns fusion weights from it)."""
+"""Feedback on suggested pairs: recorded per pair by brokers (and, once introduced, by each party), shown in
+reports, and used by the ranking (pairs judged not relevant are pushed down; `flask feedback evaluate`
+learns fusion weights from it)."""
 from __future__ import annotations
 
 import weakref
@@ -8,21 +9,26 @@ from typing import Any, Iterable, Optional
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from models import FEEDBACK_REASONS, OUTCOMES, Achievement, Demand, PairFeedback, Status, User
+from models import (FEEDBACK_REASONS, OUTCOMES, Achievement, Demand, Introduction, IntroStatus, PairFeedback,
+                    Status, User)
 
 from .errors import NotFound, ServiceError
+from .listings import is_reviewer
 
 Pair = tuple[int, int]  # (demand_id, achievement_id)
 
 
-def latest_for_pairs(session: Session, pairs: Iterable[Pair]) -> dict[Pair, PairFeedback]:
-    """The most recent feedback on each of these pairs (pairs without feedback are absent)."""
+def latest_for_pairs(session: Session, pairs: Iterable[Pair], by: Optional[User] = None) -> dict[Pair, PairFeedback]:
+    """The most recent feedback on each of these pairs (pairs without feedback are absent); only the
+    user's own with `by` (a party never sees a broker's judgement)."""
     pairs = set(pairs)
     if not pairs:
         return {}
     demand_ids = {d for d, _ in pairs}
     stmt = (select(PairFeedback).where(PairFeedback.demand_id.in_(demand_ids))
             .order_by(PairFeedback.created_at, PairFeedback.id))
+    if by is not None:
+        stmt = stmt.where(PairFeedback.user_id == by.id)
     latest: dict[Pair, PairFeedback] = {}
     for fb in session.scalars(stmt):
         key = (fb.demand_id, fb.achievement_id)
@@ -107,10 +113,17 @@ def _open_pair(session: Session, demand_id: int, achievement_id: int) -> tuple[D
 def record(session: Session, user: User, demand_id: int, achievement_id: int, outcome: str,
            reason: Optional[str] = None, note: str = "", *, query_kind: str = "demand",
            score: Optional[float] = None, features: Optional[dict] = None) -> PairFeedback:
-    """Store a broker's outcome for a pair of open listings (refused on withdrawn or closed ones)."""
+    """Store an outcome for a pair of open listings (refused on withdrawn or closed ones): by a broker or
+    admin for any pair, or by the owner of either listing once both sides accepted an introduction of the
+    pair (a party cannot ask to 'introduce': that is done already)."""
     note = (note or "").strip()
     reason = _validate(outcome, reason, note)
-    _open_pair(session, demand_id, achievement_id)
+    demand, achievement = _open_pair(session, demand_id, achievement_id)
+    if not is_reviewer(user):
+        if not is_party(session, user, demand, achievement):
+            raise NotFound()
+        if outcome == "introduce":
+            raise ServiceError("feedback.party_introduce")
     fb = PairFeedback(demand_id=demand_id, achievement_id=achievement_id, user_id=user.id,
                       query_kind=query_kind if query_kind in ("demand", "achievement") else "demand",
                       outcome=outcome, reason=reason, note=note, score=score, features=features)
@@ -120,6 +133,15 @@ def record(session: Session, user: User, demand_id: int, achievement_id: int, ou
         from . import pipeline
         pipeline.get_or_open(session, user, demand_id, achievement_id)
     return fb
+
+
+def is_party(session: Session, user: User, demand: Demand, achievement: Achievement) -> bool:
+    """The user owns one side of the pair and both sides accepted an introduction of it."""
+    if user.id not in (demand.owner_id, achievement.owner_id):
+        return False
+    return session.scalar(select(Introduction.id).where(
+        Introduction.demand_id == demand.id, Introduction.achievement_id == achievement.id,
+        Introduction.status == IntroStatus.ACCEPTED.value).limit(1)) is not None
 
 
 def history(session: Session, demand_id: int, achievement_id: int) -> list[PairFeedback]:

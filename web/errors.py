@@ -54,6 +54,7 @@ def message_for(err: ServiceError) -> str:
         "feedback.bad_outcome": lambda: _("Choose an outcome: not relevant, relevant but, or introduce."),
         "feedback.reason_required": lambda: _("Say why the pair is relevant but not ready: choose a reason."),
         "feedback.note_required": lambda: _("Describe the other reason in a few words."),
+        "feedback.party_introduce": lambda: _("This pair is introduced already: say whether it is relevant or not."),
         "feedback.listing_not_open": lambda: _("Feedback is not possible: \"%(title)s\" has been withdrawn or "
                                                "closed.", title=p.get("title")),
         "feedback.not_enough": lambda: _("Not enough feedback to learn from yet: it needs relevant and not "

@@ -8,6 +8,7 @@ from flask_babel import gettext as _
 from flask_login import current_user
 
 from services import feedback, reports
+from services.listings import is_reviewer
 from services.errors import NotFound, ServiceError
 
 from . import policy
@@ -16,8 +17,9 @@ from .errors import message_for
 from .forms import FeedbackForm
 
 bp = Blueprint("feedback", __name__, url_prefix="/feedback")
-policy.allow("feedback.record", "POST", policy.STAFF, relation="staff",
-             note="any broker may judge a pair of published listings")
+policy.allow("feedback.record", "POST", policy.STAFF | policy.LISTERS, relation="counterpart_consented",
+             note="any broker may judge a pair of published listings; the owners of its two listings once both "
+                  "accepted an introduction (feedback.is_party), else 404")
 DONE = {"not_relevant": lambda: _("Recorded: not relevant. This pair will be shown further down."),
         "relevant": lambda: _("Feedback recorded."),
         "introduce": lambda: _("Recorded: introduce. An opportunity was opened on your board.")}
@@ -26,7 +28,9 @@ DONE = {"not_relevant": lambda: _("Recorded: not relevant. This pair will be sho
 def _next(form: FeedbackForm) -> str:
     target = form.next.data or ""
     # only a path on this site: never an open redirect
-    return target if target.startswith("/") and not target.startswith("//") else url_for("reports.index")
+    if target.startswith("/") and not target.startswith("//"):
+        return target
+    return url_for("reports.index") if is_reviewer(current_user) else url_for("introductions.inbox")
 
 
 def _evidence(form: FeedbackForm) -> tuple[float | None, dict | None]:

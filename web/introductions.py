@@ -5,7 +5,7 @@ from flask import Blueprint, abort, flash, redirect, render_template, request, u
 from flask_babel import gettext as _
 from flask_login import current_user
 
-from services import introductions
+from services import feedback, introductions
 from services.errors import NotFound, ServiceError
 
 from . import policy
@@ -31,7 +31,10 @@ DONE = {"accept": lambda: _("You agreed to the introduction."),
 @bp.route("/")
 def inbox():
     rows = introductions.inbox(db(), current_user)
-    return render_template("introductions/inbox.html", rows=rows, form=ActionForm(),
+    latest = feedback.latest_for_pairs(db(), [(i.demand_id, i.achievement_id) for i in rows], by=current_user)
+    return render_template("introductions/inbox.html", rows=rows, form=ActionForm(), latest=latest,
+                           party_feedback=lambda i: current_user.id in (i.demand.owner_id, i.achievement.owner_id)
+                           and i.demand.status == i.achievement.status == "published",
                            shown_status=lambda i: introductions.shown_status(i, current_user),
                            can_answer=lambda i: introductions.can_answer(current_user, i),
                            can_withdraw=lambda i: introductions.can_withdraw(current_user, i))

@@ -180,3 +180,31 @@ def test_party_request_without_an_opportunity_opens_none(client, login, pair, se
     login(pair["university"])
     _act(client, intro, "accept")
     assert session.scalar(select(Opportunity.id)) is None
+
+
+def test_parties_record_feedback_once_introduced_and_only_then(client, login, pair, session, make_user, zh):
+    from models import PairFeedback
+
+    url = f"/feedback/{pair['demand'].id}/{pair['achievement'].id}"
+    judged = {"outcome": "relevant", "reason": "price_gap", "note": "", "next": "/introductions/"}
+    login(pair["company"])
+    _request(client, pair)
+    intro = _intro_id(session)
+    assert 'action="' + url not in client.get("/introductions/").get_data(as_text=True)
+    assert client.submit(url, judged, form_url="/introductions/").status_code == 404  # not introduced yet
+    login(pair["university"])
+    _act(client, intro, "accept")
+    page = client.get("/introductions/").get_data(as_text=True)
+    assert 'action="' + url in page and 'value="introduce"' not in page
+    assert client.submit(url, judged, form_url="/introductions/").status_code == 302
+    refused = client.submit(url, {**judged, "outcome": "introduce"}, form_url="/introductions/")
+    assert refused.status_code == 302
+    assert zh("This pair is introduced already: say whether it is relevant or not.") in \
+        client.get("/introductions/").get_data(as_text=True)
+    login(pair["company"])
+    assert client.submit(url, {**judged, "outcome": "not_relevant"}, form_url="/introductions/").status_code == 302
+    rows = session.scalars(select(PairFeedback).order_by(PairFeedback.id)).all()
+    assert [(r.user_id, r.outcome, r.reason) for r in rows] == [
+        (pair["university"].id, "relevant", "price_gap"), (pair["company"].id, "not_relevant", None)]
+    login(make_user("company"))  # a stranger of the same role: the pair is not theirs
+    assert client.submit(url, judged, form_url="/introductions/").status_code == 404
