@@ -4,6 +4,8 @@ from __future__ import annotations
 import itertools
 import re
 import shutil
+from collections import deque
+from datetime import date, timedelta
 from typing import Any, Callable
 from urllib.parse import urlsplit
 
@@ -11,6 +13,7 @@ import pytest
 
 from tests.conftest import CSRF_RE, MODEL_DIR, PASSWORD, achievement_data, demand_data
 from services import jobs as jobs_service
+from tests.web.policy_builders import FEATURE_BUILDERS, api_token, is_api
 from web import policy
 
 ROLES = ("anonymous", "company", "university", "broker", "admin")
@@ -223,12 +226,14 @@ BUILDERS: dict[tuple[str, str], Callable[[World, str], tuple[str, dict]]] = {
     ("introductions.answer", "POST"): _intro_answer,
     ("introductions.withdraw", "POST"): _intro_withdraw,
 }
-# Cells added by later features register a builder here (EXTRA_BUILDERS.update(...)) in their own test module.
+# Cells added by later features: tests/web/policy_builders.py (FEATURE_BUILDERS, always merged below). A
+# feature's own test module may also register here (EXTRA_BUILDERS.update(...)), but that only takes effect
+# when that module is imported, so a cell's builder belongs in policy_builders.py.
 EXTRA_BUILDERS: dict[tuple[str, str], Callable[[World, str], tuple[str, dict]]] = {}
 
 
 def _builders() -> dict:
-    return {**BUILDERS, **EXTRA_BUILDERS}
+    return {**BUILDERS, **FEATURE_BUILDERS, **EXTRA_BUILDERS}
 
 
 def _cells() -> list[tuple[str, str]]:
@@ -250,7 +255,11 @@ def signed_in_client(world: World, role: str) -> Any:
 def _call(world: World, role: str, endpoint: str, method: str) -> Any:
     url, data = _builders()[(endpoint, method)](world, role)
     client = signed_in_client(world, role)
-    if method == "GET":
+    if is_api(url):  # the API ignores the session cookie: a Bearer token for signed-in roles, JSON bodies
+        headers = {"Authorization": f"Bearer {api_token(world, role)}"} if role != "anonymous" else {}
+        kw = {"json": data} if method in ("POST", "PUT", "PATCH") else {}
+        resp = getattr(client, method.lower())(url, headers=headers, **kw)
+    elif method == "GET":
         resp = client.get(url)
     else:
         token = CSRF_RE.search(client.get("/").get_data(as_text=True)).group(1)
@@ -282,13 +291,25 @@ def test_an_unregistered_route_never_runs(app, client):
     assert ran == []
 
 
+def _is_api_endpoint(app: Any, endpoint: str) -> bool:
+    return any(is_api(r.rule) for r in app.url_map.iter_rules() if r.endpoint == endpoint)
+
+
 @pytest.mark.parametrize("role", ROLES)
 @pytest.mark.parametrize("endpoint,method", _cells())
 def test_role_route_matrix(world, role, endpoint, method):
     resp = _call(world, role, endpoint, method)
     allowed = role in policy.RULES[(endpoint, method)].roles
     location = resp.headers.get("Location", "")
-    if allowed:
+    if _is_api_endpoint(world.app, endpoint):  # JSON answers, never the sign-in page
+        if allowed:
+            assert resp.status_code in (200, 201), (endpoint, method, role, resp.status_code, resp.get_data()[:300])
+        elif role == "anonymous":
+            assert resp.status_code == 401 and resp.get_json()["code"] == "unauthorized", (endpoint, resp.status_code)
+        else:
+            assert resp.status_code == 403 and resp.get_json()["code"] == "forbidden", (endpoint, method, role,
+                                                                                          resp.status_code)
+    elif allowed:
         assert resp.status_code in (200, 302, 422), (endpoint, method, role, resp.status_code)
         assert "/login" not in location or endpoint in ("auth.logout", "account.logout_everywhere", "auth.totp"), location
     elif role == "anonymous":
@@ -335,16 +356,18 @@ LINK_RE = re.compile(r'href="(/[^"]*)"')
 
 
 def crawl(client: Any, start: list[str], limit: int = 400) -> dict[str, str]:
-    """GET every same-site link reachable from start (HTML and JSON), at most limit pages."""
+    """GET every same-site link reachable from start (HTML and JSON), at most limit pages; breadth first, so
+    every start page is visited however many pages the first ones link to."""
     seen: dict[str, str] = {}
-    todo = list(start)
+    todo = deque(start)
     while todo and len(seen) < limit:
-        url = todo.pop()
+        url = todo.popleft()
         if url in seen or url.startswith("/static/"):
             continue
         resp = client.get(url)
         body = resp.get_data(as_text=True) if resp.mimetype in ("text/html", "application/json", "text/csv") \
             else ""
+        resp.close()  # file downloads (the API docs' assets) hold an open file until closed
         seen[url] = body
         for link in LINK_RE.findall(body):
             link = link.replace("&amp;", "&")
@@ -369,7 +392,37 @@ def canaries(world):
                                      contact_phone=f"1770000{n:04d}", contact_email=f"canary{n}@leak.test")
                 rows.append(item)
     pair = _accepted_between(world, rows, owners["company"][0], owners["university"][0])
+    _feature_objects(world, rows, owners["company"][0], owners["university"][1])
     return rows, svc, pair
+
+
+def _feature_objects(world: World, rows: list, company: Any, presenter_owner: Any) -> None:
+    """Canary listings inside later features' pages that listers browse: the other university's published
+    achievement presents at a roadshow the company attends (with a meeting) and is linked to its application
+    to a challenge; neither gives the company or the first university the right to its contact."""
+    from models import RoadshowMeeting
+    from services import challenges, roadshows
+
+    achievement = next(r for r in rows if r.owner_id == presenter_owner.id and r.status == "published")
+    with world.factory() as s:
+        broker = s.get(type(company), world.users["broker"].id)
+        roadshow = roadshows.create_roadshow(s, broker, {
+            "title": "金丝雀路演", "theme": "", "field_code": "new_energy", "held_on": date.today() + timedelta(days=9),
+            "start_time": "14:00", "venue": "西安", "online_link": "", "presentation_slots": 2, "meeting_slots": 2,
+            "tables": 2, "slot_minutes": 20, "presenter_cap": 2, "company_cap": 2, "seats": 5})
+        presenter = roadshows.add_presenter(s, roadshow, achievement.id)
+        roadshows.invite(s, roadshow, company.id)
+        roadshows.register(s, roadshow.id, s.get(type(company), company.id))
+        s.add(RoadshowMeeting(roadshow_id=roadshow.id, company_id=company.id, presenter_id=presenter.id, slot=1,
+                              table_no=1, score=50.0))
+        challenge = challenges.create_challenge(s, broker, {
+            "title": "金丝雀揭榜难题", "sponsor": "", "problem": "硫化物固态电解质与高镍正极界面阻抗大，需要界面修饰技术。",
+            "indicators": "离子电导率≥5mS/cm", "reward": 100.0, "deadline": date.today() + timedelta(days=20),
+            "eligibility": "", "field_code": "new_energy.battery", "criteria": "技术先进性 | scientist | 100"})
+        challenges.apply(s, challenge, s.get(type(company), presenter_owner.id),
+                         {"team": "金丝雀团队", "approach": "采用原位聚合界面层协同改性，降低界面阻抗并提升循环寿命。",
+                          "achievement_ids": [achievement.id]})
+        s.commit()
 
 
 def _accepted_between(world: World, rows: list, company: Any, university: Any) -> dict:
@@ -391,7 +444,12 @@ def _start_pages(kind_rows: list, role: str) -> list[str]:
              "/review/", "/admin/users", "/search/demand?status=submitted", "/search/achievement?status=draft"]
     pages += [f"/{item.kind}/{item.id}" for item in kind_rows]
     pages += [f"/matches/{item.kind}/{item.id}" for item in kind_rows]
-    return pages + ["/introductions/"]
+    # start pages of later features (each role crawls what it may open; the rest answers 403 or the sign-in
+    # page): first, so that their own links (reports, roadshows, challenges...) are crawled early too
+    features = ["/account/tokens", "/imports/", "/export/mine.csv", "/export/search/demand.csv",
+                "/export/search/achievement.csv", "/notifications/", "/notifications/settings", "/reports/",
+                "/reports/new", "/opportunities/", "/statistics/", "/roadshows/", "/challenges/"]
+    return features + pages + ["/introductions/"]
 
 
 @pytest.mark.parametrize("role", ROLES)
@@ -417,3 +475,6 @@ def test_canary_sweep_never_leaks_contacts(world, canaries, role):
     assert seen_any or role == "anonymous"
     if role in pair:  # the counterpart of the accepted introduction sees exactly that contact
         assert pair[role].contact_email in text
+    if role != "anonymous":  # the later features' pages holding canary listings were crawled (_feature_objects)
+        assert "金丝雀揭榜难题" in text
+        assert "金丝雀路演" in text or role == "university"
