@@ -97,7 +97,7 @@ def make_blueprint(kind: str) -> Blueprint:
     policy.allow(f"{name}.Item", "GET", policy.ALL_ROLES, relation="any", note="listings.can_view")
     policy.allow(f"{name}.Item", "PATCH", {owner}, relation="owner")
     policy.allow(f"{name}.submit", "POST", {owner}, relation="owner")
-    policy.allow(f"{name}.matches", "GET", policy.SIGNED_IN, relation="owner_or_staff",
+    policy.allow(f"{name}.matches", "GET", {owner} | policy.STAFF, relation="owner_or_staff",
                  note="owner of a published listing, or staff")
 
     @bp.route("/")
