@@ -69,7 +69,8 @@ def init_app(app: Flask) -> None:
     _json_errors_for_api_paths(app)
 
 
-_API_DESCRIPTION = ("Demands (技术需求), achievements (科技成果), matches and background jobs. "
+_API_DESCRIPTION = ("Demands (技术需求), achievements (科技成果), matches, match reports (撮合报告), feedback on "
+                    "pairs, roadshows (路演) and background jobs (a batch report answers 202 with a job to poll). "
                     "Authenticate with `Authorization: Bearer <token>`; create tokens on your account page. "
                     "Errors are `{code, message, errors}`; messages follow Accept-Language (zh-CN or en).")
 
