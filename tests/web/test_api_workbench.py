@@ -150,6 +150,22 @@ def test_batch_report_follows_the_job_pattern(api, auth, people, pair, make_user
     assert "k" in err["errors"]
 
 
+def test_a_failed_batch_is_failed_in_the_report_and_its_job(api, auth, people, session):
+    from models import Job, MatchReport
+    broker = people["broker"]
+    report = MatchReport(owner_id=broker.id, scope="batch", title="批量撮合", params={"k": 5}, status="running")
+    job = Job(kind="report.batch", owner_id=broker.id, params={}, status="failed", error="job.internal")
+    session.add_all([report, job])
+    session.flush()
+    report.job_id = job.id
+    session.commit()
+    headers = auth(broker, "en")
+    got = _clean(api.get(f"/api/v1/reports/{report.id}", headers=headers))
+    assert got["status"] == "failed" and got["rows"] == [] and got["job_id"] == job.id
+    polled = api.get(f"/api/v1/jobs/{job.id}", headers=headers).get_json()
+    assert polled["status"] == "failed" and polled["error"]["code"] == "job.internal" and polled["result"] is None
+
+
 def test_batch_too_large_is_refused_with_the_services_message(api, auth, people, pair, monkeypatch):
     from services import reports
     monkeypatch.setattr(reports, "MAX_PAIRS", 2)
@@ -291,7 +307,8 @@ def test_roadshow_is_seen_by_its_manager_and_participants_with_their_meetings(ap
         assert [(r["id"], r["relation"]) for r in listed["items"]] == [(roadshow.id, rel)], role
         detail = _clean(api.get(f"/api/v1/roadshows/{roadshow.id}", headers=headers))
         assert detail["relation"] == rel and detail["scheduled"]
-        assert [(p["achievement_id"], p["title"]) for p in detail["presenters"]] == [(achievement.id, achievement.title)]
+        presenters = [(p["achievement_id"], p["title"]) for p in detail["presenters"]]
+        assert presenters == [(achievement.id, achievement.title)]
         assert len(detail["meetings"]) == 1, role
         meeting = detail["meetings"][0]
         assert meeting["achievement_id"] == achievement.id and meeting["slot"] == 1 and meeting["time"]
