@@ -12,6 +12,7 @@ from web import admin, auth, cli, db, errors, i18n, jobs, listings, matches, pol
 from web import feedback, pipeline, reports, statistics, workbench_cli
 from web import account, exports_web, imports as imports_web, notifications as notifications_web
 from web.api import core as api_core, jobs as api_jobs, listings as api_listings  # noqa: F401 (register routes)
+from web.api import feedback as api_feedback, reports as api_reports, roadshows as api_roadshows  # noqa: F401
 from web import challenges, roadshows
 from web import backup_cli, introductions, security
 

@@ -151,6 +151,21 @@ def history(session: Session, demand_id: int, achievement_id: int) -> list[PairF
         .order_by(PairFeedback.created_at, PairFeedback.id)))
 
 
+def history_for(session: Session, user: User, demand_id: int, achievement_id: int) -> list[PairFeedback]:
+    """The feedback on a pair as this user may read it, oldest first: brokers and admins all of it, the
+    owner of either listing once both sides accepted an introduction (is_party) only their own; NotFound
+    for anyone else and for a pair that does not exist."""
+    demand, achievement = session.get(Demand, demand_id), session.get(Achievement, achievement_id)
+    if demand is None or achievement is None:
+        raise NotFound()
+    rows = history(session, demand_id, achievement_id)
+    if is_reviewer(user):
+        return rows
+    if not is_party(session, user, demand, achievement):
+        raise NotFound()
+    return [fb for fb in rows if fb.user_id == user.id]
+
+
 def judged(session: Session) -> list[Any]:
     """The latest feedback per (ranking, pair) that carries the engine's features, as learning rows."""
     from matchmaking.feedback import GRADES, Judged, feature_vector

@@ -199,12 +199,17 @@ def get_report_for(session: Session, report_id: int, user: User) -> MatchReport:
     return report
 
 
-def reports_for(session: Session, user: User, limit: int = 100) -> list[MatchReport]:
-    """The user's reports (admins: everyone's), newest first."""
-    stmt = select(MatchReport).order_by(MatchReport.created_at.desc(), MatchReport.id.desc()).limit(limit)
+def reports_stmt(user: User):
+    """The query of the user's reports (admins: everyone's), newest first (for pages of the API)."""
+    stmt = select(MatchReport).order_by(MatchReport.created_at.desc(), MatchReport.id.desc())
     if user.role != "admin":
         stmt = stmt.where(MatchReport.owner_id == user.id)
-    return list(session.scalars(stmt))
+    return stmt
+
+
+def reports_for(session: Session, user: User, limit: int = 100) -> list[MatchReport]:
+    """The user's reports (admins: everyone's), newest first."""
+    return list(session.scalars(reports_stmt(user).limit(limit)))
 
 
 def report_state(session: Session, report: MatchReport) -> str:

@@ -9,7 +9,9 @@ GETS = ["/imports/", "/imports/template.xlsx", "/imports/0", "/imports/999999", 
         "/export/mine.doc", "/account/tokens", "/notifications/", "/notifications/settings",
         "/notifications/unsubscribe/%00", "/notifications/unsubscribe/eyJ1Ijo5OTk5LCJ0IjoieCJ9.bad",
         "/api/v1/demands/?page=-1&per_page=0", "/api/v1/achievements/?since=yesterday",
-        "/api/v1/demands/99999999999", "/api/v1/jobs/1", "/api/v1/docs", "/api/v1/openapi.json"]
+        "/api/v1/demands/99999999999", "/api/v1/jobs/1", "/api/v1/docs", "/api/v1/openapi.json",
+        "/api/v1/reports/99999999999", "/api/v1/reports/?page=x", "/api/v1/feedback/?demand_id=x",
+        "/api/v1/roadshows/0", "/api/v1/roadshows/?per_page=1000"]
 POSTS = ["/imports/", "/imports/1/import", "/account/tokens", "/account/tokens/1/revoke", "/notifications/1/read",
          "/notifications/read-all", "/notifications/settings"]
 

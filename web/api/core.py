@@ -69,7 +69,8 @@ def init_app(app: Flask) -> None:
     _json_errors_for_api_paths(app)
 
 
-_API_DESCRIPTION = ("Demands (技术需求), achievements (科技成果), matches and background jobs. "
+_API_DESCRIPTION = ("Demands (技术需求), achievements (科技成果), matches, match reports (撮合报告), feedback on "
+                    "pairs, roadshows (路演) and background jobs (a batch report answers 202 with a job to poll). "
                     "Authenticate with `Authorization: Bearer <token>`; create tokens on your account page. "
                     "Errors are `{code, message, errors}`; messages follow Accept-Language (zh-CN or en).")
 
@@ -246,3 +247,19 @@ def _json_errors_for_api_paths(app: Flask) -> None:
 def _handler_for(app: Flask, status: int):
     specs = app.error_handler_spec.get(None, {}).get(status, {})
     return next(iter(specs.values()), None)
+
+
+def abort_for_service_error(err: Any, table: dict[str, tuple[int, Optional[str]]]) -> None:
+    """Answer a refused service call: table maps its code to (HTTP status, the field it concerns); a code
+    not in the table is a 422 without a field, NotFound a plain 404."""
+    from flask_smorest import abort as smorest_abort
+
+    from services.errors import NotFound
+
+    from ..errors import message_for
+
+    if isinstance(err, NotFound):
+        smorest_abort(404, code="not_found")
+    status, field = table.get(err.code, (422, None))
+    message = message_for(err)
+    smorest_abort(status, code=err.code, message=message, errors={field: [message]} if field else None)

@@ -183,3 +183,193 @@ class DemandPatch(DemandIn):
 
 class AchievementPatch(AchievementIn):
     """A partial update of an achievement (send only what changes)."""
+
+
+# -- the broker's workbench: match reports, feedback, roadshows ----------------------------------------------
+
+MAX_ID = 2_147_483_647
+ID = validate.Range(min=1, max=MAX_ID)
+
+
+def _id(**kw):
+    """An object id in a JSON body: a whole number (never a string or a boolean), 1 to 2147483647."""
+    return fields.Integer(strict=True, validate=ID, **kw)
+
+
+class ReportIn(ma.Schema):
+    """Run a match report: one published listing (scope demand/achievement with listing_id) or a batch of
+    the open demands filtered by field, region and publication period (as the form on /reports/new)."""
+
+    scope = fields.String(required=True, validate=validate.OneOf(("demand", "achievement", "batch")))
+    listing_id = _id(load_default=None, allow_none=True,
+                     metadata={"description": "required for scope demand or achievement"})
+    k = fields.Integer(strict=True, load_default=10, validate=validate.Range(min=1, max=50),
+                       metadata={"description": "counterparts per listing"})
+    field_code = fields.String(load_default="", validate=validate.Length(max=64),
+                               metadata={"description": "batch: a field code (its sub-fields included)"})
+    region = fields.String(load_default="", validate=validate.Length(max=32),
+                           metadata={"description": "batch: a region code"})
+    since = fields.Date(load_default=None, allow_none=True, metadata={"description": "batch: published from"})
+    until = fields.Date(load_default=None, allow_none=True, metadata={"description": "batch: published until"})
+
+
+class FeedbackBrief(ma.Schema):
+    outcome = fields.String(required=True)
+    reason = fields.String(required=True, allow_none=True)
+    note = fields.String(required=True)
+    created_at = UtcDateTime(required=True)
+
+
+class ReportRowOut(ma.Schema):
+    """One pair of a report as it was when the report ran (no contact details)."""
+
+    id = fields.Integer(required=True)
+    position = fields.Integer(required=True)
+    demand_id = fields.Integer(required=True)
+    demand_title = fields.String(required=True)
+    demand_organisation = fields.String(required=True)
+    achievement_id = fields.Integer(required=True)
+    achievement_title = fields.String(required=True)
+    achievement_organisation = fields.String(required=True)
+    score = fields.Float(required=True, metadata={"description": "calibrated 0-100"})
+    breakdown = fields.Dict(keys=fields.String(), values=fields.Float(allow_none=True), required=True)
+    shared_terms = fields.List(fields.String(), required=True)
+    best_sentence = fields.String(required=True)
+    reasons = fields.Dict(keys=fields.String(), values=fields.String(), required=True)
+    comment = fields.String(required=True, allow_none=True, metadata={"description": "the broker's comment"})
+    feedback = fields.Nested(FeedbackBrief, required=True, allow_none=True,
+                             metadata={"description": "the latest feedback on the pair"})
+
+
+class ReportSummary(ma.Schema):
+    id = fields.Integer(required=True)
+    scope = fields.String(required=True, validate=validate.OneOf(("demand", "achievement", "batch")))
+    title = fields.String(required=True)
+    status = fields.String(required=True, validate=validate.OneOf(("running", "ready", "failed")))
+    owner_id = fields.Integer(required=True)
+    params = fields.Dict(required=True, metadata={"description": "scope, listing_id, k, field, region, since, until"})
+    model_key = fields.String(required=True)
+    row_count = fields.Integer(required=True)
+    job_id = fields.Integer(required=True, allow_none=True, metadata={"description": "batch reports"})
+    created_at = UtcDateTime(required=True)
+
+
+class ReportOut(ReportSummary):
+    rows = fields.List(fields.Nested(ReportRowOut), required=True)
+
+
+class ReportPage(ma.Schema):
+    items = fields.List(fields.Nested(ReportSummary), required=True)
+    page = fields.Integer(required=True)
+    per_page = fields.Integer(required=True)
+    total = fields.Integer(required=True)
+
+
+class BatchStarted(ma.Schema):
+    """A batch report runs as a job: poll job_url, then fetch report_url when the job is done."""
+
+    report_id = fields.Integer(required=True)
+    job_id = fields.Integer(required=True)
+    job_url = fields.String(required=True)
+    report_url = fields.String(required=True)
+
+
+class FeedbackIn(ma.Schema):
+    demand_id = _id(required=True)
+    achievement_id = _id(required=True)
+    outcome = fields.String(required=True, validate=validate.OneOf(("not_relevant", "relevant", "introduce")))
+    reason = fields.String(load_default=None, allow_none=True, validate=validate.OneOf(
+        ("early_stage", "price_gap", "unclear_benefit", "region", "ip_issue", "other")),
+        metadata={"description": "required when the outcome is relevant"})
+    note = fields.String(load_default="", validate=validate.Length(max=500),
+                         metadata={"description": "required when the reason is other"})
+    query_kind = fields.String(load_default="demand", validate=validate.OneOf(("demand", "achievement")),
+                               metadata={"description": "which side the ranking was for"})
+    report_row_id = _id(load_default=None, allow_none=True,
+                        metadata={"description": "a row of one's own report: its score and breakdown are kept"})
+
+
+class FeedbackArgs(PageArgs):
+    demand_id = fields.Integer(required=True, validate=ID)
+    achievement_id = fields.Integer(required=True, validate=ID)
+
+
+class FeedbackOut(ma.Schema):
+    id = fields.Integer(required=True)
+    demand_id = fields.Integer(required=True)
+    achievement_id = fields.Integer(required=True)
+    outcome = fields.String(required=True)
+    reason = fields.String(required=True, allow_none=True)
+    note = fields.String(required=True)
+    query_kind = fields.String(required=True)
+    by_role = fields.String(required=True, metadata={"description": "the role of who recorded it"})
+    mine = fields.Boolean(required=True, metadata={"description": "recorded by the caller"})
+    created_at = UtcDateTime(required=True)
+
+
+class FeedbackPage(ma.Schema):
+    items = fields.List(fields.Nested(FeedbackOut), required=True)
+    page = fields.Integer(required=True)
+    per_page = fields.Integer(required=True)
+    total = fields.Integer(required=True)
+
+
+class PresenterOut(ma.Schema):
+    id = fields.Integer(required=True)
+    achievement_id = fields.Integer(required=True)
+    title = fields.String(required=True)
+    organisation = fields.String(required=True)
+
+
+class MeetingOut(ma.Schema):
+    """A 1:1 meeting: the caller's own (managers: all); organisations by name only, no contact details."""
+
+    id = fields.Integer(required=True)
+    slot = fields.Integer(required=True)
+    time = fields.String(required=True, metadata={"description": "HH:MM-HH:MM"})
+    table = fields.Integer(required=True)
+    company = fields.String(required=True, metadata={"description": "the company's organisation"})
+    presenter_id = fields.Integer(required=True)
+    achievement_id = fields.Integer(required=True)
+    achievement_title = fields.String(required=True)
+    presenter_organisation = fields.String(required=True)
+    counterpart = fields.String(required=True, allow_none=True,
+                                metadata={"description": "the other side's organisation (null for managers)"})
+    score = fields.Float(required=True)
+    company_intent = fields.String(required=True, allow_none=True)
+    presenter_intent = fields.String(required=True, allow_none=True)
+
+
+class RoadshowSummary(ma.Schema):
+    id = fields.Integer(required=True)
+    title = fields.String(required=True)
+    theme = fields.String(required=True)
+    field = fields.String(required=True)
+    field_name = fields.String(required=True)
+    held_on = fields.Date(required=True)
+    start_time = fields.String(required=True)
+    venue = fields.String(required=True)
+    online_link = fields.String(required=True)
+    relation = fields.String(required=True, validate=validate.OneOf(("manager", "company", "presenter")))
+    presenter_count = fields.Integer(required=True)
+    scheduled = fields.Boolean(required=True)
+
+
+class RoadshowOut(RoadshowSummary):
+    presentation_slots = fields.Integer(required=True)
+    meeting_slots = fields.Integer(required=True)
+    tables = fields.Integer(required=True)
+    slot_minutes = fields.Integer(required=True)
+    seats = fields.Integer(required=True)
+    seats_taken = fields.Integer(required=True)
+    invitation_status = fields.String(required=True, allow_none=True,
+                                      metadata={"description": "an invited company's: invited, registered, declined"})
+    presenters = fields.List(fields.Nested(PresenterOut), required=True)
+    meetings = fields.List(fields.Nested(MeetingOut), required=True)
+
+
+class RoadshowPage(ma.Schema):
+    items = fields.List(fields.Nested(RoadshowSummary), required=True)
+    page = fields.Integer(required=True)
+    per_page = fields.Integer(required=True)
+    total = fields.Integer(required=True)
