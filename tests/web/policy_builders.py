@@ -430,3 +430,9 @@ FEATURE_BUILDERS: dict[tuple[str, str], Builder] = {
 def is_api(url: str) -> bool:
     """Calls under /api/ authenticate by Bearer token and send JSON."""
     return url.startswith("/api/")
+
+
+# the API cells of the workbench (reports, feedback, roadshows) live in their own module
+from tests.web.policy_builders_api import API_BUILDERS  # noqa: E402
+
+FEATURE_BUILDERS.update(API_BUILDERS)
