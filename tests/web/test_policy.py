@@ -1,6 +1,7 @@
 """The route policy: complete, enforced for every role x route cell, object-level checks, canary sweep."""
 from __future__ import annotations
 
+import io
 import itertools
 import re
 import shutil
@@ -35,6 +36,7 @@ class World:
         self.app = app
         self.factory = sessionmaker_for(app)
         self.users = {role: self.user(role) for role in ROLES if role != "anonymous"}
+        self.downloads: list[str] = []  # files the canary sweep reads (set by _feature_objects)
 
     def user(self, role: str) -> Any:
         from models import OrgKind
@@ -355,6 +357,24 @@ def test_a_non_owner_of_the_same_role_never_gets_the_others_listing(world, kind,
 LINK_RE = re.compile(r'href="(/[^"]*)"')
 
 
+def _text_of(resp: Any) -> str:
+    """What a reader gets from a response: HTML, JSON and CSV as text, the cells of an .xlsx, a PDF's text."""
+    if resp.mimetype in ("text/html", "application/json", "text/csv"):
+        return resp.get_data(as_text=True)
+    if resp.status_code != 200:
+        return ""
+    if resp.mimetype.endswith("spreadsheetml.sheet"):
+        from openpyxl import load_workbook
+        book = load_workbook(io.BytesIO(resp.get_data()), read_only=True)
+        return "\n".join(str(v) for sheet in book.worksheets for row in sheet.iter_rows(values_only=True)
+                         for v in row if v is not None)
+    if resp.mimetype == "application/pdf":
+        from pypdf import PdfReader
+        pages = PdfReader(io.BytesIO(resp.get_data())).pages
+        return "\n".join((page.extract_text() or "").replace("\x00", "") for page in pages)
+    return ""
+
+
 def crawl(client: Any, start: list[str], limit: int = 400) -> dict[str, str]:
     """GET every same-site link reachable from start (HTML and JSON), at most limit pages; breadth first, so
     every start page is visited however many pages the first ones link to."""
@@ -365,8 +385,7 @@ def crawl(client: Any, start: list[str], limit: int = 400) -> dict[str, str]:
         if url in seen or url.startswith("/static/"):
             continue
         resp = client.get(url)
-        body = resp.get_data(as_text=True) if resp.mimetype in ("text/html", "application/json", "text/csv") \
-            else ""
+        body = _text_of(resp)
         resp.close()  # file downloads (the API docs' assets) hold an open file until closed
         seen[url] = body
         for link in LINK_RE.findall(body):
@@ -423,6 +442,8 @@ def _feature_objects(world: World, rows: list, company: Any, presenter_owner: An
                          {"team": "金丝雀团队", "approach": "采用原位聚合界面层协同改性，降低界面阻抗并提升循环寿命。",
                           "achievement_ids": [achievement.id]})
         s.commit()
+        # the roadshow's schedule downloads (managers only) carry the canary achievement: read as .xlsx and PDF
+        world.downloads = [f"/roadshows/{roadshow.id}/schedule.pdf", f"/roadshows/{roadshow.id}/schedule.xlsx"]
 
 
 def _accepted_between(world: World, rows: list, company: Any, university: Any) -> dict:
@@ -446,7 +467,8 @@ def _start_pages(kind_rows: list, role: str) -> list[str]:
     pages += [f"/matches/{item.kind}/{item.id}" for item in kind_rows]
     # start pages of later features (each role crawls what it may open; the rest answers 403 or the sign-in
     # page): first, so that their own links (reports, roadshows, challenges...) are crawled early too
-    features = ["/account/tokens", "/imports/", "/export/mine.csv", "/export/search/demand.csv",
+    features = ["/account/tokens", "/imports/", "/export/mine.csv", "/export/mine.xlsx", "/export/search/demand.xlsx",
+                "/export/search/demand.csv",
                 "/export/search/achievement.csv", "/notifications/", "/notifications/settings", "/reports/",
                 "/reports/new", "/opportunities/", "/statistics/", "/roadshows/", "/challenges/"]
     return features + pages + ["/introductions/"]
@@ -456,7 +478,7 @@ def _start_pages(kind_rows: list, role: str) -> list[str]:
 def test_canary_sweep_never_leaks_contacts(world, canaries, role):
     rows, svc, pair = canaries
     client = signed_in_client(world, role)
-    pages = crawl(client, _start_pages(rows, role))
+    pages = crawl(client, world.downloads + _start_pages(rows, role))
     text = "\n".join(pages.values())
     viewer = world.users.get(role)
     from web.db import sessionmaker_for
@@ -475,6 +497,11 @@ def test_canary_sweep_never_leaks_contacts(world, canaries, role):
     assert seen_any or role == "anonymous"
     if role in pair:  # the counterpart of the accepted introduction sees exactly that contact
         assert pair[role].contact_email in text
+    if role in ("company", "university"):  # downloads are read too: the owner's .xlsx carries its own contacts
+        own = next(item for item in rows if item.owner_id == viewer.id)
+        assert own.contact_email in pages["/export/mine.xlsx"]
+    if role == "broker":  # ... and PDFs and spreadsheets of the roadshow schedule as text
+        assert "金丝雀路演" in pages[world.downloads[0]] and "14:40-15:00" in pages[world.downloads[1]]
     if role != "anonymous":  # the later features' pages holding canary listings were crawled (_feature_objects)
         assert "金丝雀揭榜难题" in text
         assert "金丝雀路演" in text or role == "university"
