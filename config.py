@@ -120,6 +120,9 @@ class Config:
         self.HSTS_SECONDS = int(_env("HSTS_SECONDS", "31536000"))
         # SQLITE_BUSY_TIMEOUT: seconds a write waits for the database lock before the user gets a 503 page.
         self.SQLITE_BUSY_TIMEOUT = float(_env("SQLITE_BUSY_TIMEOUT", "15"))
+        # DB_RETRIES: PostgreSQL only; tries of a write request that hits a serialization failure or a
+        # deadlock (SQLSTATE 40001/40P01) before the user gets the 503 page.
+        self.DB_RETRIES = int(_env("DB_RETRIES", "3"))
         # TOTP_REQUIRED_ROLES: comma-separated roles that must enrol a TOTP second factor (e.g. "broker,admin").
         self.TOTP_REQUIRED_ROLES = _env("TOTP_REQUIRED_ROLES", "")
 

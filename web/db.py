@@ -1,14 +1,25 @@
-"""One SQLAlchemy session per request (or CLI command), closed at teardown."""
+"""One SQLAlchemy session per request (or CLI command), closed at teardown.
+
+SQLite: a read engine, and a write engine whose transactions BEGIN IMMEDIATE (one writer at a time).
+PostgreSQL: one engine at READ COMMITTED (bookings are conditional UPDATEs whose WHERE the row lock
+re-evaluates); a write request that hits a serialization failure or a deadlock is run again as a whole."""
 from __future__ import annotations
 
+import logging
+import random
+import time
 from typing import Any
 
 from flask import Flask, current_app, g, request
 from sqlalchemy import create_engine, event
 from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 
+log = logging.getLogger(__name__)
 READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+# SQLSTATEs after which the whole unit of work may simply run again: serialization_failure, deadlock_detected
+RETRYABLE_SQLSTATES = frozenset({"40001", "40P01"})
 
 
 def make_engine(url: str, busy_timeout: float = 15.0, *, immediate: bool = False) -> Engine:
@@ -21,7 +32,13 @@ def make_engine(url: str, busy_timeout: float = 15.0, *, immediate: bool = False
             event.listen(engine, "connect", _own_transactions)
             event.listen(engine, "begin", _begin_immediate)
         return engine
-    return create_engine(url, pool_pre_ping=True)
+    return create_engine(url, pool_pre_ping=True, isolation_level="READ COMMITTED")
+
+
+def is_retryable(err: BaseException) -> bool:
+    """True for PostgreSQL's serialization failures and deadlocks (SQLSTATE 40001 / 40P01)."""
+    orig = getattr(err, "orig", None) if isinstance(err, DBAPIError) else None
+    return getattr(orig, "sqlstate", None) in RETRYABLE_SQLSTATES
 
 
 def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
@@ -53,6 +70,35 @@ def init_app(app: Flask) -> None:
         else engine
     app.extensions["db_sessionmaker"] = sessionmaker(engine, expire_on_commit=False)
     app.teardown_appcontext(_close)
+    if not url.startswith("sqlite"):
+        _retry_write_requests(app, int(app.config.get("DB_RETRIES", 3)))
+
+
+def _retry_write_requests(app: Flask, retries: int) -> None:
+    """Run a write request's view again (same request, same session, rolled back) when PostgreSQL aborts
+    its transaction with a serialization failure or a deadlock; after `retries` tries the error goes on
+    to the 503 handler (web/security.py). The failed transaction was rolled back, so nothing of it
+    stays; views commit once, at the end (a view that committed earlier in the request would run
+    that part again)."""
+    dispatch = app.dispatch_request
+
+    def dispatch_with_retry() -> Any:
+        attempt = 0
+        while True:
+            try:
+                return dispatch()
+            except DBAPIError as err:
+                attempt += 1
+                if request.method in READ_METHODS or attempt >= retries or not is_retryable(err):
+                    raise
+                session = g.get("db_session")
+                if session is not None:
+                    session.rollback()
+                log.info("retrying %s %s after SQLSTATE %s (try %d)", request.method, request.endpoint,
+                         err.orig.sqlstate, attempt + 1)
+                time.sleep(random.uniform(0.005, 0.05) * attempt)
+
+    app.dispatch_request = dispatch_with_retry  # type: ignore[method-assign]
 
 
 def sessionmaker_for(app: Flask) -> sessionmaker:

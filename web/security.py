@@ -105,7 +105,10 @@ def init_app(app: Flask) -> None:
 
 
 def is_busy(err: BaseException) -> bool:
-    """True for SQLite's 'database is locked' / 'database is busy' errors."""
+    """True for SQLite's 'database is locked' / 'database is busy' errors and for PostgreSQL's
+    serialization failures and deadlocks that were still there after the retries (web/db.py)."""
+    if getattr(getattr(err, "orig", None), "sqlstate", None) in ("40001", "40P01"):
+        return True
     text = str(getattr(err, "orig", err)).lower()
     return "database is locked" in text or "database is busy" in text
 
