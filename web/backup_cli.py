@@ -1,4 +1,5 @@
-"""`flask backup create PATH` and `flask backup restore PATH`: online SQLite backups and a checked restore."""
+"""`flask backup create PATH` and `flask backup restore PATH`: online backups (SQLite backup API, or pg_dump on
+PostgreSQL) and a checked restore."""
 from __future__ import annotations
 
 import sys
@@ -14,7 +15,7 @@ from services.errors import ServiceError
 from .cli import message_for_cli
 from .db import write_session
 
-backup_cli = AppGroup("backup", help="Back up and restore the database (SQLite online backup API).")
+backup_cli = AppGroup("backup", help="Back up and restore the database (SQLite online backup API; pg_dump/pg_restore).")
 
 
 def init_app(app: Flask) -> None:
@@ -29,17 +30,22 @@ def _head() -> str:
     return ScriptDirectory.from_config(runner.alembic_config(current_app.config["DATABASE_URL"])).get_current_head()
 
 
-def _fail(err: ServiceError) -> None:
-    click.echo(message_for_cli(err), err=True)
+def _fail(err: ServiceError | backup.ToolError) -> None:
+    click.echo(message_for_cli(err) if isinstance(err, ServiceError) else str(err), err=True)
     sys.exit(2)
+
+
+def _pg() -> bool:
+    return backup.is_postgresql(current_app.config["DATABASE_URL"])
 
 
 @backup_cli.command("create", help="Write a consistent copy of the live database to PATH (a new file).")
 @click.argument("path", type=click.Path(dir_okay=False, path_type=Path))
 def backup_create(path: Path) -> None:
+    url, bin_dir = current_app.config["DATABASE_URL"], current_app.config.get("PG_BIN_DIR", "")
     try:
-        info = backup.create(backup.sqlite_path(current_app.config["DATABASE_URL"]), path)
-    except ServiceError as err:
+        info = backup.pg_create(url, path, bin_dir) if _pg() else backup.create(backup.sqlite_path(url), path)
+    except (ServiceError, backup.ToolError) as err:
         _fail(err)
     with write_session(current_app) as s:
         audit.record(s, "backup.created", target=f"file:{path.name}", detail={"bytes": info.bytes})
@@ -51,13 +57,22 @@ def backup_create(path: Path) -> None:
 @click.argument("path", type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
 def backup_restore(path: Path, yes: bool) -> None:
+    url, bin_dir = current_app.config["DATABASE_URL"], current_app.config.get("PG_BIN_DIR", "")
     try:
-        db_file = backup.sqlite_path(current_app.config["DATABASE_URL"])
-        info = backup.inspect(path, _head())
+        if _pg():
+            info = backup.pg_inspect(path, _head(), bin_dir)
+            target = url.split("?")[0].rsplit("/", 1)[-1]
+        else:
+            target = backup.sqlite_path(url)
+            info = backup.inspect(path, _head())
         if not yes:
-            click.confirm(f"Replace {db_file} with {path} ({info.users} users)? / 用备份覆盖当前数据库？", abort=True)
-        safety = backup.restore(db_file, path, _head())
-    except ServiceError as err:
+            click.confirm(f"Replace {target} with {path} ({info.users} users)? / 用备份覆盖当前数据库？", abort=True)
+        if _pg():
+            for key in ("db_engine", "db_write_engine"):
+                current_app.extensions[key].dispose()  # no pooled connection holds locks on the old tables
+        safety = backup.pg_restore(url, path, _head(), Path(current_app.config["INSTANCE_DIR"]), bin_dir) if _pg() \
+            else backup.restore(target, path, _head())
+    except (ServiceError, backup.ToolError) as err:
         _fail(err)
     for key in ("db_engine", "db_write_engine"):
         current_app.extensions[key].dispose()  # no pooled connection keeps pages of the old content
