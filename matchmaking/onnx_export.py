@@ -17,8 +17,9 @@ Steps (see docs/model.md, "ONNX Runtime"):
    calibration as the torch int8 path, ``encoders._outlier_linears``).
 
 This is a measurement tool (``python -m matchmaking.encode_bench`` uses it), not a backend of
-``build_encoder``: ORT int8 ran at about 2.1x torch fp32 but lost 0.0056 nDCG@10 on the ``gap`` dev
-set, past the 0.005 budget, and ORT fp32 was only 1.24-1.36x (docs/model.md, "ONNX Runtime").
+``build_encoder``: ORT int8 ran at 1.57-2.15x torch fp32 (about 2x below load 4) but lost 0.0056
+nDCG@10 on the ``gap`` dev set, past the 0.005 budget; ORT fp32 was only 1.24-1.36x (docs/model.md,
+"ONNX Runtime").
 """
 
 from __future__ import annotations
