@@ -1,0 +1,132 @@
+"""Passage-encoding throughput and agreement: torch fp32 vs other variants, alternating in one process.
+
+Usage::
+
+    python -m matchmaking.encode_bench --model instance/models/multilingual-e5-small \\
+        [--onnx-dir DIR] [--texts corpus.jsonl] [--n 400] [--batch 32] [--threads 2] [--rounds 2] \\
+        [--variants torch,torch-int8,onnx,onnx-int8] [--json]
+
+Texts are the first ``--n`` ``title + "\\n" + text`` of a BEIR corpus, encoded as passages
+(``passage: `` prompt). Each round encodes them once with every variant in turn; the figures are
+abstracts/s (wall clock) and CPU seconds of the process, plus each variant's mean / min cosine
+against torch fp32. On a shared machine the ratio to torch fp32 within a round is the robust figure.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+import numpy as np
+
+DEFAULT_TEXTS = Path(__file__).resolve().parents[2] / "shared" / "data" / "bench" / "dev" / "field" / "corpus.jsonl"
+VARIANTS = ("torch", "torch-int8", "onnx", "onnx-int8")
+
+
+def read_passages(path: str | os.PathLike, n: int) -> list[str]:
+    """First ``n`` ``title + "\\n" + text`` of a BEIR corpus.jsonl."""
+    out = []
+    with open(path, encoding="utf-8") as fh:
+        for line in fh:
+            if line.strip():
+                row = json.loads(line)
+                out.append(f"{row.get('title', '')}\n{row.get('text', '')}")
+                if len(out) >= n:
+                    break
+    return out
+
+
+def _loadavg() -> list[float]:
+    try:
+        return [round(x, 2) for x in os.getloadavg()]
+    except OSError:
+        return []
+
+
+def build(variant: str, model: str, onnx_dir: str | None, threads: int) -> Any:
+    """An encoder for one variant name."""
+    from matchmaking.encoders import build_encoder
+
+    if variant == "torch":
+        return build_encoder(model, threads=threads)
+    if variant == "torch-int8":
+        return build_encoder(model, quantize="int8", threads=threads)
+    from matchmaking.onnx_export import OnnxEncoder, default_onnx_dir, export
+
+    folder = export(model, onnx_dir or default_onnx_dir(model), quiet=True)
+    return OnnxEncoder(folder, quantize="int8" if variant == "onnx-int8" else None, threads=threads)
+
+
+def timed(fn: Callable[[], np.ndarray]) -> tuple[np.ndarray, float, float]:
+    """(result, wall seconds, process CPU seconds)."""
+    w, c = time.perf_counter(), time.process_time()
+    out = fn()
+    return out, time.perf_counter() - w, time.process_time() - c
+
+
+def run(model: str, onnx_dir: str | None, texts: Sequence[str], variants: Sequence[str], batch: int,
+        threads: int, rounds: int, log: Callable[[str], None]) -> dict:
+    """Alternate the variants ``rounds`` times over ``texts``; torch fp32 is always included, first."""
+    names = ["torch", *[v for v in variants if v != "torch"]]
+    encoders = {v: build(v, model, onnx_dir, threads) for v in names}
+    for enc in encoders.values():  # warm-up: first-call allocations, lazy kernels
+        enc.encode_passages(list(texts[:batch]), batch_size=batch)
+    result: dict[str, Any] = {"n": len(texts), "batch": batch, "threads": threads,
+                              "model_keys": {v: e.model_key for v, e in encoders.items()},
+                              "load_before": _loadavg(), "rounds": []}
+    vecs: dict[str, np.ndarray] = {}
+    for r in range(rounds):
+        row = {}
+        for v, enc in encoders.items():
+            out, wall, cpu = timed(lambda: enc.encode_passages(list(texts), batch_size=batch))
+            vecs.setdefault(v, out)
+            row[v] = {"per_s": round(len(texts) / wall, 2), "wall_s": round(wall, 2), "cpu_s": round(cpu, 2)}
+            log(f"round {r + 1} {v:>10}: {row[v]['per_s']:7.2f} abstracts/s  wall {wall:6.1f} s  cpu {cpu:6.1f} s"
+                f"  load {_loadavg()}")
+        for v in row:
+            row[v]["x_torch"] = round(row[v]["per_s"] / row["torch"]["per_s"], 2)
+        result["rounds"].append(row)
+    ref = vecs["torch"]
+    result["cosine_vs_torch"] = {v: {"mean": round(float((x * ref).sum(1).mean()), 6),
+                                     "min": round(float((x * ref).sum(1).min()), 6)}
+                                 for v, x in vecs.items() if v != "torch"}
+    result["load_after"] = _loadavg()
+    return result
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """CLI entry point."""
+    ap = argparse.ArgumentParser(prog="python -m matchmaking.encode_bench", description=__doc__.splitlines()[0])
+    ap.add_argument("--model", default=os.environ.get("EMBEDDING_MODEL", "instance/models/multilingual-e5-small"))
+    ap.add_argument("--onnx-dir", default=None, help="exported ONNX folder (made if missing; default <model>-onnx)")
+    ap.add_argument("--texts", default=str(DEFAULT_TEXTS), help="BEIR corpus.jsonl")
+    ap.add_argument("--n", type=int, default=400)
+    ap.add_argument("--batch", type=int, default=32)
+    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--rounds", type=int, default=2)
+    ap.add_argument("--variants", default="torch,onnx,onnx-int8",
+                    help=f"comma-separated subset of {','.join(VARIANTS)}")
+    ap.add_argument("--json", action="store_true")
+    args = ap.parse_args(argv)
+    variants = [v.strip() for v in args.variants.split(",") if v.strip()]
+    if bad := [v for v in variants if v not in VARIANTS]:
+        ap.error(f"unknown variants {bad}")
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    texts = read_passages(args.texts, args.n)
+    result = run(args.model, args.onnx_dir, texts, variants, args.batch, args.threads, args.rounds,
+                 lambda s: print(s, file=sys.stderr, flush=True))
+    if args.json:
+        print(json.dumps(result))
+    else:
+        for v, c in result["cosine_vs_torch"].items():
+            print(f"{v:>10}: cosine vs torch fp32 mean {c['mean']:.6f} min {c['min']:.6f}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

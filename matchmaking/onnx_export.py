@@ -1,0 +1,286 @@
+"""ONNX Runtime variant of the default encoder: export, graph optimisation, int8, and an Encoder.
+
+Usage: ``python -m matchmaking.onnx_export --model instance/models/multilingual-e5-small
+[--out DIR] [--force]``. It writes ``model.onnx`` (fp32) and ``model-int8.onnx`` (dynamic int8) into
+``DIR`` (default: the model folder's sibling ``<name>-onnx``). The model folder itself is not touched,
+so its digest and torch ``model_key`` do not change. Nothing is downloaded: the graph is traced from
+the local sentence-transformers folder with ``torch.onnx.export`` (TorchScript exporter).
+
+Steps (see docs/model.md, "ONNX Runtime"):
+
+1. Trace BERT + mean pooling + L2 normalisation with eager attention (the SDPA path traces into
+   IsNaN/Where nodes that ONNX Runtime's BERT fusions do not recognise), dynamic batch and sequence.
+2. ``onnxruntime.transformers.optimizer.optimize_model(model_type="bert")``: fused Attention,
+   EmbedLayerNormalization, SkipLayerNormalization and BiasGelu.
+3. int8: ``onnxruntime.quantization.quantize_dynamic`` with per-channel int8 weights on MatMul and
+   the fused Attention, except the FFN output MatMuls whose inputs carry outliers (the same
+   calibration as the torch int8 path, ``encoders._outlier_linears``).
+
+This is a measurement tool (``python -m matchmaking.encode_bench`` uses it), not a backend of
+``build_encoder``: ORT int8 ran at 1.57-2.15x torch fp32 (about 2x below load 4) but lost 0.0056
+nDCG@10 on the ``gap`` dev set, past the 0.005 budget; ORT fp32 was only 1.24-1.36x (docs/model.md,
+"ONNX Runtime").
+"""
+
+from __future__ import annotations
+
+import argparse
+import functools
+import hashlib
+import json
+import os
+import re
+import shutil
+import sys
+import tempfile
+import threading
+import time
+import warnings
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+
+ONNX_FP32 = "model.onnx"
+ONNX_INT8 = "model-int8.onnx"
+MARKER = "export.json"
+EXPORT_VERSION = 1
+OPSET = 17
+# copied next to the graphs: everything the ONNX encoder needs besides onnxruntime
+_AUX_FILES = ("tokenizer.json", "tokenizer_config.json", "config.json", "config_sentence_transformers.json",
+              "sentence_bert_config.json")
+
+
+def default_onnx_dir(model_dir: str | os.PathLike) -> Path:
+    """``<model folder>-onnx`` beside the sentence-transformers folder (never inside it)."""
+    p = Path(model_dir).expanduser().resolve()
+    return p.with_name(p.name + "-onnx")
+
+
+def _onnx_node_for(linear_name: str) -> str | None:
+    """TorchScript node name of the MatMul of a BERT nn.Linear, e.g. layer.4 FFN output dense."""
+    m = re.search(r"encoder\.layer\.(\d+)\.(.+)$", linear_name)
+    return f"/b/encoder/layer.{m.group(1)}/{m.group(2).replace('.', '/')}/MatMul" if m else None
+
+
+class _Pooled:  # built lazily so importing this module does not import torch
+    @staticmethod
+    def wrap(bert: Any) -> Any:
+        import torch
+
+        class Pooled(torch.nn.Module):
+            """BERT -> mean over unmasked tokens -> L2 normalise (what the ST folder's modules do)."""
+
+            def __init__(self, b: Any) -> None:
+                super().__init__()
+                self.b = b
+
+            def forward(self, input_ids: Any, attention_mask: Any) -> Any:
+                h = self.b(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
+                mask = attention_mask.unsqueeze(-1).to(h.dtype)
+                v = (h * mask).sum(1) / mask.sum(1).clamp(min=1e-9)
+                return torch.nn.functional.normalize(v, p=2, dim=1)
+
+        return Pooled(bert).eval()
+
+
+def _export_fp32(model: Any, dest: Path) -> None:
+    """Trace the sentence-transformers model into an ONNX graph with dynamic batch/sequence axes."""
+    import torch
+
+    bert = model[0].auto_model.eval()
+    bert.set_attn_implementation("eager")
+    wrapped = _Pooled.wrap(bert)
+    ids = torch.tensor([[0, 100, 200, 2], [0, 300, 2, 1]])
+    mask = torch.tensor([[1, 1, 1, 1], [1, 1, 1, 0]])
+    axes = {"input_ids": {0: "batch", 1: "seq"}, "attention_mask": {0: "batch", 1: "seq"},
+            "sentence_embedding": {0: "batch"}}
+    with warnings.catch_warnings(), torch.no_grad():
+        warnings.simplefilter("ignore")  # legacy-exporter deprecation and tracer notes on shape checks
+        torch.onnx.export(wrapped, (ids, mask), str(dest), input_names=["input_ids", "attention_mask"],
+                          output_names=["sentence_embedding"], dynamic_axes=axes, opset_version=OPSET,
+                          dynamo=False)
+    bert.set_attn_implementation("sdpa")
+
+
+def _optimise(src: Path, dest: Path, num_heads: int, hidden: int) -> dict[str, int]:
+    """ONNX Runtime's offline BERT fusions; returns the fused-operator counts."""
+    from onnxruntime.transformers.optimizer import optimize_model
+
+    opt = optimize_model(str(src), model_type="bert", num_heads=num_heads, hidden_size=hidden, opt_level=0)
+    opt.save_model_to_file(str(dest))
+    return {k: v for k, v in opt.get_fused_operator_statistics().items() if v}
+
+
+def _quantise(src: Path, dest: Path, exclude: Sequence[str]) -> None:
+    """Dynamic int8, per-channel weights, on MatMul and Attention except the excluded nodes."""
+    import logging
+
+    import onnx
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    logging.getLogger().setLevel(logging.ERROR)  # "consider pre-processing" advice, not applicable here
+    quantize_dynamic(str(src), str(dest), per_channel=True, weight_type=QuantType.QInt8,
+                     op_types_to_quantize=["MatMul", "Attention"], nodes_to_exclude=list(exclude),
+                     extra_options={"DefaultTensorType": onnx.TensorProto.FLOAT})
+
+
+def is_complete(out: Path, source_digest: str | None = None) -> bool:
+    """True when ``out`` has both graphs and a marker (for ``source_digest``, when given)."""
+    try:
+        marker = json.loads((out / MARKER).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    if not all((out / f).is_file() for f in (ONNX_FP32, ONNX_INT8)):
+        return False
+    return source_digest is None or marker.get("source_digest") == source_digest
+
+
+def export(model_dir: str | os.PathLike, out: str | os.PathLike | None = None, *, force: bool = False,
+           quiet: bool = False) -> Path:
+    """Export ``model_dir`` to ONNX (fp32 + int8) in ``out``; a no-op when it is already done."""
+    from matchmaking.encoders import _load, _outlier_linears, folder_digest
+
+    src = Path(model_dir).expanduser().resolve()
+    if not (src / "modules.json").is_file():
+        from matchmaking.encoders import ModelNotReady
+
+        raise ModelNotReady(src)
+    dest = Path(out).expanduser().resolve() if out else default_onnx_dir(src)
+    digest = folder_digest(src)
+    if not force and is_complete(dest, digest):
+        return dest
+    say = (lambda *a: None) if quiet else (lambda *a: print(*a, file=sys.stderr))
+    import onnxruntime
+    import torch
+
+    t0 = time.perf_counter()
+    model = _load(str(src), local=True)
+    cfg = model[0].auto_model.config
+    keep_fp32 = sorted(n for n in map(_onnx_node_for, _outlier_linears(model)) if n)
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{dest.name}-", dir=dest.parent))
+    os.chmod(tmp, 0o755)  # mkdtemp makes it 0700
+    try:
+        raw = tmp / "raw.onnx"
+        _export_fp32(model, raw)
+        say(f"exported {raw.stat().st_size >> 20} MB in {time.perf_counter() - t0:.0f} s")
+        fused = _optimise(raw, tmp / ONNX_FP32, cfg.num_attention_heads, cfg.hidden_size)
+        raw.unlink()
+        say(f"optimised: {fused}")
+        _quantise(tmp / ONNX_FP32, tmp / ONNX_INT8, keep_fp32)
+        say(f"int8 written; fp32 MatMuls kept: {keep_fp32}")
+        for name in _AUX_FILES:
+            if (src / name).is_file():
+                shutil.copy2(src / name, tmp / name)
+        import onnx
+
+        marker = {"export_version": EXPORT_VERSION, "source": str(src), "source_digest": digest,
+                  "opset": OPSET, "int8_fp32_nodes": keep_fp32, "fused": fused,
+                  "versions": {"torch": torch.__version__, "onnxruntime": onnxruntime.__version__,
+                               "onnx": onnx.__version__},
+                  "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
+        (tmp / MARKER).write_text(json.dumps(marker, indent=2), encoding="utf-8")
+        if dest.exists():
+            shutil.rmtree(dest)
+        os.replace(tmp, dest)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    say(f"done in {time.perf_counter() - t0:.0f} s -> {dest}")
+    return dest
+
+
+@functools.lru_cache(maxsize=8)
+def _file_digest(path: str, size: int, mtime: int) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        while block := f.read(1 << 22):
+            h.update(block)
+    return h.hexdigest()
+
+
+class OnnxEncoder:
+    """An :class:`~matchmaking.encoders.Encoder` over an exported graph run by ONNX Runtime.
+
+    Texts are tokenised with the model folder's own fast tokenizer (same prompts, truncation at
+    512 tokens), sorted by token count and batched, so padding stays small.
+    """
+
+    def __init__(self, onnx_dir: str | os.PathLike, *, quantize: str | None = None, threads: int | None = None,
+                 model_key: str | None = None, spinning: bool = False) -> None:
+        import onnxruntime as ort
+        from transformers import AutoTokenizer
+
+        self.dir = Path(onnx_dir).expanduser().resolve()
+        self.path = self.dir / (ONNX_INT8 if quantize == "int8" else ONNX_FP32)
+        so = ort.SessionOptions()
+        so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        so.intra_op_num_threads = threads or 0
+        so.inter_op_num_threads = 1
+        # no busy-waiting: a spinning pool burns a shared core between ops (all figures in docs/model.md ran with 0)
+        so.add_session_config_entry("session.intra_op.allow_spinning", "1" if spinning else "0")
+        self.session = ort.InferenceSession(str(self.path), so, providers=["CPUExecutionProvider"])
+        self.tokenizer = AutoTokenizer.from_pretrained(str(self.dir), local_files_only=True)
+        self.max_length = 512
+        st_cfg = self.dir / "config_sentence_transformers.json"
+        prompts = json.loads(st_cfg.read_text(encoding="utf-8")).get("prompts", {}) if st_cfg.is_file() else {}
+        self.prompts = {"query": prompts.get("query", ""),
+                        "passage": prompts.get("passage") or prompts.get("document") or ""}
+        self.dim = int(self.session.get_outputs()[0].shape[-1])
+        st = self.path.stat()
+        self.model_key = model_key or f"{self.dir.name}@{_file_digest(str(self.path), st.st_size, st.st_mtime_ns)[:12]}"
+        self._lock = threading.Lock()
+
+    def encode_queries(self, texts: Sequence[str], batch_size: int = 32) -> np.ndarray:
+        """Encode search queries with the ``query: `` prompt."""
+        return self._encode(texts, "query", batch_size)
+
+    def encode_passages(self, texts: Sequence[str], batch_size: int = 32) -> np.ndarray:
+        """Encode documents with the ``passage: `` prompt."""
+        return self._encode(texts, "passage", batch_size)
+
+    def _encode(self, texts: Sequence[str], role: str, batch_size: int) -> np.ndarray:
+        if isinstance(texts, str):
+            raise TypeError("pass a sequence of texts, not a single str")
+        if len(texts) == 0:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        prefix = self.prompts[role]
+        clean = [prefix + (t if isinstance(t, str) else "") for t in texts]
+        out = np.empty((len(clean), self.dim), dtype=np.float32)
+        with self._lock:
+            ids = self.tokenizer(clean, truncation=True, max_length=self.max_length)["input_ids"]
+            order = np.argsort([-len(x) for x in ids], kind="stable")
+            pad = self.tokenizer.pad_token_id
+            for s in range(0, len(order), max(1, batch_size)):
+                idx = order[s:s + batch_size]
+                width = len(ids[idx[0]])
+                batch = np.full((len(idx), width), pad, dtype=np.int64)
+                mask = np.zeros((len(idx), width), dtype=np.int64)
+                for r, i in enumerate(idx):
+                    batch[r, :len(ids[i])] = ids[i]
+                    mask[r, :len(ids[i])] = 1
+                out[idx] = self.session.run(None, {"input_ids": batch, "attention_mask": mask})[0]
+        return out
+
+    def __repr__(self) -> str:
+        return f"OnnxEncoder({self.model_key!r}, {self.path.name}, dim={self.dim})"
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """CLI: export a sentence-transformers folder to ONNX (fp32 + int8)."""
+    ap = argparse.ArgumentParser(prog="python -m matchmaking.onnx_export", description=__doc__.splitlines()[0])
+    ap.add_argument("--model", default=os.environ.get("EMBEDDING_MODEL", "instance/models/multilingual-e5-small"))
+    ap.add_argument("--out", default=None, help="output folder (default: <model>-onnx beside it)")
+    ap.add_argument("--force", action="store_true", help="export again even if --out is complete")
+    args = ap.parse_args(argv)
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    try:
+        print(export(args.model, args.out, force=args.force))
+    except Exception as exc:  # noqa: BLE001 - one bilingual line, exit 2, like matchmaking.convert
+        print(f"ONNX 导出失败 / ONNX export failed: {exc}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
