@@ -16,6 +16,8 @@ from werkzeug.exceptions import TooManyRequests
 
 from services import audit, second_factor
 
+from .db import is_retryable
+
 log = logging.getLogger(__name__)
 THROTTLES = {"login_address": "LOGIN_LIMIT_ADDRESS", "login_account": "LOGIN_LIMIT_ACCOUNT",
              "register_address": "REGISTER_LIMIT_ADDRESS", "register_account": "REGISTER_LIMIT_ACCOUNT"}
@@ -107,7 +109,7 @@ def init_app(app: Flask) -> None:
 def is_busy(err: BaseException) -> bool:
     """True for SQLite's 'database is locked' / 'database is busy' errors and for PostgreSQL's
     serialization failures and deadlocks that were still there after the retries (web/db.py)."""
-    if getattr(getattr(err, "orig", None), "sqlstate", None) in ("40001", "40P01"):
+    if is_retryable(err):
         return True
     text = str(getattr(err, "orig", err)).lower()
     return "database is locked" in text or "database is busy" in text
