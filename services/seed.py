@@ -1,4 +1,5 @@
-"""The demo data set: taxonomy, regions, organisations, one account per role, demands and achievements."""
+"""The demo data set: taxonomy, regions, organisations, one account per role, demands and achievements,
+an upcoming roadshow with presenters and invited companies, and an open 揭榜挂帅 challenge."""
 from __future__ import annotations
 
 import json
@@ -12,7 +13,7 @@ from sqlalchemy.orm import Session
 
 from models import MODE_ZH, STAGE_ZH, Achievement, Demand, Field, OrgKind, Region, Role, User
 
-from . import accounts, listings
+from . import accounts, challenges, listings, roadshows
 
 DATA = Path(__file__).resolve().parent / "demo_data"
 DEMO_PASSWORD = "demo-password-2026"
@@ -136,4 +137,36 @@ def load_demo(session: Session, password: str = DEMO_PASSWORD) -> SeedResult:
         item = listings.create_listing(session, "achievement", owner, achievement_data(row, regions.get(row["org"])))
         _lifecycle(session, item, owner, broker, n)
         n_a += 1
+    _roadshow_and_challenge(session, broker)
     return SeedResult(n_d, n_a, n_users)
+
+
+def _published(session: Session, model: type, top_code: str) -> list[Any]:
+    field_ids = select(Field.id).where((Field.code == top_code) | Field.code.startswith(top_code + "."))
+    return list(session.scalars(select(model).where(model.status == "published", model.field_id.in_(field_ids))
+                                .order_by(model.id)))
+
+
+def _roadshow_and_challenge(session: Session, broker: User) -> None:
+    """A new-energy roadshow in two weeks (presenters chosen, companies with matching demands invited,
+    registrations and the schedule left to the users) and a challenge open for 30 days."""
+    session.flush()
+    show = roadshows.create_roadshow(session, broker, {
+        "title": "新能源与储能技术专场路演", "theme": "动力电池、光伏与储能材料的产业化成果",
+        "field_code": "new_energy", "held_on": date.today() + timedelta(days=14), "start_time": "09:00",
+        "venue": "西安科技大市场路演厅", "online_link": "", "presentation_slots": 4, "meeting_slots": 6,
+        "tables": 4, "slot_minutes": 20, "presenter_cap": 5, "company_cap": 3, "seats": 20})
+    for achievement in _published(session, Achievement, "new_energy")[:4]:
+        roadshows.add_presenter(session, show, achievement.id)
+    invited: set[int] = set()
+    for demand in _published(session, Demand, "new_energy"):
+        if demand.owner_id not in invited and len(invited) < 8:
+            roadshows.invite(session, show, demand.owner_id, demand_id=demand.id)
+            invited.add(demand.owner_id)
+    challenges.create_challenge(session, broker, {
+        "title": "高镍正极材料循环寿命提升揭榜挂帅", "sponsor": "陕西省科学技术厅",
+        "problem": "高镍三元正极在高电压下界面副反应严重、循环衰减快，需开发可量产的表面包覆与掺杂改性技术。",
+        "indicators": "4.4V下1000次循环容量保持率≥85%；吨级中试验证；成本增加≤5%", "reward": 500.0,
+        "deadline": date.today() + timedelta(days=30), "eligibility": "高校、科研院所或其牵头的产学研联合体",
+        "field_code": "new_energy.battery",
+        "criteria": "技术先进性 | scientist | 40\n产业化前景 | entrepreneur | 35\n投资价值 | investor | 25"})
