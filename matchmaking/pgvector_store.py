@@ -83,6 +83,11 @@ class PgVectorStore:
             cur.execute("SELECT 1 FROM pg_extension WHERE extname = 'vector'")
             if cur.fetchone() is None:
                 cur.execute("CREATE EXTENSION IF NOT EXISTS vector")
+            cur.execute("SELECT extversion FROM pg_extension WHERE extname = 'vector'")
+            version = cur.fetchone()[0]
+            if tuple(int(p) for p in re.findall(r"\d+", version)[:2]) < (0, 8):
+                raise RuntimeError(f"pgvector {version} lacks iterative index scans; "
+                                   "upgrade it to 0.8 or later (ALTER EXTENSION vector UPDATE)")
             cur.execute(f"CREATE TABLE IF NOT EXISTS {META_TABLE} (name text PRIMARY KEY, model_key text "
                         "NOT NULL, dim integer NOT NULL, created_at timestamptz NOT NULL DEFAULT now())")
             cur.execute(f"SELECT model_key, dim FROM {META_TABLE} WHERE name = %s", (self.name,))

@@ -121,3 +121,40 @@ def test_model_key_or_dim_mismatch_refused(backend, other):
     with pytest.raises(IndexMismatchError, match="flask index rebuild"):
         reopen(s, other[1], other[0])
     assert reopen(s, DIM, "m").ids().tolist() == [1, 2]
+
+
+def test_pgvector_filtered_hnsw_scan_is_iterative(pg_conninfo):
+    """With the planner held to the HNSW index, a post-filter keeps only ~1% of rows: without iterative
+    scan the index walk (ef_search candidates) yields fewer than k; the store's scan yields k, in order."""
+    import psycopg
+
+    x = unit(3000, seed=5)
+    allowed = list(range(0, 3000, 101))  # 30 rows
+    with psycopg.connect(pg_conninfo) as conn:
+        s = PgVectorStore(DIM, "m", connection=conn, name="iterative", ef_search=40)
+        s.upsert(range(3000), x)
+        conn.commit()
+        q = "[" + ",".join(repr(float(v)) for v in x[1500]) + "]"
+        with conn.transaction():
+            for setting in ("enable_seqscan", "enable_bitmapscan", "enable_sort"):
+                conn.execute(f"SET LOCAL {setting} = off")
+            conn.execute("SET LOCAL hnsw.ef_search = 40")
+            sql = ("SELECT id FROM vec_iterative WHERE id = ANY(%s::bigint[]) "
+                   "ORDER BY embedding <#> %s::vector LIMIT 10")
+            plan = "\n".join(r[0] for r in conn.execute("EXPLAIN " + sql, (allowed, q)).fetchall())
+            assert "vec_iterative_hnsw" in plan
+            conn.execute("SET LOCAL hnsw.iterative_scan = off")
+            assert len(conn.execute(sql, (allowed, q)).fetchall()) < 10
+            hits = s._search(q, 10, allowed, exact=False)
+        exact = sorted(allowed, key=lambda i: -float(x[i] @ x[1500]))[:10]
+        assert [i for i, _ in hits] == exact
+        conn.rollback()
+
+
+def test_pgvector_version_has_iterative_scan(pg_conninfo):
+    import psycopg
+
+    PgVectorStore(DIM, "m", conninfo=pg_conninfo, name="version").close()
+    with psycopg.connect(pg_conninfo) as conn:
+        version = conn.execute("SELECT extversion FROM pg_extension WHERE extname = 'vector'").fetchone()[0]
+    assert tuple(int(p) for p in version.split(".")[:2]) >= (0, 8), version
