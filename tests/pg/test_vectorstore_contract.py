@@ -158,3 +158,13 @@ def test_pgvector_version_has_iterative_scan(pg_conninfo):
     with psycopg.connect(pg_conninfo) as conn:
         version = conn.execute("SELECT extversion FROM pg_extension WHERE extname = 'vector'").fetchone()[0]
     assert tuple(int(p) for p in version.split(".")[:2]) >= (0, 8), version
+
+
+def test_factory_builds_a_pgvector_store(pg_conninfo):
+    from matchmaking.vectorstore import build_vector_store
+
+    s = build_vector_store("pgvector", dim=DIM, model_key="m", conninfo=pg_conninfo, name="factory")
+    try:
+        assert isinstance(s, PgVectorStore) and len(s) == 0
+    finally:
+        s.close()
