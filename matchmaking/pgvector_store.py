@@ -7,6 +7,7 @@ conninfo string the store owns a connection and commits each write itself.
 from __future__ import annotations
 
 import re
+import threading
 from collections.abc import Iterable
 from datetime import datetime, timezone
 from typing import Any
@@ -61,6 +62,7 @@ class PgVectorStore:
         self._owns = connection is None
         self._conn = psycopg.connect(conninfo, autocommit=True) if self._owns else connection
         self._table = f"vec_{name}"
+        self._lock = threading.RLock()  # one transaction at a time on a connection shared by threads
         try:
             self._open(create)
         except BaseException:
@@ -89,7 +91,8 @@ class PgVectorStore:
                 raise RuntimeError(f"pgvector {version} lacks iterative index scans; "
                                    "upgrade it to 0.8 or later (ALTER EXTENSION vector UPDATE)")
             cur.execute(f"CREATE TABLE IF NOT EXISTS {META_TABLE} (name text PRIMARY KEY, model_key text "
-                        "NOT NULL, dim integer NOT NULL, created_at timestamptz NOT NULL DEFAULT now())")
+                        "NOT NULL, dim integer NOT NULL, version bigint NOT NULL DEFAULT 0, "
+                        "created_at timestamptz NOT NULL DEFAULT now())")
             cur.execute(f"SELECT model_key, dim FROM {META_TABLE} WHERE name = %s", (self.name,))
             row = cur.fetchone()
             if row is not None and (row[0], row[1]) != (self.model_key, self.dim):
@@ -111,7 +114,7 @@ class PgVectorStore:
 
     def _tx(self) -> Any:
         """A cursor inside a transaction (a savepoint in the caller's transaction when it owns it)."""
-        return _Tx(self._conn)
+        return _Tx(self._conn, self._lock)
 
     def drop(self) -> None:
         """Remove the table and its registration (before a rebuild with another model)."""
@@ -151,11 +154,25 @@ class PgVectorStore:
                         "SELECT * FROM unnest(%s::bigint[], %s::text[]::vector[]) "
                         "ON CONFLICT (id) DO UPDATE SET embedding = EXCLUDED.embedding",
                         (id_arr.tolist(), [_literal(r) for r in mat]))
+            self._bump(cur)
 
     def remove(self, ids: Iterable[int]) -> None:
         """Remove ids (unknown ids are ignored)."""
         with self._tx() as cur:
             cur.execute(f"DELETE FROM {self._table} WHERE id = ANY(%s::bigint[])", ([int(i) for i in ids],))
+            if cur.rowcount:
+                self._bump(cur)
+
+    def _bump(self, cur: Any) -> None:
+        # written in the same transaction as the rows, so readers' caches see both or neither
+        cur.execute(f"UPDATE {META_TABLE} SET version = version + 1 WHERE name = %s", (self.name,))
+
+    def stamp(self) -> int:
+        """A number that changes with every committed write (for caches built on the contents)."""
+        with self._tx() as cur:
+            cur.execute(f"SELECT version FROM {META_TABLE} WHERE name = %s", (self.name,))
+            row = cur.fetchone()
+            return int(row[0]) + 1 if row else 0
 
     def rebuild(self, kind: str | None = None) -> None:
         """Rebuild the HNSW index (compacts deleted entries)."""
@@ -225,16 +242,24 @@ class _Tx:
     """Own connection: a transaction committed at the end. Caller's connection: a savepoint in its
     transaction, so an error in the store rolls back only the store's statements and the caller commits."""
 
-    def __init__(self, conn: Any) -> None:
-        self._conn = conn
+    def __init__(self, conn: Any, lock: Any) -> None:
+        self._conn, self._lock = conn, lock
         self._ctx: Any = None
 
     def __enter__(self) -> Any:
-        self._ctx = self._conn.transaction()
-        self._ctx.__enter__()
+        self._lock.acquire()
+        try:
+            self._ctx = self._conn.transaction()
+            self._ctx.__enter__()
+        except BaseException:
+            self._lock.release()
+            raise
         self._cur = self._conn.cursor()
         return self._cur
 
     def __exit__(self, *exc: Any) -> Any:
-        self._cur.close()
-        return self._ctx.__exit__(*exc)
+        try:
+            self._cur.close()
+            return self._ctx.__exit__(*exc)
+        finally:
+            self._lock.release()
