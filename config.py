@@ -51,6 +51,9 @@ class Config:
         self.JOBS_MODE = _env("JOBS_MODE", "background")
         # PDF_FONT: CJK font file to embed in PDF exports ("path" or "path#index" for a .ttc); empty: auto.
         self.PDF_FONT = _env("PDF_FONT", "")
+        # VECTOR_STORE: "faiss" (index files under INDEX_DIR, updated after commit) or "pgvector" (PostgreSQL
+        # only: vectors written in the listing's own transaction; docs/postgresql.md).
+        self.VECTOR_STORE = _env("VECTOR_STORE", "faiss")
         # INDEX_SYNC: "background" (a worker thread after commit) or "inline" (tests, CLI).
         self.INDEX_SYNC = _env("INDEX_SYNC", "background")
         # MATCH_MIN_SCORE: calibrated score (0-100) below which suggestions are not shown.

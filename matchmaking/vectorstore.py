@@ -467,9 +467,15 @@ def _remove_unreferenced(root: Path, keep: set[str]) -> None:
             path.unlink(missing_ok=True)
 
 
-def build_vector_store(kind: str = "faiss", **kw: Any) -> FaissStore:
-    """Factory for vector stores by kind ('faiss'; a pgvector store will sit behind the same API)."""
-    factories = {"faiss": FaissStore}
+def _pgvector_store(**kw: Any) -> Any:
+    from matchmaking.pgvector_store import PgVectorStore  # psycopg is imported only when chosen
+
+    return PgVectorStore(**kw)
+
+
+def build_vector_store(kind: str = "faiss", **kw: Any) -> Any:
+    """Factory for vector stores by kind: 'faiss' (files) or 'pgvector' (needs conninfo= or connection=)."""
+    factories = {"faiss": FaissStore, "pgvector": _pgvector_store}
     if kind not in factories:
         raise ValueError(f"unknown vector store kind {kind!r}; known: {', '.join(factories)}")
     return factories[kind](**kw)

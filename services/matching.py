@@ -7,12 +7,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Mapping, Optional
 
-from sqlalchemy import or_, select
+from sqlalchemy import event, or_, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from matchmaking.encoders import build_encoder
 from matchmaking.engine import HybridMatcher, Match
 from matchmaking.lexical import LexicalIndex
+from matchmaking.pgvector_store import table_name
 from matchmaking.vectorstore import MANIFEST_FILE, FaissStore, build_vector_store
 from models import Achievement, Demand, Status
 
@@ -42,11 +43,18 @@ class MatchingRuntime:
         self.threads = int(config.get("ENCODER_THREADS", 1)) or None
         self.inline = config.get("INDEX_SYNC") == "inline"
         self.factory = factory
+        self.pgvector = config.get("VECTOR_STORE", "faiss") == "pgvector"
+        if self.pgvector and not str(config["DATABASE_URL"]).startswith("postgresql"):
+            raise ValueError("VECTOR_STORE=pgvector needs a PostgreSQL DATABASE_URL")
+        # the readers' own connection (psycopg conninfo: the SQLAlchemy URL without its driver name)
+        self.conninfo = str(config["DATABASE_URL"]).replace("postgresql+psycopg://", "postgresql://")
         self._lock = threading.RLock()
         self._stores: dict[str, tuple[int, FaissStore]] = {}
         self._matchers: dict[str, tuple[int, HybridMatcher]] = {}
         self.worker = BackgroundWorker(self._job)
         ChangeTracker(self.on_commit).install(factory)
+        if self.pgvector:
+            event.listen(factory, "before_commit", self._before_commit)
 
     @property
     def encoder(self) -> Any:
@@ -60,6 +68,17 @@ class MatchingRuntime:
         else:
             self.worker.submit(changed)
 
+    def _before_commit(self, session: Session) -> None:
+        """pgvector: index the changed listings in their own transaction (database and index commit together)."""
+        session.flush()
+        kinds = sorted({kind for kind, _ in session.info.get("listings_changed", ())})
+        if not kinds:
+            return
+        try:
+            self.sync(session, kinds=kinds)
+        except Exception:  # never lose the user's save: the after-commit sync and `flask index sync` catch up
+            log.exception("indexing in the listing's transaction failed; the after-commit sync will retry")
+
     def _job(self, changed: set[tuple[str, int]]) -> None:
         with self.factory() as session:
             self.sync(session, kinds=sorted({kind for kind, _ in changed}))
@@ -69,12 +88,16 @@ class MatchingRuntime:
         return store_dir(self.index_root, self.encoder.model_key, kind)
 
     def _stamp(self, kind: str) -> int:
+        if self.pgvector:
+            return self.store(kind).stamp()
         manifest = self._dir(kind) / MANIFEST_FILE
         return manifest.stat().st_mtime_ns if manifest.exists() else 0
 
     def store(self, kind: str) -> FaissStore:
         """This kind's store, reloaded when another process saved a newer one."""
         with self._lock:
+            if self.pgvector:
+                return self._pg_store(kind)
             stamp = self._stamp(kind)
             cached = self._stores.get(kind)
             if cached and cached[0] == stamp:
@@ -85,7 +108,23 @@ class MatchingRuntime:
             self._stores[kind] = (stamp, store)
             return store
 
+    def _pg_store(self, kind: str, session: Optional[Session] = None) -> Any:
+        """pgvector: the readers' store (own connection), or one writing in the session's transaction."""
+        enc = self.encoder
+        kw = dict(dim=enc.dim, model_key=enc.model_key, name=table_name(kind, enc.model_key))
+        if session is not None:
+            return build_vector_store("pgvector", connection=session.connection().connection.driver_connection, **kw)
+        cached = self._stores.get(kind)
+        if cached is None:
+            cached = self._stores[kind] = (0, build_vector_store("pgvector", conninfo=self.conninfo, **kw))
+        return cached[1]
+
+    def _writer(self, kind: str, session: Session) -> Any:
+        return self._pg_store(kind, session) if self.pgvector else self.store(kind)
+
     def _save(self, kind: str, store: FaissStore) -> None:
+        if self.pgvector:
+            return  # rows are durable when the session commits
         store.save(self._dir(kind))
         self._stores[kind] = (self._stamp(kind), store)
 
@@ -97,7 +136,7 @@ class MatchingRuntime:
                 docs = published_docs(session, kind)
                 have = stored_vectors(session, kind, self.encoder.model_key)
                 vectors, fresh = refresh_vectors(session, self.encoder, kind, docs, have)
-                store = self.store(kind)
+                store = self._writer(kind, session)
                 in_store = set(store.ids().tolist())
                 extra = in_store - set(docs)
                 changed = sorted(i for i in docs if i not in in_store or i in fresh)
@@ -120,7 +159,10 @@ class MatchingRuntime:
                 docs = published_docs(session, kind)
                 have = stored_vectors(session, kind, enc.model_key)
                 vectors, fresh = refresh_vectors(session, enc, kind, docs, have)
-                store = build_vector_store("faiss", dim=enc.dim, model_key=enc.model_key)
+                if self.pgvector:
+                    self._writer(kind, session).drop()
+                store = self._writer(kind, session) if self.pgvector else \
+                    build_vector_store("faiss", dim=enc.dim, model_key=enc.model_key)
                 if docs:
                     ids = sorted(docs)
                     store.upsert(ids, [vectors[i] for i in ids])
@@ -144,7 +186,7 @@ class MatchingRuntime:
         """A matcher over the published listings of a kind, rebuilt when the index changed."""
         with self._lock:
             store = self.store(kind)
-            stamp = self._stores[kind][0]
+            stamp = self._stamp(kind) if self.pgvector else self._stores[kind][0]
             cached = self._matchers.get(kind)
             if cached and cached[0] == stamp:
                 return cached[1]
