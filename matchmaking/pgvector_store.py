@@ -15,7 +15,8 @@ from typing import Any
 import numpy as np
 
 from matchmaking.vectorstore import (HNSW_EF_CONSTRUCTION, HNSW_EF_SEARCH, HNSW_M, IndexCorruptError,
-                                     IndexMismatchError, _as_matrix, ids_sha256)
+                                     IndexMismatchError, _as_matrix, ids_sha256,
+                                     upsert_arrays)
 
 META_TABLE = "vector_store_meta"
 # pgvector's default: an iterative scan gives up after this many tuples (then exact search takes over)
@@ -141,12 +142,7 @@ class PgVectorStore:
 
     def upsert(self, ids: Iterable[int], vecs: Any) -> None:
         """Insert or replace vectors for ids."""
-        id_arr = np.asarray(list(ids) if not isinstance(ids, np.ndarray) else ids, dtype=np.int64)
-        mat = _as_matrix(vecs, self.dim)
-        if len(id_arr) != len(mat):
-            raise ValueError("ids and vectors differ in length")
-        if len(np.unique(id_arr)) != len(id_arr):
-            raise ValueError("duplicate ids in one upsert")
+        id_arr, mat = upsert_arrays(ids, vecs, self.dim)
         if not len(id_arr):
             return
         with self._tx() as cur:

@@ -59,6 +59,17 @@ def _one_omp_thread() -> Iterator[None]:
         faiss.omp_set_num_threads(before)
 
 
+def upsert_arrays(ids: Iterable[int], vecs: Any, dim: int) -> tuple[np.ndarray, np.ndarray]:
+    """The ids (int64) and vectors (float32 rows of dim) of one upsert, checked: same length, no duplicate id."""
+    id_arr = np.asarray(list(ids) if not isinstance(ids, np.ndarray) else ids, dtype=np.int64)
+    mat = _as_matrix(vecs, dim)
+    if len(id_arr) != len(mat):
+        raise ValueError("ids and vectors differ in length")
+    if len(np.unique(id_arr)) != len(id_arr):
+        raise ValueError("duplicate ids in one upsert")
+    return id_arr, mat
+
+
 def _as_matrix(vecs: Any, dim: int) -> np.ndarray:
     arr = np.ascontiguousarray(np.asarray(vecs, dtype=np.float32))
     if arr.ndim == 1:
@@ -167,12 +178,7 @@ class FaissStore:
 
     def upsert(self, ids: Iterable[int], vecs: Any) -> None:
         """Insert or replace vectors for ids; switches to HNSW when the size passes the threshold."""
-        id_arr = np.asarray(list(ids) if not isinstance(ids, np.ndarray) else ids, dtype=np.int64)
-        mat = _as_matrix(vecs, self.dim)
-        if len(id_arr) != len(mat):
-            raise ValueError("ids and vectors differ in length")
-        if len(np.unique(id_arr)) != len(id_arr):
-            raise ValueError("duplicate ids in one upsert")
+        id_arr, mat = upsert_arrays(ids, vecs, self.dim)
         with self._lock:
             if self.kind == "flat":
                 self._index.remove_ids(faiss.IDSelectorBatch(id_arr))

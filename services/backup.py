@@ -31,14 +31,19 @@ def sqlite_path(url: str) -> Path:
     return Path(url[len("sqlite:///"):])
 
 
-def create(db_file: Path, dest: Path) -> BackupInfo:
-    """Copy the live database page by page while it stays in use, to a new file (never overwrites)."""
+def _new_destination(dest: Path) -> tuple[Path, Path]:
+    """A backup's path (refused if it exists or its folder does not) and the temporary file written first."""
     dest = Path(dest)
     if dest.exists():
         raise ServiceError("backup.exists", path=str(dest))
     if not dest.parent.is_dir():
         raise ServiceError("backup.no_folder", path=str(dest.parent))
-    tmp = dest.with_name(dest.name + ".part")
+    return dest, dest.with_name(dest.name + ".part")
+
+
+def create(db_file: Path, dest: Path) -> BackupInfo:
+    """Copy the live database page by page while it stays in use, to a new file (never overwrites)."""
+    dest, tmp = _new_destination(dest)
     src = sqlite3.connect(f"file:{db_file}?mode=ro", uri=True)
     try:
         out = sqlite3.connect(tmp)
@@ -143,12 +148,7 @@ def _run(args: list[str], env: Optional[dict[str, str]] = None) -> str:
 
 def pg_create(url: str, dest: Path, bin_dir: str = "") -> BackupInfo:
     """pg_dump the database (one consistent snapshot, while it stays in use) to a new custom-format file."""
-    dest = Path(dest)
-    if dest.exists():
-        raise ServiceError("backup.exists", path=str(dest))
-    if not dest.parent.is_dir():
-        raise ServiceError("backup.no_folder", path=str(dest.parent))
-    tmp = dest.with_name(dest.name + ".part")
+    dest, tmp = _new_destination(dest)
     conninfo, env = _libpq(url)
     try:
         _run([pg_tool("pg_dump", bin_dir), "--format=custom", "--no-owner", "--no-privileges",
