@@ -7,7 +7,7 @@ MODEL_DIR ?= instance/models/multilingual-e5-small
 HOST ?= 127.0.0.1
 PORT ?= 5000
 
-.PHONY: run test setup venv model translations migrate fonts browser bench evaluate clean
+.PHONY: run test setup venv model translations migrate fonts browser redis bench evaluate clean
 
 run: setup
 	$(FLASK) seed demo
@@ -15,7 +15,7 @@ run: setup
 	@echo "serving on http://$(HOST):$(PORT)  (Ctrl-C to stop)"
 	$(FLASK) run --host $(HOST) --port $(PORT)
 
-test: setup browser
+test: setup browser redis
 	$(PY) -m pytest -q
 
 setup: venv model translations migrate fonts
@@ -51,6 +51,13 @@ browser:
 	  if [ "$$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; then \
 	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-noto-cjk >/dev/null; \
 	  else echo "chromium missing: install Debian's chromium (apt-get install chromium) for the browser tests"; fi; }
+
+# Debian's redis-server for the tests of the Redis backends (job queue, rate limits, failure tests).
+redis:
+	@command -v redis-server >/dev/null 2>&1 || test -x /usr/bin/redis-server || { \
+	  if [ "$$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; then \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server >/dev/null; \
+	  else echo "redis-server missing: apt-get install redis-server for the Redis tests"; fi; }
 
 evaluate: setup
 	for set in kw field gap; do $(PY) -m matchmaking.evaluate ../shared/data/bench/dev/$$set --json; done
