@@ -1,0 +1,163 @@
+"""The job queue behind the Job rows: Huey on a SQLite file (no server) or on Redis, or no queue at all (inline).
+
+A queue task carries only a job id; the row in the database stays the truth. Enqueueing never loses a
+save: the row is committed first, and a queue that cannot be reached leaves the job queued until the
+next successful enqueue, `flask jobs requeue` or the periodic recovery hands it over again.
+"""
+from __future__ import annotations
+
+import logging
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, Optional
+
+from sqlalchemy.orm import sessionmaker
+
+from . import jobs
+
+log = logging.getLogger(__name__)
+
+
+def _sqlite_huey(url: str, name: str) -> Any:
+    from huey import SqliteHuey
+
+    path = Path(url[len("sqlite:///"):])
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return SqliteHuey(name, filename=str(path), results=False, timeout=15)
+
+
+def _redis_huey(url: str, name: str) -> Any:
+    from huey import RedisHuey
+    from redis import ConnectionPool
+
+    # short socket timeouts: an unreachable Redis answers a request with an error in seconds, not minutes
+    pool = ConnectionPool.from_url(url, socket_timeout=5, socket_connect_timeout=2)
+    return RedisHuey(name, connection_pool=pool, results=False)
+
+
+BACKENDS: dict[str, Callable[[str, str], Any]] = {"sqlite": _sqlite_huey, "redis": _redis_huey,
+                                                   "rediss": _redis_huey}
+
+
+def build_huey(url: str, name: str = "techmatch") -> Any:
+    """A Huey instance for JOBS_QUEUE_URL: sqlite:///path/file.db or redis://host:port/db."""
+    scheme = url.split(":", 1)[0]
+    if scheme not in BACKENDS:
+        raise ValueError(f"JOBS_QUEUE_URL must start with sqlite:/// or redis://, not {url!r}")
+    return BACKENDS[scheme](url, name)
+
+
+@dataclass
+class QueueSettings:
+    """How jobs are retried and recovered (JOBS_RETRIES, JOBS_RETRY_DELAY, JOBS_STALE_MINUTES...)."""
+
+    retries: int = 3
+    retry_delay: float = 10.0
+    stale_minutes: float = 10.0
+    heartbeat_seconds: float = 30.0
+    recover_every_minutes: int = 1
+
+
+class JobQueue:
+    """Hands committed jobs to Huey (or runs them inline) and recovers jobs whose task was lost."""
+
+    def __init__(self, factory: sessionmaker, huey: Optional[Any], settings: QueueSettings) -> None:
+        self.factory = factory
+        self.huey = huey
+        self.settings = settings
+        self._lost = False  # an enqueue failed: hand queued rows over again once the queue answers
+        self._consumer: Optional[Any] = None
+        self._lock = threading.Lock()
+        if huey is not None:
+            self._define_tasks(huey)
+
+    @property
+    def inline(self) -> bool:
+        """True when jobs run in the caller (tests, CLI), without a queue."""
+        return self.huey is None
+
+    def _define_tasks(self, huey: Any) -> None:
+        from huey import crontab
+
+        s = self.settings
+
+        @huey.task(retries=s.retries, retry_delay=s.retry_delay, name="techmatch.run_job")
+        def run_job(job_id: int) -> None:
+            jobs.run_job(self.factory, job_id, retries=s.retries, heartbeat_seconds=s.heartbeat_seconds)
+
+        @huey.periodic_task(crontab(minute=f"*/{max(1, s.recover_every_minutes)}"), name="techmatch.recover")
+        def recover() -> None:
+            self.recover(idle_minutes=s.stale_minutes)
+
+        self._task = run_job
+
+    def enqueue(self, job_id: int) -> bool:
+        """Run this committed job now (inline) or hand it to the queue; False when the queue is unreachable
+        (the job stays queued and is handed over again later)."""
+        if self.inline:
+            jobs.run_job(self.factory, job_id, retries=0)
+            return True
+        try:
+            self._task(job_id)
+        except Exception as err:  # Redis down, SQLite queue file locked: the committed row waits
+            log.warning("job %s saved but not queued (%s); it starts when the queue is back", job_id,
+                        type(err).__name__)
+            self._lost = True
+            return False
+        if self._lost:
+            self._lost = False
+            self.requeue()
+        return True
+
+    def requeue(self, idle_minutes: Optional[float] = None) -> int:
+        """Hand every queued job (untouched for idle_minutes, when given) to the queue again; how many."""
+        ids = jobs.queued_ids(self.factory, idle_minutes)
+        handed = []
+        for job_id in ids:
+            try:
+                self._task(job_id) if not self.inline else jobs.run_job(self.factory, job_id)
+            except Exception as err:
+                log.warning("requeue stopped: queue unreachable (%s)", type(err).__name__)
+                self._lost = True
+                break
+            handed.append(job_id)
+        jobs.touch(self.factory, handed)
+        return len(handed)
+
+    def recover(self, idle_minutes: Optional[float] = None) -> int:
+        """Requeue jobs of dead consumers (stale heartbeat) and hand queued jobs whose task was lost to the
+        queue again (a duplicate task is harmless: a job is claimed once); how many were handed over."""
+        jobs.requeue_stale(self.factory, self.settings.stale_minutes)
+        return self.requeue(idle_minutes)
+
+    def consumer(self, workers: int = 1, *, embedded: bool = False) -> Any:
+        """A Huey consumer of thread workers for this queue (embedded: no signal handlers, not main thread)."""
+        from huey.consumer import Consumer
+
+        class EmbeddedConsumer(Consumer):
+            def _set_signal_handlers(self) -> None:  # only the main thread may; the web server owns them
+                pass
+
+        cls = EmbeddedConsumer if embedded else Consumer
+        return cls(self.huey, workers=workers, worker_type="thread", periodic=True, initial_delay=0.05,
+                   max_delay=1.0, backoff=1.15, check_worker_health=False)
+
+    def start_embedded(self, workers: int = 1) -> None:
+        """Start consumer threads in this process once (the default for the SQLite queue: `make run` needs
+        no separate worker)."""
+        with self._lock:
+            if self._consumer is None and not self.inline:
+                self._consumer = self.consumer(workers, embedded=True)
+                self._consumer.start()
+                try:
+                    self.recover()
+                except Exception as err:  # e.g. Redis down at start: the periodic task retries
+                    log.warning("job recovery at start failed: %s", type(err).__name__)
+
+    def stop_embedded(self) -> None:
+        """Stop this process's consumer threads (tests), letting running jobs finish."""
+        with self._lock:
+            if self._consumer is not None:
+                self._consumer.stop(graceful=True)
+                self._consumer = None
