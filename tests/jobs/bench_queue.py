@@ -1,6 +1,7 @@
 """Job latency and throughput through the real queues (not a test; run by hand, figures in docs/jobs.md):
 
     .venv/bin/python -m tests.jobs.bench_queue --jobs 200 --workers 2
+    .venv/bin/python -m tests.jobs.bench_queue --jobs 30 --serial
 
 For each backend (the SQLite queue file, and Redis when redis-server is installed) it migrates a fresh
 database, starts the consumer threads, submits N no-op jobs through the same path a view takes
@@ -25,12 +26,22 @@ def _noop(session, job, progress):
     return {}
 
 
-def run(queue_url: str, n: int, workers: int, tmp: Path) -> dict:
+def _wait(factory, ids: list[int]) -> list:
     from sqlalchemy import select
 
+    from models import Job
+
+    while True:
+        with factory() as s:
+            rows = list(s.scalars(select(Job).where(Job.id.in_(ids))))
+        if all(r.status == "done" for r in rows):
+            return rows
+        time.sleep(0.01)
+
+
+def run(queue_url: str, n: int, workers: int, tmp: Path, serial: bool = False) -> dict:
     from app import create_app
     from migrations import runner
-    from models import Job
     from tests.conftest import MODEL_DIR
 
     db = tmp / f"bench-{queue_url.split(':')[0]}.db"
@@ -49,13 +60,11 @@ def run(queue_url: str, n: int, workers: int, tmp: Path) -> dict:
             s.commit()
             ids.append(job.id)
         queue.enqueue(ids[-1])
+        if serial:  # one at a time: the latency of a job that meets an idle consumer
+            _wait(factory, ids[-1:])
+            time.sleep(0.5)  # let the idle consumer back off as it would between requests
     submit_s = time.monotonic() - start
-    while True:
-        with factory() as s:
-            rows = list(s.scalars(select(Job).where(Job.id.in_(ids))))
-        if all(r.status == "done" for r in rows):
-            break
-        time.sleep(0.05)
+    rows = _wait(factory, ids)
     total_s = time.monotonic() - start
     queue.stop_embedded()
     lat = sorted((r.finished_at - r.created_at).total_seconds() * 1000 for r in rows)
@@ -69,6 +78,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--jobs", type=int, default=200)
     parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--serial", action="store_true", help="submit the next job only when one is done")
     args = parser.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="techmatch-bench-queue-"))
     backends = {"sqlite": f"sqlite:///{tmp / 'queue.db'}"}
@@ -82,8 +92,8 @@ def main() -> None:
         backends["redis"] = redis.url
     try:
         for name, url in backends.items():
-            r = run(url, args.jobs, args.workers, tmp)
-            print(f"{name:<7} {r['jobs']} jobs, {r['workers']} workers: submit {r['submit_per_s']:.0f}/s, "
+            r = run(url, args.jobs, args.workers, tmp, args.serial)
+            print(f"{name:<7} {r['jobs']} jobs{' one by one' if args.serial else ''}, {r['workers']} workers: submit {r['submit_per_s']:.0f}/s, "
                   f"done {r['done_per_s']:.0f}/s, latency p50 {r['p50_ms']:.0f} ms, p95 {r['p95_ms']:.0f} ms")
     finally:
         if redis:
