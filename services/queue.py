@@ -112,7 +112,9 @@ class JobQueue:
 
     def requeue(self, idle_minutes: Optional[float] = None) -> int:
         """Hand every queued job (untouched for idle_minutes, when given) to the queue again; how many."""
-        ids = jobs.queued_ids(self.factory, idle_minutes)
+        return self._hand_over(jobs.queued_ids(self.factory, idle_minutes))
+
+    def _hand_over(self, ids: list[int]) -> int:
         handed = []
         for job_id in ids:
             try:
@@ -126,10 +128,12 @@ class JobQueue:
         return len(handed)
 
     def recover(self, idle_minutes: Optional[float] = None) -> int:
-        """Requeue jobs of dead consumers (stale heartbeat) and hand queued jobs whose task was lost to the
-        queue again (a duplicate task is harmless: a job is claimed once); how many were handed over."""
-        jobs.requeue_stale(self.factory, self.settings.stale_minutes)
-        return self.requeue(idle_minutes)
+        """Requeue jobs of dead consumers (stale heartbeat) and hand queued jobs whose task may be lost (all,
+        or those untouched for idle_minutes) to the queue again; how many were handed over. A duplicate task
+        is harmless: a job is claimed once."""
+        stale = jobs.requeue_stale(self.factory, self.settings.stale_minutes)
+        others = [i for i in jobs.queued_ids(self.factory, idle_minutes) if i not in set(stale)]
+        return self._hand_over(stale + others)
 
     def consumer(self, workers: int = 1, *, embedded: bool = False) -> Any:
         """A Huey consumer of thread workers for this queue (embedded: no signal handlers, not main thread)."""
@@ -150,8 +154,8 @@ class JobQueue:
             if self._consumer is None and not self.inline:
                 self._consumer = self.consumer(workers, embedded=True)
                 self._consumer.start()
-                try:
-                    self.recover()
+                try:  # every web process starts one: only jobs idle for a while, not the whole backlog
+                    self.recover(idle_minutes=self.settings.stale_minutes)
                 except Exception as err:  # e.g. Redis down at start: the periodic task retries
                     log.warning("job recovery at start failed: %s", type(err).__name__)
 

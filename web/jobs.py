@@ -36,7 +36,7 @@ def build_queue(app: Flask) -> JobQueue:
                              stale_minutes=float(c["JOBS_STALE_MINUTES"]),
                              heartbeat_seconds=float(c["JOBS_HEARTBEAT_SECONDS"]))
     inline = c.get("JOBS_MODE", "queue") == "inline"
-    huey = None if inline else build_huey(c["JOBS_QUEUE_URL"], name=c.get("JOBS_QUEUE_NAME", "techmatch"))
+    huey = None if inline else build_huey(c["JOBS_QUEUE_URL"])
     return JobQueue(sessionmaker_for(app), huey, settings)
 
 

@@ -91,3 +91,21 @@ def test_job_status_pages_answer_while_redis_is_down(app, session, client, login
     login(owner)
     assert client.get(f"/jobs/{job.id}").status_code == 200
     assert client.get(f"/jobs/{job.id}.json").get_json()["status"] == "queued"
+
+
+def test_a_job_running_when_redis_stops_still_finishes(app, session, redis_server, consumer, job_row):
+    """The job's state lives in the database: losing the queue mid-job loses nothing of it."""
+    import threading
+
+    from services import jobs
+    from tests.jobs.test_queue import GATES
+
+    GATES["outage"] = threading.Event()
+    job = jobs.submit_job(session, "qtest.steps", None, {"n": 4, "gate": "outage"})
+    session.commit()
+    assert app.extensions["jobs"].enqueue(job.id)
+    wait_for(lambda: job_row(job.id).progress == 2, what="the job half-way")
+    redis_server.stop()
+    GATES["outage"].set()
+    done = wait_for(lambda: (j := job_row(job.id)).status == "done" and j, what="done without Redis")
+    assert (done.progress, done.attempts, done.result) == (4, 1, {"counted": 4})
