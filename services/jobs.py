@@ -146,9 +146,10 @@ def run_job(factory: sessionmaker, job_id: int, *, retries: int = 0, heartbeat_s
         if not claimed:
             return  # already taken by another consumer, or finished
         job = session.get(Job, job_id)
+        kind, attempts = job.kind, job.attempts  # read now: after a failure the database may be gone
         beat = _Heartbeat(factory, job_id, heartbeat_seconds)
         try:
-            result = HANDLERS[job.kind](session, job, _progress_writer(factory, job_id))
+            result = HANDLERS[kind](session, job, _progress_writer(factory, job_id))
             session.commit()
         except ServiceError as exc:
             session.rollback()
@@ -158,9 +159,10 @@ def run_job(factory: sessionmaker, job_id: int, *, retries: int = 0, heartbeat_s
         except Exception as exc:
             session.rollback()
             beat.stop()
-            _failed(factory, job_id, job.kind, exc, tries_left=job.attempts <= retries)
+            _failed(factory, job_id, kind, exc, tries_left=attempts <= retries)
             return
-        beat.stop()
+        finally:
+            beat.stop()  # also on BaseException: a dead handler must not look alive
         _finish(factory, job_id, status=JobStatus.DONE, result=result or {})
 
 
@@ -218,8 +220,10 @@ class _Heartbeat:
                 log.warning("heartbeat of job %s missed: %s", job_id, type(err).__name__)
 
     def stop(self) -> None:
+        """Stop beating (idempotent)."""
         self._stop.set()
-        self._thread.join(timeout=5)
+        if self._thread is not threading.current_thread():
+            self._thread.join(timeout=5)
 
 
 def _finish(factory: sessionmaker, job_id: int, *, status: JobStatus, result: Optional[dict] = None,
