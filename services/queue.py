@@ -40,12 +40,17 @@ BACKENDS: dict[str, Callable[[str, str], Any]] = {"sqlite": _sqlite_huey, "redis
                                                    "rediss": _redis_huey}
 
 
+def check_url(url: str) -> str:
+    """The URL's scheme, or ValueError when no backend serves it (a configuration mistake fails at start)."""
+    scheme = url.split(":", 1)[0]
+    if scheme not in BACKENDS or (scheme == "sqlite" and not url.startswith("sqlite:///")):
+        raise ValueError(f"JOBS_QUEUE_URL must start with sqlite:/// or redis://, not {url!r}")
+    return scheme
+
+
 def build_huey(url: str, name: str = "techmatch") -> Any:
     """A Huey instance for JOBS_QUEUE_URL: sqlite:///path/file.db or redis://host:port/db."""
-    scheme = url.split(":", 1)[0]
-    if scheme not in BACKENDS:
-        raise ValueError(f"JOBS_QUEUE_URL must start with sqlite:/// or redis://, not {url!r}")
-    return BACKENDS[scheme](url, name)
+    return BACKENDS[check_url(url)](url, name)
 
 
 @dataclass
@@ -62,20 +67,36 @@ class QueueSettings:
 class JobQueue:
     """Hands committed jobs to Huey (or runs them inline) and recovers jobs whose task was lost."""
 
-    def __init__(self, factory: sessionmaker, huey: Optional[Any], settings: QueueSettings) -> None:
+    def __init__(self, factory: sessionmaker, huey_factory: Optional[Callable[[], Any]],
+                 settings: QueueSettings) -> None:
         self.factory = factory
-        self.huey = huey
+        self._huey_factory = huey_factory
+        self._huey: Optional[Any] = None
+        self._run_task: Optional[Any] = None
         self.settings = settings
         self._lost = False  # an enqueue failed: hand queued rows over again once the queue answers
         self._consumer: Optional[Any] = None
-        self._lock = threading.Lock()
-        if huey is not None:
-            self._define_tasks(huey)
+        self._lock = threading.RLock()
 
     @property
     def inline(self) -> bool:
         """True when jobs run in the caller (tests, CLI), without a queue."""
-        return self.huey is None
+        return self._huey_factory is None
+
+    @property
+    def huey(self) -> Any:
+        """The Huey instance, built on first use: an app (and every CLI command) starts even while the
+        queue is unreachable; the first enqueue then reports it."""
+        with self._lock:
+            if self._huey is None:
+                huey = self._huey_factory()
+                self._define_tasks(huey)
+                self._huey = huey
+            return self._huey
+
+    def _task(self, job_id: int) -> None:
+        self.huey  # noqa: B018 - builds the queue and its tasks on first use
+        self._run_task(job_id)
 
     def _define_tasks(self, huey: Any) -> None:
         from huey import crontab
@@ -90,7 +111,7 @@ class JobQueue:
         def recover() -> None:
             self.recover(idle_minutes=s.stale_minutes)
 
-        self._task = run_job
+        self._run_task = run_job
 
     def enqueue(self, job_id: int) -> bool:
         """Run this committed job now (inline) or hand it to the queue; False when the queue is unreachable

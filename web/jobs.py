@@ -12,7 +12,7 @@ from flask_login import current_user
 from models import JobStatus
 from services import audit, jobs
 from services.errors import NotFound, ServiceError
-from services.queue import JobQueue, QueueSettings, build_huey
+from services.queue import JobQueue, QueueSettings, build_huey, check_url
 
 from . import policy
 from .access import roles_required
@@ -36,8 +36,10 @@ def build_queue(app: Flask) -> JobQueue:
                              stale_minutes=float(c["JOBS_STALE_MINUTES"]),
                              heartbeat_seconds=float(c["JOBS_HEARTBEAT_SECONDS"]))
     inline = c.get("JOBS_MODE", "queue") == "inline"
-    huey = None if inline else build_huey(c["JOBS_QUEUE_URL"])
-    return JobQueue(sessionmaker_for(app), huey, settings)
+    url = c["JOBS_QUEUE_URL"]
+    if not inline:
+        check_url(url)
+    return JobQueue(sessionmaker_for(app), None if inline else (lambda: build_huey(url)), settings)
 
 
 def init_app(app: Flask) -> None:

@@ -161,3 +161,28 @@ def test_recovery_never_takes_a_live_consumers_running_job(app, session, consume
     done = wait_for(lambda: (j := job_row(job_id)).status == "done" and j, what="done")
     assert done.attempts == 1
 
+
+
+def test_a_queue_url_without_a_backend_stops_the_app_at_start(tmp_path):
+    from app import create_app
+
+    with pytest.raises(ValueError, match="JOBS_QUEUE_URL"):
+        create_app({"JOBS_MODE": "queue", "JOBS_QUEUE_URL": "mysql://db/queue",
+                    "DATABASE_URL": f"sqlite:///{tmp_path / 'x.db'}"})
+
+
+def test_the_app_starts_while_its_queue_is_unreachable_and_says_so_at_enqueue(app, session, tmp_path):
+    """A queue file in a folder that cannot exist: create_app (and every CLI command) still works; the
+    enqueue reports the failure and the row stays queued."""
+    from app import create_app
+
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("a file where the queue's folder should be")
+    broken = create_app({**app.config, "JOBS_QUEUE_URL": f"sqlite:///{blocker / 'queue.db'}"})
+    job = jobs.submit_job(session, "qtest.steps", None, {"n": 1})
+    session.commit()
+    assert broken.extensions["jobs"].enqueue(job.id) is False
+    session.expire_all()
+    assert session.get(Job, job.id).status == "queued"
+    broken.extensions["db_engine"].dispose()
+    broken.extensions["db_write_engine"].dispose()
