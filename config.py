@@ -47,14 +47,31 @@ class Config:
         # ENCODER_THREADS: torch threads per process for encoding (1: steadiest latency under
         # concurrent requests, see docs/benchmarks.md; 0: torch's default, all cores).
         self.ENCODER_THREADS = int(_env("ENCODER_THREADS", "1"))
-        # JOBS_MODE: "background" (one runner thread per process) or "inline" (tests, CLI).
-        self.JOBS_MODE = _env("JOBS_MODE", "background")
+        # JOBS_MODE: "queue" (jobs go through the Huey queue below; "background" is an old name for it) or
+        # "inline" (tests, CLI: a job runs in the caller). docs/jobs.md.
+        self.JOBS_MODE = _env("JOBS_MODE", "queue")
+        # JOBS_QUEUE_URL: sqlite:///path (a Huey queue in a SQLite file, no server) or redis://host:port/db.
+        self.JOBS_QUEUE_URL = _env("JOBS_QUEUE_URL", f"sqlite:///{instance / 'jobs-queue.db'}")
+        # JOBS_EMBEDDED_WORKER: "1": each web process runs JOBS_WORKERS consumer threads (enough for `make run`
+        # and a few gunicorn workers); "0": only `flask jobs worker` processes run jobs (encoders and batch
+        # work stay out of the web processes).
+        self.JOBS_EMBEDDED_WORKER = _env("JOBS_EMBEDDED_WORKER", "1") == "1"
+        self.JOBS_WORKERS = int(_env("JOBS_WORKERS", "1"))
+        # JOBS_RETRIES / JOBS_RETRY_DELAY: tries after a transient failure (database locked, Redis or SMTP
+        # unreachable) and seconds between them; other errors fail the job at once.
+        self.JOBS_RETRIES = int(_env("JOBS_RETRIES", "3"))
+        self.JOBS_RETRY_DELAY = float(_env("JOBS_RETRY_DELAY", "10"))
+        # JOBS_STALE_MINUTES: a running job without a heartbeat (every JOBS_HEARTBEAT_SECONDS) for this long
+        # belonged to a dead consumer and is requeued; a queued job untouched this long is handed over again.
+        self.JOBS_STALE_MINUTES = float(_env("JOBS_STALE_MINUTES", "10"))
+        self.JOBS_HEARTBEAT_SECONDS = float(_env("JOBS_HEARTBEAT_SECONDS", "30"))
         # PDF_FONT: CJK font file to embed in PDF exports ("path" or "path#index" for a .ttc); empty: auto.
         self.PDF_FONT = _env("PDF_FONT", "")
         # VECTOR_STORE: "faiss" (index files under INDEX_DIR, updated after commit) or "pgvector" (PostgreSQL
         # only: vectors written in the listing's own transaction; docs/postgresql.md).
         self.VECTOR_STORE = _env("VECTOR_STORE", "faiss")
-        # INDEX_SYNC: "background" (a worker thread after commit) or "inline" (tests, CLI).
+        # INDEX_SYNC: "background" (after commit: an index.sync job when JOBS_MODE=queue, else a worker thread)
+        # or "inline" (tests, CLI).
         self.INDEX_SYNC = _env("INDEX_SYNC", "background")
         # MATCH_MIN_SCORE: calibrated score (0-100) below which suggestions are not shown.
         self.MATCH_MIN_SCORE = float(_env("MATCH_MIN_SCORE", "0"))

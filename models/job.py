@@ -39,6 +39,14 @@ class Job(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
     started_at: Mapped[Optional[datetime]] = mapped_column(DateTime)
     finished_at: Mapped[Optional[datetime]] = mapped_column(DateTime)
+    # idempotency: a second submit with the key of a queued/running job (or a done one, for content-keyed
+    # work) returns that job instead of a new one; finished jobs give their key up to a new submission
+    key: Mapped[Optional[str]] = mapped_column(String(200), unique=True)
+    # tries so far (a transient failure sends the job back to queued until JOBS_RETRIES is spent)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    # last sign of life (submit, claim, progress, heartbeat): a running job whose heartbeat is older than
+    # JOBS_STALE_MINUTES belonged to a dead consumer and is requeued
+    heartbeat_at: Mapped[Optional[datetime]] = mapped_column(DateTime, default=utcnow, index=True)
 
     @property
     def finished(self) -> bool:

@@ -19,7 +19,7 @@ ACTIONS = ("auth.login", "auth.login_failed", "auth.logout", "auth.logout_everyw
            "auth.totp_enabled", "auth.totp_failed", "user.role_changed", "user.activated", "user.deactivated",
            "listing.review", "intro.requested", "intro.accepted", "intro.declined", "intro.withdrawn",
            "contact.reveal", "backup.created", "backup.restored", "api.token_created", "api.token_revoked",
-           "report.run", "export.download")
+           "report.run", "export.download", "job.retried")
 # Keys that must never reach an audit detail: secrets and contact values.
 SENSITIVE = ("password", "token", "secret", "totp", "code", "contact", "phone", "email", "csrf")
 

@@ -1,16 +1,20 @@
-"""Slow work as jobs: a view submits, a runner executes the registered handler, the user polls progress.
+"""Slow work as jobs: a view submits, a queue executes the registered handler, the user polls progress.
 
-The Job row is the contract (status, progress, result, error code); what executes it is swappable:
-inline (tests, CLI) or one background thread per process (the embedded default).
+The Job row is the contract (status, progress, result, error code, attempts); what executes it is swappable:
+inline (tests, CLI) or a Huey queue (services/queue.py: SQLite file or Redis) drained by consumer threads.
+A handler's transient failure (database locked or gone, Redis or SMTP unreachable) sends the job back to
+queued for a retry; anything else fails it at once with an error code, never a traceback.
 """
 from __future__ import annotations
 
 import logging
-import queue
+import smtplib
 import threading
+from datetime import timedelta
 from typing import Any, Callable, Optional, Protocol
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
+from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from models import Job, JobStatus, utcnow
@@ -18,6 +22,9 @@ from models import Job, JobStatus, utcnow
 from .errors import NotFound, ServiceError
 
 log = logging.getLogger(__name__)
+UNFINISHED = (JobStatus.QUEUED.value, JobStatus.RUNNING.value)
+# SQLSTATEs of a PostgreSQL transaction that may simply run again: serialization failure, deadlock
+RETRYABLE_SQLSTATES = frozenset({"40001", "40P01"})
 
 
 class Progress(Protocol):
@@ -29,6 +36,10 @@ class Progress(Protocol):
 # handler(session, job, progress) -> result dict (JSON-serialisable); raise ServiceError to fail cleanly
 Handler = Callable[[Session, Job, Progress], dict]
 HANDLERS: dict[str, Handler] = {}
+
+
+class RetryJob(Exception):
+    """Raised out of run_job when a transient failure sent the job back to queued (the queue retries it)."""
 
 
 def handler(kind: str) -> Callable[[Handler], Handler]:
@@ -43,11 +54,46 @@ def handler(kind: str) -> Callable[[Handler], Handler]:
     return register
 
 
-def submit_job(session: Session, kind: str, owner_id: Optional[int], params: dict[str, Any]) -> Job:
-    """Record a queued job (the caller commits, then hands job.id to the runner)."""
+def is_transient(err: BaseException) -> bool:
+    """True for failures that a later try may not meet: locked/lost database, unreachable Redis or SMTP."""
+    if isinstance(err, OperationalError):  # SQLite "database is locked", a lost PostgreSQL connection
+        return True
+    if isinstance(err, DBAPIError):
+        return err.connection_invalidated or getattr(err.orig, "sqlstate", None) in RETRYABLE_SQLSTATES
+    if isinstance(err, (smtplib.SMTPServerDisconnected, smtplib.SMTPConnectError)):
+        return True
+    if isinstance(err, smtplib.SMTPResponseException):
+        return 400 <= err.smtp_code < 500  # 4xx: try again later; 5xx: permanent
+    if isinstance(err, (ConnectionError, TimeoutError)):  # refused, reset, socket timeouts
+        return True
+    return _is_redis_outage(err)
+
+
+def _is_redis_outage(err: BaseException) -> bool:
+    try:
+        from redis.exceptions import ConnectionError as RedisConnectionError, TimeoutError as RedisTimeout
+    except ImportError:  # pragma: no cover - redis is in requirements.txt
+        return False
+    return isinstance(err, (RedisConnectionError, RedisTimeout))
+
+
+def submit_job(session: Session, kind: str, owner_id: Optional[int], params: dict[str, Any], *,
+               key: Optional[str] = None, reuse_done: bool = False) -> Job:
+    """Record a queued job (the caller commits, then hands job.id to the queue).
+
+    With a key, a job holding it that is queued or running (or done, when reuse_done: content-keyed work)
+    is returned instead of a new one; an older finished job gives the key up."""
     if kind not in HANDLERS:
         raise ValueError(f"no handler for job kind {kind!r}")
-    job = Job(kind=kind, owner_id=owner_id, params=params, status=JobStatus.QUEUED.value)
+    if key is not None:
+        existing = session.scalar(select(Job).where(Job.key == key))
+        if existing is not None:
+            if existing.status in UNFINISHED or (reuse_done and existing.status == JobStatus.DONE.value):
+                return existing
+            existing.key = None
+            session.flush()
+    job = Job(kind=kind, owner_id=owner_id, params=params, status=JobStatus.QUEUED.value, key=key,
+              heartbeat_at=utcnow())
     session.add(job)
     session.flush()
     return job
@@ -61,28 +107,81 @@ def get_job_for(session: Session, job_id: int, user: Any) -> Job:
     return job
 
 
-def run_job(factory: sessionmaker, job_id: int) -> None:
-    """Execute one queued job to done or failed; never raises (errors land on the row)."""
+def retry_failed(session: Session, job_id: int) -> Job:
+    """Send a failed job back to the queue (admin action; the caller audits, commits and enqueues)."""
+    job = session.get(Job, job_id)
+    if job is None:
+        raise NotFound()
+    if job.status != JobStatus.FAILED.value:
+        raise ServiceError("job.not_failed")
+    job.status, job.error, job.error_detail, job.result = JobStatus.QUEUED.value, None, None, None
+    job.progress, job.attempts, job.started_at, job.finished_at = 0, 0, None, None
+    job.heartbeat_at = utcnow()
+    return job
+
+
+def counts(session: Session) -> dict[str, int]:
+    """How many jobs are in each status (every status present, zero or more)."""
+    found = dict(session.execute(select(Job.status, func.count()).group_by(Job.status)).all())
+    return {s.value: int(found.get(s.value, 0)) for s in JobStatus}
+
+
+def recent(session: Session, status: Optional[str] = None, limit: int = 100) -> list[Job]:
+    """The newest jobs, optionally of one status."""
+    stmt = select(Job).order_by(Job.id.desc()).limit(limit)
+    if status in {s.value for s in JobStatus}:
+        stmt = stmt.where(Job.status == status)
+    return list(session.scalars(stmt))
+
+
+def run_job(factory: sessionmaker, job_id: int, *, retries: int = 0, heartbeat_seconds: float = 30.0) -> None:
+    """Execute one queued job to done or failed. Errors land on the row; the only exception that leaves is
+    RetryJob, after a transient failure with tries left (the row is queued again for the retry)."""
     with factory() as session:
         claimed = session.execute(
             update(Job).where(Job.id == job_id, Job.status == JobStatus.QUEUED.value)
-            .values(status=JobStatus.RUNNING.value, started_at=utcnow())).rowcount
+            .values(status=JobStatus.RUNNING.value, started_at=utcnow(), heartbeat_at=utcnow(),
+                    attempts=Job.attempts + 1)).rowcount
         session.commit()
         if not claimed:
-            return  # already taken by another runner, or finished
+            return  # already taken by another consumer, or finished
         job = session.get(Job, job_id)
+        kind, attempts = job.kind, job.attempts  # read now: after a failure the database may be gone
+        beat = _Heartbeat(factory, job_id, heartbeat_seconds)
         try:
-            result = HANDLERS[job.kind](session, job, _progress_writer(factory, job_id))
+            result = HANDLERS[kind](session, job, _progress_writer(factory, job_id))
             session.commit()
-            _finish(factory, job_id, status=JobStatus.DONE, result=result or {})
         except ServiceError as exc:
             session.rollback()
-            _finish(factory, job_id, status=JobStatus.FAILED, error=exc.code,
-                    detail=_detail(exc.params))
-        except Exception:
+            beat.stop()
+            _finish(factory, job_id, status=JobStatus.FAILED, error=exc.code, detail=_detail(exc.params))
+            return
+        except Exception as exc:
             session.rollback()
-            log.exception("job %s (%s) failed", job_id, job.kind)
-            _finish(factory, job_id, status=JobStatus.FAILED, error="job.internal")
+            beat.stop()
+            _failed(factory, job_id, kind, exc, tries_left=attempts <= retries)
+            return
+        finally:
+            beat.stop()  # also on BaseException: a dead handler must not look alive
+        _finish(factory, job_id, status=JobStatus.DONE, result=result or {})
+
+
+def _failed(factory: sessionmaker, job_id: int, kind: str, exc: Exception, *, tries_left: bool) -> None:
+    if not is_transient(exc):
+        log.error("job %s (%s) failed", job_id, kind, exc_info=exc)
+        _finish(factory, job_id, status=JobStatus.FAILED, error="job.internal")
+        return
+    if not tries_left:
+        log.warning("job %s (%s) gave up after transient failures: %s", job_id, kind, type(exc).__name__)
+        _finish(factory, job_id, status=JobStatus.FAILED, error="job.unavailable", detail=type(exc).__name__)
+        return
+    log.info("job %s (%s) will be retried after %s", job_id, kind, type(exc).__name__)
+    with factory() as s:  # back to queued: the row says so while the queue waits out the retry delay
+        s.execute(update(Job).where(Job.id == job_id).values(
+            status=JobStatus.QUEUED.value, error_detail=f"retrying after {type(exc).__name__}",
+            heartbeat_at=utcnow()))
+        s.commit()
+    raise RetryJob(type(exc).__name__) from exc
 
 
 def _detail(params: dict) -> Optional[str]:
@@ -91,7 +190,7 @@ def _detail(params: dict) -> Optional[str]:
 
 def _progress_writer(factory: sessionmaker, job_id: int) -> Progress:
     def progress(done: int, total: Optional[int] = None) -> None:
-        values: dict[str, Any] = {"progress": int(done)}
+        values: dict[str, Any] = {"progress": int(done), "heartbeat_at": utcnow()}
         if total is not None:
             values["total"] = int(total)
         with factory() as s:  # own transaction: visible to pollers while the job runs
@@ -101,6 +200,32 @@ def _progress_writer(factory: sessionmaker, job_id: int) -> Progress:
     return progress
 
 
+class _Heartbeat:
+    """Touches a running job's heartbeat_at every few seconds, so no recovery takes a live job for dead."""
+
+    def __init__(self, factory: sessionmaker, job_id: int, seconds: float) -> None:
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, args=(factory, job_id, seconds),
+                                        name=f"job-{job_id}-heartbeat", daemon=True)
+        self._thread.start()
+
+    def _run(self, factory: sessionmaker, job_id: int, seconds: float) -> None:
+        while not self._stop.wait(seconds):
+            try:
+                with factory() as s:
+                    s.execute(update(Job).where(Job.id == job_id, Job.status == JobStatus.RUNNING.value)
+                              .values(heartbeat_at=utcnow()))
+                    s.commit()
+            except Exception as err:  # a missed beat is harmless: the stale limit is minutes, beats are seconds
+                log.warning("heartbeat of job %s missed: %s", job_id, type(err).__name__)
+
+    def stop(self) -> None:
+        """Stop beating (idempotent)."""
+        self._stop.set()
+        if self._thread is not threading.current_thread():
+            self._thread.join(timeout=5)
+
+
 def _finish(factory: sessionmaker, job_id: int, *, status: JobStatus, result: Optional[dict] = None,
             error: Optional[str] = None, detail: Optional[str] = None) -> None:
     with factory() as s:
@@ -108,52 +233,51 @@ def _finish(factory: sessionmaker, job_id: int, *, status: JobStatus, result: Op
         job.status = status.value
         job.result = result
         job.error, job.error_detail = error, detail
-        job.finished_at = utcnow()
+        job.finished_at = job.heartbeat_at = utcnow()
         if status is JobStatus.DONE and job.total:
             job.progress = job.total
         s.commit()
 
 
-class JobRunner:
-    """Runs jobs inline (tests, CLI) or in one daemon thread per process (embedded default)."""
+def requeue_stale(factory: sessionmaker, stale_minutes: float) -> list[int]:
+    """Jobs left running by a dead consumer (no heartbeat for stale_minutes) go back to queued; their ids.
 
-    def __init__(self, factory: sessionmaker, inline: bool) -> None:
-        self.factory = factory
-        self.inline = inline
-        self._queue: "queue.Queue[int]" = queue.Queue()
-        self._thread: Optional[threading.Thread] = None
-        self._lock = threading.Lock()
-
-    def enqueue(self, job_id: int) -> None:
-        """Run this committed job now (inline) or soon (background)."""
-        if self.inline:
-            run_job(self.factory, job_id)
-            return
-        with self._lock:
-            if self._thread is None or not self._thread.is_alive():
-                self._thread = threading.Thread(target=self._run, name="job-runner", daemon=True)
-                self._thread.start()
-        self._queue.put(job_id)
-
-    def recover(self) -> int:
-        """Requeue jobs a crash left queued or running; returns how many."""
-        with self.factory() as s:
-            s.execute(update(Job).where(Job.status == JobStatus.RUNNING.value)
-                      .values(status=JobStatus.QUEUED.value, progress=0))
-            ids = list(s.scalars(select(Job.id).where(Job.status == JobStatus.QUEUED.value)))
-            s.commit()
+    One conditional UPDATE per job: of several processes recovering at once, one wins each row, and a live
+    consumer's job (heartbeat fresh) is never taken."""
+    cutoff = utcnow() - timedelta(minutes=stale_minutes)
+    requeued = []
+    with factory() as s:
+        ids = list(s.scalars(select(Job.id).where(Job.status == JobStatus.RUNNING.value,
+                                                  or_none_before(Job.heartbeat_at, cutoff))))
         for job_id in ids:
-            self.enqueue(job_id)
-        return len(ids)
+            done = s.execute(update(Job).where(Job.id == job_id, Job.status == JobStatus.RUNNING.value,
+                                               or_none_before(Job.heartbeat_at, cutoff))
+                             .values(status=JobStatus.QUEUED.value, progress=0, heartbeat_at=utcnow(),
+                                     error_detail="requeued: its consumer stopped")).rowcount
+            if done:
+                requeued.append(job_id)
+        s.commit()
+    return requeued
 
-    def _run(self) -> None:
-        while True:
-            job_id = self._queue.get()
-            try:
-                run_job(self.factory, job_id)
-            finally:
-                self._queue.task_done()
 
-    def join(self) -> None:
-        """Wait until every queued job has run (tests, CLI)."""
-        self._queue.join()
+def queued_ids(factory: sessionmaker, idle_minutes: Optional[float] = None) -> list[int]:
+    """Queued jobs (only those untouched for idle_minutes, when given): candidates for a lost queue task."""
+    stmt = select(Job.id).where(Job.status == JobStatus.QUEUED.value).order_by(Job.id)
+    if idle_minutes is not None:
+        stmt = stmt.where(or_none_before(Job.heartbeat_at, utcnow() - timedelta(minutes=idle_minutes)))
+    with factory() as s:
+        return list(s.scalars(stmt))
+
+
+def touch(factory: sessionmaker, ids: list[int]) -> None:
+    """Mark queued jobs as just handed to the queue (the periodic recovery leaves them alone a while)."""
+    if ids:
+        with factory() as s:
+            s.execute(update(Job).where(Job.id.in_(ids), Job.status == JobStatus.QUEUED.value)
+                      .values(heartbeat_at=utcnow()))
+            s.commit()
+
+
+def or_none_before(column: Any, cutoff: Any) -> Any:
+    """column IS NULL OR column < cutoff."""
+    return column.is_(None) | (column < cutoff)

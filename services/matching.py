@@ -1,13 +1,15 @@
 """Ranked, explained matches between demands and achievements, served from the engine's indexes."""
 from __future__ import annotations
 
+import hashlib
 import logging
 import threading
+import weakref
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Mapping, Optional
+from typing import Any, Callable, Mapping, Optional
 
-from sqlalchemy import event, or_, select
+from sqlalchemy import event, func, or_, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from matchmaking.encoders import build_encoder
@@ -15,13 +17,17 @@ from matchmaking.engine import HybridMatcher, Match
 from matchmaking.lexical import LexicalIndex
 from matchmaking.pgvector_store import table_name
 from matchmaking.vectorstore import MANIFEST_FILE, FaissStore, build_vector_store
-from models import Achievement, Demand, Status
+from models import Achievement, Demand, Job, JobStatus, Status
 
+from . import jobs
 from .indexing import (MODELS, BackgroundWorker, ChangeTracker, SyncReport, published_docs, refresh_vectors,
                        stored_vectors, store_dir, text_sha256 as _sha, to_doc)
 
 log = logging.getLogger(__name__)
 KINDS = ("demand", "achievement")
+SYNC_JOB = "index.sync"
+# the runtime behind each engine, so index.sync jobs run by a queue consumer find theirs
+_RUNTIMES: "weakref.WeakKeyDictionary[Any, MatchingRuntime]" = weakref.WeakKeyDictionary()
 
 
 @dataclass
@@ -52,6 +58,12 @@ class MatchingRuntime:
         self._stores: dict[str, tuple[int, FaissStore]] = {}
         self._matchers: dict[str, tuple[int, HybridMatcher]] = {}
         self.worker = BackgroundWorker(self._job)
+        # the configured model (path and quantisation): part of an index.sync job's key
+        self.model_ident = f"{Path(self.model_path).expanduser()}|{self.quantize or 'fp32'}"
+        self._queue: Optional[Any] = None
+        self._write_factory: Optional[Callable[[], Session]] = None
+        if factory.kw.get("bind") is not None:
+            _RUNTIMES[factory.kw["bind"]] = self
         ChangeTracker(self.on_commit).install(factory)
         if self.pgvector:
             event.listen(factory, "before_commit", self._before_commit)
@@ -61,12 +73,26 @@ class MatchingRuntime:
         """The configured encoder (loaded once per process)."""
         return build_encoder(self.model_path, quantize=self.quantize, threads=self.threads)
 
+    def use_queue(self, queue: Any, write_factory: Callable[[], Session]) -> None:
+        """Send index updates after commit as index.sync jobs through this queue (JOBS_MODE=queue)."""
+        self._queue, self._write_factory = queue, write_factory
+
     def on_commit(self, changed: set[tuple[str, int]]) -> None:
-        """After a commit that touched listings: update the index now (inline) or in the worker."""
+        """After a commit that touched listings: update the index now (inline), as a job, or in the worker."""
         if self.inline:
             self._job(changed)
+        elif self._queue is not None:
+            self._submit_sync(changed)
         else:
             self.worker.submit(changed)
+
+    def _submit_sync(self, changed: set[tuple[str, int]]) -> None:
+        with self._write_factory() as session:  # its own transaction: the user's save is committed already
+            job = submit_sync_job(session, changed, self.model_ident)
+            session.commit()
+            job_id, queued = job.id, job.status == JobStatus.QUEUED.value
+        if queued:
+            self._queue.enqueue(job_id)
 
     def _before_commit(self, session: Session) -> None:
         """pgvector: index the changed listings in their own transaction (database and index commit together)."""
@@ -214,6 +240,44 @@ class MatchingRuntime:
             return []
         matches = self.matcher(item.kind, session).similar(to_doc(item), k=k, allowed_ids=allowed)
         return _recheck(session, item.kind, matches)
+
+
+def sync_items(session: Session, changed: set[tuple[str, int]]) -> list[tuple[str, int, str]]:
+    """(kind, id, text hash of a published listing, or "-" for one that must leave the index), sorted."""
+    items = []
+    for kind in sorted({k for k, _ in changed}):
+        ids = sorted(i for k, i in changed if k == kind)
+        model = MODELS[kind]
+        rows = {r.id: r for r in session.scalars(select(model).where(model.id.in_(ids)))}
+        for i in ids:
+            row = rows.get(i)
+            published = row is not None and row.status == Status.PUBLISHED.value
+            items.append((kind, i, _sha(to_doc(row)) if published else "-"))
+    return items
+
+
+def submit_sync_job(session: Session, changed: set[tuple[str, int]], model_ident: str) -> Job:
+    """An index.sync job keyed by (listings, their text hashes, model). While such a job is queued or running,
+    or is done and no index.sync job came after it, the same key returns it: a repeat is a no-op."""
+    items = sync_items(session, changed)
+    digest = hashlib.sha256(repr((model_ident, items)).encode()).hexdigest()
+    key = f"{SYNC_JOB}:{digest}"
+    holder = session.scalar(select(Job).where(Job.key == key))
+    if holder is not None and holder.status == JobStatus.DONE.value:
+        latest = session.scalar(select(func.max(Job.id)).where(Job.kind == SYNC_JOB))
+        if holder.id != latest:  # the index changed since: the same state must be synced again
+            holder.key = None
+            session.flush()
+    return jobs.submit_job(session, SYNC_JOB, None, {"kinds": sorted({k for k, _, _ in items}),
+                                                     "listings": len(items)}, key=key, reuse_done=True)
+
+
+@jobs.handler(SYNC_JOB)
+def _sync_job(session: Session, job: Job, progress: jobs.Progress) -> dict:
+    """Bring the index up to date for these kinds: encode what is stale, add and remove what changed."""
+    progress(0, 1)
+    report = _RUNTIMES[session.get_bind()].sync(session, kinds=list(job.params["kinds"]))
+    return {"encoded": report.encoded, "added": report.added, "removed": report.removed}
 
 
 def _allowed_ids(session: Session, kind: str, item: Demand | Achievement) -> set[int]:

@@ -40,6 +40,10 @@ def message_for(err: ServiceError) -> str:
         "field.code_taken": lambda: _("This code is already used by another field."),
         "job.internal": lambda: _("The job stopped on an unexpected error; it has been logged. Try again, "
                                   "or ask an administrator if it keeps failing."),
+        "job.unavailable": lambda: _("The job could not reach a service it needs (the database, the queue or "
+                                     "the mail server) after several tries. Try again later, or ask an "
+                                     "administrator to retry it from the job queue page."),
+        "job.not_failed": lambda: _("Only a failed job can be retried; this one is queued, running or done."),
         "pdf.font_missing": lambda: _("PDF export needs a Chinese font, which is not installed on the server. "
                                       "Ask the administrator to run `make setup` or set PDF_FONT."),
         "report.bad_k": lambda: _("Ask for 1 to %(max)s counterparts per listing.", max=p.get("max")),

@@ -30,7 +30,7 @@ from . import policy
 from .db import db, sessionmaker_for
 from .errors import message_for
 from .i18n import locale_code
-from .jobs import runner
+from .jobs import start as start_job
 
 bp = Blueprint("imports", __name__, url_prefix="/imports")
 log = logging.getLogger(__name__)
@@ -104,7 +104,7 @@ def _check(batch: ImportBatch):
         job = jobs.submit_job(db(), "import.validate", current_user.id, {"batch_id": batch.id, "href": href})
         batch.job_id = job.id
         db().commit()
-        runner().enqueue(job.id)
+        start_job(job.id)
         return redirect(url_for("jobs.status", job_id=job.id))
     imports.validate_batch(db(), batch, similar_checker(current_app._get_current_object()))
     db().commit()
@@ -144,7 +144,7 @@ def commit(batch_id: int):
                 "batch_id": batch.id, "include_duplicates": include,
                 "href": url_for("imports.preview", batch_id=batch.id)})
             db().commit()
-            runner().enqueue(job.id)
+            start_job(job.id)
             return redirect(url_for("jobs.status", job_id=job.id))
         result = imports.import_batch(db(), batch, include)
         db().commit()

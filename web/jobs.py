@@ -1,39 +1,73 @@
-"""Progress of background jobs: a page that refreshes itself and a JSON status for scripts."""
+"""Background jobs: the app's queue (Huey or inline), progress pages, the admins' queue page, `flask jobs`."""
 from __future__ import annotations
 
-from flask import Blueprint, Flask, abort, current_app, jsonify, render_template
+import logging
+
+import click
+from flask import Blueprint, Flask, abort, current_app, flash, jsonify, redirect, render_template, request, url_for
+from flask.cli import AppGroup
+from flask_babel import gettext as _
 from flask_login import current_user
 
-from services import jobs
+from models import JobStatus
+from services import audit, jobs
 from services.errors import NotFound, ServiceError
+from services.queue import JobQueue, QueueSettings, build_huey, check_url
 
 from . import policy
-from .db import db, sessionmaker_for
+from .access import roles_required
+from .db import db, sessionmaker_for, write_session
 from .errors import message_for
+from .forms import ActionForm
 
 bp = Blueprint("jobs", __name__, url_prefix="/jobs")
+log = logging.getLogger(__name__)
+jobs_cli = AppGroup("jobs", help="The job queue: run a worker, requeue lost jobs, show counts.")
 policy.allow("jobs.status", "GET", policy.SIGNED_IN, relation="self", note="owner of the job; admins all")
 policy.allow("jobs.status_json", "GET", policy.SIGNED_IN, relation="self", note="owner of the job; admins all")
+policy.allow("jobs.queue", "GET", {policy.ADMIN}, relation="staff")
+policy.allow("jobs.retry", "POST", {policy.ADMIN}, relation="staff")
+
+
+def build_queue(app: Flask) -> JobQueue:
+    """The app's queue from its settings: inline (no Huey) or Huey on JOBS_QUEUE_URL."""
+    c = app.config
+    settings = QueueSettings(retries=int(c["JOBS_RETRIES"]), retry_delay=float(c["JOBS_RETRY_DELAY"]),
+                             stale_minutes=float(c["JOBS_STALE_MINUTES"]),
+                             heartbeat_seconds=float(c["JOBS_HEARTBEAT_SECONDS"]))
+    inline = c.get("JOBS_MODE", "queue") == "inline"
+    url = c["JOBS_QUEUE_URL"]
+    if not inline:
+        check_url(url)
+    return JobQueue(sessionmaker_for(app), None if inline else (lambda: build_huey(url)), settings)
 
 
 def init_app(app: Flask) -> None:
-    """One runner per process; background mode picks up jobs a crash left behind on first request."""
-    inline = app.config.get("JOBS_MODE", "background") == "inline"
-    runner = jobs.JobRunner(sessionmaker_for(app), inline=inline)
-    app.extensions["jobs"] = runner
-    if not inline:
-        state = {"recovered": False}
+    """One queue per app; with JOBS_EMBEDDED_WORKER the first request starts consumer threads here."""
+    queue = build_queue(app)
+    app.extensions["jobs"] = queue
+    app.cli.add_command(jobs_cli)
+    if not queue.inline and app.config.get("INDEX_SYNC") != "inline":
+        app.extensions["matching"].use_queue(queue, lambda: write_session(app))
+    if queue.inline or not app.config.get("JOBS_EMBEDDED_WORKER", True):
+        return
 
-        @app.before_request
-        def _recover_once() -> None:
-            if not state["recovered"]:
-                state["recovered"] = True
-                runner.recover()
+    @app.before_request
+    def _start_embedded_worker() -> None:
+        queue.start_embedded(int(app.config.get("JOBS_WORKERS", 1)))
 
 
-def runner() -> jobs.JobRunner:
-    """This process's job runner (views call runner().enqueue(job.id) after commit)."""
+def runner() -> JobQueue:
+    """This app's job queue (views call start(job.id) after commit; API views runner().enqueue)."""
     return current_app.extensions["jobs"]
+
+
+def start(job_id: int) -> bool:
+    """Hand a committed job to the queue; when the queue is down, tell the user the save is kept."""
+    if runner().enqueue(job_id):
+        return True
+    flash(_("Saved. The job could not be queued right now; it will start when the queue is back."), "warning")
+    return False
 
 
 def _job(job_id: int):
@@ -54,7 +88,87 @@ def status(job_id: int):
 def status_json(job_id: int):
     job = _job(job_id)
     return jsonify(id=job.id, kind=job.kind, status=job.status, progress=job.progress, total=job.total,
-                   percent=job.percent,
+                   percent=job.percent, attempts=job.attempts,
                    error=({"code": job.error, "message": message_for(ServiceError(job.error))}
                           if job.error else None),
                    result=job.result if job.status == "done" else None)
+
+
+@bp.route("/queue")
+@roles_required("admin")
+def queue():
+    status_filter = request.args.get("status", "")
+    return render_template("jobs/queue.html", counts=jobs.counts(db()), rows=jobs.recent(db(), status_filter),
+                           status_filter=status_filter, statuses=[s.value for s in JobStatus],
+                           form=ActionForm(), backend=_backend_label(), message_for=message_for,
+                           ServiceError=ServiceError)
+
+
+def _backend_label() -> str:
+    q = runner()
+    if q.inline:
+        return "inline"
+    return "redis" if current_app.config["JOBS_QUEUE_URL"].startswith("redis") else "sqlite"
+
+
+@bp.route("/<int:job_id>/retry", methods=["POST"])
+@roles_required("admin")
+def retry(job_id: int):
+    if not ActionForm().validate_on_submit():
+        abort(400)
+    try:
+        job = jobs.retry_failed(db(), job_id)
+        audit.record(db(), "job.retried", actor=current_user, target=f"job:{job.id}", detail={"kind": job.kind})
+        db().commit()
+    except NotFound:
+        abort(404)
+    except ServiceError as err:
+        db().rollback()
+        flash(message_for(err), "danger")
+        return redirect(url_for("jobs.queue"))
+    if start(job_id):
+        flash(_("Job #%(id)s is queued again.", id=job_id), "success")
+    return redirect(url_for("jobs.queue"))
+
+
+# ---------------------------------------------------------------- CLI
+
+def _queue_or_fail() -> JobQueue:
+    q = runner()
+    if q.inline:
+        raise click.ClickException("JOBS_MODE=inline: there is no queue / 当前为内联模式，没有任务队列")
+    return q
+
+
+@jobs_cli.command("worker", help="Run a queue consumer (thread workers) for this app until stopped.")
+@click.option("--workers", type=click.IntRange(1, 64), default=None,
+              help="Worker threads (default: JOBS_WORKERS) / 工作线程数")
+def worker(workers: int | None) -> None:
+    q = _queue_or_fail()
+    n = workers or int(current_app.config.get("JOBS_WORKERS", 1))
+    try:
+        handed = q.recover()
+        click.echo(f"recovered: {handed} queued jobs handed to the queue")
+    except Exception as err:  # queue down at start: the consumer keeps trying, the periodic task recovers
+        click.echo(f"recovery at start failed ({type(err).__name__}); the periodic recovery will retry", err=True)
+    click.echo(f"consumer: {n} thread workers on {_backend_label()} (Ctrl-C stops after running jobs finish)")
+    q.consumer(n).run()
+
+
+@jobs_cli.command("requeue", help="Hand queued jobs to the queue again (after a queue outage) and requeue "
+                                  "jobs of dead consumers.")
+def requeue() -> None:
+    q = _queue_or_fail()
+    try:
+        n = q.recover()
+    except Exception as err:
+        raise click.ClickException(f"queue unreachable ({type(err).__name__}) / 队列无法连接")
+    click.echo(f"{n} queued jobs handed to the queue / 已重新入队")
+
+
+@jobs_cli.command("status", help="Jobs per status and the newest failures.")
+def status_cli() -> None:
+    with sessionmaker_for(current_app)() as s:
+        click.echo("  ".join(f"{k}={v}" for k, v in jobs.counts(s).items()))
+        for job in jobs.recent(s, "failed", limit=10):
+            click.echo(f"#{job.id}\t{job.kind}\tattempts={job.attempts}\t{job.error}\t{job.error_detail or ''}")

@@ -2,11 +2,14 @@
 
 Events create Notification rows inside the transaction that caused them (a review decision, a match run);
 after that transaction commits, pending e-mails are sent through the configured backend (inline when
-JOBS_MODE is inline, else in a worker thread). Texts are rendered in the recipient's language.
+JOBS_MODE is inline, else by a `mail.send` job that the queue retries while the mail server is unreachable).
+Texts are rendered in the recipient's language.
 """
 from __future__ import annotations
 
+import hashlib
 import logging
+import weakref
 from typing import Any, Iterable, Optional
 
 import click
@@ -24,12 +27,11 @@ from sqlalchemy.orm import Session
 from matchmaking.encoders import ModelNotReady
 from matchmaking.vectorstore import IndexCorruptError, IndexMismatchError
 from models import Notification, User
-from services import challenges, listings, mail, notifications
+from services import challenges, jobs, listings, mail, notifications
 from services.errors import NotFound
-from services.indexing import BackgroundWorker
 
 from . import policy
-from .db import db, sessionmaker_for
+from .db import db, sessionmaker_for, write_session
 from .forms import ActionForm
 from .i18n import KIND_LABELS
 
@@ -59,18 +61,16 @@ def init_app(app: Flask) -> None:
     """Create notifications with review decisions; mail them after commit."""
     factory = sessionmaker_for(app)
     app.extensions["mailer"] = mail.build_mailer(app.config)
-    worker = BackgroundWorker(lambda ids: deliver(app, sorted(ids)))
-    app.extensions["mail_worker"] = worker
-    inline = app.config.get("JOBS_MODE") == "inline"
+    _APPS[app.extensions["db_engine"]] = app
 
     def before_flush(session: Session, _ctx: Any, _instances: Any) -> None:
         notifications.from_review_events(session)
 
     def after_commit(session: Session) -> None:
         notes = session.info.pop("notifications_new", [])
-        ids = {n.id for n in notes if n.id is not None and n.email_status == "pending"}
+        ids = sorted({n.id for n in notes if n.id is not None and n.email_status == "pending"})
         if ids:
-            deliver(app, sorted(ids)) if inline else worker.submit(ids)
+            queue_mail(app, ids)
 
     event.listen(factory, "before_flush", before_flush)
     event.listen(factory, "after_commit", after_commit)
@@ -79,6 +79,45 @@ def init_app(app: Flask) -> None:
     app.cli.add_command(notify_cli)
     # one-click unsubscribe (RFC 8058) posts from the mail client: the signed token is the credential
     app.extensions["csrf"].exempt("web.notifications.unsubscribe")
+
+
+# the app behind each engine, so mail.send jobs (run by a queue consumer) find their templates and mailer
+_APPS: "weakref.WeakKeyDictionary[Any, Flask]" = weakref.WeakKeyDictionary()
+MAIL_JOB = "mail.send"
+
+
+def queue_mail(app: Flask, ids: list[int]) -> None:
+    """Mail these notifications now (JOBS_MODE=inline) or through a mail.send job; a failure is logged, the
+    notifications stay pending for `flask notify send`."""
+    queue = app.extensions["jobs"]
+    if queue.inline:
+        deliver(app, ids)
+        return
+    try:
+        with write_session(app) as s:  # its own transaction: the user's commit is already done
+            job = jobs.submit_job(s, MAIL_JOB, None, {"ids": ids}, key=_mail_key(ids),
+                                  reuse_done=True)
+            s.commit()
+            job_id = job.id
+    except Exception as err:
+        log.warning("mail job for notifications %s not queued (%s); `flask notify send` catches up", ids,
+                    type(err).__name__)
+        return
+    queue.enqueue(job_id)
+
+
+def _mail_key(ids: list[int]) -> str:
+    """One mail job per set of notifications: the same set queued twice is mailed once."""
+    return f"{MAIL_JOB}:" + hashlib.sha256(",".join(map(str, ids)).encode()).hexdigest()[:40]
+
+
+@jobs.handler(MAIL_JOB)
+def _mail_job(session: Session, job: Any, progress: jobs.Progress) -> dict:
+    """Mail a job's notifications; an unreachable mail server raises, so the queue retries what is left."""
+    ids = list(job.params["ids"])
+    progress(0, len(ids))
+    sent = deliver(_APPS[session.get_bind()], ids, raise_transient=True)
+    return {"sent": sent}
 
 
 def _unread() -> int:
@@ -148,9 +187,10 @@ def _read_token(token: str) -> tuple[int, str]:
 
 # ---------------------------------------------------------------- delivery
 
-def deliver(app: Flask, ids: Iterable[int]) -> int:
-    """Mail these pending notifications, each in its recipient's language; returns how many were sent."""
-    sent = 0
+def deliver(app: Flask, ids: Iterable[int], *, raise_transient: bool = False) -> int:
+    """Mail these pending notifications, each in its recipient's language; returns how many were sent.
+    raise_transient: after trying all, raise the first transient failure (mail server down) for a retry."""
+    sent, transient = 0, None
     base = app.config["PUBLIC_BASE_URL"]
     with sessionmaker_for(app)() as session, app.test_request_context("/", base_url=base):
         for note_id in ids:
@@ -174,7 +214,11 @@ def deliver(app: Flask, ids: Iterable[int]) -> int:
             except Exception as err:  # a mail server outage must not lose the in-app notification
                 log.warning("mail for notification %s failed: %s", note_id, type(err).__name__)
                 note.email_status = "failed"
+                if transient is None and jobs.is_transient(err):
+                    transient = err
             session.commit()
+    if raise_transient and transient is not None:
+        raise transient
     return sent
 
 
@@ -302,7 +346,6 @@ def notify_matches(min_score: Optional[float]) -> None:
         except (ModelNotReady, IndexMismatchError, IndexCorruptError) as err:
             raise click.ClickException(f"matching unavailable ({type(err).__name__}): run `flask index rebuild`")
         session.commit()
-    app.extensions["mail_worker"].join()
     click.echo(f"{n} new strong matches announced (score >= {threshold:g})")
 
 
@@ -316,7 +359,6 @@ def notify_deadlines(days: int) -> None:
     with sessionmaker_for(app)() as session:
         n = challenges.remind_deadlines(session, days)
         session.commit()
-    app.extensions["mail_worker"].join()
     click.echo(f"{n} deadline reminders created (challenges closing within {days} days)")
 
 

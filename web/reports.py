@@ -21,7 +21,7 @@ from .db import db
 from .errors import message_for
 from .forms import CommentForm, ReportForm
 from .i18n import locale_code
-from .jobs import runner
+from .jobs import start as start_job
 from .matches import runtime
 
 bp = Blueprint("reports", __name__, url_prefix="/reports")
@@ -91,7 +91,7 @@ def new():
         if params.scope == "batch":
             report = reports.start_batch(db(), runtime(), current_user, params)
             db().commit()
-            runner().enqueue(report.job_id)
+            start_job(report.job_id)
             return redirect(url_for("jobs.status", job_id=report.job_id))
         report = reports.run_single(db(), runtime(), current_user, params)
         db().commit()
@@ -181,7 +181,7 @@ def _pdf_job(report):
     folder = os.path.join(current_app.config["INSTANCE_DIR"], "exports")
     job = reports.start_pdf(db(), report, current_user, folder, current_app.config.get("PDF_FONT") or None)
     db().commit()
-    runner().enqueue(job.id)
+    start_job(job.id)
     return redirect(url_for("jobs.status", job_id=job.id))
 
 

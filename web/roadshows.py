@@ -18,7 +18,7 @@ from . import policy
 from .db import db
 from .errors import message_for
 from .i18n import locale_code
-from .jobs import runner
+from .jobs import start as start_job
 from .matches import runtime
 from .roadshow_forms import (AddPresenterForm, AttendanceForm, ConflictForm, IntentForm, InviteForm, RoadshowForm,
                              WishForm)
@@ -282,7 +282,7 @@ def schedule(roadshow_id: int):
                         _("Schedule built."), "schedule")
     job = roadshows.submit_schedule_job(db(), roadshow, current_user)
     db().commit()
-    runner().enqueue(job.id)
+    start_job(job.id)
     return redirect(url_for("jobs.status", job_id=job.id))
 
 

@@ -64,16 +64,20 @@ def test_unknown_kind_is_refused(session):
         jobs.submit_job(session, "no.such.kind", None, {})
 
 
-def test_background_runner_and_recovery(app, session):
-    factory = sessionmaker_for(app)
-    job = jobs.submit_job(session, "test.count", None, {"n": 3})
-    job.status = "running"  # as a crash would leave it
+def test_recovery_requeues_a_dead_consumers_job_but_not_a_live_one(app, session):
+    from datetime import timedelta
+
+    from models import utcnow
+
+    dead = jobs.submit_job(session, "test.count", None, {"n": 3})
+    live = jobs.submit_job(session, "test.count", None, {"n": 3})
+    dead.status = live.status = "running"  # as a crash (dead) or a busy consumer (live) leaves them
+    dead.heartbeat_at = utcnow() - timedelta(minutes=app.config["JOBS_STALE_MINUTES"] + 1)
     session.commit()
-    runner = jobs.JobRunner(factory, inline=False)
-    assert runner.recover() == 1
-    runner.join()
+    assert app.extensions["jobs"].recover() == 1  # inline: the requeued job runs here
     session.expire_all()
-    assert session.get(type(job), job.id).status == "done"
+    assert session.get(type(dead), dead.id).status == "done"
+    assert session.get(type(live), live.id).status == "running"
 
 
 def test_status_page_and_json_only_for_the_owner(app, session, client, make_user, login):

@@ -330,7 +330,21 @@ def _draft_body(kind: str) -> dict:
     return {"title": "更新后的标题：高镍正极循环寿命"} if kind == "demand" else {"title": "更新后的标题：原子层沉积包覆"}
 
 
+def _failed_job(w: Any, role: str) -> tuple[str, dict]:
+    """A failed job (an admin may send it back to the queue)."""
+    from services import jobs
+
+    with w.factory() as s:
+        job = jobs.submit_job(s, "roadshow.schedule", _staff(w, role).id, {"roadshow_id": 2_000_000_000})
+        job.status, job.error = "failed", "not_found"
+        s.commit()
+        return f"/jobs/{job.id}/retry", {}
+
+
 FEATURE_BUILDERS: dict[tuple[str, str], Builder] = {
+    # the admins' job queue page
+    ("jobs.queue", "GET"): lambda w, r: ("/jobs/queue?status=failed", {}),
+    ("jobs.retry", "POST"): _failed_job,
     # personal API tokens
     ("account.tokens", "GET"): lambda w, r: ("/account/tokens", {}),
     ("account.tokens", "POST"): lambda w, r: ("/account/tokens", {"name": ""}),
