@@ -16,10 +16,10 @@ Steps (see docs/model.md, "ONNX Runtime"):
    the fused Attention, except the FFN output MatMuls whose inputs carry outliers (the same
    calibration as the torch int8 path, ``encoders._outlier_linears``).
 
-This is a measurement tool (``python -m matchmaking.encode_bench`` uses it), not a backend of
-``build_encoder``: ORT int8 ran at 1.57-2.15x torch fp32 (about 2x below load 4) but lost 0.0056
-nDCG@10 on the ``gap`` dev set, past the 0.005 budget; ORT fp32 was only 1.24-1.36x (docs/model.md,
-"ONNX Runtime").
+``load_encoder`` is the ``EMBEDDING_BACKEND=onnx`` backend of ``build_encoder``: with
+``quantize="int8"`` passages run the int8 graph and queries the fp32 graph, which kept dense
+nDCG@10 within 0.005 of fp32 on all three dev sets (int8 on both sides lost 0.0056 on ``gap``) at
+about 2x torch fp32 on passages; ORT fp32 alone was only 1.24-1.36x (docs/model.md, "ONNX Runtime").
 """
 
 from __future__ import annotations
