@@ -149,7 +149,7 @@ def _load_encoder(path: str, threads: int | None = None, quantize: str | None = 
     try:
         return build_encoder(path, threads=threads, quantize=None if quantize in (None, "none") else quantize,
                              backend=backend)
-    except RuntimeError as exc:  # ModelNotReady / OnnxNotReady carry a bilingual how-to
+    except (RuntimeError, ValueError) as exc:  # ModelNotReady / OnnxNotReady carry a bilingual how-to
         _fail(str(exc))
 
 

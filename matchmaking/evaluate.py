@@ -159,7 +159,7 @@ def _load_encoder(path: str, backend: str = "torch", quantize: str | None = None
         _fail(f"model not found at {path} (set --model or EMBEDDING_MODEL) / 找不到模型 {path}")
     try:
         return build_encoder(path, backend=backend, quantize=None if quantize in (None, "none") else quantize)
-    except RuntimeError as exc:  # ModelNotReady / OnnxNotReady carry a bilingual how-to
+    except (RuntimeError, ValueError) as exc:  # ModelNotReady / OnnxNotReady carry a bilingual how-to
         _fail(str(exc))
 
 

@@ -149,3 +149,22 @@ def test_onnx_backend_without_an_export_says_how_to_make_it(default_model_path: 
         load_encoder(tmp_path / "absent")
     with pytest.raises(ValueError, match="backend must be one of"):
         build_encoder(str(bare), backend="tensorrt")
+
+
+@pytest.mark.parametrize("backend, expect", [("onnx", "make model"), ("tensorrt", "backend must be one of")])
+def test_evaluate_cli_builds_the_platform_encoder_and_explains_a_bad_one(
+        default_model_path: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str],
+        monkeypatch: pytest.MonkeyPatch, backend: str, expect: str) -> None:
+    from matchmaking import evaluate
+
+    from tests.matchmaking.test_evaluate import write_set
+
+    monkeypatch.setenv("EMBEDDING_BACKEND", backend)  # the CLI defaults to the platform's settings
+    monkeypatch.setenv("EMBEDDING_QUANTIZE", "int8")
+    bare = _link_tree(default_model_path, tmp_path / "m")
+    with pytest.raises(SystemExit) as info:
+        evaluate.main([str(write_set(tmp_path / "set")), "--method", "dense", "--json", "--model", str(bare),
+                       "--cache-dir", str(tmp_path / "cache")])
+    assert info.value.code == 2
+    err = capsys.readouterr().err
+    assert expect in err and "Traceback" not in err
