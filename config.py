@@ -42,6 +42,11 @@ class Config:
         # EMBEDDING_QUANTIZE: "none" (default, fp32: best ranking) or "int8" (~1.4x faster
         # encoding on CPU, but nDCG@10 -0.006..-0.010 on the dev sets; see docs/evaluation.md).
         self.EMBEDDING_QUANTIZE = _env("EMBEDDING_QUANTIZE", "none")
+        # EMBEDDING_BACKEND: "torch" (sentence-transformers) or "onnx" (ONNX Runtime over the export that
+        # `make model` writes beside the model folder). onnx + EMBEDDING_QUANTIZE=int8 encodes passages with
+        # int8 weights and queries in fp32: about 2x torch fp32 on passages, nDCG@10 within 0.005 of fp32
+        # on the dev sets (docs/model.md, "ONNX Runtime"). Each backend/variant has its own model key and index.
+        self.EMBEDDING_BACKEND = _env("EMBEDDING_BACKEND", "torch")
         # INDEX_DIR: where the faiss index files and manifests live (one sub-folder per model).
         self.INDEX_DIR = _env("INDEX_DIR", str(instance / "index"))
         # ENCODER_THREADS: torch threads per process for encoding (1: steadiest latency under

@@ -15,7 +15,7 @@ import numpy as np
 
 from matchmaking.documents import Listing
 from matchmaking.engine import HybridMatcher
-from matchmaking.evaluate import DEFAULT_CACHE, DEFAULT_MODEL, BeirFormatError, load_beir
+from matchmaking.evaluate import DEFAULT_CACHE, DEFAULT_MODEL, BeirFormatError, encoder_args, load_beir
 from matchmaking.lexical import LexicalIndex
 from matchmaking.text import split_sentences, tokenize
 from matchmaking.vectorcache import VectorCache, cached_encode
@@ -54,6 +54,7 @@ def _args(argv: Sequence[str] | None) -> argparse.Namespace:
     p.add_argument("--query-quantize", choices=("int8",), default=None,
                    help="encode the timed queries with this quantisation (latency only: the index keeps "
                         "fp32 passage vectors, so ranking quality of the mix is not measured here)")
+    encoder_args(p)
     p.add_argument("--seed", type=int, default=0)
     args = p.parse_args(argv)
     if args.docs < 1 or args.queries < 1 or args.encode_sample < 0:
@@ -140,12 +141,16 @@ class SyntheticDocs(Mapping[int, Listing]):
                 yield titles[self.title_of[j]] + [pool[s] for s in self.sent[self.ptr[j] : self.ptr[j + 1]]]
 
 
-def _load_encoder(path: str, threads: int | None = None, quantize: str | None = None):
+def _load_encoder(path: str, threads: int | None = None, quantize: str | None = None, backend: str = "torch"):
     from matchmaking.encoders import build_encoder
 
     if not Path(path).exists():
         _fail(f"model not found at {path} (set --model or EMBEDDING_MODEL) / 找不到模型 {path}")
-    return build_encoder(path, threads=threads, quantize=quantize)
+    try:
+        return build_encoder(path, threads=threads, quantize=None if quantize in (None, "none") else quantize,
+                             backend=backend)
+    except (RuntimeError, ValueError) as exc:  # ModelNotReady / OnnxNotReady carry a bilingual how-to
+        _fail(str(exc))
 
 
 def _demands(data, n: int) -> list[str]:
@@ -186,7 +191,7 @@ def run(args: argparse.Namespace) -> dict:
     rng = np.random.default_rng(args.seed)
     data = load_beir(args.set_dir)
     real = [Listing(i, "achievement", t, x) for i, (t, x) in enumerate(data.corpus.values())]
-    encoder = _load_encoder(args.model)
+    encoder = _load_encoder(args.model, quantize=args.quantize, backend=args.backend)
     sample = [d.embed_text() for d in real[: args.encode_sample]]
     t = time.perf_counter()
     if sample:
@@ -216,7 +221,8 @@ def run(args: argparse.Namespace) -> dict:
     }
     if args.docs <= args.hybrid_limit:
         # one query at a time: a single torch thread avoids OpenMP stalls on a shared 2-core box
-        query_encoder = _load_encoder(args.model, threads=1, quantize=args.query_quantize)
+        query_encoder = _load_encoder(args.model, threads=1, quantize=args.query_quantize or args.quantize,
+                                      backend=args.backend)
         out["query_encoder"] = query_encoder.model_key
         out.update(_bench_hybrid(query_encoder, store, real, args.docs, queries, qvecs, rng))
     else:

@@ -4,7 +4,7 @@ Usage::
 
     python -m matchmaking.encode_bench --model instance/models/multilingual-e5-small \\
         [--onnx-dir DIR] [--texts corpus.jsonl] [--n 400] [--batch 32] [--threads 2] [--rounds 2] \\
-        [--variants torch,torch-int8,onnx,onnx-int8] [--json]
+        [--variants torch,torch-int8,onnx,onnx-int8,onnx-backend] [--json]
 
 Texts are the first ``--n`` ``title + "\\n" + text`` of a BEIR corpus, encoded as passages
 (``passage: `` prompt). Each round encodes them once with every variant in turn; the figures are
@@ -25,7 +25,9 @@ from typing import Any, Callable, Sequence
 import numpy as np
 
 DEFAULT_TEXTS = Path(__file__).resolve().parents[2] / "shared" / "data" / "bench" / "dev" / "field" / "corpus.jsonl"
-VARIANTS = ("torch", "torch-int8", "onnx", "onnx-int8")
+# onnx-backend: build_encoder(backend="onnx", quantize="int8"), the platform's EMBEDDING_BACKEND=onnx path
+# (needs the export beside --model: `make model`); its passages run the same graph as onnx-int8
+VARIANTS = ("torch", "torch-int8", "onnx", "onnx-int8", "onnx-backend")
 
 
 def read_passages(path: str | os.PathLike, n: int) -> list[str]:
@@ -56,6 +58,8 @@ def build(variant: str, model: str, onnx_dir: str | None, threads: int) -> Any:
         return build_encoder(model, threads=threads)
     if variant == "torch-int8":
         return build_encoder(model, quantize="int8", threads=threads)
+    if variant == "onnx-backend":
+        return build_encoder(model, backend="onnx", quantize="int8", threads=threads)
     from matchmaking.onnx_export import OnnxEncoder, default_onnx_dir, export
 
     folder = export(model, onnx_dir or default_onnx_dir(model), quiet=True)

@@ -22,6 +22,8 @@ if TYPE_CHECKING:
 
 DEFAULT_MODEL_NAME = "multilingual-e5-small"
 QUANTIZE_CHOICES = ("int8",)
+# torch: sentence-transformers (the reference); onnx: ONNX Runtime over `python -m matchmaking.onnx_export`
+BACKENDS = ("torch", "onnx")
 # files that do not change the vectors: the model card and our conversion marker (has a timestamp)
 _DIGEST_SKIP = {"README.md", "conversion.json"}
 # other sentence-transformers models name their document prompt "document" or "corpus"
@@ -216,11 +218,27 @@ def _build_cached(name_or_path: str, quantize: str | None, threads: int | None) 
     return SentenceTransformerEncoder(model, key)
 
 
-def build_encoder(name_or_path: str, *, quantize: str | None = None, threads: int | None = None) -> Encoder:
+@functools.lru_cache(maxsize=8)
+def _build_onnx(path: str, quantize: str | None, threads: int | None) -> Encoder:
+    """ONNX Runtime over the folder's export (onnxruntime is imported there, only when chosen)."""
+    from matchmaking.onnx_export import load_encoder
+
+    if not _looks_local(path):
+        raise ValueError("the onnx backend needs a local model folder / onnx 后端需要本地模型目录")
+    return load_encoder(path, quantize, threads)
+
+
+_BUILDERS = {"torch": _build_cached, "onnx": _build_onnx}
+
+
+def build_encoder(name_or_path: str, *, quantize: str | None = None, threads: int | None = None,
+                  backend: str = "torch") -> Encoder:
     """Factory for an :class:`Encoder`, cached per process (same arguments -> same object)."""
     if quantize not in (None, *QUANTIZE_CHOICES):
         raise ValueError(f"quantize must be None or one of {QUANTIZE_CHOICES}, not {quantize!r}")
+    if backend not in BACKENDS:
+        raise ValueError(f"backend must be one of {BACKENDS}, not {backend!r}")
     path = Path(name_or_path).expanduser()
     # resolve local paths so "instance/models/x" and its absolute form share one cached encoder
     key = str(path.resolve()) if _looks_local(str(name_or_path)) else str(name_or_path)
-    return _build_cached(key, quantize, threads)
+    return _BUILDERS[backend](key, quantize, threads)

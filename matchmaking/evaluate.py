@@ -136,22 +136,35 @@ def _args(argv: Sequence[str] | None) -> argparse.Namespace:
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.add_argument("--model", default=os.environ.get("EMBEDDING_MODEL", str(DEFAULT_MODEL)))
     p.add_argument("--cache-dir", default=str(DEFAULT_CACHE), help="vector cache folder")
+    encoder_args(p)
     args = p.parse_args(argv)
     if args.k < 1:
         p.error("--k must be >= 1")
     return args
 
 
-def _load_encoder(path: str):  # -> Encoder; imported lazily: lexical runs need no torch
+def encoder_args(p: argparse.ArgumentParser) -> None:
+    """--backend and --quantize, defaulting to the platform's EMBEDDING_BACKEND / EMBEDDING_QUANTIZE."""
+    p.add_argument("--backend", choices=("torch", "onnx"), default=os.environ.get("EMBEDDING_BACKEND") or "torch",
+                   help="encoder backend, as EMBEDDING_BACKEND (default: torch)")
+    p.add_argument("--quantize", choices=("none", "int8"), default=os.environ.get("EMBEDDING_QUANTIZE") or "none",
+                   help="as EMBEDDING_QUANTIZE; onnx + int8: int8 passages, fp32 queries")
+
+
+def _load_encoder(path: str, backend: str = "torch", quantize: str | None = None):
+    """The platform's encoder for these settings (imported lazily: lexical runs need no torch)."""
     from matchmaking.encoders import build_encoder
 
     if not Path(path).exists():
         _fail(f"model not found at {path} (set --model or EMBEDDING_MODEL) / 找不到模型 {path}")
-    return build_encoder(path)
+    try:
+        return build_encoder(path, backend=backend, quantize=None if quantize in (None, "none") else quantize)
+    except (RuntimeError, ValueError) as exc:  # ModelNotReady / OnnxNotReady carry a bilingual how-to
+        _fail(str(exc))
 
 
 def run_set(data: BeirSet, method: str, k: int, model: str, cache_dir: str | None,
-            progress: bool = False) -> dict[str, list[str]]:
+            progress: bool = False, backend: str = "torch", quantize: str | None = None) -> dict[str, list[str]]:
     """Rank every query's corpus through HybridMatcher; returns query id -> ranked corpus ids."""
     from matchmaking.documents import Listing
     from matchmaking.engine import HybridMatcher
@@ -167,7 +180,7 @@ def run_set(data: BeirSet, method: str, k: int, model: str, cache_dir: str | Non
     encoder, qvecs = None, None
     store = FaissStore(1)
     if method != "lexical":
-        encoder = _load_encoder(model)
+        encoder = _load_encoder(model, backend, quantize)
         cache = (lambda role: VectorCache(cache_dir, encoder.model_key, role)) if cache_dir else (lambda r: None)
         report = (lambda a, b: print(f"encoded {a}/{b}", file=sys.stderr)) if progress else None
         pvecs = cached_encode(encoder.encode_passages, texts, cache("passage"), progress=report)
@@ -191,9 +204,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not data.qrels or not data.corpus:
         _fail(f"{args.set_dir}: empty corpus or qrels / 语料或相关性标注为空")
     start = time.perf_counter()
-    run = run_set(data, args.method, args.k, args.model, args.cache_dir, progress=not args.json)
+    run = run_set(data, args.method, args.k, args.model, args.cache_dir, progress=not args.json,
+                  backend=args.backend, quantize=args.quantize)
     result = score_run(run, data.qrels, args.k)
-    result.update(method=args.method, seconds=round(time.perf_counter() - start, 2))
+    result.update(method=args.method, backend=args.backend, quantize=args.quantize,
+                  seconds=round(time.perf_counter() - start, 2))
     if args.json:
         print(json.dumps(result))
     else:

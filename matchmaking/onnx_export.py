@@ -16,10 +16,10 @@ Steps (see docs/model.md, "ONNX Runtime"):
    the fused Attention, except the FFN output MatMuls whose inputs carry outliers (the same
    calibration as the torch int8 path, ``encoders._outlier_linears``).
 
-This is a measurement tool (``python -m matchmaking.encode_bench`` uses it), not a backend of
-``build_encoder``: ORT int8 ran at 1.57-2.15x torch fp32 (about 2x below load 4) but lost 0.0056
-nDCG@10 on the ``gap`` dev set, past the 0.005 budget; ORT fp32 was only 1.24-1.36x (docs/model.md,
-"ONNX Runtime").
+``load_encoder`` is the ``EMBEDDING_BACKEND=onnx`` backend of ``build_encoder``: with
+``quantize="int8"`` passages run the int8 graph and queries the fp32 graph, which kept dense
+nDCG@10 within 0.005 of fp32 on all three dev sets (int8 on both sides lost 0.0056 on ``gap``) at
+about 2x torch fp32 on passages; ORT fp32 alone was only 1.24-1.36x (docs/model.md, "ONNX Runtime").
 """
 
 from __future__ import annotations
@@ -199,27 +199,48 @@ def _file_digest(path: str, size: int, mtime: int) -> str:
     return h.hexdigest()
 
 
+SAME = "same"  # query_quantize default: queries use the passages' graph
+
+
+def _session(path: Path, threads: int | None, spinning: bool) -> Any:
+    import onnxruntime as ort
+
+    so = ort.SessionOptions()
+    so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    so.intra_op_num_threads = threads or 0
+    so.inter_op_num_threads = 1
+    # no busy-waiting: a spinning pool burns a shared core between ops (all figures in docs/model.md ran with 0)
+    so.add_session_config_entry("session.intra_op.allow_spinning", "1" if spinning else "0")
+    return ort.InferenceSession(str(path), so, providers=["CPUExecutionProvider"])
+
+
+def graph_digest(path: str | os.PathLike) -> str:
+    """Hex sha256 of a graph file (cached per path, size and mtime)."""
+    st = Path(path).stat()
+    return _file_digest(str(Path(path).resolve()), st.st_size, st.st_mtime_ns)
+
+
 class OnnxEncoder:
     """An :class:`~matchmaking.encoders.Encoder` over an exported graph run by ONNX Runtime.
 
     Texts are tokenised with the model folder's own fast tokenizer (same prompts, truncation at
-    512 tokens), sorted by token count and batched, so padding stays small.
+    512 tokens), sorted by token count and batched, so padding stays small. ``quantize`` picks the
+    passage graph; ``query_quantize`` the query graph (default: the same one). int8 passages with
+    fp32 queries is the platform's ``EMBEDDING_BACKEND=onnx`` (docs/model.md, "ONNX Runtime").
     """
 
-    def __init__(self, onnx_dir: str | os.PathLike, *, quantize: str | None = None, threads: int | None = None,
+    def __init__(self, onnx_dir: str | os.PathLike, *, quantize: str | None = None,
+                 query_quantize: str | None = SAME, threads: int | None = None,
                  model_key: str | None = None, spinning: bool = False) -> None:
-        import onnxruntime as ort
         from transformers import AutoTokenizer
 
         self.dir = Path(onnx_dir).expanduser().resolve()
-        self.path = self.dir / (ONNX_INT8 if quantize == "int8" else ONNX_FP32)
-        so = ort.SessionOptions()
-        so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-        so.intra_op_num_threads = threads or 0
-        so.inter_op_num_threads = 1
-        # no busy-waiting: a spinning pool burns a shared core between ops (all figures in docs/model.md ran with 0)
-        so.add_session_config_entry("session.intra_op.allow_spinning", "1" if spinning else "0")
-        self.session = ort.InferenceSession(str(self.path), so, providers=["CPUExecutionProvider"])
+        graph = {None: ONNX_FP32, "int8": ONNX_INT8}
+        self.path = self.dir / graph[quantize]
+        self.query_path = self.dir / graph[quantize if query_quantize == SAME else query_quantize]
+        self.session = _session(self.path, threads, spinning)
+        self.query_session = (self.session if self.query_path == self.path
+                              else _session(self.query_path, threads, spinning))
         self.tokenizer = AutoTokenizer.from_pretrained(str(self.dir), local_files_only=True)
         self.max_length = 512
         st_cfg = self.dir / "config_sentence_transformers.json"
@@ -227,8 +248,7 @@ class OnnxEncoder:
         self.prompts = {"query": prompts.get("query", ""),
                         "passage": prompts.get("passage") or prompts.get("document") or ""}
         self.dim = int(self.session.get_outputs()[0].shape[-1])
-        st = self.path.stat()
-        self.model_key = model_key or f"{self.dir.name}@{_file_digest(str(self.path), st.st_size, st.st_mtime_ns)[:12]}"
+        self.model_key = model_key or f"{self.dir.name}@{graph_digest(self.path)[:12]}"
         self._lock = threading.Lock()
 
     def encode_queries(self, texts: Sequence[str], batch_size: int = 32) -> np.ndarray:
@@ -240,6 +260,7 @@ class OnnxEncoder:
         return self._encode(texts, "passage", batch_size)
 
     def _encode(self, texts: Sequence[str], role: str, batch_size: int) -> np.ndarray:
+        session = self.query_session if role == "query" else self.session
         if isinstance(texts, str):
             raise TypeError("pass a sequence of texts, not a single str")
         if len(texts) == 0:
@@ -259,11 +280,42 @@ class OnnxEncoder:
                 for r, i in enumerate(idx):
                     batch[r, :len(ids[i])] = ids[i]
                     mask[r, :len(ids[i])] = 1
-                out[idx] = self.session.run(None, {"input_ids": batch, "attention_mask": mask})[0]
+                out[idx] = session.run(None, {"input_ids": batch, "attention_mask": mask})[0]
         return out
 
     def __repr__(self) -> str:
-        return f"OnnxEncoder({self.model_key!r}, {self.path.name}, dim={self.dim})"
+        return f"OnnxEncoder({self.model_key!r}, {self.path.name}, queries {self.query_path.name}, dim={self.dim})"
+
+
+class OnnxNotReady(RuntimeError):
+    """The ONNX export of a model folder is missing or stale; the message (zh-CN, then en) says how to make it."""
+
+    def __init__(self, model_dir: str | os.PathLike, onnx_dir: str | os.PathLike) -> None:
+        cmd = f"python -m matchmaking.onnx_export --model {model_dir}"
+        super().__init__(f"ONNX 模型 {onnx_dir} 不存在或已过期，请先运行 `make model` 或 `{cmd}`。\n"
+                         f"ONNX export {onnx_dir} is missing or stale; run `make model` or `{cmd}` first.")
+
+
+def load_encoder(model_dir: str | os.PathLike, quantize: str | None = None, threads: int | None = None) -> OnnxEncoder:
+    """The ``EMBEDDING_BACKEND=onnx`` encoder of a model folder, from its export beside it.
+
+    ``quantize="int8"``: passages through the int8 graph, queries through the fp32 graph (the pair that
+    kept dense nDCG@10 within 0.005 of fp32 on every dev set); ``None``: fp32 for both. The model key
+    names the source folder, the variant and the passage graph's digest, so these vectors never share an
+    index or a cache with torch's or another variant's.
+    """
+    from matchmaking.encoders import ModelNotReady, folder_digest, model_key_for
+
+    src = Path(model_dir).expanduser().resolve()
+    if not (src / "modules.json").is_file():
+        raise ModelNotReady(src)
+    out = default_onnx_dir(src)
+    if not is_complete(out, folder_digest(src)):
+        raise OnnxNotReady(src, out)
+    graph = out / (ONNX_INT8 if quantize == "int8" else ONNX_FP32)
+    variant = "int8p" if quantize == "int8" else "fp32"
+    key = f"{model_key_for(src)}+onnx-{variant}-{graph_digest(graph)[:8]}"
+    return OnnxEncoder(out, quantize=quantize, query_quantize=None, threads=threads, model_key=key)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -44,6 +44,7 @@ class MatchingRuntime:
     def __init__(self, config: Mapping[str, Any], factory: sessionmaker) -> None:
         self.model_path = config["EMBEDDING_MODEL"]
         self.quantize = None if config.get("EMBEDDING_QUANTIZE", "none") in ("", "none") else config["EMBEDDING_QUANTIZE"]
+        self.backend = config.get("EMBEDDING_BACKEND") or "torch"
         self.index_root = Path(config["INDEX_DIR"])
         # one torch thread per web process: two gave a long p95 tail under load (docs/benchmarks.md)
         self.threads = int(config.get("ENCODER_THREADS", 1)) or None
@@ -71,7 +72,7 @@ class MatchingRuntime:
     @property
     def encoder(self) -> Any:
         """The configured encoder (loaded once per process)."""
-        return build_encoder(self.model_path, quantize=self.quantize, threads=self.threads)
+        return build_encoder(self.model_path, quantize=self.quantize, threads=self.threads, backend=self.backend)
 
     def use_queue(self, queue: Any, write_factory: Callable[[], Session]) -> None:
         """Send index updates after commit as index.sync jobs through this queue (JOBS_MODE=queue)."""

@@ -47,7 +47,7 @@ def test_score_run_averages_over_judged_queries():
 def test_cli_lexical_json(tmp_path, capsys):
     assert main([str(write_set(tmp_path)), "--method", "lexical", "--json"]) == 0
     out = json.loads(capsys.readouterr().out)
-    assert set(out) == {"ndcg@10", "mrr@10", "recall@100", "queries", "method", "seconds"}
+    assert set(out) == {"ndcg@10", "mrr@10", "recall@100", "queries", "method", "backend", "quantize", "seconds"}
     # q1: d1 first (nDCG 1); q2: d2 (grade 2) first, d3 (grade 1) not retrieved: 3 / (3 + 1/log2 3)
     assert out["ndcg@10"] == pytest.approx((1 + 3 / (3 + 1 / math.log2(3))) / 2)
     assert out["mrr@10"] == 1.0 and out["recall@100"] == 1.0 and out["method"] == "lexical"

@@ -1,13 +1,15 @@
-"""matchmaking.onnx_export (measurement tool, not wired into build_encoder): offline export, agreement."""
+"""matchmaking.onnx_export and EMBEDDING_BACKEND=onnx: offline export, agreement with torch, keys."""
 from __future__ import annotations
 
+import json
+import os
 import warnings
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from matchmaking.encoders import Encoder, ModelNotReady
+from matchmaking.encoders import Encoder, ModelNotReady, build_encoder, model_key_for
 
 pytest.importorskip("onnxruntime")
 
@@ -21,6 +23,13 @@ TEXTS = [
     "短",
     "",
 ]
+CHINESE = [
+    "一种基于深度学习的输电线路缺陷识别方法，利用无人机巡检图像训练目标检测网络。",
+    "高强度可降解镁合金骨科植入物及其制备工艺",
+    "寻求合作：企业需要污水处理厂污泥减量化与资源化利用技术，要求能耗低、可规模化。",
+    "新能源汽车动力电池回收中锂、钴、镍的湿法冶金提取工艺",
+    "智慧农业：基于物联网的温室大棚环境监测与自动灌溉系统",
+]
 
 
 def test_export_of_a_missing_model_folder_says_how_to_make_it(tmp_path: Path) -> None:
@@ -32,14 +41,34 @@ def test_export_of_a_missing_model_folder_says_how_to_make_it(tmp_path: Path) ->
     assert not is_complete(tmp_path / "out")
 
 
+def _link_tree(src: Path, dest: Path) -> Path:
+    """A model folder whose files are symlinks to ``src`` (same digest, no 470 MB copy)."""
+    for path in src.rglob("*"):
+        target = dest / path.relative_to(src)
+        if path.is_dir():
+            target.mkdir(parents=True, exist_ok=True)
+        else:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            os.symlink(path.resolve(), target)
+    return dest
+
+
 @pytest.fixture(scope="module")
-def onnx_dir(default_model_path: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A fresh export of the default model into a tmp folder (~30 s, 880 MB)."""
-    from matchmaking.onnx_export import export
+def model_dir(default_model_path: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The default model, linked into a tmp folder so its export lands beside it (not in instance/)."""
+    return _link_tree(default_model_path, tmp_path_factory.mktemp("models") / default_model_path.name)
+
+
+@pytest.fixture(scope="module")
+def onnx_dir(model_dir: Path) -> Path:
+    """A fresh export of the default model into ``<model>-onnx`` beside it (~30 s, 880 MB)."""
+    from matchmaking.onnx_export import default_onnx_dir, export
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # exporter and tracer notes
-        return export(default_model_path, tmp_path_factory.mktemp("onnx") / "e5-onnx", quiet=True)
+        out = export(model_dir, quiet=True)
+    assert out == default_onnx_dir(model_dir)
+    return out
 
 
 @pytest.mark.slow
@@ -59,3 +88,83 @@ def test_onnx_vectors_agree_with_torch_fp32(real_encoder: Encoder, onnx_dir: Pat
         cos = (got * ref).sum(1)
         assert cos.mean() >= mean_min and cos.min() >= min_min, cos
     assert enc.encode_passages([]).shape == (0, 384)
+
+
+@pytest.mark.slow
+def test_onnx_backend_int8_passages_and_fp32_queries_agree_with_torch_on_chinese(
+        real_encoder: Encoder, model_dir: Path, onnx_dir: Path) -> None:
+    enc = build_encoder(str(model_dir), backend="onnx", quantize="int8", threads=2)
+    assert isinstance(enc, Encoder) and enc.dim == real_encoder.dim
+    passages = (enc.encode_passages(CHINESE) * real_encoder.encode_passages(CHINESE)).sum(1)
+    queries = (enc.encode_queries(CHINESE) * real_encoder.encode_queries(CHINESE)).sum(1)
+    # int8 weights move a passage vector a little; queries run the fp32 graph, the same function as torch
+    assert passages.mean() >= 0.998 and passages.min() >= 0.995, passages
+    assert passages.max() < 0.99999, "passages must come from the int8 graph"
+    assert queries.min() >= 0.99999, queries
+
+
+@pytest.mark.slow
+def test_each_backend_and_variant_has_its_own_model_key(real_encoder: Encoder, model_dir: Path,
+                                                        onnx_dir: Path) -> None:
+    from matchmaking.pgvector_store import table_name
+    from matchmaking.vectorcache import VectorCache
+
+    encoders = [build_encoder(str(model_dir)), build_encoder(str(model_dir), backend="onnx"),
+                build_encoder(str(model_dir), backend="onnx", quantize="int8")]
+    keys = [e.model_key for e in encoders] + [model_key_for(model_dir, "int8")]
+    assert keys[0] == real_encoder.model_key  # the linked folder has the default model's digest
+    assert len(set(keys)) == 4
+    assert keys[2].startswith(keys[0] + "+onnx-int8p-") and keys[1].startswith(keys[0] + "+onnx-fp32-")
+    # index folders, pgvector tables and cached vectors follow the key, so the variants never mix
+    assert len({table_name("achievement", k) for k in keys}) == 4
+    assert len({VectorCache("/cache", k, "passage").dir for k in keys}) == 4
+    assert build_encoder(str(model_dir), backend="onnx", quantize="int8") is encoders[2]
+
+
+@pytest.mark.slow
+def test_export_is_idempotent_and_a_stale_export_is_refused(model_dir: Path, onnx_dir: Path) -> None:
+    from matchmaking.onnx_export import MARKER, ONNX_INT8, OnnxNotReady, export, load_encoder
+
+    before = {p.name: p.stat().st_mtime_ns for p in onnx_dir.iterdir()}
+    assert export(model_dir, quiet=True) == onnx_dir  # up to date: nothing is traced or written again
+    assert {p.name: p.stat().st_mtime_ns for p in onnx_dir.iterdir()} == before
+    marker = onnx_dir / MARKER
+    saved = marker.read_text(encoding="utf-8")
+    try:
+        marker.write_text(json.dumps({**json.loads(saved), "source_digest": "0" * 64}), encoding="utf-8")
+        with pytest.raises(OnnxNotReady, match="make model") as info:
+            load_encoder(model_dir, "int8")
+        assert "请先运行" in str(info.value) and (onnx_dir / ONNX_INT8).is_file()
+    finally:
+        marker.write_text(saved, encoding="utf-8")
+
+
+def test_onnx_backend_without_an_export_says_how_to_make_it(default_model_path: Path, tmp_path: Path) -> None:
+    from matchmaking.onnx_export import OnnxNotReady, load_encoder
+
+    bare = _link_tree(default_model_path, tmp_path / "m")
+    with pytest.raises(OnnxNotReady, match="matchmaking.onnx_export --model"):
+        load_encoder(bare, "int8")
+    with pytest.raises(ModelNotReady):
+        load_encoder(tmp_path / "absent")
+    with pytest.raises(ValueError, match="backend must be one of"):
+        build_encoder(str(bare), backend="tensorrt")
+
+
+@pytest.mark.parametrize("backend, expect", [("onnx", "make model"), ("tensorrt", "backend must be one of")])
+def test_evaluate_cli_builds_the_platform_encoder_and_explains_a_bad_one(
+        default_model_path: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str],
+        monkeypatch: pytest.MonkeyPatch, backend: str, expect: str) -> None:
+    from matchmaking import evaluate
+
+    from tests.matchmaking.test_evaluate import write_set
+
+    monkeypatch.setenv("EMBEDDING_BACKEND", backend)  # the CLI defaults to the platform's settings
+    monkeypatch.setenv("EMBEDDING_QUANTIZE", "int8")
+    bare = _link_tree(default_model_path, tmp_path / "m")
+    with pytest.raises(SystemExit) as info:
+        evaluate.main([str(write_set(tmp_path / "set")), "--method", "dense", "--json", "--model", str(bare),
+                       "--cache-dir", str(tmp_path / "cache")])
+    assert info.value.code == 2
+    err = capsys.readouterr().err
+    assert expect in err and "Traceback" not in err
