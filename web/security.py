@@ -11,6 +11,9 @@ from flask_babel import gettext as _
 from flask_limiter import Limiter
 from flask_login import current_user, logout_user, user_logged_in
 from limits import parse
+from limits.errors import StorageError
+from limits.storage import MemoryStorage
+from limits.strategies import FixedWindowRateLimiter
 from sqlalchemy.exc import OperationalError
 from werkzeug.exceptions import TooManyRequests
 
@@ -38,11 +41,30 @@ class _SessionInterface(SecureCookieSessionInterface):
 
 
 class Throttle:
-    """Fixed-window counters from Flask-Limiter's storage (memory, or Redis shared by every process)."""
+    """Fixed-window counters from Flask-Limiter's storage (memory, or Redis shared by every process).
+
+    When the shared store does not answer, counting goes on in this process's memory (a limit then holds
+    per worker: it never fails open, and never answers 500) and the store is tried again after
+    RATELIMIT_FALLBACK_SECONDS."""
 
     def __init__(self, app: Flask) -> None:
+        app.config.setdefault("RATELIMIT_STORAGE_OPTIONS", _storage_options(app.config["RATELIMIT_STORAGE_URI"]))
         self.flask_limiter = Limiter(key_func=client_ip, app=app, default_limits=[], headers_enabled=False)
         self.config = app.config
+        self.fallback = FixedWindowRateLimiter(MemoryStorage())
+        self._down_until = 0.0
+
+    def _call(self, method: str, *args: Any) -> Any:
+        """One call on the shared limiter, or on the in-process fallback while the store is down."""
+        if time.monotonic() >= self._down_until:
+            try:
+                return getattr(self.flask_limiter.limiter, method)(*args)
+            except StorageError as err:
+                wait = float(self.config.get("RATELIMIT_FALLBACK_SECONDS", 5))
+                self._down_until = time.monotonic() + wait
+                log.warning("rate-limit store unavailable (%s); counting in this process for %.0f s",
+                            type(err.storage_error).__name__, wait)
+        return getattr(self.fallback, method)(*args)
 
     def rule(self, name: str) -> Any:
         """The configured limit for a throttle (read per call, so a changed setting applies at once)."""
@@ -54,17 +76,26 @@ class Throttle:
 
     def allowed(self, name: str, key: str) -> bool:
         """True if one more hit fits in the window (does not count)."""
-        return not self.enabled or self.flask_limiter.limiter.test(self.rule(name), name, key)
+        return not self.enabled or self._call("test", self.rule(name), name, key)
 
     def hit(self, name: str, key: str) -> None:
         """Count one hit; TooManyRequests (429 with Retry-After) when the window is full."""
-        if self.enabled and not self.flask_limiter.limiter.hit(self.rule(name), name, key):
+        if self.enabled and not self._call("hit", self.rule(name), name, key):
             self.refuse(name, key)
 
     def refuse(self, name: str, key: str) -> None:
         """Answer 429 with the seconds until the window resets."""
-        stats = self.flask_limiter.limiter.get_window_stats(self.rule(name), name, key)
+        stats = self._call("get_window_stats", self.rule(name), name, key)
         raise TooManyRequests(retry_after=max(int(stats.reset_time - time.time()) + 1, 1))
+
+
+def _storage_options(uri: str) -> dict:
+    """Storage errors are wrapped (limits.errors.StorageError) so the fallback can catch them; Redis calls
+    give up after half a second rather than holding a sign-in for the client's default timeout."""
+    options: dict = {"wrap_exceptions": True}
+    if uri.startswith(("redis://", "rediss://", "redis+")):
+        options.update(socket_timeout=0.5, socket_connect_timeout=0.5)
+    return options
 
 
 def throttle() -> Throttle:
