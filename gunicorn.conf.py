@@ -20,3 +20,6 @@ graceful_timeout = 30
 max_requests = 5000
 max_requests_jitter = 500
 wsgi_app = "app:create_app()"
+# gunicorn 27's control socket sits at one fixed path per user; several instances (tests, a load test next
+# to a running site) would fight over it, and nothing here uses it
+control_socket_disable = True

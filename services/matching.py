@@ -1,9 +1,10 @@
 """Ranked, explained matches between demands and achievements, served from the engine's indexes."""
 from __future__ import annotations
 
+import hashlib
 import logging
 import threading
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Mapping, Optional
 
@@ -17,6 +18,7 @@ from matchmaking.pgvector_store import table_name
 from matchmaking.vectorstore import MANIFEST_FILE, FaissStore, build_vector_store
 from models import Achievement, Demand, Status
 
+from .cache import NoCache, build_cache
 from .indexing import (MODELS, BackgroundWorker, ChangeTracker, SyncReport, published_docs, refresh_vectors,
                        stored_vectors, store_dir, text_sha256 as _sha, to_doc)
 
@@ -51,6 +53,7 @@ class MatchingRuntime:
         self._lock = threading.RLock()
         self._stores: dict[str, tuple[int, FaissStore]] = {}
         self._matchers: dict[str, tuple[int, HybridMatcher]] = {}
+        self.cache = build_cache(str(config.get("CACHE_URL", "none")), int(config.get("CACHE_TTL", 600)))
         self.worker = BackgroundWorker(self._job)
         ChangeTracker(self.on_commit).install(factory)
         if self.pgvector:
@@ -115,6 +118,9 @@ class MatchingRuntime:
         if session is not None:
             return build_vector_store("pgvector", connection=session.connection().connection.driver_connection, **kw)
         cached = self._stores.get(kind)
+        if cached is not None and cached[1].connection_lost():  # the server restarted: open a new one
+            cached[1].close()
+            cached = None
         if cached is None:
             cached = self._stores[kind] = (0, build_vector_store("pgvector", conninfo=self.conninfo, **kw))
         return cached[1]
@@ -190,7 +196,8 @@ class MatchingRuntime:
             cached = self._matchers.get(kind)
             if cached and cached[0] == stamp:
                 return cached[1]
-            docs = {i: d for i, d in published_docs(session, kind).items() if i in store}
+            in_store = set(store.ids().tolist())  # one query, not one per listing (pgvector)
+            docs = {i: d for i, d in published_docs(session, kind).items() if i in in_store}
             ids = sorted(docs)
             lexical = LexicalIndex.build(ids, [docs[i].embed_text() for i in ids])
             matcher = HybridMatcher(self.encoder, store, lexical, docs)
@@ -198,36 +205,58 @@ class MatchingRuntime:
             return matcher
 
     def find_matches(self, session: Session, item: Demand | Achievement, k: int = 10) -> list[MatchView]:
-        """Ranked counterparts of a listing: published, not from the listing's own organisation."""
+        """Ranked counterparts of a listing: published, not from the listing's own organisation.
+
+        The matcher holds only published listings (as of its index stamp), so the hard filter is the few
+        counterparts of the listing's own owner or organisation, not a set of every allowed id; results,
+        cached or fresh, are re-checked against the database (published, not the own side) every time."""
         other = "achievement" if item.kind == "demand" else "demand"
-        allowed = _allowed_ids(session, other, item)
-        if not allowed:
-            return []
-        matches = self.matcher(other, session).match(to_doc(item), k=k, allowed_ids=allowed)
-        return _recheck(session, other, matches)
+        matcher = self.matcher(other, session)
+        key = self._cache_key("match", other, item, k)
+        cached = self.cache.get(key) if key else None
+        if cached is not None:
+            matches = [Match(**m) for m in cached]
+        else:
+            matches = matcher.match(to_doc(item), k=k, excluded_ids=_own_side_ids(session, other, item))
+            if key:
+                self.cache.set(key, [asdict(m) for m in matches])
+        return _recheck(session, other, matches, item)
+
+    def _cache_key(self, what: str, other: str, item: Demand | Achievement, k: int) -> Optional[str]:
+        """Everything a result depends on: the listing's full engine view (text and structured fields), its
+        owner and organisation, the model, the counterpart index's stamp and k; None when not cacheable."""
+        stamp = self._matchers.get(other, (0,))[0]
+        if not stamp or isinstance(self.cache, NoCache):
+            return None
+        doc = hashlib.sha256(repr(to_doc(item)).encode("utf-8")).hexdigest()[:32]
+        return (f"techmatch:{what}:v1:{item.kind}:{item.id}:{doc}:{item.owner_id}:{item.organisation_id}:"
+                f"{self.encoder.model_key}:{other}@{stamp}:{k}")
 
     def similar(self, session: Session, item: Demand | Achievement, k: int = 5) -> list[MatchView]:
         """Published listings of the same kind that look like this one (possible duplicates)."""
-        allowed = set(session.scalars(select(MODELS[item.kind].id).where(
-            MODELS[item.kind].status == Status.PUBLISHED.value, MODELS[item.kind].id != item.id)))
-        if not allowed:
-            return []
-        matches = self.matcher(item.kind, session).similar(to_doc(item), k=k, allowed_ids=allowed)
-        return _recheck(session, item.kind, matches)
+        # the engine drops the listing itself after retrieval; _recheck drops anything unpublished since
+        matches = self.matcher(item.kind, session).similar(to_doc(item), k=k)
+        return _recheck(session, item.kind, [m for m in matches if m.id != item.id])
 
 
-def _allowed_ids(session: Session, kind: str, item: Demand | Achievement) -> set[int]:
-    """Hard filters before ranking: published only, never the listing's own organisation or owner."""
+def _own_side_ids(session: Session, kind: str, item: Demand | Achievement) -> set[int]:
+    """Counterparts never suggested: those of the listing's own owner or organisation."""
     model = MODELS[kind]
-    stmt = select(model.id).where(model.status == Status.PUBLISHED.value, model.owner_id != item.owner_id)
+    own = model.owner_id == item.owner_id
     if item.organisation_id is not None:
-        stmt = stmt.where(or_(model.organisation_id.is_(None), model.organisation_id != item.organisation_id))
-    return set(session.scalars(stmt))
+        own = or_(own, model.organisation_id == item.organisation_id)
+    return set(session.scalars(select(model.id).where(own)))
 
 
-def _recheck(session: Session, kind: str, matches: list[Match]) -> list[MatchView]:
-    """Results are re-read from the database so nothing unpublished since indexing is shown."""
+def _recheck(session: Session, kind: str, matches: list[Match],
+             item: Optional[Demand | Achievement] = None) -> list[MatchView]:
+    """Results are re-read from the database so nothing unpublished since indexing (or, for a listing's
+    matches, from its own owner or organisation) is shown."""
     model = MODELS[kind]
-    rows = {r.id: r for r in session.scalars(select(model).where(
-        model.id.in_([m.id for m in matches]), model.status == Status.PUBLISHED.value))}
+    stmt = select(model).where(model.id.in_([m.id for m in matches]), model.status == Status.PUBLISHED.value)
+    if item is not None:
+        stmt = stmt.where(model.owner_id != item.owner_id)
+        if item.organisation_id is not None:
+            stmt = stmt.where(or_(model.organisation_id.is_(None), model.organisation_id != item.organisation_id))
+    rows = {r.id: r for r in session.scalars(stmt)}
     return [MatchView(rows[m.id], m) for m in matches if m.id in rows]

@@ -14,12 +14,12 @@ from limits import parse
 from limits.errors import StorageError
 from limits.storage import MemoryStorage
 from limits.strategies import FixedWindowRateLimiter
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import InterfaceError, OperationalError
 from werkzeug.exceptions import TooManyRequests
 
 from services import audit, second_factor
 
-from .db import is_retryable
+from .db import is_retryable, is_unavailable
 
 log = logging.getLogger(__name__)
 THROTTLES = {"login_address": "LOGIN_LIMIT_ADDRESS", "login_account": "LOGIN_LIMIT_ACCOUNT",
@@ -123,8 +123,12 @@ def init_app(app: Flask) -> None:
         return resp
 
     @app.errorhandler(OperationalError)
+    @app.errorhandler(InterfaceError)
     def database_busy(e: OperationalError):
-        """A database still locked after the busy timeout is a temporary condition: 503, not 500."""
+        """A database still locked after the busy timeout, or one that cannot be reached, is a temporary
+        condition: 503 with Retry-After, not 500."""
+        if is_unavailable(e):
+            return _unavailable()
         if not is_busy(e):
             log.error("database error: %s", type(getattr(e, "orig", e)).__name__)
             return render_template("errors/error.html", code=500, message=_(
@@ -135,6 +139,35 @@ def init_app(app: Flask) -> None:
             503))
         resp.headers["Retry-After"] = "5"
         return resp
+
+    for kind in _psycopg_errors():  # pgvector readers talk to PostgreSQL through psycopg directly
+        app.register_error_handler(kind, lambda e: _unavailable() if is_unavailable(e) else _raise(e))
+
+
+def _psycopg_errors() -> tuple:
+    try:
+        import psycopg
+    except ImportError:
+        return ()
+    return (psycopg.OperationalError, psycopg.InterfaceError)
+
+
+def _raise(e: BaseException) -> Any:
+    raise e
+
+
+def _unavailable() -> Any:
+    """503 page (JSON under /api/) while the database cannot be reached; nothing was changed."""
+    from .api.core import error_response, is_api_request
+
+    log.warning("database unavailable on %s %s", request.method, request.endpoint)
+    message = _("The database cannot be reached right now and nothing was changed. Please try again in a minute.")
+    if is_api_request():
+        resp = error_response(503, "database_unavailable", message)
+    else:
+        resp = current_app.make_response((render_template("errors/error.html", code=503, message=message), 503))
+    resp.headers["Retry-After"] = "30"
+    return resp
 
 
 def is_busy(err: BaseException) -> bool:
