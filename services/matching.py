@@ -8,8 +8,9 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Mapping, Optional
 
+import numpy as np
 from sqlalchemy import event, or_, select
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import Session, selectinload, sessionmaker
 
 from matchmaking.encoders import build_encoder
 from matchmaking.engine import HybridMatcher, Match
@@ -217,10 +218,26 @@ class MatchingRuntime:
         if cached is not None:
             matches = [Match(**m) for m in cached]
         else:
-            matches = matcher.match(to_doc(item), k=k, excluded_ids=_own_side_ids(session, other, item))
+            doc = to_doc(item)
+            matches = matcher.match(doc, k=k, query_vec=self._query_vec(doc),
+                                    excluded_ids=_own_side_ids(session, other, item))
             if key:
                 self.cache.set(key, [asdict(m) for m in matches])
         return _recheck(session, other, matches, item)
+
+    def _query_vec(self, doc: Any) -> Any:
+        """The listing's query embedding, from the cache when its exact text was encoded before (encoding is
+        most of an uncached match page's time: ~50-250 ms on one CPU thread)."""
+        enc = self.encoder
+        if isinstance(self.cache, NoCache):
+            return enc.encode_queries([doc.embed_text()])[0]
+        key = f"techmatch:qvec:v1:{enc.model_key}:{_sha(doc)}"
+        hit = self.cache.get(key)
+        if hit is not None:
+            return np.asarray(hit, dtype=np.float32)
+        vec = enc.encode_queries([doc.embed_text()])[0]
+        self.cache.set(key, [float(x) for x in vec])
+        return vec
 
     def _cache_key(self, what: str, other: str, item: Demand | Achievement, k: int) -> Optional[str]:
         """Everything a result depends on: the listing's full engine view (text and structured fields), its
@@ -235,7 +252,15 @@ class MatchingRuntime:
     def similar(self, session: Session, item: Demand | Achievement, k: int = 5) -> list[MatchView]:
         """Published listings of the same kind that look like this one (possible duplicates)."""
         # the engine drops the listing itself after retrieval; _recheck drops anything unpublished since
-        matches = self.matcher(item.kind, session).similar(to_doc(item), k=k)
+        matcher = self.matcher(item.kind, session)
+        key = self._cache_key("similar", item.kind, item, k) if item.id is not None else None
+        cached = self.cache.get(key) if key else None
+        if cached is not None:
+            matches = [Match(**m) for m in cached]
+        else:
+            matches = matcher.similar(to_doc(item), k=k)
+            if key:
+                self.cache.set(key, [asdict(m) for m in matches])
         return _recheck(session, item.kind, [m for m in matches if m.id != item.id])
 
 
@@ -253,7 +278,9 @@ def _recheck(session: Session, kind: str, matches: list[Match],
     """Results are re-read from the database so nothing unpublished since indexing (or, for a listing's
     matches, from its own owner or organisation) is shown."""
     model = MODELS[kind]
-    stmt = select(model).where(model.id.in_([m.id for m in matches]), model.status == Status.PUBLISHED.value)
+    # the pages show each result's organisation and field: loaded here in two queries, not two per result
+    stmt = select(model).where(model.id.in_([m.id for m in matches]), model.status == Status.PUBLISHED.value) \
+        .options(selectinload(model.organisation), selectinload(model.field))
     if item is not None:
         stmt = stmt.where(model.owner_id != item.owner_id)
         if item.organisation_id is not None:

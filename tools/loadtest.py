@@ -50,6 +50,8 @@ def _args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--set-dir", default=str(_default_set()), help="BEIR dev set giving real texts")
     p.add_argument("--vector-cache", default=str(_default_vector_cache()), help="cached real passage vectors")
     p.add_argument("--model", default=str(ROOT / "instance/models/multilingual-e5-small"))
+    p.add_argument("--profile", type=int, default=0,
+                   help="instead of wrk: profile this many match pages in-process (cProfile, top functions)")
     p.add_argument("--keep", action="store_true", help="keep the database folder (printed) at the end")
     p.add_argument("--json", action="store_true", help="print one JSON object at the end")
     p.add_argument("--seed", type=int, default=0)
@@ -185,11 +187,22 @@ def seed_listings(args: argparse.Namespace, conninfo: str) -> dict:
         with psycopg.connect(conninfo, autocommit=True) as conn:
             ids = [r[0] for r in conn.execute(f"SELECT id FROM {kind}s WHERE status = 'published' ORDER BY id")]
         vecs = synth_vectors(real, len(ids), rng)
-        store = build_vector_store("pgvector", dim=dim, model_key=model_key, name=table_name(kind, model_key),
-                                   conninfo=conninfo)
-        for start in range(0, len(ids), 5000):
-            store.upsert(ids[start:start + 5000], vecs[start:start + 5000])
+        name = table_name(kind, model_key)
+        store = build_vector_store("pgvector", dim=dim, model_key=model_key, name=name, conninfo=conninfo)
         store.close()
+        # one bulk HNSW build after loading is several times faster than inserting into the graph row by row;
+        # the index is the one PgVectorStore creates (same name, opclass and parameters)
+        with psycopg.connect(conninfo, autocommit=True) as conn:
+            indexdef = conn.execute("SELECT indexdef FROM pg_indexes WHERE indexname = %s",
+                                    (f"vec_{name}_hnsw",)).fetchone()[0]
+            conn.execute(f"DROP INDEX vec_{name}_hnsw")
+            with conn.cursor().copy(f"COPY vec_{name} (id, embedding) FROM STDIN") as cp:
+                for i, v in zip(ids, vecs):
+                    cp.write_row((i, "[" + ",".join(f"{x:.6f}" for x in v) + "]"))
+            conn.execute("SET maintenance_work_mem = '1GB'")
+            conn.execute(indexdef)
+            conn.execute(f"UPDATE vector_store_meta SET version = version + 1 WHERE name = %s", (name,))
+            conn.execute(f"ANALYZE vec_{name}")
         say(f"{kind}: {len(ids)} vectors into pgvector (HNSW) in {time.perf_counter() - t:.0f} s")
     return {"achievements": n_ach, "demands": n_dem, "organisations": n_org, "model_key": model_key}
 
@@ -282,6 +295,33 @@ def run_wrk(args: argparse.Namespace, base: str, cookie: str, paths: list[str], 
     return res
 
 
+def profile(args: argparse.Namespace, url: str, instance: str, demands: list[int]) -> None:
+    """cProfile of match pages served in this process (after one warm-up page), top 35 by cumulative time."""
+    import cProfile
+    import pstats
+
+    from app import create_app
+
+    app = create_app({"DATABASE_URL": url, "VECTOR_STORE": "pgvector", "INSTANCE_DIR": instance,
+                      "SECRET_KEY": "loadtest-secret", "EMBEDDING_MODEL": args.model, "INDEX_SYNC": "inline",
+                      "JOBS_MODE": "inline", "CACHE_URL": args.cache_url, "RATELIMIT_ENABLED": False,
+                      "WTF_CSRF_ENABLED": False})
+    client = app.test_client()
+    r = client.post("/login", data={"email": BROKER, "password": PASSWORD})
+    assert r.status_code in (302, 303), r.status_code
+    t = time.perf_counter()
+    client.get(f"/matches/demand/{demands[0]}")
+    say(f"first match page (matchers built): {time.perf_counter() - t:.1f} s")
+    prof = cProfile.Profile()
+    t = time.perf_counter()
+    prof.enable()
+    for i in range(args.profile):
+        assert client.get(f"/matches/demand/{demands[(i + 1) % len(demands)]}").status_code == 200
+    prof.disable()
+    say(f"{args.profile} match pages: {(time.perf_counter() - t) / args.profile * 1000:.0f} ms each")
+    pstats.Stats(prof, stream=sys.stdout).sort_stats("cumulative").print_stats(35)
+
+
 def worker_rss_mb(master: int) -> list[float]:
     out = []
     for pid in subprocess.run(["pgrep", "-P", str(master)], capture_output=True, text=True).stdout.split():
@@ -314,6 +354,9 @@ def main(argv: list[str] | None = None) -> int:
             words = [r[0][:4] for r in conn.execute("SELECT title FROM achievements ORDER BY random() LIMIT 200")]
         instance = Path(root) / "instance"
         instance.mkdir()
+        if args.profile:
+            profile(args, url, str(instance), dem)
+            return 0
         port = free_port()
         base = f"http://127.0.0.1:{port}"
         proc = start_gunicorn(args, url, str(instance), port)
