@@ -23,7 +23,7 @@ from tests.redis_server import redis_server, redis_url  # noqa: F401
 
 ROOT = Path(__file__).resolve().parents[2]
 CSRF_RE = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"')
-PID_RE = re.compile(r"pid=(\d+)")
+PID_RE = re.compile(r"pid=<?(\d+)")
 
 
 def free_port() -> int:
@@ -35,8 +35,8 @@ def free_port() -> int:
 class Site:
     """A running gunicorn and an HTTP client for it."""
 
-    def __init__(self, proc: subprocess.Popen, base: str, access_log: Path, instance: Path) -> None:
-        self.proc, self.base, self.access_log, self.instance = proc, base, access_log, instance
+    def __init__(self, proc: subprocess.Popen, base: str, access_log: Path, instance: Path, log: Any) -> None:
+        self.proc, self.base, self.access_log, self.instance, self.log = proc, base, access_log, instance, log
 
     def client(self) -> Any:
         import requests
@@ -86,7 +86,7 @@ def start_site(app, tmp_path: Path, redis_url: str) -> Iterator[Callable[..., Si
         log = open(tmp_path / f"gunicorn-{port}.log", "w")
         proc = subprocess.Popen([str(Path(sys.executable).parent / "gunicorn"), "-c", str(ROOT / "gunicorn.conf.py")],
                                 cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-        site = Site(proc, f"http://127.0.0.1:{port}", access_log, instance)
+        site = Site(proc, f"http://127.0.0.1:{port}", access_log, instance, log)
         sites.append(site)
         _wait_up(site, tmp_path / f"gunicorn-{port}.log")
         return site
@@ -96,6 +96,7 @@ def start_site(app, tmp_path: Path, redis_url: str) -> Iterator[Callable[..., Si
         if site.proc.poll() is None:
             os.killpg(site.proc.pid, signal.SIGTERM)
             site.proc.wait(timeout=60)
+        site.log.close()
 
 
 def _wait_up(site: Site, log: Path) -> None:
