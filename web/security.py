@@ -5,7 +5,7 @@ import logging
 import time
 from typing import Any
 
-from flask import Flask, current_app, flash, redirect, render_template, request, session, url_for
+from flask import Flask, current_app, flash, g, redirect, render_template, request, session, url_for
 from flask.sessions import SecureCookieSessionInterface
 from flask_babel import gettext as _
 from flask_limiter import Limiter
@@ -161,6 +161,8 @@ def _unavailable() -> Any:
     from .api.core import error_response, is_api_request
 
     log.warning("database unavailable on %s %s", request.method, request.endpoint)
+    # the page is drawn as for a visitor: loading the signed-in user would need the database again
+    g._login_user = current_app.login_manager.anonymous_user()
     message = _("The database cannot be reached right now and nothing was changed. Please try again in a minute.")
     if is_api_request():
         resp = error_response(503, "database_unavailable", message)

@@ -96,6 +96,7 @@ def test_stopped_postgres_gives_503_keeps_committed_rows_and_recovers(app, clien
         make_listing("demand", owner, reviewer=broker, title=f"停机前已提交的需求{n}")
     assert client.submit("/login", {"email": owner.email, "password": PASSWORD}).status_code == 302
     assert client.get("/demands/mine").status_code == 200
+    token = client.token("/demands/new")
     session.close()
 
     pg_control.stop()
@@ -104,14 +105,17 @@ def test_stopped_postgres_gives_503_keeps_committed_rows_and_recovers(app, clien
         assert page.status_code == 503 and page.headers["Retry-After"]
         assert ZH_UNAVAILABLE in page.get_data(as_text=True) and "Traceback" not in page.get_data(as_text=True)
         assert client.get("/search/demand").status_code == 503
-        api = client.get("/api/v1/demands/", headers={"Authorization": "Bearer tm_not-checked-while-down"})
+        api = client.get("/api/v1/demands/", headers={"Authorization": "Bearer tm_abcd_well-formed-but-unknown"})
         assert api.status_code == 503 and api.get_json()["code"] == "database_unavailable"
         form = client.get("/demands/new")  # the form page itself reads the database
         assert form.status_code == 503
+        sent = client.post("/demands/new", data={"csrf_token": token, "title": "停机中提交的需求"})
+        assert sent.status_code == 503 and ZH_UNAVAILABLE in sent.get_data(as_text=True)
     finally:
         pg_control.start()
 
     assert client.get("/demands/mine").status_code == 200  # same app, same pool: reconnected
     assert session.scalar(select(func.count()).select_from(Demand).where(Demand.title.like("停机前%"))) == 3
+    assert session.scalar(select(func.count()).select_from(Demand).where(Demand.title == "停机中提交的需求")) == 0
     make_listing("demand", owner, reviewer=broker, title="恢复后提交的需求")
     assert session.scalar(select(func.count()).select_from(Demand)) == 4
