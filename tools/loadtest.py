@@ -46,7 +46,7 @@ def _args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--connections", type=int, default=8, help="wrk connections")
     p.add_argument("--match-demands", type=int, default=200, help="distinct demands in the match-page set")
     p.add_argument("--pages", default="listing,search,match", help="pages to load, comma-separated")
-    p.add_argument("--cache-url", default="none", help="CACHE_URL of the web processes (none|memory|redis://)")
+    p.add_argument("--cache-url", default="none", help="CACHE_URL of the web processes (none|memory|redis://); several, comma-separated: one run each")
     p.add_argument("--set-dir", default=str(_default_set()), help="BEIR dev set giving real texts")
     p.add_argument("--vector-cache", default=str(_default_vector_cache()), help="cached real passage vectors")
     p.add_argument("--model", default=str(ROOT / "instance/models/multilingual-e5-small"))
@@ -231,12 +231,12 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def start_gunicorn(args: argparse.Namespace, url: str, instance: str, port: int) -> subprocess.Popen:
+def start_gunicorn(args: argparse.Namespace, url: str, instance: str, port: int, cache_url: str) -> subprocess.Popen:
     env = dict(os.environ, DATABASE_URL=url, VECTOR_STORE="pgvector", INSTANCE_DIR=instance,
                SECRET_KEY="loadtest-secret", EMBEDDING_MODEL=args.model, INDEX_SYNC="inline", JOBS_MODE="inline",
-               CACHE_URL=args.cache_url, WEB_WORKERS=str(args.workers), WEB_THREADS=str(args.threads),
+               CACHE_URL=cache_url, WEB_WORKERS=str(args.workers), WEB_THREADS=str(args.threads),
                WEB_BIND=f"127.0.0.1:{port}", WEB_TIMEOUT="600", WEB_ACCESS_LOG="", RATELIMIT_ENABLED="0")
-    log = open(Path(instance) / "gunicorn.log", "w")
+    log = open(Path(instance) / f"gunicorn-{port}.log", "w")
     return subprocess.Popen([str(Path(sys.executable).parent / "gunicorn"), "-c", str(ROOT / "gunicorn.conf.py")],
                             cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
 
@@ -304,7 +304,7 @@ def profile(args: argparse.Namespace, url: str, instance: str, demands: list[int
 
     app = create_app({"DATABASE_URL": url, "VECTOR_STORE": "pgvector", "INSTANCE_DIR": instance,
                       "SECRET_KEY": "loadtest-secret", "EMBEDDING_MODEL": args.model, "INDEX_SYNC": "inline",
-                      "JOBS_MODE": "inline", "CACHE_URL": args.cache_url, "RATELIMIT_ENABLED": False,
+                      "JOBS_MODE": "inline", "CACHE_URL": args.cache_url.split(",")[-1], "RATELIMIT_ENABLED": False,
                       "WTF_CSRF_ENABLED": False})
     client = app.test_client()
     r = client.post("/login", data={"email": BROKER, "password": PASSWORD})
@@ -357,25 +357,34 @@ def main(argv: list[str] | None = None) -> int:
         if args.profile:
             profile(args, url, str(instance), dem)
             return 0
-        port = free_port()
-        base = f"http://127.0.0.1:{port}"
-        proc = start_gunicorn(args, url, str(instance), port)
-        wait_up(base, proc)
-        session = sign_in(base)
-        cookie = "; ".join(f"{c.name}={c.value}" for c in session.cookies)
         from urllib.parse import quote
 
         pages = {"listing": [f"/achievement/{i}" for i in ach],
                  "search": [f"/search/achievement?q={quote(w)}" for w in words],
                  "match": [f"/matches/demand/{i}" for i in dem]}
-        if "match" in args.pages:
-            warm(session, base, pages["match"], args.workers)
-        result["pages"] = {}
-        for name in args.pages.split(","):
-            say(f"wrk {args.duration}s on the {name} page ({len(pages[name])} paths), load {loadavg()}")
-            result["pages"][name] = run_wrk(args, base, cookie, pages[name], root)
-            say(f"{name}: {json.dumps(result['pages'][name])}")
-        result["worker_rss_mb"] = worker_rss_mb(proc.pid)
+        result["runs"] = {}
+        for cache_url in args.cache_url.split(","):
+            port = free_port()
+            base = f"http://127.0.0.1:{port}"
+            proc = start_gunicorn(args, url, str(instance), port, cache_url)
+            wait_up(base, proc)
+            session = sign_in(base)
+            cookie = "; ".join(f"{c.name}={c.value}" for c in session.cookies)
+            run: dict = {"cache_url": cache_url, "pages": {}}
+            if "match" in args.pages:
+                # every worker builds its matchers on its first match page; a cache is filled by a full pass
+                warm(session, base, pages["match"] * (2 if cache_url != "none" else 0) or pages["match"][: args.workers * 4],
+                     args.workers)
+            for name in args.pages.split(","):
+                say(f"[CACHE_URL={cache_url}] wrk {args.duration}s on the {name} page ({len(pages[name])} paths), "
+                    f"load {loadavg()}")
+                run["pages"][name] = run_wrk(args, base, cookie, pages[name], root)
+                say(f"{name}: {json.dumps(run['pages'][name])}")
+            run["worker_rss_mb"] = worker_rss_mb(proc.pid)
+            os.killpg(proc.pid, signal.SIGTERM)
+            proc.wait(timeout=60)
+            proc = None
+            result["runs"][cache_url] = run
     finally:
         if proc is not None:
             os.killpg(proc.pid, signal.SIGTERM)
@@ -389,11 +398,14 @@ def main(argv: list[str] | None = None) -> int:
     if args.json:
         print(json.dumps(result, ensure_ascii=False))
     else:
-        for name, r in result.get("pages", {}).items():
-            print(f"{name:8s} {r['requests_per_s']:8.1f} req/s  p50 {r['p50_ms']:7.1f} ms  p95 {r['p95_ms']:7.1f} ms  "
-                  f"p99 {r['p99_ms']:7.1f} ms  non-2xx {r['non_2xx']}  errors {r['errors']}  "
-                  f"load {r['loadavg_before']} -> {r['loadavg_after']}")
-        print(f"worker RSS MB: {result.get('worker_rss_mb')}")
+        print(f"{args.listings} listings, {args.workers} workers x {args.threads} threads, {args.connections} "
+              f"connections, {args.duration} s per page; {result['machine']}")
+        for cache_url, run in result.get("runs", {}).items():
+            for name, r in run["pages"].items():
+                print(f"CACHE_URL={cache_url:6s} {name:8s} {r['requests_per_s']:8.1f} req/s  p50 {r['p50_ms']:7.1f} ms  "
+                      f"p95 {r['p95_ms']:7.1f} ms  p99 {r['p99_ms']:7.1f} ms  non-2xx {r['non_2xx']}  "
+                      f"errors {r['errors']}  load {r['loadavg_before']} -> {r['loadavg_after']}")
+            print(f"CACHE_URL={cache_url}: worker RSS MB {run['worker_rss_mb']}")
     return 0
 
 
