@@ -212,6 +212,8 @@ class MatchingRuntime:
         counterparts of the listing's own owner or organisation, not a set of every allowed id; results,
         cached or fresh, are re-checked against the database (published, not the own side) every time."""
         other = "achievement" if item.kind == "demand" else "demand"
+        if not _any_published(session, other):
+            return []
         matcher = self.matcher(other, session)
         key = self._cache_key("match", other, item, k)
         cached = self.cache.get(key) if key else None
@@ -252,6 +254,8 @@ class MatchingRuntime:
     def similar(self, session: Session, item: Demand | Achievement, k: int = 5) -> list[MatchView]:
         """Published listings of the same kind that look like this one (possible duplicates)."""
         # the engine drops the listing itself after retrieval; _recheck drops anything unpublished since
+        if not _any_published(session, item.kind, but=item.id):
+            return []
         matcher = self.matcher(item.kind, session)
         key = self._cache_key("similar", item.kind, item, k) if item.id is not None else None
         cached = self.cache.get(key) if key else None
@@ -262,6 +266,15 @@ class MatchingRuntime:
             if key:
                 self.cache.set(key, [asdict(m) for m in matches])
         return _recheck(session, item.kind, [m for m in matches if m.id != item.id])
+
+
+def _any_published(session: Session, kind: str, but: Optional[int] = None) -> bool:
+    """One row is enough: no matcher is built over an empty set."""
+    model = MODELS[kind]
+    stmt = select(model.id).where(model.status == Status.PUBLISHED.value)
+    if but is not None:
+        stmt = stmt.where(model.id != but)
+    return session.scalar(stmt.limit(1)) is not None
 
 
 def _own_side_ids(session: Session, kind: str, item: Demand | Achievement) -> set[int]:
