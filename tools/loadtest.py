@@ -235,7 +235,7 @@ def start_gunicorn(args: argparse.Namespace, url: str, instance: str, port: int,
     env = dict(os.environ, DATABASE_URL=url, VECTOR_STORE="pgvector", INSTANCE_DIR=instance,
                SECRET_KEY="loadtest-secret", EMBEDDING_MODEL=args.model, INDEX_SYNC="inline", JOBS_MODE="inline",
                CACHE_URL=cache_url, WEB_WORKERS=str(args.workers), WEB_THREADS=str(args.threads),
-               WEB_BIND=f"127.0.0.1:{port}", WEB_TIMEOUT="600", WEB_ACCESS_LOG="", RATELIMIT_ENABLED="0")
+               WEB_BIND=f"127.0.0.1:{port}", WEB_TIMEOUT="1800", WEB_ACCESS_LOG="", RATELIMIT_ENABLED="0")
     log = open(Path(instance) / f"gunicorn-{port}.log", "w")
     return subprocess.Popen([str(Path(sys.executable).parent / "gunicorn"), "-c", str(ROOT / "gunicorn.conf.py")],
                             cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
