@@ -7,13 +7,22 @@ MODEL_DIR ?= instance/models/multilingual-e5-small
 HOST ?= 127.0.0.1
 PORT ?= 5000
 
-.PHONY: run test setup venv model translations migrate fonts browser redis bench evaluate clean
+.PHONY: run serve loadtest test setup venv model translations migrate fonts browser redis bench evaluate clean
 
 run: setup
 	$(FLASK) seed demo
 	$(FLASK) index sync
 	@echo "serving on http://$(HOST):$(PORT)  (Ctrl-C to stop)"
 	$(FLASK) run --host $(HOST) --port $(PORT)
+
+# Several web processes (gunicorn, gunicorn.conf.py); share state through Redis and PostgreSQL (docs/deployment.md).
+WORKERS ?= 4
+serve: setup
+	WEB_WORKERS=$(WORKERS) WEB_BIND=$(HOST):$(PORT) $(VENV)/bin/gunicorn -c gunicorn.conf.py
+
+# 100k listings in a throw-away PostgreSQL + pgvector, 4 gunicorn workers, wrk (docs/capacity.md).
+loadtest: setup redis
+	$(PY) -m tools.loadtest --listings 100000 --workers $(WORKERS)
 
 test: setup browser redis
 	$(PY) -m pytest -q

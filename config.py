@@ -22,10 +22,26 @@ def _secret_key(instance: Path) -> str:
         return os.environ["SECRET_KEY"]
     path = instance / "secret_key"
     if not path.exists():
-        instance.mkdir(parents=True, exist_ok=True)
-        path.write_text(secrets.token_hex(32))
-        path.chmod(0o600)
+        _create_once(path, secrets.token_hex(32))
     return path.read_text().strip()
+
+
+def _create_once(path: Path, text: str) -> None:
+    """Write a new file atomically unless it exists: web workers starting together all read the
+    first writer's key (a complete file is linked into place; the losers' link fails and is dropped)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        with os.fdopen(fd, "w") as f:
+            f.write(text)
+            f.flush()
+            os.fsync(f.fileno())
+        os.link(tmp, path)
+    except FileExistsError:
+        pass
+    finally:
+        tmp.unlink(missing_ok=True)
 
 
 class Config:
@@ -136,6 +152,14 @@ class Config:
         # RATELIMIT_STORAGE_URI: "memory://" (one process) or e.g. "redis://host:6379/0" (shared by processes).
         self.RATELIMIT_STORAGE_URI = _env("RATELIMIT_STORAGE_URI", "memory://")
         self.RATELIMIT_ENABLED = _env("RATELIMIT_ENABLED", "1") == "1"
+        # RATELIMIT_FALLBACK_SECONDS: when the shared store (Redis) does not answer, each process counts in its
+        # own memory (so a limit holds per worker, never fails open) and tries the store again after this long.
+        self.RATELIMIT_FALLBACK_SECONDS = float(_env("RATELIMIT_FALLBACK_SECONDS", "5"))
+        # CACHE_URL: match-result cache: "none", "memory" (per process) or "redis://host:6379/1" (shared);
+        # keys carry the listing's text hash, the model and the counterpart index's stamp, so a hit is never
+        # stale, and hits are re-checked against the database like fresh results. CACHE_TTL: seconds.
+        self.CACHE_URL = _env("CACHE_URL", "none")
+        self.CACHE_TTL = int(_env("CACHE_TTL", "600"))
         # Sign-in: every attempt counts per address; failed attempts count per account. Windows expire.
         self.LOGIN_LIMIT_ADDRESS = _env("LOGIN_LIMIT_ADDRESS", "30 per 10 minutes")
         self.LOGIN_LIMIT_ACCOUNT = _env("LOGIN_LIMIT_ACCOUNT", "10 per 15 minutes")
@@ -157,3 +181,10 @@ class Config:
     def as_dict(self) -> dict:
         """Settings as a plain mapping for app.config.from_mapping."""
         return {k: v for k, v in vars(self).items() if k.isupper()}
+
+
+def server_settings() -> dict:
+    """gunicorn settings (gunicorn.conf.py): WEB_BIND, WEB_WORKERS, WEB_THREADS, WEB_TIMEOUT."""
+    return {"bind": _env("WEB_BIND", "127.0.0.1:8000"), "workers": int(_env("WEB_WORKERS", "4")),
+            "threads": int(_env("WEB_THREADS", "1")), "timeout": int(_env("WEB_TIMEOUT", "60")),
+            "accesslog": _env("WEB_ACCESS_LOG", "-") or None}

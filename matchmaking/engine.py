@@ -178,18 +178,25 @@ class HybridMatcher:
         return self.encoder.encode_queries([query.embed_text()])[0]
 
     def _candidates(
-        self, qvec: np.ndarray | None, terms: QueryTerms, allowed: set[int] | None, n: int
+        self, qvec: np.ndarray | None, terms: QueryTerms, allowed: set[int] | None, n: int,
+        excluded: frozenset[int] = frozenset(),
     ) -> tuple[list[int], np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-        """Union of the dense and lexical top-n with vectors, cosine, BM25 and coverage for each."""
+        """Union of the dense and lexical top-n with vectors, cosine, BM25 and coverage for each.
+        excluded: ids never returned; a few of them are cheaper than an allowed set of every other id."""
         bm_all = self.lexical.scores(terms, self.lexical.mask(allowed))
+        if excluded:
+            rows = self.lexical.rows(excluded)
+            bm_all = bm_all.copy()
+            bm_all[rows[rows >= 0]] = 0.0
         ids: dict[int, None] = {}
         if qvec is not None:
-            ids.update((i, None) for i, _ in self.store.search(qvec, n, allowed))
+            hits = self.store.search(qvec, n + len(excluded), allowed)
+            ids.update((i, None) for i, _ in hits if i not in excluded)
         m = min(n, int((bm_all > 0).sum()))
         if m:
             rows = np.argpartition(-bm_all, m - 1)[:m]
             ids.update((int(i), None) for i in self.lexical.ids()[rows])
-        cand = [i for i in ids if i in self.docs]
+        cand = [i for i in ids if i in self.docs and i not in excluded]
         rows = self.lexical.rows(cand)
         known = rows >= 0
         bm = np.where(known, bm_all[np.maximum(rows, 0)], 0.0).astype(np.float32)
@@ -207,9 +214,10 @@ class HybridMatcher:
         allowed_ids: set[int] | None = None,
         query_vec: np.ndarray | None = None,
         method: str = "hybrid",
+        excluded_ids: Iterable[int] = (),
     ) -> list[Match]:
         """Top-k counterparts of query (demand -> achievements, achievement -> demands), explained."""
-        ranked, terms = self.rank(query, k, allowed_ids, query_vec, method)
+        ranked, terms = self.rank(query, k, allowed_ids, query_vec, method, excluded_ids)
         return [self._explain(r, terms) for r in ranked]
 
     def rank(
@@ -219,6 +227,7 @@ class HybridMatcher:
         allowed_ids: set[int] | None = None,
         query_vec: np.ndarray | None = None,
         method: str = "hybrid",
+        excluded_ids: Iterable[int] = (),
     ) -> tuple[list[Ranked], QueryTerms]:
         """The ranking behind match(), without explanations (the evaluation scores this)."""
         if method not in METHODS:
@@ -228,7 +237,8 @@ class HybridMatcher:
             return [], terms
         allowed = self._allowed(query.counterpart_kind, allowed_ids)
         qvec = None if method == "lexical" else self._query_vec(query, query_vec)
-        cand, vecs, cos, bm, cov = self._candidates(qvec, terms, allowed, max(self.fusion.candidates, k))
+        cand, vecs, cos, bm, cov = self._candidates(qvec, terms, allowed, max(self.fusion.candidates, k),
+                                                    frozenset(int(i) for i in excluded_ids))
         if not cand:
             return [], terms
         fused, dense, lexical = fuse(cos, vecs, bm, cov, self.fusion)

@@ -75,6 +75,10 @@ class PgVectorStore:
         """Open an existing store, refusing one built by another model or dimension."""
         return cls(dim, model_key, create=False, **kw)
 
+    def connection_lost(self) -> bool:
+        """True when the store's own connection was closed or broken (a server restart): open a new store."""
+        return bool(self._owns and (self._conn.closed or self._conn.broken))
+
     def close(self) -> None:
         """Close the connection if the store opened it."""
         if self._owns:

@@ -5,12 +5,13 @@ import hashlib
 import logging
 import threading
 import weakref
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Callable, Mapping, Optional
 
+import numpy as np
 from sqlalchemy import event, func, or_, select
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import Session, selectinload, sessionmaker
 
 from matchmaking.encoders import build_encoder
 from matchmaking.engine import HybridMatcher, Match
@@ -20,6 +21,7 @@ from matchmaking.vectorstore import MANIFEST_FILE, FaissStore, build_vector_stor
 from models import Achievement, Demand, Job, JobStatus, Status
 
 from . import jobs
+from .cache import NoCache, build_cache
 from .indexing import (MODELS, BackgroundWorker, ChangeTracker, SyncReport, published_docs, refresh_vectors,
                        stored_vectors, store_dir, text_sha256 as _sha, to_doc)
 
@@ -58,6 +60,7 @@ class MatchingRuntime:
         self._lock = threading.RLock()
         self._stores: dict[str, tuple[int, FaissStore]] = {}
         self._matchers: dict[str, tuple[int, HybridMatcher]] = {}
+        self.cache = build_cache(str(config.get("CACHE_URL", "none")), int(config.get("CACHE_TTL", 600)))
         self.worker = BackgroundWorker(self._job)
         # the configured model (path and quantisation): part of an index.sync job's key
         self.model_ident = f"{Path(self.model_path).expanduser()}|{self.quantize or 'fp32'}"
@@ -142,6 +145,9 @@ class MatchingRuntime:
         if session is not None:
             return build_vector_store("pgvector", connection=session.connection().connection.driver_connection, **kw)
         cached = self._stores.get(kind)
+        if cached is not None and cached[1].connection_lost():  # the server restarted: open a new one
+            cached[1].close()
+            cached = None
         if cached is None:
             cached = self._stores[kind] = (0, build_vector_store("pgvector", conninfo=self.conninfo, **kw))
         return cached[1]
@@ -217,7 +223,8 @@ class MatchingRuntime:
             cached = self._matchers.get(kind)
             if cached and cached[0] == stamp:
                 return cached[1]
-            docs = {i: d for i, d in published_docs(session, kind).items() if i in store}
+            in_store = set(store.ids().tolist())  # one query, not one per listing (pgvector)
+            docs = {i: d for i, d in published_docs(session, kind).items() if i in in_store}
             ids = sorted(docs)
             lexical = LexicalIndex.build(ids, [docs[i].embed_text() for i in ids])
             matcher = HybridMatcher(self.encoder, store, lexical, docs)
@@ -225,22 +232,66 @@ class MatchingRuntime:
             return matcher
 
     def find_matches(self, session: Session, item: Demand | Achievement, k: int = 10) -> list[MatchView]:
-        """Ranked counterparts of a listing: published, not from the listing's own organisation."""
+        """Ranked counterparts of a listing: published, not from the listing's own organisation.
+
+        The matcher holds only published listings (as of its index stamp), so the hard filter is the few
+        counterparts of the listing's own owner or organisation, not a set of every allowed id; results,
+        cached or fresh, are re-checked against the database (published, not the own side) every time."""
         other = "achievement" if item.kind == "demand" else "demand"
-        allowed = _allowed_ids(session, other, item)
-        if not allowed:
+        if not _any_published(session, other):
             return []
-        matches = self.matcher(other, session).match(to_doc(item), k=k, allowed_ids=allowed)
-        return _recheck(session, other, matches)
+        matcher = self.matcher(other, session)
+        key = self._cache_key("match", other, item, k)
+        cached = self.cache.get(key) if key else None
+        if cached is not None:
+            matches = [Match(**m) for m in cached]
+        else:
+            doc = to_doc(item)
+            matches = matcher.match(doc, k=k, query_vec=self._query_vec(doc),
+                                    excluded_ids=_own_side_ids(session, other, item))
+            if key:
+                self.cache.set(key, [asdict(m) for m in matches])
+        return _recheck(session, other, matches, item)
+
+    def _query_vec(self, doc: Any) -> Any:
+        """The listing's query embedding, from the cache when its exact text was encoded before (encoding is
+        most of an uncached match page's time: ~50-250 ms on one CPU thread)."""
+        enc = self.encoder
+        if isinstance(self.cache, NoCache):
+            return enc.encode_queries([doc.embed_text()])[0]
+        key = f"techmatch:qvec:v1:{enc.model_key}:{_sha(doc)}"
+        hit = self.cache.get(key)
+        if hit is not None:
+            return np.asarray(hit, dtype=np.float32)
+        vec = enc.encode_queries([doc.embed_text()])[0]
+        self.cache.set(key, [float(x) for x in vec])
+        return vec
+
+    def _cache_key(self, what: str, other: str, item: Demand | Achievement, k: int) -> Optional[str]:
+        """Everything a result depends on: the listing's full engine view (text and structured fields), its
+        owner and organisation, the model, the counterpart index's stamp and k; None when not cacheable."""
+        stamp = self._matchers.get(other, (0,))[0]
+        if not stamp or isinstance(self.cache, NoCache):
+            return None
+        doc = hashlib.sha256(repr(to_doc(item)).encode("utf-8")).hexdigest()[:32]
+        return (f"techmatch:{what}:v1:{item.kind}:{item.id}:{doc}:{item.owner_id}:{item.organisation_id}:"
+                f"{self.encoder.model_key}:{other}@{stamp}:{k}")
 
     def similar(self, session: Session, item: Demand | Achievement, k: int = 5) -> list[MatchView]:
         """Published listings of the same kind that look like this one (possible duplicates)."""
-        allowed = set(session.scalars(select(MODELS[item.kind].id).where(
-            MODELS[item.kind].status == Status.PUBLISHED.value, MODELS[item.kind].id != item.id)))
-        if not allowed:
+        # the engine drops the listing itself after retrieval; _recheck drops anything unpublished since
+        if not _any_published(session, item.kind, but=item.id):
             return []
-        matches = self.matcher(item.kind, session).similar(to_doc(item), k=k, allowed_ids=allowed)
-        return _recheck(session, item.kind, matches)
+        matcher = self.matcher(item.kind, session)
+        key = self._cache_key("similar", item.kind, item, k) if item.id is not None else None
+        cached = self.cache.get(key) if key else None
+        if cached is not None:
+            matches = [Match(**m) for m in cached]
+        else:
+            matches = matcher.similar(to_doc(item), k=k)
+            if key:
+                self.cache.set(key, [asdict(m) for m in matches])
+        return _recheck(session, item.kind, [m for m in matches if m.id != item.id])
 
 
 def sync_items(session: Session, changed: set[tuple[str, int]]) -> list[tuple[str, int, str]]:
@@ -281,18 +332,35 @@ def _sync_job(session: Session, job: Job, progress: jobs.Progress) -> dict:
     return {"encoded": report.encoded, "added": report.added, "removed": report.removed}
 
 
-def _allowed_ids(session: Session, kind: str, item: Demand | Achievement) -> set[int]:
-    """Hard filters before ranking: published only, never the listing's own organisation or owner."""
+def _any_published(session: Session, kind: str, but: Optional[int] = None) -> bool:
+    """One row is enough: no matcher is built over an empty set."""
     model = MODELS[kind]
-    stmt = select(model.id).where(model.status == Status.PUBLISHED.value, model.owner_id != item.owner_id)
+    stmt = select(model.id).where(model.status == Status.PUBLISHED.value)
+    if but is not None:
+        stmt = stmt.where(model.id != but)
+    return session.scalar(stmt.limit(1)) is not None
+
+
+def _own_side_ids(session: Session, kind: str, item: Demand | Achievement) -> set[int]:
+    """Counterparts never suggested: those of the listing's own owner or organisation."""
+    model = MODELS[kind]
+    own = model.owner_id == item.owner_id
     if item.organisation_id is not None:
-        stmt = stmt.where(or_(model.organisation_id.is_(None), model.organisation_id != item.organisation_id))
-    return set(session.scalars(stmt))
+        own = or_(own, model.organisation_id == item.organisation_id)
+    return set(session.scalars(select(model.id).where(own)))
 
 
-def _recheck(session: Session, kind: str, matches: list[Match]) -> list[MatchView]:
-    """Results are re-read from the database so nothing unpublished since indexing is shown."""
+def _recheck(session: Session, kind: str, matches: list[Match],
+             item: Optional[Demand | Achievement] = None) -> list[MatchView]:
+    """Results are re-read from the database so nothing unpublished since indexing (or, for a listing's
+    matches, from its own owner or organisation) is shown."""
     model = MODELS[kind]
-    rows = {r.id: r for r in session.scalars(select(model).where(
-        model.id.in_([m.id for m in matches]), model.status == Status.PUBLISHED.value))}
+    # the pages show each result's organisation and field: loaded here in two queries, not two per result
+    stmt = select(model).where(model.id.in_([m.id for m in matches]), model.status == Status.PUBLISHED.value) \
+        .options(selectinload(model.organisation), selectinload(model.field))
+    if item is not None:
+        stmt = stmt.where(model.owner_id != item.owner_id)
+        if item.organisation_id is not None:
+            stmt = stmt.where(or_(model.organisation_id.is_(None), model.organisation_id != item.organisation_id))
+    rows = {r.id: r for r in session.scalars(stmt)}
     return [MatchView(rows[m.id], m) for m in matches if m.id in rows]

@@ -41,6 +41,25 @@ def is_retryable(err: BaseException) -> bool:
     return getattr(orig, "sqlstate", None) in RETRYABLE_SQLSTATES
 
 
+# connection_exception (class 08), admin_shutdown, crash_shutdown, cannot_connect_now
+UNAVAILABLE_SQLSTATES = frozenset({"57P01", "57P02", "57P03"})
+
+
+def is_unavailable(err: BaseException) -> bool:
+    """True when the database server cannot be reached or dropped the connection (stopped, restarting,
+    network): a temporary condition for the user, and the pool reconnects (pool_pre_ping) once it is back."""
+    if isinstance(err, DBAPIError):
+        if err.connection_invalidated:
+            return True
+        err = err.orig
+    state = getattr(err, "sqlstate", None)
+    if state:
+        return state.startswith("08") or state in UNAVAILABLE_SQLSTATES
+    # psycopg raises OperationalError without a SQLSTATE when it cannot connect at all
+    kind = type(err)
+    return kind.__module__.startswith("psycopg") and kind.__name__ in ("OperationalError", "InterfaceError")
+
+
 def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     cur = dbapi_conn.cursor()
     cur.execute("PRAGMA journal_mode=WAL")

@@ -5,18 +5,21 @@ import logging
 import time
 from typing import Any
 
-from flask import Flask, current_app, flash, redirect, render_template, request, session, url_for
+from flask import Flask, current_app, flash, g, redirect, render_template, request, session, url_for
 from flask.sessions import SecureCookieSessionInterface
 from flask_babel import gettext as _
 from flask_limiter import Limiter
 from flask_login import current_user, logout_user, user_logged_in
 from limits import parse
-from sqlalchemy.exc import OperationalError
+from limits.errors import StorageError
+from limits.storage import MemoryStorage
+from limits.strategies import FixedWindowRateLimiter
+from sqlalchemy.exc import InterfaceError, OperationalError
 from werkzeug.exceptions import TooManyRequests
 
 from services import audit, second_factor
 
-from .db import is_retryable
+from .db import is_retryable, is_unavailable
 
 log = logging.getLogger(__name__)
 THROTTLES = {"login_address": "LOGIN_LIMIT_ADDRESS", "login_account": "LOGIN_LIMIT_ACCOUNT",
@@ -38,11 +41,30 @@ class _SessionInterface(SecureCookieSessionInterface):
 
 
 class Throttle:
-    """Fixed-window counters from Flask-Limiter's storage (memory, or Redis shared by every process)."""
+    """Fixed-window counters from Flask-Limiter's storage (memory, or Redis shared by every process).
+
+    When the shared store does not answer, counting goes on in this process's memory (a limit then holds
+    per worker: it never fails open, and never answers 500) and the store is tried again after
+    RATELIMIT_FALLBACK_SECONDS."""
 
     def __init__(self, app: Flask) -> None:
+        app.config.setdefault("RATELIMIT_STORAGE_OPTIONS", _storage_options(app.config["RATELIMIT_STORAGE_URI"]))
         self.flask_limiter = Limiter(key_func=client_ip, app=app, default_limits=[], headers_enabled=False)
         self.config = app.config
+        self.fallback = FixedWindowRateLimiter(MemoryStorage())
+        self._down_until = 0.0
+
+    def _call(self, method: str, *args: Any) -> Any:
+        """One call on the shared limiter, or on the in-process fallback while the store is down."""
+        if time.monotonic() >= self._down_until:
+            try:
+                return getattr(self.flask_limiter.limiter, method)(*args)
+            except StorageError as err:
+                wait = float(self.config.get("RATELIMIT_FALLBACK_SECONDS", 5))
+                self._down_until = time.monotonic() + wait
+                log.warning("rate-limit store unavailable (%s); counting in this process for %.0f s",
+                            type(err.storage_error).__name__, wait)
+        return getattr(self.fallback, method)(*args)
 
     def rule(self, name: str) -> Any:
         """The configured limit for a throttle (read per call, so a changed setting applies at once)."""
@@ -54,17 +76,26 @@ class Throttle:
 
     def allowed(self, name: str, key: str) -> bool:
         """True if one more hit fits in the window (does not count)."""
-        return not self.enabled or self.flask_limiter.limiter.test(self.rule(name), name, key)
+        return not self.enabled or self._call("test", self.rule(name), name, key)
 
     def hit(self, name: str, key: str) -> None:
         """Count one hit; TooManyRequests (429 with Retry-After) when the window is full."""
-        if self.enabled and not self.flask_limiter.limiter.hit(self.rule(name), name, key):
+        if self.enabled and not self._call("hit", self.rule(name), name, key):
             self.refuse(name, key)
 
     def refuse(self, name: str, key: str) -> None:
         """Answer 429 with the seconds until the window resets."""
-        stats = self.flask_limiter.limiter.get_window_stats(self.rule(name), name, key)
+        stats = self._call("get_window_stats", self.rule(name), name, key)
         raise TooManyRequests(retry_after=max(int(stats.reset_time - time.time()) + 1, 1))
+
+
+def _storage_options(uri: str) -> dict:
+    """Storage errors are wrapped (limits.errors.StorageError) so the fallback can catch them; Redis calls
+    give up after half a second rather than holding a sign-in for the client's default timeout."""
+    options: dict = {"wrap_exceptions": True}
+    if uri.startswith(("redis://", "rediss://", "redis+")):
+        options.update(socket_timeout=0.5, socket_connect_timeout=0.5)
+    return options
 
 
 def throttle() -> Throttle:
@@ -92,8 +123,12 @@ def init_app(app: Flask) -> None:
         return resp
 
     @app.errorhandler(OperationalError)
+    @app.errorhandler(InterfaceError)
     def database_busy(e: OperationalError):
-        """A database still locked after the busy timeout is a temporary condition: 503, not 500."""
+        """A database still locked after the busy timeout, or one that cannot be reached, is a temporary
+        condition: 503 with Retry-After, not 500."""
+        if is_unavailable(e):
+            return _unavailable()
         if not is_busy(e):
             log.error("database error: %s", type(getattr(e, "orig", e)).__name__)
             return render_template("errors/error.html", code=500, message=_(
@@ -104,6 +139,37 @@ def init_app(app: Flask) -> None:
             503))
         resp.headers["Retry-After"] = "5"
         return resp
+
+    for kind in _psycopg_errors():  # pgvector readers talk to PostgreSQL through psycopg directly
+        app.register_error_handler(kind, lambda e: _unavailable() if is_unavailable(e) else _raise(e))
+
+
+def _psycopg_errors() -> tuple:
+    try:
+        import psycopg
+    except ImportError:
+        return ()
+    return (psycopg.OperationalError, psycopg.InterfaceError)
+
+
+def _raise(e: BaseException) -> Any:
+    raise e
+
+
+def _unavailable() -> Any:
+    """503 page (JSON under /api/) while the database cannot be reached; nothing was changed."""
+    from .api.core import error_response, is_api_request
+
+    log.warning("database unavailable on %s %s", request.method, request.endpoint)
+    # the page is drawn as for a visitor: loading the signed-in user would need the database again
+    g._login_user = current_app.login_manager.anonymous_user()
+    message = _("The database cannot be reached right now and nothing was changed. Please try again in a minute.")
+    if is_api_request():
+        resp = error_response(503, "database_unavailable", message)
+    else:
+        resp = current_app.make_response((render_template("errors/error.html", code=503, message=message), 503))
+    resp.headers["Retry-After"] = "30"
+    return resp
 
 
 def is_busy(err: BaseException) -> bool:

@@ -1,0 +1,96 @@
+"""Result caches shared through a configured store: CACHE_URL "none", "memory" (this process) or "redis://...".
+
+A cache is only ever an optimisation: a store that does not answer is a miss (logged, rate-limited), never
+an error the user sees. Keys must name everything a value depends on (callers build them)."""
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import time
+from collections import OrderedDict
+from typing import Any, Optional, Protocol
+
+log = logging.getLogger(__name__)
+RETRY_SECONDS = 5.0
+
+
+class Cache(Protocol):
+    def get(self, key: str) -> Optional[Any]: ...
+    def set(self, key: str, value: Any) -> None: ...
+
+
+class NoCache:
+    """Caching switched off."""
+
+    def get(self, key: str) -> Optional[Any]:
+        return None
+
+    def set(self, key: str, value: Any) -> None:
+        return None
+
+
+class MemoryCache:
+    """Per-process LRU with a time to live (values stored as JSON, so callers get copies)."""
+
+    def __init__(self, ttl: int, max_items: int = 10_000) -> None:
+        self.ttl, self.max_items = ttl, max_items
+        self._items: OrderedDict[str, tuple[float, str]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: str) -> Optional[Any]:
+        with self._lock:
+            hit = self._items.get(key)
+            if hit is None or hit[0] < time.monotonic():
+                self._items.pop(key, None)
+                return None
+            self._items.move_to_end(key)
+            return json.loads(hit[1])
+
+    def set(self, key: str, value: Any) -> None:
+        with self._lock:
+            self._items[key] = (time.monotonic() + self.ttl, json.dumps(value))
+            self._items.move_to_end(key)
+            while len(self._items) > self.max_items:
+                self._items.popitem(last=False)
+
+
+class RedisCache:
+    """Shared by every process and machine; JSON values; a Redis outage is a miss (tried again after 5 s)."""
+
+    def __init__(self, url: str, ttl: int) -> None:
+        import redis
+
+        self.ttl = ttl
+        self.client = redis.Redis.from_url(url, socket_timeout=0.5, socket_connect_timeout=0.5)
+        self.errors: tuple[type[BaseException], ...] = (redis.RedisError, OSError)
+        self._down_until = 0.0
+
+    def _do(self, fn: Any, *args: Any) -> Any:
+        if time.monotonic() < self._down_until:
+            return None
+        try:
+            return fn(*args)
+        except self.errors as err:
+            self._down_until = time.monotonic() + RETRY_SECONDS
+            log.warning("cache store unavailable (%s); serving without cache for %.0f s",
+                        type(err).__name__, RETRY_SECONDS)
+            return None
+
+    def get(self, key: str) -> Optional[Any]:
+        raw = self._do(self.client.get, key)
+        return None if raw is None else json.loads(raw)
+
+    def set(self, key: str, value: Any) -> None:
+        self._do(self.client.set, key, json.dumps(value), self.ttl)
+
+
+def build_cache(url: str, ttl: int = 600) -> Cache:
+    """The cache for a CACHE_URL."""
+    if url in ("", "none"):
+        return NoCache()
+    if url == "memory":
+        return MemoryCache(ttl)
+    if url.startswith(("redis://", "rediss://", "unix://")):
+        return RedisCache(url, ttl)
+    raise ValueError(f"CACHE_URL must be none, memory or redis://..., got {url!r}")
