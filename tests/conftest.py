@@ -94,9 +94,9 @@ def empty_database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterat
     if not ON_POSTGRESQL:
         yield f"sqlite:///{tmp_path / 'empty.db'}"
         return
-    url = request.getfixturevalue("pg_new_database")()
+    url, drop = request.getfixturevalue("pg_new_database")(), request.getfixturevalue("pg_drop_database")
     yield url
-    request.getfixturevalue("pg_drop_database")(url)
+    drop(url)
 
 
 def app_config(tmp_path: Path, database_url: str, **over: Any) -> dict[str, Any]:
