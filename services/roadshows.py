@@ -120,8 +120,11 @@ def visible_to(session: Session, user: Any) -> list[Roadshow]:
     elif user.role == Role.COMPANY.value:
         stmt = stmt.join(RoadshowInvitation).where(RoadshowInvitation.company_id == user.id)
     elif user.role == Role.UNIVERSITY.value:
-        stmt = (stmt.join(RoadshowPresenter).join(Achievement, RoadshowPresenter.achievement_id == Achievement.id)
-                .where(Achievement.owner_id == user.id).distinct())
+        # IN (subquery), not DISTINCT: PostgreSQL cannot compare the roadshow's json columns for DISTINCT
+        presents = (select(RoadshowPresenter.roadshow_id)
+                    .join(Achievement, RoadshowPresenter.achievement_id == Achievement.id)
+                    .where(Achievement.owner_id == user.id))
+        stmt = stmt.where(Roadshow.id.in_(presents))
     return list(session.scalars(stmt))
 
 

@@ -1,4 +1,9 @@
-"""Shared fixtures: a migrated SQLite database per test, the app, a CSRF-aware client, users by role."""
+"""Shared fixtures: a migrated database per test, the app, a CSRF-aware client, users by role.
+
+The database is SQLite (a copy of a migrated template file) unless TEST_DATABASE=postgresql, where it is a
+copy of a migrated template database on one real PostgreSQL server per session (tests/pg_server.py;
+`make test-pg`). Tests about SQLite itself carry `@pytest.mark.sqlite_only("why")` and are skipped, with
+that reason, on PostgreSQL."""
 from __future__ import annotations
 
 import os
@@ -7,7 +12,7 @@ import shutil
 import tempfile
 from datetime import date, timedelta
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 import pytest
 
@@ -16,6 +21,29 @@ os.environ.setdefault("INSTANCE_DIR", tempfile.mkdtemp(prefix="techmatch-test-in
 MODEL_DIR = os.environ.get("EMBEDDING_MODEL") or str(ROOT / "instance" / "models" / "multilingual-e5-small")
 PASSWORD = "correct-horse-battery"
 CSRF_RE = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"')
+BACKENDS = ("sqlite", "postgresql")
+TEST_DATABASE = os.environ.get("TEST_DATABASE") or "sqlite"
+ON_POSTGRESQL = TEST_DATABASE == "postgresql"
+
+from tests.pg_server import (pg_drop_database, pg_new_database, pg_server, pg_template,  # noqa: E402,F401
+                             pg_url)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    if TEST_DATABASE not in BACKENDS:
+        raise pytest.UsageError(f"TEST_DATABASE={TEST_DATABASE!r}: use one of {', '.join(BACKENDS)}")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """On PostgreSQL, skip the tests about SQLite itself, with the reason their marker gives."""
+    if not ON_POSTGRESQL:
+        return
+    for item in items:
+        marker = item.get_closest_marker("sqlite_only")
+        if marker is not None:
+            why = marker.args[0] if marker.args else marker.kwargs.get("reason")
+            assert why, f"{item.nodeid}: sqlite_only needs a reason"
+            item.add_marker(pytest.mark.skip(reason=f"about SQLite itself: {why}"))
 
 
 @pytest.fixture(scope="session")
@@ -38,20 +66,60 @@ def template_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
+@pytest.fixture(scope="session")
+def new_database(request: pytest.FixtureRequest) -> Callable[[Path], str]:
+    """Factory: the URL of a fresh copy of the template database on the backend under test (SQLite: the
+    file `folder/app.db`; PostgreSQL: a new database on the session's server, dropped with the server)."""
+
+    def create(folder: Path) -> str:
+        if ON_POSTGRESQL:
+            return request.getfixturevalue("pg_new_database")(request.getfixturevalue("pg_template"))
+        shutil.copy(request.getfixturevalue("template_db"), folder / "app.db")
+        return f"sqlite:///{folder / 'app.db'}"
+
+    return create
+
+
 @pytest.fixture
-def app(tmp_path: Path, template_db: Path):
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """URL of a fresh copy of the template database for one test (SQLite: tmp_path/app.db)."""
+    if ON_POSTGRESQL:
+        return request.getfixturevalue("pg_url")  # dropped after the test
+    return request.getfixturevalue("new_database")(tmp_path)
+
+
+@pytest.fixture
+def empty_database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """URL of an empty database (no schema) for one test, on the backend under test."""
+    if not ON_POSTGRESQL:
+        yield f"sqlite:///{tmp_path / 'empty.db'}"
+        return
+    url, drop = request.getfixturevalue("pg_new_database")(), request.getfixturevalue("pg_drop_database")
+    yield url
+    drop(url)
+
+
+def app_config(tmp_path: Path, database_url: str, **over: Any) -> dict[str, Any]:
+    """The configuration of a test app on database_url: index updates and jobs inline, files in tmp_path."""
+    return {"DATABASE_URL": database_url, "INDEX_DIR": str(tmp_path / "index"), "INDEX_SYNC": "inline",
+            "JOBS_MODE": "inline", "EMBEDDING_MODEL": MODEL_DIR, "SECRET_KEY": "test-secret", "TESTING": True,
+            "SERVER_NAME": "localhost", "MAIL_DIR": str(tmp_path / "mail"), **over}
+
+
+def dispose_app(application: Any) -> None:
+    """Close the pooled connections of a test app's engines (before its database is dropped)."""
+    application.extensions["db_engine"].dispose()
+    application.extensions["db_write_engine"].dispose()
+
+
+@pytest.fixture
+def app(tmp_path: Path, database_url: str):
     """The application on a fresh copy of the template database; index updates run inline."""
     from app import create_app
 
-    db_path = tmp_path / "app.db"
-    shutil.copy(template_db, db_path)
-    application = create_app({"DATABASE_URL": f"sqlite:///{db_path}", "INDEX_DIR": str(tmp_path / "index"),
-                              "INDEX_SYNC": "inline", "JOBS_MODE": "inline", "EMBEDDING_MODEL": MODEL_DIR, "SECRET_KEY": "test-secret",
-                              "TESTING": True, "SERVER_NAME": "localhost",
-                              "MAIL_DIR": str(tmp_path / "mail")})
+    application = create_app(app_config(tmp_path, database_url))
     yield application
-    application.extensions["db_engine"].dispose()
-    application.extensions["db_write_engine"].dispose()
+    dispose_app(application)
 
 
 @pytest.fixture

@@ -1,4 +1,5 @@
-"""The schema comes only from migrations: one head, and no drift between models and migrations."""
+"""The schema comes only from migrations: one head, and no drift between models and migrations (on the
+database under test: SQLite, or PostgreSQL with TEST_DATABASE=postgresql)."""
 from __future__ import annotations
 
 from alembic.autogenerate import compare_metadata
@@ -15,8 +16,8 @@ def test_single_head():
     assert len(script.get_heads()) == 1
 
 
-def test_models_match_migrations(tmp_path):
-    url = f"sqlite:///{tmp_path / 'm.db'}"
+def test_models_match_migrations(empty_database_url):
+    url = empty_database_url
     runner.upgrade(url)
     engine = create_engine(url)
     with engine.connect() as conn:
@@ -25,8 +26,8 @@ def test_models_match_migrations(tmp_path):
     assert diff == []
 
 
-def test_downgrade_to_base_and_up_again(tmp_path):
-    url = f"sqlite:///{tmp_path / 'm.db'}"
+def test_downgrade_to_base_and_up_again(empty_database_url):
+    url = empty_database_url
     runner.upgrade(url)
     runner.downgrade(url, "base")
     engine = create_engine(url)

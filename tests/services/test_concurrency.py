@@ -5,6 +5,8 @@ import multiprocessing
 import shutil
 import time
 
+import pytest
+
 WRITERS = 8
 SECONDS = 10.0
 
@@ -39,6 +41,8 @@ def _writer(url: str, worker: int, seconds: float, queue, immediate: bool = True
     queue.put((worker, ok, locked, seen))
 
 
+@pytest.mark.sqlite_only("SQLite's single-writer lock and BEGIN IMMEDIATE; PostgreSQL runs at READ COMMITTED with "
+                         "row locks and retries (tests/pg/test_retry_pg.py, 50 concurrent bookings in test_roadshows)")
 def test_eight_writers_for_ten_seconds_no_lock_errors_no_lost_rows(tmp_path, template_db):
     from sqlalchemy import create_engine, func, select
     from sqlalchemy.orm import Session

@@ -88,3 +88,18 @@ def test_public_search_never_returns_unpublished(session, people, make_listing):
     assert all(r.status == "published" for r in rows)
     rows, _ = listings.page(session, listings.search_stmt("demand", f, people["broker"]), 1, 50)
     assert [r.title for r in rows] == ["草稿需求不可见"]
+
+
+def test_text_search_ignores_case_and_takes_wildcards_literally(session, people, make_listing):
+    """The same answer on SQLite and PostgreSQL: case-insensitive (PostgreSQL's LIKE is not), % and _ literal."""
+    hit = make_listing("demand", people["owner"], reviewer=people["broker"], title="ALD 包覆高镍正极",
+                       keywords="PCR,Li-ion")
+    other = make_listing("demand", people["owner"], reviewer=people["broker"], title="普通需求", keywords="x")
+
+    def found(q: str) -> list[int]:
+        stmt = listings.search_stmt("demand", listings.SearchFilters(q=q), None)
+        return [r.id for r in listings.page(session, stmt, 1, 50)[0]]
+
+    assert found("ald") == [hit.id] and found("pcr li-ion") == [hit.id] and found("ALD") == [hit.id]
+    assert sorted(found("80%")) == sorted([hit.id, other.id])  # both descriptions say "不足80%"
+    assert found("8_%") == [] and found("不%80") == []

@@ -351,3 +351,17 @@ def test_cancelling_gives_the_seat_back_and_drops_only_that_companys_meetings(se
     roadshows.register(session, rs.id, world["c1"])  # the seat can be taken again
     session.commit()
     assert session.get(type(rs), rs.id).seats_taken == 2
+
+
+def test_university_sees_each_roadshow_it_presents_at_once_newest_first(session, world):
+    """Two presenting achievements of one university list the roadshow once (PostgreSQL refused DISTINCT
+    over the roadshow's json columns)."""
+    early = roadshows.create_roadshow(session, world["broker"], roadshow_data(title="早场"))
+    late = roadshows.create_roadshow(session, world["broker"], roadshow_data(
+        title="晚场", held_on=date.today() + timedelta(days=20)))
+    roadshows.create_roadshow(session, world["broker"], roadshow_data(title="无关场次"))
+    for rs, items in ((early, ("a1", "a3")), (late, ("a2",))):
+        for key in items:
+            roadshows.add_presenter(session, rs, world[key].id)
+    session.commit()
+    assert [r.id for r in roadshows.visible_to(session, world["uni"])] == [late.id, early.id]

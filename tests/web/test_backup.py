@@ -3,10 +3,14 @@ from __future__ import annotations
 
 import sqlite3
 
+import pytest
 from sqlalchemy import func, select
 
 from models import AuditEvent, Demand, User
 from tests.conftest import PASSWORD
+
+pytestmark = pytest.mark.sqlite_only("SQLite's online backup API and database files; the PostgreSQL drill "
+                                     "(pg_dump/pg_restore) is tests/pg/test_backup_pg.py")
 
 
 def _count(session, model):

@@ -8,6 +8,9 @@ import pytest
 
 from tests.conftest import CSRF_RE, MODEL_DIR, PASSWORD
 
+pytestmark = pytest.mark.sqlite_only("a SQLite file held by another connection's BEGIN IMMEDIATE past the busy "
+                                     "timeout; PostgreSQL's lock failures are tests/pg/test_retry_pg.py")
+
 
 @pytest.fixture
 def busy_app(tmp_path, template_db):

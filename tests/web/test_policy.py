@@ -4,7 +4,6 @@ from __future__ import annotations
 import io
 import itertools
 import re
-import shutil
 from collections import deque
 from datetime import date, timedelta
 from typing import Any, Callable
@@ -12,7 +11,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from tests.conftest import CSRF_RE, MODEL_DIR, PASSWORD, achievement_data, demand_data
+from tests.conftest import CSRF_RE, PASSWORD, achievement_data, app_config, demand_data, dispose_app
 from services import jobs as jobs_service
 from tests.web.policy_builders import FEATURE_BUILDERS, api_token, is_api
 from web import policy
@@ -83,18 +82,13 @@ class World:
 
 
 @pytest.fixture(scope="module")
-def world(tmp_path_factory: pytest.TempPathFactory, template_db) -> World:
+def world(tmp_path_factory: pytest.TempPathFactory, new_database) -> World:
     from app import create_app
 
     tmp = tmp_path_factory.mktemp("policy")
-    shutil.copy(template_db, tmp / "app.db")
-    app = create_app({"DATABASE_URL": f"sqlite:///{tmp / 'app.db'}", "INDEX_DIR": str(tmp / "index"),
-                      "INDEX_SYNC": "inline", "JOBS_MODE": "inline", "EMBEDDING_MODEL": MODEL_DIR,
-                      "SECRET_KEY": "test-secret", "TESTING": True, "SERVER_NAME": "localhost",
-                      "RATELIMIT_ENABLED": False})
+    app = create_app(app_config(tmp, new_database(tmp), RATELIMIT_ENABLED=False))
     yield World(app)
-    app.extensions["db_engine"].dispose()
-    app.extensions["db_write_engine"].dispose()
+    dispose_app(app)
 
 
 def _me(world: World, role: str) -> Any:
