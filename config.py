@@ -60,7 +60,7 @@ class Config:
         self.EMBEDDING_QUANTIZE = _env("EMBEDDING_QUANTIZE", "none")
         # EMBEDDING_BACKEND: "torch" (sentence-transformers) or "onnx" (ONNX Runtime over the export that
         # `make model` writes beside the model folder). onnx + EMBEDDING_QUANTIZE=int8 encodes passages with
-        # int8 weights and queries in fp32: about 2x torch fp32 on passages, nDCG@10 within 0.005 of fp32
+        # int8 weights and queries in fp32: 1.5-1.6x torch fp32 on passages on a quiet 2-core box, nDCG@10 within 0.005 of fp32
         # on the dev sets (docs/model.md, "ONNX Runtime"). Each backend/variant has its own model key and index.
         self.EMBEDDING_BACKEND = _env("EMBEDDING_BACKEND", "torch")
         # INDEX_DIR: where the faiss index files and manifests live (one sub-folder per model).
