@@ -19,7 +19,7 @@ Steps (see docs/model.md, "ONNX Runtime"):
 ``load_encoder`` is the ``EMBEDDING_BACKEND=onnx`` backend of ``build_encoder``: with
 ``quantize="int8"`` passages run the int8 graph and queries the fp32 graph, which kept dense
 nDCG@10 within 0.005 of fp32 on all three dev sets (int8 on both sides lost 0.0056 on ``gap``) at
-about 2x torch fp32 on passages; ORT fp32 alone was only 1.24-1.36x (docs/model.md, "ONNX Runtime").
+1.5-1.6x torch fp32 on passages on a quiet machine (about 2x under load); ORT fp32 alone was only 1.24-1.36x (docs/model.md, "ONNX Runtime").
 """
 
 from __future__ import annotations
