@@ -7,7 +7,7 @@ MODEL_DIR ?= instance/models/multilingual-e5-small
 HOST ?= 127.0.0.1
 PORT ?= 5000
 
-.PHONY: run serve loadtest test test-sqlite test-pg setup venv model translations migrate fonts browser redis bench evaluate clean
+.PHONY: run serve loadtest test test-sqlite test-pg setup venv model translations migrate fonts browser redis wrk bench evaluate clean
 
 run: setup
 	$(FLASK) seed demo
@@ -21,7 +21,7 @@ serve: setup
 	WEB_WORKERS=$(WORKERS) WEB_BIND=$(HOST):$(PORT) $(VENV)/bin/gunicorn -c gunicorn.conf.py
 
 # 100k listings in a throw-away PostgreSQL + pgvector, 4 gunicorn workers, wrk (docs/capacity.md).
-loadtest: setup redis
+loadtest: setup redis wrk
 	$(PY) -m tools.loadtest --listings 100000 --workers $(WORKERS)
 
 # The whole suite on SQLite, then every test that touches the database again on PostgreSQL (a real server
@@ -82,6 +82,13 @@ redis:
 	  if [ "$$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; then \
 	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server >/dev/null; \
 	  else echo "redis-server missing: apt-get install redis-server for the Redis tests"; fi; }
+
+# Debian's wrk, the HTTP load generator of `make loadtest`.
+wrk:
+	@command -v wrk >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; then \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null; \
+	  else echo "wrk missing: apt-get install wrk for make loadtest"; fi; }
 
 evaluate: setup
 	for set in kw field gap; do $(PY) -m matchmaking.evaluate ../shared/data/bench/dev/$$set --json; done
