@@ -184,12 +184,14 @@ class PgVectorStore:
         id_list = [int(i) for i in ids]
         out = np.zeros((len(id_list), self.dim), dtype=np.float32)
         with self._tx() as cur:
-            cur.execute(f"SELECT id, embedding::real[] FROM {self._table} WHERE id = ANY(%s::bigint[])",
-                        (id_list,))
+            # binary results: pgvector sends int16 dim, int16 unused, then dim big-endian float4 — read with
+            # numpy, ~10x faster than parsing the text of 384 floats per row (docs/capacity.md)
+            cur.execute(f"SELECT id, embedding FROM {self._table} WHERE id = ANY(%s::bigint[])", (id_list,),
+                        binary=True)
             found = {r[0]: r[1] for r in cur.fetchall()}
         for row, i in enumerate(id_list):
             if i in found:
-                out[row] = found[i]
+                out[row] = _from_binary(found[i], self.dim)
         return out
 
     def search(
@@ -236,6 +238,14 @@ class PgVectorStore:
     def save(self, directory: Any = None) -> None:
         """Nothing to write: rows are durable when the transaction that wrote them commits."""
         return None
+
+
+def _from_binary(data: bytes, dim: int) -> np.ndarray:
+    """A vector in pgvector's binary format (int16 dim, int16 unused, dim big-endian float4)."""
+    n = int.from_bytes(data[:2], "big")
+    if n != dim:
+        raise IndexCorruptError(f"stored vector has {n} dimensions, expected {dim}; run `flask index rebuild`")
+    return np.frombuffer(data, dtype=">f4", count=n, offset=4)
 
 
 class _Tx:

@@ -5,13 +5,14 @@ import hashlib
 import logging
 import threading
 import weakref
+from collections import OrderedDict
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Callable, Mapping, Optional
 
 import numpy as np
 from sqlalchemy import event, func, or_, select
-from sqlalchemy.orm import Session, selectinload, sessionmaker
+from sqlalchemy.orm import Session, joinedload, sessionmaker
 
 from matchmaking.encoders import build_encoder
 from matchmaking.engine import HybridMatcher, Match
@@ -28,6 +29,7 @@ from .indexing import (MODELS, BackgroundWorker, ChangeTracker, SyncReport, publ
 log = logging.getLogger(__name__)
 KINDS = ("demand", "achievement")
 SYNC_JOB = "index.sync"
+QVEC_LRU = 20_000  # query vectors kept per process: 384 float32 = 1.5 KB each, so ~30 MB at most
 # the runtime behind each engine, so index.sync jobs run by a queue consumer find theirs
 _RUNTIMES: "weakref.WeakKeyDictionary[Any, MatchingRuntime]" = weakref.WeakKeyDictionary()
 
@@ -61,6 +63,8 @@ class MatchingRuntime:
         self._stores: dict[str, tuple[int, FaissStore]] = {}
         self._matchers: dict[str, tuple[int, HybridMatcher]] = {}
         self.cache = build_cache(str(config.get("CACHE_URL", "none")), int(config.get("CACHE_TTL", 600)))
+        self._qvecs: "OrderedDict[str, np.ndarray]" = OrderedDict()  # query vectors by (model, text hash)
+        self._qvec_lock = threading.Lock()
         self.worker = BackgroundWorker(self._job)
         # the configured model (path and quantisation): part of an index.sync job's key
         self.model_ident = f"{Path(self.model_path).expanduser()}|{self.quantize or 'fp32'}"
@@ -254,17 +258,26 @@ class MatchingRuntime:
         return _recheck(session, other, matches, item)
 
     def _query_vec(self, doc: Any) -> Any:
-        """The listing's query embedding, from the cache when its exact text was encoded before (encoding is
-        most of an uncached match page's time: ~50-250 ms on one CPU thread)."""
+        """The listing's query embedding. Encoding is most of an uncached match page's time (~30-250 ms on one
+        CPU thread), and a vector depends only on (model, exact text): kept in this process (LRU) and in the
+        shared cache, so a text is encoded once per process at most, once per cluster with CACHE_URL=redis."""
         enc = self.encoder
-        if isinstance(self.cache, NoCache):
-            return enc.encode_queries([doc.embed_text()])[0]
         key = f"techmatch:qvec:v1:{enc.model_key}:{_sha(doc)}"
+        with self._qvec_lock:
+            vec = self._qvecs.get(key)
+            if vec is not None:
+                self._qvecs.move_to_end(key)
+                return vec
         hit = self.cache.get(key)
         if hit is not None:
-            return np.asarray(hit, dtype=np.float32)
-        vec = enc.encode_queries([doc.embed_text()])[0]
-        self.cache.set(key, [float(x) for x in vec])
+            vec = np.asarray(hit, dtype=np.float32)
+        else:
+            vec = enc.encode_queries([doc.embed_text()])[0]
+            self.cache.set(key, [float(x) for x in vec])
+        with self._qvec_lock:
+            self._qvecs[key] = vec
+            while len(self._qvecs) > QVEC_LRU:
+                self._qvecs.popitem(last=False)
         return vec
 
     def _cache_key(self, what: str, other: str, item: Demand | Achievement, k: int) -> Optional[str]:
@@ -355,9 +368,9 @@ def _recheck(session: Session, kind: str, matches: list[Match],
     """Results are re-read from the database so nothing unpublished since indexing (or, for a listing's
     matches, from its own owner or organisation) is shown."""
     model = MODELS[kind]
-    # the pages show each result's organisation and field: loaded here in two queries, not two per result
+    # the pages show each result's organisation and field: joined into the one query, not two per result
     stmt = select(model).where(model.id.in_([m.id for m in matches]), model.status == Status.PUBLISHED.value) \
-        .options(selectinload(model.organisation), selectinload(model.field))
+        .options(joinedload(model.organisation), joinedload(model.field))  # one round trip
     if item is not None:
         stmt = stmt.where(model.owner_id != item.owner_id)
         if item.organisation_id is not None:

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import logging
 
-from flask import Blueprint, Flask, abort, current_app, render_template, request
+from flask import Blueprint, Flask, abort, current_app, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
@@ -69,4 +69,5 @@ def for_listing(kind: str, listing_id: int):
                            problem=problem, highlight=highlight, pair_of=feedback.pair_of,
                            latest=feedback.latest_for_pairs(db(), [feedback.pair_of(item, v.listing) for v in views])
                            if reviewer else None, can_introduce=item.status == "published",
+                           intro_action=url_for("introductions.request_intro"), locale=locale_code(),
                            region_names=taxonomy.region_names(db(), locale_code()))

@@ -71,3 +71,28 @@ def test_a_redis_outage_is_a_cache_miss(redis_server, redis_url):
     redis_server.stop()
     assert cache.get("k") is None
     cache.set("k", [3])  # no error either
+
+
+def test_a_query_vector_is_encoded_once_per_text_in_a_process_even_without_a_cache(
+        app, session, make_user, make_listing, monkeypatch):
+    runtime = app.extensions["matching"]
+    runtime.cache = NoCache()
+    broker = make_user("broker")
+    demand = make_listing("demand", make_user("company"), reviewer=broker)
+    make_listing("achievement", make_user("university"), reviewer=broker)
+    encoder = runtime.encoder
+    texts: list[str] = []
+    real = encoder.encode_queries
+
+    def counting(batch, *a, **kw):
+        texts.extend(batch)
+        return real(batch, *a, **kw)
+
+    monkeypatch.setattr(encoder, "encode_queries", counting)
+    first = runtime.find_matches(session, demand)
+    again = runtime.find_matches(session, demand)
+    assert len(texts) == 1 and [v.listing.id for v in again] == [v.listing.id for v in first]
+    demand.title = "高镍三元正极材料循环寿命与安全性提升"
+    session.commit()
+    runtime.find_matches(session, demand)
+    assert len(texts) == 2 and "高镍三元正极材料循环寿命" in texts[1], "a changed text is encoded again"
