@@ -53,6 +53,7 @@ def _args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--profile", type=int, default=0,
                    help="instead of wrk: profile this many match pages in-process (cProfile, top functions)")
     p.add_argument("--keep", action="store_true", help="keep the database folder (printed) at the end")
+    p.add_argument("--seed-only", action="store_true", help="seed, keep the folder (printed) and stop")
     p.add_argument("--reuse", default=None, metavar="DIR",
                    help="use the database folder a --keep run left (no seeding; --listings is ignored); kept")
     p.add_argument("--json", action="store_true", help="print one JSON object at the end")
@@ -342,7 +343,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.reuse and not (Path(args.reuse) / "PG_VERSION").is_file():
         raise SystemExit(f"--reuse {args.reuse}: not a database folder left by --keep")
     root = str(Path(args.reuse).resolve()) if args.reuse else tempfile.mkdtemp(prefix="tm-load-")
-    args.keep = args.keep or bool(args.reuse)
+    args.keep = args.keep or bool(args.reuse) or args.seed_only
     server, proc = None, None
     result: dict = {"machine": f"{platform.node()} {os.cpu_count()} CPUs, {platform.processor() or platform.machine()}",
                     "args": {k: v for k, v in vars(args).items() if k not in ("json",)}}
@@ -355,6 +356,9 @@ def main(argv: list[str] | None = None) -> int:
             migrate(url)
             result["seed"] = seed_listings(args, conninfo)
             result["seed_seconds"] = round(time.perf_counter() - t, 1)
+        if args.seed_only:
+            say(f"seeded in {result['seed_seconds']} s")
+            return 0
         import psycopg
 
         with psycopg.connect(conninfo) as conn:

@@ -6,6 +6,7 @@ import logging
 from flask import Blueprint, Flask, abort, current_app, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
+from markupsafe import Markup, escape
 
 from matchmaking.encoders import ModelNotReady
 from matchmaking.engine import highlight
@@ -32,6 +33,12 @@ def init_app(app: Flask) -> None:
 def runtime() -> MatchingRuntime:
     """The current app's matching runtime."""
     return current_app.extensions["matching"]
+
+
+def marked(text: str, terms: list[str]) -> Markup:
+    """The text, escaped, with the shared terms wrapped in <mark> (one call per text, not a template loop)."""
+    return Markup("".join(f"<mark>{escape(seg)}</mark>" if hit else str(escape(seg))
+                          for seg, hit in highlight(text or "", terms)))
 
 
 def possible_duplicates(item) -> list:
@@ -66,7 +73,7 @@ def for_listing(kind: str, listing_id: int):
         problem = _("Matching is not available right now: the search index must be rebuilt. "
                     "An operator can run `flask index rebuild`.")
     return render_template("matches/list.html", kind=kind, item=item, views=views, similar=similar, k=k,
-                           problem=problem, highlight=highlight, pair_of=feedback.pair_of,
+                           problem=problem, marked=marked, pair_of=feedback.pair_of,
                            latest=feedback.latest_for_pairs(db(), [feedback.pair_of(item, v.listing) for v in views])
                            if reviewer else None, can_introduce=item.status == "published",
                            intro_action=url_for("introductions.request_intro"), locale=locale_code(),

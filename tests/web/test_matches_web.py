@@ -57,3 +57,11 @@ def test_a_repost_of_a_published_listing_is_flagged_as_possible_duplicate(client
                          keywords="水下机器人,组合导航")
     assert zh("Possible duplicates: similar listings are already published.") not in \
         client.get(f"/achievement/{other.id}").get_data(as_text=True)
+
+
+def test_marked_escapes_the_text_and_wraps_only_the_shared_terms():
+    from web.matches import marked
+
+    html = str(marked("<b>锂电池</b>正极 & 锂电池", ["锂电池"]))
+    assert html == "&lt;b&gt;<mark>锂电池</mark>&lt;/b&gt;正极 &amp; <mark>锂电池</mark>"
+    assert str(marked("<i>x</i>", [])) == "&lt;i&gt;x&lt;/i&gt;" and str(marked(None, ["a"])) == ""
