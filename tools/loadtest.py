@@ -46,7 +46,9 @@ def _args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--connections", type=int, default=8, help="wrk connections")
     p.add_argument("--match-demands", type=int, default=200, help="distinct demands in the match-page set")
     p.add_argument("--pages", default="listing,search,match", help="pages to load, comma-separated")
-    p.add_argument("--cache-url", default="none", help="CACHE_URL of the web processes (none|memory|redis://); several, comma-separated: one run each")
+    p.add_argument("--cache-url", default="none",
+                   help="CACHE_URL of the web processes: none|memory|redis (a redis-server started here)|redis://...; "
+                        "several, comma-separated: one run each")
     p.add_argument("--set-dir", default=str(_default_set()), help="BEIR dev set giving real texts")
     p.add_argument("--vector-cache", default=str(_default_vector_cache()), help="cached real passage vectors")
     p.add_argument("--model", default=str(ROOT / "instance/models/multilingual-e5-small"))
@@ -277,14 +279,35 @@ def wait_up(base: str, proc: subprocess.Popen, timeout: float = 300) -> None:
 
 
 def warm(session, base: str, paths: list[str], workers: int) -> None:
-    """Every worker builds its matchers (BM25 over all published listings) on its first match page."""
+    """Two passes over the pages: every worker builds its matchers (BM25 over all published listings) on its
+    first match page, and a configured cache fills (results, and query vectors in each process's LRU)."""
     from concurrent.futures import ThreadPoolExecutor
 
     t = time.perf_counter()
     with ThreadPoolExecutor(workers * 2) as pool:
-        for _ in range(3):
-            codes = list(pool.map(lambda p: session.get(base + p, timeout=900).status_code, paths[: workers * 4]))
+        codes = list(pool.map(lambda p: session.get(base + p, timeout=1800).status_code, paths[: workers * 2]))
+        for _ in range(2):
+            codes += list(pool.map(lambda p: session.get(base + p, timeout=1800).status_code, paths))
     say(f"warm-up: {time.perf_counter() - t:.0f} s, status codes {sorted(set(codes))}")
+
+
+def start_redis(workdir: str) -> tuple[subprocess.Popen, str]:
+    """Debian's redis-server on a free loopback port, no persistence (CACHE_URL=redis)."""
+    binary = shutil.which("redis-server") or "/usr/bin/redis-server"
+    if not Path(binary).exists():
+        raise SystemExit("--cache-url redis needs redis-server: apt-get install redis-server (or `make redis`)")
+    port = free_port()
+    proc = subprocess.Popen([binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+                             "--dir", workdir], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                return proc, f"redis://127.0.0.1:{port}/0"
+        except OSError:
+            time.sleep(0.1)
+    proc.terminate()
+    raise SystemExit("redis-server did not start")
 
 
 def run_wrk(args: argparse.Namespace, base: str, cookie: str, paths: list[str], workdir: str) -> dict:
@@ -307,9 +330,11 @@ def profile(args: argparse.Namespace, url: str, instance: str, demands: list[int
 
     from app import create_app
 
+    cache = args.cache_url.split(",")[-1]
+    cache = "memory" if cache == "redis" else cache  # in-process: no server of its own
     app = create_app({"DATABASE_URL": url, "VECTOR_STORE": "pgvector", "INSTANCE_DIR": instance,
                       "SECRET_KEY": "loadtest-secret", "EMBEDDING_MODEL": args.model, "INDEX_SYNC": "inline",
-                      "JOBS_MODE": "inline", "CACHE_URL": args.cache_url.split(",")[-1], "RATELIMIT_ENABLED": False,
+                      "JOBS_MODE": "inline", "CACHE_URL": cache, "RATELIMIT_ENABLED": False,
                       "WTF_CSRF_ENABLED": False})
     client = app.test_client()
     r = client.post("/login", data={"email": BROKER, "password": PASSWORD})
@@ -344,7 +369,7 @@ def main(argv: list[str] | None = None) -> int:
         raise SystemExit(f"--reuse {args.reuse}: not a database folder left by --keep")
     root = str(Path(args.reuse).resolve()) if args.reuse else tempfile.mkdtemp(prefix="tm-load-")
     args.keep = args.keep or bool(args.reuse) or args.seed_only
-    server, proc = None, None
+    server, proc, helpers = None, None, []
     result: dict = {"machine": f"{platform.node()} {os.cpu_count()} CPUs, {platform.processor() or platform.machine()}",
                     "args": {k: v for k, v in vars(args).items() if k not in ("json",)}}
     try:
@@ -379,15 +404,18 @@ def main(argv: list[str] | None = None) -> int:
         for cache_url in args.cache_url.split(","):
             port = free_port()
             base = f"http://127.0.0.1:{port}"
-            proc = start_gunicorn(args, url, str(instance), port, cache_url)
+            store = cache_url
+            if cache_url == "redis":
+                redis_proc, store = start_redis(str(instance))
+                helpers.append(redis_proc)
+            proc = start_gunicorn(args, url, str(instance), port, store)
             wait_up(base, proc)
             session = sign_in(base)
             cookie = "; ".join(f"{c.name}={c.value}" for c in session.cookies)
             run: dict = {"cache_url": cache_url, "pages": {}}
             if "match" in args.pages:
                 # every worker builds its matchers on its first match page; a cache is filled by a full pass
-                warm(session, base, pages["match"] * (2 if cache_url != "none" else 0) or pages["match"][: args.workers * 4],
-                     args.workers)
+                warm(session, base, pages["match"], args.workers)
             for name in args.pages.split(","):
                 say(f"[CACHE_URL={cache_url}] wrk {args.duration}s on the {name} page ({len(pages[name])} paths), "
                     f"load {loadavg()}")
@@ -399,6 +427,8 @@ def main(argv: list[str] | None = None) -> int:
             proc = None
             result["runs"][cache_url] = run
     finally:
+        for h in helpers:
+            h.terminate()
         if proc is not None:
             os.killpg(proc.pid, signal.SIGTERM)
             proc.wait(timeout=60)
