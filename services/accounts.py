@@ -7,7 +7,7 @@ from typing import Optional
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from models import Organisation, OrgKind, Role, User, utcnow
@@ -193,6 +193,6 @@ def list_users(session: Session, *, role: Optional[str] = None, q: str = "") -> 
     if role:
         stmt = stmt.where(User.role == role)
     if q:
-        like = f"%{q.strip().lower()}%"
-        stmt = stmt.where(func.lower(User.email).like(like) | func.lower(User.display_name).like(like))
+        text = q.strip()  # % and _ are literal; case-insensitive on SQLite and PostgreSQL alike
+        stmt = stmt.where(User.email.icontains(text, autoescape=True) | User.display_name.icontains(text, autoescape=True))
     return list(session.scalars(stmt))

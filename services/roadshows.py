@@ -146,7 +146,7 @@ def open_demands(session: Session, roadshow: Roadshow) -> list[Demand]:
     code = roadshow.field.code
     stmt = (select(Demand).join(Field, Demand.field_id == Field.id)
             .where(Demand.status == Status.PUBLISHED.value,
-                   or_(Field.code == code, Field.code.like(f"{code}.%")),
+                   or_(Field.code == code, Field.code.startswith(f"{code}.", autoescape=True)),
                    or_(Demand.deadline.is_(None), Demand.deadline >= date.today()))
             .order_by(Demand.id))
     return list(session.scalars(stmt))
@@ -157,7 +157,7 @@ def candidate_achievements(session: Session, roadshow: Roadshow) -> list[Achieve
     top = roadshow.field.top_code
     stmt = (select(Achievement).join(Field, Achievement.field_id == Field.id)
             .where(Achievement.status == Status.PUBLISHED.value,
-                   or_(Field.code == top, Field.code.like(f"{top}.%")))
+                   or_(Field.code == top, Field.code.startswith(f"{top}.", autoescape=True)))
             .order_by(Achievement.id))
     return list(session.scalars(stmt))
 
