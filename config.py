@@ -191,6 +191,10 @@ class Config:
         self.LOGIN_LIMIT_ACCOUNT = _env("LOGIN_LIMIT_ACCOUNT", "10 per 15 minutes")
         self.REGISTER_LIMIT_ADDRESS = _env("REGISTER_LIMIT_ADDRESS", "10 per hour")
         self.REGISTER_LIMIT_ACCOUNT = _env("REGISTER_LIMIT_ACCOUNT", "5 per hour")
+        # TRUSTED_PROXIES: how many proxies (nginx, a load balancer) stand in front of the app and set
+        # X-Forwarded-For / X-Forwarded-Proto. 0 (default): those headers are ignored, the client is the socket's
+        # peer. Behind one nginx set 1, or every client looks like nginx to the rate limits and the audit log.
+        self.TRUSTED_PROXIES = _int("TRUSTED_PROXIES", "0")
         # HSTS_SECONDS: Strict-Transport-Security max-age sent on HTTPS responses (0: none).
         self.HSTS_SECONDS = _int("HSTS_SECONDS", "31536000")
         # SQLITE_BUSY_TIMEOUT: seconds a write waits for the database lock before the user gets a 503 page.

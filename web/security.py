@@ -16,6 +16,7 @@ from limits.storage import MemoryStorage
 from limits.strategies import FixedWindowRateLimiter
 from sqlalchemy.exc import InterfaceError, OperationalError
 from werkzeug.exceptions import TooManyRequests
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from services import audit, second_factor
 
@@ -29,7 +30,8 @@ CSP = ("default-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 
 
 
 def client_ip() -> str | None:
-    """The client's address as the WSGI server reports it (put ProxyFix in front when behind a proxy)."""
+    """The client's address: the socket's peer, or with TRUSTED_PROXIES=n the address the n-th proxy from the
+    app saw (Werkzeug's ProxyFix, installed by init_app; a client cannot forge it past a trusted proxy)."""
     return request.remote_addr
 
 
@@ -106,6 +108,9 @@ def throttle() -> Throttle:
 def init_app(app: Flask) -> None:
     """Register the hooks; the policy check runs after these."""
     app.session_interface = _SessionInterface()
+    proxies = int(app.config.get("TRUSTED_PROXIES", 0))
+    if proxies > 0:
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=proxies, x_proto=proxies, x_host=0, x_port=0, x_prefix=0)
     app.extensions["throttle"] = Throttle(app)
     app.before_request(_audit_context)
     app.before_request(_session_timeouts)

@@ -183,3 +183,29 @@ def test_registration_is_throttled_per_address(app, client):
 def test_next_targets_are_allowlisted(target, expected):
     from web.auth import safe_next
     assert safe_next(target) == expected
+
+
+def _failed_login(application, forwarded_for: str):
+    c = application.test_client()
+    env = {"REMOTE_ADDR": "10.0.0.2", "HTTP_X_FORWARDED_FOR": forwarded_for}
+    page = c.get("/login", environ_base=env).get_data(as_text=True)
+    return c.post("/login", environ_base=env, data={"email": "nobody@example.com", "password": "whatever-pw",
+                                                   "csrf_token": CSRF_RE.search(page).group(1)})
+
+
+@pytest.mark.parametrize("proxies", [0, 1])
+def test_behind_a_trusted_proxy_the_limit_counts_the_forwarded_client(tmp_path, database_url, proxies):
+    """TRUSTED_PROXIES=1 (one nginx): X-Forwarded-For names the client; 0: the header is ignored, so a client
+    cannot dodge the per-address limit by sending it."""
+    from app import create_app
+    from tests.conftest import app_config, dispose_app
+
+    application = create_app(app_config(tmp_path, database_url, TRUSTED_PROXIES=proxies,
+                                        LOGIN_LIMIT_ADDRESS="2 per minute"))
+    try:
+        codes = [_failed_login(application, "203.0.113.7").status_code for _ in range(3)]
+        assert codes == [200, 200, 429]
+        other = _failed_login(application, "198.51.100.4").status_code
+        assert other == (200 if proxies else 429)
+    finally:
+        dispose_app(application)
