@@ -109,3 +109,23 @@ def test_a_job_running_when_redis_stops_still_finishes(app, session, redis_serve
     GATES["outage"].set()
     done = wait_for(lambda: (j := job_row(job.id)).status == "done" and j, what="done without Redis")
     assert (done.progress, done.attempts, done.result) == (4, 1, {"counted": 4})
+
+
+def test_the_api_says_when_a_batch_report_is_saved_but_not_queued(app, session, market, redis_server, consumer,
+                                                                   job_row):
+    from services import tokens
+
+    _row, clear = tokens.create_token(session, market["broker"], "outage test")
+    session.commit()
+    api = app.test_client()
+    headers = {"Authorization": f"Bearer {clear}", "Accept-Language": "en"}
+    up = api.post("/api/v1/reports/", json={"scope": "batch", "k": 3}, headers=headers)
+    assert up.status_code == 202 and up.get_json()["queued"] is True and up.get_json()["warning"] is None
+
+    redis_server.stop()
+    down = api.post("/api/v1/reports/", json={"scope": "batch", "k": 3}, headers=headers)
+    body = down.get_json()
+    assert down.status_code == 202 and body["queued"] is False
+    assert body["warning"] == "Saved. The job could not be queued right now; it will start when the queue is back."
+    assert job_row(body["job_id"]).status == "queued"  # the report and its job are committed
+    redis_server.start()

@@ -135,7 +135,7 @@ def test_batch_report_follows_the_job_pattern(api, auth, people, pair, make_user
                     headers=broker)
     assert resp.status_code == 202, resp.get_json()
     started = _clean(resp)
-    assert set(started) == {"report_id", "job_id", "job_url", "report_url"}
+    assert set(started) == {"report_id", "job_id", "job_url", "report_url", "queued", "warning"}
     assert started["job_url"] == f"/api/v1/jobs/{started['job_id']}" and resp.headers["Location"].endswith(
         started["job_url"])
     job = _clean(api.get(started["job_url"], headers=broker))  # JOBS_MODE is inline: done already

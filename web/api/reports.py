@@ -116,11 +116,13 @@ class Collection(MethodView):
                 report = reports.start_batch(db(), runtime(), current_user, params)
                 db().commit()
                 report_id, job_id = report.id, report.job_id
-                runner().enqueue(job_id)
+                queued = bool(runner().enqueue(job_id))  # False: queue down; the job row waits for recovery
                 job_url = url_for("api_jobs.job", job_id=job_id)
+                warning = None if queued else _("Saved. The job could not be queued right now; it will start "
+                                                "when the queue is back.")
                 resp = jsonify(s.BatchStarted().dump({"report_id": report_id, "job_id": job_id, "job_url": job_url,
-                                                      "report_url": url_for("api_reports.Item",
-                                                                            report_id=report_id)}))
+                                                      "report_url": url_for("api_reports.Item", report_id=report_id),
+                                                      "queued": queued, "warning": warning}))
                 resp.status_code = 202
                 resp.headers["Location"] = job_url
                 return resp

@@ -272,6 +272,9 @@ class BatchStarted(ma.Schema):
     job_id = fields.Integer(required=True)
     job_url = fields.String(required=True)
     report_url = fields.String(required=True)
+    queued = fields.Boolean(required=True, metadata={"description": "false: the queue was down; the report is "
+                                                     "saved and its job starts when the queue is back"})
+    warning = fields.String(allow_none=True, metadata={"description": "set when queued is false"})
 
 
 class FeedbackIn(ma.Schema):
