@@ -5,7 +5,7 @@ import enum
 from datetime import date, datetime
 from typing import Optional
 
-from sqlalchemy import Boolean, Date, DateTime, Float, ForeignKey, Integer, String, Text
+from sqlalchemy import Boolean, Date, DateTime, Float, ForeignKey, Integer, String, Text, event
 from sqlalchemy.orm import Mapped, declared_attr, mapped_column, relationship
 
 from .base import Base, utcnow
@@ -54,6 +54,9 @@ class ListingMixin:
     submitted_at: Mapped[Optional[datetime]] = mapped_column(DateTime)
     published_at: Mapped[Optional[datetime]] = mapped_column(DateTime, index=True)
     closed_at: Mapped[Optional[datetime]] = mapped_column(DateTime)
+    # title, keywords and the searched body, lower-cased once on save (search_text_of): the search page
+    # matches terms with a plain LIKE instead of lower() over three columns of every row (docs/capacity.md)
+    search_text: Mapped[Optional[str]] = mapped_column(Text)
 
     @declared_attr
     def owner_id(cls) -> Mapped[int]:
@@ -134,6 +137,22 @@ class Achievement(ListingMixin, Base):
     def body(self) -> str:
         """Text the engine reads: the abstract."""
         return self.abstract or ""
+
+
+def search_text_of(item: "Demand | Achievement") -> str:
+    """What the search box matches: title, keywords and the description/abstract, lower-cased, one per line
+    (a search term has no whitespace, so it never matches across two of them)."""
+    body = item.description if item.kind == "demand" else item.abstract
+    return "\n".join((item.title or "", item.keywords or "", body or "")).lower()
+
+
+def _set_search_text(_mapper, _connection, target) -> None:
+    target.search_text = search_text_of(target)
+
+
+for _model in (Demand, Achievement):
+    event.listen(_model, "before_insert", _set_search_text)
+    event.listen(_model, "before_update", _set_search_text)
 
 
 class Patent(Base):

@@ -269,11 +269,10 @@ def search_stmt(kind: str, f: SearchFilters, viewer: Optional[User]) -> Select:
 
 def _filter(stmt: Select, model: type, kind: str, f: SearchFilters) -> Select:
     if f.q.strip():
-        body = model.description if kind == "demand" else model.abstract
         for term in f.q.split()[:8]:
-            # case-insensitive on every database (LIKE is on SQLite, not on PostgreSQL); % and _ are literal
-            stmt = stmt.where(or_(*(col.icontains(term, autoescape=True)
-                                    for col in (model.title, model.keywords, body))))
+            # search_text is title, keywords and body lower-cased on save: case-insensitive on every database
+            # without lower() per row; % and _ are literal
+            stmt = stmt.where(model.search_text.contains(term.lower(), autoescape=True))
     if f.field:
         stmt = stmt.where(or_(Field.code == f.field, Field.code.startswith(f"{f.field}.", autoescape=True)))
     if f.region:

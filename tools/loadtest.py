@@ -219,7 +219,7 @@ def _copy_listings(conn, kind, n, rng, titles, sentences, fields, regions, base_
     text_col, extra = ("abstract", "trl, negotiable, team") if kind == "achievement" else \
         ("description", "indicators, min_trl")
     cols = (f"title, keywords, region, modes, status, contact_name, contact_phone, contact_email, created_at, "
-            f"updated_at, published_at, owner_id, organisation_id, field_id, {text_col}, {extra}")
+            f"updated_at, published_at, owner_id, organisation_id, field_id, {text_col}, search_text, {extra}")
     with conn.cursor().copy(f"COPY {table} ({cols}) FROM STDIN") as cp:
         for j in range(n):
             o = int(rng.integers(0, n_org))
@@ -228,7 +228,8 @@ def _copy_listings(conn, kind, n, rng, titles, sentences, fields, regions, base_
             tail = (int(rng.integers(3, 9)), False, "") if kind == "achievement" else ("", int(rng.integers(3, 8)))
             cp.write_row((title, "", regions[j % len(regions)], ",tech_transfer,", "published", "联系人",
                           "13800000000", f"c{j}@loadtest.example.cn", "2026-01-01", "2026-01-01", "2026-01-02",
-                          base_user + 1 + o, base_org + 1 + o, fields[j % len(fields)], body, *tail))
+                          base_user + 1 + o, base_org + 1 + o, fields[j % len(fields)], body,
+                          f"{title}\n\n{body}".lower(), *tail))  # as models.listing.search_text_of
 
 
 # -- web --------------------------------------------------------------------------------------------
@@ -377,7 +378,10 @@ def main(argv: list[str] | None = None) -> int:
         server = start_postgres(root, reuse=bool(args.reuse), keep=args.keep)
         url = f"postgresql+psycopg://postgres@/techmatch?host={root}"
         conninfo = f"postgresql://postgres@/techmatch?host={root}"
-        if not args.reuse:
+        if args.reuse:
+            from migrations import runner
+            runner.upgrade(url)  # a folder from an older version: bring its schema (and backfills) up to date
+        else:
             migrate(url)
             result["seed"] = seed_listings(args, conninfo)
             result["seed_seconds"] = round(time.perf_counter() - t, 1)

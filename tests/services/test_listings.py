@@ -103,3 +103,29 @@ def test_text_search_ignores_case_and_takes_wildcards_literally(session, people,
     assert found("ald") == [hit.id] and found("pcr li-ion") == [hit.id] and found("ALD") == [hit.id]
     assert sorted(found("80%")) == sorted([hit.id, other.id])  # both descriptions say "不足80%"
     assert found("8_%") == [] and found("不%80") == []
+
+
+def test_search_follows_edits_and_never_matches_across_title_and_keywords(session, people, make_listing):
+    item = make_listing("demand", people["owner"], reviewer=people["broker"], title="石墨烯导热膜", keywords="散热")
+
+    def found(q: str) -> list[int]:
+        stmt = listings.search_stmt("demand", listings.SearchFilters(q=q), None)
+        return [r.id for r in listings.page(session, stmt, 1, 50)[0]]
+
+    assert found("石墨烯") == [item.id] and found("导热膜散热") == []  # title ends, keywords start: no match
+    item.title, item.keywords = "Graphene Film 导热", "热管理"
+    session.commit()
+    assert found("石墨烯") == [] and found("graphene") == [item.id] and found("热管理") == [item.id]
+
+
+def test_the_migration_fills_search_text_for_listings_saved_before_it(database_url, session, people, make_listing):
+    from sqlalchemy import text
+
+    from migrations import runner
+
+    item = make_listing("demand", people["owner"], reviewer=people["broker"], title="Perovskite 叠层电池")
+    session.close()
+    runner.downgrade(database_url, "0007")
+    runner.upgrade(database_url)
+    stored = session.execute(text("SELECT search_text FROM demands WHERE id = :i"), {"i": item.id}).scalar()
+    assert stored.startswith("perovskite 叠层电池\n")
