@@ -6,7 +6,7 @@ from datetime import date, datetime, timedelta
 from typing import Any, Iterable, Optional, Union
 
 from sqlalchemy import Select, func, or_, select
-from sqlalchemy.orm import Session, object_session
+from sqlalchemy.orm import Session, contains_eager, object_session
 
 from models import (Achievement, Demand, Field, Patent, ReviewEvent, Role, STAGE_TRL, Status, User,
                     utcnow)
@@ -259,7 +259,8 @@ class SearchFilters:
 def search_stmt(kind: str, f: SearchFilters, viewer: Optional[User]) -> Select:
     """The query for a filtered list; non-reviewers only ever get published listings."""
     model = model_for(kind)
-    stmt = select(model).join(Field, model.field_id == Field.id)
+    # the joined field row also fills item.field (the cards show its name): no query per card
+    stmt = select(model).join(Field, model.field_id == Field.id).options(contains_eager(model.field))
     status = f.status if (is_reviewer(viewer) and f.status) else Status.PUBLISHED.value
     if status != "all" or not is_reviewer(viewer):
         stmt = stmt.where(model.status == status)
