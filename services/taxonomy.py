@@ -4,7 +4,7 @@ from __future__ import annotations
 from typing import Optional
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, selectinload
 
 from models import Field, Region
 
@@ -13,7 +13,9 @@ from .errors import NotFound, ServiceError
 
 def top_fields(session: Session, *, include_inactive: bool = False) -> list[Field]:
     """Top-level fields in display order (children reachable via .children)."""
-    stmt = select(Field).where(Field.parent_id.is_(None)).order_by(Field.position, Field.id)
+    # children in one more query, not one per top-level field (the search page's filter lists them all)
+    stmt = select(Field).where(Field.parent_id.is_(None)).order_by(Field.position, Field.id) \
+        .options(selectinload(Field.children))
     if not include_inactive:
         stmt = stmt.where(Field.active.is_(True))
     return list(session.scalars(stmt))
