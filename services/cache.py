@@ -17,7 +17,7 @@ RETRY_SECONDS = 5.0
 
 class Cache(Protocol):
     def get(self, key: str) -> Optional[Any]: ...
-    def set(self, key: str, value: Any) -> None: ...
+    def set(self, key: str, value: Any, ttl: Optional[int] = None) -> None: ...
 
 
 class NoCache:
@@ -26,7 +26,7 @@ class NoCache:
     def get(self, key: str) -> Optional[Any]:
         return None
 
-    def set(self, key: str, value: Any) -> None:
+    def set(self, key: str, value: Any, ttl: Optional[int] = None) -> None:
         return None
 
 
@@ -47,9 +47,10 @@ class MemoryCache:
             self._items.move_to_end(key)
             return json.loads(hit[1])
 
-    def set(self, key: str, value: Any) -> None:
+    def set(self, key: str, value: Any, ttl: Optional[int] = None) -> None:
+        """Store a copy; ttl (seconds) overrides the cache's own for this key."""
         with self._lock:
-            self._items[key] = (time.monotonic() + self.ttl, json.dumps(value))
+            self._items[key] = (time.monotonic() + (ttl or self.ttl), json.dumps(value))
             self._items.move_to_end(key)
             while len(self._items) > self.max_items:
                 self._items.popitem(last=False)
@@ -81,8 +82,9 @@ class RedisCache:
         raw = self._do(self.client.get, key)
         return None if raw is None else json.loads(raw)
 
-    def set(self, key: str, value: Any) -> None:
-        self._do(self.client.set, key, json.dumps(value), self.ttl)
+    def set(self, key: str, value: Any, ttl: Optional[int] = None) -> None:
+        """Store with an expiry; ttl (seconds) overrides the cache's own for this key."""
+        self._do(self.client.set, key, json.dumps(value), ttl or self.ttl)
 
 
 def build_cache(url: str, ttl: int = 600) -> Cache:

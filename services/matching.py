@@ -30,6 +30,7 @@ log = logging.getLogger(__name__)
 KINDS = ("demand", "achievement")
 SYNC_JOB = "index.sync"
 QVEC_LRU = 20_000  # query vectors kept per process: 384 float32 = 1.5 KB each, so ~30 MB at most
+QVEC_TTL = 30 * 24 * 3600  # in the shared cache: a vector of (model, exact text) never goes stale
 # the runtime behind each engine, so index.sync jobs run by a queue consumer find theirs
 _RUNTIMES: "weakref.WeakKeyDictionary[Any, MatchingRuntime]" = weakref.WeakKeyDictionary()
 
@@ -273,7 +274,7 @@ class MatchingRuntime:
             vec = np.asarray(hit, dtype=np.float32)
         else:
             vec = enc.encode_queries([doc.embed_text()])[0]
-            self.cache.set(key, [float(x) for x in vec])
+            self.cache.set(key, [float(x) for x in vec], ttl=QVEC_TTL)  # keyed by content: never stale
         with self._qvec_lock:
             self._qvecs[key] = vec
             while len(self._qvecs) > QVEC_LRU:

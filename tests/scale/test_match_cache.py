@@ -96,3 +96,19 @@ def test_a_query_vector_is_encoded_once_per_text_in_a_process_even_without_a_cac
     session.commit()
     runtime.find_matches(session, demand)
     assert len(texts) == 2 and "高镍三元正极材料循环寿命" in texts[1], "a changed text is encoded again"
+
+
+def test_query_vectors_outlive_results_in_redis(app, session, make_user, make_listing, redis_url):
+    """A result depends on the index and expires with CACHE_TTL; a query vector depends only on (model, text)."""
+    import redis
+
+    runtime = app.extensions["matching"]
+    runtime.cache = RedisCache(redis_url, ttl=60)
+    broker = make_user("broker")
+    demand = make_listing("demand", make_user("company"), reviewer=broker)
+    make_listing("achievement", make_user("university"), reviewer=broker)
+    runtime.find_matches(session, demand)
+    client = redis.Redis.from_url(redis_url)
+    (qvec,) = client.keys("techmatch:qvec:*")
+    (match,) = client.keys("techmatch:match:*")
+    assert 0 < client.ttl(match) <= 60 and client.ttl(qvec) > 29 * 24 * 3600
