@@ -139,7 +139,7 @@ class SentenceTransformerEncoder:
 
 
 def _unit_rows(vecs: np.ndarray) -> np.ndarray:
-    """Rows re-normalised in float32 (a bf16 pass may leave norms a few 1e-3 off 1)."""
+    """Rows re-normalised in float32, so a bf16 pass still returns float32 unit rows."""
     norms = np.linalg.norm(vecs, axis=1, keepdims=True)
     return np.ascontiguousarray(vecs / np.maximum(norms, 1e-12), dtype=np.float32)
 
@@ -299,7 +299,7 @@ def build_encoder(name_or_path: str, *, quantize: str | None = None, threads: in
     if backend not in BACKENDS:
         raise ValueError(f"backend must be one of {BACKENDS}, not {backend!r}")
     if quantize == "bf16" and backend == "torch" and not cpu_supports_bf16():
-        raise Bf16Unsupported()  # refuse rather than run 2-10x slower than fp32 in emulation
+        raise Bf16Unsupported()  # refuse: emulated bf16 ran ~3x slower than fp32 (docs/model.md, "bf16")
     path = Path(name_or_path).expanduser()
     # resolve local paths so "instance/models/x" and its absolute form share one cached encoder
     key = str(path.resolve()) if _looks_local(str(name_or_path)) else str(name_or_path)
