@@ -51,7 +51,7 @@ def _args(argv: Sequence[str] | None) -> argparse.Namespace:
     p.add_argument("--encode-sample", type=int, default=300, help="abstracts encoded for throughput")
     p.add_argument("--hybrid-limit", type=int, default=200_000,
                    help="skip the full hybrid match above this many listings (lexical index RAM)")
-    p.add_argument("--query-quantize", choices=("int8",), default=None,
+    p.add_argument("--query-quantize", choices=("int8", "bf16"), default=None,
                    help="encode the timed queries with this quantisation (latency only: the index keeps "
                         "fp32 passage vectors, so ranking quality of the mix is not measured here)")
     encoder_args(p)

@@ -3,8 +3,8 @@
 Usage::
 
     python -m matchmaking.encode_bench --model instance/models/multilingual-e5-small \\
-        [--onnx-dir DIR] [--texts corpus.jsonl] [--n 400] [--batch 32] [--threads 2] [--rounds 2] \\
-        [--variants torch,torch-int8,onnx,onnx-int8,onnx-backend] [--json]
+        [--onnx-dir DIR] [--texts corpus.jsonl] [--n 400] [--batch 32 | --batch 16,32] [--threads 2] [--rounds 2] \\
+        [--variants torch,torch-int8,torch-bf16,onnx,onnx-int8,onnx-backend] [--json]
 
 Texts are the first ``--n`` ``title + "\\n" + text`` of a BEIR corpus, encoded as passages
 (``passage: `` prompt). Each round encodes them once with every variant in turn; the figures are
@@ -27,7 +27,8 @@ import numpy as np
 DEFAULT_TEXTS = Path(__file__).resolve().parents[2] / "shared" / "data" / "bench" / "dev" / "field" / "corpus.jsonl"
 # onnx-backend: build_encoder(backend="onnx", quantize="int8"), the platform's EMBEDDING_BACKEND=onnx path
 # (needs the export beside --model: `make model`); its passages run the same graph as onnx-int8
-VARIANTS = ("torch", "torch-int8", "onnx", "onnx-int8", "onnx-backend")
+# torch-bf16: build_encoder(quantize="bf16"), torch.autocast bfloat16 (needs a CPU with native bf16)
+VARIANTS = ("torch", "torch-int8", "torch-bf16", "onnx", "onnx-int8", "onnx-backend")
 
 
 def read_passages(path: str | os.PathLike, n: int) -> list[str]:
@@ -56,8 +57,8 @@ def build(variant: str, model: str, onnx_dir: str | None, threads: int) -> Any:
 
     if variant == "torch":
         return build_encoder(model, threads=threads)
-    if variant == "torch-int8":
-        return build_encoder(model, quantize="int8", threads=threads)
+    if variant in ("torch-int8", "torch-bf16"):
+        return build_encoder(model, quantize=variant.removeprefix("torch-"), threads=threads)
     if variant == "onnx-backend":
         return build_encoder(model, backend="onnx", quantize="int8", threads=threads)
     from matchmaking.onnx_export import OnnxEncoder, default_onnx_dir, export
@@ -73,32 +74,39 @@ def timed(fn: Callable[[], np.ndarray]) -> tuple[np.ndarray, float, float]:
     return out, time.perf_counter() - w, time.process_time() - c
 
 
-def run(model: str, onnx_dir: str | None, texts: Sequence[str], variants: Sequence[str], batch: int,
+def run(model: str, onnx_dir: str | None, texts: Sequence[str], variants: Sequence[str], batch: int | Sequence[int],
         threads: int, rounds: int, log: Callable[[str], None]) -> dict:
-    """Alternate the variants ``rounds`` times over ``texts``; torch fp32 is always included, first."""
+    """Alternate the variants ``rounds`` times over ``texts``; torch fp32 is always included, first.
+
+    Several batch sizes run every variant at each of them in turn, labelled ``variant@batch``; the
+    reference (``x_torch``, cosine) is then torch fp32 at the first batch size.
+    """
+    batches = [batch] if isinstance(batch, int) else list(batch)
     names = ["torch", *[v for v in variants if v != "torch"]]
     encoders = {v: build(v, model, onnx_dir, threads) for v in names}
-    for enc in encoders.values():  # warm-up: first-call allocations, lazy kernels
-        enc.encode_passages(list(texts[:batch]), batch_size=batch)
-    result: dict[str, Any] = {"n": len(texts), "batch": batch, "threads": threads,
-                              "model_keys": {v: e.model_key for v, e in encoders.items()},
+    runs = {(v if len(batches) == 1 else f"{v}@{b}"): (encoders[v], b) for v in names for b in batches}
+    for enc, b in runs.values():  # warm-up: first-call allocations, lazy kernels
+        enc.encode_passages(list(texts[:b]), batch_size=b)
+    result: dict[str, Any] = {"n": len(texts), "batch": batch if isinstance(batch, int) else batches,
+                              "threads": threads, "model_keys": {v: e.model_key for v, e in encoders.items()},
                               "load_before": _loadavg(), "rounds": []}
+    ref_name = next(iter(runs))
     vecs: dict[str, np.ndarray] = {}
     for r in range(rounds):
         row = {}
-        for v, enc in encoders.items():
-            out, wall, cpu = timed(lambda: enc.encode_passages(list(texts), batch_size=batch))
+        for v, (enc, b) in runs.items():
+            out, wall, cpu = timed(lambda: enc.encode_passages(list(texts), batch_size=b))
             vecs.setdefault(v, out)
             row[v] = {"per_s": round(len(texts) / wall, 2), "wall_s": round(wall, 2), "cpu_s": round(cpu, 2)}
-            log(f"round {r + 1} {v:>10}: {row[v]['per_s']:7.2f} abstracts/s  wall {wall:6.1f} s  cpu {cpu:6.1f} s"
+            log(f"round {r + 1} {v:>13}: {row[v]['per_s']:7.2f} abstracts/s  wall {wall:6.1f} s  cpu {cpu:6.1f} s"
                 f"  load {_loadavg()}")
         for v in row:
-            row[v]["x_torch"] = round(row[v]["per_s"] / row["torch"]["per_s"], 2)
+            row[v]["x_torch"] = round(row[v]["per_s"] / row[ref_name]["per_s"], 2)
         result["rounds"].append(row)
-    ref = vecs["torch"]
+    ref = vecs[ref_name]
     result["cosine_vs_torch"] = {v: {"mean": round(float((x * ref).sum(1).mean()), 6),
                                      "min": round(float((x * ref).sum(1).min()), 6)}
-                                 for v, x in vecs.items() if v != "torch"}
+                                 for v, x in vecs.items() if v != ref_name}
     result["load_after"] = _loadavg()
     return result
 
@@ -110,7 +118,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--onnx-dir", default=None, help="exported ONNX folder (made if missing; default <model>-onnx)")
     ap.add_argument("--texts", default=str(DEFAULT_TEXTS), help="BEIR corpus.jsonl")
     ap.add_argument("--n", type=int, default=400)
-    ap.add_argument("--batch", type=int, default=32)
+    ap.add_argument("--batch", default="32", help="batch size, or several (16,32) to alternate them too")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--rounds", type=int, default=2)
     ap.add_argument("--variants", default="torch,onnx,onnx-int8",
@@ -120,9 +128,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     variants = [v.strip() for v in args.variants.split(",") if v.strip()]
     if bad := [v for v in variants if v not in VARIANTS]:
         ap.error(f"unknown variants {bad}")
+    try:
+        batches = [int(b) for b in args.batch.split(",") if b.strip()]
+    except ValueError:
+        batches = []
+    if not batches or min(batches) < 1:
+        ap.error(f"--batch: positive integers, not {args.batch!r}")
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     texts = read_passages(args.texts, args.n)
-    result = run(args.model, args.onnx_dir, texts, variants, args.batch, args.threads, args.rounds,
+    result = run(args.model, args.onnx_dir, texts, variants, batches[0] if len(batches) == 1 else batches,
+                 args.threads, args.rounds,
                  lambda s: print(s, file=sys.stderr, flush=True))
     if args.json:
         print(json.dumps(result))

@@ -7,6 +7,7 @@ Any other sentence-transformers path (or hub name, if the user has network) also
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import hashlib
 import os
@@ -21,7 +22,8 @@ if TYPE_CHECKING:
     from sentence_transformers import SentenceTransformer
 
 DEFAULT_MODEL_NAME = "multilingual-e5-small"
-QUANTIZE_CHOICES = ("int8",)
+# int8: dynamic int8 Linear layers; bf16: torch.autocast bfloat16 matmuls (needs native bf16, see below)
+QUANTIZE_CHOICES = ("int8", "bf16")
 # torch: sentence-transformers (the reference); onnx: ONNX Runtime over `python -m matchmaking.onnx_export`
 BACKENDS = ("torch", "onnx")
 # files that do not change the vectors: the model card and our conversion marker (has a timestamp)
@@ -94,10 +96,11 @@ def model_key_for(folder: str | os.PathLike, quantize: str | None = None) -> str
 class SentenceTransformerEncoder:
     """An :class:`Encoder` over a sentence-transformers model, using its query/passage prompts."""
 
-    def __init__(self, model: SentenceTransformer, model_key: str) -> None:
+    def __init__(self, model: SentenceTransformer, model_key: str, bf16: bool = False) -> None:
         self.model = model
         self.model_key = model_key
         self.dim = int(model.get_embedding_dimension() or 0)
+        self.bf16 = bf16
         self._lock = threading.Lock()  # HF fast tokenizers raise "Already borrowed" under concurrent use
 
     def encode_queries(self, texts: Sequence[str], batch_size: int = 32) -> np.ndarray:
@@ -117,13 +120,60 @@ class SentenceTransformerEncoder:
         clean = [t if isinstance(t, str) else "" for t in texts]  # None from a nullable column -> ""
         prompts = self.model.prompts or {}
         name = next((n for n in _PROMPT_NAMES[prompt] if prompts.get(n)), None)
-        with self._lock:
+        with self._lock, self._precision():
             vecs = self.model.encode(clean, prompt_name=name, batch_size=batch_size, convert_to_numpy=True,
                                      normalize_embeddings=True, show_progress_bar=False)
-        return np.ascontiguousarray(vecs, dtype=np.float32)
+        vecs = np.ascontiguousarray(vecs, dtype=np.float32)
+        return _unit_rows(vecs) if self.bf16 else vecs
+
+    def _precision(self) -> contextlib.AbstractContextManager:
+        """bf16: matmuls in bfloat16 under autocast (weights and layer norms stay float32); else nothing."""
+        if not self.bf16:
+            return contextlib.nullcontext()
+        import torch
+
+        return torch.autocast("cpu", dtype=torch.bfloat16)
 
     def __repr__(self) -> str:
         return f"SentenceTransformerEncoder({self.model_key!r}, dim={self.dim})"
+
+
+def _unit_rows(vecs: np.ndarray) -> np.ndarray:
+    """Rows re-normalised in float32, so a bf16 pass still returns float32 unit rows."""
+    norms = np.linalg.norm(vecs, axis=1, keepdims=True)
+    return np.ascontiguousarray(vecs / np.maximum(norms, 1e-12), dtype=np.float32)
+
+
+# CPU flags of native bf16 arithmetic: x86 AMX and AVX512-BF16 (Sapphire Rapids+, Zen 4+), Armv8.6 BF16
+BF16_CPU_FLAGS = ("amx_bf16", "avx512_bf16", "bf16")
+
+
+def cpu_bf16_flags(cpuinfo: str = "/proc/cpuinfo") -> frozenset[str]:
+    """The native-bf16 flags this CPU reports (empty where /proc/cpuinfo is missing: not Linux)."""
+    try:
+        with open(cpuinfo, encoding="utf-8", errors="replace") as fh:
+            words = {w for line in fh if line.lower().startswith(("flags", "features")) for w in line.split()}
+    except OSError:
+        return frozenset()
+    return frozenset(words.intersection(BF16_CPU_FLAGS))
+
+
+def cpu_supports_bf16() -> bool:
+    """True when the CPU has native bf16 instructions and torch's oneDNN can use them."""
+    import torch
+
+    return bool(cpu_bf16_flags()) and torch.backends.mkldnn.is_available()
+
+
+class Bf16Unsupported(ValueError):
+    """EMBEDDING_QUANTIZE=bf16 on a CPU without native bf16: it would run slower than fp32."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            "此 CPU 不支持原生 bf16 运算（需要 AMX-BF16、AVX512-BF16 或 Arm BF16），bf16 编码会比 fp32 更慢；"
+            "请将 EMBEDDING_QUANTIZE 设为 none（或 int8）。\n"
+            "This CPU has no native bf16 arithmetic (AMX-BF16, AVX512-BF16 or Arm BF16), so bf16 encoding "
+            "would be slower than fp32; set EMBEDDING_QUANTIZE=none (or int8).")
 
 
 def _looks_local(name: str) -> bool:
@@ -215,7 +265,7 @@ def _build_cached(name_or_path: str, quantize: str | None, threads: int | None) 
     if quantize == "int8":
         _quantize_int8(model)
     key = model_key_for(name_or_path, quantize) if local else _hub_key(name_or_path, quantize)
-    return SentenceTransformerEncoder(model, key)
+    return SentenceTransformerEncoder(model, key, bf16=quantize == "bf16")
 
 
 @functools.lru_cache(maxsize=8)
@@ -225,19 +275,31 @@ def _build_onnx(path: str, quantize: str | None, threads: int | None) -> Encoder
 
     if not _looks_local(path):
         raise ValueError("the onnx backend needs a local model folder / onnx 后端需要本地模型目录")
+    if quantize == "bf16":
+        raise ValueError("EMBEDDING_QUANTIZE=bf16 需要 EMBEDDING_BACKEND=torch。\n"
+                         "EMBEDDING_QUANTIZE=bf16 needs EMBEDDING_BACKEND=torch.")
     return load_encoder(path, quantize, threads)
 
 
 _BUILDERS = {"torch": _build_cached, "onnx": _build_onnx}
 
 
+def quantize_error(value: object) -> str:
+    """The bilingual message for an EMBEDDING_QUANTIZE value that is not one of the choices."""
+    choices = ", ".join(("none", *QUANTIZE_CHOICES))
+    return (f"quantize（EMBEDDING_QUANTIZE）={value!r} 无效，可选值：{choices}。\n"
+            f"quantize (EMBEDDING_QUANTIZE) = {value!r} is not valid; use one of: {choices}.")
+
+
 def build_encoder(name_or_path: str, *, quantize: str | None = None, threads: int | None = None,
                   backend: str = "torch") -> Encoder:
     """Factory for an :class:`Encoder`, cached per process (same arguments -> same object)."""
     if quantize not in (None, *QUANTIZE_CHOICES):
-        raise ValueError(f"quantize must be None or one of {QUANTIZE_CHOICES}, not {quantize!r}")
+        raise ValueError(quantize_error(quantize))
     if backend not in BACKENDS:
         raise ValueError(f"backend must be one of {BACKENDS}, not {backend!r}")
+    if quantize == "bf16" and backend == "torch" and not cpu_supports_bf16():
+        raise Bf16Unsupported()  # refuse: emulated bf16 ran ~3x slower than fp32 (docs/model.md, "bf16")
     path = Path(name_or_path).expanduser()
     # resolve local paths so "instance/models/x" and its absolute form share one cached encoder
     key = str(path.resolve()) if _looks_local(str(name_or_path)) else str(name_or_path)

@@ -11,6 +11,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from matchmaking.encoders import QUANTIZE_CHOICES
 from matchmaking.engine import METHODS
 DEFAULT_MODEL = Path("instance/models/multilingual-e5-small")
 DEFAULT_CACHE = Path("instance/cache/vectors")
@@ -147,8 +148,9 @@ def encoder_args(p: argparse.ArgumentParser) -> None:
     """--backend and --quantize, defaulting to the platform's EMBEDDING_BACKEND / EMBEDDING_QUANTIZE."""
     p.add_argument("--backend", choices=("torch", "onnx"), default=os.environ.get("EMBEDDING_BACKEND") or "torch",
                    help="encoder backend, as EMBEDDING_BACKEND (default: torch)")
-    p.add_argument("--quantize", choices=("none", "int8"), default=os.environ.get("EMBEDDING_QUANTIZE") or "none",
-                   help="as EMBEDDING_QUANTIZE; onnx + int8: int8 passages, fp32 queries")
+    p.add_argument("--quantize", choices=("none", *QUANTIZE_CHOICES),
+                   default=os.environ.get("EMBEDDING_QUANTIZE") or "none",
+                   help="as EMBEDDING_QUANTIZE; onnx + int8: int8 passages, fp32 queries; bf16: torch only")
 
 
 def _load_encoder(path: str, backend: str = "torch", quantize: str | None = None):

@@ -1,5 +1,5 @@
-"""Settings from the environment: a value that is not a number stops start-up with a message naming the
-variable (zh-CN and en), not a traceback; a good value is used."""
+"""Settings from the environment: a value that is not a number, or not one of a setting's choices, stops
+start-up with a message naming the variable (zh-CN and en), not a traceback; a good value is used."""
 from __future__ import annotations
 
 import subprocess
@@ -7,7 +7,13 @@ import sys
 
 import pytest
 
-from config import ROOT, Config, ConfigError
+from config import EMBEDDING_QUANTIZE_CHOICES, ROOT, Config, ConfigError
+from matchmaking.encoders import QUANTIZE_CHOICES
+
+
+@pytest.fixture(autouse=True)
+def _own_instance(tmp_path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("INSTANCE_DIR", str(tmp_path))  # Config() writes a secret key file there
 
 
 @pytest.mark.parametrize("name, value", [("PAGE_SIZE", "twenty"), ("CACHE_TTL", "1.5"), ("SESSION_MAX_HOURS", "nan"),
@@ -32,3 +38,26 @@ def test_the_command_line_prints_the_message_without_a_traceback(tmp_path):
                          capture_output=True, text=True, timeout=120)
     assert out.returncode == 1
     assert "Environment variable PAGE_SIZE must be a whole number" in out.stderr and "Traceback" not in out.stderr
+
+
+@pytest.mark.parametrize("value", ["none", "int8", "bf16"])
+def test_embedding_quantize_accepts_the_choices(value: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("EMBEDDING_QUANTIZE", value)
+    assert Config().EMBEDDING_QUANTIZE == value
+
+
+def test_empty_embedding_quantize_means_none(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("EMBEDDING_QUANTIZE", "")
+    assert Config().EMBEDDING_QUANTIZE == "none"
+
+
+@pytest.mark.parametrize("value", ["fp16", "BF16", "int4"])
+def test_embedding_quantize_rejects_other_values_in_both_languages(value: str,
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("EMBEDDING_QUANTIZE", value)
+    with pytest.raises(ConfigError, match=rf"(?s)EMBEDDING_QUANTIZE='{value}' 无效，可选值：none, int8, bf16.*is not valid"):
+        Config()
+
+
+def test_config_choices_match_the_encoder_factory() -> None:
+    assert EMBEDDING_QUANTIZE_CHOICES == ("none", *QUANTIZE_CHOICES)

@@ -92,3 +92,56 @@ def test_int8_stays_close_to_fp32(real_encoder: Encoder, default_model_path: Pat
 def test_unknown_quantize_is_rejected(default_model_path: Path) -> None:
     with pytest.raises(ValueError, match="quantize"):
         build_encoder(str(default_model_path), quantize="int4")
+
+
+BF16_TEXTS = ["锂电池正极材料", "磷酸铁锂电池正极材料的制备方法，试验表明容量保持率提高了15%。", "水稻抗病育种",
+              "工业机器人视觉检测系统在汽车焊装线上的应用", "风力发电机叶片故障诊断"]
+
+
+@pytest.fixture()
+def bf16_encoder(default_model_path: Path) -> Encoder:
+    from matchmaking.encoders import cpu_supports_bf16
+
+    if not cpu_supports_bf16():
+        pytest.skip("this CPU has no native bf16 (amx_bf16 / avx512_bf16 / bf16 flag)")
+    return build_encoder(str(default_model_path), quantize="bf16")
+
+
+def test_bf16_stays_within_cosine_0_9999_of_fp32(real_encoder: Encoder, bf16_encoder: Encoder) -> None:
+    for encode in ("encode_passages", "encode_queries"):
+        ours = getattr(bf16_encoder, encode)(BF16_TEXTS)
+        assert ours.dtype == np.float32 and ours.shape == (len(BF16_TEXTS), 384)
+        np.testing.assert_allclose(np.linalg.norm(ours, axis=1), 1.0, atol=1e-5)
+        cos = np.sum(ours * getattr(real_encoder, encode)(BF16_TEXTS), axis=1)
+        assert cos.min() >= 0.9999, (encode, cos)
+
+
+def test_bf16_really_computes_in_bf16(real_encoder: Encoder, bf16_encoder: Encoder) -> None:
+    # a no-op autocast would give fp32's vectors bit for bit; bf16 matmuls must leave a trace
+    diff = np.abs(bf16_encoder.encode_passages(BF16_TEXTS) - real_encoder.encode_passages(BF16_TEXTS)).max()
+    assert diff > 1e-5
+
+
+def test_bf16_has_its_own_model_key(real_encoder: Encoder, bf16_encoder: Encoder, default_model_path: Path) -> None:
+    assert bf16_encoder.model_key == real_encoder.model_key + "+bf16"
+    assert bf16_encoder.model_key == model_key_for(default_model_path, "bf16")
+    assert bf16_encoder is not real_encoder
+
+
+def test_bf16_is_refused_on_a_cpu_without_native_bf16(default_model_path: Path,
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    import matchmaking.encoders as encoders
+
+    monkeypatch.setattr(encoders, "cpu_supports_bf16", lambda: False)
+    with pytest.raises(ValueError, match=r"(?s)不支持原生 bf16.*EMBEDDING_QUANTIZE=none"):
+        build_encoder(str(default_model_path), quantize="bf16")
+
+
+def test_bf16_is_refused_on_the_onnx_backend(default_model_path: Path) -> None:
+    with pytest.raises(ValueError, match=r"(?s)EMBEDDING_BACKEND=torch.*EMBEDDING_BACKEND=torch"):
+        build_encoder(str(default_model_path), quantize="bf16", backend="onnx")
+
+
+def test_unknown_quantize_message_is_bilingual(default_model_path: Path) -> None:
+    with pytest.raises(ValueError, match=r"(?s)无效.*none, int8, bf16.*not valid"):
+        build_encoder(str(default_model_path), quantize="fp16")

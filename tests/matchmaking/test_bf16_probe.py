@@ -1,0 +1,32 @@
+"""The CPU probe behind EMBEDDING_QUANTIZE=bf16, read from cpuinfo files of known CPUs (no model)."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from matchmaking.encoders import cpu_bf16_flags
+
+SAPPHIRE_RAPIDS = "flags\t\t: fpu sse2 avx512f avx512_bf16 amx_bf16 amx_tile amx_int8\n"
+ICE_LAKE = "flags\t\t: fpu sse2 avx2 avx512f avx512bw avx512_vnni\n"
+NEOVERSE_V1 = "Features\t: fp asimd sve bf16 i8mm\n"
+
+
+def _cpuinfo(tmp_path: Path, text: str) -> str:
+    path = tmp_path / "cpuinfo"
+    path.write_text("processor\t: 0\n" + text + "model name\t: bf16 in a model name is not a flag\n")
+    return str(path)
+
+
+def test_amx_and_avx512_bf16_are_found(tmp_path: Path) -> None:
+    assert cpu_bf16_flags(_cpuinfo(tmp_path, SAPPHIRE_RAPIDS)) == {"amx_bf16", "avx512_bf16"}
+
+
+def test_arm_bf16_feature_is_found(tmp_path: Path) -> None:
+    assert cpu_bf16_flags(_cpuinfo(tmp_path, NEOVERSE_V1)) == {"bf16"}
+
+
+def test_avx512_without_bf16_is_not_enough(tmp_path: Path) -> None:
+    assert cpu_bf16_flags(_cpuinfo(tmp_path, ICE_LAKE)) == frozenset()
+
+
+def test_missing_cpuinfo_means_no_bf16(tmp_path: Path) -> None:
+    assert cpu_bf16_flags(str(tmp_path / "absent")) == frozenset()
