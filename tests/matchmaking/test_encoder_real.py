@@ -145,3 +145,8 @@ def test_bf16_is_refused_on_the_onnx_backend(default_model_path: Path) -> None:
 def test_unknown_quantize_message_is_bilingual(default_model_path: Path) -> None:
     with pytest.raises(ValueError, match=r"(?s)无效.*none, int8, bf16.*not valid"):
         build_encoder(str(default_model_path), quantize="fp16")
+
+
+def test_bf16_encodes_queries_in_fp32(real_encoder: Encoder, bf16_encoder: Encoder) -> None:
+    # one short query gains nothing under autocast: queries are float32, bit for bit the fp32 encoder's
+    assert np.array_equal(bf16_encoder.encode_queries(BF16_TEXTS), real_encoder.encode_queries(BF16_TEXTS))
