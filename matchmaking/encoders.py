@@ -288,14 +288,27 @@ _BUILDERS = {"torch": _build_cached, "onnx": _build_onnx}
 
 def quantize_error(value: object) -> str:
     """The bilingual message for an EMBEDDING_QUANTIZE value that is not one of the choices."""
-    choices = ", ".join(("none", *QUANTIZE_CHOICES))
+    choices = ", ".join(("auto", "none", *QUANTIZE_CHOICES))
     return (f"quantize（EMBEDDING_QUANTIZE）={value!r} 无效，可选值：{choices}。\n"
             f"quantize (EMBEDDING_QUANTIZE) = {value!r} is not valid; use one of: {choices}.")
 
 
+def resolve_quantize(value: str | None, backend: str = "torch") -> str | None:
+    """A setting's precision as build_encoder takes it: "none"/"" -> None (fp32); "auto" -> "bf16" on the torch
+    backend where the CPU has native bf16 (same ranking, ~2x the passages per CPU second, docs/model.md),
+    else None; anything else unchanged (build_encoder checks it)."""
+    if value in (None, "", "none"):
+        return None
+    if value == "auto":
+        return "bf16" if backend == "torch" and cpu_supports_bf16() else None
+    return value
+
+
 def build_encoder(name_or_path: str, *, quantize: str | None = None, threads: int | None = None,
                   backend: str = "torch") -> Encoder:
-    """Factory for an :class:`Encoder`, cached per process (same arguments -> same object)."""
+    """Factory for an :class:`Encoder`, cached per process (same arguments -> same object).
+    quantize: None (fp32), "int8", "bf16", or "auto" (see resolve_quantize)."""
+    quantize = resolve_quantize(quantize, backend) if quantize == "auto" else quantize
     if quantize not in (None, *QUANTIZE_CHOICES):
         raise ValueError(quantize_error(quantize))
     if backend not in BACKENDS:

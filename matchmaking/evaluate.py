@@ -148,9 +148,10 @@ def encoder_args(p: argparse.ArgumentParser) -> None:
     """--backend and --quantize, defaulting to the platform's EMBEDDING_BACKEND / EMBEDDING_QUANTIZE."""
     p.add_argument("--backend", choices=("torch", "onnx"), default=os.environ.get("EMBEDDING_BACKEND") or "torch",
                    help="encoder backend, as EMBEDDING_BACKEND (default: torch)")
-    p.add_argument("--quantize", choices=("none", *QUANTIZE_CHOICES),
-                   default=os.environ.get("EMBEDDING_QUANTIZE") or "none",
-                   help="as EMBEDDING_QUANTIZE; onnx + int8: int8 passages, fp32 queries; bf16: torch only")
+    p.add_argument("--quantize", choices=("auto", "none", *QUANTIZE_CHOICES),
+                   default=os.environ.get("EMBEDDING_QUANTIZE") or "auto",
+                   help="as EMBEDDING_QUANTIZE (default auto: bf16 where the CPU has it, else fp32); onnx + int8: "
+                        "int8 passages, fp32 queries; bf16: torch only")
 
 
 def _load_encoder(path: str, backend: str = "torch", quantize: str | None = None):
@@ -209,7 +210,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     run = run_set(data, args.method, args.k, args.model, args.cache_dir, progress=not args.json,
                   backend=args.backend, quantize=args.quantize)
     result = score_run(run, data.qrels, args.k)
-    result.update(method=args.method, backend=args.backend, quantize=args.quantize,
+    from matchmaking.encoders import resolve_quantize  # "auto" reported as what it resolved to here
+
+    result.update(method=args.method, backend=args.backend,
+                  quantize=resolve_quantize(args.quantize, args.backend) or "none",
                   seconds=round(time.perf_counter() - start, 2))
     if args.json:
         print(json.dumps(result))

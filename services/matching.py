@@ -14,7 +14,7 @@ import numpy as np
 from sqlalchemy import event, func, or_, select
 from sqlalchemy.orm import Session, joinedload, sessionmaker
 
-from matchmaking.encoders import build_encoder
+from matchmaking.encoders import build_encoder, resolve_quantize
 from matchmaking.engine import HybridMatcher, Match
 from matchmaking.lexical import LexicalIndex
 from matchmaking.pgvector_store import table_name
@@ -48,8 +48,8 @@ class MatchingRuntime:
 
     def __init__(self, config: Mapping[str, Any], factory: sessionmaker) -> None:
         self.model_path = config["EMBEDDING_MODEL"]
-        self.quantize = None if config.get("EMBEDDING_QUANTIZE", "none") in ("", "none") else config["EMBEDDING_QUANTIZE"]
         self.backend = config.get("EMBEDDING_BACKEND") or "torch"
+        self.quantize = resolve_quantize(config.get("EMBEDDING_QUANTIZE", "auto"), self.backend)
         self.index_root = Path(config["INDEX_DIR"])
         # one torch thread per web process: two gave a long p95 tail under load (docs/benchmarks.md)
         self.threads = int(config.get("ENCODER_THREADS", 1)) or None

@@ -40,24 +40,29 @@ def test_the_command_line_prints_the_message_without_a_traceback(tmp_path):
     assert "Environment variable PAGE_SIZE must be a whole number" in out.stderr and "Traceback" not in out.stderr
 
 
-@pytest.mark.parametrize("value", ["none", "int8", "bf16"])
+@pytest.mark.parametrize("value", ["auto", "none", "int8", "bf16"])
 def test_embedding_quantize_accepts_the_choices(value: str, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("EMBEDDING_QUANTIZE", value)
     assert Config().EMBEDDING_QUANTIZE == value
 
 
-def test_empty_embedding_quantize_means_none(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_empty_embedding_quantize_means_the_default(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("EMBEDDING_QUANTIZE", "")
-    assert Config().EMBEDDING_QUANTIZE == "none"
+    assert Config().EMBEDDING_QUANTIZE == "auto"
 
 
 @pytest.mark.parametrize("value", ["fp16", "BF16", "int4"])
 def test_embedding_quantize_rejects_other_values_in_both_languages(value: str,
                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("EMBEDDING_QUANTIZE", value)
-    with pytest.raises(ConfigError, match=rf"(?s)EMBEDDING_QUANTIZE='{value}' 无效，可选值：none, int8, bf16.*is not valid"):
+    with pytest.raises(ConfigError, match=rf"(?s)EMBEDDING_QUANTIZE='{value}' 无效，可选值：auto, none, int8, bf16.*is not valid"):
         Config()
 
 
 def test_config_choices_match_the_encoder_factory() -> None:
-    assert EMBEDDING_QUANTIZE_CHOICES == ("none", *QUANTIZE_CHOICES)
+    assert EMBEDDING_QUANTIZE_CHOICES == ("auto", "none", *QUANTIZE_CHOICES)
+
+
+def test_embedding_quantize_defaults_to_auto(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("EMBEDDING_QUANTIZE", raising=False)
+    assert Config().EMBEDDING_QUANTIZE == "auto"

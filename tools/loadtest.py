@@ -33,6 +33,8 @@ ROOT = Path(__file__).resolve().parent.parent
 LUA = Path(__file__).with_name("loadtest.lua")
 PASSWORD = "Loadtest-Broker-2026"
 BROKER = "broker@loadtest.example.cn"
+# the seeded vectors sit in the fp32 model's pgvector tables; queries are encoded in fp32 under every precision
+SEED_PRECISION = "none"
 
 
 def _args(argv: list[str] | None) -> argparse.Namespace:
@@ -241,7 +243,8 @@ def free_port() -> int:
 
 def start_gunicorn(args: argparse.Namespace, url: str, instance: str, port: int, cache_url: str) -> subprocess.Popen:
     env = dict(os.environ, DATABASE_URL=url, VECTOR_STORE="pgvector", INSTANCE_DIR=instance,
-               SECRET_KEY="loadtest-secret", EMBEDDING_MODEL=args.model, INDEX_SYNC="inline", JOBS_MODE="inline",
+               SECRET_KEY="loadtest-secret", EMBEDDING_MODEL=args.model, EMBEDDING_QUANTIZE=SEED_PRECISION,
+               INDEX_SYNC="inline", JOBS_MODE="inline",
                CACHE_URL=cache_url, WEB_WORKERS=str(args.workers), WEB_THREADS=str(args.threads),
                WEB_BIND=f"127.0.0.1:{port}", WEB_TIMEOUT="1800", WEB_ACCESS_LOG="", RATELIMIT_ENABLED="0")
     log = open(Path(instance) / f"gunicorn-{port}.log", "w")
@@ -334,7 +337,8 @@ def profile(args: argparse.Namespace, url: str, instance: str, demands: list[int
     cache = args.cache_url.split(",")[-1]
     cache = "memory" if cache == "redis" else cache  # in-process: no server of its own
     app = create_app({"DATABASE_URL": url, "VECTOR_STORE": "pgvector", "INSTANCE_DIR": instance,
-                      "SECRET_KEY": "loadtest-secret", "EMBEDDING_MODEL": args.model, "INDEX_SYNC": "inline",
+                      "SECRET_KEY": "loadtest-secret", "EMBEDDING_MODEL": args.model,
+                      "EMBEDDING_QUANTIZE": SEED_PRECISION, "INDEX_SYNC": "inline",
                       "JOBS_MODE": "inline", "CACHE_URL": cache, "RATELIMIT_ENABLED": False,
                       "WTF_CSRF_ENABLED": False})
     client = app.test_client()

@@ -30,3 +30,14 @@ def test_avx512_without_bf16_is_not_enough(tmp_path: Path) -> None:
 
 def test_missing_cpuinfo_means_no_bf16(tmp_path: Path) -> None:
     assert cpu_bf16_flags(str(tmp_path / "absent")) == frozenset()
+
+
+def test_auto_is_bf16_only_on_the_torch_backend_of_a_cpu_with_native_bf16(monkeypatch):
+    from matchmaking import encoders
+
+    monkeypatch.setattr(encoders, "cpu_supports_bf16", lambda: True)
+    assert encoders.resolve_quantize("auto") == "bf16"
+    assert encoders.resolve_quantize("auto", "onnx") is None
+    monkeypatch.setattr(encoders, "cpu_supports_bf16", lambda: False)
+    assert encoders.resolve_quantize("auto") is None
+    assert [encoders.resolve_quantize(v) for v in (None, "", "none", "int8", "bf16")] == [None, None, None, "int8", "bf16"]

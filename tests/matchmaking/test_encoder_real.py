@@ -150,3 +150,8 @@ def test_unknown_quantize_message_is_bilingual(default_model_path: Path) -> None
 def test_bf16_encodes_queries_in_fp32(real_encoder: Encoder, bf16_encoder: Encoder) -> None:
     # one short query gains nothing under autocast: queries are float32, bit for bit the fp32 encoder's
     assert np.array_equal(bf16_encoder.encode_queries(BF16_TEXTS), real_encoder.encode_queries(BF16_TEXTS))
+
+
+def test_auto_builds_the_bf16_encoder_here(default_model_path: Path, bf16_encoder: Encoder) -> None:
+    # bf16_encoder skips on a CPU without native bf16; where it exists, "auto" is that very encoder
+    assert build_encoder(str(default_model_path), quantize="auto") is bf16_encoder
