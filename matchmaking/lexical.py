@@ -1,16 +1,38 @@
-"""BM25 index (bm25s) over jieba tokens, keyed by database ids, with per-sentence term data."""
+"""BM25 index over jieba tokens, keyed by database ids, with per-sentence term data.
+
+Tokenising is the slow part of a build (jieba: ~2.5 ms a listing), so an index can be built from a previous
+one (only new or changed texts are tokenised) and saved to / loaded from a folder (a snapshot)."""
 from __future__ import annotations
 
+import hashlib
+import io
+import json
+import math
+import os
+import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
-import bm25s
+import jieba
 import numpy as np
 
+from matchmaking import text as _text
 from matchmaking.text import is_term, split_sentences, tokenize
+from matchmaking.vectorstore import _atomic_write, _dir_lock, _fsync_dir
 
 K1 = 1.2  # Lucene's defaults; the dev sets showed no gain from moving them (docs/evaluation.md)
 B = 0.75
+SNAPSHOT_FORMAT = 1
+SNAPSHOT_MANIFEST = "manifest.json"
+# tokens saved by one version of the segmentation code are not reused by another (stop words, patterns)
+TOKENIZER = hashlib.sha256(
+    Path(_text.__file__).read_bytes() + f"|jieba {jieba.__version__}|split_sentences".encode()
+).hexdigest()[:16]
+
+
+class SnapshotError(ValueError):
+    """A lexical snapshot that is missing, partial, corrupt or made by other code: rebuild from scratch."""
 
 
 @dataclass(frozen=True)
@@ -33,28 +55,76 @@ class LexicalIndex:
     def __init__(
         self,
         ids: np.ndarray,
-        vocab: dict[str, int],
+        vocab: dict[str, int] | list[str],
         tok: np.ndarray,
         sent_ptr: np.ndarray,
         doc_sent: np.ndarray,
-        retriever: bm25s.BM25,
+        shas: list[bytes] | None = None,
     ) -> None:
         self._ids = ids
-        self._row = {int(i): r for r, i in enumerate(ids)}
-        self._vocab = vocab
-        self._terms = sorted(vocab, key=vocab.__getitem__)
+        self._row = {int(i): r for r, i in enumerate(ids.tolist())}
+        if isinstance(vocab, dict):
+            self._vocab, self._terms = vocab, sorted(vocab, key=vocab.__getitem__)
+        else:
+            self._terms, self._vocab = vocab, {t: i for i, t in enumerate(vocab)}
         self._tok = tok            # all token ids, document after document
         self._sent_ptr = sent_ptr  # token offset of every sentence (+ end)
         self._doc_sent = doc_sent  # first sentence of every document (+ end)
-        self._bm25 = retriever
-        df = np.bincount(self._unique_doc_terms(), minlength=len(vocab))
+        self._shas = shas          # sha256 of every document's text (None: built from tokens, not reusable)
+        df, self._data, self._indices, self._indptr = _bm25_matrix(tok, np.diff(sent_ptr[doc_sent]), len(self._terms))
         n = len(ids)
         self.idf = np.log1p((n - df + 0.5) / (df + 0.5)).astype(np.float32)
 
     @classmethod
-    def build(cls, ids: Sequence[int], texts: Sequence[str]) -> LexicalIndex:
-        """Tokenize texts sentence by sentence and index them."""
-        return cls.from_sentence_tokens(ids, ([tokenize(s) for s in split_sentences(t)] for t in texts))
+    def build(
+        cls, ids: Sequence[int], texts: Sequence[str], previous: LexicalIndex | None = None
+    ) -> LexicalIndex:
+        """Tokenize texts sentence by sentence and index them; texts a previous index holds are not
+        tokenised again (the result is the same as a build from scratch)."""
+        shas = [hashlib.sha256(t.encode("utf-8")).digest() for t in texts]
+        if previous is None or previous._shas is None:
+            docs = ([tokenize(s) for s in split_sentences(t)] for t in texts)
+            index = cls.from_sentence_tokens(ids, docs)
+            index._shas = shas
+            return index
+        return previous._rebuilt(ids, texts, shas)
+
+    def _rebuilt(self, ids: Sequence[int], texts: Sequence[str], shas: list[bytes]) -> LexicalIndex:
+        """A new index over these texts, reusing this one's token ids for the texts it holds."""
+        old_row = {s: r for r, s in enumerate(self._shas or ())}
+        terms = list(self._terms)
+        vocab = dict(self._vocab)
+        tok_parts: list[np.ndarray] = []
+        len_parts: list[np.ndarray] = []
+        bounds, sent_ptr, doc_sent = self._sent_ptr[self._doc_sent], self._sent_ptr, self._doc_sent
+        for sha, text in zip(shas, texts):
+            r = old_row.get(sha)
+            if r is not None:
+                tok_parts.append(self._tok[bounds[r] : bounds[r + 1]])
+                len_parts.append(np.diff(sent_ptr[doc_sent[r] : doc_sent[r + 1] + 1]))
+                continue
+            sents = [tokenize(s) for s in split_sentences(text)]
+            for sent in sents:
+                for t in sent:
+                    if t not in vocab:
+                        vocab[t] = len(terms)
+                        terms.append(t)
+            tok_parts.append(np.asarray([vocab[t] for s in sents for t in s], dtype=np.int32))
+            len_parts.append(np.asarray([len(s) for s in sents], dtype=np.int64))
+        id_arr = _check_ids(ids, len(tok_parts))
+        tok = np.concatenate(tok_parts).astype(np.int32) if tok_parts else np.zeros(0, np.int32)
+        lens = np.concatenate(len_parts) if len_parts else np.zeros(0, np.int64)
+        doc_sent_new = np.zeros(len(len_parts) + 1, dtype=np.int64)
+        np.cumsum([len(p) for p in len_parts], out=doc_sent_new[1:])
+        sent_ptr_new = np.zeros(len(lens) + 1, dtype=np.int64)
+        np.cumsum(lens, out=sent_ptr_new[1:])
+        # renumber terms by first appearance, as a build from scratch does (and drop terms no text has)
+        uniq, first = np.unique(tok, return_index=True)
+        order = uniq[np.argsort(first, kind="stable")]
+        remap = np.full(len(terms), -1, dtype=np.int32)
+        remap[order] = np.arange(len(order), dtype=np.int32)
+        return LexicalIndex(id_arr, [terms[i] for i in order.tolist()], remap[tok], sent_ptr_new,
+                            doc_sent_new, shas)
 
     @classmethod
     def from_sentence_tokens(
@@ -70,28 +140,85 @@ class LexicalIndex:
                 tok.extend(vocab.setdefault(t, len(vocab)) for t in sent)
                 sent_ptr.append(len(tok))
             doc_sent.append(len(sent_ptr) - 1)
-        id_arr = np.asarray(ids, dtype=np.int64)
-        if len(doc_sent) - 1 != len(id_arr):
-            raise ValueError("ids and texts differ in length")
-        if len(set(id_arr.tolist())) != len(id_arr):
-            raise ValueError("duplicate ids in lexical index")
+        id_arr = _check_ids(ids, len(doc_sent) - 1)
         tok_arr = np.asarray(tok, dtype=np.int32)
-        sent_arr = np.asarray(sent_ptr, dtype=np.int64)
-        doc_arr = np.asarray(doc_sent, dtype=np.int64)
-        bounds = sent_arr[doc_arr]
-        per_doc = [tok_arr[bounds[i] : bounds[i + 1]].tolist() for i in range(len(id_arr))]
-        retriever = bm25s.BM25(k1=K1, b=B)
-        retriever.index((per_doc, dict(vocab)), show_progress=False)
-        return cls(id_arr, vocab, tok_arr, sent_arr, doc_arr, retriever)
+        return cls(id_arr, vocab, tok_arr, np.asarray(sent_ptr, dtype=np.int64),
+                   np.asarray(doc_sent, dtype=np.int64))
+
+    # -- snapshots -----------------------------------------------------------------------------
+    def save(self, directory: str | os.PathLike) -> Path:
+        """Write a snapshot (ids, text hashes, vocabulary, token ids, sentence pointers): the data file under
+        a new name, then the manifest naming it (os.replace), so a reader sees the old or the new one."""
+        if self._shas is None:
+            raise ValueError("an index built from tokens has no text hashes to save")
+        root = Path(directory)
+        root.mkdir(parents=True, exist_ok=True)
+        buf = io.BytesIO()
+        np.savez(buf, ids=self._ids, shas=np.frombuffer(b"".join(self._shas), dtype=np.uint8),
+                 terms=np.frombuffer(json.dumps(self._terms, ensure_ascii=False).encode("utf-8"), dtype=np.uint8),
+                 tok=self._tok, sent_ptr=self._sent_ptr, doc_sent=self._doc_sent)
+        blob = buf.getvalue()
+        with _dir_lock(root):
+            name = f"lexical-{time.time_ns():x}-{os.getpid()}.npz"
+            _atomic_write(root / name, lambda p: Path(p).write_bytes(blob))
+            manifest = {"format": SNAPSHOT_FORMAT, "tokenizer": TOKENIZER, "count": len(self._ids),
+                        "vocab": len(self._terms), "tokens": len(self._tok), "data_file": name,
+                        "data_sha256": hashlib.sha256(blob).hexdigest()}
+            _fsync_dir(root)
+            _atomic_write(root / SNAPSHOT_MANIFEST, lambda p: Path(p).write_text(json.dumps(manifest, indent=2)))
+            _fsync_dir(root)
+            for path in root.iterdir():  # older data files, and temp files of writers that died
+                stale = path.name.startswith("lexical-") and path.name != name
+                if stale or (path.name.startswith(".") and path.name.endswith(".tmp")):
+                    path.unlink(missing_ok=True)
+        return root
+
+    @classmethod
+    def load(cls, directory: str | os.PathLike) -> LexicalIndex:
+        """Load a snapshot; SnapshotError when it is missing, partial, corrupt or from other tokenizer code."""
+        root = Path(directory)
+        try:
+            manifest = json.loads((root / SNAPSHOT_MANIFEST).read_text(encoding="utf-8"))
+            if not isinstance(manifest, dict):
+                raise SnapshotError("manifest is not an object")
+            if manifest.get("format") != SNAPSHOT_FORMAT or manifest.get("tokenizer") != TOKENIZER:
+                raise SnapshotError("made by another version of the tokenizer or of this format")
+            name = str(manifest.get("data_file", ""))
+            if not name.startswith("lexical-") or "/" in name or "\\" in name:
+                raise SnapshotError(f"manifest names a bad file {name!r}")
+            blob = (root / name).read_bytes()
+            if hashlib.sha256(blob).hexdigest() != manifest.get("data_sha256"):
+                raise SnapshotError("data file does not match the manifest's hash")
+            with np.load(io.BytesIO(blob), allow_pickle=False) as z:
+                arrays = {k: z[k] for k in ("ids", "shas", "terms", "tok", "sent_ptr", "doc_sent")}
+            terms = json.loads(arrays["terms"].tobytes().decode("utf-8"))
+        except SnapshotError:
+            raise
+        except (OSError, ValueError, KeyError, TypeError, UnicodeDecodeError) as exc:
+            raise SnapshotError(f"unreadable lexical snapshot in {root}: {exc}") from exc
+        if not isinstance(terms, list) or not all(isinstance(t, str) for t in terms):
+            raise SnapshotError(f"malformed vocabulary in lexical snapshot {root}")
+        return cls._from_arrays(root, manifest, arrays, terms)
+
+    @classmethod
+    def _from_arrays(cls, root: Path, manifest: dict, a: dict[str, np.ndarray], terms: list) -> LexicalIndex:
+        ids, tok, sent_ptr, doc_sent, shas = a["ids"], a["tok"], a["sent_ptr"], a["doc_sent"], a["shas"]
+        n = len(ids)
+        ok = (ids.dtype == np.int64 and tok.dtype == np.int32 and sent_ptr.dtype == np.int64
+              and doc_sent.dtype == np.int64 and shas.size == 32 * n
+              and n == manifest.get("count") and len(terms) == manifest.get("vocab") == len(set(terms))
+              and len(doc_sent) == n + 1 and len(sent_ptr) >= 1 and doc_sent[0] == 0
+              and doc_sent[-1] == len(sent_ptr) - 1 and sent_ptr[0] == 0 and sent_ptr[-1] == len(tok)
+              and bool(np.all(np.diff(sent_ptr) >= 0)) and bool(np.all(np.diff(doc_sent) >= 0))
+              and (not len(tok) or (int(tok.min()) >= 0 and int(tok.max()) < len(terms)))
+              and len(np.unique(ids)) == n)
+        if not ok:
+            raise SnapshotError(f"inconsistent lexical snapshot in {root}")
+        raw = shas.tobytes()
+        return cls(ids, terms, tok, sent_ptr, doc_sent, [raw[i * 32 : i * 32 + 32] for i in range(n)])
 
     def __len__(self) -> int:
         return len(self._ids)
-
-    def _unique_doc_terms(self) -> np.ndarray:
-        bounds = self._sent_ptr[self._doc_sent]
-        doc_of_tok = np.repeat(np.arange(len(self._ids)), np.diff(bounds))
-        pairs = np.unique(doc_of_tok.astype(np.int64) * (len(self._vocab) + 1) + self._tok)
-        return (pairs % (len(self._vocab) + 1)).astype(np.int64)
 
     def query_terms(self, text: str) -> QueryTerms:
         """Distinct known terms of a query text with their IDF."""
@@ -104,7 +231,14 @@ class LexicalIndex:
         """BM25 score of every indexed row (row order = ids())."""
         if not len(terms.ids):
             return np.zeros(len(self._ids), dtype=np.float32)
-        return self._bm25.get_scores([int(t) for t in terms.ids], weight_mask=mask)
+        # bm25s' own sum (posting list after posting list, in term id order), on the matrix built here
+        out = np.zeros(len(self._ids), dtype=np.float32)
+        for t in terms.ids.tolist():
+            lo, hi = self._indptr[t], self._indptr[t + 1]
+            np.add.at(out, self._indices[lo:hi], self._data[lo:hi])
+        if mask is not None:
+            out *= mask
+        return out
 
     def search(
         self, text: str, k: int = 10, allowed_ids: set[int] | None = None
@@ -152,7 +286,7 @@ class LexicalIndex:
         out = np.zeros(len(self._ids), dtype=np.float32)
         if terms.mass <= 0:
             return out
-        indptr, indices = self._bm25.scores["indptr"], self._bm25.scores["indices"]
+        indptr, indices = self._indptr, self._indices
         for t, w in zip(terms.ids, terms.idf):
             out[indices[indptr[t] : indptr[t + 1]]] += w  # a posting list has each row once
         return out / terms.mass
@@ -187,6 +321,40 @@ class LexicalIndex:
             toks = self._tok[self._sent_ptr[j] : self._sent_ptr[j + 1]]
             out[j - s0] = terms.idf[np.isin(terms.ids, toks)].sum()
         return out
+
+
+def _check_ids(ids: Sequence[int], n_docs: int) -> np.ndarray:
+    id_arr = np.asarray(ids, dtype=np.int64).reshape(-1)
+    if n_docs != len(id_arr):
+        raise ValueError("ids and texts differ in length")
+    if len(np.unique(id_arr)) != len(id_arr):
+        raise ValueError("duplicate ids in lexical index")
+    return id_arr
+
+
+def _bm25_matrix(
+    tok: np.ndarray, doc_len: np.ndarray, n_vocab: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Document frequencies and the BM25 (Lucene) score matrix in CSC form (data, row indices, indptr), the
+    same numbers as bm25s' BM25(k1, b).index() computes document by document in Python, vectorised."""
+    n = len(doc_len)
+    doc_of_tok = np.repeat(np.arange(n, dtype=np.int64), doc_len)
+    pairs, tf = np.unique(doc_of_tok * max(n_vocab, 1) + tok, return_counts=True)  # by document, then term
+    doc, term = pairs // max(n_vocab, 1), pairs % max(n_vocab, 1)
+    df = np.bincount(term, minlength=n_vocab)
+    # bm25s takes math.log per term and stores float32; per distinct df gives the same float32 values
+    distinct, which = np.unique(df, return_inverse=True)
+    idf = np.asarray([math.log(1 + (n - d + 0.5) / (d + 0.5)) if d else 0.0 for d in distinct.tolist()],
+                     dtype=np.float32)[which] if n_vocab else np.zeros(0, np.float32)
+    avg = np.asarray(doc_len, dtype=np.int64).mean() if n else 0.0
+    tf32 = tf.astype(np.float32)
+    # bm25s: tf / (k1 * ((1 - b) + b * l_d / l_avg) + tf), in float64, times the float32 idf, stored float32
+    tfc = tf32 / (K1 * ((1 - B) + B * doc_len[doc] / avg) + tf32) if len(doc) else np.zeros(0)
+    scores = (idf[term] * tfc).astype(np.float32)
+    order = np.argsort(term, kind="stable")  # CSC: by term, rows ascending within a term
+    indptr = np.zeros(n_vocab + 1, dtype=np.int64)
+    np.cumsum(np.bincount(term, minlength=n_vocab), out=indptr[1:])
+    return df, scores[order], doc[order].astype(np.int32), indptr
 
 
 def _drop_contained(words: list[str]) -> list[str]:
