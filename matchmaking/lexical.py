@@ -87,6 +87,8 @@ class LexicalIndex:
             index = cls.from_sentence_tokens(ids, docs)
             index._shas = shas
             return index
+        if shas == previous._shas and np.array_equal(np.asarray(ids, dtype=np.int64), previous._ids):
+            return previous  # the same texts under the same ids: an index is never changed in place
         return previous._rebuilt(ids, texts, shas)
 
     def _rebuilt(self, ids: Sequence[int], texts: Sequence[str], shas: list[bytes]) -> LexicalIndex:

@@ -156,3 +156,9 @@ def test_empty_index_builds_saves_and_loads(tmp_path):
     index = LexicalIndex.build([], [])
     index.save(tmp_path)
     assert len(LexicalIndex.load(tmp_path)) == 0 and index.search("光伏", k=3) == []
+
+
+def test_the_same_texts_give_back_the_previous_index():
+    prev = LexicalIndex.build([1, 2], ["光伏组件清洗机器人。", "石墨烯导热膜。"])
+    assert LexicalIndex.build([1, 2], ["光伏组件清洗机器人。", "石墨烯导热膜。"], previous=prev) is prev
+    assert LexicalIndex.build([2, 1], ["石墨烯导热膜。", "光伏组件清洗机器人。"], previous=prev) is not prev
