@@ -94,39 +94,44 @@ class LexicalIndex:
     def _rebuilt(self, ids: Sequence[int], texts: Sequence[str], shas: list[bytes]) -> LexicalIndex:
         """A new index over these texts, reusing this one's token ids for the texts it holds."""
         old_row = {s: r for r, s in enumerate(self._shas or ())}
-        terms = list(self._terms)
-        vocab = dict(self._vocab)
-        tok_parts: list[np.ndarray] = []
-        len_parts: list[np.ndarray] = []
-        bounds, sent_ptr, doc_sent = self._sent_ptr[self._doc_sent], self._sent_ptr, self._doc_sent
-        for sha, text in zip(shas, texts):
-            r = old_row.get(sha)
-            if r is not None:
-                tok_parts.append(self._tok[bounds[r] : bounds[r + 1]])
-                len_parts.append(np.diff(sent_ptr[doc_sent[r] : doc_sent[r + 1] + 1]))
-                continue
-            sents = [tokenize(s) for s in split_sentences(text)]
+        src = np.asarray([old_row.get(s, -1) for s in shas], dtype=np.int64)
+        id_arr = _check_ids(ids, len(src))
+        terms, vocab = list(self._terms), dict(self._vocab)
+        fresh: dict[int, list[list[int]]] = {}  # row -> token ids per sentence, for texts tokenised now
+        for r in np.flatnonzero(src < 0).tolist():
+            sents = [tokenize(x) for x in split_sentences(texts[r])]
             for sent in sents:
                 for t in sent:
                     if t not in vocab:
                         vocab[t] = len(terms)
                         terms.append(t)
-            tok_parts.append(np.asarray([vocab[t] for s in sents for t in s], dtype=np.int32))
-            len_parts.append(np.asarray([len(s) for s in sents], dtype=np.int64))
-        id_arr = _check_ids(ids, len(tok_parts))
-        tok = np.concatenate(tok_parts).astype(np.int32) if tok_parts else np.zeros(0, np.int32)
-        lens = np.concatenate(len_parts) if len_parts else np.zeros(0, np.int64)
-        doc_sent_new = np.zeros(len(len_parts) + 1, dtype=np.int64)
-        np.cumsum([len(p) for p in len_parts], out=doc_sent_new[1:])
-        sent_ptr_new = np.zeros(len(lens) + 1, dtype=np.int64)
-        np.cumsum(lens, out=sent_ptr_new[1:])
+            fresh[r] = [[vocab[t] for t in sent] for sent in sents]
+        kept = np.flatnonzero(src >= 0)
+        old_bounds = self._sent_ptr[self._doc_sent]
+        # per new row: its token count and sentence count, from the old index or from the fresh tokens
+        n_tok = np.zeros(len(src), dtype=np.int64)
+        n_sent = np.zeros(len(src), dtype=np.int64)
+        n_tok[kept] = np.diff(old_bounds)[src[kept]]
+        n_sent[kept] = np.diff(self._doc_sent)[src[kept]]
+        for r, sents in fresh.items():
+            n_tok[r], n_sent[r] = sum(len(x) for x in sents), len(sents)
+        tok_at, sent_at = _offsets(n_tok), _offsets(n_sent)
+        tok = np.empty(int(tok_at[-1]), dtype=np.int32)
+        sent_len = np.empty(int(sent_at[-1]), dtype=np.int64)
+        tok[_ranges(tok_at[kept], n_tok[kept])] = self._tok[_ranges(old_bounds[src[kept]], n_tok[kept])]
+        old_sent_len = np.diff(self._sent_ptr)
+        sent_len[_ranges(sent_at[kept], n_sent[kept])] = \
+            old_sent_len[_ranges(self._doc_sent[src[kept]], n_sent[kept])]
+        for r, sents in fresh.items():
+            tok[tok_at[r] : tok_at[r + 1]] = [t for x in sents for t in x]
+            sent_len[sent_at[r] : sent_at[r + 1]] = [len(x) for x in sents]
         # renumber terms by first appearance, as a build from scratch does (and drop terms no text has)
         uniq, first = np.unique(tok, return_index=True)
         order = uniq[np.argsort(first, kind="stable")]
         remap = np.full(len(terms), -1, dtype=np.int32)
         remap[order] = np.arange(len(order), dtype=np.int32)
-        return LexicalIndex(id_arr, [terms[i] for i in order.tolist()], remap[tok], sent_ptr_new,
-                            doc_sent_new, shas)
+        return LexicalIndex(id_arr, [terms[i] for i in order.tolist()], remap[tok], _offsets(sent_len),
+                            sent_at, shas)
 
     @classmethod
     def from_sentence_tokens(
@@ -332,6 +337,19 @@ def _check_ids(ids: Sequence[int], n_docs: int) -> np.ndarray:
     if len(np.unique(id_arr)) != len(id_arr):
         raise ValueError("duplicate ids in lexical index")
     return id_arr
+
+
+def _offsets(counts: np.ndarray) -> np.ndarray:
+    """Start of every run of counts (+ the end): [0, c0, c0 + c1, ...]."""
+    out = np.zeros(len(counts) + 1, dtype=np.int64)
+    np.cumsum(counts, out=out[1:])
+    return out
+
+
+def _ranges(starts: np.ndarray, lengths: np.ndarray) -> np.ndarray:
+    """Concatenated aranges [s, s + n) for every (s, n), without a Python loop."""
+    ends = np.cumsum(lengths)
+    return np.repeat(np.asarray(starts, dtype=np.int64) - (ends - lengths), lengths) + np.arange(int(ends[-1]) if len(ends) else 0)
 
 
 def _bm25_matrix(
