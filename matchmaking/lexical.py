@@ -184,6 +184,15 @@ class LexicalIndex:
     def load(cls, directory: str | os.PathLike) -> LexicalIndex:
         """Load a snapshot; SnapshotError when it is missing, partial, corrupt or from other tokenizer code."""
         root = Path(directory)
+        for _ in range(3):  # a concurrent save may remove the file a manifest just read named: read again
+            try:
+                return cls._load_once(root)
+            except FileNotFoundError as exc:
+                missing = exc
+        raise SnapshotError(f"no lexical snapshot in {root}: {missing}")
+
+    @classmethod
+    def _load_once(cls, root: Path) -> LexicalIndex:
         try:
             manifest = json.loads((root / SNAPSHOT_MANIFEST).read_text(encoding="utf-8"))
             if not isinstance(manifest, dict):
@@ -199,7 +208,7 @@ class LexicalIndex:
             with np.load(io.BytesIO(blob), allow_pickle=False) as z:
                 arrays = {k: z[k] for k in ("ids", "shas", "terms", "tok", "sent_ptr", "doc_sent")}
             terms = json.loads(arrays["terms"].tobytes().decode("utf-8"))
-        except SnapshotError:
+        except (SnapshotError, FileNotFoundError):
             raise
         except (OSError, ValueError, KeyError, TypeError, UnicodeDecodeError) as exc:
             raise SnapshotError(f"unreadable lexical snapshot in {root}: {exc}") from exc
