@@ -16,6 +16,7 @@ from pathlib import Path
 
 import jieba
 import numpy as np
+import scipy.sparse as sp
 
 from matchmaking import text as _text
 from matchmaking.text import is_term, split_sentences, tokenize
@@ -367,11 +368,14 @@ def _bm25_matrix(
     """Document frequencies and the BM25 (Lucene) score matrix in CSC form (data, row indices, indptr), the
     same numbers as bm25s' BM25(k1, b).index() computes document by document in Python, vectorised."""
     n = len(doc_len)
-    doc_of_tok = np.repeat(np.arange(n, dtype=np.int64), doc_len)
-    pairs, tf = np.unique(doc_of_tok * max(n_vocab, 1) + tok, return_counts=True)  # by document, then term
-    doc, term = pairs // max(n_vocab, 1), pairs % max(n_vocab, 1)
-    df = np.bincount(term, minlength=n_vocab)
-    # bm25s takes math.log per term and stores float32; per distinct df gives the same float32 values
+    # term counts per (document, term), ordered by term then document (CSC): scipy's counting sort, no argsort
+    rows = np.repeat(np.arange(n, dtype=np.int32), doc_len)
+    counts = sp.csc_matrix((np.ones(len(tok), dtype=np.int32), (rows, tok)), shape=(n, n_vocab))
+    counts.sum_duplicates()
+    indptr = counts.indptr.astype(np.int64)
+    df = np.diff(indptr)
+    doc, tf = counts.indices.astype(np.int32), counts.data
+    term = np.repeat(np.arange(n_vocab, dtype=np.int64), df)
     distinct, which = np.unique(df, return_inverse=True)
     idf = np.asarray([math.log(1 + (n - d + 0.5) / (d + 0.5)) if d else 0.0 for d in distinct.tolist()],
                      dtype=np.float32)[which] if n_vocab else np.zeros(0, np.float32)
@@ -379,11 +383,7 @@ def _bm25_matrix(
     tf32 = tf.astype(np.float32)
     # bm25s: tf / (k1 * ((1 - b) + b * l_d / l_avg) + tf), in float64, times the float32 idf, stored float32
     tfc = tf32 / (K1 * ((1 - B) + B * doc_len[doc] / avg) + tf32) if len(doc) else np.zeros(0)
-    scores = (idf[term] * tfc).astype(np.float32)
-    order = np.argsort(term, kind="stable")  # CSC: by term, rows ascending within a term
-    indptr = np.zeros(n_vocab + 1, dtype=np.int64)
-    np.cumsum(np.bincount(term, minlength=n_vocab), out=indptr[1:])
-    return df, scores[order], doc[order].astype(np.int32), indptr
+    return df, (idf[term] * tfc).astype(np.float32), doc, indptr
 
 
 def _drop_contained(words: list[str]) -> list[str]:
