@@ -127,8 +127,10 @@ class LexicalIndex:
             tok[tok_at[r] : tok_at[r + 1]] = [t for x in sents for t in x]
             sent_len[sent_at[r] : sent_at[r + 1]] = [len(x) for x in sents]
         # renumber terms by first appearance, as a build from scratch does (and drop terms no text has)
-        uniq, first = np.unique(tok, return_index=True)
-        order = uniq[np.argsort(first, kind="stable")]
+        first = np.full(len(terms), len(tok), dtype=np.int64)
+        np.minimum.at(first, tok, np.arange(len(tok), dtype=np.int64))  # first position of every term
+        present = np.flatnonzero(first < len(tok))
+        order = present[np.argsort(first[present])]
         remap = np.full(len(terms), -1, dtype=np.int32)
         remap[order] = np.arange(len(order), dtype=np.int32)
         return LexicalIndex(id_arr, [terms[i] for i in order.tolist()], remap[tok], _offsets(sent_len),
