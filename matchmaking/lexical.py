@@ -211,19 +211,19 @@ class LexicalIndex:
             with np.load(io.BytesIO(blob), allow_pickle=False) as z:
                 arrays = {k: z[k] for k in ("ids", "shas", "terms", "tok", "sent_ptr", "doc_sent")}
             terms = json.loads(arrays["terms"].tobytes().decode("utf-8"))
+            if not isinstance(terms, list) or not all(isinstance(t, str) for t in terms):
+                raise SnapshotError("malformed vocabulary")
+            return cls._from_arrays(root, manifest, arrays, terms)
         except (SnapshotError, FileNotFoundError):
             raise
-        except (OSError, ValueError, KeyError, TypeError, UnicodeDecodeError) as exc:
+        except (OSError, ValueError, KeyError, TypeError, IndexError, UnicodeDecodeError) as exc:
             raise SnapshotError(f"unreadable lexical snapshot in {root}: {exc}") from exc
-        if not isinstance(terms, list) or not all(isinstance(t, str) for t in terms):
-            raise SnapshotError(f"malformed vocabulary in lexical snapshot {root}")
-        return cls._from_arrays(root, manifest, arrays, terms)
 
     @classmethod
     def _from_arrays(cls, root: Path, manifest: dict, a: dict[str, np.ndarray], terms: list) -> LexicalIndex:
         ids, tok, sent_ptr, doc_sent, shas = a["ids"], a["tok"], a["sent_ptr"], a["doc_sent"], a["shas"]
         n = len(ids)
-        ok = (ids.dtype == np.int64 and tok.dtype == np.int32 and sent_ptr.dtype == np.int64
+        ok = (all(x.ndim == 1 for x in a.values()) and ids.dtype == np.int64 and tok.dtype == np.int32 and sent_ptr.dtype == np.int64
               and doc_sent.dtype == np.int64 and shas.size == 32 * n
               and n == manifest.get("count") and len(terms) == manifest.get("vocab") == len(set(terms))
               and len(doc_sent) == n + 1 and len(sent_ptr) >= 1 and doc_sent[0] == 0

@@ -230,16 +230,13 @@ class MatchingRuntime:
         one, or MATCHER_REFRESH=inline) or in a background thread while the previous one keeps serving."""
         with self._lock:
             cached = self._matchers.get(kind)
-            if cached and cached[0] == self._matcher_stamp(kind):
+            if cached and cached[0] == self._stamp(kind):  # faiss: the manifest's mtime; no index load here
                 return cached[1]
             if cached is None or not self.refresh_background:
                 self._matchers[kind] = self._build_matcher(kind, session, cached)
                 return self._matchers[kind][1]
         self._refresh_later(kind)
         return cached[1]
-
-    def _matcher_stamp(self, kind: str) -> int:
-        return self._stamp(kind)  # faiss: the manifest's mtime, read without loading the index
 
     def _build_matcher(self, kind: str, session: Session,
                        previous: Optional[tuple[int, HybridMatcher]]) -> tuple[int, HybridMatcher]:
@@ -291,7 +288,7 @@ class MatchingRuntime:
             while True:
                 with self._lock:
                     current = self._matchers.get(kind)
-                    if current is not None and current[0] == self._matcher_stamp(kind):
+                    if current is not None and current[0] == self._stamp(kind):
                         return
                 with self.factory() as session:
                     built = self._build_matcher(kind, session, current)

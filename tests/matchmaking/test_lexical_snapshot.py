@@ -1,4 +1,6 @@
 """Lexical index: vectorised BM25 matrix, builds from a previous index, snapshots on disk."""
+import hashlib
+import io
 import json
 
 import bm25s
@@ -162,3 +164,17 @@ def test_the_same_texts_give_back_the_previous_index():
     prev = LexicalIndex.build([1, 2], ["光伏组件清洗机器人。", "石墨烯导热膜。"])
     assert LexicalIndex.build([1, 2], ["光伏组件清洗机器人。", "石墨烯导热膜。"], previous=prev) is prev
     assert LexicalIndex.build([2, 1], ["石墨烯导热膜。", "光伏组件清洗机器人。"], previous=prev) is not prev
+
+
+def test_arrays_of_the_wrong_shape_raise_snapshot_error(tmp_path):
+    manifest, data = _saved(tmp_path)
+    with np.load(data) as z:
+        arrays = {k: z[k] for k in z.files}
+    arrays["doc_sent"] = arrays["doc_sent"].reshape(1, -1)
+    buf = io.BytesIO()
+    np.savez(buf, **arrays)
+    data.write_bytes(buf.getvalue())
+    manifest["data_sha256"] = hashlib.sha256(buf.getvalue()).hexdigest()
+    (tmp_path / "manifest.json").write_text(json.dumps(manifest))
+    with pytest.raises(SnapshotError):
+        LexicalIndex.load(tmp_path)
