@@ -138,6 +138,10 @@ class Config:
         # INDEX_SYNC: "background" (after commit: an index.sync job when JOBS_MODE=queue, else a worker thread)
         # or "inline" (tests, CLI).
         self.INDEX_SYNC = _env("INDEX_SYNC", "background")
+        # MATCHER_REFRESH: after the index changed, "background" rebuilds a process's matcher in a thread while
+        # the previous one keeps serving (results are re-checked against the database, so nothing unpublished
+        # shows; a new listing shows once the rebuild is done), or "inline" in the request that notices (tests).
+        self.MATCHER_REFRESH = _env("MATCHER_REFRESH", "background")
         # MATCH_MIN_SCORE: calibrated score (0-100) below which suggestions are not shown.
         self.MATCH_MIN_SCORE = _float("MATCH_MIN_SCORE", "0")
         # DUPLICATE_MIN_SCORE: near-duplicate score (0-100) from which a draft or submission is flagged.

@@ -1,16 +1,39 @@
-"""BM25 index (bm25s) over jieba tokens, keyed by database ids, with per-sentence term data."""
+"""BM25 index over jieba tokens, keyed by database ids, with per-sentence term data.
+
+Tokenising is the slow part of a build (jieba: ~2.5 ms a listing), so an index can be built from a previous
+one (only new or changed texts are tokenised) and saved to / loaded from a folder (a snapshot)."""
 from __future__ import annotations
 
+import hashlib
+import io
+import json
+import math
+import os
+import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
-import bm25s
+import jieba
 import numpy as np
+import scipy.sparse as sp
 
+from matchmaking import text as _text
 from matchmaking.text import is_term, split_sentences, tokenize
+from matchmaking.vectorstore import _atomic_write, _dir_lock, _fsync_dir
 
 K1 = 1.2  # Lucene's defaults; the dev sets showed no gain from moving them (docs/evaluation.md)
 B = 0.75
+SNAPSHOT_FORMAT = 1
+SNAPSHOT_MANIFEST = "manifest.json"
+# tokens saved by one version of the segmentation code are not reused by another (stop words, patterns)
+TOKENIZER = hashlib.sha256(
+    Path(_text.__file__).read_bytes() + f"|jieba {jieba.__version__}|split_sentences".encode()
+).hexdigest()[:16]
+
+
+class SnapshotError(ValueError):
+    """A lexical snapshot that is missing, partial, corrupt or made by other code: rebuild from scratch."""
 
 
 @dataclass(frozen=True)
@@ -33,28 +56,85 @@ class LexicalIndex:
     def __init__(
         self,
         ids: np.ndarray,
-        vocab: dict[str, int],
+        vocab: dict[str, int] | list[str],
         tok: np.ndarray,
         sent_ptr: np.ndarray,
         doc_sent: np.ndarray,
-        retriever: bm25s.BM25,
+        shas: list[bytes] | None = None,
     ) -> None:
         self._ids = ids
-        self._row = {int(i): r for r, i in enumerate(ids)}
-        self._vocab = vocab
-        self._terms = sorted(vocab, key=vocab.__getitem__)
+        self._row = {int(i): r for r, i in enumerate(ids.tolist())}
+        if isinstance(vocab, dict):
+            self._vocab, self._terms = vocab, sorted(vocab, key=vocab.__getitem__)
+        else:
+            self._terms, self._vocab = vocab, {t: i for i, t in enumerate(vocab)}
         self._tok = tok            # all token ids, document after document
         self._sent_ptr = sent_ptr  # token offset of every sentence (+ end)
         self._doc_sent = doc_sent  # first sentence of every document (+ end)
-        self._bm25 = retriever
-        df = np.bincount(self._unique_doc_terms(), minlength=len(vocab))
+        self._shas = shas          # sha256 of every document's text (None: built from tokens, not reusable)
+        df, self._data, self._indices, self._indptr = _bm25_matrix(tok, np.diff(sent_ptr[doc_sent]), len(self._terms))
         n = len(ids)
         self.idf = np.log1p((n - df + 0.5) / (df + 0.5)).astype(np.float32)
 
     @classmethod
-    def build(cls, ids: Sequence[int], texts: Sequence[str]) -> LexicalIndex:
-        """Tokenize texts sentence by sentence and index them."""
-        return cls.from_sentence_tokens(ids, ([tokenize(s) for s in split_sentences(t)] for t in texts))
+    def build(
+        cls, ids: Sequence[int], texts: Sequence[str], previous: LexicalIndex | None = None
+    ) -> LexicalIndex:
+        """Tokenize texts sentence by sentence and index them; texts a previous index holds are not
+        tokenised again (the result is the same as a build from scratch)."""
+        shas = [hashlib.sha256(t.encode("utf-8")).digest() for t in texts]
+        if previous is None or previous._shas is None:
+            docs = ([tokenize(s) for s in split_sentences(t)] for t in texts)
+            index = cls.from_sentence_tokens(ids, docs)
+            index._shas = shas
+            return index
+        if shas == previous._shas and np.array_equal(np.asarray(ids, dtype=np.int64), previous._ids):
+            return previous  # the same texts under the same ids: an index is never changed in place
+        return previous._rebuilt(ids, texts, shas)
+
+    def _rebuilt(self, ids: Sequence[int], texts: Sequence[str], shas: list[bytes]) -> LexicalIndex:
+        """A new index over these texts, reusing this one's token ids for the texts it holds."""
+        old_row = {s: r for r, s in enumerate(self._shas or ())}
+        src = np.asarray([old_row.get(s, -1) for s in shas], dtype=np.int64)
+        id_arr = _check_ids(ids, len(src))
+        terms, vocab = list(self._terms), dict(self._vocab)
+        fresh: dict[int, list[list[int]]] = {}  # row -> token ids per sentence, for texts tokenised now
+        for r in np.flatnonzero(src < 0).tolist():
+            sents = [tokenize(x) for x in split_sentences(texts[r])]
+            for sent in sents:
+                for t in sent:
+                    if t not in vocab:
+                        vocab[t] = len(terms)
+                        terms.append(t)
+            fresh[r] = [[vocab[t] for t in sent] for sent in sents]
+        kept = np.flatnonzero(src >= 0)
+        old_bounds = self._sent_ptr[self._doc_sent]
+        # per new row: its token count and sentence count, from the old index or from the fresh tokens
+        n_tok = np.zeros(len(src), dtype=np.int64)
+        n_sent = np.zeros(len(src), dtype=np.int64)
+        n_tok[kept] = np.diff(old_bounds)[src[kept]]
+        n_sent[kept] = np.diff(self._doc_sent)[src[kept]]
+        for r, sents in fresh.items():
+            n_tok[r], n_sent[r] = sum(len(x) for x in sents), len(sents)
+        tok_at, sent_at = _offsets(n_tok), _offsets(n_sent)
+        tok = np.empty(int(tok_at[-1]), dtype=np.int32)
+        sent_len = np.empty(int(sent_at[-1]), dtype=np.int64)
+        tok[_ranges(tok_at[kept], n_tok[kept])] = self._tok[_ranges(old_bounds[src[kept]], n_tok[kept])]
+        old_sent_len = np.diff(self._sent_ptr)
+        sent_len[_ranges(sent_at[kept], n_sent[kept])] = \
+            old_sent_len[_ranges(self._doc_sent[src[kept]], n_sent[kept])]
+        for r, sents in fresh.items():
+            tok[tok_at[r] : tok_at[r + 1]] = [t for x in sents for t in x]
+            sent_len[sent_at[r] : sent_at[r + 1]] = [len(x) for x in sents]
+        # renumber terms by first appearance, as a build from scratch does (and drop terms no text has)
+        first = np.full(len(terms), len(tok), dtype=np.int64)
+        np.minimum.at(first, tok, np.arange(len(tok), dtype=np.int64))  # first position of every term
+        present = np.flatnonzero(first < len(tok))
+        order = present[np.argsort(first[present])]
+        remap = np.full(len(terms), -1, dtype=np.int32)
+        remap[order] = np.arange(len(order), dtype=np.int32)
+        return LexicalIndex(id_arr, [terms[i] for i in order.tolist()], remap[tok], _offsets(sent_len),
+                            sent_at, shas)
 
     @classmethod
     def from_sentence_tokens(
@@ -70,28 +150,94 @@ class LexicalIndex:
                 tok.extend(vocab.setdefault(t, len(vocab)) for t in sent)
                 sent_ptr.append(len(tok))
             doc_sent.append(len(sent_ptr) - 1)
-        id_arr = np.asarray(ids, dtype=np.int64)
-        if len(doc_sent) - 1 != len(id_arr):
-            raise ValueError("ids and texts differ in length")
-        if len(set(id_arr.tolist())) != len(id_arr):
-            raise ValueError("duplicate ids in lexical index")
+        id_arr = _check_ids(ids, len(doc_sent) - 1)
         tok_arr = np.asarray(tok, dtype=np.int32)
-        sent_arr = np.asarray(sent_ptr, dtype=np.int64)
-        doc_arr = np.asarray(doc_sent, dtype=np.int64)
-        bounds = sent_arr[doc_arr]
-        per_doc = [tok_arr[bounds[i] : bounds[i + 1]].tolist() for i in range(len(id_arr))]
-        retriever = bm25s.BM25(k1=K1, b=B)
-        retriever.index((per_doc, dict(vocab)), show_progress=False)
-        return cls(id_arr, vocab, tok_arr, sent_arr, doc_arr, retriever)
+        return cls(id_arr, vocab, tok_arr, np.asarray(sent_ptr, dtype=np.int64),
+                   np.asarray(doc_sent, dtype=np.int64))
+
+    # -- snapshots -----------------------------------------------------------------------------
+    def save(self, directory: str | os.PathLike) -> Path:
+        """Write a snapshot (ids, text hashes, vocabulary, token ids, sentence pointers): the data file under
+        a new name, then the manifest naming it (os.replace), so a reader sees the old or the new one."""
+        if self._shas is None:
+            raise ValueError("an index built from tokens has no text hashes to save")
+        root = Path(directory)
+        root.mkdir(parents=True, exist_ok=True)
+        buf = io.BytesIO()
+        np.savez(buf, ids=self._ids, shas=np.frombuffer(b"".join(self._shas), dtype=np.uint8),
+                 terms=np.frombuffer(json.dumps(self._terms, ensure_ascii=False).encode("utf-8"), dtype=np.uint8),
+                 tok=self._tok, sent_ptr=self._sent_ptr, doc_sent=self._doc_sent)
+        blob = buf.getvalue()
+        with _dir_lock(root):
+            name = f"lexical-{time.time_ns():x}-{os.getpid()}.npz"
+            _atomic_write(root / name, lambda p: Path(p).write_bytes(blob))
+            manifest = {"format": SNAPSHOT_FORMAT, "tokenizer": TOKENIZER, "count": len(self._ids),
+                        "vocab": len(self._terms), "tokens": len(self._tok), "data_file": name,
+                        "data_sha256": hashlib.sha256(blob).hexdigest()}
+            _fsync_dir(root)
+            _atomic_write(root / SNAPSHOT_MANIFEST, lambda p: Path(p).write_text(json.dumps(manifest, indent=2)))
+            _fsync_dir(root)
+            for path in root.iterdir():  # older data files, and temp files of writers that died
+                stale = path.name.startswith("lexical-") and path.name != name
+                if stale or (path.name.startswith(".") and path.name.endswith(".tmp")):
+                    path.unlink(missing_ok=True)
+        return root
+
+    @classmethod
+    def load(cls, directory: str | os.PathLike) -> LexicalIndex:
+        """Load a snapshot; SnapshotError when it is missing, partial, corrupt or from other tokenizer code."""
+        root = Path(directory)
+        for _ in range(3):  # a concurrent save may remove the file a manifest just read named: read again
+            try:
+                return cls._load_once(root)
+            except FileNotFoundError as exc:
+                missing = exc
+        raise SnapshotError(f"no lexical snapshot in {root}: {missing}")
+
+    @classmethod
+    def _load_once(cls, root: Path) -> LexicalIndex:
+        try:
+            manifest = json.loads((root / SNAPSHOT_MANIFEST).read_text(encoding="utf-8"))
+            if not isinstance(manifest, dict):
+                raise SnapshotError("manifest is not an object")
+            if manifest.get("format") != SNAPSHOT_FORMAT or manifest.get("tokenizer") != TOKENIZER:
+                raise SnapshotError("made by another version of the tokenizer or of this format")
+            name = str(manifest.get("data_file", ""))
+            if not name.startswith("lexical-") or "/" in name or "\\" in name:
+                raise SnapshotError(f"manifest names a bad file {name!r}")
+            blob = (root / name).read_bytes()
+            if hashlib.sha256(blob).hexdigest() != manifest.get("data_sha256"):
+                raise SnapshotError("data file does not match the manifest's hash")
+            with np.load(io.BytesIO(blob), allow_pickle=False) as z:
+                arrays = {k: z[k] for k in ("ids", "shas", "terms", "tok", "sent_ptr", "doc_sent")}
+            terms = json.loads(arrays["terms"].tobytes().decode("utf-8"))
+            if not isinstance(terms, list) or not all(isinstance(t, str) for t in terms):
+                raise SnapshotError("malformed vocabulary")
+            return cls._from_arrays(root, manifest, arrays, terms)
+        except (SnapshotError, FileNotFoundError):
+            raise
+        except (OSError, ValueError, KeyError, TypeError, IndexError, UnicodeDecodeError) as exc:
+            raise SnapshotError(f"unreadable lexical snapshot in {root}: {exc}") from exc
+
+    @classmethod
+    def _from_arrays(cls, root: Path, manifest: dict, a: dict[str, np.ndarray], terms: list) -> LexicalIndex:
+        ids, tok, sent_ptr, doc_sent, shas = a["ids"], a["tok"], a["sent_ptr"], a["doc_sent"], a["shas"]
+        n = len(ids)
+        ok = (all(x.ndim == 1 for x in a.values()) and ids.dtype == np.int64 and tok.dtype == np.int32 and sent_ptr.dtype == np.int64
+              and doc_sent.dtype == np.int64 and shas.size == 32 * n
+              and n == manifest.get("count") and len(terms) == manifest.get("vocab") == len(set(terms))
+              and len(doc_sent) == n + 1 and len(sent_ptr) >= 1 and doc_sent[0] == 0
+              and doc_sent[-1] == len(sent_ptr) - 1 and sent_ptr[0] == 0 and sent_ptr[-1] == len(tok)
+              and bool(np.all(np.diff(sent_ptr) >= 0)) and bool(np.all(np.diff(doc_sent) >= 0))
+              and (not len(tok) or (int(tok.min()) >= 0 and int(tok.max()) < len(terms)))
+              and len(np.unique(ids)) == n)
+        if not ok:
+            raise SnapshotError(f"inconsistent lexical snapshot in {root}")
+        raw = shas.tobytes()
+        return cls(ids, terms, tok, sent_ptr, doc_sent, [raw[i * 32 : i * 32 + 32] for i in range(n)])
 
     def __len__(self) -> int:
         return len(self._ids)
-
-    def _unique_doc_terms(self) -> np.ndarray:
-        bounds = self._sent_ptr[self._doc_sent]
-        doc_of_tok = np.repeat(np.arange(len(self._ids)), np.diff(bounds))
-        pairs = np.unique(doc_of_tok.astype(np.int64) * (len(self._vocab) + 1) + self._tok)
-        return (pairs % (len(self._vocab) + 1)).astype(np.int64)
 
     def query_terms(self, text: str) -> QueryTerms:
         """Distinct known terms of a query text with their IDF."""
@@ -104,7 +250,14 @@ class LexicalIndex:
         """BM25 score of every indexed row (row order = ids())."""
         if not len(terms.ids):
             return np.zeros(len(self._ids), dtype=np.float32)
-        return self._bm25.get_scores([int(t) for t in terms.ids], weight_mask=mask)
+        # bm25s' own sum (posting list after posting list, in term id order), on the matrix built here
+        out = np.zeros(len(self._ids), dtype=np.float32)
+        for t in terms.ids.tolist():
+            lo, hi = self._indptr[t], self._indptr[t + 1]
+            np.add.at(out, self._indices[lo:hi], self._data[lo:hi])
+        if mask is not None:
+            out *= mask
+        return out
 
     def search(
         self, text: str, k: int = 10, allowed_ids: set[int] | None = None
@@ -152,7 +305,7 @@ class LexicalIndex:
         out = np.zeros(len(self._ids), dtype=np.float32)
         if terms.mass <= 0:
             return out
-        indptr, indices = self._bm25.scores["indptr"], self._bm25.scores["indices"]
+        indptr, indices = self._indptr, self._indices
         for t, w in zip(terms.ids, terms.idf):
             out[indices[indptr[t] : indptr[t + 1]]] += w  # a posting list has each row once
         return out / terms.mass
@@ -187,6 +340,53 @@ class LexicalIndex:
             toks = self._tok[self._sent_ptr[j] : self._sent_ptr[j + 1]]
             out[j - s0] = terms.idf[np.isin(terms.ids, toks)].sum()
         return out
+
+
+def _check_ids(ids: Sequence[int], n_docs: int) -> np.ndarray:
+    id_arr = np.asarray(ids, dtype=np.int64).reshape(-1)
+    if n_docs != len(id_arr):
+        raise ValueError("ids and texts differ in length")
+    if len(np.unique(id_arr)) != len(id_arr):
+        raise ValueError("duplicate ids in lexical index")
+    return id_arr
+
+
+def _offsets(counts: np.ndarray) -> np.ndarray:
+    """Start of every run of counts (+ the end): [0, c0, c0 + c1, ...]."""
+    out = np.zeros(len(counts) + 1, dtype=np.int64)
+    np.cumsum(counts, out=out[1:])
+    return out
+
+
+def _ranges(starts: np.ndarray, lengths: np.ndarray) -> np.ndarray:
+    """Concatenated aranges [s, s + n) for every (s, n), without a Python loop."""
+    ends = np.cumsum(lengths)
+    total = int(ends[-1]) if len(ends) else 0
+    return np.repeat(np.asarray(starts, dtype=np.int64) - (ends - lengths), lengths) + np.arange(total)
+
+
+def _bm25_matrix(
+    tok: np.ndarray, doc_len: np.ndarray, n_vocab: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Document frequencies and the BM25 (Lucene) score matrix in CSC form (data, row indices, indptr), the
+    same numbers as bm25s' BM25(k1, b).index() computes document by document in Python, vectorised."""
+    n = len(doc_len)
+    # term counts per (document, term), ordered by term then document (CSC): scipy's counting sort, no argsort
+    rows = np.repeat(np.arange(n, dtype=np.int32), doc_len)
+    counts = sp.csc_matrix((np.ones(len(tok), dtype=np.int32), (rows, tok)), shape=(n, n_vocab))
+    counts.sum_duplicates()
+    indptr = counts.indptr.astype(np.int64)
+    df = np.diff(indptr)
+    doc, tf = counts.indices.astype(np.int32), counts.data
+    term = np.repeat(np.arange(n_vocab, dtype=np.int64), df)
+    distinct, which = np.unique(df, return_inverse=True)
+    idf = np.asarray([math.log(1 + (n - d + 0.5) / (d + 0.5)) if d else 0.0 for d in distinct.tolist()],
+                     dtype=np.float32)[which] if n_vocab else np.zeros(0, np.float32)
+    avg = np.asarray(doc_len, dtype=np.int64).mean() if n else 0.0
+    tf32 = tf.astype(np.float32)
+    # bm25s: tf / (k1 * ((1 - b) + b * l_d / l_avg) + tf), in float64, times the float32 idf, stored float32
+    tfc = tf32 / (K1 * ((1 - B) + B * doc_len[doc] / avg) + tf32) if len(doc) else np.zeros(0)
+    return df, (idf[term] * tfc).astype(np.float32), doc, indptr
 
 
 def _drop_contained(words: list[str]) -> list[str]:

@@ -12,7 +12,7 @@ from typing import Any, Callable, Iterable, Optional
 
 import numpy as np
 from sqlalchemy import delete, event, select
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import Session, selectinload, sessionmaker
 
 from matchmaking.documents import Listing as Doc
 from models import Achievement, Demand, ListingVector, Status
@@ -62,7 +62,9 @@ class SyncReport:
 def published_docs(session: Session, kind: str) -> dict[int, Doc]:
     """Engine documents of every published listing of a kind."""
     model = MODELS[kind]
-    return {i.id: to_doc(i) for i in session.scalars(select(model).where(model.status == Status.PUBLISHED.value))}
+    # the field is loaded with the rows (one more query), not one query per listing when to_doc reads it
+    stmt = select(model).where(model.status == Status.PUBLISHED.value).options(selectinload(model.field))
+    return {i.id: to_doc(i) for i in session.scalars(stmt)}
 
 
 def stored_vectors(session: Session, kind: str, model_key: str) -> dict[int, tuple[str, np.ndarray]]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import threading
+import time
 import weakref
 from collections import OrderedDict
 from dataclasses import asdict, dataclass
@@ -16,7 +17,7 @@ from sqlalchemy.orm import Session, joinedload, sessionmaker
 
 from matchmaking.encoders import build_encoder, resolve_quantize
 from matchmaking.engine import HybridMatcher, Match
-from matchmaking.lexical import LexicalIndex
+from matchmaking.lexical import LexicalIndex, SnapshotError
 from matchmaking.pgvector_store import table_name
 from matchmaking.vectorstore import MANIFEST_FILE, FaissStore, build_vector_store
 from models import Achievement, Demand, Job, JobStatus, Status
@@ -31,6 +32,8 @@ KINDS = ("demand", "achievement")
 SYNC_JOB = "index.sync"
 QVEC_LRU = 20_000  # query vectors kept per process: 384 float32 = 1.5 KB each, so ~30 MB at most
 QVEC_TTL = 30 * 24 * 3600  # in the shared cache: a vector of (model, exact text) never goes stale
+LEXICAL_DIR = "lexical"  # the lexical snapshot, inside each kind's index folder
+REFRESH_RETRY_S = 30.0   # after a failed background rebuild, the previous matcher serves this long untried
 # the runtime behind each engine, so index.sync jobs run by a queue consumer find theirs
 _RUNTIMES: "weakref.WeakKeyDictionary[Any, MatchingRuntime]" = weakref.WeakKeyDictionary()
 
@@ -54,6 +57,13 @@ class MatchingRuntime:
         # one torch thread per web process: two gave a long p95 tail under load (docs/benchmarks.md)
         self.threads = int(config.get("ENCODER_THREADS", 1)) or None
         self.inline = config.get("INDEX_SYNC") == "inline"
+        refresh = config.get("MATCHER_REFRESH", "background")
+        if refresh not in ("background", "inline"):
+            raise ValueError(f"MATCHER_REFRESH must be background or inline, not {refresh!r}")
+        self.refresh_background = refresh == "background"
+        self._refresh_lock = threading.Lock()
+        self._refreshers: dict[str, threading.Thread] = {}
+        self._refresh_retry_at: dict[str, float] = {}
         self.factory = factory
         self.pgvector = config.get("VECTOR_STORE", "faiss") == "pgvector"
         if self.pgvector and not str(config["DATABASE_URL"]).startswith("postgresql"):
@@ -221,20 +231,83 @@ class MatchingRuntime:
         return report
 
     def matcher(self, kind: str, session: Session) -> HybridMatcher:
-        """A matcher over the published listings of a kind, rebuilt when the index changed."""
+        """A matcher over the published listings of a kind. When the index changed it is rebuilt now (the first
+        one, or MATCHER_REFRESH=inline) or in a background thread while the previous one keeps serving."""
+        with self._lock:
+            cached = self._matchers.get(kind)
+            if cached and cached[0] == self._stamp(kind):  # faiss: the manifest's mtime; no index load here
+                return cached[1]
+            if cached is None or not self.refresh_background:
+                self._matchers[kind] = self._build_matcher(kind, session, cached)
+                return self._matchers[kind][1]
+        self._refresh_later(kind)
+        return cached[1]
+
+    def _build_matcher(self, kind: str, session: Session,
+                       previous: Optional[tuple[int, HybridMatcher]]) -> tuple[int, HybridMatcher]:
+        """(stamp, matcher) over the listings published and in the store now; its lexical index starts from
+        the previous matcher's, else from the snapshot on disk, so only new or changed texts are tokenised."""
         with self._lock:
             store = self.store(kind)
             stamp = self._stamp(kind) if self.pgvector else self._stores[kind][0]
-            cached = self._matchers.get(kind)
-            if cached and cached[0] == stamp:
-                return cached[1]
-            in_store = set(store.ids().tolist())  # one query, not one per listing (pgvector)
-            docs = {i: d for i, d in published_docs(session, kind).items() if i in in_store}
-            ids = sorted(docs)
-            lexical = LexicalIndex.build(ids, [docs[i].embed_text() for i in ids])
-            matcher = HybridMatcher(self.encoder, store, lexical, docs)
-            self._matchers[kind] = (stamp, matcher)
-            return matcher
+        in_store = set(store.ids().tolist())  # one query, not one per listing (pgvector)
+        docs = {i: d for i, d in published_docs(session, kind).items() if i in in_store}
+        ids = sorted(docs)
+        lexical = self._lexical(kind, ids, [docs[i].embed_text() for i in ids],
+                                previous[1].lexical if previous else None)
+        return stamp, HybridMatcher(self.encoder, store, lexical, docs)
+
+    def _lexical(self, kind: str, ids: list[int], texts: list[str], previous: Optional[LexicalIndex]) -> LexicalIndex:
+        """The lexical index over these texts; the snapshot (a cache: deleting it is safe) is read when this
+        process has no index yet and written when it was missing or out of date."""
+        folder = self._dir(kind) / LEXICAL_DIR
+        snapshot = None
+        if previous is None:
+            try:
+                previous = snapshot = LexicalIndex.load(folder)
+            except SnapshotError as exc:
+                log.info("no usable lexical snapshot for %s (%s): tokenising every listing", kind, exc)
+        index = LexicalIndex.build(ids, texts, previous=previous)
+        if previous is None or (snapshot is not None and index is not snapshot):
+            try:
+                index.save(folder)
+            except OSError:
+                log.warning("could not save the lexical snapshot in %s", folder, exc_info=True)
+        return index
+
+    def _refresh_later(self, kind: str) -> None:
+        """Start this kind's rebuild thread unless one runs (it rebuilds again if the stamp moved meanwhile)."""
+        with self._refresh_lock:
+            thread = self._refreshers.get(kind)
+            if thread is not None and thread.is_alive():
+                return
+            if time.monotonic() < self._refresh_retry_at.get(kind, 0.0):
+                return  # the last rebuild failed: do not retry on every request
+            thread = threading.Thread(target=self._refresh, args=(kind,), name=f"matcher-{kind}", daemon=True)
+            self._refreshers[kind] = thread
+            thread.start()
+
+    def _refresh(self, kind: str) -> None:
+        """Build matchers until one has the index's current stamp; the previous one serves meanwhile."""
+        try:
+            while True:
+                with self._lock:
+                    current = self._matchers.get(kind)
+                    if current is not None and current[0] == self._stamp(kind):
+                        return
+                with self.factory() as session:
+                    built = self._build_matcher(kind, session, current)
+                with self._lock:
+                    self._matchers[kind] = built
+        except Exception:
+            self._refresh_retry_at[kind] = time.monotonic() + REFRESH_RETRY_S
+            log.exception("rebuilding the %s matcher failed; the previous one keeps serving", kind)
+
+    def wait_for_refresh(self, kind: str, timeout: Optional[float] = None) -> None:
+        """Wait for this kind's background rebuild, if one runs (tests, CLI)."""
+        thread = self._refreshers.get(kind)
+        if thread is not None:
+            thread.join(timeout)
 
     def find_matches(self, session: Session, item: Demand | Achievement, k: int = 10) -> list[MatchView]:
         """Ranked counterparts of a listing: published, not from the listing's own organisation.

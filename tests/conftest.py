@@ -102,6 +102,7 @@ def empty_database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterat
 def app_config(tmp_path: Path, database_url: str, **over: Any) -> dict[str, Any]:
     """The configuration of a test app on database_url: index updates and jobs inline, files in tmp_path."""
     return {"DATABASE_URL": database_url, "INDEX_DIR": str(tmp_path / "index"), "INDEX_SYNC": "inline",
+            "MATCHER_REFRESH": "inline",
             "JOBS_MODE": "inline", "EMBEDDING_MODEL": MODEL_DIR, "SECRET_KEY": "test-secret", "TESTING": True,
             "SERVER_NAME": "localhost", "MAIL_DIR": str(tmp_path / "mail"), **over}
 

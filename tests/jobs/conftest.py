@@ -33,7 +33,7 @@ def app(tmp_path: Path, template_db: Path, queue_url: str, app_overrides: dict[s
     db_path = tmp_path / "app.db"
     shutil.copy(template_db, db_path)
     settings = {"DATABASE_URL": f"sqlite:///{db_path}", "INDEX_DIR": str(tmp_path / "index"),
-                "INDEX_SYNC": "inline", "JOBS_MODE": "queue", "JOBS_QUEUE_URL": queue_url,
+                "INDEX_SYNC": "inline", "MATCHER_REFRESH": "inline", "JOBS_MODE": "queue", "JOBS_QUEUE_URL": queue_url,
                 "JOBS_EMBEDDED_WORKER": False, "JOBS_RETRIES": 2, "JOBS_RETRY_DELAY": 0.2,
                 "JOBS_HEARTBEAT_SECONDS": 0.2, "EMBEDDING_MODEL": MODEL_DIR, "SECRET_KEY": "test-secret",
                 "TESTING": True, "SERVER_NAME": "localhost", "MAIL_DIR": str(tmp_path / "mail"),

@@ -19,7 +19,7 @@ def app(tmp_path: Path, pg_url: str):
     from app import create_app
 
     application = create_app({"DATABASE_URL": pg_url, "INDEX_DIR": str(tmp_path / "index"),
-                              "VECTOR_STORE": "pgvector", "INDEX_SYNC": "inline", "JOBS_MODE": "inline",
+                              "VECTOR_STORE": "pgvector", "INDEX_SYNC": "inline", "MATCHER_REFRESH": "inline", "JOBS_MODE": "inline",
                               "EMBEDDING_MODEL": MODEL_DIR, "SECRET_KEY": "test-secret", "TESTING": True,
                               "SERVER_NAME": "localhost", "MAIL_DIR": str(tmp_path / "mail")})
     yield application

@@ -78,6 +78,7 @@ def start_site(app, tmp_path: Path, redis_url: str) -> Iterator[Callable[..., Si
         env = {k: v for k, v in os.environ.items() if k != "SECRET_KEY"}
         env.update(DATABASE_URL=app.config["DATABASE_URL"], INDEX_DIR=app.config["INDEX_DIR"],
                    INSTANCE_DIR=str(instance), EMBEDDING_MODEL=MODEL_DIR, INDEX_SYNC="inline",
+                   MATCHER_REFRESH="inline",
                    JOBS_MODE="inline", MAIL_DIR=str(tmp_path / "mail"), RATELIMIT_STORAGE_URI=redis_url,
                    RATELIMIT_FALLBACK_SECONDS="1", CACHE_URL=redis_url.rsplit("/", 1)[0] + "/1",
                    WEB_WORKERS=str(workers), WEB_BIND=f"127.0.0.1:{port}", WEB_ACCESS_LOG=str(access_log),

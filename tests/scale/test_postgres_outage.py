@@ -80,6 +80,7 @@ def app(tmp_path, pg_control):
         s.commit()
     engine.dispose()
     application = create_app({"DATABASE_URL": url, "INDEX_DIR": str(tmp_path / "index"), "INDEX_SYNC": "inline",
+                              "MATCHER_REFRESH": "inline",
                               "JOBS_MODE": "inline", "EMBEDDING_MODEL": MODEL_DIR, "SECRET_KEY": "test-secret",
                               "TESTING": True, "SERVER_NAME": "localhost", "MAIL_DIR": str(tmp_path / "mail")})
     yield application

@@ -19,7 +19,8 @@ def busy_app(tmp_path, template_db):
     db = tmp_path / "app.db"
     shutil.copy(template_db, db)
     app = create_app({"DATABASE_URL": f"sqlite:///{db}", "INDEX_DIR": str(tmp_path / "index"),
-                      "INDEX_SYNC": "inline", "JOBS_MODE": "inline", "EMBEDDING_MODEL": MODEL_DIR,
+                      "INDEX_SYNC": "inline", "MATCHER_REFRESH": "inline", "JOBS_MODE": "inline",
+                      "EMBEDDING_MODEL": MODEL_DIR,
                       "SECRET_KEY": "test-secret", "TESTING": True, "SERVER_NAME": "localhost",
                       "SQLITE_BUSY_TIMEOUT": 0.3})
     yield app, db
