@@ -337,6 +337,7 @@ def profile(args: argparse.Namespace, url: str, instance: str, demands: list[int
     cache = args.cache_url.split(",")[-1]
     cache = "memory" if cache == "redis" else cache  # in-process: no server of its own
     app = create_app({"DATABASE_URL": url, "VECTOR_STORE": "pgvector", "INSTANCE_DIR": instance,
+                      "INDEX_DIR": str(Path(instance) / "index"),  # lexical snapshots beside the database
                       "SECRET_KEY": "loadtest-secret", "EMBEDDING_MODEL": args.model,
                       "EMBEDDING_QUANTIZE": SEED_PRECISION, "INDEX_SYNC": "inline",
                       "JOBS_MODE": "inline", "CACHE_URL": cache, "RATELIMIT_ENABLED": False,
