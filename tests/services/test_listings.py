@@ -129,3 +129,12 @@ def test_the_migration_fills_search_text_for_listings_saved_before_it(database_u
     runner.upgrade(database_url)
     stored = session.execute(text("SELECT search_text FROM demands WHERE id = :i"), {"i": item.id}).scalar()
     assert stored.startswith("perovskite 叠层电池\n")
+
+
+def test_pages_carry_the_total_and_an_empty_page_still_counts(session, people, make_listing):
+    made = [make_listing("demand", people["owner"], reviewer=people["broker"], title=f"分页需求{i}") for i in range(5)]
+    stmt = listings.search_stmt("demand", listings.SearchFilters(q="分页需求"), None)
+    pages = [listings.page(session, stmt, n, 2) for n in (1, 2, 3, 4)]
+    assert [total for _, total in pages] == [5, 5, 5, 5]
+    assert [len(rows) for rows, _ in pages] == [2, 2, 1, 0]
+    assert sorted(r.id for rows, _ in pages for r in rows) == sorted(m.id for m in made)
