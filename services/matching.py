@@ -70,7 +70,8 @@ class MatchingRuntime:
             raise ValueError("VECTOR_STORE=pgvector needs a PostgreSQL DATABASE_URL")
         # the readers' own connection (psycopg conninfo: the SQLAlchemy URL without its driver name)
         self.conninfo = str(config["DATABASE_URL"]).replace("postgresql+psycopg://", "postgresql://")
-        self._lock = threading.RLock()
+        self._lock = threading.RLock()  # the stores and matchers of this process
+        self._sync_lock = threading.RLock()  # index writes (sync, rebuild): one at a time
         self._stores: dict[str, tuple[int, FaissStore]] = {}
         self._matchers: dict[str, tuple[int, HybridMatcher]] = {}
         self.cache = build_cache(str(config.get("CACHE_URL", "none")), int(config.get("CACHE_TTL", 600)))
@@ -178,12 +179,18 @@ class MatchingRuntime:
 
     def sync(self, session: Session, kinds: Optional[list[str]] = None) -> SyncReport:
         """Encode what is missing or stale and make each index hold exactly the published listings."""
+        with self._sync_lock:  # syncs one after another, so a later one's view of the database is applied last
+            return self._sync(session, kinds)
+
+    def _sync(self, session: Session, kinds: Optional[list[str]]) -> SyncReport:
         report = SyncReport()
-        with self._lock:
-            for kind in kinds or KINDS:
-                docs = published_docs(session, kind)
-                have = stored_vectors(session, kind, self.encoder.model_key)
-                vectors, fresh = refresh_vectors(session, self.encoder, kind, docs, have)
+        for kind in kinds or KINDS:
+            # encoding (seconds for an import) runs outside self._lock: match pages of this process read the
+            # stores and matchers under it, and the embedded job consumer runs index.sync in web processes
+            docs = published_docs(session, kind)
+            have = stored_vectors(session, kind, self.encoder.model_key)
+            vectors, fresh = refresh_vectors(session, self.encoder, kind, docs, have)
+            with self._lock:
                 store = self._writer(kind, session)
                 in_store = set(store.ids().tolist())
                 extra = in_store - set(docs)
@@ -200,7 +207,7 @@ class MatchingRuntime:
 
     def rebuild(self, session: Session) -> SyncReport:
         """Throw the index away and build it again from stored vectors (encoding only what is missing)."""
-        with self._lock:
+        with self._sync_lock, self._lock:
             enc = self.encoder
             report = SyncReport()
             for kind in KINDS:

@@ -85,3 +85,49 @@ def test_index_built_by_another_model_fails_loudly(app, session, people, make_li
     folder = runtime._dir("achievement")
     with pytest.raises(IndexMismatchError, match="rebuild"):
         FaissStore.load(folder, model_key="some-other-model@123", dim=runtime.encoder.dim)
+
+
+def test_match_pages_are_not_held_up_while_a_sync_encodes(app, session, people, make_listing, monkeypatch):
+    """index.sync encodes outside the lock that match pages take (the embedded job consumer runs it in web
+    processes): while an encode is in progress, the store and matcher still answer."""
+    import threading
+
+    from web.db import sessionmaker_for
+
+    runtime = _runtime(app)
+    make_listing("achievement", people["uni"], reviewer=people["broker"])
+    demand = make_listing("demand", people["company"], reviewer=people["broker"])
+    encoder = runtime.encoder
+    entered, release = threading.Event(), threading.Event()
+    real = encoder.encode_passages
+
+    def slow(texts, *a, **kw):
+        entered.set()
+        assert release.wait(30), "the test never released the encoder"
+        return real(texts, *a, **kw)
+
+    new = make_listing("achievement", people["uni"], status="draft", title="新成果：钠离子电池硬碳负极")
+    from sqlalchemy import update  # published behind the index's back (no ORM change): the sync below picks it up
+    session.execute(update(Achievement).where(Achievement.id == new.id).values(status=Status.PUBLISHED.value))
+    session.commit()
+    monkeypatch.setattr(encoder, "encode_passages", slow)
+
+    def sync() -> None:
+        with sessionmaker_for(app)() as s:
+            runtime.sync(s, kinds=["achievement"])
+            s.commit()
+
+    worker = threading.Thread(target=sync)
+    worker.start()
+    try:
+        assert entered.wait(30), "the sync never started encoding"
+        answered = threading.Event()
+        reader = threading.Thread(target=lambda: (runtime.store("achievement"), answered.set()))
+        reader.start()
+        assert answered.wait(10), "the store waited for the encode"
+        assert new.id not in _index_ids(app)  # not yet: still encoding
+    finally:
+        release.set()
+        worker.join(60)
+    assert new.id in _index_ids(app) and _runtime(app).check(session).consistent
+    assert runtime.find_matches(session, demand) is not None
