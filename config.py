@@ -112,6 +112,9 @@ class Config:
         # ENCODER_THREADS: torch threads per process for encoding (1: steadiest latency under
         # concurrent requests, see docs/benchmarks.md; 0: torch's default, all cores).
         self.ENCODER_THREADS = _int("ENCODER_THREADS", "1")
+        # ENCODER_PARALLEL: copies of the model (~0.5 GB each) that encode a large batch of passages together,
+        # one torch thread each (torch backend): for job-worker machines that index imports and rebuilds; 1 = off.
+        self.ENCODER_PARALLEL = _int("ENCODER_PARALLEL", "1")
         # JOBS_MODE: "queue" (jobs go through the Huey queue below; "background" is an old name for it) or
         # "inline" (tests, CLI: a job runs in the caller). docs/jobs.md.
         self.JOBS_MODE = _env("JOBS_MODE", "queue")

@@ -141,14 +141,15 @@ class SyntheticDocs(Mapping[int, Listing]):
                 yield titles[self.title_of[j]] + [pool[s] for s in self.sent[self.ptr[j] : self.ptr[j + 1]]]
 
 
-def _load_encoder(path: str, threads: int | None = None, quantize: str | None = None, backend: str = "torch"):
+def _load_encoder(path: str, threads: int | None = None, quantize: str | None = None, backend: str = "torch",
+                  parallel: int = 1):
     from matchmaking.encoders import build_encoder
 
     if not Path(path).exists():
         _fail(f"model not found at {path} (set --model or EMBEDDING_MODEL) / 找不到模型 {path}")
     try:
         return build_encoder(path, threads=threads, quantize=None if quantize in (None, "none") else quantize,
-                             backend=backend)
+                             backend=backend, parallel=parallel)
     except (RuntimeError, ValueError) as exc:  # ModelNotReady / OnnxNotReady carry a bilingual how-to
         _fail(str(exc))
 
@@ -191,7 +192,7 @@ def run(args: argparse.Namespace) -> dict:
     rng = np.random.default_rng(args.seed)
     data = load_beir(args.set_dir)
     real = [Listing(i, "achievement", t, x) for i, (t, x) in enumerate(data.corpus.values())]
-    encoder = _load_encoder(args.model, quantize=args.quantize, backend=args.backend)
+    encoder = _load_encoder(args.model, quantize=args.quantize, backend=args.backend, parallel=args.parallel)
     sample = [d.embed_text() for d in real[: args.encode_sample]]
     t = time.perf_counter()
     if sample:

@@ -51,14 +51,14 @@ def _loadavg() -> list[float]:
         return []
 
 
-def build(variant: str, model: str, onnx_dir: str | None, threads: int) -> Any:
-    """An encoder for one variant name."""
+def build(variant: str, model: str, onnx_dir: str | None, threads: int, parallel: int = 1) -> Any:
+    """An encoder for one variant name (torch variants: ``parallel`` copies, one thread each, when > 1)."""
     from matchmaking.encoders import build_encoder
 
     if variant == "torch":
-        return build_encoder(model, threads=threads)
+        return build_encoder(model, threads=threads, parallel=parallel)
     if variant in ("torch-int8", "torch-bf16"):
-        return build_encoder(model, quantize=variant.removeprefix("torch-"), threads=threads)
+        return build_encoder(model, quantize=variant.removeprefix("torch-"), threads=threads, parallel=parallel)
     if variant == "onnx-backend":
         return build_encoder(model, backend="onnx", quantize="int8", threads=threads)
     from matchmaking.onnx_export import OnnxEncoder, default_onnx_dir, export
@@ -75,7 +75,7 @@ def timed(fn: Callable[[], np.ndarray]) -> tuple[np.ndarray, float, float]:
 
 
 def run(model: str, onnx_dir: str | None, texts: Sequence[str], variants: Sequence[str], batch: int | Sequence[int],
-        threads: int, rounds: int, log: Callable[[str], None]) -> dict:
+        threads: int, rounds: int, log: Callable[[str], None], parallel: int = 1) -> dict:
     """Alternate the variants ``rounds`` times over ``texts``; torch fp32 is always included, first.
 
     Several batch sizes run every variant at each of them in turn, labelled ``variant@batch``; the
@@ -83,12 +83,13 @@ def run(model: str, onnx_dir: str | None, texts: Sequence[str], variants: Sequen
     """
     batches = [batch] if isinstance(batch, int) else list(batch)
     names = ["torch", *[v for v in variants if v != "torch"]]
-    encoders = {v: build(v, model, onnx_dir, threads) for v in names}
+    encoders = {v: build(v, model, onnx_dir, threads, parallel) for v in names}
     runs = {(v if len(batches) == 1 else f"{v}@{b}"): (encoders[v], b) for v in names for b in batches}
     for enc, b in runs.values():  # warm-up: first-call allocations, lazy kernels
         enc.encode_passages(list(texts[:b]), batch_size=b)
     result: dict[str, Any] = {"n": len(texts), "batch": batch if isinstance(batch, int) else batches,
-                              "threads": threads, "model_keys": {v: e.model_key for v, e in encoders.items()},
+                              "threads": 1 if parallel > 1 else threads, "parallel": parallel,
+                              "model_keys": {v: e.model_key for v, e in encoders.items()},
                               "load_before": _loadavg(), "rounds": []}
     ref_name = next(iter(runs))
     vecs: dict[str, np.ndarray] = {}
@@ -120,6 +121,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap.add_argument("--n", type=int, default=400)
     ap.add_argument("--batch", default="32", help="batch size, or several (16,32) to alternate them too")
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--parallel", type=int, default=1,
+                    help="torch variants: copies of the model encoding a batch together, one thread each")
     ap.add_argument("--rounds", type=int, default=2)
     ap.add_argument("--variants", default="torch,onnx,onnx-int8",
                     help=f"comma-separated subset of {','.join(VARIANTS)}")
@@ -134,11 +137,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         batches = []
     if not batches or min(batches) < 1:
         ap.error(f"--batch: positive integers, not {args.batch!r}")
+    if args.parallel < 1:
+        ap.error("--parallel must be >= 1")
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     texts = read_passages(args.texts, args.n)
     result = run(args.model, args.onnx_dir, texts, variants, batches[0] if len(batches) == 1 else batches,
                  args.threads, args.rounds,
-                 lambda s: print(s, file=sys.stderr, flush=True))
+                 lambda s: print(s, file=sys.stderr, flush=True), parallel=args.parallel)
     if args.json:
         print(json.dumps(result))
     else:

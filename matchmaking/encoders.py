@@ -13,6 +13,7 @@ import hashlib
 import os
 import threading
 import warnings
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol, Sequence, runtime_checkable
 
@@ -96,33 +97,51 @@ def model_key_for(folder: str | os.PathLike, quantize: str | None = None) -> str
 class SentenceTransformerEncoder:
     """An :class:`Encoder` over a sentence-transformers model, using its query/passage prompts."""
 
-    def __init__(self, model: SentenceTransformer, model_key: str, bf16: bool = False) -> None:
+    def __init__(self, model: SentenceTransformer, model_key: str, bf16: bool = False,
+                 replicas: Sequence[SentenceTransformer] = ()) -> None:
         self.model = model
         self.model_key = model_key
         self.dim = int(model.get_embedding_dimension() or 0)
         self.bf16 = bf16
         self._lock = threading.Lock()  # HF fast tokenizers raise "Already borrowed" under concurrent use
+        # replicas: more copies of the same weights, each with its own tokenizer and lock, so a large batch of
+        # passages runs on several cores at once, one torch thread per copy (see build_encoder's parallel)
+        self._copies = [(model, self._lock), *((r, threading.Lock()) for r in replicas)]
+        self._pool = ThreadPoolExecutor(len(self._copies), thread_name_prefix="encode") if replicas else None
 
     def encode_queries(self, texts: Sequence[str], batch_size: int = 32) -> np.ndarray:
         """Encode search queries (``query: `` prompt when the model has one)."""
         return self._encode(texts, "query", batch_size)
 
     def encode_passages(self, texts: Sequence[str], batch_size: int = 32) -> np.ndarray:
-        """Encode documents (``passage: `` prompt when the model has one)."""
-        return self._encode(texts, "passage", batch_size)
+        """Encode documents (``passage: `` prompt when the model has one); with replicas, a large input is
+        dealt out by length (so every copy gets a similar mix) and encoded by all copies at once."""
+        if self._pool is None or isinstance(texts, str) or len(texts) < 2 * batch_size:
+            return self._encode(texts, "passage", batch_size)
+        n = len(self._copies)
+        order = np.argsort([len(t) if isinstance(t, str) else 0 for t in texts], kind="stable")
+        shares = [order[j::n] for j in range(n)]
+        futures = [self._pool.submit(self._encode, [texts[i] for i in share], "passage", batch_size, model, lock)
+                   for (model, lock), share in zip(self._copies, shares)]
+        out = np.zeros((len(texts), self.dim), dtype=np.float32)
+        for share, future in zip(shares, futures):
+            out[share] = future.result()
+        return out
 
-    def _encode(self, texts: Sequence[str], prompt: str, batch_size: int) -> np.ndarray:
+    def _encode(self, texts: Sequence[str], prompt: str, batch_size: int, model: Any = None,
+                lock: Any = None) -> np.ndarray:
         """Encode with the named prompt; always returns float32 (n, dim), unit rows."""
         if isinstance(texts, str):
             raise TypeError("pass a sequence of texts, not a single str")
         if len(texts) == 0:
             return np.zeros((0, self.dim), dtype=np.float32)
         clean = [t if isinstance(t, str) else "" for t in texts]  # None from a nullable column -> ""
-        prompts = self.model.prompts or {}
+        model, lock = model or self.model, lock or self._lock
+        prompts = model.prompts or {}
         name = next((n for n in _PROMPT_NAMES[prompt] if prompts.get(n)), None)
-        with self._lock, self._precision(prompt):
-            vecs = self.model.encode(clean, prompt_name=name, batch_size=batch_size, convert_to_numpy=True,
-                                     normalize_embeddings=True, show_progress_bar=False)
+        with lock, self._precision(prompt):  # autocast is per thread: entered by the thread that encodes
+            vecs = model.encode(clean, prompt_name=name, batch_size=batch_size, convert_to_numpy=True,
+                                normalize_embeddings=True, show_progress_bar=False)
         vecs = np.ascontiguousarray(vecs, dtype=np.float32)
         return _unit_rows(vecs) if self.bf16 and prompt == "passage" else vecs
 
@@ -254,8 +273,11 @@ def _hub_key(name: str, quantize: str | None) -> str:
 
 
 @functools.lru_cache(maxsize=8)
-def _build_cached(name_or_path: str, quantize: str | None, threads: int | None) -> Encoder:
-    """Load once per (model, quantize, threads) and process."""
+def _build_cached(name_or_path: str, quantize: str | None, threads: int | None, parallel: int = 1) -> Encoder:
+    """Load once per (model, quantize, threads, parallel) and process; parallel > 1 loads that many copies
+    and runs torch with one thread per copy."""
+    if parallel > 1:
+        threads = 1
     if threads:
         import torch
 
@@ -263,18 +285,22 @@ def _build_cached(name_or_path: str, quantize: str | None, threads: int | None) 
     local = _looks_local(name_or_path)
     if local and not (Path(name_or_path).expanduser() / "modules.json").is_file():
         raise ModelNotReady(name_or_path)
-    model = _load(name_or_path, local)
+    models = [_load(name_or_path, local) for _ in range(max(parallel, 1))]
     if quantize == "int8":
-        _quantize_int8(model)
+        for model in models:
+            _quantize_int8(model)
     key = model_key_for(name_or_path, quantize) if local else _hub_key(name_or_path, quantize)
-    return SentenceTransformerEncoder(model, key, bf16=quantize == "bf16")
+    return SentenceTransformerEncoder(models[0], key, bf16=quantize == "bf16", replicas=models[1:])
 
 
 @functools.lru_cache(maxsize=8)
-def _build_onnx(path: str, quantize: str | None, threads: int | None) -> Encoder:
+def _build_onnx(path: str, quantize: str | None, threads: int | None, parallel: int = 1) -> Encoder:
     """ONNX Runtime over the folder's export (onnxruntime is imported there, only when chosen)."""
     from matchmaking.onnx_export import load_encoder
 
+    if parallel > 1:
+        raise ValueError("ENCODER_PARALLEL > 1 需要 EMBEDDING_BACKEND=torch。\n"
+                         "ENCODER_PARALLEL > 1 needs EMBEDDING_BACKEND=torch.")
     if not _looks_local(path):
         raise ValueError("the onnx backend needs a local model folder / onnx 后端需要本地模型目录")
     if quantize == "bf16":
@@ -305,9 +331,12 @@ def resolve_quantize(value: str | None, backend: str = "torch") -> str | None:
 
 
 def build_encoder(name_or_path: str, *, quantize: str | None = None, threads: int | None = None,
-                  backend: str = "torch") -> Encoder:
+                  backend: str = "torch", parallel: int = 1) -> Encoder:
     """Factory for an :class:`Encoder`, cached per process (same arguments -> same object).
-    quantize: None (fp32), "int8", "bf16", or "auto" (see resolve_quantize)."""
+    quantize: None (fp32), "int8", "bf16", or "auto" (see resolve_quantize). parallel: copies of the model
+    that encode a large batch of passages together, one torch thread each (torch backend; ~0.5 GB each)."""
+    if not isinstance(parallel, int) or parallel < 1:
+        raise ValueError(f"parallel must be a whole number >= 1, not {parallel!r} / parallel 必须是 >= 1 的整数")
     quantize = resolve_quantize(quantize, backend) if quantize == "auto" else quantize
     if quantize not in (None, *QUANTIZE_CHOICES):
         raise ValueError(quantize_error(quantize))
@@ -318,4 +347,4 @@ def build_encoder(name_or_path: str, *, quantize: str | None = None, threads: in
     path = Path(name_or_path).expanduser()
     # resolve local paths so "instance/models/x" and its absolute form share one cached encoder
     key = str(path.resolve()) if _looks_local(str(name_or_path)) else str(name_or_path)
-    return _BUILDERS[backend](key, quantize, threads)
+    return _BUILDERS[backend](key, quantize, threads, parallel)

@@ -152,22 +152,26 @@ def encoder_args(p: argparse.ArgumentParser) -> None:
                    default=os.environ.get("EMBEDDING_QUANTIZE") or "auto",
                    help="as EMBEDDING_QUANTIZE (default auto: bf16 where the CPU has it, else fp32); onnx + int8: "
                         "int8 passages, fp32 queries; bf16: torch only")
+    p.add_argument("--parallel", type=int, default=os.environ.get("ENCODER_PARALLEL") or "1",
+                   help="as ENCODER_PARALLEL: model copies encoding passages together, one thread each (torch)")
 
 
-def _load_encoder(path: str, backend: str = "torch", quantize: str | None = None):
+def _load_encoder(path: str, backend: str = "torch", quantize: str | None = None, parallel: int = 1):
     """The platform's encoder for these settings (imported lazily: lexical runs need no torch)."""
     from matchmaking.encoders import build_encoder
 
     if not Path(path).exists():
         _fail(f"model not found at {path} (set --model or EMBEDDING_MODEL) / 找不到模型 {path}")
     try:
-        return build_encoder(path, backend=backend, quantize=None if quantize in (None, "none") else quantize)
+        return build_encoder(path, backend=backend, quantize=None if quantize in (None, "none") else quantize,
+                             parallel=parallel)
     except (RuntimeError, ValueError) as exc:  # ModelNotReady / OnnxNotReady carry a bilingual how-to
         _fail(str(exc))
 
 
 def run_set(data: BeirSet, method: str, k: int, model: str, cache_dir: str | None,
-            progress: bool = False, backend: str = "torch", quantize: str | None = None) -> dict[str, list[str]]:
+            progress: bool = False, backend: str = "torch", quantize: str | None = None,
+            parallel: int = 1) -> dict[str, list[str]]:
     """Rank every query's corpus through HybridMatcher; returns query id -> ranked corpus ids."""
     from matchmaking.documents import Listing
     from matchmaking.engine import HybridMatcher
@@ -183,7 +187,7 @@ def run_set(data: BeirSet, method: str, k: int, model: str, cache_dir: str | Non
     encoder, qvecs = None, None
     store = FaissStore(1)
     if method != "lexical":
-        encoder = _load_encoder(model, backend, quantize)
+        encoder = _load_encoder(model, backend, quantize, parallel)
         cache = (lambda role: VectorCache(cache_dir, encoder.model_key, role)) if cache_dir else (lambda r: None)
         report = (lambda a, b: print(f"encoded {a}/{b}", file=sys.stderr)) if progress else None
         pvecs = cached_encode(encoder.encode_passages, texts, cache("passage"), progress=report)
@@ -208,7 +212,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         _fail(f"{args.set_dir}: empty corpus or qrels / 语料或相关性标注为空")
     start = time.perf_counter()
     run = run_set(data, args.method, args.k, args.model, args.cache_dir, progress=not args.json,
-                  backend=args.backend, quantize=args.quantize)
+                  backend=args.backend, quantize=args.quantize, parallel=args.parallel)
     result = score_run(run, data.qrels, args.k)
     from matchmaking.encoders import resolve_quantize  # "auto" reported as what it resolved to here
 

@@ -56,6 +56,7 @@ class MatchingRuntime:
         self.index_root = Path(config["INDEX_DIR"])
         # one torch thread per web process: two gave a long p95 tail under load (docs/benchmarks.md)
         self.threads = int(config.get("ENCODER_THREADS", 1)) or None
+        self.parallel = max(1, int(config.get("ENCODER_PARALLEL", 1)))
         self.inline = config.get("INDEX_SYNC") == "inline"
         refresh = config.get("MATCHER_REFRESH", "background")
         if refresh not in ("background", "inline"):
@@ -91,7 +92,8 @@ class MatchingRuntime:
     @property
     def encoder(self) -> Any:
         """The configured encoder (loaded once per process)."""
-        return build_encoder(self.model_path, quantize=self.quantize, threads=self.threads, backend=self.backend)
+        return build_encoder(self.model_path, quantize=self.quantize, threads=self.threads, backend=self.backend,
+                             parallel=self.parallel)
 
     def use_queue(self, queue: Any, write_factory: Callable[[], Session]) -> None:
         """Send index updates after commit as index.sync jobs through this queue (JOBS_MODE=queue)."""

@@ -155,3 +155,28 @@ def test_bf16_encodes_queries_in_fp32(real_encoder: Encoder, bf16_encoder: Encod
 def test_auto_builds_the_bf16_encoder_here(default_model_path: Path, bf16_encoder: Encoder) -> None:
     # bf16_encoder skips on a CPU without native bf16; where it exists, "auto" is that very encoder
     assert build_encoder(str(default_model_path), quantize="auto") is bf16_encoder
+
+
+def test_parallel_copies_encode_the_same_vectors_in_the_same_order(default_model_path: Path,
+                                                                     real_encoder: Encoder) -> None:
+    import torch
+
+    threads = torch.get_num_threads()
+    try:
+        parallel = build_encoder(str(default_model_path), parallel=2)
+        assert parallel is not real_encoder and parallel.model_key == real_encoder.model_key
+        texts = [f"{t}（第{i}条）" + "，其工艺参数经过优化" * (i % 5) for i, t in enumerate(BF16_TEXTS * 8)]
+        ours = parallel.encode_passages(texts, batch_size=8)  # 40 texts >= 2 batches: both copies work
+        ref = real_encoder.encode_passages(texts, batch_size=8)
+        assert ours.shape == ref.shape and ours.dtype == np.float32
+        assert float((ours * ref).sum(axis=1).min()) >= 0.99999  # same text -> same vector, same row
+        short = parallel.encode_passages(texts[:3], batch_size=8)  # small inputs: one copy, no pool
+        assert float((short * ref[:3]).sum(axis=1).min()) >= 0.99999
+    finally:
+        torch.set_num_threads(threads)
+
+
+@pytest.mark.parametrize("kw", [{"parallel": 0}, {"parallel": "2"}, {"parallel": 2, "backend": "onnx"}])
+def test_bad_parallel_settings_are_refused(default_model_path: Path, kw: dict) -> None:
+    with pytest.raises(ValueError):
+        build_encoder(str(default_model_path), **kw)
