@@ -136,7 +136,8 @@ class SentenceTransformerEncoder:
         if len(texts) == 0:
             return np.zeros((0, self.dim), dtype=np.float32)
         clean = [t if isinstance(t, str) else "" for t in texts]  # None from a nullable column -> ""
-        model, lock = model or self.model, lock or self._lock
+        model = self.model if model is None else model
+        lock = self._lock if lock is None else lock
         prompts = model.prompts or {}
         name = next((n for n in _PROMPT_NAMES[prompt] if prompts.get(n)), None)
         with lock, self._precision(prompt):  # autocast is per thread: entered by the thread that encodes
