@@ -23,3 +23,8 @@ wsgi_app = "app:create_app()"
 # gunicorn 27's control socket sits at one fixed path per user; several instances (tests, a load test next
 # to a running site) would fight over it, and nothing here uses it
 control_socket_disable = True
+
+
+def post_worker_init(worker) -> None:
+    """One line per worker once its app is built: a test (or an operator) can wait until every worker serves."""
+    worker.log.info("worker ready pid=%s", worker.pid)

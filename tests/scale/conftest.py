@@ -24,6 +24,7 @@ from tests.redis_server import redis_server, redis_url  # noqa: F401
 ROOT = Path(__file__).resolve().parents[2]
 CSRF_RE = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"')
 PID_RE = re.compile(r"pid=<?(\d+)")
+READY_RE = re.compile(r"worker ready pid=(\d+)")
 
 
 def free_port() -> int:
@@ -89,7 +90,7 @@ def start_site(app, tmp_path: Path, redis_url: str) -> Iterator[Callable[..., Si
                                 cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
         site = Site(proc, f"http://127.0.0.1:{port}", access_log, instance, log)
         sites.append(site)
-        _wait_up(site, tmp_path / f"gunicorn-{port}.log")
+        _wait_up(site, tmp_path / f"gunicorn-{port}.log", int(env["WEB_WORKERS"]))
         return site
 
     yield start
@@ -100,17 +101,20 @@ def start_site(app, tmp_path: Path, redis_url: str) -> Iterator[Callable[..., Si
         site.log.close()
 
 
-def _wait_up(site: Site, log: Path) -> None:
+def _wait_up(site: Site, log: Path, workers: int) -> None:
+    """Until every worker has built its app (gunicorn.conf.py post_worker_init logs "worker ready") and the site
+    answers: a worker still booting would leave the other to answer every request of a test about both."""
     import requests
 
-    deadline = time.monotonic() + 120
+    deadline = time.monotonic() + 180
     while time.monotonic() < deadline:
         if site.proc.poll() is not None:
             pytest.fail(f"gunicorn exited: {log.read_text()[-2000:]}")
+        ready = len(set(READY_RE.findall(log.read_text(errors="replace"))))
         try:
-            if requests.get(site.base + "/login", timeout=5).status_code == 200:
+            if ready >= workers and requests.get(site.base + "/login", timeout=5).status_code == 200:
                 return
         except requests.RequestException:
             pass
         time.sleep(0.2)
-    pytest.fail("gunicorn did not answer within 120 s")
+    pytest.fail(f"gunicorn's {workers} workers were not all ready within 180 s: {log.read_text()[-2000:]}")
