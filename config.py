@@ -107,6 +107,11 @@ class Config:
         # int8 weights and queries in fp32: 1.5-1.6x torch fp32 on passages on a quiet 2-core box, nDCG@10 within 0.005 of fp32
         # on the dev sets (docs/model.md, "ONNX Runtime"). Each backend/variant has its own model key and index.
         self.EMBEDDING_BACKEND = _env("EMBEDDING_BACKEND", "torch")
+        # EMBEDDING_QUERY_BACKEND: who encodes queries (demand text on a match page) on the torch backend.
+        # "auto" (default): ONNX Runtime's fp32 graph of the same model when `make model` exported it and the
+        # queries are fp32 (same vectors, cosine 1.000000; p50 one short text ~15 ms instead of ~28 ms on one
+        # thread; ~0.5 GB more per process), else torch; "torch"; "onnx" (an error when the export is missing).
+        self.EMBEDDING_QUERY_BACKEND = _choice("EMBEDDING_QUERY_BACKEND", "auto", ("auto", "torch", "onnx"))
         # INDEX_DIR: where the faiss index files and manifests live (one sub-folder per model).
         self.INDEX_DIR = _env("INDEX_DIR", str(instance / "index"))
         # ENCODER_THREADS: torch threads per process for encoding (1: steadiest latency under

@@ -142,14 +142,14 @@ class SyntheticDocs(Mapping[int, Listing]):
 
 
 def _load_encoder(path: str, threads: int | None = None, quantize: str | None = None, backend: str = "torch",
-                  parallel: int = 1):
+                  parallel: int = 1, query_backend: str = "auto"):
     from matchmaking.encoders import build_encoder
 
     if not Path(path).exists():
         _fail(f"model not found at {path} (set --model or EMBEDDING_MODEL) / 找不到模型 {path}")
     try:
         return build_encoder(path, threads=threads, quantize=None if quantize in (None, "none") else quantize,
-                             backend=backend, parallel=parallel)
+                             backend=backend, parallel=parallel, query_backend=query_backend)
     except (RuntimeError, ValueError) as exc:  # ModelNotReady / OnnxNotReady carry a bilingual how-to
         _fail(str(exc))
 
@@ -192,7 +192,8 @@ def run(args: argparse.Namespace) -> dict:
     rng = np.random.default_rng(args.seed)
     data = load_beir(args.set_dir)
     real = [Listing(i, "achievement", t, x) for i, (t, x) in enumerate(data.corpus.values())]
-    encoder = _load_encoder(args.model, quantize=args.quantize, backend=args.backend, parallel=args.parallel)
+    encoder = _load_encoder(args.model, quantize=args.quantize, backend=args.backend, parallel=args.parallel,
+                            query_backend=args.query_backend)
     sample = [d.embed_text() for d in real[: args.encode_sample]]
     t = time.perf_counter()
     if sample:
@@ -223,8 +224,8 @@ def run(args: argparse.Namespace) -> dict:
     if args.docs <= args.hybrid_limit:
         # one query at a time: a single torch thread avoids OpenMP stalls on a shared 2-core box
         query_encoder = _load_encoder(args.model, threads=1, quantize=args.query_quantize or args.quantize,
-                                      backend=args.backend)
-        out["query_encoder"] = query_encoder.model_key
+                                      backend=args.backend, query_backend=args.query_backend)
+        out["query_encoder"] = repr(query_encoder)
         out.update(_bench_hybrid(query_encoder, store, real, args.docs, queries, qvecs, rng))
     else:
         out.update(hybrid_match_p50_ms=None, hybrid_match_p95_ms=None,

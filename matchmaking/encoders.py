@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import hashlib
+import logging
 import os
 import threading
 import warnings
@@ -19,6 +20,8 @@ from typing import TYPE_CHECKING, Any, Protocol, Sequence, runtime_checkable
 
 import numpy as np
 
+_log = logging.getLogger(__name__)
+
 if TYPE_CHECKING:
     from sentence_transformers import SentenceTransformer
 
@@ -27,6 +30,10 @@ DEFAULT_MODEL_NAME = "multilingual-e5-small"
 QUANTIZE_CHOICES = ("int8", "bf16")
 # torch: sentence-transformers (the reference); onnx: ONNX Runtime over `python -m matchmaking.onnx_export`
 BACKENDS = ("torch", "onnx")
+# queries on the torch backend: "onnx" runs them through ONNX Runtime's fp32 graph of the same model (cosine 1.000000
+# with torch fp32, about half the latency of one short text, docs/model.md "Queries through ONNX Runtime"); "auto" does
+# so when the export beside the model folder is complete and the queries are fp32 (not int8), else torch
+QUERY_BACKENDS = ("auto", "torch", "onnx")
 # files that do not change the vectors: the model card and our conversion marker (has a timestamp)
 _DIGEST_SKIP = {"README.md", "conversion.json"}
 # other sentence-transformers models name their document prompt "document" or "corpus"
@@ -98,8 +105,10 @@ class SentenceTransformerEncoder:
     """An :class:`Encoder` over a sentence-transformers model, using its query/passage prompts."""
 
     def __init__(self, model: SentenceTransformer, model_key: str, bf16: bool = False,
-                 replicas: Sequence[SentenceTransformer] = ()) -> None:
+                 replicas: Sequence[SentenceTransformer] = (), query_encoder: Any = None) -> None:
         self.model = model
+        # another engine for the same model's fp32 queries (ONNX Runtime): same vectors, faster for one short text
+        self.query_encoder = query_encoder
         self.model_key = model_key
         self.dim = int(model.get_embedding_dimension() or 0)
         self.bf16 = bf16
@@ -111,6 +120,8 @@ class SentenceTransformerEncoder:
 
     def encode_queries(self, texts: Sequence[str], batch_size: int = 32) -> np.ndarray:
         """Encode search queries (``query: `` prompt when the model has one)."""
+        if self.query_encoder is not None:
+            return self.query_encoder.encode_queries(texts, batch_size)
         return self._encode(texts, "query", batch_size)
 
     def encode_passages(self, texts: Sequence[str], batch_size: int = 32) -> np.ndarray:
@@ -157,7 +168,8 @@ class SentenceTransformerEncoder:
         return torch.autocast("cpu", dtype=torch.bfloat16)
 
     def __repr__(self) -> str:
-        return f"SentenceTransformerEncoder({self.model_key!r}, dim={self.dim})"
+        queries = ", queries by onnxruntime" if self.query_encoder is not None else ""
+        return f"SentenceTransformerEncoder({self.model_key!r}, dim={self.dim}{queries})"
 
 
 def _unit_rows(vecs: np.ndarray) -> np.ndarray:
@@ -273,10 +285,26 @@ def _hub_key(name: str, quantize: str | None) -> str:
         return f"{name.replace('/', '--')}@name-{digest}" + (f"+{quantize}" if quantize else "")
 
 
+def _onnx_queries(name_or_path: str, quantize: str | None, threads: int | None, query_backend: str) -> Any:
+    """The ONNX Runtime fp32 encoder for this model's queries, or None for torch (see QUERY_BACKENDS)."""
+    if query_backend == "torch" or (query_backend == "auto" and (quantize == "int8" or not _looks_local(name_or_path))):
+        return None  # int8 queries go with int8 passages (torch's own pair); a hub model has no export here
+    try:
+        from matchmaking.onnx_export import load_encoder
+
+        return load_encoder(name_or_path, None, threads)
+    except Exception as exc:  # noqa: BLE001 - auto falls back to torch: no export, stale export, no onnxruntime
+        if query_backend == "onnx":
+            raise
+        _log.info("queries stay on torch (no usable ONNX export: %s)", str(exc).splitlines()[-1])
+        return None
+
+
 @functools.lru_cache(maxsize=8)
-def _build_cached(name_or_path: str, quantize: str | None, threads: int | None, parallel: int = 1) -> Encoder:
-    """Load once per (model, quantize, threads, parallel) and process; parallel > 1 loads that many copies
-    and runs torch with one thread per copy."""
+def _build_cached(name_or_path: str, quantize: str | None, threads: int | None, parallel: int = 1,
+                  query_backend: str = "torch") -> Encoder:
+    """Load once per (model, quantize, threads, parallel, query backend) and process; parallel > 1 loads that
+    many copies and runs torch with one thread per copy."""
     if parallel > 1:
         threads = 1
     if threads:
@@ -291,11 +319,13 @@ def _build_cached(name_or_path: str, quantize: str | None, threads: int | None, 
         for model in models:
             _quantize_int8(model)
     key = model_key_for(name_or_path, quantize) if local else _hub_key(name_or_path, quantize)
-    return SentenceTransformerEncoder(models[0], key, bf16=quantize == "bf16", replicas=models[1:])
+    return SentenceTransformerEncoder(models[0], key, bf16=quantize == "bf16", replicas=models[1:],
+                                      query_encoder=_onnx_queries(name_or_path, quantize, threads, query_backend))
 
 
 @functools.lru_cache(maxsize=8)
-def _build_onnx(path: str, quantize: str | None, threads: int | None, parallel: int = 1) -> Encoder:
+def _build_onnx(path: str, quantize: str | None, threads: int | None, parallel: int = 1,
+                query_backend: str = "onnx") -> Encoder:
     """ONNX Runtime over the folder's export (onnxruntime is imported there, only when chosen)."""
     from matchmaking.onnx_export import load_encoder
 
@@ -332,10 +362,12 @@ def resolve_quantize(value: str | None, backend: str = "torch") -> str | None:
 
 
 def build_encoder(name_or_path: str, *, quantize: str | None = None, threads: int | None = None,
-                  backend: str = "torch", parallel: int = 1) -> Encoder:
+                  backend: str = "torch", parallel: int = 1, query_backend: str = "auto") -> Encoder:
     """Factory for an :class:`Encoder`, cached per process (same arguments -> same object).
     quantize: None (fp32), "int8", "bf16", or "auto" (see resolve_quantize). parallel: copies of the model
-    that encode a large batch of passages together, one torch thread each (torch backend; ~0.5 GB each)."""
+    that encode a large batch of passages together, one torch thread each (torch backend; ~0.5 GB each).
+    query_backend: who encodes queries on the torch backend (QUERY_BACKENDS); the model key does not change,
+    because ONNX Runtime's fp32 query vectors are torch fp32's (cosine 1.000000, docs/model.md)."""
     if not isinstance(parallel, int) or parallel < 1:
         raise ValueError(f"parallel must be a whole number >= 1, not {parallel!r} / parallel 必须是 >= 1 的整数")
     quantize = resolve_quantize(quantize, backend) if quantize == "auto" else quantize
@@ -343,9 +375,12 @@ def build_encoder(name_or_path: str, *, quantize: str | None = None, threads: in
         raise ValueError(quantize_error(quantize))
     if backend not in BACKENDS:
         raise ValueError(f"backend must be one of {BACKENDS}, not {backend!r}")
+    if query_backend not in QUERY_BACKENDS:
+        raise ValueError(f"query backend (EMBEDDING_QUERY_BACKEND) = {query_backend!r} 无效 / is not valid; "
+                         f"use one of: {', '.join(QUERY_BACKENDS)}")
     if quantize == "bf16" and backend == "torch" and not cpu_supports_bf16():
         raise Bf16Unsupported()  # refuse: emulated bf16 ran ~3x slower than fp32 (docs/model.md, "bf16")
     path = Path(name_or_path).expanduser()
     # resolve local paths so "instance/models/x" and its absolute form share one cached encoder
     key = str(path.resolve()) if _looks_local(str(name_or_path)) else str(name_or_path)
-    return _BUILDERS[backend](key, quantize, threads, parallel)
+    return _BUILDERS[backend](key, quantize, threads, parallel, query_backend)

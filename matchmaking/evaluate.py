@@ -154,9 +154,13 @@ def encoder_args(p: argparse.ArgumentParser) -> None:
                         "int8 passages, fp32 queries; bf16: torch only")
     p.add_argument("--parallel", type=int, default=os.environ.get("ENCODER_PARALLEL") or "1",
                    help="as ENCODER_PARALLEL: model copies encoding passages together, one thread each (torch)")
+    p.add_argument("--query-backend", choices=("auto", "torch", "onnx"),
+                   default=os.environ.get("EMBEDDING_QUERY_BACKEND") or "auto",
+                   help="as EMBEDDING_QUERY_BACKEND: queries through ONNX Runtime fp32 (auto: when exported) or torch")
 
 
-def _load_encoder(path: str, backend: str = "torch", quantize: str | None = None, parallel: int = 1):
+def _load_encoder(path: str, backend: str = "torch", quantize: str | None = None, parallel: int = 1,
+                  query_backend: str = "auto"):
     """The platform's encoder for these settings (imported lazily: lexical runs need no torch)."""
     from matchmaking.encoders import build_encoder
 
@@ -164,14 +168,14 @@ def _load_encoder(path: str, backend: str = "torch", quantize: str | None = None
         _fail(f"model not found at {path} (set --model or EMBEDDING_MODEL) / 找不到模型 {path}")
     try:
         return build_encoder(path, backend=backend, quantize=None if quantize in (None, "none") else quantize,
-                             parallel=parallel)
+                             parallel=parallel, query_backend=query_backend)
     except (RuntimeError, ValueError) as exc:  # ModelNotReady / OnnxNotReady carry a bilingual how-to
         _fail(str(exc))
 
 
 def run_set(data: BeirSet, method: str, k: int, model: str, cache_dir: str | None,
             progress: bool = False, backend: str = "torch", quantize: str | None = None,
-            parallel: int = 1) -> dict[str, list[str]]:
+            parallel: int = 1, query_backend: str = "auto") -> dict[str, list[str]]:
     """Rank every query's corpus through HybridMatcher; returns query id -> ranked corpus ids."""
     from matchmaking.documents import Listing
     from matchmaking.engine import HybridMatcher
@@ -187,7 +191,7 @@ def run_set(data: BeirSet, method: str, k: int, model: str, cache_dir: str | Non
     encoder, qvecs = None, None
     store = FaissStore(1)
     if method != "lexical":
-        encoder = _load_encoder(model, backend, quantize, parallel)
+        encoder = _load_encoder(model, backend, quantize, parallel, query_backend)
         cache = (lambda role: VectorCache(cache_dir, encoder.model_key, role)) if cache_dir else (lambda r: None)
         report = (lambda a, b: print(f"encoded {a}/{b}", file=sys.stderr)) if progress else None
         pvecs = cached_encode(encoder.encode_passages, texts, cache("passage"), progress=report)
@@ -212,7 +216,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         _fail(f"{args.set_dir}: empty corpus or qrels / 语料或相关性标注为空")
     start = time.perf_counter()
     run = run_set(data, args.method, args.k, args.model, args.cache_dir, progress=not args.json,
-                  backend=args.backend, quantize=args.quantize, parallel=args.parallel)
+                  backend=args.backend, quantize=args.quantize, parallel=args.parallel,
+                  query_backend=args.query_backend)
     result = score_run(run, data.qrels, args.k)
     from matchmaking.encoders import resolve_quantize  # "auto" reported as what it resolved to here
 

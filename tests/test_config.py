@@ -66,3 +66,15 @@ def test_config_choices_match_the_encoder_factory() -> None:
 def test_embedding_quantize_defaults_to_auto(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("EMBEDDING_QUANTIZE", raising=False)
     assert Config().EMBEDDING_QUANTIZE == "auto"
+
+
+def test_embedding_query_backend_takes_its_choices_and_refuses_others(monkeypatch: pytest.MonkeyPatch) -> None:
+    from matchmaking.encoders import QUERY_BACKENDS
+
+    assert Config().EMBEDDING_QUERY_BACKEND == "auto"
+    for value in QUERY_BACKENDS:
+        monkeypatch.setenv("EMBEDDING_QUERY_BACKEND", value)
+        assert Config().EMBEDDING_QUERY_BACKEND == value
+    monkeypatch.setenv("EMBEDDING_QUERY_BACKEND", "tensorrt")
+    with pytest.raises(ConfigError, match=r"(?s)EMBEDDING_QUERY_BACKEND='tensorrt' 无效.*is not valid"):
+        Config()

@@ -22,7 +22,7 @@ def default_model_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="session")
 def real_encoder(default_model_path: Path):  # -> matchmaking.encoders.Encoder
-    """The fp32 default encoder, loaded once per test session."""
+    """The fp32 default encoder, torch on both sides (the reference), loaded once per test session."""
     from matchmaking.encoders import build_encoder
 
-    return build_encoder(str(default_model_path))
+    return build_encoder(str(default_model_path), query_backend="torch")

@@ -47,7 +47,8 @@ def test_run_end_to_end(tmp_path, monkeypatch, capsys):
     (root / "queries.jsonl").write_text("\n".join(json.dumps({"_id": f"q{i}", "text": f"材料{i}"}) for i in range(5)))
     (root / "qrels" / "test.tsv").write_text("query-id\tcorpus-id\tscore\nq0\td0\t1\n")
     monkeypatch.setattr(bench, "_load_encoder",
-                        lambda path, threads=None, quantize=None, backend="torch", parallel=1: TinyEncoder())
+                        lambda path, threads=None, quantize=None, backend="torch", parallel=1, query_backend="auto":
+                        TinyEncoder())
     args = ["--docs", "60", "--queries", "5", "--json", "--set-dir", str(root), "--cache-dir", str(tmp_path / "c"),
             "--encode-sample", "10"]
     assert bench.main(args) == 0

@@ -55,7 +55,7 @@ def test_long_text_is_truncated_not_rejected(real_encoder: Encoder) -> None:
 def test_model_key_names_the_folder_and_is_stable(real_encoder: Encoder, default_model_path: Path) -> None:
     assert re.fullmatch(r"multilingual-e5-small@[0-9a-f]{12}", real_encoder.model_key)
     assert model_key_for(default_model_path) == real_encoder.model_key
-    assert build_encoder(str(default_model_path)) is real_encoder
+    assert build_encoder(str(default_model_path), query_backend="torch") is real_encoder
 
 
 def test_model_key_differs_between_folders_that_differ(default_model_path: Path, tmp_path: Path) -> None:
@@ -104,7 +104,7 @@ def bf16_encoder(default_model_path: Path) -> Encoder:
 
     if not cpu_supports_bf16():
         pytest.skip("this CPU has no native bf16 (amx_bf16 / avx512_bf16 / bf16 flag)")
-    return build_encoder(str(default_model_path), quantize="bf16")
+    return build_encoder(str(default_model_path), quantize="bf16", query_backend="torch")
 
 
 def test_bf16_stays_within_cosine_0_9999_of_fp32(real_encoder: Encoder, bf16_encoder: Encoder) -> None:
@@ -154,7 +154,7 @@ def test_bf16_encodes_queries_in_fp32(real_encoder: Encoder, bf16_encoder: Encod
 
 def test_auto_builds_the_bf16_encoder_here(default_model_path: Path, bf16_encoder: Encoder) -> None:
     # bf16_encoder skips on a CPU without native bf16; where it exists, "auto" is that very encoder
-    assert build_encoder(str(default_model_path), quantize="auto") is bf16_encoder
+    assert build_encoder(str(default_model_path), quantize="auto", query_backend="torch") is bf16_encoder
 
 
 def test_parallel_copies_encode_the_same_vectors_in_the_same_order(default_model_path: Path,

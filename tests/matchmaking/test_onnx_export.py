@@ -104,6 +104,37 @@ def test_onnx_backend_int8_passages_and_fp32_queries_agree_with_torch_on_chinese
 
 
 @pytest.mark.slow
+def test_the_torch_backend_sends_fp32_queries_through_onnxruntime_when_exported(
+        real_encoder: Encoder, model_dir: Path, onnx_dir: Path) -> None:
+    auto = build_encoder(str(model_dir))  # query_backend="auto", the platform's default
+    torch_only = build_encoder(str(model_dir), query_backend="torch")
+    assert auto.query_encoder is not None and torch_only.query_encoder is None
+    assert "onnxruntime" in repr(auto)
+    # same vectors, so the same model key, index and cached query vectors
+    assert auto.model_key == torch_only.model_key == real_encoder.model_key
+    for texts in (TEXTS, CHINESE):
+        cos = (auto.encode_queries(texts) * real_encoder.encode_queries(texts)).sum(1)
+        assert cos.min() >= 0.99999, cos
+    # passages stay on torch: bit for bit the reference's
+    assert np.array_equal(auto.encode_passages(CHINESE), real_encoder.encode_passages(CHINESE))
+    assert build_encoder(str(model_dir), query_backend="onnx").query_encoder is not None
+    # torch int8 queries go with int8 passages: auto leaves them on torch
+    assert build_encoder(str(model_dir), quantize="int8").query_encoder is None
+
+
+def test_query_backend_without_an_export_falls_back_or_says_how_to_make_it(default_model_path: Path,
+                                                                           tmp_path: Path) -> None:
+    from matchmaking.onnx_export import OnnxNotReady
+
+    bare = _link_tree(default_model_path, tmp_path / "m")
+    assert build_encoder(str(bare)).query_encoder is None  # auto: torch, nothing to run ONNX with
+    with pytest.raises(OnnxNotReady, match="make model"):
+        build_encoder(str(bare), query_backend="onnx")
+    with pytest.raises(ValueError, match="EMBEDDING_QUERY_BACKEND"):
+        build_encoder(str(bare), query_backend="tensorrt")
+
+
+@pytest.mark.slow
 def test_each_backend_and_variant_has_its_own_model_key(real_encoder: Encoder, model_dir: Path,
                                                         onnx_dir: Path) -> None:
     from matchmaking.pgvector_store import table_name
