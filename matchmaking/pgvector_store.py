@@ -169,10 +169,14 @@ class PgVectorStore:
 
     def stamp(self) -> int:
         """A number that changes with every committed write (for caches built on the contents)."""
-        with self._tx() as cur:
-            cur.execute(f"SELECT version FROM {META_TABLE} WHERE name = %s", (self.name,))
-            row = cur.fetchone()
-            return int(row[0]) + 1 if row else 0
+        if self._owns:  # one statement on the readers' autocommit connection: no BEGIN/COMMIT round trips
+            with self._lock, self._conn.cursor() as cur:  # (asked on every match page, docs/capacity.md)
+                row = cur.execute(f"SELECT version FROM {META_TABLE} WHERE name = %s", (self.name,)).fetchone()
+        else:
+            with self._tx() as cur:
+                cur.execute(f"SELECT version FROM {META_TABLE} WHERE name = %s", (self.name,))
+                row = cur.fetchone()
+        return int(row[0]) + 1 if row else 0
 
     def rebuild(self, kind: str | None = None) -> None:
         """Rebuild the HNSW index (compacts deleted entries)."""

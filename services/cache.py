@@ -18,10 +18,15 @@ RETRY_SECONDS = 5.0
 class Cache(Protocol):
     def get(self, key: str) -> Optional[Any]: ...
     def set(self, key: str, value: Any, ttl: Optional[int] = None) -> None: ...
+    def counter(self, key: str) -> Optional[int]: ...
+    def incr(self, key: str) -> Optional[int]: ...
+    def delete(self, key: str) -> None: ...
 
 
 class NoCache:
     """Caching switched off."""
+
+    shared = False  # seen by every process of the deployment (pages may be cached on its counters)
 
     def get(self, key: str) -> Optional[Any]:
         return None
@@ -29,14 +34,41 @@ class NoCache:
     def set(self, key: str, value: Any, ttl: Optional[int] = None) -> None:
         return None
 
+    def counter(self, key: str) -> Optional[int]:
+        """A counter's value (0 when new); None when the store cannot say, so nothing may be cached on it."""
+        return None
+
+    def incr(self, key: str) -> Optional[int]:
+        """Add one to a counter that never expires; its new value, or None when the store did not answer."""
+        return None
+
+    def delete(self, key: str) -> None:
+        return None
+
 
 class MemoryCache:
     """Per-process LRU with a time to live (values stored as JSON, so callers get copies)."""
 
+    shared = False  # another process's commits never reach its counters
+
     def __init__(self, ttl: int, max_items: int = 10_000) -> None:
         self.ttl, self.max_items = ttl, max_items
         self._items: OrderedDict[str, tuple[float, str]] = OrderedDict()
+        self._counters: dict[str, int] = {}
         self._lock = threading.Lock()
+
+    def counter(self, key: str) -> Optional[int]:
+        with self._lock:
+            return self._counters.get(key, 0)
+
+    def incr(self, key: str) -> Optional[int]:
+        with self._lock:
+            self._counters[key] = self._counters.get(key, 0) + 1
+            return self._counters[key]
+
+    def delete(self, key: str) -> None:
+        with self._lock:
+            self._items.pop(key, None)
 
     def get(self, key: str) -> Optional[Any]:
         with self._lock:
@@ -58,6 +90,8 @@ class MemoryCache:
 
 class RedisCache:
     """Shared by every process and machine; JSON values; a Redis outage is a miss (tried again after 5 s)."""
+
+    shared = True
 
     def __init__(self, url: str, ttl: int) -> None:
         import redis
@@ -85,6 +119,17 @@ class RedisCache:
     def set(self, key: str, value: Any, ttl: Optional[int] = None) -> None:
         """Store with an expiry; ttl (seconds) overrides the cache's own for this key."""
         self._do(self.client.set, key, json.dumps(value), ttl or self.ttl)
+
+    def counter(self, key: str) -> Optional[int]:
+        value = self._do(self.client.incrby, key, 0)  # 0 for a new key; None when Redis does not answer
+        return None if value is None else int(value)
+
+    def incr(self, key: str) -> Optional[int]:
+        value = self._do(self.client.incr, key)
+        return None if value is None else int(value)
+
+    def delete(self, key: str) -> None:
+        self._do(self.client.delete, key)
 
 
 def build_cache(url: str, ttl: int = 600) -> Cache:

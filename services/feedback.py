@@ -63,6 +63,19 @@ def _learned_order(session: Session, views: list) -> list:
     return [views[i] for i in sorted(range(len(views)), key=lambda i: -blended[i])]
 
 
+def rerank_state(session: Session) -> tuple:
+    """What the learned part of the ranking depends on now (file, share, file version), for cache keys."""
+    import os
+
+    path, share = _RERANK.get(session.get_bind(), ("", 0.0))
+    if share <= 0:
+        return ()
+    try:
+        return path, share, os.stat(path).st_mtime_ns
+    except OSError:
+        return path, share, None
+
+
 def rerank(session: Session, item: Demand | Achievement, views: list) -> list:
     """Matches in the engine's order (blended with learned weights when enabled), pairs whose latest
     feedback is 'not relevant' moved to the end."""

@@ -24,6 +24,7 @@ from models import Achievement, Demand, Job, JobStatus, Status
 
 from . import jobs
 from .cache import NoCache, build_cache
+from .pagecache import PageCache
 from .indexing import (MODELS, BackgroundWorker, ChangeTracker, SyncReport, published_docs, refresh_vectors,
                        stored_vectors, store_dir, text_sha256 as _sha, to_doc)
 
@@ -52,6 +53,7 @@ class MatchingRuntime:
     def __init__(self, config: Mapping[str, Any], factory: sessionmaker) -> None:
         self.model_path = config["EMBEDDING_MODEL"]
         self.backend = config.get("EMBEDDING_BACKEND") or "torch"
+        self.query_backend = config.get("EMBEDDING_QUERY_BACKEND") or "auto"
         self.quantize = resolve_quantize(config.get("EMBEDDING_QUANTIZE", "auto"), self.backend)
         self.index_root = Path(config["INDEX_DIR"])
         # one torch thread per web process: two gave a long p95 tail under load (docs/benchmarks.md)
@@ -76,6 +78,8 @@ class MatchingRuntime:
         self._stores: dict[str, tuple[int, FaissStore]] = {}
         self._matchers: dict[str, tuple[int, HybridMatcher]] = {}
         self.cache = build_cache(str(config.get("CACHE_URL", "none")), int(config.get("CACHE_TTL", 600)))
+        # rendered match results (web/matches.py), keyed by a version that commits and index writes bump
+        self.pages = PageCache(self.cache, int(config.get("CACHE_TTL", 600)))
         self._qvecs: "OrderedDict[str, np.ndarray]" = OrderedDict()  # query vectors by (model, text hash)
         self._qvec_lock = threading.Lock()
         self.worker = BackgroundWorker(self._job)
@@ -86,6 +90,7 @@ class MatchingRuntime:
         if factory.kw.get("bind") is not None:
             _RUNTIMES[factory.kw["bind"]] = self
         ChangeTracker(self.on_commit).install(factory)
+        self.pages.install(factory)
         if self.pgvector:
             event.listen(factory, "before_commit", self._before_commit)
 
@@ -93,7 +98,7 @@ class MatchingRuntime:
     def encoder(self) -> Any:
         """The configured encoder (loaded once per process)."""
         return build_encoder(self.model_path, quantize=self.quantize, threads=self.threads, backend=self.backend,
-                             parallel=self.parallel)
+                             parallel=self.parallel, query_backend=self.query_backend)
 
     def use_queue(self, queue: Any, write_factory: Callable[[], Session]) -> None:
         """Send index updates after commit as index.sync jobs through this queue (JOBS_MODE=queue)."""
@@ -203,6 +208,8 @@ class MatchingRuntime:
                     store.upsert(changed, [vectors[i] for i in changed])
                 if extra or changed or not self._stamp(kind):
                     self._save(kind, store)
+                if extra or changed:
+                    self.pages.bump()  # cached match pages follow the index (pgvector: the listing's commit bumps too)
                 report.encoded[kind] = len(fresh)
                 report.added[kind], report.removed[kind] = len(changed), len(extra)
         return report
@@ -225,6 +232,7 @@ class MatchingRuntime:
                     store.upsert(ids, [vectors[i] for i in ids])
                 self._save(kind, store)
                 report.added[kind], report.encoded[kind] = len(docs), len(fresh)
+            self.pages.bump()  # a rebuilt pgvector table may count its stamp from the start again
             return report
 
     def check(self, session: Session) -> SyncReport:
@@ -238,6 +246,15 @@ class MatchingRuntime:
             report.extra[kind] = len(in_store - set(docs))
             report.stale[kind] = sum(1 for i, d in docs.items() if i not in have or have[i][0] != _sha(d))
         return report
+
+    def stamp(self, kind: str) -> int:
+        """The index's current stamp for this kind (0: none yet): a page cached on it follows every index write."""
+        with self._lock:
+            return self._stamp(kind)
+
+    def serving(self, kind: str) -> int:
+        """The stamp of the matcher this process serves this kind from (0: none built yet)."""
+        return self._matchers.get(kind, (0,))[0]
 
     def matcher(self, kind: str, session: Session) -> HybridMatcher:
         """A matcher over the published listings of a kind. When the index changed it is rebuilt now (the first

@@ -8,7 +8,7 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any, Callable, Iterable, Optional
 
-from sqlalchemy import func, select, update
+from sqlalchemy import event, func, select, update
 from sqlalchemy.orm import Session
 
 from models import (Achievement, Demand, MatchNotice, Notification, NotificationSetting, ReviewEvent, User,
@@ -89,6 +89,46 @@ def unread_count(session: Session, user: User) -> int:
         Notification.user_id == user.id, Notification.in_app.is_(True), Notification.read_at.is_(None))) or 0
 
 
+UNREAD_TTL = 60  # seconds an unread count may lag when a change's invalidation was lost (Redis unreachable)
+
+
+class UnreadCounts:
+    """Each user's unread count (the bell on every page) kept in the shared cache, dropped after any commit that
+    changes that user's notifications; the database answers without a shared cache (CACHE_URL none or memory)."""
+
+    def __init__(self, cache: Any) -> None:
+        self.cache = cache
+
+    @staticmethod
+    def key(user_id: int) -> str:
+        return f"techmatch:unread:v1:{user_id}"
+
+    def install(self, factory: Any) -> None:
+        event.listen(factory, "after_flush", self._after_flush)
+        event.listen(factory, "after_commit", self._after_commit)
+        event.listen(factory, "after_rollback", lambda session: session.info.pop("unread_users", None))
+
+    @staticmethod
+    def _after_flush(session: Session, _ctx: Any) -> None:
+        for obj in (*session.new, *session.dirty, *session.deleted):
+            if isinstance(obj, Notification):
+                session.info.setdefault("unread_users", set()).add(obj.user_id)
+
+    def _after_commit(self, session: Session) -> None:
+        for user_id in session.info.pop("unread_users", ()):
+            self.cache.delete(self.key(user_id))
+
+    def count(self, session: Session, user: User) -> int:
+        if not getattr(self.cache, "shared", False):
+            return unread_count(session, user)
+        hit = self.cache.get(self.key(user.id))
+        if isinstance(hit, int):
+            return hit
+        n = unread_count(session, user)
+        self.cache.set(self.key(user.id), n, ttl=UNREAD_TTL)
+        return n
+
+
 def mark_read(session: Session, user: User, notification_id: Optional[int] = None) -> int:
     """Mark one (or, with no id, every) notification of the user read; NotFound for anyone else's."""
     stmt = update(Notification).where(Notification.user_id == user.id, Notification.read_at.is_(None))
@@ -97,6 +137,7 @@ def mark_read(session: Session, user: User, notification_id: Optional[int] = Non
         if note is None or note.user_id != user.id:
             raise NotFound()
         stmt = stmt.where(Notification.id == notification_id)
+    session.info.setdefault("unread_users", set()).add(user.id)  # a bulk UPDATE: no ORM flush sees it
     return session.execute(stmt.values(read_at=utcnow())).rowcount
 
 

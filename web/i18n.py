@@ -1,10 +1,11 @@
 """Language selection and translated labels for stored codes."""
 from __future__ import annotations
 
-from flask import Flask, current_app, request, session
+from flask import Flask, current_app, render_template, request, session
 from flask_babel import Babel, get_locale
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
+from markupsafe import Markup
 
 MODE_LABELS = {"transfer": _l("Technology transfer"), "license": _l("Technology licensing"),
                "joint": _l("Joint development"), "commissioned": _l("Commissioned development"),
@@ -46,4 +47,19 @@ def init_app(app: Flask) -> None:
         MODE_LABELS=MODE_LABELS, STAGE_LABELS=STAGE_LABELS, STATUS_LABELS=STATUS_LABELS,
         ROLE_LABELS=ROLE_LABELS, KIND_LABELS=KIND_LABELS, PATENT_KIND_LABELS=PATENT_KIND_LABELS,
         PATENT_STATUS_LABELS=PATENT_STATUS_LABELS, ACTION_LABELS=ACTION_LABELS, locale_code=locale_code,
-        html_lang=lambda: "en" if locale_code() == "en" else "zh-CN", request_path=lambda: request.full_path)
+        html_lang=lambda: "en" if locale_code() == "en" else "zh-CN", request_path=lambda: request.full_path,
+        nav_links=nav_links)
+    app.extensions["nav_links"] = {}
+
+
+def nav_links(part: str) -> Markup:
+    """A part of the navigation (templates/_nav.html: 'public', 'before' or 'after' the bell) for the signed-in
+    role and language. Every page shows it, and it depends on nothing else, so it is rendered once per process
+    (about 25 translations and links per page otherwise; docs/capacity.md)."""
+    role = current_user.role if current_user.is_authenticated else None
+    key = (part, role, str(get_locale()), request.script_root)
+    store = current_app.extensions["nav_links"]
+    html = store.get(key)
+    if html is None:
+        html = store[key] = Markup(render_template("_nav.html", part=part, role=role))
+    return html

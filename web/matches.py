@@ -6,6 +6,7 @@ import logging
 from flask import Blueprint, Flask, abort, current_app, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
+from flask_wtf.csrf import generate_csrf as csrf_token
 from markupsafe import Markup, escape
 
 from matchmaking.encoders import ModelNotReady
@@ -13,7 +14,9 @@ from matchmaking.engine import highlight
 from matchmaking.vectorstore import IndexCorruptError, IndexMismatchError
 from services import feedback, listings, taxonomy
 from services.errors import NotFound
+from services.indexing import to_doc
 from services.matching import MatchingRuntime
+from services.pagecache import CSRF_SLOT
 
 from . import policy
 from .db import db, sessionmaker_for
@@ -41,6 +44,11 @@ def marked(text: str, terms: list[str]) -> Markup:
                           for seg, hit in highlight(text or "", terms)))
 
 
+def matching_view(item) -> str:
+    """The listing as the engine sees it (text and structured fields), for cache keys."""
+    return repr(to_doc(item))
+
+
 def possible_duplicates(item) -> list:
     """Published listings that look like this unpublished one; empty when matching is unavailable."""
     try:
@@ -64,17 +72,42 @@ def for_listing(kind: str, listing_id: int):
     if not (reviewer or (listings.is_owner(current_user, item) and item.status == "published")):
         abort(404)
     k = min(max(request.args.get("k", 10, type=int) or 10, 1), 50)
-    problem, views, similar = None, [], []
+    problem, results = None, None
     try:
-        views = feedback.rerank(db(), item, runtime().find_matches(db(), item, k=k))  # judged-irrelevant last
-        similar = runtime().similar(db(), item, k=5) if reviewer else []
+        results = _results(kind, item, k, reviewer)
     except (ModelNotReady, IndexMismatchError, IndexCorruptError) as err:
         log.warning("matching unavailable: %s", type(err).__name__)
         problem = _("Matching is not available right now: the search index must be rebuilt. "
                     "An operator can run `flask index rebuild`.")
-    return render_template("matches/list.html", kind=kind, item=item, views=views, similar=similar, k=k,
-                           problem=problem, marked=marked, pair_of=feedback.pair_of,
-                           latest=feedback.latest_for_pairs(db(), [feedback.pair_of(item, v.listing) for v in views])
-                           if reviewer else None, can_introduce=item.status == "published",
+    if results is None:  # only with a problem: the empty list says so, not "no counterpart yet"
+        results = _render_results(kind, item, k, [], [], None, problem)
+    return render_template("matches/list.html", kind=kind, item=item, k=k, problem=problem,
+                           results=Markup(results.replace(CSRF_SLOT, csrf_token())))
+
+
+def _results(kind: str, item, k: int, reviewer: bool) -> str:
+    """The rendered results (with CSRF_SLOT for the token), from the page cache when nothing they show changed."""
+    rt = runtime()
+    # the version in the key follows every index write, so a hit asks the index nothing (services/pagecache.py)
+    key = rt.pages.key("matches", kind, item.id, matching_view(item), item.owner_id, item.organisation_id,
+                       item.status, k, locale_code(), reviewer, request.full_path, feedback.rerank_state(db()))
+    html = rt.pages.get(key)
+    if html is not None:
+        return html
+    views = feedback.rerank(db(), item, rt.find_matches(db(), item, k=k))  # judged-irrelevant last
+    similar = rt.similar(db(), item, k=5) if reviewer else []
+    latest = feedback.latest_for_pairs(db(), [feedback.pair_of(item, v.listing) for v in views]) if reviewer else None
+    html = _render_results(kind, item, k, views, similar, latest, None)
+    other = "achievement" if kind == "demand" else "demand"
+    # not while an older matcher serves (a rebuild runs); 0: none was needed (no published listing of that kind)
+    if key and all(rt.serving(x) in (0, rt.stamp(x)) for x in ((other, kind) if reviewer else (other,))):
+        rt.pages.set(key, html)
+    return html
+
+
+def _render_results(kind: str, item, k: int, views: list, similar: list, latest, problem) -> str:
+    return render_template("matches/_results.html", kind=kind, item=item, views=views, similar=similar, k=k,
+                           problem=problem, marked=marked, pair_of=feedback.pair_of, latest=latest,
+                           can_introduce=item.status == "published", csrf=CSRF_SLOT,
                            intro_action=url_for("introductions.request_intro"), locale=locale_code(),
                            region_names=taxonomy.region_names(db(), locale_code()))

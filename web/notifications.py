@@ -28,6 +28,7 @@ from matchmaking.encoders import ModelNotReady
 from matchmaking.vectorstore import IndexCorruptError, IndexMismatchError
 from models import Notification, User
 from services import challenges, jobs, listings, mail, notifications
+from services.cache import build_cache
 from services.errors import NotFound
 
 from . import policy
@@ -76,6 +77,10 @@ def init_app(app: Flask) -> None:
     event.listen(factory, "after_commit", after_commit)
     event.listen(factory, "after_rollback", lambda session: session.info.pop("notifications_new", None))
     app.jinja_env.globals["unread_notifications"] = _unread
+    # the bell's count on every page: from the shared cache when there is one (was ~15% of a cached match page)
+    app.extensions["unread_counts"] = counts = notifications.UnreadCounts(
+        build_cache(str(app.config.get("CACHE_URL", "none")), int(app.config.get("CACHE_TTL", 600))))
+    counts.install(factory)
     app.cli.add_command(notify_cli)
     # one-click unsubscribe (RFC 8058) posts from the mail client: the signed token is the credential
     app.extensions["csrf"].exempt("web.notifications.unsubscribe")
@@ -123,7 +128,7 @@ def _mail_job(session: Session, job: Any, progress: jobs.Progress) -> dict:
 def _unread() -> int:
     if not getattr(current_user, "is_authenticated", False):
         return 0
-    return notifications.unread_count(db(), current_user)
+    return current_app.extensions["unread_counts"].count(db(), current_user)
 
 
 # ---------------------------------------------------------------- texts

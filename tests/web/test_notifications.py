@@ -226,3 +226,26 @@ def test_challenge_deadlines_are_reminded_once_to_universities_of_the_field(app,
     bad = runner.invoke(args=["notify", "deadlines", "--days", "-1"])
     assert bad.exit_code != 0 and "0-365" in bad.output and "天数须在 0 到 365 之间" in bad.output
     assert "Traceback" not in runner.invoke(args=["notify", "deadlines", "--days", "soon"]).output
+
+
+def test_the_bell_count_from_a_shared_cache_follows_new_and_read_notifications(app, client, login, make_user,
+                                                                              make_listing, session):
+    from models import Notification
+    from services.cache import MemoryCache
+
+    counts = app.extensions["unread_counts"]
+    counts.cache = MemoryCache(600)
+    counts.cache.shared = True  # as Redis would be (the test's writes are in this process)
+    owner, broker = make_user("company"), make_user("broker")
+    login(owner)
+    assert 'id="unread-count"' not in client.get("/notifications/").get_data(as_text=True)
+    assert counts.cache.get(counts.key(owner.id)) == 0, "the count was cached"
+    make_listing("demand", owner, "published", reviewer=broker)  # an approval: a new notification, committed
+    assert 'id="unread-count">1<' in client.get("/notifications/").get_data(as_text=True)
+    make_listing("demand", owner, "published", reviewer=broker)
+    assert 'id="unread-count">2<' in client.get("/notifications/").get_data(as_text=True)
+    note = session.scalar(select(Notification).where(Notification.user_id == owner.id))
+    assert client.submit(f"/notifications/{note.id}/read", {}, form_url="/notifications/").status_code == 302
+    assert 'id="unread-count">1<' in client.get("/notifications/").get_data(as_text=True)
+    assert client.submit("/notifications/read-all", {}, form_url="/notifications/").status_code == 302
+    assert 'id="unread-count"' not in client.get("/notifications/").get_data(as_text=True)

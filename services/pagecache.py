@@ -1,0 +1,89 @@
+"""Rendered match results, kept in the shared cache until anything they show changes (docs/capacity.md).
+
+A match page's results (ranking, explanations, each counterpart's organisation, field and region, brokers' latest
+feedback, possible duplicates) cost ~10 queries and most of the page's template time. They are the same for
+every viewer with the same role, language and address, so they are rendered once and kept, keyed by:
+
+- a **version** counter in the shared cache, bumped after every commit that touches what the results show
+  (listings, organisations, fields, regions, pair feedback) and after every index write (sync, rebuild), by
+  whichever process makes it (web, job worker or CLI: all must share CACHE_URL);
+- the listing's engine view (text and structured fields), owner, organisation and status;
+- k, language, the viewer's side (reviewer or owner), the learned re-ranking in use, and the address.
+
+Only a store every process shares (CACHE_URL=redis://...) carries the version: with "memory", a commit in
+another process (a job worker, a CLI import) would not reach this one, so nothing is cached; likewise while
+Redis does not answer. A page rendered while an older matcher still serves (a background rebuild) is not
+stored. Per-viewer parts (the CSRF token) are never stored: the fragment carries a placeholder filled in at
+serve time. A bump lost to a Redis outage leaves a page stale for at most CACHE_TTL seconds.
+"""
+from __future__ import annotations
+
+import hashlib
+import logging
+from typing import Any, Optional
+
+from sqlalchemy import event
+from sqlalchemy.orm import Session, sessionmaker
+
+from models import Achievement, Demand, Field, Organisation, PairFeedback, Region
+
+from .cache import Cache
+
+log = logging.getLogger(__name__)
+VERSION_KEY = "techmatch:pages:version"
+# stands for the viewer's CSRF token in a stored fragment (no request carries NUL: web/input_guard.py)
+CSRF_SLOT = "\x00csrf\x00"
+WATCHED = (Demand, Achievement, Organisation, Field, Region, PairFeedback)
+
+
+class PageCache:
+    """Fragments of rendered pages in a shared cache, invalidated by a version counter."""
+
+    def __init__(self, cache: Cache, ttl: int) -> None:
+        self.cache, self.ttl = cache, ttl
+
+    def install(self, factory: sessionmaker) -> None:
+        """Bump the version after each commit of a session from this factory that touched a watched row."""
+        event.listen(factory, "after_flush", self._after_flush)
+        event.listen(factory, "after_commit", self._after_commit)
+        event.listen(factory, "after_rollback", self._after_rollback)
+
+    @staticmethod
+    def _after_flush(session: Session, _ctx: Any) -> None:
+        if session.info.get("pages_changed"):
+            return
+        for obj in (*session.new, *session.dirty, *session.deleted):
+            if isinstance(obj, WATCHED):
+                session.info["pages_changed"] = True
+                return
+
+    def _after_commit(self, session: Session) -> None:
+        if session.info.pop("pages_changed", False):
+            self.bump()
+
+    @staticmethod
+    def _after_rollback(session: Session) -> None:
+        session.info.pop("pages_changed", None)
+
+    def bump(self) -> None:
+        """Every stored page is out of date (they are keyed by the version, and expire on their own)."""
+        if self.cache.incr(VERSION_KEY) is None and self.cache.counter(VERSION_KEY) is not None:
+            log.warning("could not bump the page version; cached match pages may lag for up to %s s", self.ttl)
+
+    def key(self, *parts: Any) -> Optional[str]:
+        """The key for a page whose content depends on parts; None when the version cannot be read."""
+        if not getattr(self.cache, "shared", False):
+            return None
+        version = self.cache.counter(VERSION_KEY)
+        if version is None:
+            return None
+        digest = hashlib.sha256(repr(parts).encode("utf-8")).hexdigest()[:40]
+        return f"techmatch:page:v1:{version}:{digest}"
+
+    def get(self, key: Optional[str]) -> Optional[str]:
+        hit = self.cache.get(key) if key else None
+        return hit if isinstance(hit, str) else None
+
+    def set(self, key: Optional[str], html: str) -> None:
+        if key:
+            self.cache.set(key, html, ttl=self.ttl)

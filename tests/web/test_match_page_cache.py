@@ -1,0 +1,130 @@
+"""Rendered match results are cached (services/pagecache.py) and never outlive what they show."""
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from services.cache import MemoryCache, NoCache, RedisCache
+from services.pagecache import CSRF_SLOT, PageCache
+
+TOKEN_RE = re.compile(r'name="csrf_token" value="([^"]*)"')
+
+
+@pytest.fixture
+def market(app, make_user, make_listing):
+    cache = app.extensions["matching"].pages.cache = MemoryCache(600)
+    cache.shared = True  # as Redis would be: the test's writes and pages are all in this one process
+    company, uni, uni2, broker = (make_user("company", org="秦川电池"), make_user("university", org="秦岭理工大学"),
+                                  make_user("university", org="江南农业大学"), make_user("broker"))
+    demand = make_listing("demand", company, reviewer=broker)
+    good = make_listing("achievement", uni, reviewer=broker)
+    off = make_listing("achievement", uni2, reviewer=broker, title="水稻抗稻瘟病分子育种技术",
+                       abstract="利用分子标记辅助选择将抗稻瘟病基因聚合到优良水稻品种中，田间抗性显著提高，产量稳定。",
+                       field_code="agriculture.breeding", keywords="水稻,抗病育种,分子标记")
+    return {"company": company, "uni": uni, "broker": broker, "demand": demand, "good": good, "off": off}
+
+
+def _pages(app) -> list[str]:
+    return [k for k in app.extensions["matching"].pages.cache._items if k.startswith("techmatch:page:")]
+
+
+def _no_engine(monkeypatch, app) -> None:
+    """From here on the engine fails: a page that still renders came from the page cache."""
+    def boom(*_a, **_kw):
+        raise AssertionError("the engine was asked although the page is cached")
+
+    monkeypatch.setattr(app.extensions["matching"], "find_matches", boom)
+
+
+def test_a_second_view_is_served_from_the_cache_with_the_viewers_own_token(app, client, market, login, make_user,
+                                                                          monkeypatch):
+    url = f"/matches/demand/{market['demand'].id}"
+    login(market["broker"])
+    first = client.get(url).get_data(as_text=True)
+    assert f'/achievement/{market["good"].id}"' in first and len(_pages(app)) == 1
+    _no_engine(monkeypatch, app)
+    login(make_user("broker"))  # another broker, another session
+    second = client.get(url).get_data(as_text=True)
+    assert f'/achievement/{market["good"].id}"' in second and len(_pages(app)) == 1
+    assert CSRF_SLOT not in second and "\x00" not in second
+    tokens = set(TOKEN_RE.findall(second))
+    assert tokens and not tokens & set(TOKEN_RE.findall(first)), "each page carries its own session's token"
+    # the forms of a cached page work: the token in them is this session's
+    intro = client.post("/introductions/request", data={
+        "csrf_token": TOKEN_RE.findall(second)[-1], "demand_id": market["demand"].id,
+        "achievement_id": market["good"].id, "reason": "双方技术方向一致", "next": url})
+    assert intro.status_code == 302
+
+
+def test_owner_and_broker_pages_are_cached_apart(app, client, market, login, zh):
+    url = f"/matches/demand/{market['demand'].id}"
+    login(market["broker"])
+    assert zh("Record feedback") in client.get(url).get_data(as_text=True)
+    login(market["company"])
+    page = client.get(url).get_data(as_text=True)
+    assert f'/achievement/{market["good"].id}"' in page
+    assert zh("Record feedback") not in page and zh("Possible duplicates among published listings") not in page
+    assert len(_pages(app)) == 2
+
+
+def test_a_change_to_anything_the_page_shows_renders_it_again(app, client, session, market, login, zh):
+    from models import Achievement, Status
+
+    url = f"/matches/demand/{market['demand'].id}"
+    login(market["broker"])
+    assert "秦岭理工大学" in client.get(url).get_data(as_text=True)
+    # an organisation renamed (no listing or index change)
+    market["uni"].organisation.name = "秦岭理工大学（新校名）"
+    session.commit()
+    assert "秦岭理工大学（新校名）" in client.get(url).get_data(as_text=True)
+    # a broker's feedback on a pair
+    page = client.get(url).get_data(as_text=True)
+    resp = client.post(f"/feedback/{market['demand'].id}/{market['good'].id}", data={
+        "csrf_token": TOKEN_RE.findall(page)[-1], "query_kind": "demand", "outcome": "not_relevant", "reason": "",
+        "note": "方向不同", "score": "50", "features": "{}", "row_id": "", "next": url})
+    assert resp.status_code == 302
+    page = client.get(url).get_data(as_text=True)
+    assert "方向不同" in page
+    assert page.index(f'/achievement/{market["off"].id}"') < page.index(f'/achievement/{market["good"].id}"'), \
+        "judged not relevant: last"
+    # a counterpart closed
+    session.get(Achievement, market["off"].id).status = Status.CLOSED.value
+    session.commit()
+    assert f'/achievement/{market["off"].id}"' not in client.get(url).get_data(as_text=True)
+
+
+def test_without_a_readable_version_nothing_is_cached():
+    assert PageCache(NoCache(), 600).key("x") is None
+    # a per-process store never hears of other processes' commits: no pages on it
+    assert PageCache(MemoryCache(600), 600).key("x") is None
+    down = PageCache(RedisCache("redis://127.0.0.1:1/0", 600), 600)  # nothing listens on port 1
+    assert down.key("x") is None and down.get(None) is None
+    down.set(None, "<ol></ol>")  # a no-op, not an error
+    down.bump()
+    memory = PageCache(MemoryCache(600), 600)
+    memory.cache.shared = True
+    before = memory.key("x")
+    assert before and memory.key("x") == before and memory.key("y") != before
+    memory.bump()
+    assert memory.key("x") != before
+
+
+def test_index_writes_bump_the_version(app, session, market):
+    from services.pagecache import VERSION_KEY
+
+    rt = app.extensions["matching"]
+    version = lambda: rt.pages.cache.counter(VERSION_KEY)  # noqa: E731
+    before = version()
+    rt.sync(session)
+    session.commit()
+    assert version() == before, "nothing changed in the index"
+    store = rt.store("achievement")
+    store.remove([market["good"].id])  # the index lost a listing behind the database's back
+    rt.sync(session)  # ... and gets it back
+    session.commit()
+    assert version() > before
+    before = version()
+    rt.rebuild(session)
+    session.commit()
+    assert version() > before
