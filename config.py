@@ -203,6 +203,9 @@ class Config:
         self.SESSION_IDLE_MINUTES = _float("SESSION_IDLE_MINUTES", "120")
         self.SESSION_MAX_HOURS = _float("SESSION_MAX_HOURS", "12")
         self.PERMANENT_SESSION_LIFETIME = int(self.SESSION_MAX_HOURS * 3600)
+        # the cookie is sent when the session changes (sign-in, seen_at every 30 s), not on every response:
+        # its lifetime is the absolute limit anyway (web/security.py)
+        self.SESSION_REFRESH_EACH_REQUEST = False
         self.REMEMBER_COOKIE_HTTPONLY = True
         self.REMEMBER_COOKIE_SAMESITE = "Lax"
         # RATELIMIT_STORAGE_URI: "memory://" (one process) or e.g. "redis://host:6379/0" (shared by processes).

@@ -2,6 +2,7 @@
 the faiss index derived from them, updated after commit and repairable with `flask index`."""
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import logging
 import queue
@@ -29,6 +30,14 @@ def to_doc(item: Demand | Achievement) -> Doc:
     if item.kind == "demand":
         return Doc(**common, trl=item.min_trl, budget_min=item.budget_min, budget_max=item.budget_max)
     return Doc(**common, trl=item.trl, price=item.price, negotiable=bool(item.negotiable))
+
+
+def doc_fingerprint(item: Demand | Achievement) -> str:
+    """SHA-256 of the listing's full engine view, the same in every process (a set's repr follows the process's
+    string hashing, so the modes are sorted): for cache keys shared by workers."""
+    fields = dataclasses.asdict(to_doc(item))
+    fields["modes"] = sorted(fields["modes"])
+    return hashlib.sha256(repr(sorted(fields.items())).encode("utf-8")).hexdigest()
 
 
 def text_sha256(doc: Doc) -> str:

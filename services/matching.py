@@ -25,8 +25,8 @@ from models import Achievement, Demand, Job, JobStatus, Status
 from . import jobs
 from .cache import NoCache, build_cache
 from .pagecache import PageCache
-from .indexing import (MODELS, BackgroundWorker, ChangeTracker, SyncReport, published_docs, refresh_vectors,
-                       stored_vectors, store_dir, text_sha256 as _sha, to_doc)
+from .indexing import (MODELS, BackgroundWorker, ChangeTracker, SyncReport, doc_fingerprint, published_docs,
+                       refresh_vectors, stored_vectors, store_dir, text_sha256 as _sha, to_doc)
 
 log = logging.getLogger(__name__)
 KINDS = ("demand", "achievement")
@@ -386,7 +386,7 @@ class MatchingRuntime:
         stamp = self._matchers.get(other, (0,))[0]
         if not stamp or isinstance(self.cache, NoCache):
             return None
-        doc = hashlib.sha256(repr(to_doc(item)).encode("utf-8")).hexdigest()[:32]
+        doc = doc_fingerprint(item)[:32]
         return (f"techmatch:{what}:v1:{item.kind}:{item.id}:{doc}:{item.owner_id}:{item.organisation_id}:"
                 f"{self.encoder.model_key}:{other}@{stamp}:{k}")
 

@@ -335,7 +335,9 @@ def profile(args: argparse.Namespace, url: str, instance: str, demands: list[int
     from app import create_app
 
     cache = args.cache_url.split(",")[-1]
-    cache = "memory" if cache == "redis" else cache  # in-process: no server of its own
+    redis_proc = None
+    if cache == "redis":  # rendered match pages are cached only in a store every process shares
+        redis_proc, cache = start_redis(instance)
     app = create_app({"DATABASE_URL": url, "VECTOR_STORE": "pgvector", "INSTANCE_DIR": instance,
                       "INDEX_DIR": str(Path(instance) / "index"),  # lexical snapshots beside the database
                       "SECRET_KEY": "loadtest-secret", "EMBEDDING_MODEL": args.model,
@@ -357,6 +359,8 @@ def profile(args: argparse.Namespace, url: str, instance: str, demands: list[int
     say(f"{args.profile} match pages: {(time.perf_counter() - t) / args.profile * 1000:.0f} ms each")
     pstats.Stats(prof, stream=sys.stdout).sort_stats("cumulative").print_stats(35)
     pstats.Stats(prof, stream=sys.stdout).sort_stats("tottime").print_stats(25)
+    if redis_proc is not None:
+        redis_proc.terminate()
 
 
 def worker_rss_mb(master: int) -> list[float]:

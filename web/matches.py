@@ -14,7 +14,7 @@ from matchmaking.engine import highlight
 from matchmaking.vectorstore import IndexCorruptError, IndexMismatchError
 from services import feedback, listings, taxonomy
 from services.errors import NotFound
-from services.indexing import to_doc
+from services.indexing import doc_fingerprint
 from services.matching import MatchingRuntime
 from services.pagecache import CSRF_SLOT
 
@@ -42,11 +42,6 @@ def marked(text: str, terms: list[str]) -> Markup:
     """The text, escaped, with the shared terms wrapped in <mark> (one call per text, not a template loop)."""
     return Markup("".join(f"<mark>{escape(seg)}</mark>" if hit else str(escape(seg))
                           for seg, hit in highlight(text or "", terms)))
-
-
-def matching_view(item) -> str:
-    """The listing as the engine sees it (text and structured fields), for cache keys."""
-    return repr(to_doc(item))
 
 
 def possible_duplicates(item) -> list:
@@ -89,7 +84,7 @@ def _results(kind: str, item, k: int, reviewer: bool) -> str:
     """The rendered results (with CSRF_SLOT for the token), from the page cache when nothing they show changed."""
     rt = runtime()
     # the version in the key follows every index write, so a hit asks the index nothing (services/pagecache.py)
-    key = rt.pages.key("matches", kind, item.id, matching_view(item), item.owner_id, item.organisation_id,
+    key = rt.pages.key("matches", kind, item.id, doc_fingerprint(item), item.owner_id, item.organisation_id,
                        item.status, k, locale_code(), reviewer, request.full_path, feedback.rerank_state(db()))
     html = rt.pages.get(key)
     if html is not None:

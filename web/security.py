@@ -196,6 +196,9 @@ def _session_started(_app: Any, **_kw: Any) -> None:
     session.permanent = True
 
 
+SEEN_RESOLUTION_S = 30  # the idle timeout counts from the last request, to within this many seconds
+
+
 def _session_timeouts() -> None:
     """End a signed-in session that was idle too long or is older than the absolute limit."""
     if "_user_id" not in session:
@@ -208,7 +211,8 @@ def _session_timeouts() -> None:
         session.clear()
         flash(_("Your session has ended. Please sign in again."), "info")
         return
-    session["seen_at"] = now
+    if now - seen >= SEEN_RESOLUTION_S:  # an unchanged session is not signed and sent again on every response
+        session["seen_at"] = now
 
 
 TOTP_FREE = frozenset({"account.totp", "auth.logout", "static", "auth.set_language"})

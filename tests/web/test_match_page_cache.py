@@ -128,3 +128,21 @@ def test_index_writes_bump_the_version(app, session, market):
     rt.rebuild(session)
     session.commit()
     assert version() > before
+
+
+def test_a_listings_fingerprint_is_the_same_in_every_process():
+    """Workers share cached pages and results only if they compute the same key: a set's repr differs with
+    each process's string hashing (PYTHONHASHSEED), the fingerprint must not."""
+    import os
+    import subprocess
+    import sys
+
+    code = ("from models import Demand; from services.indexing import doc_fingerprint, to_doc; "
+            "d = Demand(id=7, title='t', description='b', keywords='a,b', region='610000', "
+            "modes=['joint', 'license', 'transfer', 'service'], budget_min=1, budget_max=2); "
+            "print(doc_fingerprint(d), repr(to_doc(d).modes))")
+    outs = [subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                           env=dict(os.environ, PYTHONHASHSEED=str(seed))).stdout.split(" ", 1)
+            for seed in (1, 2, 3, 4)]
+    assert len({fp for fp, _ in outs}) == 1
+    assert len({modes for _, modes in outs}) > 1, "the plain repr does differ between processes"
