@@ -7,6 +7,8 @@ every viewer with the same role, language and address, so they are rendered once
 - a **version** counter in the shared cache, bumped after every commit that touches what the results show
   (listings, organisations, fields, regions, pair feedback) and after every index write (sync, rebuild), by
   whichever process makes it (web, job worker or CLI: all must share CACHE_URL);
+- the counterpart index's stamp and, for reviewers, the same kind's (possible duplicates): index writes reach
+  every page even from a process that lacks the shared cache;
 - the listing's engine view (text and structured fields), owner, organisation and status;
 - k, language, the viewer's side (reviewer or owner), the learned re-ranking in use, and the address.
 

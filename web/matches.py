@@ -83,9 +83,14 @@ def for_listing(kind: str, listing_id: int):
 def _results(kind: str, item, k: int, reviewer: bool) -> str:
     """The rendered results (with CSRF_SLOT for the token), from the page cache when nothing they show changed."""
     rt = runtime()
-    # the version in the key follows every index write, so a hit asks the index nothing (services/pagecache.py)
+    other = "achievement" if kind == "demand" else "demand"
+    kinds = (other, kind) if reviewer else (other,)  # reviewers also see possible duplicates (same kind)
+    # the index stamps follow index writes from any process, even one without the shared cache (pgvector: one
+    # small query each); the cache's version follows every other change (services/pagecache.py)
+    stamps = tuple(rt.stamp(x) for x in kinds)
     key = rt.pages.key("matches", kind, item.id, doc_fingerprint(item), item.owner_id, item.organisation_id,
-                       item.status, k, locale_code(), reviewer, request.full_path, feedback.rerank_state(db()))
+                       item.status, k, locale_code(), reviewer, request.full_path, stamps,
+                       feedback.rerank_state(db()))
     html = rt.pages.get(key)
     if html is not None:
         return html
@@ -93,9 +98,8 @@ def _results(kind: str, item, k: int, reviewer: bool) -> str:
     similar = rt.similar(db(), item, k=5) if reviewer else []
     latest = feedback.latest_for_pairs(db(), [feedback.pair_of(item, v.listing) for v in views]) if reviewer else None
     html = _render_results(kind, item, k, views, similar, latest, None)
-    other = "achievement" if kind == "demand" else "demand"
     # not while an older matcher serves (a rebuild runs); 0: none was needed (no published listing of that kind)
-    if key and all(rt.serving(x) in (0, rt.stamp(x)) for x in ((other, kind) if reviewer else (other,))):
+    if all(rt.serving(x) in (0, stamp) for x, stamp in zip(kinds, stamps)):
         rt.pages.set(key, html)
     return html
 
