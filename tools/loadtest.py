@@ -434,6 +434,9 @@ def main(argv: list[str] | None = None) -> int:
                     f"load {loadavg()}")
                 run["pages"][name] = run_wrk(args, base, cookie, pages[name], root)
                 say(f"{name}: {json.dumps(run['pages'][name])}")
+                # wrk stops sending, but the workers still finish what it had sent (a search page at 100k takes
+                # seconds): let them drain, or the next page's run starts behind them
+                time.sleep(min(60.0, (run["pages"][name].get("max_ms") or 0) / 1000 + 1))
             run["worker_rss_mb"] = worker_rss_mb(proc.pid)
             os.killpg(proc.pid, signal.SIGTERM)
             proc.wait(timeout=60)
