@@ -69,7 +69,7 @@ class PageCache:
 
     def bump(self) -> None:
         """Every stored page is out of date (they are keyed by the version, and expire on their own)."""
-        if self.cache.incr(VERSION_KEY) is None and self.cache.counter(VERSION_KEY) is not None:
+        if self.cache.incr(VERSION_KEY) is None and getattr(self.cache, "shared", False):
             log.warning("could not bump the page version; cached match pages may lag for up to %s s", self.ttl)
 
     def key(self, *parts: Any) -> Optional[str]:
