@@ -21,6 +21,7 @@ class Cache(Protocol):
     def counter(self, key: str) -> Optional[int]: ...
     def incr(self, key: str) -> Optional[int]: ...
     def delete(self, key: str) -> None: ...
+    def start_counter(self, key: str, value: int) -> None: ...
 
 
 class NoCache:
@@ -43,6 +44,10 @@ class NoCache:
         return None
 
     def delete(self, key: str) -> None:
+        return None
+
+    def start_counter(self, key: str, value: int) -> None:
+        """Set a counter that does not exist yet (an existing one is left as it is)."""
         return None
 
 
@@ -69,6 +74,10 @@ class MemoryCache:
     def delete(self, key: str) -> None:
         with self._lock:
             self._items.pop(key, None)
+
+    def start_counter(self, key: str, value: int) -> None:
+        with self._lock:
+            self._counters.setdefault(key, value)
 
     def get(self, key: str) -> Optional[Any]:
         with self._lock:
@@ -130,6 +139,9 @@ class RedisCache:
 
     def delete(self, key: str) -> None:
         self._do(self.client.delete, key)
+
+    def start_counter(self, key: str, value: int) -> None:
+        self._do(lambda: self.client.set(key, value, nx=True))
 
 
 def build_cache(url: str, ttl: int = 600) -> Cache:

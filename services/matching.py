@@ -208,11 +208,19 @@ class MatchingRuntime:
                     store.upsert(changed, [vectors[i] for i in changed])
                 if extra or changed or not self._stamp(kind):
                     self._save(kind, store)
-                if extra or changed:
-                    self.pages.bump()  # cached match pages follow the index (pgvector: the listing's commit bumps too)
                 report.encoded[kind] = len(fresh)
                 report.added[kind], report.removed[kind] = len(changed), len(extra)
+        if any(report.added.values()) or any(report.removed.values()):
+            self._index_changed(session)  # outside self._lock: a Redis that does not answer holds no page up
         return report
+
+    def _index_changed(self, session: Session) -> None:
+        """Cached match pages follow the index: faiss files are written now, pgvector rows when the session
+        commits (so the bump waits for that commit; before it, a page would be stored under the new version)."""
+        if self.pgvector:
+            session.info["pages_changed"] = True
+        else:
+            self.pages.bump()
 
     def rebuild(self, session: Session) -> SyncReport:
         """Throw the index away and build it again from stored vectors (encoding only what is missing)."""
@@ -232,8 +240,9 @@ class MatchingRuntime:
                     store.upsert(ids, [vectors[i] for i in ids])
                 self._save(kind, store)
                 report.added[kind], report.encoded[kind] = len(docs), len(fresh)
-            self.pages.bump()  # a rebuilt pgvector table may count its stamp from the start again
-            return report
+        # always: a rebuilt pgvector table counts its stamp from the start again, so old stamps come back
+        self._index_changed(session)
+        return report
 
     def check(self, session: Session) -> SyncReport:
         """Compare the index with the database without changing anything."""

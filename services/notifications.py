@@ -89,19 +89,21 @@ def unread_count(session: Session, user: User) -> int:
         Notification.user_id == user.id, Notification.in_app.is_(True), Notification.read_at.is_(None))) or 0
 
 
-UNREAD_TTL = 60  # seconds an unread count may lag when a change's invalidation was lost (Redis unreachable)
+UNREAD_TTL = 60  # seconds an unread count may lag when a change's bump was lost (Redis unreachable)
 
 
 class UnreadCounts:
-    """Each user's unread count (the bell on every page) kept in the shared cache, dropped after any commit that
-    changes that user's notifications; the database answers without a shared cache (CACHE_URL none or memory)."""
+    """Each user's unread count (the bell on every page) kept in the shared cache. A commit that changes a
+    user's notifications bumps that user's generation, which is read before the database and is part of the
+    count's key: a count read before such a commit is never stored under the new generation. The database
+    answers without a shared cache (CACHE_URL none or memory)."""
 
     def __init__(self, cache: Any) -> None:
         self.cache = cache
 
     @staticmethod
-    def key(user_id: int) -> str:
-        return f"techmatch:unread:v1:{user_id}"
+    def generation_key(user_id: int) -> str:
+        return f"techmatch:unread:gen:{user_id}"
 
     def install(self, factory: Any) -> None:
         event.listen(factory, "after_flush", self._after_flush)
@@ -116,16 +118,19 @@ class UnreadCounts:
 
     def _after_commit(self, session: Session) -> None:
         for user_id in session.info.pop("unread_users", ()):
-            self.cache.delete(self.key(user_id))
+            self.cache.incr(self.generation_key(user_id))
 
     def count(self, session: Session, user: User) -> int:
-        if not getattr(self.cache, "shared", False):
+        generation = self.cache.counter(self.generation_key(user.id)) \
+            if getattr(self.cache, "shared", False) else None
+        if generation is None:
             return unread_count(session, user)
-        hit = self.cache.get(self.key(user.id))
+        key = f"techmatch:unread:v2:{user.id}:{generation}"
+        hit = self.cache.get(key)
         if isinstance(hit, int):
             return hit
         n = unread_count(session, user)
-        self.cache.set(self.key(user.id), n, ttl=UNREAD_TTL)
+        self.cache.set(key, n, ttl=UNREAD_TTL)
         return n
 
 

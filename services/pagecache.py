@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import time
 from typing import Any, Optional
 
 from sqlalchemy import event
@@ -72,11 +73,19 @@ class PageCache:
         if self.cache.incr(VERSION_KEY) is None and getattr(self.cache, "shared", False):
             log.warning("could not bump the page version; cached match pages may lag for up to %s s", self.ttl)
 
+    @property
+    def shared(self) -> bool:
+        """Whether pages may be cached at all (a store every process shares)."""
+        return bool(getattr(self.cache, "shared", False))
+
     def key(self, *parts: Any) -> Optional[str]:
         """The key for a page whose content depends on parts; None when the version cannot be read."""
-        if not getattr(self.cache, "shared", False):
+        if not self.shared:
             return None
         version = self.cache.counter(VERSION_KEY)
+        if version == 0:  # new, or lost (evicted, flushed): never count again from where old pages were stored
+            self.cache.start_counter(VERSION_KEY, time.time_ns())
+            version = self.cache.counter(VERSION_KEY)
         if version is None:
             return None
         digest = hashlib.sha256(repr(parts).encode("utf-8")).hexdigest()[:40]
