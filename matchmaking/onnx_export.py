@@ -41,6 +41,8 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from matchmaking.encoders import ModelNotReady
+
 ONNX_FP32 = "model.onnx"
 ONNX_INT8 = "model-int8.onnx"
 MARKER = "export.json"
@@ -287,13 +289,15 @@ class OnnxEncoder:
         return f"OnnxEncoder({self.model_key!r}, {self.path.name}, queries {self.query_path.name}, dim={self.dim})"
 
 
-class OnnxNotReady(RuntimeError):
-    """The ONNX export of a model folder is missing or stale; the message (zh-CN, then en) says how to make it."""
+class OnnxNotReady(ModelNotReady):
+    """The ONNX export of a model folder is missing or stale; the message (zh-CN, then en) says how to make it.
+    A ModelNotReady, so every page that reports "matching is not available" for a missing model does so for a
+    missing export too, instead of failing."""
 
     def __init__(self, model_dir: str | os.PathLike, onnx_dir: str | os.PathLike) -> None:
         cmd = f"python -m matchmaking.onnx_export --model {model_dir}"
-        super().__init__(f"ONNX 模型 {onnx_dir} 不存在或已过期，请先运行 `make model` 或 `{cmd}`。\n"
-                         f"ONNX export {onnx_dir} is missing or stale; run `make model` or `{cmd}` first.")
+        RuntimeError.__init__(self, f"ONNX 模型 {onnx_dir} 不存在或已过期，请先运行 `make model` 或 `{cmd}`。\n"
+                              f"ONNX export {onnx_dir} is missing or stale; run `make model` or `{cmd}` first.")
 
 
 def load_encoder(model_dir: str | os.PathLike, quantize: str | None = None, threads: int | None = None) -> OnnxEncoder:

@@ -130,6 +130,7 @@ def test_query_backend_without_an_export_falls_back_or_says_how_to_make_it(defau
     assert build_encoder(str(bare)).query_encoder is None  # auto: torch, nothing to run ONNX with
     with pytest.raises(OnnxNotReady, match="make model"):
         build_encoder(str(bare), query_backend="onnx")
+    assert issubclass(OnnxNotReady, ModelNotReady)  # pages show "matching is not available", not an error
     with pytest.raises(ValueError, match="EMBEDDING_QUERY_BACKEND"):
         build_encoder(str(bare), query_backend="tensorrt")
 
