@@ -12,11 +12,13 @@ from pathlib import Path
 from typing import Any, Callable, Iterable, Optional
 
 import numpy as np
-from sqlalchemy import delete, event, select
-from sqlalchemy.orm import Session, selectinload, sessionmaker
+from sqlalchemy import delete, select
+from sqlalchemy.orm import Session, selectinload
 
 from matchmaking.documents import Listing as Doc
 from models import Achievement, Demand, ListingVector, Status
+
+from .commits import CommitWatcher
 
 log = logging.getLogger(__name__)
 MODELS = {"demand": Demand, "achievement": Achievement}
@@ -112,36 +114,16 @@ def delete_vectors(session: Session, kind: str, ids: Iterable[int]) -> None:
                                                 ListingVector.entity_id.in_(list(ids))))
 
 
-class ChangeTracker:
+class ChangeTracker(CommitWatcher):
     """Collects listings changed in a transaction and hands them over only after a successful commit."""
 
     def __init__(self, on_commit: Callable[[set[tuple[str, int]]], None]) -> None:
-        self.on_commit = on_commit
+        super().__init__("listings_changed", _listing_key, on_commit,
+                         "index update after commit failed; `flask index sync` will catch up")
 
-    def install(self, factory: sessionmaker) -> None:
-        """Listen on every session the factory makes."""
-        event.listen(factory, "after_flush", self._after_flush)
-        event.listen(factory, "after_commit", self._after_commit)
-        event.listen(factory, "after_rollback", self._after_rollback)
 
-    @staticmethod
-    def _after_flush(session: Session, _ctx: Any) -> None:
-        changed = session.info.setdefault("listings_changed", set())
-        for obj in list(session.new) + list(session.dirty) + list(session.deleted):
-            if isinstance(obj, (Demand, Achievement)) and obj.id is not None:
-                changed.add((obj.kind, obj.id))
-
-    def _after_commit(self, session: Session) -> None:
-        changed = session.info.pop("listings_changed", set())
-        if changed:
-            try:
-                self.on_commit(changed)
-            except Exception:  # the save is committed; a failed index update is caught up later
-                log.exception("index update after commit failed; `flask index sync` will catch up")
-
-    @staticmethod
-    def _after_rollback(session: Session) -> None:
-        session.info.pop("listings_changed", None)
+def _listing_key(obj: Any) -> tuple[tuple[str, int], ...]:
+    return ((obj.kind, obj.id),) if isinstance(obj, (Demand, Achievement)) and obj.id is not None else ()
 
 
 class BackgroundWorker:

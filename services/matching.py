@@ -218,7 +218,7 @@ class MatchingRuntime:
         """Cached match pages follow the index: faiss files are written now, pgvector rows when the session
         commits (so the bump waits for that commit; before it, a page would be stored under the new version)."""
         if self.pgvector:
-            session.info["pages_changed"] = True
+            self.pages.watcher.note(session, "index")
         else:
             self.pages.bump()
 

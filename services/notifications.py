@@ -8,12 +8,13 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any, Callable, Iterable, Optional
 
-from sqlalchemy import event, func, select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from models import (Achievement, Demand, MatchNotice, Notification, NotificationSetting, ReviewEvent, User,
                     utcnow)
 
+from .commits import CommitWatcher
 from .errors import NotFound
 
 KINDS = ("listing_approved", "listing_returned", "listing_rejected", "strong_match", "intro_requested",
@@ -100,24 +101,18 @@ class UnreadCounts:
 
     def __init__(self, cache: Any) -> None:
         self.cache = cache
+        self.watcher = CommitWatcher(
+            "unread_users", lambda obj: (obj.user_id,) if isinstance(obj, Notification) else (), self._bump)
 
     @staticmethod
     def generation_key(user_id: int) -> str:
         return f"techmatch:unread:gen:{user_id}"
 
     def install(self, factory: Any) -> None:
-        event.listen(factory, "after_flush", self._after_flush)
-        event.listen(factory, "after_commit", self._after_commit)
-        event.listen(factory, "after_rollback", lambda session: session.info.pop("unread_users", None))
+        self.watcher.install(factory)
 
-    @staticmethod
-    def _after_flush(session: Session, _ctx: Any) -> None:
-        for obj in (*session.new, *session.dirty, *session.deleted):
-            if isinstance(obj, Notification):
-                session.info.setdefault("unread_users", set()).add(obj.user_id)
-
-    def _after_commit(self, session: Session) -> None:
-        for user_id in session.info.pop("unread_users", ()):
+    def _bump(self, user_ids: set) -> None:
+        for user_id in user_ids:
             self.cache.incr(self.generation_key(user_id))
 
     def count(self, session: Session, user: User) -> int:
@@ -142,7 +137,7 @@ def mark_read(session: Session, user: User, notification_id: Optional[int] = Non
         if note is None or note.user_id != user.id:
             raise NotFound()
         stmt = stmt.where(Notification.id == notification_id)
-    session.info.setdefault("unread_users", set()).add(user.id)  # a bulk UPDATE: no ORM flush sees it
+    session.info.setdefault("unread_users", set()).add(user.id)  # a bulk UPDATE: no flush sees it (UnreadCounts)
     return session.execute(stmt.values(read_at=utcnow())).rowcount
 
 

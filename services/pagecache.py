@@ -25,12 +25,12 @@ import logging
 import time
 from typing import Any, Optional
 
-from sqlalchemy import event
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import sessionmaker
 
 from models import Achievement, Demand, Field, Organisation, PairFeedback, Region
 
 from .cache import Cache
+from .commits import CommitWatcher
 
 log = logging.getLogger(__name__)
 VERSION_KEY = "techmatch:pages:version"
@@ -44,29 +44,13 @@ class PageCache:
 
     def __init__(self, cache: Cache, ttl: int) -> None:
         self.cache, self.ttl = cache, ttl
+        # after each commit of a session from the factory that touched a watched row (or noted an index write)
+        self.watcher = CommitWatcher("pages_changed", lambda obj: ("rows",) if isinstance(obj, WATCHED) else (),
+                                     lambda _changed: self.bump())
 
     def install(self, factory: sessionmaker) -> None:
         """Bump the version after each commit of a session from this factory that touched a watched row."""
-        event.listen(factory, "after_flush", self._after_flush)
-        event.listen(factory, "after_commit", self._after_commit)
-        event.listen(factory, "after_rollback", self._after_rollback)
-
-    @staticmethod
-    def _after_flush(session: Session, _ctx: Any) -> None:
-        if session.info.get("pages_changed"):
-            return
-        for obj in (*session.new, *session.dirty, *session.deleted):
-            if isinstance(obj, WATCHED):
-                session.info["pages_changed"] = True
-                return
-
-    def _after_commit(self, session: Session) -> None:
-        if session.info.pop("pages_changed", False):
-            self.bump()
-
-    @staticmethod
-    def _after_rollback(session: Session) -> None:
-        session.info.pop("pages_changed", None)
+        self.watcher.install(factory)
 
     def bump(self) -> None:
         """Every stored page is out of date (they are keyed by the version, and expire on their own)."""

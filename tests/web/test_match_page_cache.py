@@ -12,17 +12,10 @@ TOKEN_RE = re.compile(r'name="csrf_token" value="([^"]*)"')
 
 
 @pytest.fixture
-def market(app, make_user, make_listing):
+def market(app, market):  # the shared market (tests/web/conftest.py), with a shared page cache
     cache = app.extensions["matching"].pages.cache = MemoryCache(600)
     cache.shared = True  # as Redis would be: the test's writes and pages are all in this one process
-    company, uni, uni2, broker = (make_user("company", org="秦川电池"), make_user("university", org="秦岭理工大学"),
-                                  make_user("university", org="江南农业大学"), make_user("broker"))
-    demand = make_listing("demand", company, reviewer=broker)
-    good = make_listing("achievement", uni, reviewer=broker)
-    off = make_listing("achievement", uni2, reviewer=broker, title="水稻抗稻瘟病分子育种技术",
-                       abstract="利用分子标记辅助选择将抗稻瘟病基因聚合到优良水稻品种中，田间抗性显著提高，产量稳定。",
-                       field_code="agriculture.breeding", keywords="水稻,抗病育种,分子标记")
-    return {"company": company, "uni": uni, "broker": broker, "demand": demand, "good": good, "off": off}
+    return market
 
 
 def _pages(app) -> list[str]:

@@ -13,19 +13,6 @@ from tests.services.test_pdf import pdf_text
 CANARIES = ("canary.demand@example.com", "canary.achievement@example.cn", "13800000001", "13900000012")
 
 
-@pytest.fixture
-def market(make_user, make_listing):
-    company, uni, uni2, broker = (make_user("company", org="秦川电池"), make_user("university", org="秦岭理工大学"),
-                                  make_user("university", org="江南农业大学"), make_user("broker"))
-    demand = make_listing("demand", company, reviewer=broker)
-    good = make_listing("achievement", uni, reviewer=broker)
-    off = make_listing("achievement", uni2, reviewer=broker, title="水稻抗稻瘟病分子育种技术",
-                       abstract="利用分子标记辅助选择将抗稻瘟病基因聚合到优良水稻品种中，田间抗性显著提高，产量稳定。",
-                       field_code="agriculture.breeding", keywords="水稻,抗病育种,分子标记", price=None,
-                       negotiable=True)
-    return {"company": company, "uni": uni, "broker": broker, "demand": demand, "good": good, "off": off}
-
-
 def run_single(client, kind, listing_id, k=10):
     return client.submit("/reports/new", {"scope": kind, "listing_id": listing_id, "k": k})
 
