@@ -6,7 +6,7 @@ import io
 
 from openpyxl import load_workbook
 
-from tests.web.test_reports_web import market, report_id_of, run_single  # noqa: F401  (fixture)
+from tests.web.test_reports_web import report_id_of, run_single
 
 
 def _row(session, rid, position):

@@ -8,7 +8,7 @@ from datetime import date
 
 import pytest
 
-from tests.web.test_reports_web import market, report_id_of, run_single  # noqa: F401  (fixture)
+from tests.web.test_reports_web import report_id_of, run_single
 
 
 def read_csv(resp) -> list[list[str]]:
