@@ -130,7 +130,8 @@ class RedisCache:
         self._do(self.client.set, key, json.dumps(value), ttl or self.ttl)
 
     def counter(self, key: str) -> Optional[int]:
-        value = self._do(self.client.incrby, key, 0)  # 0 for a new key; None when Redis does not answer
+        """0 for a missing key (left missing, so start_counter can still set it); None when Redis does not answer."""
+        value = self._do(lambda: self.client.get(key) or b"0")  # not INCRBY 0: that would create the key at 0
         return None if value is None else int(value)
 
     def incr(self, key: str) -> Optional[int]:

@@ -350,13 +350,23 @@ def profile(args: argparse.Namespace, url: str, instance: str, demands: list[int
     t = time.perf_counter()
     client.get(f"/matches/demand/{demands[0]}")
     say(f"first match page (matchers built): {time.perf_counter() - t:.1f} s")
+    if app.extensions["matching"].pages.shared:  # as under wrk after warm(): profile the served (cached) pages
+        for d in demands:
+            client.get(f"/matches/demand/{d}")
+    statements = []
+    from sqlalchemy import event
+
+    event.listen(app.extensions["db_engine"], "before_cursor_execute", lambda *a: statements.append(a[2].split()[0]))
     prof = cProfile.Profile()
     t = time.perf_counter()
     prof.enable()
     for i in range(args.profile):
         assert client.get(f"/matches/demand/{demands[(i + 1) % len(demands)]}").status_code == 200
     prof.disable()
-    say(f"{args.profile} match pages: {(time.perf_counter() - t) / args.profile * 1000:.0f} ms each")
+    say(f"{args.profile} match pages: {(time.perf_counter() - t) / args.profile * 1000:.1f} ms each, "
+        f"{len(statements) / args.profile:.1f} SQL statements each ({', '.join(sorted(set(statements)))})")
+    prof.dump_stats(Path(instance) / "matches.prof")
+    say(f"profile written to {Path(instance) / 'matches.prof'} (python -m pstats)")
     pstats.Stats(prof, stream=sys.stdout).sort_stats("cumulative").print_stats(35)
     pstats.Stats(prof, stream=sys.stdout).sort_stats("tottime").print_stats(25)
     if redis_proc is not None:

@@ -6,6 +6,7 @@ import pytest
 from sqlalchemy import update
 
 from services.cache import MemoryCache, NoCache, RedisCache, build_cache
+from services.pagecache import VERSION_KEY, PageCache
 
 
 def _keys(cache: MemoryCache, what: str) -> set[str]:
@@ -71,6 +72,29 @@ def test_a_redis_outage_is_a_cache_miss(redis_server, redis_url):
     redis_server.stop()
     assert cache.get("k") is None
     cache.set("k", [3])  # no error either
+
+
+def test_a_redis_counter_reads_zero_until_started_or_bumped_and_then_counts_on(redis_server, redis_url):
+    """The page version starts from the clock when it is new or lost: reading it must not create it at 0."""
+    import redis
+
+    cache, client = RedisCache(redis_url, ttl=60), redis.Redis.from_url(redis_url)
+    client.delete("c:new", "c:bumped")
+    assert cache.counter("c:new") == 0 and not client.exists("c:new"), "reading leaves a missing counter missing"
+    cache.start_counter("c:new", 1_000)
+    cache.start_counter("c:new", 5)  # only a missing counter is started
+    assert cache.counter("c:new") == 1_000
+    assert cache.incr("c:new") == 1_001 and cache.counter("c:new") == 1_001
+    assert cache.incr("c:bumped") == 1 and cache.counter("c:bumped") == 1
+    pages = PageCache(cache, 60)
+    client.delete(VERSION_KEY)
+    key = pages.key("page", 1)
+    assert int(client.get(VERSION_KEY)) > 10 ** 15, "a new page version starts from the clock, not from 0"
+    assert pages.key("page", 1) == key
+    pages.bump()
+    assert pages.key("page", 1) != key
+    redis_server.stop()
+    assert cache.counter("c:new") is None and pages.key("page", 1) is None
 
 
 def test_a_query_vector_is_encoded_once_per_text_in_a_process_even_without_a_cache(
