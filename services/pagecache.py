@@ -1,22 +1,24 @@
-"""Rendered match results, kept in the shared cache until anything they show changes (docs/capacity.md).
+"""Rendered match pages, kept in the shared cache until anything they show changes (docs/capacity.md).
 
 A match page's results (ranking, explanations, each counterpart's organisation, field and region, brokers' latest
 feedback, possible duplicates) cost ~10 queries and most of the page's template time. They are the same for
-every viewer with the same role, language and address, so they are rendered once and kept, keyed by:
+every viewer with the same role, language and address, so they are rendered once and kept, with the listing's
+title, owner and status (what the page's heading and its access check need: a page served from here reads
+nothing from the database), keyed by:
 
-- a **version** counter in the shared cache, bumped after every commit that touches what the results show
+- a **version** counter in the shared cache, bumped after every commit that touches what the page shows
   (listings, organisations, fields, regions, pair feedback) and after every index write (sync, rebuild), by
   whichever process makes it (web, job worker or CLI: all must share CACHE_URL);
 - the counterpart index's stamp and, for reviewers, the same kind's (possible duplicates): index writes reach
   every page even from a process that lacks the shared cache;
-- the listing's engine view (text and structured fields), owner, organisation and status;
-- k, language, the viewer's side (reviewer or owner), the learned re-ranking in use, and the address.
+- the listing, k, language, the viewer's side (reviewer or owner), the learned re-ranking in use, and the address.
 
 Only a store every process shares (CACHE_URL=redis://...) carries the version: with "memory", a commit in
 another process (a job worker, a CLI import) would not reach this one, so nothing is cached; likewise while
 Redis does not answer. A page rendered while an older matcher still serves (a background rebuild) is not
 stored. Per-viewer parts (the CSRF token) are never stored: the fragment carries a placeholder filled in at
-serve time. A bump lost to a Redis outage leaves a page stale for at most CACHE_TTL seconds.
+serve time. A bump lost to a Redis outage is owed: the process makes it before it reads the version again, so
+its own pages are never stale; another process's pages lag until then, at most CACHE_TTL seconds.
 """
 from __future__ import annotations
 
@@ -44,6 +46,7 @@ class PageCache:
 
     def __init__(self, cache: Cache, ttl: int) -> None:
         self.cache, self.ttl = cache, ttl
+        self._owed = False
         # after each commit of a session from the factory that touched a watched row (or noted an index write)
         self.watcher = CommitWatcher("pages_changed", lambda obj: ("rows",) if isinstance(obj, WATCHED) else (),
                                      lambda _changed: self.bump())
@@ -54,8 +57,11 @@ class PageCache:
 
     def bump(self) -> None:
         """Every stored page is out of date (they are keyed by the version, and expire on their own)."""
-        if self.cache.incr(VERSION_KEY) is None and getattr(self.cache, "shared", False):
-            log.warning("could not bump the page version; cached match pages may lag for up to %s s", self.ttl)
+        owed = self.cache.incr(VERSION_KEY) is None and self.shared
+        if owed and not self._owed:  # once per outage, not on every page that tries to pay it
+            log.warning("could not bump the page version: this process caches no page until it can; other "
+                        "processes' cached match pages may lag for up to %s s", self.ttl)
+        self._owed = owed
 
     @property
     def shared(self) -> bool:
@@ -66,19 +72,21 @@ class PageCache:
         """The key for a page whose content depends on parts; None when the version cannot be read."""
         if not self.shared:
             return None
+        if self._owed:  # a bump this process lost while the store was down: made before anything is read
+            self.bump()
         version = self.cache.counter(VERSION_KEY)
         if version == 0:  # new, or lost (evicted, flushed): never count again from where old pages were stored
             self.cache.start_counter(VERSION_KEY, time.time_ns())
             version = self.cache.counter(VERSION_KEY)
-        if version is None:
+        if not version or self._owed:
             return None
         digest = hashlib.sha256(repr(parts).encode("utf-8")).hexdigest()[:40]
-        return f"techmatch:page:v1:{version}:{digest}"
+        return f"techmatch:page:v2:{version}:{digest}"
 
-    def get(self, key: Optional[str]) -> Optional[str]:
+    def get(self, key: Optional[str]) -> Optional[dict]:
         hit = self.cache.get(key) if key else None
-        return hit if isinstance(hit, str) else None
+        return hit if isinstance(hit, dict) else None
 
-    def set(self, key: Optional[str], html: str) -> None:
+    def set(self, key: Optional[str], page: dict) -> None:
         if key:
-            self.cache.set(key, html, ttl=self.ttl)
+            self.cache.set(key, page, ttl=self.ttl)

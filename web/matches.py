@@ -17,7 +17,6 @@ from matchmaking.engine import highlight
 from matchmaking.vectorstore import IndexCorruptError, IndexMismatchError
 from services import feedback, listings, taxonomy
 from services.errors import NotFound
-from services.indexing import doc_fingerprint
 from services.matching import MatchingRuntime
 from services.pagecache import CSRF_SLOT
 
@@ -62,49 +61,60 @@ def possible_duplicates(item) -> list:
 def for_listing(kind: str, listing_id: int):
     if kind not in listings.KINDS:
         abort(404)
+    reviewer = listings.is_reviewer(current_user)
+    k = min(max(request.args.get("k", 10, type=int) or 10, 1), 50)
+    rt = runtime()
+    here = request.path + (f"?k={k}" if "k" in request.args else "")  # the forms' way back: no other parameters
+    key, stamps = _page_key(rt, kind, listing_id, k, reviewer, here)
+    page = rt.pages.get(key)
+    if page is None:
+        page = _render_page(rt, kind, listing_id, k, reviewer, here)
+        if key and not page["problem"] and all(rt.serving(x) in (0, stamp) for x, stamp in stamps):
+            # not while an older matcher serves (a rebuild runs); 0: none was needed (no published listing of that kind)
+            rt.pages.set(key, page)
+    # the same check as for a page rendered now (get_listing's can_view follows from either side)
+    elif not (reviewer or (page["owner_id"] == current_user.id and page["status"] == "published")):
+        abort(404)
+    return render_template("matches/list.html", kind=kind, listing_id=listing_id, title=page["title"],
+                           problem=page["problem"], results=Markup(page["results"].replace(CSRF_SLOT, csrf_token())))
+
+
+def _page_key(rt: MatchingRuntime, kind: str, listing_id: int, k: int, reviewer: bool,
+              here: str) -> tuple[Optional[str], list[tuple[str, int]]]:
+    """The page's key in the page cache and the index stamps it names; (None, []) without a shared store.
+    Nothing here reads the listing: a served page costs no query but the index stamps (pgvector)."""
+    if not rt.pages.shared:
+        return None, []
+    other = "achievement" if kind == "demand" else "demand"
+    kinds = (other, kind) if reviewer else (other,)  # reviewers also see possible duplicates (same kind)
+    # the index stamps follow index writes from any process, even one without the shared cache (pgvector: one
+    # small query each); the cache's version follows every other change, the listing's own included
+    stamps = [(x, rt.stamp(x)) for x in kinds]
+    key = rt.pages.key("matches", _template_digest(), rt.model_ident, rt.backend, kind, listing_id, k, locale_code(),
+                       reviewer, here, stamps, feedback.rerank_state(db()))
+    return key, stamps
+
+
+def _render_page(rt: MatchingRuntime, kind: str, listing_id: int, k: int, reviewer: bool, here: str) -> dict:
+    """The page's stored parts: the listing's title, owner and status (for the access check of a served page),
+    the rendered results (CSRF_SLOT for the token) and the problem, if matching is unavailable. 404 here for
+    a viewer who may not see the listing's matches."""
     try:
         item = listings.get_listing(db(), kind, listing_id, current_user)
     except NotFound:
         abort(404)
-    reviewer = listings.is_reviewer(current_user)
     if not (reviewer or (listings.is_owner(current_user, item) and item.status == "published")):
         abort(404)
-    k = min(max(request.args.get("k", 10, type=int) or 10, 1), 50)
-    problem, results = None, None
+    problem, fresh = None, ([], [], None)
     try:
-        results = _results(kind, item, k, reviewer)
+        fresh = _fresh(rt, item, k, reviewer)
     except (ModelNotReady, IndexMismatchError, IndexCorruptError) as err:
         log.warning("matching unavailable: %s", type(err).__name__)
         problem = _("Matching is not available right now: the search index must be rebuilt. "
                     "An operator can run `flask index rebuild`.")
-    if results is None:  # only with a problem: the empty list says so, not "no counterpart yet"
-        results = _render_results(kind, item, k, request.path, [], [], None, problem)
-    return render_template("matches/list.html", kind=kind, item=item, k=k, problem=problem,
-                           results=Markup(results.replace(CSRF_SLOT, csrf_token())))
-
-
-def _results(kind: str, item, k: int, reviewer: bool) -> str:
-    """The rendered results (with CSRF_SLOT for the token), from the page cache when nothing they show changed."""
-    rt = runtime()
-    here = request.path + (f"?k={k}" if "k" in request.args else "")  # the forms' way back: no other parameters
-    if not rt.pages.shared:
-        return _render_results(kind, item, k, here, *_fresh(rt, item, k, reviewer))
-    other = "achievement" if kind == "demand" else "demand"
-    kinds = (other, kind) if reviewer else (other,)  # reviewers also see possible duplicates (same kind)
-    # the index stamps follow index writes from any process, even one without the shared cache (pgvector: one
-    # small query each); the cache's version follows every other change (services/pagecache.py)
-    stamps = tuple(rt.stamp(x) for x in kinds)
-    key = rt.pages.key("matches", _template_digest(), rt.model_ident, rt.backend, kind, item.id,
-                       doc_fingerprint(item), item.owner_id, item.organisation_id, item.status, k, locale_code(),
-                       reviewer, here, stamps, feedback.rerank_state(db()))
-    html = rt.pages.get(key)
-    if html is not None:
-        return html
-    html = _render_results(kind, item, k, here, *_fresh(rt, item, k, reviewer))
-    # not while an older matcher serves (a rebuild runs); 0: none was needed (no published listing of that kind)
-    if all(rt.serving(x) in (0, stamp) for x, stamp in zip(kinds, stamps)):
-        rt.pages.set(key, html)
-    return html
+    # with a problem the empty list says so, not "no counterpart yet"
+    return {"title": item.title, "owner_id": item.owner_id, "status": item.status, "problem": problem,
+            "results": _render_results(kind, item, k, here, *fresh, problem)}
 
 
 def _fresh(rt: MatchingRuntime, item, k: int, reviewer: bool) -> tuple[list, list, Optional[dict]]:

@@ -87,6 +87,50 @@ def test_a_change_to_anything_the_page_shows_renders_it_again(app, client, sessi
     assert f'/achievement/{market["off"].id}"' not in client.get(url).get_data(as_text=True)
 
 
+def test_a_served_page_reads_no_listing_and_still_checks_who_may_see_it(app, client, session, market, login,
+                                                                          make_user):
+    from sqlalchemy import event
+
+    from models import Demand, Status
+
+    url = f"/matches/demand/{market['demand'].id}"
+    stranger = make_user("company", org="别家公司")  # made now: a new organisation moves the version on
+    login(market["company"])  # the owner: a page for the owner's side is stored
+    assert client.get(url).status_code == 200 and len(_pages(app)) == 1
+    statements: list[str] = []
+    engine = app.extensions["db_engine"]
+    listen = lambda *a: statements.append(a[2])  # noqa: E731
+    event.listen(engine, "before_cursor_execute", listen)
+    try:
+        page = client.get(url).get_data(as_text=True)
+        assert market["demand"].title in page and f'/achievement/{market["good"].id}"' in page
+        assert not [s for s in statements if "demands" in s or "achievements" in s], statements
+        # another company: the same key (not a reviewer), served from the cache, refused all the same
+        login(stranger)
+        assert client.get(url).status_code == 404 and len(_pages(app)) == 1
+        # the owner's own listing closed: the version moves on, the owner's page goes with it
+        session.get(Demand, market["demand"].id).status = Status.CLOSED.value
+        session.commit()
+        login(market["company"])
+        assert client.get(url).status_code == 404
+    finally:
+        event.remove(engine, "before_cursor_execute", listen)
+
+
+def test_a_bump_lost_to_an_outage_is_made_before_the_version_is_read_again():
+    memory = MemoryCache(600)
+    memory.shared = True
+    pages = PageCache(memory, 600)
+    before = pages.key("x")
+    real_incr = memory.incr
+    memory.incr = lambda _key: None  # the store does not answer this bump
+    pages.bump()
+    assert pages.key("x") is None, "while the bump is owed this process stores and serves no page"
+    memory.incr = real_incr  # the store is back
+    after = pages.key("x")
+    assert after and after != before and pages.key("x") == after
+
+
 def test_without_a_readable_version_nothing_is_cached():
     assert PageCache(NoCache(), 600).key("x") is None
     # a per-process store never hears of other processes' commits: no pages on it
