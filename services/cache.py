@@ -145,6 +145,16 @@ class RedisCache:
         self._do(lambda: self.client.set(key, value, nx=True))
 
 
+def generation(cache: Cache, key: str) -> Optional[int]:
+    """A counter that values are cached under; None when the store cannot say (cache nothing then). A missing
+    one (new, or lost: evicted, flushed) starts from the clock, never again from where old values were stored."""
+    value = cache.counter(key)
+    if value == 0:
+        cache.start_counter(key, time.time_ns())
+        value = cache.counter(key)
+    return value or None
+
+
 def build_cache(url: str, ttl: int = 600) -> Cache:
     """The cache for a CACHE_URL."""
     if url in ("", "none"):

@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 from models import (Achievement, Demand, MatchNotice, Notification, NotificationSetting, ReviewEvent, User,
                     utcnow)
 
+from .cache import generation
 from .commits import CommitWatcher
 from .errors import NotFound
 
@@ -116,11 +117,10 @@ class UnreadCounts:
             self.cache.incr(self.generation_key(user_id))
 
     def count(self, session: Session, user: User) -> int:
-        generation = self.cache.counter(self.generation_key(user.id)) \
-            if getattr(self.cache, "shared", False) else None
-        if generation is None:
+        gen = generation(self.cache, self.generation_key(user.id)) if getattr(self.cache, "shared", False) else None
+        if gen is None:
             return unread_count(session, user)
-        key = f"techmatch:unread:v2:{user.id}:{generation}"
+        key = f"techmatch:unread:v2:{user.id}:{gen}"
         hit = self.cache.get(key)
         if isinstance(hit, int):
             return hit

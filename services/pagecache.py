@@ -24,14 +24,13 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import time
 from typing import Any, Optional
 
 from sqlalchemy.orm import sessionmaker
 
 from models import Achievement, Demand, Field, Organisation, PairFeedback, Region
 
-from .cache import Cache
+from .cache import Cache, generation
 from .commits import CommitWatcher
 
 log = logging.getLogger(__name__)
@@ -74,11 +73,8 @@ class PageCache:
             return None
         if self._owed:  # a bump this process lost while the store was down: made before anything is read
             self.bump()
-        version = self.cache.counter(VERSION_KEY)
-        if version == 0:  # new, or lost (evicted, flushed): never count again from where old pages were stored
-            self.cache.start_counter(VERSION_KEY, time.time_ns())
-            version = self.cache.counter(VERSION_KEY)
-        if not version or self._owed:
+        version = generation(self.cache, VERSION_KEY)
+        if version is None or self._owed:
             return None
         digest = hashlib.sha256(repr(parts).encode("utf-8")).hexdigest()[:40]
         return f"techmatch:page:v2:{version}:{digest}"

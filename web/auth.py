@@ -8,11 +8,12 @@ from flask import Blueprint, Flask, current_app, flash, redirect, render_templat
 from flask_babel import gettext as _
 from flask_login import LoginManager, current_user, login_required, login_user, logout_user
 
-from services import accounts, audit, second_factor, taxonomy
+from services import accounts, audit, second_factor, taxonomy, usercache
+from services.cache import build_cache
 from services.errors import ServiceError
 
 from . import policy, security
-from .db import db
+from .db import READ_METHODS, db, sessionmaker_for
 from .errors import message_for
 from .forms import LoginForm, RegisterForm, TotpForm
 from .i18n import locale_code
@@ -33,7 +34,17 @@ def init_app(app: Flask) -> None:
     login_manager.login_view = "auth.login"
     login_manager.login_message = None
     login_manager.session_protection = "strong"
-    login_manager.user_loader(lambda session_id: accounts.load_session_user(db(), session_id))
+    # reading requests take the user from a snapshot in the shared cache when there is one (services/usercache.py)
+    app.extensions["signed_in_users"] = users = usercache.UserSnapshots(
+        build_cache(str(app.config.get("CACHE_URL", "none")), int(app.config.get("CACHE_TTL", 600))))
+    users.install(sessionmaker_for(app))
+    login_manager.user_loader(_load_user)
+
+
+def _load_user(session_id: str):
+    if request.method in READ_METHODS:
+        return current_app.extensions["signed_in_users"].load(db(), session_id)
+    return accounts.load_session_user(db(), session_id)
 
 
 def safe_next(target: str | None) -> str | None:

@@ -79,3 +79,25 @@ def test_a_published_listing_reaches_every_worker_and_the_cache_follows_the_inde
     assert all(link in r.text for r in after), "every worker reloaded the index (manifest changed)"
     assert set(cache.keys("techmatch:match:*")) - keys_before, "a new index stamp means a new cache key"
     assert len(site.pids()) >= 2
+
+
+def test_a_user_deactivated_in_another_process_is_signed_out_on_every_worker(
+        app, start_site, make_user, session, redis_url):
+    """Reading requests take the user from a snapshot in Redis (services/usercache.py); a change committed by
+    any process sharing CACHE_URL (here: this test's, as a CLI command or job worker would) ends it."""
+    from models import User
+    from services import accounts
+    from services.cache import build_cache
+
+    cache_url = redis_url.rsplit("/", 1)[0] + "/1"
+    app.extensions["signed_in_users"].cache = build_cache(cache_url)
+    user, admin = make_user("company"), make_user("admin")
+    site = start_site(workers=2)
+    client = site.client()
+    assert site.login(client, user.email).status_code == 302
+    assert site.many(lambda _: site.get(client, "/demands/mine").status_code, 12) == [200] * 12
+    assert redis.Redis.from_url(cache_url).keys("techmatch:user:v1:*"), "the workers keep user snapshots"
+    accounts.set_active(session, session.get(User, user.id), False, actor=session.get(User, admin.id))
+    session.commit()
+    assert site.many(lambda _: site.get(client, "/demands/mine").status_code, 12) == [302] * 12
+    assert len(site.pids()) >= 2

@@ -1,0 +1,109 @@
+"""The signed-in user for reading requests without a query (docs/capacity.md).
+
+Every request of a signed-in user loads the user's row (Flask-Login's user loader): on a match page served from
+the page cache that query, with its BEGIN and ROLLBACK, was the only database work left. With a shared store
+(CACHE_URL=redis://...), reading requests (GET, HEAD) take the row's columns that decide access from a snapshot
+keyed by a per-user **generation**:
+
+- every commit that touches the user (a role change, deactivation, signing out everywhere, a password change:
+  all bump `session_version` or the columns themselves) bumps the generation after it commits, from whichever
+  process makes it (web, worker, CLI: all share CACHE_URL), so the next request of every process reads the
+  row again;
+- the generation is read before the row, so a row read before such a commit is never stored under the new
+  generation;
+- a bump lost to a Redis outage is owed: until the process can make it, it takes no snapshot at all; other
+  processes may use the old one for at most SNAPSHOT_TTL seconds;
+- write requests (POST and the rest) always read the row.
+
+Secrets (password hash, TOTP), the e-mail address and timestamps are never stored: they are loaded from the
+database on first access, like any attribute the snapshot lacks. Without a shared store every request reads the
+row, as before.
+"""
+from __future__ import annotations
+
+import logging
+from typing import Any, Optional
+
+from sqlalchemy.orm import Session, make_transient_to_detached, sessionmaker
+from sqlalchemy.orm.attributes import set_committed_value
+from sqlalchemy.orm.util import identity_key
+
+from models import User
+
+from .accounts import load_session_user
+from .cache import generation
+from .commits import CommitWatcher
+
+log = logging.getLogger(__name__)
+# what the access checks and every page's header read; nothing secret, no contact detail
+SNAPSHOT = ("display_name", "role", "organisation_id", "active", "locale", "session_version")
+SNAPSHOT_TTL = 60  # seconds a snapshot may outlive a change whose bump was lost (Redis unreachable)
+
+
+class UserSnapshots:
+    """Users for Flask-Login's loader: from a snapshot in the shared cache, else from the database."""
+
+    def __init__(self, cache: Any) -> None:
+        self.cache = cache
+        self.owed: set[int] = set()
+        self.watcher = CommitWatcher(
+            "signed_in_users", lambda obj: (obj.id,) if isinstance(obj, User) and obj.id else (), self._bump)
+
+    @staticmethod
+    def generation_key(user_id: int) -> str:
+        return f"techmatch:user:gen:{user_id}"
+
+    @property
+    def shared(self) -> bool:
+        return bool(getattr(self.cache, "shared", False))
+
+    def install(self, factory: sessionmaker) -> None:
+        """Bump a user's generation after each commit of a session from this factory that touched the user."""
+        self.watcher.install(factory)
+
+    def _bump(self, user_ids: set) -> None:
+        if not self.shared:
+            return
+        lost = {i for i in user_ids | self.owed if self.cache.incr(self.generation_key(i)) is None}
+        if lost and not self.owed:  # once per outage
+            log.warning("could not bump %d signed-in user snapshot(s): this process reads every user from the "
+                        "database until it can; other processes may lag for up to %s s", len(lost), SNAPSHOT_TTL)
+        self.owed = lost
+
+    def load(self, session: Session, session_id: str) -> Optional[User]:
+        """The user for a Flask-Login id 'user:version', or None if the session was ended (as
+        accounts.load_session_user)."""
+        try:
+            user_id, version = (int(part) for part in session_id.split(":", 1))
+        except ValueError:
+            return None
+        if self.owed:
+            self._bump(set())
+        gen = generation(self.cache, self.generation_key(user_id)) if self.shared and not self.owed else None
+        if gen is None:
+            return load_session_user(session, session_id)
+        key = f"techmatch:user:v1:{user_id}:{gen}"
+        snap = self.cache.get(key)
+        if not isinstance(snap, dict) or set(snap) != set(SNAPSHOT):
+            user = load_session_user(session, session_id)
+            if user is not None:
+                self.cache.set(key, {name: getattr(user, name) for name in SNAPSHOT}, ttl=SNAPSHOT_TTL)
+            return user
+        if snap["session_version"] != version or not snap["active"]:
+            return None
+        return _attach(session, user_id, snap)
+
+
+def _attach(session: Session, user_id: int, snap: dict) -> User:
+    """A persistent User in the session built from the snapshot, without a query; the columns it lacks are
+    loaded on first access, relationships lazily as usual."""
+    known = session.identity_map.get(identity_key(User, user_id))
+    if known is not None:
+        return known
+    user = User.__mapper__.class_manager.new_instance()
+    set_committed_value(user, "id", user_id)
+    for name, value in snap.items():
+        set_committed_value(user, name, value)
+    make_transient_to_detached(user)
+    session.add(user)
+    return user
