@@ -169,14 +169,20 @@ class PgVectorStore:
 
     def stamp(self) -> int:
         """A number that changes with every committed write (for caches built on the contents)."""
+        return self.stamps([self.name])[self.name]
+
+    def stamps(self, names: list[str]) -> dict[str, int]:
+        """stamp() of this and other stores in the same database, by name, in one statement (0: no such store)."""
+        sql = f"SELECT name, version FROM {META_TABLE} WHERE name = ANY(%s)"
         if self._owns:  # one statement on the readers' autocommit connection: no BEGIN/COMMIT round trips
             with self._lock, self._conn.cursor() as cur:  # (asked on every match page, docs/capacity.md)
-                row = cur.execute(f"SELECT version FROM {META_TABLE} WHERE name = %s", (self.name,)).fetchone()
+                rows = cur.execute(sql, (list(names),)).fetchall()
         else:
             with self._tx() as cur:
-                cur.execute(f"SELECT version FROM {META_TABLE} WHERE name = %s", (self.name,))
-                row = cur.fetchone()
-        return int(row[0]) + 1 if row else 0
+                cur.execute(sql, (list(names),))
+                rows = cur.fetchall()
+        found = {name: int(version) + 1 for name, version in rows}
+        return {name: found.get(name, 0) for name in names}
 
     def rebuild(self, kind: str | None = None) -> None:
         """Rebuild the HNSW index (compacts deleted entries)."""

@@ -261,6 +261,15 @@ class MatchingRuntime:
         with self._lock:
             return self._stamp(kind)
 
+    def stamps(self, kinds: tuple[str, ...]) -> list[int]:
+        """stamp() of each kind; pgvector: in one query."""
+        with self._lock:
+            if not self.pgvector:
+                return [self._stamp(kind) for kind in kinds]
+            stores = [self.store(kind) for kind in kinds]
+            found = stores[0].stamps([store.name for store in stores])
+            return [found[store.name] for store in stores]
+
     def serving(self, kind: str) -> int:
         """The stamp of the matcher this process serves this kind from (0: none built yet)."""
         return self._matchers.get(kind, (0,))[0]

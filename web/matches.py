@@ -89,7 +89,7 @@ def _page_key(rt: MatchingRuntime, kind: str, listing_id: int, k: int, reviewer:
     kinds = (other, kind) if reviewer else (other,)  # reviewers also see possible duplicates (same kind)
     # the index stamps follow index writes from any process, even one without the shared cache (pgvector: one
     # small query each); the cache's version follows every other change, the listing's own included
-    stamps = [(x, rt.stamp(x)) for x in kinds]
+    stamps = list(zip(kinds, rt.stamps(kinds)))
     key = rt.pages.key("matches", _template_digest(), rt.model_ident, rt.backend, kind, listing_id, k, locale_code(),
                        reviewer, here, stamps, feedback.rerank_state(db()))
     return key, stamps

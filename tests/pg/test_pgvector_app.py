@@ -79,3 +79,28 @@ def test_listing_changes_are_in_pgvector_at_their_commit(app, session, make_user
     listings.transition(session, item, owner, "close")
     session.commit()
     assert item.id not in store and store.search(new, 5) == []
+
+
+def test_a_cached_match_page_follows_pgvector_writes(app, client, login, session, make_user, make_listing):
+    """A served match page names both pgvector stamps (read in one query): a listing published after the page
+    was stored is on the next one, even when the page-version bump is lost."""
+    from services.cache import MemoryCache
+
+    runtime = app.extensions["matching"]
+    cache = runtime.pages.cache = MemoryCache(600)
+    cache.shared = True
+    broker = make_user("broker")
+    demand = make_listing("demand", make_user("company"), reviewer=broker)
+    make_listing("achievement", make_user("university"), reviewer=broker)
+    assert runtime.stamps(("achievement", "demand")) == [runtime.stamp("achievement"), runtime.stamp("demand")]
+    login(broker)
+    url = f"/matches/demand/{demand.id}"
+    assert client.get(url).status_code == 200
+    pages = [k for k in cache._items if k.startswith("techmatch:page:")]
+    assert len(pages) == 1
+    assert client.get(url).status_code == 200 and [k for k in cache._items if k.startswith("techmatch:page:")] == pages
+    before = runtime.stamp("achievement")
+    cache.incr = lambda _key: 0  # every page-version bump from here on is lost (and not known to be)
+    new = make_listing("achievement", make_user("university"), reviewer=broker, title="固态电池高镍正极界面稳定化包覆工艺")
+    assert runtime.stamp("achievement") > before
+    assert f'/achievement/{new.id}"' in client.get(url).get_data(as_text=True)

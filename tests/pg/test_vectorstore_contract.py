@@ -168,3 +168,20 @@ def test_factory_builds_a_pgvector_store(pg_conninfo):
         assert isinstance(s, PgVectorStore) and len(s) == 0
     finally:
         s.close()
+
+
+def test_pgvector_stamps_follow_every_committed_write_of_each_store(pg_conninfo):
+    a = PgVectorStore(DIM, "m", conninfo=pg_conninfo, name="stamps_a")
+    b = PgVectorStore(DIM, "m", conninfo=pg_conninfo, name="stamps_b")
+    try:
+        before = a.stamps(["stamps_a", "stamps_b", "stamps_none"])
+        assert before["stamps_none"] == 0 and before["stamps_a"] > 0 and before["stamps_b"] > 0
+        assert before["stamps_a"] == a.stamp() and before["stamps_b"] == b.stamp()
+        b.upsert([1], unit(1))
+        after = a.stamps(["stamps_a", "stamps_b"])  # b's write, seen through a's connection
+        assert after == {"stamps_a": before["stamps_a"], "stamps_b": before["stamps_b"] + 1}
+        b.remove([99])  # nothing removed: no new stamp
+        assert b.stamp() == after["stamps_b"]
+    finally:
+        a.close()
+        b.close()
