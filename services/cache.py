@@ -22,6 +22,7 @@ class Cache(Protocol):
     def incr(self, key: str) -> Optional[int]: ...
     def delete(self, key: str) -> None: ...
     def start_counter(self, key: str, value: int) -> None: ...
+    def counter_and_get(self, counter_key: str, key: str) -> tuple[Optional[int], Optional[Any]]: ...
 
 
 class NoCache:
@@ -49,6 +50,10 @@ class NoCache:
     def start_counter(self, key: str, value: int) -> None:
         """Set a counter that does not exist yet (an existing one is left as it is)."""
         return None
+
+    def counter_and_get(self, counter_key: str, key: str) -> tuple[Optional[int], Optional[Any]]:
+        """(counter(counter_key), get(key)), in one round trip where the store has them."""
+        return None, None
 
 
 class MemoryCache:
@@ -78,6 +83,9 @@ class MemoryCache:
     def start_counter(self, key: str, value: int) -> None:
         with self._lock:
             self._counters.setdefault(key, value)
+
+    def counter_and_get(self, counter_key: str, key: str) -> tuple[Optional[int], Optional[Any]]:
+        return self.counter(counter_key), self.get(key)
 
     def get(self, key: str) -> Optional[Any]:
         with self._lock:
@@ -144,6 +152,12 @@ class RedisCache:
     def start_counter(self, key: str, value: int) -> None:
         self._do(lambda: self.client.set(key, value, nx=True))
 
+    def counter_and_get(self, counter_key: str, key: str) -> tuple[Optional[int], Optional[Any]]:
+        raw = self._do(self.client.mget, [counter_key, key])
+        if raw is None:
+            return None, None
+        return int(raw[0] or 0), None if raw[1] is None else json.loads(raw[1])
+
 
 def generation(cache: Cache, key: str) -> Optional[int]:
     """A counter that values are cached under; None when the store cannot say (cache nothing then). A missing
@@ -153,6 +167,25 @@ def generation(cache: Cache, key: str) -> Optional[int]:
         cache.start_counter(key, time.time_ns())
         value = cache.counter(key)
     return value or None
+
+
+def versioned_get(cache: Cache, counter_key: str, key: str) -> tuple[Optional[int], Optional[Any]]:
+    """The counter's value (as generation()) and the value stored under key at that count (None: none stored,
+    or stored at another count), in one round trip; (None, None) when the store cannot say. Values stored at
+    an older count are never returned, however late they were written."""
+    count, stored = cache.counter_and_get(counter_key, key)
+    if count == 0:
+        count, stored = generation(cache, counter_key), None
+    if not count:
+        return None, None
+    if isinstance(stored, dict) and stored.get("at") == count and "value" in stored:
+        return count, stored["value"]
+    return count, None
+
+
+def versioned_set(cache: Cache, key: str, count: int, value: Any, ttl: Optional[int] = None) -> None:
+    """Store value under key as of the counter's value count (read by versioned_get before value was made)."""
+    cache.set(key, {"at": count, "value": value}, ttl)
 
 
 def build_cache(url: str, ttl: int = 600) -> Cache:

@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 from models import (Achievement, Demand, MatchNotice, Notification, NotificationSetting, ReviewEvent, User,
                     utcnow)
 
-from .cache import generation
+from .cache import versioned_get, versioned_set
 from .commits import CommitWatcher
 from .errors import NotFound
 
@@ -96,8 +96,8 @@ UNREAD_TTL = 60  # seconds an unread count may lag when a change's bump was lost
 
 class UnreadCounts:
     """Each user's unread count (the bell on every page) kept in the shared cache. A commit that changes a
-    user's notifications bumps that user's generation, which is read before the database and is part of the
-    count's key: a count read before such a commit is never stored under the new generation. The database
+    user's notifications bumps that user's generation, which is read before the database and stored with the
+    count: a count read before such a commit is never used after it. The database
     answers without a shared cache (CACHE_URL none or memory)."""
 
     def __init__(self, cache: Any) -> None:
@@ -117,15 +117,16 @@ class UnreadCounts:
             self.cache.incr(self.generation_key(user_id))
 
     def count(self, session: Session, user: User) -> int:
-        gen = generation(self.cache, self.generation_key(user.id)) if getattr(self.cache, "shared", False) else None
+        if not getattr(self.cache, "shared", False):
+            return unread_count(session, user)
+        key = f"techmatch:unread:v3:{user.id}"
+        gen, hit = versioned_get(self.cache, self.generation_key(user.id), key)  # one round trip
         if gen is None:
             return unread_count(session, user)
-        key = f"techmatch:unread:v2:{user.id}:{gen}"
-        hit = self.cache.get(key)
         if isinstance(hit, int):
             return hit
         n = unread_count(session, user)
-        self.cache.set(key, n, ttl=UNREAD_TTL)
+        versioned_set(self.cache, key, gen, n, UNREAD_TTL)
         return n
 
 

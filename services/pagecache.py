@@ -30,7 +30,7 @@ from sqlalchemy.orm import sessionmaker
 
 from models import Achievement, Demand, Field, Organisation, PairFeedback, Region
 
-from .cache import Cache, generation
+from .cache import Cache, versioned_get, versioned_set
 from .commits import CommitWatcher
 
 log = logging.getLogger(__name__)
@@ -38,6 +38,7 @@ VERSION_KEY = "techmatch:pages:version"
 # stands for the viewer's CSRF token in a stored fragment (no request carries NUL: web/input_guard.py)
 CSRF_SLOT = "\x00csrf\x00"
 WATCHED = (Demand, Achievement, Organisation, Field, Region, PairFeedback)
+Slot = tuple[str, int]  # (key, version): where a page is stored, as of which version
 
 
 class PageCache:
@@ -67,22 +68,22 @@ class PageCache:
         """Whether pages may be cached at all (a store every process shares)."""
         return bool(getattr(self.cache, "shared", False))
 
-    def key(self, *parts: Any) -> Optional[str]:
-        """The key for a page whose content depends on parts; None when the version cannot be read."""
+    def lookup(self, *parts: Any) -> tuple[Optional[Slot], Optional[dict]]:
+        """(slot, page) for a page whose content depends on parts, in one round trip: page is the stored one if
+        it is current, slot where a page rendered now is stored (None: store nothing, the version is unknown)."""
         if not self.shared:
-            return None
+            return None, None
         if self._owed:  # a bump this process lost while the store was down: made before anything is read
             self.bump()
-        version = generation(self.cache, VERSION_KEY)
-        if version is None or self._owed:
-            return None
-        digest = hashlib.sha256(repr(parts).encode("utf-8")).hexdigest()[:40]
-        return f"techmatch:page:v2:{version}:{digest}"
+        if self._owed:
+            return None, None
+        key = "techmatch:page:v3:" + hashlib.sha256(repr(parts).encode("utf-8")).hexdigest()[:40]
+        version, page = versioned_get(self.cache, VERSION_KEY, key)
+        if version is None:
+            return None, None
+        return (key, version), page if isinstance(page, dict) else None
 
-    def get(self, key: Optional[str]) -> Optional[dict]:
-        hit = self.cache.get(key) if key else None
-        return hit if isinstance(hit, dict) else None
-
-    def set(self, key: Optional[str], page: dict) -> None:
-        if key:
-            self.cache.set(key, page, ttl=self.ttl)
+    def store(self, slot: Optional[Slot], page: dict) -> None:
+        """Store a page rendered after lookup() gave this slot."""
+        if slot:
+            versioned_set(self.cache, slot[0], slot[1], page, self.ttl)

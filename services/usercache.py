@@ -9,8 +9,9 @@ keyed by a per-user **generation**:
   all bump `session_version` or the columns themselves) bumps the generation after it commits, from whichever
   process makes it (web, worker, CLI: all share CACHE_URL), so the next request of every process reads the
   row again;
-- the generation is read before the row, so a row read before such a commit is never stored under the new
-  generation;
+- the snapshot is stored with the generation read before the row, and used only while that generation is
+  current: a row read before such a commit is never used after it (generation and snapshot come in one round
+  trip);
 - a bump lost to a Redis outage is owed: until the process can make it, it takes no snapshot at all; other
   processes may use the old one for at most SNAPSHOT_TTL seconds;
 - write requests (POST and the rest) always read the row.
@@ -31,7 +32,7 @@ from sqlalchemy.orm.util import identity_key
 from models import User
 
 from .accounts import load_session_user
-from .cache import generation
+from .cache import versioned_get, versioned_set
 from .commits import CommitWatcher
 
 log = logging.getLogger(__name__)
@@ -79,15 +80,16 @@ class UserSnapshots:
             return None
         if self.owed:
             self._bump(set())
-        gen = generation(self.cache, self.generation_key(user_id)) if self.shared and not self.owed else None
+        if not self.shared or self.owed:
+            return load_session_user(session, session_id)
+        key = f"techmatch:user:v2:{user_id}"
+        gen, snap = versioned_get(self.cache, self.generation_key(user_id), key)  # one round trip
         if gen is None:
             return load_session_user(session, session_id)
-        key = f"techmatch:user:v1:{user_id}:{gen}"
-        snap = self.cache.get(key)
         if not isinstance(snap, dict) or set(snap) != set(SNAPSHOT):
             user = load_session_user(session, session_id)
             if user is not None:
-                self.cache.set(key, {name: getattr(user, name) for name in SNAPSHOT}, ttl=SNAPSHOT_TTL)
+                versioned_set(self.cache, key, gen, {name: getattr(user, name) for name in SNAPSHOT}, SNAPSHOT_TTL)
             return user
         if snap["session_version"] != version or not snap["active"]:
             return None

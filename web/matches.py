@@ -18,7 +18,7 @@ from matchmaking.vectorstore import IndexCorruptError, IndexMismatchError
 from services import feedback, listings, taxonomy
 from services.errors import NotFound
 from services.matching import MatchingRuntime
-from services.pagecache import CSRF_SLOT
+from services.pagecache import CSRF_SLOT, Slot
 
 from . import policy
 from .db import db, sessionmaker_for
@@ -65,13 +65,12 @@ def for_listing(kind: str, listing_id: int):
     k = min(max(request.args.get("k", 10, type=int) or 10, 1), 50)
     rt = runtime()
     here = request.path + (f"?k={k}" if "k" in request.args else "")  # the forms' way back: no other parameters
-    key, stamps = _page_key(rt, kind, listing_id, k, reviewer, here)
-    page = rt.pages.get(key)
+    slot, stamps, page = _lookup(rt, kind, listing_id, k, reviewer, here)
     if page is None:
         page = _render_page(rt, kind, listing_id, k, reviewer, here)
-        if key and not page["problem"] and all(rt.serving(x) in (0, stamp) for x, stamp in stamps):
+        if not page["problem"] and all(rt.serving(x) in (0, stamp) for x, stamp in stamps):
             # not while an older matcher serves (a rebuild runs); 0: none was needed (no published listing of that kind)
-            rt.pages.set(key, page)
+            rt.pages.store(slot, page)
     # the same check as for a page rendered now (get_listing's can_view follows from either side)
     elif not (reviewer or (page["owner_id"] == current_user.id and page["status"] == "published")):
         abort(404)
@@ -79,20 +78,20 @@ def for_listing(kind: str, listing_id: int):
                            problem=page["problem"], results=Markup(page["results"].replace(CSRF_SLOT, csrf_token())))
 
 
-def _page_key(rt: MatchingRuntime, kind: str, listing_id: int, k: int, reviewer: bool,
-              here: str) -> tuple[Optional[str], list[tuple[str, int]]]:
-    """The page's key in the page cache and the index stamps it names; (None, []) without a shared store.
+def _lookup(rt: MatchingRuntime, kind: str, listing_id: int, k: int, reviewer: bool,
+            here: str) -> tuple[Optional[Slot], list[tuple[str, int]], Optional[dict]]:
+    """(slot, index stamps, stored page or None) from the page cache; (None, [], None) without a shared store.
     Nothing here reads the listing: a served page costs no query but the index stamps (pgvector)."""
     if not rt.pages.shared:
-        return None, []
+        return None, [], None
     other = "achievement" if kind == "demand" else "demand"
     kinds = (other, kind) if reviewer else (other,)  # reviewers also see possible duplicates (same kind)
     # the index stamps follow index writes from any process, even one without the shared cache (pgvector: one
-    # small query each); the cache's version follows every other change, the listing's own included
+    # small query); the cache's version follows every other change, the listing's own included
     stamps = list(zip(kinds, rt.stamps(kinds)))
-    key = rt.pages.key("matches", _template_digest(), rt.model_ident, rt.backend, kind, listing_id, k, locale_code(),
-                       reviewer, here, stamps, feedback.rerank_state(db()))
-    return key, stamps
+    slot, page = rt.pages.lookup("matches", _template_digest(), rt.model_ident, rt.backend, kind, listing_id, k,
+                                 locale_code(), reviewer, here, stamps, feedback.rerank_state(db()))
+    return slot, stamps, page
 
 
 def _render_page(rt: MatchingRuntime, kind: str, listing_id: int, k: int, reviewer: bool, here: str) -> dict:

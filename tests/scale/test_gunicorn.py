@@ -96,7 +96,7 @@ def test_a_user_deactivated_in_another_process_is_signed_out_on_every_worker(
     client = site.client()
     assert site.login(client, user.email).status_code == 302
     assert site.many(lambda _: site.get(client, "/demands/mine").status_code, 12) == [200] * 12
-    assert redis.Redis.from_url(cache_url).keys("techmatch:user:v1:*"), "the workers keep user snapshots"
+    assert redis.Redis.from_url(cache_url).keys("techmatch:user:v2:*"), "the workers keep user snapshots"
     accounts.set_active(session, session.get(User, user.id), False, actor=session.get(User, admin.id))
     session.commit()
     assert site.many(lambda _: site.get(client, "/demands/mine").status_code, 12) == [302] * 12

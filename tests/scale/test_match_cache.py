@@ -88,13 +88,14 @@ def test_a_redis_counter_reads_zero_until_started_or_bumped_and_then_counts_on(r
     assert cache.incr("c:bumped") == 1 and cache.counter("c:bumped") == 1
     pages = PageCache(cache, 60)
     client.delete(VERSION_KEY)
-    key = pages.key("page", 1)
+    slot, _ = pages.lookup("page", 1)
     assert int(client.get(VERSION_KEY)) > 10 ** 15, "a new page version starts from the clock, not from 0"
-    assert pages.key("page", 1) == key
+    pages.store(slot, {"title": "t"})
+    assert pages.lookup("page", 1) == (slot, {"title": "t"})
     pages.bump()
-    assert pages.key("page", 1) != key
+    assert pages.lookup("page", 1)[0] != slot and pages.lookup("page", 1)[1] is None
     redis_server.stop()
-    assert cache.counter("c:new") is None and pages.key("page", 1) is None
+    assert cache.counter("c:new") is None and pages.lookup("page", 1) == (None, None)
 
 
 def test_a_query_vector_is_encoded_once_per_text_in_a_process_even_without_a_cache(

@@ -123,30 +123,35 @@ def test_a_bump_lost_to_an_outage_is_made_before_the_version_is_read_again():
     memory = MemoryCache(600)
     memory.shared = True
     pages = PageCache(memory, 600)
-    before = pages.key("x")
+    before, _ = pages.lookup("x")
     real_incr = memory.incr
     memory.incr = lambda _key: None  # the store does not answer this bump
     pages.bump()
-    assert pages.key("x") is None, "while the bump is owed this process stores and serves no page"
+    assert pages.lookup("x") == (None, None), "while the bump is owed this process stores and serves no page"
     memory.incr = real_incr  # the store is back
-    after = pages.key("x")
-    assert after and after != before and pages.key("x") == after
+    after, _ = pages.lookup("x")
+    assert after and after != before and pages.lookup("x")[0] == after
 
 
 def test_without_a_readable_version_nothing_is_cached():
-    assert PageCache(NoCache(), 600).key("x") is None
+    assert PageCache(NoCache(), 600).lookup("x") == (None, None)
     # a per-process store never hears of other processes' commits: no pages on it
-    assert PageCache(MemoryCache(600), 600).key("x") is None
+    assert PageCache(MemoryCache(600), 600).lookup("x") == (None, None)
     down = PageCache(RedisCache("redis://127.0.0.1:1/0", 600), 600)  # nothing listens on port 1
-    assert down.key("x") is None and down.get(None) is None
-    down.set(None, "<ol></ol>")  # a no-op, not an error
+    assert down.lookup("x") == (None, None)
+    down.store(None, {"results": "<ol></ol>"})  # a no-op, not an error
     down.bump()
     memory = PageCache(MemoryCache(600), 600)
     memory.cache.shared = True
-    before = memory.key("x")
-    assert before and memory.key("x") == before and memory.key("y") != before
+    before, _ = memory.lookup("x")
+    assert before and memory.lookup("x")[0] == before and memory.lookup("y")[0] != before
+    memory.store(before, {"title": "t"})
+    assert memory.lookup("x") == (before, {"title": "t"})
     memory.bump()
-    assert memory.key("x") != before
+    after, page = memory.lookup("x")
+    assert after != before and page is None, "a page stored at an older version is never served"
+    memory.store(before, {"title": "late"})  # rendered before the bump, stored after it
+    assert memory.lookup("x") == (after, None)
 
 
 def test_index_writes_bump_the_version(app, session, market):

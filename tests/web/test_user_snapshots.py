@@ -37,7 +37,7 @@ def user_queries(app):
 
 
 def _stored(users: UserSnapshots) -> list[dict]:
-    return [json.loads(v) for k, (_t, v) in users.cache._items.items() if k.startswith("techmatch:user:v1:")]
+    return [json.loads(v)["value"] for k, (_t, v) in users.cache._items.items() if k.startswith("techmatch:user:v2:")]
 
 
 def test_a_second_reading_request_reads_no_user_row_and_stores_nothing_secret(client, login_as, snapshots,
