@@ -103,7 +103,7 @@ class UnreadCounts:
     def __init__(self, cache: Any) -> None:
         self.cache = cache
         self.watcher = CommitWatcher(
-            "unread_users", lambda obj: (obj.user_id,) if isinstance(obj, Notification) else (), self._bump)
+            "unread_users", lambda obj: (obj.user_id,) if isinstance(obj, Notification) else (), self.bump)
 
     @staticmethod
     def generation_key(user_id: int) -> str:
@@ -112,7 +112,7 @@ class UnreadCounts:
     def install(self, factory: Any) -> None:
         self.watcher.install(factory)
 
-    def _bump(self, user_ids: set) -> None:
+    def bump(self, user_ids: set) -> None:
         for user_id in user_ids:
             self.cache.incr(self.generation_key(user_id))
 

@@ -48,7 +48,7 @@ class UserSnapshots:
         self.cache = cache
         self.owed: set[int] = set()
         self.watcher = CommitWatcher(
-            "signed_in_users", lambda obj: (obj.id,) if isinstance(obj, User) and obj.id else (), self._bump)
+            "signed_in_users", lambda obj: (obj.id,) if isinstance(obj, User) and obj.id else (), self.bump)
 
     @staticmethod
     def generation_key(user_id: int) -> str:
@@ -62,7 +62,7 @@ class UserSnapshots:
         """Bump a user's generation after each commit of a session from this factory that touched the user."""
         self.watcher.install(factory)
 
-    def _bump(self, user_ids: set) -> None:
+    def bump(self, user_ids: set) -> None:
         if not self.shared:
             return
         lost = {i for i in user_ids | self.owed if self.cache.incr(self.generation_key(i)) is None}
@@ -79,7 +79,7 @@ class UserSnapshots:
         except ValueError:
             return None
         if self.owed:
-            self._bump(set())
+            self.bump(set())
         if not self.shared or self.owed:
             return load_session_user(session, session_id)
         key = f"techmatch:user:v2:{user_id}"

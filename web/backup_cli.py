@@ -2,19 +2,24 @@
 PostgreSQL) and a checked restore."""
 from __future__ import annotations
 
+import logging
 import sys
 from pathlib import Path
 
 import click
 from flask import Flask, current_app
 from flask.cli import AppGroup
+from sqlalchemy import select
+from sqlalchemy.exc import SQLAlchemyError
 
+from models import User
 from services import audit, backup
 from services.errors import ServiceError
 
 from .cli import message_for_cli
-from .db import write_session
+from .db import sessionmaker_for, write_session
 
+log = logging.getLogger(__name__)
 backup_cli = AppGroup("backup", help="Back up and restore the database (SQLite online backup API; pg_dump/pg_restore).")
 
 
@@ -28,6 +33,24 @@ def _head() -> str:
 
     from migrations import runner
     return ScriptDirectory.from_config(runner.alembic_config(current_app.config["DATABASE_URL"])).get_current_head()
+
+
+def _user_ids() -> set[int]:
+    """The users of the database as it is now (none if it cannot be read: a damaged one is restored all the same)."""
+    try:
+        with sessionmaker_for(current_app)() as s:
+            return set(s.scalars(select(User.id)))
+    except SQLAlchemyError as err:
+        log.warning("could not read the users before the restore: %s", type(err).__name__)
+        return set()
+
+
+def _forget_cached(user_ids: set[int]) -> None:
+    """The shared cache describes the replaced content: move on the page version and the generations of every
+    user of either content (signed-in user snapshots, unread counts), so nothing cached before is served."""
+    current_app.extensions["matching"].pages.bump()
+    current_app.extensions["signed_in_users"].bump(user_ids)
+    current_app.extensions["unread_counts"].bump(user_ids)
 
 
 def _fail(err: ServiceError | backup.ToolError) -> None:
@@ -67,6 +90,7 @@ def backup_restore(path: Path, yes: bool) -> None:
             info = backup.inspect(path, _head())
         if not yes:
             click.confirm(f"Replace {target} with {path} ({info.users} users)? / 用备份覆盖当前数据库？", abort=True)
+        users_before = _user_ids()
         if _pg():
             for key in ("db_engine", "db_write_engine"):
                 current_app.extensions[key].dispose()  # no pooled connection holds locks on the old tables
@@ -76,6 +100,7 @@ def backup_restore(path: Path, yes: bool) -> None:
         _fail(err)
     for key in ("db_engine", "db_write_engine"):
         current_app.extensions[key].dispose()  # no pooled connection keeps pages of the old content
+    _forget_cached(users_before | _user_ids())
     with write_session(current_app) as s:
         audit.record(s, "backup.restored", target=f"file:{path.name}", detail={"users": info.users})
         s.commit()

@@ -20,6 +20,13 @@ def _count(session, model):
 
 
 def test_restore_drill(app, session, make_user, make_listing, tmp_path, client):
+    from services.cache import MemoryCache
+    from services.pagecache import VERSION_KEY
+
+    cache = MemoryCache(600)
+    cache.shared = True  # as Redis would be: what it holds must not outlive the content it was made from
+    app.extensions["matching"].pages.cache = cache
+    app.extensions["signed_in_users"].cache = app.extensions["unread_counts"].cache = cache
     broker, owner = make_user("broker"), make_user("company")
     kept = make_listing("demand", owner, reviewer=broker, title="备份前发布的需求")
     cli = app.test_cli_runner()
@@ -29,8 +36,12 @@ def test_restore_drill(app, session, make_user, make_listing, tmp_path, client):
     assert cli.invoke(args=["backup", "create", str(target)]).exit_code == 2  # never overwrites
 
     later = make_listing("demand", owner, reviewer=broker, title="备份之后才加的需求")
-    kept_id, later_id, owner_email = kept.id, later.id, owner.email
-    make_user("admin")
+    kept_id, later_id, owner_email, ids = kept.id, later.id, owner.email, [owner.id, broker.id]
+    admin_id = make_user("admin").id  # not in the backup
+    users = app.extensions["signed_in_users"]
+    counters = lambda: [cache.counter(VERSION_KEY)] + [cache.counter(users.generation_key(i))  # noqa: E731
+                                                       for i in (*ids, admin_id)]
+    before = counters()
     users_in_backup = 2
     assert _count(session, Demand) == 2
     session.close()
@@ -40,6 +51,7 @@ def test_restore_drill(app, session, make_user, make_listing, tmp_path, client):
     assert _count(session, Demand) == 1 and _count(session, User) == users_in_backup
     assert session.get(Demand, kept_id).title == "备份前发布的需求" and session.get(Demand, later_id) is None
     assert session.scalar(select(AuditEvent.action).order_by(AuditEvent.id.desc()).limit(1)) == "backup.restored"
+    assert all(a > b for a, b in zip(counters(), before)), "nothing cached from the replaced content is served"
     session.close()
     # the restored database serves pages and takes writes (sign-in records an audit event)
     assert client.submit("/login", {"email": owner_email, "password": PASSWORD}).status_code == 302
