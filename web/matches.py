@@ -28,6 +28,7 @@ bp = Blueprint("matches", __name__, url_prefix="/matches")
 policy.allow("matches.for_listing", "GET", policy.SIGNED_IN, relation="owner_or_staff",
              note="staff: any listing; owner: own published listing; 404 otherwise. No contact fields.")
 log = logging.getLogger(__name__)
+UNAVAILABLE = (ModelNotReady, IndexMismatchError, IndexCorruptError)  # matching cannot answer: the page says so
 
 
 def init_app(app: Flask) -> None:
@@ -50,7 +51,7 @@ def possible_duplicates(item) -> list:
     """Published listings that look like this unpublished one; empty when matching is unavailable."""
     try:
         views = runtime().similar(db(), item, k=3)
-    except (ModelNotReady, IndexMismatchError, IndexCorruptError) as err:
+    except UNAVAILABLE as err:
         log.warning("duplicate check unavailable: %s", type(err).__name__)
         return []
     return [v for v in views if v.match.score >= current_app.config["DUPLICATE_MIN_SCORE"]]
@@ -65,7 +66,10 @@ def for_listing(kind: str, listing_id: int):
     k = min(max(request.args.get("k", 10, type=int) or 10, 1), 50)
     rt = runtime()
     here = request.path + (f"?k={k}" if "k" in request.args else "")  # the forms' way back: no other parameters
-    slot, stamps, page = _lookup(rt, kind, listing_id, k, reviewer, here)
+    try:
+        slot, stamps, page = _lookup(rt, kind, listing_id, k, reviewer, here)
+    except UNAVAILABLE:  # pgvector's stamps need the model's tables: _render_page says what is wrong
+        slot, stamps, page = None, [], None
     if page is None:
         page = _render_page(rt, kind, listing_id, k, reviewer, here)
         if not page["problem"] and all(rt.serving(x) in (0, stamp) for x, stamp in stamps):
@@ -107,7 +111,7 @@ def _render_page(rt: MatchingRuntime, kind: str, listing_id: int, k: int, review
     problem, fresh = None, ([], [], None)
     try:
         fresh = _fresh(rt, item, k, reviewer)
-    except (ModelNotReady, IndexMismatchError, IndexCorruptError) as err:
+    except UNAVAILABLE as err:
         log.warning("matching unavailable: %s", type(err).__name__)
         problem = _("Matching is not available right now: the search index must be rebuilt. "
                     "An operator can run `flask index rebuild`.")

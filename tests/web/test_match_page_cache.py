@@ -190,3 +190,24 @@ def test_a_listings_fingerprint_is_the_same_in_every_process():
             for seed in (1, 2, 3, 4)]
     assert len({fp for fp, _ in outs}) == 1
     assert len({modes for _, modes in outs}) > 1, "the plain repr does differ between processes"
+
+
+@pytest.mark.parametrize("broken", ["stamps", "find_matches"])
+def test_matching_unavailable_is_said_on_the_page_and_not_cached(app, client, market, login, monkeypatch, broken):
+    """pgvector's stamps need the model (ModelNotReady without it): the page is rendered without the cache (and
+    says what is wrong if the engine cannot answer either). The engine can fail on its own (an index built by
+    another model): the page says so. Either way nothing is stored, and it is never a 500."""
+    from matchmaking.encoders import ModelNotReady
+    from matchmaking.vectorstore import IndexMismatchError
+
+    err = ModelNotReady("no model") if broken == "stamps" else IndexMismatchError("other model")
+
+    def fail(*_a, **_kw):
+        raise err
+
+    monkeypatch.setattr(app.extensions["matching"], broken, fail)
+    login(market["broker"])
+    page = client.get(f"/matches/demand/{market['demand'].id}")
+    assert page.status_code == 200 and _pages(app) == []
+    said = "flask index rebuild" in page.get_data(as_text=True)
+    assert said == (broken == "find_matches")
