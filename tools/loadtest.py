@@ -55,7 +55,8 @@ def _args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--vector-cache", default=str(_default_vector_cache()), help="cached real passage vectors")
     p.add_argument("--model", default=str(ROOT / "instance/models/multilingual-e5-small"))
     p.add_argument("--profile", type=int, default=0,
-                   help="instead of wrk: profile this many match pages in-process (cProfile, top functions)")
+                   help="instead of wrk: profile this many match pages in-process (cProfile, top functions, SQL "
+                        "statements per page; with --cache-url redis the pages served from the page cache)")
     p.add_argument("--keep", action="store_true", help="keep the database folder (printed) at the end")
     p.add_argument("--seed-only", action="store_true", help="seed, keep the folder (printed) and stop")
     p.add_argument("--reuse", default=None, metavar="DIR",
