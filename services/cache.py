@@ -4,6 +4,8 @@ A cache is only ever an optimisation: a store that does not answer is a miss (lo
 an error the user sees. Keys must name everything a value depends on (callers build them)."""
 from __future__ import annotations
 
+import hashlib
+import hmac
 import json
 import logging
 import threading
@@ -41,7 +43,8 @@ class NoCache:
         return None
 
     def incr(self, key: str) -> Optional[int]:
-        """Add one to a counter that never expires; its new value, or None when the store did not answer."""
+        """Add one to a counter that never expires (a missing one starts from the clock, never again from a
+        count values were stored at before it was lost); its new value, or None when the store did not answer."""
         return None
 
     def delete(self, key: str) -> None:
@@ -73,7 +76,7 @@ class MemoryCache:
 
     def incr(self, key: str) -> Optional[int]:
         with self._lock:
-            self._counters[key] = self._counters.get(key, 0) + 1
+            self._counters[key] = self._counters.get(key, time.time_ns()) + 1
             return self._counters[key]
 
     def delete(self, key: str) -> None:
@@ -143,8 +146,11 @@ class RedisCache:
         return None if value is None else int(value)
 
     def incr(self, key: str) -> Optional[int]:
-        value = self._do(self.client.incr, key)
-        return None if value is None else int(value)
+        def start_and_add() -> Any:  # one round trip
+            return self.client.pipeline(transaction=False).set(key, time.time_ns(), nx=True).incr(key).execute()
+
+        done = self._do(start_and_add)
+        return None if done is None else int(done[-1])
 
     def delete(self, key: str) -> None:
         self._do(self.client.delete, key)
@@ -156,7 +162,11 @@ class RedisCache:
         raw = self._do(self.client.mget, [counter_key, key])
         if raw is None:
             return None, None
-        return int(raw[0] or 0), None if raw[1] is None else json.loads(raw[1])
+        try:
+            return int(raw[0] or 0), None if raw[1] is None else json.loads(raw[1])
+        except ValueError:  # not written by this code (another program on the same database): cache nothing
+            log.warning("unreadable values under %s / %s in the cache store", counter_key, key)
+            return None, None
 
 
 def generation(cache: Cache, key: str) -> Optional[int]:
@@ -171,29 +181,46 @@ def generation(cache: Cache, key: str) -> Optional[int]:
 
 def versioned_get(cache: Cache, counter_key: str, key: str) -> tuple[Optional[int], Optional[Any]]:
     """The counter's value (as generation()) and the value stored under key at that count (None: none stored,
-    or stored at another count), in one round trip; (None, None) when the store cannot say. Values stored at
-    an older count are never returned, however late they were written."""
+    stored at another count, or not signed with this deployment's key), in one round trip; (None, None) when
+    the store cannot say. Values stored at an older count are never returned, however late they were written."""
     count, stored = cache.counter_and_get(counter_key, key)
     if count == 0:
         count, stored = generation(cache, counter_key), None
     if not count:
         return None, None
-    if isinstance(stored, dict) and stored.get("at") == count and "value" in stored:
-        return count, stored["value"]
-    return count, None
+    if not (isinstance(stored, dict) and stored.get("at") == count and isinstance(stored.get("body"), str)
+            and hmac.compare_digest(str(stored.get("mac")), _mac(cache, key, count, stored["body"]))):
+        return count, None
+    try:
+        return count, json.loads(stored["body"])
+    except ValueError:
+        return count, None
 
 
 def versioned_set(cache: Cache, key: str, count: int, value: Any, ttl: Optional[int] = None) -> None:
-    """Store value under key as of the counter's value count (read by versioned_get before value was made)."""
-    cache.set(key, {"at": count, "value": value}, ttl)
+    """Store value under key as of the counter's value count (read by versioned_get before value was made),
+    signed with the cache's key: what decides access (a signed-in user's role, a page's owner) is taken only
+    from values this deployment wrote, never from another one sharing the Redis database, nor from anyone who
+    can write to it but does not hold SECRET_KEY."""
+    body = json.dumps(value, separators=(",", ":"))
+    cache.set(key, {"at": count, "body": body, "mac": _mac(cache, key, count, body)}, ttl)
 
 
-def build_cache(url: str, ttl: int = 600) -> Cache:
-    """The cache for a CACHE_URL."""
+def _mac(cache: Cache, key: str, count: int, body: str) -> str:
+    signing_key = getattr(cache, "signing_key", b"")
+    return hmac.new(signing_key, f"{key}\n{count}\n{body}".encode("utf-8"), hashlib.sha256).hexdigest()
+
+
+def build_cache(url: str, ttl: int = 600, secret: str = "") -> Cache:
+    """The cache for a CACHE_URL; secret (the app's SECRET_KEY) signs what versioned_set stores."""
+    cache: Cache
     if url in ("", "none"):
-        return NoCache()
-    if url == "memory":
-        return MemoryCache(ttl)
-    if url.startswith(("redis://", "rediss://", "unix://")):
-        return RedisCache(url, ttl)
-    raise ValueError(f"CACHE_URL must be none, memory or redis://..., got {url!r}")
+        cache = NoCache()
+    elif url == "memory":
+        cache = MemoryCache(ttl)
+    elif url.startswith(("redis://", "rediss://", "unix://")):
+        cache = RedisCache(url, ttl)
+    else:
+        raise ValueError(f"CACHE_URL must be none, memory or redis://..., got {url!r}")
+    cache.signing_key = hashlib.sha256(b"techmatch cache values\n" + secret.encode("utf-8")).digest()
+    return cache

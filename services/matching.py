@@ -77,7 +77,8 @@ class MatchingRuntime:
         self._sync_lock = threading.RLock()  # index writes (sync, rebuild): one at a time
         self._stores: dict[str, tuple[int, FaissStore]] = {}
         self._matchers: dict[str, tuple[int, HybridMatcher]] = {}
-        self.cache = build_cache(str(config.get("CACHE_URL", "none")), int(config.get("CACHE_TTL", 600)))
+        self.cache = build_cache(str(config.get("CACHE_URL", "none")), int(config.get("CACHE_TTL", 600)),
+                                 str(config.get("SECRET_KEY", "")))
         # rendered match results (web/matches.py), keyed by a version that commits and index writes bump
         self.pages = PageCache(self.cache, int(config.get("CACHE_TTL", 600)))
         self._qvecs: "OrderedDict[str, np.ndarray]" = OrderedDict()  # query vectors by (model, text hash)

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import threading
 from typing import Any, Optional
 
 from sqlalchemy.orm import sessionmaker
@@ -46,7 +47,9 @@ class PageCache:
 
     def __init__(self, cache: Cache, ttl: int) -> None:
         self.cache, self.ttl = cache, ttl
-        self._owed = False
+        self._started = 0  # bumps started by this process
+        self._debt = 0  # the latest lost bump not yet covered by a later one (0: none owed)
+        self._lock = threading.Lock()
         # after each commit of a session from the factory that touched a watched row (or noted an index write)
         self.watcher = CommitWatcher("pages_changed", lambda obj: ("rows",) if isinstance(obj, WATCHED) else (),
                                      lambda _changed: self.bump())
@@ -55,13 +58,27 @@ class PageCache:
         """Bump the version after each commit of a session from this factory that touched a watched row."""
         self.watcher.install(factory)
 
-    def bump(self) -> None:
-        """Every stored page is out of date (they are keyed by the version, and expire on their own)."""
-        owed = self.cache.incr(VERSION_KEY) is None and self.shared
-        if owed and not self._owed:  # once per outage, not on every page that tries to pay it
-            log.warning("could not bump the page version: this process caches no page until it can; other "
-                        "processes' cached match pages may lag for up to %s s", self.ttl)
-        self._owed = owed
+    def bump(self) -> bool:
+        """Every stored page is out of date (they are stored with the version, and expire on their own). False if
+        the store did not answer: the bump is owed, and this process caches no page until it has made it."""
+        with self._lock:
+            self._started += 1
+            mine = self._started
+        done = self.cache.incr(VERSION_KEY) is not None or not self.shared
+        with self._lock:
+            if done and mine > self._debt:
+                # this bump started after the lost one had ended, so after that one's commit: it covers it
+                self._debt = 0
+            elif not done:
+                if not self._debt:  # once per outage
+                    log.warning("could not bump the page version: this process caches no page until it can; "
+                                "other processes' cached match pages may lag for up to %s s", self.ttl)
+                self._debt = max(self._debt, mine)
+        return done
+
+    @property
+    def _owed(self) -> bool:
+        return self._debt > 0
 
     @property
     def shared(self) -> bool:

@@ -23,6 +23,7 @@ row, as before.
 from __future__ import annotations
 
 import logging
+import threading
 from typing import Any, Optional
 
 from sqlalchemy.orm import Session, make_transient_to_detached, sessionmaker
@@ -47,6 +48,7 @@ class UserSnapshots:
     def __init__(self, cache: Any) -> None:
         self.cache = cache
         self.owed: set[int] = set()
+        self._lock = threading.Lock()
         self.watcher = CommitWatcher(
             "signed_in_users", lambda obj: (obj.id,) if isinstance(obj, User) and obj.id else (), self.bump)
 
@@ -62,14 +64,20 @@ class UserSnapshots:
         """Bump a user's generation after each commit of a session from this factory that touched the user."""
         self.watcher.install(factory)
 
-    def bump(self, user_ids: set) -> None:
+    def bump(self, user_ids: set) -> bool:
+        """Move these users' generations (and any this process still owes) on; False if some bump was lost
+        (it is owed, and made on this process's next load or bump)."""
         if not self.shared:
-            return
-        lost = {i for i in user_ids | self.owed if self.cache.incr(self.generation_key(i)) is None}
-        if lost and not self.owed:  # once per outage
-            log.warning("could not bump %d signed-in user snapshot(s): this process reads every user from the "
-                        "database until it can; other processes may lag for up to %s s", len(lost), SNAPSHOT_TTL)
-        self.owed = lost
+            return False
+        with self._lock:  # threads of one process: no owed bump is overwritten by another thread's outcome
+            todo, self.owed = set(user_ids) | self.owed, set()
+        lost = {i for i in todo if self.cache.incr(self.generation_key(i)) is None}
+        with self._lock:
+            if lost and not self.owed:  # once per outage
+                log.warning("could not bump %d signed-in user snapshot(s): this process reads every user from the "
+                            "database until it can; other processes may lag for up to %s s", len(lost), SNAPSHOT_TTL)
+            self.owed |= lost
+        return not lost
 
     def load(self, session: Session, session_id: str) -> Optional[User]:
         """The user for a Flask-Login id 'user:version', or None if the session was ended (as

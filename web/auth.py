@@ -36,7 +36,8 @@ def init_app(app: Flask) -> None:
     login_manager.session_protection = "strong"
     # reading requests take the user from a snapshot in the shared cache when there is one (services/usercache.py)
     app.extensions["signed_in_users"] = users = usercache.UserSnapshots(
-        build_cache(str(app.config.get("CACHE_URL", "none")), int(app.config.get("CACHE_TTL", 600))))
+        build_cache(str(app.config.get("CACHE_URL", "none")), int(app.config.get("CACHE_TTL", 600)),
+                    str(app.config.get("SECRET_KEY", ""))))
     users.install(sessionmaker_for(app))
     login_manager.user_loader(_load_user)
 

@@ -48,9 +48,18 @@ def _user_ids() -> set[int]:
 def _forget_cached(user_ids: set[int]) -> None:
     """The shared cache describes the replaced content: move on the page version and the generations of every
     user of either content (signed-in user snapshots, unread counts), so nothing cached before is served."""
-    current_app.extensions["matching"].pages.bump()
-    current_app.extensions["signed_in_users"].bump(user_ids)
+    pages, users = current_app.extensions["matching"].pages, current_app.extensions["signed_in_users"]
+    if not pages.shared:
+        click.echo("note: CACHE_URL here is not a shared store; if the web processes use Redis, flush its cache "
+                   "database now (redis-cli -n N FLUSHDB) / 注意：此处 CACHE_URL 不是共享缓存；若网站进程使用 Redis，"
+                   "请立即清空其缓存库", err=True)
+        return
+    done = pages.bump()
+    done = users.bump(user_ids) and done
     current_app.extensions["unread_counts"].bump(user_ids)
+    if not done:
+        click.echo("warning: the cache store did not answer; flush its database (redis-cli -n N FLUSHDB) before "
+                   "the web processes serve cached pages again / 警告：缓存服务无响应，请清空其缓存库", err=True)
 
 
 def _fail(err: ServiceError | backup.ToolError) -> None:

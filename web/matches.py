@@ -28,6 +28,7 @@ bp = Blueprint("matches", __name__, url_prefix="/matches")
 policy.allow("matches.for_listing", "GET", policy.SIGNED_IN, relation="owner_or_staff",
              note="staff: any listing; owner: own published listing; 404 otherwise. No contact fields.")
 log = logging.getLogger(__name__)
+PAGE_PARTS = frozenset({"title", "owner_id", "status", "problem", "results"})  # what _render_page stores
 UNAVAILABLE = (ModelNotReady, IndexMismatchError, IndexCorruptError)  # matching cannot answer: the page says so
 
 
@@ -95,6 +96,8 @@ def _lookup(rt: MatchingRuntime, kind: str, listing_id: int, k: int, reviewer: b
     stamps = list(zip(kinds, rt.stamps(kinds)))
     slot, page = rt.pages.lookup("matches", _template_digest(), rt.model_ident, rt.backend, kind, listing_id, k,
                                  locale_code(), reviewer, here, stamps, feedback.rerank_state(db()))
+    if page is not None and set(page) != PAGE_PARTS:  # stored by another version of this code: a miss
+        page = None
     return slot, stamps, page
 
 

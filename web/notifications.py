@@ -79,7 +79,8 @@ def init_app(app: Flask) -> None:
     app.jinja_env.globals["unread_notifications"] = _unread
     # the bell's count on every page: from the shared cache when there is one (was ~15% of a cached match page)
     app.extensions["unread_counts"] = counts = notifications.UnreadCounts(
-        build_cache(str(app.config.get("CACHE_URL", "none")), int(app.config.get("CACHE_TTL", 600))))
+        build_cache(str(app.config.get("CACHE_URL", "none")), int(app.config.get("CACHE_TTL", 600)),
+                    str(app.config.get("SECRET_KEY", ""))))
     counts.install(factory)
     app.cli.add_command(notify_cli)
     # one-click unsubscribe (RFC 8058) posts from the mail client: the signed token is the credential

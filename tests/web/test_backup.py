@@ -79,3 +79,12 @@ def test_restore_refuses_what_is_not_a_backup_of_this_schema(app, tmp_path, make
         result = cli.invoke(args=["backup", "restore", str(path), "--yes"])
         assert result.exit_code == 2 and words in result.output, (path.name, result.output)
     assert not list(tmp_path.glob("app.db.before-restore-*"))  # nothing was touched
+
+
+def test_a_restore_without_the_shared_cache_says_to_flush_it(app, make_user, tmp_path):
+    make_user("company")
+    cli = app.test_cli_runner()
+    target = tmp_path / "backup.db"
+    assert cli.invoke(args=["backup", "create", str(target)]).exit_code == 0
+    result = cli.invoke(args=["backup", "restore", str(target), "--yes"])  # CACHE_URL=none in the tests
+    assert result.exit_code == 0 and "FLUSHDB" in result.output and "请立即清空其缓存库" in result.output

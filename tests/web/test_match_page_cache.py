@@ -211,3 +211,25 @@ def test_matching_unavailable_is_said_on_the_page_and_not_cached(app, client, ma
     assert page.status_code == 200 and _pages(app) == []
     said = "flask index rebuild" in page.get_data(as_text=True)
     assert said == (broken == "find_matches")
+
+
+def test_a_lost_bump_is_not_cleared_by_a_bump_that_started_before_it():
+    """Threads of one process bump at once: a success that was already under way when another bump was lost may
+    have reached Redis before that bump's commit, so it does not pay the debt; a later one does."""
+    memory = MemoryCache(600)
+    memory.shared = True
+    pages = PageCache(memory, 600)
+    real_incr = memory.incr
+
+    def first_incr(key):  # while the first bump is in flight, a second one starts and is lost
+        memory.incr = lambda _key: None
+        assert pages.bump() is False
+        memory.incr = real_incr
+        return real_incr(key)
+
+    memory.incr = first_incr
+    assert pages.bump() is True
+    assert pages._owed, "the success started before the lost bump: still owed"
+    assert pages.lookup("x") != (None, None), "the lookup made the owed bump itself"
+    assert not pages._owed
+    assert pages.bump() is True and pages.lookup("x")[0] is not None

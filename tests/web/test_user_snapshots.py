@@ -37,7 +37,8 @@ def user_queries(app):
 
 
 def _stored(users: UserSnapshots) -> list[dict]:
-    return [json.loads(v)["value"] for k, (_t, v) in users.cache._items.items() if k.startswith("techmatch:user:v2:")]
+    return [json.loads(json.loads(v)["body"]) for k, (_t, v) in users.cache._items.items()
+            if k.startswith("techmatch:user:v2:")]
 
 
 def test_a_second_reading_request_reads_no_user_row_and_stores_nothing_secret(client, login_as, snapshots,
@@ -53,11 +54,15 @@ def test_a_second_reading_request_reads_no_user_row_and_stores_nothing_secret(cl
     assert not {"password_hash", "totp_secret", "email"} & set(snap)
 
 
-def test_what_the_snapshot_lacks_is_loaded_when_a_page_needs_it(client, login_as, snapshots, zh):
-    login_as("company")
+def test_what_the_snapshot_lacks_is_loaded_when_a_page_needs_it(client, login_as, session, snapshots, zh):
+    from models import User
+
+    user = login_as("company")
+    session.get(User, user.id).totp_secret = "JBSWY3DPEHPK3PXP"  # enrolled (set here, not through the form)
+    session.commit()
     client.get("/account/security")
     page = client.get("/account/security")  # from the snapshot: totp_secret is loaded on access
-    assert page.status_code == 200 and zh("Set up two-step sign-in") in page.get_data(as_text=True)
+    assert page.status_code == 200 and zh("Two-step sign-in is on for your account.") in page.get_data(as_text=True)
 
 
 def test_deactivation_and_a_role_change_reach_the_next_request(client, login_as, make_user, session, snapshots):
@@ -138,3 +143,22 @@ def test_a_session_ended_elsewhere_stays_ended_while_the_new_one_is_served_from_
     assert client.get("/demands/mine").status_code == 200  # stores the new session's snapshot
     assert _stored(snapshots)[-1]["session_version"] == user.session_version + 1
     assert old.get("/demands/mine").status_code == 302, "the old cookie names the old session version"
+
+
+def test_a_snapshot_not_signed_with_this_deployments_key_is_never_used(app, client, login_as, snapshots,
+                                                                     user_queries):
+    """Redis may be shared with another deployment, or written by someone without SECRET_KEY: a role read from it
+    must carry this deployment's signature."""
+    login_as("company")
+    client.get("/demands/mine")
+    (key,) = [k for k in snapshots.cache._items if k.startswith("techmatch:user:v2:")]
+    expires, raw = snapshots.cache._items[key]
+    stored = json.loads(raw)
+    body = json.loads(stored["body"])
+    body["role"] = "admin"
+    stored["body"] = json.dumps(body, separators=(",", ":"))  # the old signature kept
+    snapshots.cache._items[key] = (expires, json.dumps(stored))
+    before = len(user_queries)
+    assert client.get("/admin/users").status_code in (403, 404), "not an admin"
+    assert len(user_queries) > before, "the altered snapshot was refused and the row read"
+    assert _stored(snapshots)[-1]["role"] == "company"
