@@ -24,7 +24,8 @@ class Cache(Protocol):
     def incr(self, key: str) -> Optional[int]: ...
     def delete(self, key: str) -> None: ...
     def start_counter(self, key: str, value: int) -> None: ...
-    def counter_and_get(self, counter_key: str, key: str) -> tuple[Optional[int], Optional[Any]]: ...
+    def counter_and_get_text(self, counter_key: str, key: str) -> tuple[Optional[int], Optional[str]]: ...
+    def set_text(self, key: str, text: str, ttl: Optional[int] = None) -> None: ...
 
 
 class NoCache:
@@ -54,9 +55,13 @@ class NoCache:
         """Set a counter that does not exist yet (an existing one is left as it is)."""
         return None
 
-    def counter_and_get(self, counter_key: str, key: str) -> tuple[Optional[int], Optional[Any]]:
-        """(counter(counter_key), get(key)), in one round trip where the store has them."""
+    def counter_and_get_text(self, counter_key: str, key: str) -> tuple[Optional[int], Optional[str]]:
+        """(counter(counter_key), the text set_text stored under key), in one round trip where the store has them."""
         return None, None
+
+    def set_text(self, key: str, text: str, ttl: Optional[int] = None) -> None:
+        """Store a text as it is (not as JSON)."""
+        return None
 
 
 class MemoryCache:
@@ -87,8 +92,18 @@ class MemoryCache:
         with self._lock:
             self._counters.setdefault(key, value)
 
-    def counter_and_get(self, counter_key: str, key: str) -> tuple[Optional[int], Optional[Any]]:
-        return self.counter(counter_key), self.get(key)
+    def counter_and_get_text(self, counter_key: str, key: str) -> tuple[Optional[int], Optional[str]]:
+        with self._lock:
+            hit = self._items.get(key)
+            text = hit[1] if hit is not None and hit[0] >= time.monotonic() else None
+        return self.counter(counter_key), text
+
+    def set_text(self, key: str, text: str, ttl: Optional[int] = None) -> None:
+        with self._lock:
+            self._items[key] = (time.monotonic() + (ttl or self.ttl), text)
+            self._items.move_to_end(key)
+            while len(self._items) > self.max_items:
+                self._items.popitem(last=False)
 
     def get(self, key: str) -> Optional[Any]:
         with self._lock:
@@ -158,15 +173,18 @@ class RedisCache:
     def start_counter(self, key: str, value: int) -> None:
         self._do(lambda: self.client.set(key, value, nx=True))
 
-    def counter_and_get(self, counter_key: str, key: str) -> tuple[Optional[int], Optional[Any]]:
+    def counter_and_get_text(self, counter_key: str, key: str) -> tuple[Optional[int], Optional[str]]:
         raw = self._do(self.client.mget, [counter_key, key])
         if raw is None:
             return None, None
         try:
-            return int(raw[0] or 0), None if raw[1] is None else json.loads(raw[1])
+            return int(raw[0] or 0), None if raw[1] is None else raw[1].decode("utf-8")
         except ValueError:  # not written by this code (another program on the same database): cache nothing
             log.warning("unreadable values under %s / %s in the cache store", counter_key, key)
             return None, None
+
+    def set_text(self, key: str, text: str, ttl: Optional[int] = None) -> None:
+        self._do(self.client.set, key, text.encode("utf-8"), ttl or self.ttl)
 
 
 def generation(cache: Cache, key: str) -> Optional[int]:
@@ -183,16 +201,17 @@ def versioned_get(cache: Cache, counter_key: str, key: str) -> tuple[Optional[in
     """The counter's value (as generation()) and the value stored under key at that count (None: none stored,
     stored at another count, or not signed with this deployment's key), in one round trip; (None, None) when
     the store cannot say. Values stored at an older count are never returned, however late they were written."""
-    count, stored = cache.counter_and_get(counter_key, key)
+    count, text = cache.counter_and_get_text(counter_key, key)
     if count == 0:
-        count, stored = generation(cache, counter_key), None
+        count, text = generation(cache, counter_key), None
     if not count:
         return None, None
-    if not (isinstance(stored, dict) and stored.get("at") == count and isinstance(stored.get("body"), str)
-            and hmac.compare_digest(str(stored.get("mac")), _mac(cache, key, count, stored["body"]))):
+    head, _, body = (text or "").partition("\n")  # "<count> <mac>\n<JSON>": one JSON parse, of the value only
+    at, _, mac = head.partition(" ")
+    if at != str(count) or not hmac.compare_digest(mac, _mac(cache, key, count, body)):
         return count, None
     try:
-        return count, json.loads(stored["body"])
+        return count, json.loads(body)
     except ValueError:
         return count, None
 
@@ -203,7 +222,7 @@ def versioned_set(cache: Cache, key: str, count: int, value: Any, ttl: Optional[
     from values this deployment wrote, never from another one sharing the Redis database, nor from anyone who
     can write to it but does not hold SECRET_KEY."""
     body = json.dumps(value, separators=(",", ":"))
-    cache.set(key, {"at": count, "body": body, "mac": _mac(cache, key, count, body)}, ttl)
+    cache.set_text(key, f"{count} {_mac(cache, key, count, body)}\n{body}", ttl)
 
 
 def _mac(cache: Cache, key: str, count: int, body: str) -> str:

@@ -240,7 +240,7 @@ def test_the_bell_count_from_a_shared_cache_follows_new_and_read_notifications(a
     owner, broker = make_user("company"), make_user("broker")
     login(owner)
     assert 'id="unread-count"' not in client.get("/notifications/").get_data(as_text=True)
-    assert [json.loads(json.loads(v[1])["body"]) for k, v in counts.cache._items.items()
+    assert [json.loads(v[1].partition("\n")[2]) for k, v in counts.cache._items.items()
             if k == f"techmatch:unread:v3:{owner.id}"] == [0], "the count was cached"
     make_listing("demand", owner, "published", reviewer=broker)  # an approval: a new notification, committed
     assert 'id="unread-count">1<' in client.get("/notifications/").get_data(as_text=True)

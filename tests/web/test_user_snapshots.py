@@ -37,7 +37,7 @@ def user_queries(app):
 
 
 def _stored(users: UserSnapshots) -> list[dict]:
-    return [json.loads(json.loads(v)["body"]) for k, (_t, v) in users.cache._items.items()
+    return [json.loads(v.partition("\n")[2]) for k, (_t, v) in users.cache._items.items()
             if k.startswith("techmatch:user:v2:")]
 
 
@@ -153,11 +153,10 @@ def test_a_snapshot_not_signed_with_this_deployments_key_is_never_used(app, clie
     client.get("/demands/mine")
     (key,) = [k for k in snapshots.cache._items if k.startswith("techmatch:user:v2:")]
     expires, raw = snapshots.cache._items[key]
-    stored = json.loads(raw)
-    body = json.loads(stored["body"])
-    body["role"] = "admin"
-    stored["body"] = json.dumps(body, separators=(",", ":"))  # the old signature kept
-    snapshots.cache._items[key] = (expires, json.dumps(stored))
+    head, _, body = raw.partition("\n")
+    altered = json.loads(body)
+    altered["role"] = "admin"
+    snapshots.cache._items[key] = (expires, head + "\n" + json.dumps(altered))  # the old signature kept
     before = len(user_queries)
     assert client.get("/admin/users").status_code in (403, 404), "not an admin"
     assert len(user_queries) > before, "the altered snapshot was refused and the row read"
