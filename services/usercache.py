@@ -49,6 +49,7 @@ class UserSnapshots:
         self.cache = cache
         self.owed: set[int] = set()
         self._lock = threading.Lock()
+        self._warned = False
         self.watcher = CommitWatcher(
             "signed_in_users", lambda obj: (obj.id,) if isinstance(obj, User) and obj.id else (), self.bump)
 
@@ -73,10 +74,13 @@ class UserSnapshots:
             todo, self.owed = set(user_ids) | self.owed, set()
         lost = {i for i in todo if self.cache.incr(self.generation_key(i)) is None}
         with self._lock:
-            if lost and not self.owed:  # once per outage
+            self.owed |= lost
+            if lost and not self._warned:  # once per outage, not on every request that tries to pay
+                self._warned = True
                 log.warning("could not bump %d signed-in user snapshot(s): this process reads every user from the "
                             "database until it can; other processes may lag for up to %s s", len(lost), SNAPSHOT_TTL)
-            self.owed |= lost
+            elif not self.owed:
+                self._warned = False
         return not lost
 
     def load(self, session: Session, session_id: str) -> Optional[User]:
