@@ -230,6 +230,12 @@ def _mac(cache: Cache, key: str, count: int, body: str) -> str:
     return hmac.new(signing_key, f"{key}\n{count}\n{body}".encode("utf-8"), hashlib.sha256).hexdigest()
 
 
+def cache_for(config: Any) -> Cache:
+    """The cache a component of the app uses: CACHE_URL, CACHE_TTL, values signed with SECRET_KEY."""
+    return build_cache(str(config.get("CACHE_URL", "none")), int(config.get("CACHE_TTL", 600)),
+                       str(config.get("SECRET_KEY", "")))
+
+
 def build_cache(url: str, ttl: int = 600, secret: str = "") -> Cache:
     """The cache for a CACHE_URL; secret (the app's SECRET_KEY) signs what versioned_set stores."""
     cache: Cache

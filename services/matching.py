@@ -23,7 +23,7 @@ from matchmaking.vectorstore import MANIFEST_FILE, FaissStore, build_vector_stor
 from models import Achievement, Demand, Job, JobStatus, Status
 
 from . import jobs
-from .cache import NoCache, build_cache
+from .cache import NoCache, cache_for
 from .pagecache import PageCache
 from .indexing import (MODELS, BackgroundWorker, ChangeTracker, SyncReport, doc_fingerprint, published_docs,
                        refresh_vectors, stored_vectors, store_dir, text_sha256 as _sha, to_doc)
@@ -77,8 +77,7 @@ class MatchingRuntime:
         self._sync_lock = threading.RLock()  # index writes (sync, rebuild): one at a time
         self._stores: dict[str, tuple[int, FaissStore]] = {}
         self._matchers: dict[str, tuple[int, HybridMatcher]] = {}
-        self.cache = build_cache(str(config.get("CACHE_URL", "none")), int(config.get("CACHE_TTL", 600)),
-                                 str(config.get("SECRET_KEY", "")))
+        self.cache = cache_for(config)
         # rendered match results (web/matches.py), keyed by a version that commits and index writes bump
         self.pages = PageCache(self.cache, int(config.get("CACHE_TTL", 600)))
         self._qvecs: "OrderedDict[str, np.ndarray]" = OrderedDict()  # query vectors by (model, text hash)

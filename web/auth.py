@@ -9,7 +9,7 @@ from flask_babel import gettext as _
 from flask_login import LoginManager, current_user, login_required, login_user, logout_user
 
 from services import accounts, audit, second_factor, taxonomy, usercache
-from services.cache import build_cache
+from services.cache import cache_for
 from services.errors import ServiceError
 
 from . import policy, security
@@ -35,9 +35,7 @@ def init_app(app: Flask) -> None:
     login_manager.login_message = None
     login_manager.session_protection = "strong"
     # reading requests take the user from a snapshot in the shared cache when there is one (services/usercache.py)
-    app.extensions["signed_in_users"] = users = usercache.UserSnapshots(
-        build_cache(str(app.config.get("CACHE_URL", "none")), int(app.config.get("CACHE_TTL", 600)),
-                    str(app.config.get("SECRET_KEY", ""))))
+    app.extensions["signed_in_users"] = users = usercache.UserSnapshots(cache_for(app.config))
     users.install(sessionmaker_for(app))
     login_manager.user_loader(_load_user)
 

@@ -28,7 +28,7 @@ from matchmaking.encoders import ModelNotReady
 from matchmaking.vectorstore import IndexCorruptError, IndexMismatchError
 from models import Notification, User
 from services import challenges, jobs, listings, mail, notifications
-from services.cache import build_cache
+from services.cache import cache_for
 from services.errors import NotFound
 
 from . import policy
@@ -78,9 +78,7 @@ def init_app(app: Flask) -> None:
     event.listen(factory, "after_rollback", lambda session: session.info.pop("notifications_new", None))
     app.jinja_env.globals["unread_notifications"] = _unread
     # the bell's count on every page: from the shared cache when there is one (was ~15% of a cached match page)
-    app.extensions["unread_counts"] = counts = notifications.UnreadCounts(
-        build_cache(str(app.config.get("CACHE_URL", "none")), int(app.config.get("CACHE_TTL", 600)),
-                    str(app.config.get("SECRET_KEY", ""))))
+    app.extensions["unread_counts"] = counts = notifications.UnreadCounts(cache_for(app.config))
     counts.install(factory)
     app.cli.add_command(notify_cli)
     # one-click unsubscribe (RFC 8058) posts from the mail client: the signed token is the credential
