@@ -71,8 +71,21 @@ def onnx_dir(model_dir: Path) -> Path:
     return out
 
 
+# Why these tolerances (they must hold on any CPU, issue 14):
+# - fp32 graph against torch fp32: the same arithmetic summed in another order (MLAS against oneDNN kernels), so
+#   the vectors differ by float32 rounding only, ~1e-6 relative per layer; cosine >= 0.99999 leaves 10x room.
+# - int8 graph: its rounding depends on the CPU's int8 kernels (VNNI on recent Intel; u8s8 pairs that saturate on
+#   AVX2-only CPUs), so raw cosine moved from 0.999 (Intel VNNI) to 0.997 (AMD EPYC, AVX2). What int8 must keep
+#   is the ranking: INT8_RANKING_BUDGET below. The cosine floor only catches a broken graph (a wrong tokenizer,
+#   prompt or pooling gives < 0.95, measured), with room for any CPU's int8 rounding (worst seen 0.9966).
+INT8_COSINE_FLOOR = 0.99
+# nDCG@10 the platform accepts to lose for int8 passages (issue 3/14: <= 0.005 on the dev sets, 1,000 queries)
+INT8_NDCG_BUDGET = 0.005
+
+
 @pytest.mark.slow
-@pytest.mark.parametrize("quantize, mean_min, min_min", [(None, 0.99999, 0.9999), ("int8", 0.998, 0.995)])
+@pytest.mark.parametrize("quantize, mean_min, min_min", [(None, 0.99999, 0.9999),
+                                                         ("int8", INT8_COSINE_FLOOR, INT8_COSINE_FLOOR)])
 def test_onnx_vectors_agree_with_torch_fp32(real_encoder: Encoder, onnx_dir: Path, quantize: str | None,
                                             mean_min: float, min_min: float) -> None:
     from matchmaking.onnx_export import OnnxEncoder, is_complete
@@ -97,10 +110,36 @@ def test_onnx_backend_int8_passages_and_fp32_queries_agree_with_torch_on_chinese
     assert isinstance(enc, Encoder) and enc.dim == real_encoder.dim
     passages = (enc.encode_passages(CHINESE) * real_encoder.encode_passages(CHINESE)).sum(1)
     queries = (enc.encode_queries(CHINESE) * real_encoder.encode_queries(CHINESE)).sum(1)
-    # int8 weights move a passage vector a little; queries run the fp32 graph, the same function as torch
-    assert passages.mean() >= 0.998 and passages.min() >= 0.995, passages
+    # int8 weights move a passage vector a little (by how much depends on the CPU); queries run the fp32 graph
+    assert passages.min() >= INT8_COSINE_FLOOR, passages
     assert passages.max() < 0.99999, "passages must come from the int8 graph"
     assert queries.min() >= 0.99999, queries
+
+
+def _ndcg10(scores: np.ndarray, relevant: list[int]) -> np.ndarray:
+    """Per query nDCG@10 of a score matrix (queries x passages) against one relevant passage index each."""
+    rank = (scores > scores[np.arange(len(relevant)), relevant][:, None]).sum(1)  # passages scored above it
+    return np.where(rank < 10, 1.0 / np.log2(rank + 2.0), 0.0)
+
+
+@pytest.mark.slow
+def test_int8_passages_keep_the_ranking_of_fp32_within_the_budget(real_encoder: Encoder, model_dir: Path,
+                                                                  onnx_dir: Path) -> None:
+    """The guard that holds on any CPU: int8 passages with fp32 queries rank 100 real keyword queries of the
+    dev `gap` set (the vocabulary-gap set, where int8 lost most) over 200 of its papers no worse than fp32,
+    beyond the nDCG@10 budget plus three standard errors of the paired per-query difference (sampling error
+    of 100 queries; a broken graph loses far more: random vectors lose ~0.8)."""
+    data = json.loads((Path(__file__).parents[1] / "data" / "int8_ranking_gap.json").read_text(encoding="utf-8"))
+    ids = [p["id"] for p in data["passages"]]
+    texts = [p["text"] for p in data["passages"]]
+    relevant = [ids.index(next(iter(q["relevant"]))) for q in data["queries"]]
+    queries = real_encoder.encode_queries([q["text"] for q in data["queries"]])
+    int8 = build_encoder(str(model_dir), backend="onnx", quantize="int8", threads=2)
+    fp32 = _ndcg10(queries @ real_encoder.encode_passages(texts).T, relevant)
+    diff = _ndcg10(queries @ int8.encode_passages(texts).T, relevant) - fp32
+    se = diff.std(ddof=1) / np.sqrt(len(diff))
+    assert fp32.mean() > 0.5, fp32.mean()  # the set is a real retrieval task for this model, not noise
+    assert diff.mean() >= -(INT8_NDCG_BUDGET + 3 * se), (diff.mean(), se)
 
 
 @pytest.mark.slow
