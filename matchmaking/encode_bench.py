@@ -28,7 +28,8 @@ DEFAULT_TEXTS = Path(__file__).resolve().parents[2] / "shared" / "data" / "bench
 # onnx-backend: build_encoder(backend="onnx", quantize="int8"), the platform's EMBEDDING_BACKEND=onnx path
 # (needs the export beside --model: `make model`); its passages run the same graph as onnx-int8
 # torch-bf16: build_encoder(quantize="bf16"), torch.autocast bfloat16 (needs a CPU with native bf16)
-VARIANTS = ("torch", "torch-int8", "torch-bf16", "onnx", "onnx-int8", "onnx-backend")
+# auto: build_encoder(backend="auto", quantize="auto"), what the platform runs on this CPU by default
+VARIANTS = ("torch", "torch-int8", "torch-bf16", "onnx", "onnx-int8", "onnx-backend", "auto")
 
 
 def read_passages(path: str | os.PathLike, n: int) -> list[str]:
@@ -60,7 +61,9 @@ def build(variant: str, model: str, onnx_dir: str | None, threads: int, parallel
     if variant in ("torch-int8", "torch-bf16"):
         return build_encoder(model, quantize=variant.removeprefix("torch-"), threads=threads, parallel=parallel)
     if variant == "onnx-backend":
-        return build_encoder(model, backend="onnx", quantize="int8", threads=threads)
+        return build_encoder(model, backend="onnx", quantize="int8", threads=threads, parallel=parallel)
+    if variant == "auto":
+        return build_encoder(model, backend="auto", quantize="auto", threads=threads, parallel=parallel)
     from matchmaking.onnx_export import OnnxEncoder, default_onnx_dir, export
 
     folder = export(model, onnx_dir or default_onnx_dir(model), quiet=True)

@@ -326,18 +326,18 @@ def _build_cached(name_or_path: str, quantize: str | None, threads: int | None, 
 @functools.lru_cache(maxsize=8)
 def _build_onnx(path: str, quantize: str | None, threads: int | None, parallel: int = 1,
                 query_backend: str = "onnx") -> Encoder:
-    """ONNX Runtime over the folder's export (onnxruntime is imported there, only when chosen)."""
+    """ONNX Runtime over the folder's export (onnxruntime is imported there, only when chosen). Passages run
+    ``parallel`` batches at once on one session (no extra copy of the weights), else ``threads`` at once
+    (None: every core), one thread each; queries run on ``threads`` threads."""
     from matchmaking.onnx_export import load_encoder
 
-    if parallel > 1:
-        raise ValueError("ENCODER_PARALLEL > 1 需要 EMBEDDING_BACKEND=torch。\n"
-                         "ENCODER_PARALLEL > 1 needs EMBEDDING_BACKEND=torch.")
     if not _looks_local(path):
         raise ValueError("the onnx backend needs a local model folder / onnx 后端需要本地模型目录")
     if quantize == "bf16":
         raise ValueError("EMBEDDING_QUANTIZE=bf16 需要 EMBEDDING_BACKEND=torch。\n"
                          "EMBEDDING_QUANTIZE=bf16 needs EMBEDDING_BACKEND=torch.")
-    return load_encoder(path, quantize, threads)
+    workers = parallel if parallel > 1 else (threads or os.cpu_count() or 1)
+    return load_encoder(path, quantize, threads, workers)
 
 
 _BUILDERS = {"torch": _build_cached, "onnx": _build_onnx}
@@ -351,30 +351,79 @@ def quantize_error(value: object) -> str:
 
 
 def resolve_quantize(value: str | None, backend: str = "torch") -> str | None:
-    """A setting's precision as build_encoder takes it: "none"/"" -> None (fp32); "auto" -> "bf16" on the torch
-    backend where the CPU has native bf16 (same ranking, ~2x the passages per CPU second, docs/model.md),
-    else None; anything else unchanged (build_encoder checks it)."""
+    """A setting's precision as build_encoder takes it, for a resolved backend: "none"/"" -> None (fp32);
+    "auto" -> "bf16" on torch where the CPU has native bf16, "int8" (passages; queries fp32) on onnx, else None;
+    anything else unchanged (build_encoder checks it)."""
     if value in (None, "", "none"):
         return None
     if value == "auto":
+        if backend == "onnx":
+            return "int8"
         return "bf16" if backend == "torch" and cpu_supports_bf16() else None
     return value
+
+
+def onnx_export_ready(name_or_path: str) -> bool:
+    """True when a local model folder has a complete, up-to-date ONNX export beside it (`make model`)."""
+    if not _looks_local(name_or_path) or not (Path(name_or_path).expanduser() / "modules.json").is_file():
+        return False
+    try:
+        from matchmaking.onnx_export import default_onnx_dir, is_complete
+
+        import onnxruntime  # noqa: F401 - the backend needs it at run time
+    except ImportError:
+        return False
+    return is_complete(default_onnx_dir(name_or_path), folder_digest(name_or_path))
+
+
+def resolve_backend(value: str | None, quantize: str | None, name_or_path: str) -> str:
+    """EMBEDDING_BACKEND as build_encoder takes it. "auto": the fastest set-up on this CPU whose nDCG@10 stays
+    within 0.005 of fp32 on the dev sets (docs/model.md): torch with bf16 autocast where the CPU has native
+    bf16; elsewhere ONNX Runtime with int8 passages and fp32 queries when the export exists (fp32 and
+    int8 requests only); else torch."""
+    if value not in (None, "", "auto"):
+        return value
+    if quantize in ("auto", "int8") and not cpu_supports_bf16() and onnx_export_ready(name_or_path):
+        return "onnx"
+    return "torch"
+
+
+def resolve_setup(name_or_path: str, backend: str | None, quantize: str | None) -> tuple[str, str | None]:
+    """(backend, precision) that EMBEDDING_BACKEND / EMBEDDING_QUANTIZE resolve to on this CPU."""
+    resolved = resolve_backend(backend, quantize, name_or_path)
+    return resolved, resolve_quantize(quantize, resolved) if quantize == "auto" else \
+        (None if quantize in (None, "", "none") else quantize)
+
+
+# CPU flags that decide the encoder set-up (reported by `python -m matchmaking.bench`)
+SETUP_CPU_FLAGS = ("avx2", "avx512f", "avx512_vnni", "avx_vnni", "amx_int8", *BF16_CPU_FLAGS, "asimddp", "i8mm")
+
+
+def cpu_flags(cpuinfo: str = "/proc/cpuinfo") -> list[str]:
+    """Which of SETUP_CPU_FLAGS this CPU reports (empty where /proc/cpuinfo is missing)."""
+    try:
+        with open(cpuinfo, encoding="utf-8", errors="replace") as fh:
+            words = {w for line in fh if line.lower().startswith(("flags", "features")) for w in line.split()}
+    except OSError:
+        return []
+    return [f for f in SETUP_CPU_FLAGS if f in words]
 
 
 def build_encoder(name_or_path: str, *, quantize: str | None = None, threads: int | None = None,
                   backend: str = "torch", parallel: int = 1, query_backend: str = "auto") -> Encoder:
     """Factory for an :class:`Encoder`, cached per process (same arguments -> same object).
-    quantize: None (fp32), "int8", "bf16", or "auto" (see resolve_quantize). parallel: copies of the model
+    backend: "torch", "onnx" or "auto" (resolve_backend); quantize: None (fp32), "int8", "bf16", or "auto"
+    (resolve_quantize). parallel: copies of the model
     that encode a large batch of passages together, one torch thread each (torch backend; ~0.5 GB each).
     query_backend: who encodes queries on the torch backend (QUERY_BACKENDS); the model key does not change,
     because ONNX Runtime's fp32 query vectors are torch fp32's (cosine 1.000000, docs/model.md)."""
     if not isinstance(parallel, int) or parallel < 1:
         raise ValueError(f"parallel must be a whole number >= 1, not {parallel!r} / parallel 必须是 >= 1 的整数")
-    quantize = resolve_quantize(quantize, backend) if quantize == "auto" else quantize
+    if backend not in (*BACKENDS, "auto"):
+        raise ValueError(f"backend must be one of {('auto', *BACKENDS)}, not {backend!r}")
+    backend, quantize = resolve_setup(str(name_or_path), backend, quantize)
     if quantize not in (None, *QUANTIZE_CHOICES):
         raise ValueError(quantize_error(quantize))
-    if backend not in BACKENDS:
-        raise ValueError(f"backend must be one of {BACKENDS}, not {backend!r}")
     if query_backend not in QUERY_BACKENDS:
         raise ValueError(f"query backend (EMBEDDING_QUERY_BACKEND) = {query_backend!r} 无效 / is not valid; "
                          f"use one of: {', '.join(QUERY_BACKENDS)}")

@@ -146,11 +146,12 @@ def _args(argv: Sequence[str] | None) -> argparse.Namespace:
 
 def encoder_args(p: argparse.ArgumentParser) -> None:
     """--backend and --quantize, defaulting to the platform's EMBEDDING_BACKEND / EMBEDDING_QUANTIZE."""
-    p.add_argument("--backend", choices=("torch", "onnx"), default=os.environ.get("EMBEDDING_BACKEND") or "torch",
-                   help="encoder backend, as EMBEDDING_BACKEND (default: torch)")
+    p.add_argument("--backend", choices=("auto", "torch", "onnx"), default=os.environ.get("EMBEDDING_BACKEND") or "auto",
+                   help="encoder backend, as EMBEDDING_BACKEND (default auto: torch bf16 where the CPU has native bf16, "
+                        "else ONNX Runtime int8 passages when exported, else torch)")
     p.add_argument("--quantize", choices=("auto", "none", *QUANTIZE_CHOICES),
                    default=os.environ.get("EMBEDDING_QUANTIZE") or "auto",
-                   help="as EMBEDDING_QUANTIZE (default auto: bf16 where the CPU has it, else fp32); onnx + int8: "
+                   help="as EMBEDDING_QUANTIZE (default auto: bf16 on torch where the CPU has it, int8 on onnx, else fp32); onnx + int8: "
                         "int8 passages, fp32 queries; bf16: torch only")
     p.add_argument("--parallel", type=int, default=os.environ.get("ENCODER_PARALLEL") or "1",
                    help="as ENCODER_PARALLEL: model copies encoding passages together, one thread each (torch)")
@@ -159,7 +160,7 @@ def encoder_args(p: argparse.ArgumentParser) -> None:
                    help="as EMBEDDING_QUERY_BACKEND: queries through ONNX Runtime fp32 (auto: when exported) or torch")
 
 
-def _load_encoder(path: str, backend: str = "torch", quantize: str | None = None, parallel: int = 1,
+def _load_encoder(path: str, backend: str = "auto", quantize: str | None = None, parallel: int = 1,
                   query_backend: str = "auto"):
     """The platform's encoder for these settings (imported lazily: lexical runs need no torch)."""
     from matchmaking.encoders import build_encoder
@@ -174,7 +175,7 @@ def _load_encoder(path: str, backend: str = "torch", quantize: str | None = None
 
 
 def run_set(data: BeirSet, method: str, k: int, model: str, cache_dir: str | None,
-            progress: bool = False, backend: str = "torch", quantize: str | None = None,
+            progress: bool = False, backend: str = "auto", quantize: str | None = None,
             parallel: int = 1, query_backend: str = "auto") -> dict[str, list[str]]:
     """Rank every query's corpus through HybridMatcher; returns query id -> ranked corpus ids."""
     from matchmaking.documents import Listing
@@ -219,10 +220,10 @@ def main(argv: Sequence[str] | None = None) -> int:
                   backend=args.backend, quantize=args.quantize, parallel=args.parallel,
                   query_backend=args.query_backend)
     result = score_run(run, data.qrels, args.k)
-    from matchmaking.encoders import resolve_quantize  # "auto" reported as what it resolved to here
+    from matchmaking.encoders import resolve_setup  # "auto" reported as what it resolved to here
 
-    result.update(method=args.method, backend=args.backend,
-                  quantize=resolve_quantize(args.quantize, args.backend) or "none",
+    backend, quantize = resolve_setup(args.model, args.backend, args.quantize)
+    result.update(method=args.method, backend=backend, quantize=quantize or "none",
                   seconds=round(time.perf_counter() - start, 2))
     if args.json:
         print(json.dumps(result))

@@ -12,8 +12,8 @@ Steps (see docs/model.md, "ONNX Runtime"):
    IsNaN/Where nodes that ONNX Runtime's BERT fusions do not recognise), dynamic batch and sequence.
 2. ``onnxruntime.transformers.optimizer.optimize_model(model_type="bert")``: fused Attention,
    EmbedLayerNormalization, SkipLayerNormalization and BiasGelu.
-3. int8: ``onnxruntime.quantization.quantize_dynamic`` with per-channel int8 weights on MatMul and
-   the fused Attention, except the FFN output MatMuls whose inputs carry outliers (the same
+3. int8: ``onnxruntime.quantization.quantize_dynamic`` with per-channel 7-bit int8 weights on MatMul
+   and the fused Attention (no saturation on AVX2 without VNNI, see ``_quantise``), except the FFN output MatMuls whose inputs carry outliers (the same
    calibration as the torch int8 path, ``encoders._outlier_linears``).
 
 ``load_encoder`` is the ``EMBEDDING_BACKEND=onnx`` backend of ``build_encoder``: with
@@ -36,6 +36,7 @@ import tempfile
 import threading
 import time
 import warnings
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -46,7 +47,8 @@ from matchmaking.encoders import ModelNotReady
 ONNX_FP32 = "model.onnx"
 ONNX_INT8 = "model-int8.onnx"
 MARKER = "export.json"
-EXPORT_VERSION = 1
+# 2: int8 weights in 7 bits (reduce_range), the same vectors on every CPU (see _quantise)
+EXPORT_VERSION = 2
 OPSET = 17
 # copied next to the graphs: everything the ONNX encoder needs besides onnxruntime
 _AUX_FILES = ("tokenizer.json", "tokenizer_config.json", "config.json", "config_sentence_transformers.json",
@@ -115,14 +117,19 @@ def _optimise(src: Path, dest: Path, num_heads: int, hidden: int) -> dict[str, i
 
 
 def _quantise(src: Path, dest: Path, exclude: Sequence[str]) -> None:
-    """Dynamic int8, per-channel weights, on MatMul and Attention except the excluded nodes."""
+    """Dynamic int8, per-channel weights, on MatMul and Attention except the excluded nodes. Weights use 7 bits
+    (reduce_range): on AVX2 CPUs without VNNI, ONNX Runtime multiplies uint8 activations by int8 weights with
+    VPMADDUBSW, whose 16-bit pair sums saturate for full-range weights (255 x 127 x 2 > 32767) but not for 7-bit
+    ones (255 x 64 x 2 < 32767). Full range lost 0.0063 dense nDCG@10 on the dev `gap` set on an AMD EPYC
+    (AVX2) against 0.0039 on an Intel CPU with VNNI; 7 bits lost 0.0041 on the AMD one at the same speed, and
+    give the same arithmetic on every CPU (docs/model.md, "int8 on CPUs without VNNI")."""
     import logging
 
     import onnx
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
     logging.getLogger().setLevel(logging.ERROR)  # "consider pre-processing" advice, not applicable here
-    quantize_dynamic(str(src), str(dest), per_channel=True, weight_type=QuantType.QInt8,
+    quantize_dynamic(str(src), str(dest), per_channel=True, weight_type=QuantType.QInt8, reduce_range=True,
                      op_types_to_quantize=["MatMul", "Attention"], nodes_to_exclude=list(exclude),
                      extra_options={"DefaultTensorType": onnx.TensorProto.FLOAT})
 
@@ -133,7 +140,7 @@ def is_complete(out: Path, source_digest: str | None = None) -> bool:
         marker = json.loads((out / MARKER).read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return False
-    if not all((out / f).is_file() for f in (ONNX_FP32, ONNX_INT8)):
+    if not all((out / f).is_file() for f in (ONNX_FP32, ONNX_INT8)) or marker.get("export_version") != EXPORT_VERSION:
         return False
     return source_digest is None or marker.get("source_digest") == source_digest
 
@@ -222,6 +229,35 @@ def graph_digest(path: str | os.PathLike) -> str:
     return _file_digest(str(Path(path).resolve()), st.st_size, st.st_mtime_ns)
 
 
+# tokens (batch rows x padded width) per ONNX run: small batches stay in the CPU's caches. On 2 AVX2 cores
+# (AMD EPYC), 300 dev abstracts: 32 texts a batch 17.7/s, 8 texts 25.0/s, 256-1024 tokens 25-28/s (the figures
+# and command: docs/benchmarks.md, "Encoding without bf16")
+MAX_BATCH_TOKENS = 512
+
+
+def token_batches(lengths: Sequence[int], batch_size: int, max_tokens: int) -> list[np.ndarray]:
+    """Indices of texts grouped longest first into batches of at most ``batch_size`` texts and, padding
+    included, ``max_tokens`` tokens (a text longer than that alone), so padding and activations stay small."""
+    order = np.argsort([-n for n in lengths], kind="stable")
+    batches, start = [], 0
+    while start < len(order):
+        rows = max(1, min(max(1, batch_size), max_tokens // max(1, lengths[order[start]])))
+        batches.append(order[start:start + rows])
+        start += rows
+    return batches
+
+
+def _padded(ids: Sequence[Sequence[int]], idx: np.ndarray, pad: int) -> dict[str, np.ndarray]:
+    """The ONNX inputs of one batch: token ids padded to its longest text, and the attention mask."""
+    width = max(len(ids[i]) for i in idx)
+    batch = np.full((len(idx), width), pad, dtype=np.int64)
+    mask = np.zeros((len(idx), width), dtype=np.int64)
+    for r, i in enumerate(idx):
+        batch[r, :len(ids[i])] = ids[i]
+        mask[r, :len(ids[i])] = 1
+    return {"input_ids": batch, "attention_mask": mask}
+
+
 class OnnxEncoder:
     """An :class:`~matchmaking.encoders.Encoder` over an exported graph run by ONNX Runtime.
 
@@ -233,16 +269,22 @@ class OnnxEncoder:
 
     def __init__(self, onnx_dir: str | os.PathLike, *, quantize: str | None = None,
                  query_quantize: str | None = SAME, threads: int | None = None,
-                 model_key: str | None = None, spinning: bool = False) -> None:
+                 model_key: str | None = None, spinning: bool = False, workers: int = 1,
+                 max_batch_tokens: int = MAX_BATCH_TOKENS) -> None:
         from transformers import AutoTokenizer
 
         self.dir = Path(onnx_dir).expanduser().resolve()
         graph = {None: ONNX_FP32, "int8": ONNX_INT8}
         self.path = self.dir / graph[quantize]
         self.query_path = self.dir / graph[quantize if query_quantize == SAME else query_quantize]
-        self.session = _session(self.path, threads, spinning)
+        # workers > 1: that many batches run at once on one session (ORT's run is thread-safe), one thread each;
+        # on 2 AVX2 cores this beat one run on two threads (docs/benchmarks.md, "Encoding without bf16")
+        self.workers = max(1, int(workers))
+        self.max_batch_tokens = max(1, int(max_batch_tokens))
+        self.session = _session(self.path, 1 if self.workers > 1 else threads, spinning)
         self.query_session = (self.session if self.query_path == self.path
                               else _session(self.query_path, threads, spinning))
+        self._pool = ThreadPoolExecutor(self.workers, thread_name_prefix="onnx") if self.workers > 1 else None
         self.tokenizer = AutoTokenizer.from_pretrained(str(self.dir), local_files_only=True)
         self.max_length = 512
         st_cfg = self.dir / "config_sentence_transformers.json"
@@ -269,24 +311,24 @@ class OnnxEncoder:
             return np.zeros((0, self.dim), dtype=np.float32)
         prefix = self.prompts[role]
         clean = [prefix + (t if isinstance(t, str) else "") for t in texts]
-        out = np.empty((len(clean), self.dim), dtype=np.float32)
-        with self._lock:
+        with self._lock:  # HF fast tokenizers raise "Already borrowed" under concurrent use
             ids = self.tokenizer(clean, truncation=True, max_length=self.max_length)["input_ids"]
-            order = np.argsort([-len(x) for x in ids], kind="stable")
-            pad = self.tokenizer.pad_token_id
-            for s in range(0, len(order), max(1, batch_size)):
-                idx = order[s:s + batch_size]
-                width = len(ids[idx[0]])
-                batch = np.full((len(idx), width), pad, dtype=np.int64)
-                mask = np.zeros((len(idx), width), dtype=np.int64)
-                for r, i in enumerate(idx):
-                    batch[r, :len(ids[i])] = ids[i]
-                    mask[r, :len(ids[i])] = 1
-                out[idx] = session.run(None, {"input_ids": batch, "attention_mask": mask})[0]
+        out = np.empty((len(clean), self.dim), dtype=np.float32)
+        batches = token_batches([len(x) for x in ids], batch_size, self.max_batch_tokens)
+
+        def run(idx: np.ndarray) -> None:
+            out[idx] = session.run(None, _padded(ids, idx, self.tokenizer.pad_token_id))[0]
+
+        if self._pool is not None and role == "passage" and len(batches) > 1:
+            list(self._pool.map(run, batches))
+        else:
+            for idx in batches:
+                run(idx)
         return out
 
     def __repr__(self) -> str:
-        return f"OnnxEncoder({self.model_key!r}, {self.path.name}, queries {self.query_path.name}, dim={self.dim})"
+        return (f"OnnxEncoder({self.model_key!r}, {self.path.name}, queries {self.query_path.name}, dim={self.dim}, "
+                f"workers={self.workers}, max_batch_tokens={self.max_batch_tokens})")
 
 
 class OnnxNotReady(ModelNotReady):
@@ -300,7 +342,8 @@ class OnnxNotReady(ModelNotReady):
                               f"ONNX export {onnx_dir} is missing or stale; run `make model` or `{cmd}` first.")
 
 
-def load_encoder(model_dir: str | os.PathLike, quantize: str | None = None, threads: int | None = None) -> OnnxEncoder:
+def load_encoder(model_dir: str | os.PathLike, quantize: str | None = None, threads: int | None = None,
+                 workers: int = 1) -> OnnxEncoder:
     """The ``EMBEDDING_BACKEND=onnx`` encoder of a model folder, from its export beside it.
 
     ``quantize="int8"``: passages through the int8 graph, queries through the fp32 graph (the pair that
@@ -319,7 +362,7 @@ def load_encoder(model_dir: str | os.PathLike, quantize: str | None = None, thre
     graph = out / (ONNX_INT8 if quantize == "int8" else ONNX_FP32)
     variant = "int8p" if quantize == "int8" else "fp32"
     key = f"{model_key_for(src)}+onnx-{variant}-{graph_digest(graph)[:8]}"
-    return OnnxEncoder(out, quantize=quantize, query_quantize=None, threads=threads, model_key=key)
+    return OnnxEncoder(out, quantize=quantize, query_quantize=None, threads=threads, model_key=key, workers=workers)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

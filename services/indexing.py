@@ -85,17 +85,27 @@ def stored_vectors(session: Session, kind: str, model_key: str) -> dict[int, tup
     return {eid: (sha, np.frombuffer(blob, dtype=np.float32)) for eid, sha, blob in rows}
 
 
+# listings encoded per call of the encoder when a sync reports progress (each call batches and parallelises inside)
+ENCODE_CHUNK = 128
+Progress = Callable[[str, int, int], None]  # (kind, encoded so far, to encode)
+
+
 def refresh_vectors(session: Session, encoder: Any, kind: str, docs: dict[int, Doc],
-                    have: dict[int, tuple[str, np.ndarray]]) -> tuple[dict[int, np.ndarray], set[int]]:
-    """Encode docs whose stored vector is missing or stale and store them; every doc's vector, and the new ones."""
+                    have: dict[int, tuple[str, np.ndarray]],
+                    progress: Optional[Progress] = None) -> tuple[dict[int, np.ndarray], set[int]]:
+    """Encode docs whose stored vector is missing or stale and store them; every doc's vector, and the new ones.
+    ``progress`` (kind, done, total) is called after each chunk of ENCODE_CHUNK listings."""
     todo = [d for d in docs.values() if d.id not in have or have[d.id][0] != text_sha256(d)]
     vectors = {i: v for i, (_, v) in have.items() if i in docs}
-    if todo:
-        encoded = encoder.encode_passages([d.embed_text() for d in todo])
-        for doc, vec in zip(todo, encoded):
+    step = ENCODE_CHUNK if progress else max(1, len(todo))
+    for start in range(0, len(todo), step):
+        chunk = todo[start:start + step]
+        for doc, vec in zip(chunk, encoder.encode_passages([d.embed_text() for d in chunk])):
             _upsert_vector(session, kind, doc, encoder.model_key, np.asarray(vec, dtype=np.float32))
             vectors[doc.id] = np.asarray(vec, dtype=np.float32)
         session.flush()
+        if progress:
+            progress(kind, start + len(chunk), len(todo))
     return vectors, {d.id for d in todo}
 
 

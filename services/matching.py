@@ -15,7 +15,7 @@ import numpy as np
 from sqlalchemy import event, func, or_, select
 from sqlalchemy.orm import Session, joinedload, sessionmaker
 
-from matchmaking.encoders import build_encoder, resolve_quantize
+from matchmaking.encoders import build_encoder, resolve_setup
 from matchmaking.engine import HybridMatcher, Match
 from matchmaking.lexical import LexicalIndex, SnapshotError
 from matchmaking.pgvector_store import table_name
@@ -26,7 +26,7 @@ from . import jobs
 from .cache import NoCache, cache_for
 from .pagecache import PageCache
 from .indexing import (MODELS, BackgroundWorker, ChangeTracker, SyncReport, doc_fingerprint, published_docs,
-                       refresh_vectors, stored_vectors, store_dir, text_sha256 as _sha, to_doc)
+                       Progress, refresh_vectors, stored_vectors, store_dir, text_sha256 as _sha, to_doc)
 
 log = logging.getLogger(__name__)
 KINDS = ("demand", "achievement")
@@ -52,9 +52,10 @@ class MatchingRuntime:
 
     def __init__(self, config: Mapping[str, Any], factory: sessionmaker) -> None:
         self.model_path = config["EMBEDDING_MODEL"]
-        self.backend = config.get("EMBEDDING_BACKEND") or "torch"
         self.query_backend = config.get("EMBEDDING_QUERY_BACKEND") or "auto"
-        self.quantize = resolve_quantize(config.get("EMBEDDING_QUANTIZE", "auto"), self.backend)
+        # "auto" resolved once, on this CPU (encoders.resolve_setup): bf16 torch, else int8 ONNX passages
+        self.backend, self.quantize = resolve_setup(self.model_path, config.get("EMBEDDING_BACKEND") or "auto",
+                                                    config.get("EMBEDDING_QUANTIZE", "auto"))
         self.index_root = Path(config["INDEX_DIR"])
         # one torch thread per web process: two gave a long p95 tail under load (docs/benchmarks.md)
         self.threads = int(config.get("ENCODER_THREADS", 1)) or None
@@ -84,7 +85,7 @@ class MatchingRuntime:
         self._qvec_lock = threading.Lock()
         self.worker = BackgroundWorker(self._job)
         # the configured model (path and quantisation): part of an index.sync job's key
-        self.model_ident = f"{Path(self.model_path).expanduser()}|{self.quantize or 'fp32'}"
+        self.model_ident = f"{Path(self.model_path).expanduser()}|{self.backend}|{self.quantize or 'fp32'}"
         self._queue: Optional[Any] = None
         self._write_factory: Optional[Callable[[], Session]] = None
         if factory.kw.get("bind") is not None:
@@ -184,19 +185,20 @@ class MatchingRuntime:
         store.save(self._dir(kind))
         self._stores[kind] = (self._stamp(kind), store)
 
-    def sync(self, session: Session, kinds: Optional[list[str]] = None) -> SyncReport:
+    def sync(self, session: Session, kinds: Optional[list[str]] = None,
+             progress: Optional[Progress] = None) -> SyncReport:
         """Encode what is missing or stale and make each index hold exactly the published listings."""
         with self._sync_lock:  # syncs one after another, so a later one's view of the database is applied last
-            return self._sync(session, kinds)
+            return self._sync(session, kinds, progress)
 
-    def _sync(self, session: Session, kinds: Optional[list[str]]) -> SyncReport:
+    def _sync(self, session: Session, kinds: Optional[list[str]], progress: Optional[Progress] = None) -> SyncReport:
         report = SyncReport()
         for kind in kinds or KINDS:
             # encoding (seconds for an import) runs outside self._lock: match pages of this process read the
             # stores and matchers under it, and the embedded job consumer runs index.sync in web processes
             docs = published_docs(session, kind)
             have = stored_vectors(session, kind, self.encoder.model_key)
-            vectors, fresh = refresh_vectors(session, self.encoder, kind, docs, have)
+            vectors, fresh = refresh_vectors(session, self.encoder, kind, docs, have, progress)
             with self._lock:
                 store = self._writer(kind, session)
                 in_store = set(store.ids().tolist())
@@ -222,7 +224,7 @@ class MatchingRuntime:
         else:
             self.pages.bump()
 
-    def rebuild(self, session: Session) -> SyncReport:
+    def rebuild(self, session: Session, progress: Optional[Progress] = None) -> SyncReport:
         """Throw the index away and build it again from stored vectors (encoding only what is missing)."""
         with self._sync_lock, self._lock:
             enc = self.encoder
@@ -230,7 +232,7 @@ class MatchingRuntime:
             for kind in KINDS:
                 docs = published_docs(session, kind)
                 have = stored_vectors(session, kind, enc.model_key)
-                vectors, fresh = refresh_vectors(session, enc, kind, docs, have)
+                vectors, fresh = refresh_vectors(session, enc, kind, docs, have, progress)
                 if self.pgvector:
                     self._writer(kind, session).drop()
                 store = self._writer(kind, session) if self.pgvector else \

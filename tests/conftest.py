@@ -29,9 +29,34 @@ from tests.pg_server import (pg_drop_database, pg_new_database, pg_server, pg_te
                              pg_url)
 
 
+# `make test-fast` (TEST_TIER=fast): only the tests marked neither `model`, `server`, `e2e` nor `slow`, and a test
+# that loads the embedding model or starts a server without its marker fails, saying which marker it needs.
+FAST_TIER = os.environ.get("TEST_TIER") == "fast"
+SERVER_FIXTURES = ("pg_server", "redis_server")
+
+
 def pytest_configure(config: pytest.Config) -> None:
     if TEST_DATABASE not in BACKENDS:
         raise pytest.UsageError(f"TEST_DATABASE={TEST_DATABASE!r}: use one of {', '.join(BACKENDS)}")
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_fixture_setup(fixturedef: pytest.FixtureDef, request: pytest.FixtureRequest) -> None:
+    if FAST_TIER and fixturedef.argname in SERVER_FIXTURES:
+        pytest.fail(f"{request.node.nodeid} starts a server ({fixturedef.argname}): mark it @pytest.mark.server")
+
+
+@pytest.fixture(autouse=True)
+def _fast_tier_has_no_model(monkeypatch: pytest.MonkeyPatch) -> None:
+    """In the fast tier, building the real encoder fails the test with the marker it needs."""
+    if not FAST_TIER:
+        return
+    from matchmaking import encoders
+
+    def refuse(*_a: Any, **_kw: Any) -> Any:
+        pytest.fail("this test loads the embedding model: mark it @pytest.mark.model")
+
+    monkeypatch.setattr(encoders, "_BUILDERS", {name: refuse for name in encoders._BUILDERS})
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:

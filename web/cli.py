@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import sys
+import time
 
 import click
 from flask import Flask, current_app
@@ -102,11 +103,29 @@ def users_create(email: str, display_name: str, role: str, password: str) -> Non
     click.echo(f"created {role} {email}")
 
 
+class _EncodeProgress:
+    """Prints how far encoding has come ("encoding achievement: 128/204, 9 s"), at most every few seconds."""
+
+    def __init__(self, every_s: float = 5.0) -> None:
+        self.start = self.last = time.monotonic()
+        self.every_s = every_s
+
+    def __call__(self, kind: str, done: int, total: int) -> None:
+        now = time.monotonic()
+        if done == total or now - self.last >= self.every_s or self.last == self.start:
+            self.last = now
+            click.echo(f"encoding {kind} / 编码{kind}: {done}/{total}, {now - self.start:.0f} s", err=True)
+
+
 def _run_index(action: str) -> None:
     runtime = current_app.extensions["matching"]
     try:
         with _session() as s:
-            report = getattr(runtime, action)(s)
+            if action == "check":
+                report = runtime.check(s)
+            else:
+                click.echo(f"loading the embedding model / 加载嵌入模型: {runtime.encoder!r}", err=True)
+                report = getattr(runtime, action)(s, progress=_EncodeProgress())
             s.commit()
     except ModelNotReady as err:
         _fail(str(err))

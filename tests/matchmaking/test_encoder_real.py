@@ -176,7 +176,7 @@ def test_parallel_copies_encode_the_same_vectors_in_the_same_order(default_model
         torch.set_num_threads(threads)
 
 
-@pytest.mark.parametrize("kw", [{"parallel": 0}, {"parallel": "2"}, {"parallel": 2, "backend": "onnx"}])
+@pytest.mark.parametrize("kw", [{"parallel": 0}, {"parallel": "2"}, {"parallel": -1, "backend": "onnx"}])
 def test_bad_parallel_settings_are_refused(default_model_path: Path, kw: dict) -> None:
     with pytest.raises(ValueError):
         build_encoder(str(default_model_path), **kw)

@@ -41,6 +41,28 @@ def test_export_of_a_missing_model_folder_says_how_to_make_it(tmp_path: Path) ->
     assert not is_complete(tmp_path / "out")
 
 
+def test_token_batches_go_longest_first_within_the_token_and_count_limits() -> None:
+    from matchmaking.onnx_export import token_batches
+
+    lengths = [10, 300, 40, 40, 600, 5, 120]
+    batches = token_batches(lengths, batch_size=3, max_tokens=256)
+    assert sorted(int(i) for b in batches for i in b) == list(range(len(lengths)))  # every text once
+    assert [[lengths[i] for i in b] for b in batches] == [[600], [300], [120, 40], [40, 10, 5]]
+    assert all(len(b) * max(lengths[i] for i in b) <= 256 or len(b) == 1 for b in batches)
+    assert token_batches([], 8, 256) == []
+
+
+def test_onnx_passages_run_batches_on_several_workers_with_the_same_vectors(default_model_path: Path) -> None:
+    from matchmaking.onnx_export import default_onnx_dir, is_complete, load_encoder
+
+    if not is_complete(default_onnx_dir(default_model_path)):
+        pytest.skip("no ONNX export beside the default model (make model)")
+    texts = [f"{t}（第{i}条）" + "，其工艺参数经过优化" * (i % 7) for i, t in enumerate(CHINESE * 6)]
+    one, two = load_encoder(default_model_path, "int8", 1), load_encoder(default_model_path, "int8", 1, workers=2)
+    assert two.workers == 2 and two.session is not one.session
+    np.testing.assert_allclose(two.encode_passages(texts), one.encode_passages(texts), atol=1e-6)
+
+
 def _link_tree(src: Path, dest: Path) -> Path:
     """A model folder whose files are symlinks to ``src`` (same digest, no 470 MB copy)."""
     for path in src.rglob("*"):
