@@ -59,8 +59,16 @@ def _fast_tier_has_no_model(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(encoders, "_BUILDERS", {name: refuse for name in encoders._BUILDERS})
 
 
+# folders whose every test needs a server (PostgreSQL, Redis, gunicorn) or a browser: marked `server`
+SERVER_FOLDERS = ("pg", "scale", "e2e")
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """On PostgreSQL, skip the tests about SQLite itself, with the reason their marker gives."""
+    """Tests in SERVER_FOLDERS are marked `server`; on PostgreSQL, skip the tests about SQLite itself, with the
+    reason their marker gives."""
+    for item in items:
+        if Path(str(item.fspath)).parent.name in SERVER_FOLDERS:
+            item.add_marker(pytest.mark.server)
     if not ON_POSTGRESQL:
         return
     for item in items:

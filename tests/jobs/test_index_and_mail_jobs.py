@@ -14,6 +14,8 @@ from models import Job, Notification
 from services import notifications
 from tests.jobs.conftest import wait_for
 
+pytestmark = pytest.mark.model  # loads the real embedding model (not in `make test-fast`)
+
 
 def _sync_jobs(session) -> list[Job]:
     session.expire_all()

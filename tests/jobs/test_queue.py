@@ -15,6 +15,9 @@ from services import jobs
 from services.errors import ServiceError
 from tests.jobs.conftest import wait_for
 
+pytestmark = pytest.mark.server  # half its cases run the queue on Redis (not in `make test-fast`)
+
+
 GATES: dict[str, threading.Event] = {}
 
 

@@ -8,6 +8,8 @@ from sqlalchemy import select
 from models import Job, MatchReport, Notification
 from tests.jobs.conftest import wait_for
 
+pytestmark = pytest.mark.server  # starts Redis (not in `make test-fast`)
+
 
 @pytest.fixture
 def queue_url(redis_url):

@@ -2,6 +2,8 @@
 SQLite queue file, and stops cleanly on Ctrl-C (SIGINT) after its running jobs."""
 from __future__ import annotations
 
+import pytest
+
 import os
 import signal
 import subprocess
@@ -14,6 +16,9 @@ from models import Job
 from services import notifications
 from tests.conftest import MODEL_DIR, ROOT
 from tests.jobs.conftest import wait_for
+
+
+pytestmark = pytest.mark.server  # starts a `flask jobs worker` process (not in `make test-fast`)
 
 
 def test_a_worker_process_runs_jobs_the_web_process_queued(app, session, make_user, job_row, tmp_path):

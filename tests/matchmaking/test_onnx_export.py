@@ -11,6 +11,8 @@ import pytest
 
 from matchmaking.encoders import Encoder, ModelNotReady, build_encoder, model_key_for
 
+pytestmark = pytest.mark.model  # loads the real embedding model (not in `make test-fast`)
+
 pytest.importorskip("onnxruntime")
 
 TEXTS = [

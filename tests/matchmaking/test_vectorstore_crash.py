@@ -1,6 +1,8 @@
 """kill -9 at random points of a save: the index always loads, as the old or the new version."""
 from __future__ import annotations
 
+import pytest
+
 import os
 import random
 import signal
@@ -9,6 +11,9 @@ import time
 import numpy as np
 
 from matchmaking.vectorstore import MANIFEST_FILE, FaissStore
+
+pytestmark = pytest.mark.slow  # kills writer processes for 20-40 s (not in `make test-fast`)
+
 
 DIM = 64
 BASE = 15_000  # ~4 MB per save, so many kills land inside save()

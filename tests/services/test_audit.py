@@ -9,6 +9,8 @@ from models import AuditEvent
 from services import accounts, audit
 from services.audit import AppendOnlyError
 
+pytestmark = pytest.mark.model  # loads the real embedding model (not in `make test-fast`)
+
 
 def test_events_cannot_be_updated_or_deleted_through_the_orm(session, make_user):
     event = audit.record(session, "auth.login", actor=make_user("company"), target="user:1")

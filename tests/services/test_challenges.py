@@ -10,6 +10,8 @@ from services import challenges
 from services.errors import NotFound, ServiceError
 from tests.services.test_roadshows import SOLID_ACH
 
+pytestmark = pytest.mark.model  # loads the real embedding model (not in `make test-fast`)
+
 CRITERIA = "技术先进性 | scientist | 40\n产业化前景 | entrepreneur | 35\n投资价值 | investor | 25"
 
 

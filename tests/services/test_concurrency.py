@@ -7,6 +7,9 @@ import time
 
 import pytest
 
+pytestmark = pytest.mark.slow  # eight writers for ten seconds (not in `make test-fast`)
+
+
 WRITERS = 8
 SECONDS = 10.0
 

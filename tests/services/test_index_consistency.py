@@ -7,6 +7,8 @@ from sqlalchemy import select
 from models import Achievement, ListingVector, Status
 from services import listings
 
+pytestmark = pytest.mark.model  # loads the real embedding model (not in `make test-fast`)
+
 
 @pytest.fixture
 def people(make_user):

@@ -1,6 +1,8 @@
 """Random create/edit/close sequences with crashes in the index writer; `flask index sync` reconciles."""
 from __future__ import annotations
 
+import pytest
+
 import random
 
 from sqlalchemy import select
@@ -8,6 +10,8 @@ from sqlalchemy import select
 from matchmaking import vectorstore
 from models import Achievement, Demand, Status
 from services import listings
+
+pytestmark = pytest.mark.model  # loads the real embedding model (not in `make test-fast`)
 
 OPS = 40
 

@@ -9,6 +9,8 @@ from services import introductions as intro_svc
 from services import listings
 from services.errors import NotFound, ServiceError
 
+pytestmark = pytest.mark.model  # loads the real embedding model (not in `make test-fast`)
+
 
 @pytest.fixture
 def pair(make_user, make_listing):

@@ -7,6 +7,8 @@ from services import listings
 from services.errors import NotFound, ServiceError
 from tests.conftest import demand_data
 
+pytestmark = pytest.mark.model  # loads the real embedding model (not in `make test-fast`)
+
 
 @pytest.fixture
 def people(make_user):

@@ -13,6 +13,8 @@ from services.indexing import published_docs
 from services.matching import LEXICAL_DIR, MatchingRuntime
 from tests.conftest import app_config, dispose_app
 
+pytestmark = pytest.mark.model  # loads the real embedding model (not in `make test-fast`)
+
 KIND = "achievement"
 
 

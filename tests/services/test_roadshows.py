@@ -11,6 +11,8 @@ from models import RoadshowInvitation, RoadshowMeeting
 from services import roadshows
 from services.errors import NotFound, ServiceError
 
+pytestmark = pytest.mark.model  # loads the real embedding model (not in `make test-fast`)
+
 SOLID_DEMAND = dict(title="硫化物固态电解质界面稳定性提升",
                     description="我司全固态电池中硫化物电解质与正极界面阻抗大、空气稳定性差，希望开发界面包覆与电解质改性技术，降低界面阻抗。",
                     indicators="室温离子电导率≥5mS/cm", keywords="固态电解质,硫化物,界面阻抗")

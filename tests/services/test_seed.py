@@ -1,10 +1,15 @@
 """The demo data set: what a newcomer sees after `make run`."""
 from __future__ import annotations
 
+import pytest
+
 from sqlalchemy import func, select
 
 from models import Achievement, Challenge, Demand, Notification, Roadshow, User
 from services import seed
+
+
+pytestmark = pytest.mark.slow  # loads the whole demo (not in `make test-fast`)
 
 
 def test_demo_has_listings_in_every_state_a_roadshow_and_a_challenge(session):

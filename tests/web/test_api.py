@@ -8,6 +8,8 @@ from sqlalchemy import select
 
 from tests.conftest import achievement_data, demand_data
 
+pytestmark = pytest.mark.model  # loads the real embedding model (not in `make test-fast`)
+
 CANARIES = ("canary.demand@example.com", "canary.achievement@example.cn", "13800000001", "13900000012")
 
 

@@ -11,6 +11,8 @@ import pytest
 
 from tests.web.test_api import CANARIES
 
+pytestmark = pytest.mark.model  # loads the real embedding model (not in `make test-fast`)
+
 SECRETS = CANARIES + ("张工", "李老师")
 
 

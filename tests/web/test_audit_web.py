@@ -1,10 +1,14 @@
 """Audit events recorded through the web, with the client address; the admin page filters them."""
 from __future__ import annotations
 
+import pytest
+
 from sqlalchemy import select
 
 from models import AuditEvent
 from tests.conftest import PASSWORD
+
+pytestmark = pytest.mark.model  # loads the real embedding model (not in `make test-fast`)
 
 
 def _actions(session):

@@ -9,8 +9,9 @@ from sqlalchemy import func, select
 from models import AuditEvent, Demand, User
 from tests.conftest import PASSWORD
 
-pytestmark = pytest.mark.sqlite_only("SQLite's online backup API and database files; the PostgreSQL drill "
-                                     "(pg_dump/pg_restore) is tests/pg/test_backup_pg.py")
+pytestmark = [pytest.mark.model,  # loads the real embedding model (not in `make test-fast`)
+              pytest.mark.sqlite_only("SQLite's online backup API and database files; the PostgreSQL drill "
+                                      "(pg_dump/pg_restore) is tests/pg/test_backup_pg.py")]
 
 
 def _count(session, model):

@@ -11,6 +11,8 @@ from tests.services.test_challenges import CRITERIA, challenge_data
 from tests.services.test_roadshows import SOLID_ACH
 from tests.web.test_roadshows_web import CANARIES
 
+pytestmark = pytest.mark.model  # loads the real embedding model (not in `make test-fast`)
+
 
 def form(**over):
     data = {"title": "全固态电池硫化物电解质界面难题", "sponsor": "陕西省科技厅",

@@ -2,11 +2,15 @@
 reports; feedback on a withdrawn or closed listing is refused clearly."""
 from __future__ import annotations
 
+import pytest
+
 import io
 
 from openpyxl import load_workbook
 
 from tests.web.test_reports_web import report_id_of, run_single
+
+pytestmark = pytest.mark.model  # loads the real embedding model (not in `make test-fast`)
 
 
 def _row(session, rid, position):

@@ -8,6 +8,8 @@ import pytest
 from openpyxl import Workbook, load_workbook
 from sqlalchemy import func, select
 
+pytestmark = pytest.mark.model  # loads the real embedding model (not in `make test-fast`)
+
 ACH_ROW = {"名称": "单晶高镍正极原子层沉积包覆技术", "所属领域": "new_energy.battery", "关键词": "单晶高镍,包覆",
            "地区": "江苏", "合作方式": "技术许可、合作开发",
            "成果简介": "采用原子层沉积在单晶高镍正极表面构筑纳米氧化铝包覆层，抑制循环过程中的相变与界面副反应。",

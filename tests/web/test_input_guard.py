@@ -2,12 +2,16 @@
 PostgreSQL alike (PostgreSQL cannot store NUL in text: such input used to end in a 500 there)."""
 from __future__ import annotations
 
+import pytest
+
 import io
 
 from sqlalchemy import func, select
 
 from models import ApiToken, Demand
 from tests.conftest import demand_data
+
+pytestmark = pytest.mark.model  # loads the real embedding model (not in `make test-fast`)
 
 MESSAGE = "What you sent contains a NUL character (\\0), which no text may contain. Remove it and try again."
 

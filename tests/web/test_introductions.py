@@ -4,6 +4,8 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select
 
+pytestmark = pytest.mark.model  # loads the real embedding model (not in `make test-fast`)
+
 DEMAND_CANARY = "canary.demand@example.com"
 ACH_CANARY = "canary.achievement@example.cn"
 

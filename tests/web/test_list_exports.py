@@ -7,6 +7,8 @@ import io
 import pytest
 from openpyxl import load_workbook
 
+pytestmark = pytest.mark.model  # loads the real embedding model (not in `make test-fast`)
+
 
 def _csv(resp) -> list[list[str]]:
     assert resp.status_code == 200 and resp.data.startswith("\ufeff".encode())

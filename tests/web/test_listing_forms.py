@@ -5,6 +5,8 @@ from datetime import date, timedelta
 
 import pytest
 
+pytestmark = pytest.mark.model  # loads the real embedding model (not in `make test-fast`)
+
 DEMAND_FORM = {"title": "高镍三元正极材料循环寿命提升", "description": "我司动力电池高镍正极循环衰减快，"
                "1000次循环后容量保持率不足80%，希望通过表面包覆或掺杂改性提升循环寿命。",
                "indicators": "0.5C循环1000次容量保持率≥85%", "field_code": "new_energy.battery",

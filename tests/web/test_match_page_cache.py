@@ -8,6 +8,8 @@ import pytest
 from services.cache import MemoryCache, NoCache, RedisCache
 from services.pagecache import CSRF_SLOT, PageCache
 
+pytestmark = pytest.mark.model  # loads the real embedding model (not in `make test-fast`)
+
 TOKEN_RE = re.compile(r'name="csrf_token" value="([^"]*)"')
 
 

@@ -1,6 +1,10 @@
 """Brokers and owners see ranked, explained matches in both directions."""
 from __future__ import annotations
 
+import pytest
+
+pytestmark = pytest.mark.model  # loads the real embedding model (not in `make test-fast`)
+
 
 def test_broker_sees_related_achievement_first_with_explanation(client, market, login):
     login(market["broker"])

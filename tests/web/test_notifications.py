@@ -11,6 +11,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
+pytestmark = pytest.mark.model  # loads the real embedding model (not in `make test-fast`)
+
 CANARIES = ("canary.demand@example.com", "canary.achievement@example.cn", "13800000001", "13900000012", "张工",
             "李老师")
 

@@ -6,6 +6,8 @@ from datetime import date, timedelta
 
 import pytest
 
+pytestmark = pytest.mark.model  # loads the real embedding model (not in `make test-fast`)
+
 
 @pytest.fixture
 def opp(make_user, make_listing, session):

@@ -16,6 +16,8 @@ from services import jobs as jobs_service
 from tests.web.policy_builders import FEATURE_BUILDERS, api_token, is_api
 from web import policy
 
+pytestmark = pytest.mark.model  # loads the real embedding model (not in `make test-fast`)
+
 ROLES = ("anonymous", "company", "university", "broker", "admin")
 
 

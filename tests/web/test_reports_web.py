@@ -10,6 +10,8 @@ from openpyxl import load_workbook
 
 from tests.services.test_pdf import pdf_text
 
+pytestmark = pytest.mark.model  # loads the real embedding model (not in `make test-fast`)
+
 CANARIES = ("canary.demand@example.com", "canary.achievement@example.cn", "13800000001", "13900000012")
 
 

@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import pytest
 
+pytestmark = pytest.mark.model  # loads the real embedding model (not in `make test-fast`)
+
 CANARY = "canary.demand@example.com"
 
 

@@ -11,6 +11,8 @@ from services import roadshows
 from tests.services.test_pdf import pdf_text
 from tests.services.test_roadshows import SOLID_ACH, SOLID_DEMAND
 
+pytestmark = pytest.mark.model  # loads the real embedding model (not in `make test-fast`)
+
 CANARIES = ("canary.demand@example.com", "canary.achievement@example.cn", "13800000001", "13900000012")
 
 

@@ -10,6 +10,8 @@ import pytest
 
 from tests.web.test_reports_web import report_id_of, run_single
 
+pytestmark = pytest.mark.model  # loads the real embedding model (not in `make test-fast`)
+
 
 def read_csv(resp) -> list[list[str]]:
     assert resp.status_code == 200 and resp.mimetype == "text/csv"
