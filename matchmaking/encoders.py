@@ -20,6 +20,8 @@ from typing import TYPE_CHECKING, Any, Protocol, Sequence, runtime_checkable
 
 import numpy as np
 
+from matchmaking.errors import MatchingUnavailable
+
 _log = logging.getLogger(__name__)
 
 if TYPE_CHECKING:
@@ -52,7 +54,7 @@ class Encoder(Protocol):
     def encode_passages(self, texts: Sequence[str], batch_size: int = 32) -> np.ndarray: ...
 
 
-class ModelNotReady(RuntimeError):
+class ModelNotReady(MatchingUnavailable):
     """The model folder is missing; the message (zh-CN, then en) says how to create it."""
 
     def __init__(self, path: str | os.PathLike) -> None:

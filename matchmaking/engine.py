@@ -3,27 +3,18 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any
 
 import numpy as np
 
 from matchmaking.compat import COMPONENTS, Component, compatibility, structured_score
 from matchmaking.documents import Listing
+from matchmaking.encoders import Encoder  # the one protocol (engine code only needs its two methods)
 from matchmaking.lexical import LexicalIndex, QueryTerms
 from matchmaking.text import split_sentences
 from matchmaking.vectorstore import FaissStore
 
 METHODS = ("lexical", "dense", "hybrid")
-
-
-class Encoder(Protocol):
-    """What the engine needs from an encoder (matchmaking.encoders builds real ones)."""
-
-    model_key: str
-    dim: int
-
-    def encode_queries(self, texts: Sequence[str], batch_size: int = 32) -> np.ndarray: ...
-    def encode_passages(self, texts: Sequence[str], batch_size: int = 32) -> np.ndarray: ...
 
 
 @dataclass(frozen=True)
@@ -71,17 +62,6 @@ class Match:
     shared_terms: list[str] = field(default_factory=list)
     best_sentence: str = ""
     reasons: dict[str, str] = field(default_factory=dict)  # component -> reason code
-
-
-@dataclass(frozen=True)
-class Ranked:
-    """A ranked candidate before explanation: fused score and its parts."""
-
-    id: int
-    fused: float  # 0-1, structured compatibility blended in when the query has any
-    dense: float
-    lexical: float
-    components: dict[str, Component] | None
 
 
 def normalise_dense(cos: np.ndarray, f: Fusion) -> np.ndarray:

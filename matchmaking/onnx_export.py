@@ -230,9 +230,9 @@ def graph_digest(path: str | os.PathLike) -> str:
 
 
 # tokens (batch rows x padded width) per ONNX run: small batches stay in the CPU's caches. On 2 AVX2 cores
-# (AMD EPYC), 300 dev abstracts: 32 texts a batch 17.7/s, 8 texts 25.0/s, 256-1024 tokens 25-28/s (the figures
-# and command: docs/benchmarks.md, "Encoding without bf16")
-MAX_BATCH_TOKENS = 512
+# (AMD EPYC), 300 dev abstracts, two runs at once: 32 texts a batch 14.6/s, 8 texts 22/s, 256 tokens 26-28/s,
+# at or above 384-1024 tokens in every alternating round (docs/model.md, "int8 on CPUs without VNNI")
+MAX_BATCH_TOKENS = 256
 
 
 def token_batches(lengths: Sequence[int], batch_size: int, max_tokens: int) -> list[np.ndarray]:

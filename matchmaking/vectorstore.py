@@ -16,6 +16,8 @@ from typing import Any
 import faiss
 import numpy as np
 
+from matchmaking.errors import MatchingUnavailable
+
 # Measured in docs/benchmarks.md: one exact query scans n x dim floats; at 384 dims on this 2-core box
 # it takes ~1 ms at 20k vectors but ~11 ms at 50k (out of cache), while HNSW stays ~1 ms at 100k.
 HNSW_THRESHOLD = 20_000
@@ -30,11 +32,11 @@ MANIFEST_FILE = "manifest.json"
 FORMAT = 2  # 2: data files are named in the manifest (crash-safe saves); 1 still loads
 
 
-class IndexMismatchError(RuntimeError):
+class IndexMismatchError(MatchingUnavailable):
     """The stored index was built by another model (or dimension) than the configured one."""
 
 
-class IndexCorruptError(RuntimeError):
+class IndexCorruptError(MatchingUnavailable):
     """The stored index and its manifest disagree, or a file is missing or unreadable."""
 
 

@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session, joinedload, sessionmaker
 
 from matchmaking.encoders import build_encoder, resolve_setup
 from matchmaking.engine import HybridMatcher, Match
+from matchmaking.errors import MatchingUnavailable  # noqa: F401 - re-exported: web catches it from here
 from matchmaking.lexical import LexicalIndex, SnapshotError
 from matchmaking.pgvector_store import table_name
 from matchmaking.vectorstore import MANIFEST_FILE, FaissStore, build_vector_store

@@ -11,6 +11,7 @@ from flask_login import current_user
 
 from services import challenges, listings, taxonomy
 from services.errors import NotFound, ServiceError
+from services.matching import MatchingUnavailable
 
 from . import policy
 from .db import db
@@ -19,7 +20,6 @@ from .forms import ActionForm
 from .i18n import locale_code
 from .matches import runtime
 from .roadshow_forms import ApplicationForm, ChallengeForm, PanelForm
-from .roadshows import MATCHING_DOWN
 
 bp = Blueprint("challenges", __name__, url_prefix="/challenges")
 log = logging.getLogger(__name__)
@@ -156,7 +156,7 @@ def _manager_context(challenge: Any) -> dict[str, Any]:
     suggestions, problem = [], None
     try:
         suggestions = challenges.suggest(s, runtime(), challenge, k=8)
-    except MATCHING_DOWN as err:
+    except MatchingUnavailable as err:
         log.warning("matching unavailable: %s", type(err).__name__)
         problem = _("Matching is not available right now: the search index must be rebuilt. "
                     "An operator can run `flask index rebuild`.")

@@ -19,12 +19,11 @@ from flask_wtf.file import FileField, FileRequired
 from sqlalchemy.orm import Session
 from wtforms import BooleanField
 
-from matchmaking.encoders import ModelNotReady
-from matchmaking.vectorstore import IndexCorruptError, IndexMismatchError
 from models import ImportBatch
 from services import exports, imports, jobs, listings
 from services.errors import NotFound, ServiceError
 from services.uploads import UploadLimits, read_table
+from services.matching import MatchingUnavailable
 
 from . import policy
 from .db import db, sessionmaker_for
@@ -194,7 +193,7 @@ def similar_checker(app: Optional[Flask]) -> Optional[imports.SimilarFn]:
         with factory() as s:
             try:
                 views = runtime.similar(s, imports.transient_listing(s, kind, data), k=3)
-            except (ModelNotReady, IndexMismatchError, IndexCorruptError) as err:
+            except MatchingUnavailable as err:
                 log.warning("duplicate check unavailable: %s", type(err).__name__)
                 state["down"] = True
                 return []

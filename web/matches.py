@@ -12,12 +12,10 @@ from flask_login import current_user, login_required
 from flask_wtf.csrf import generate_csrf as csrf_token
 from markupsafe import Markup, escape
 
-from matchmaking.encoders import ModelNotReady
 from matchmaking.engine import highlight
-from matchmaking.vectorstore import IndexCorruptError, IndexMismatchError
 from services import feedback, listings, taxonomy
 from services.errors import NotFound
-from services.matching import MatchingRuntime
+from services.matching import MatchingRuntime, MatchingUnavailable
 from services.pagecache import CSRF_SLOT, Slot
 
 from . import policy
@@ -29,7 +27,6 @@ policy.allow("matches.for_listing", "GET", policy.SIGNED_IN, relation="owner_or_
              note="staff: any listing; owner: own published listing; 404 otherwise. No contact fields.")
 log = logging.getLogger(__name__)
 PAGE_PARTS = frozenset({"title", "owner_id", "status", "problem", "results"})  # what _render_page stores
-UNAVAILABLE = (ModelNotReady, IndexMismatchError, IndexCorruptError)  # matching cannot answer: the page says so
 
 
 def init_app(app: Flask) -> None:
@@ -52,7 +49,7 @@ def possible_duplicates(item) -> list:
     """Published listings that look like this unpublished one; empty when matching is unavailable."""
     try:
         views = runtime().similar(db(), item, k=3)
-    except UNAVAILABLE as err:
+    except MatchingUnavailable as err:
         log.warning("duplicate check unavailable: %s", type(err).__name__)
         return []
     return [v for v in views if v.match.score >= current_app.config["DUPLICATE_MIN_SCORE"]]
@@ -69,7 +66,7 @@ def for_listing(kind: str, listing_id: int):
     here = request.path + (f"?k={k}" if "k" in request.args else "")  # the forms' way back: no other parameters
     try:
         slot, stamps, page = _lookup(rt, kind, listing_id, k, reviewer, here)
-    except UNAVAILABLE:  # pgvector's stamps need the model's tables: _render_page says what is wrong
+    except MatchingUnavailable:  # pgvector's stamps need the model's tables: _render_page says what is wrong
         slot, stamps, page = None, [], None
     if page is None:
         page = _render_page(rt, kind, listing_id, k, reviewer, here)
@@ -114,7 +111,7 @@ def _render_page(rt: MatchingRuntime, kind: str, listing_id: int, k: int, review
     problem, fresh = None, ([], [], None)
     try:
         fresh = _fresh(rt, item, k, reviewer)
-    except UNAVAILABLE as err:
+    except MatchingUnavailable as err:
         log.warning("matching unavailable: %s", type(err).__name__)
         problem = _("Matching is not available right now: the search index must be rebuilt. "
                     "An operator can run `flask index rebuild`.")

@@ -24,12 +24,11 @@ from itsdangerous import BadSignature, URLSafeSerializer
 from sqlalchemy import event, select
 from sqlalchemy.orm import Session
 
-from matchmaking.encoders import ModelNotReady
-from matchmaking.vectorstore import IndexCorruptError, IndexMismatchError
 from models import Notification, User
 from services import challenges, jobs, listings, mail, notifications
 from services.cache import cache_for
 from services.errors import NotFound
+from services.matching import MatchingUnavailable
 
 from . import policy
 from .db import db, sessionmaker_for, write_session
@@ -347,7 +346,7 @@ def notify_matches(min_score: Optional[float]) -> None:
         items = listings.published(session, "demand") + listings.published(session, "achievement")
         try:
             n = notifications.announce_matches(session, items, find, threshold)
-        except (ModelNotReady, IndexMismatchError, IndexCorruptError) as err:
+        except MatchingUnavailable as err:
             raise click.ClickException(f"matching unavailable ({type(err).__name__}): run `flask index rebuild`")
         session.commit()
     click.echo(f"{n} new strong matches announced (score >= {threshold:g})")

@@ -10,11 +10,10 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 
-from matchmaking.encoders import ModelNotReady
-from matchmaking.vectorstore import IndexCorruptError, IndexMismatchError
 from services import audit, exports, feedback, pipeline, reports, taxonomy
 from services.errors import NotFound, ServiceError
 from services.pdf import PDF_MIME
+from services.matching import MatchingUnavailable
 
 from . import policy
 from .db import db
@@ -35,7 +34,6 @@ policy.allow("reports.export_xlsx", "GET", policy.STAFF, relation="self", note=_
 policy.allow("reports.export_pdf", "GET", policy.STAFF, relation="self", note=_OWN)
 policy.allow("reports.export_csv", "GET", policy.STAFF, relation="self", note=_OWN)
 policy.allow("reports.pdf_file", "GET", policy.STAFF, relation="self", note=_OWN + " (PDF built by a job)")
-UNAVAILABLE = (ModelNotReady, IndexMismatchError, IndexCorruptError)
 
 
 OUTCOME_LABELS = {"not_relevant": _l("Not relevant"), "relevant": _l("Relevant, but"), "introduce": _l("Introduce")}
@@ -99,7 +97,7 @@ def new():
         db().rollback()
         flash(message_for(err), "danger")
         return render_template("reports/new.html", form=form), 400
-    except UNAVAILABLE as err:
+    except MatchingUnavailable as err:
         db().rollback()
         log.warning("report unavailable: %s", type(err).__name__)
         flash(_("Matching is not available right now: the search index must be rebuilt. "

@@ -8,11 +8,10 @@ from flask import Blueprint, Response, abort, flash, redirect, render_template, 
 from flask_babel import gettext as _
 from flask_login import current_user
 
-from matchmaking.encoders import ModelNotReady
-from matchmaking.vectorstore import IndexCorruptError, IndexMismatchError
 from services import pdf, roadshows, taxonomy
 from services.errors import NotFound, ServiceError
 from services.exports import XLSX_MIME, Table, to_xlsx
+from services.matching import MatchingUnavailable
 
 from . import policy
 from .db import db
@@ -25,7 +24,6 @@ from .roadshow_forms import (AddPresenterForm, AttendanceForm, ConflictForm, Int
 
 bp = Blueprint("roadshows", __name__, url_prefix="/roadshows")
 log = logging.getLogger(__name__)
-MATCHING_DOWN = (ModelNotReady, IndexMismatchError, IndexCorruptError)
 
 policy.allow("roadshows.index", "GET", policy.SIGNED_IN, note="roadshows the user manages, is invited to or presents at")
 policy.allow("roadshows.new", ("GET", "POST"), policy.STAFF)
@@ -65,7 +63,7 @@ def _attempt(roadshow_id: int, action: Callable[[], Any], done: str, anchor: str
     except ServiceError as err:
         db().rollback()
         flash(message_for(err), "danger")
-    except MATCHING_DOWN as err:
+    except MatchingUnavailable as err:
         db().rollback()
         log.warning("matching unavailable: %s", type(err).__name__)
         flash(_("Matching is not available right now: the search index must be rebuilt. "
@@ -196,7 +194,7 @@ def companies(roadshow_id: int):
         proposals = roadshows.propose_companies(db(), runtime(), roadshow)
     except ServiceError as err:
         problem = message_for(err)
-    except MATCHING_DOWN:
+    except MatchingUnavailable:
         problem = _("Matching is not available right now: the search index must be rebuilt. "
                     "An operator can run `flask index rebuild`.")
     return render_template("roadshows/companies.html", roadshow=roadshow, proposals=proposals, problem=problem,

@@ -9,13 +9,14 @@ from flask_babel import gettext as _
 
 from services import exports, statistics, taxonomy
 from services.exports import Table
+from services.matching import MatchingUnavailable
 
 from . import policy
 from .charts import bar_chart
 from .db import db
 from .i18n import locale_code
 from .matches import runtime
-from .reports import OUTCOME_LABELS, UNAVAILABLE
+from .reports import OUTCOME_LABELS
 
 bp = Blueprint("statistics", __name__, url_prefix="/statistics")
 log = logging.getLogger(__name__)
@@ -47,7 +48,7 @@ def _coverage() -> tuple[str, Table]:
     try:
         c = statistics.coverage(db(), runtime(), threshold)
         table.add([c.total, c.covered, round(100 * c.share, 1)])
-    except UNAVAILABLE as err:
+    except MatchingUnavailable as err:
         log.warning("coverage unavailable: %s", type(err).__name__)
     return _("Match coverage"), table
 

@@ -156,3 +156,13 @@ def test_real_model_ranks_paraphrase_first(real_encoder):
     m = HybridMatcher.build(real_encoder, DOCS)
     hits = m.match(demand("寻找能让电动车电池更耐用的高镍材料"), k=3)
     assert hits[0].id in {1, 5} and hits[0].score > hits[-1].score
+
+
+def test_every_reason_matching_cannot_answer_is_one_exception_family() -> None:
+    from matchmaking.encoders import ModelNotReady
+    from matchmaking.errors import MatchingUnavailable
+    from matchmaking.onnx_export import OnnxNotReady
+    from matchmaking.vectorstore import IndexCorruptError, IndexMismatchError
+
+    for cls in (ModelNotReady, OnnxNotReady, IndexMismatchError, IndexCorruptError):
+        assert issubclass(cls, MatchingUnavailable), cls

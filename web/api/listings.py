@@ -10,10 +10,9 @@ from flask_babel import gettext as _
 from flask_login import current_user
 from flask_smorest import Blueprint, abort
 
-from matchmaking.encoders import ModelNotReady
-from matchmaking.vectorstore import IndexCorruptError, IndexMismatchError
 from services import listings, taxonomy
 from services.errors import NotFound, ServiceError
+from services.matching import MatchingUnavailable
 
 from .. import policy
 from ..db import db
@@ -183,7 +182,7 @@ def make_blueprint(kind: str) -> Blueprint:
             abort(404, code="not_found")
         try:
             views = runtime().find_matches(db(), item, k=args["k"])
-        except (ModelNotReady, IndexMismatchError, IndexCorruptError):
+        except MatchingUnavailable:
             current_app.logger.warning("matching unavailable for the API")
             abort(503, code="matching_unavailable",
                   message=_("Matching is not available right now: the search index must be rebuilt."))

@@ -14,10 +14,9 @@ from flask_babel import gettext as _
 from flask_login import current_user
 from flask_smorest import Blueprint, abort
 
-from matchmaking.encoders import ModelNotReady
-from matchmaking.vectorstore import IndexCorruptError, IndexMismatchError
 from services import feedback, listings, reports, taxonomy
 from services.errors import NotFound, ServiceError
+from services.matching import MatchingUnavailable
 
 from .. import policy
 from ..db import db
@@ -28,7 +27,6 @@ from . import schemas as s
 from .core import abort_for_service_error, api_blueprint
 
 TOKEN = [{"bearerAuth": []}]
-UNAVAILABLE = (ModelNotReady, IndexMismatchError, IndexCorruptError)
 # service error code -> (HTTP status, field it concerns)
 SERVICE_ERRORS = {"report.bad_k": (422, "k"), "report.bad_scope": (422, "scope"),
                   "report.listing_not_open": (422, "listing_id"), "report.period_order": (422, "until"),
@@ -131,7 +129,7 @@ class Collection(MethodView):
         except ServiceError as err:
             db().rollback()
             abort_for_service_error(err, SERVICE_ERRORS)
-        except UNAVAILABLE as err:
+        except MatchingUnavailable as err:
             db().rollback()
             current_app.logger.warning("report unavailable for the API: %s", type(err).__name__)
             abort(503, code="matching_unavailable",
