@@ -118,7 +118,7 @@ class Config:
         self.ENCODER_PARALLEL = _int("ENCODER_PARALLEL", "1")
         # JOBS_MODE: "queue" (jobs go through the Huey queue below; "background" is an old name for it) or
         # "inline" (tests, CLI: a job runs in the caller). docs/jobs.md.
-        self.JOBS_MODE = _env("JOBS_MODE", "queue")
+        self.JOBS_MODE = _choice("JOBS_MODE", "queue", ("queue", "background", "inline"))
         # JOBS_QUEUE_URL: sqlite:///path (a Huey queue in a SQLite file, no server) or redis://host:port/db.
         self.JOBS_QUEUE_URL = _env("JOBS_QUEUE_URL", f"sqlite:///{instance / 'jobs-queue.db'}")
         # JOBS_EMBEDDED_WORKER: "1": each web process runs JOBS_WORKERS consumer threads (enough for `make run`
@@ -138,14 +138,14 @@ class Config:
         self.PDF_FONT = _env("PDF_FONT", "")
         # VECTOR_STORE: "faiss" (index files under INDEX_DIR, updated after commit) or "pgvector" (PostgreSQL
         # only: vectors written in the listing's own transaction; docs/postgresql.md).
-        self.VECTOR_STORE = _env("VECTOR_STORE", "faiss")
+        self.VECTOR_STORE = _choice("VECTOR_STORE", "faiss", ("faiss", "pgvector"))
         # INDEX_SYNC: "background" (after commit: an index.sync job when JOBS_MODE=queue, else a worker thread)
         # or "inline" (tests, CLI).
-        self.INDEX_SYNC = _env("INDEX_SYNC", "background")
+        self.INDEX_SYNC = _choice("INDEX_SYNC", "background", ("background", "inline"))
         # MATCHER_REFRESH: after the index changed, "background" rebuilds a process's matcher in a thread while
         # the previous one keeps serving (results are re-checked against the database, so nothing unpublished
         # shows; a new listing shows once the rebuild is done), or "inline" in the request that notices (tests).
-        self.MATCHER_REFRESH = _env("MATCHER_REFRESH", "background")
+        self.MATCHER_REFRESH = _choice("MATCHER_REFRESH", "background", ("background", "inline"))
         # MATCH_MIN_SCORE: calibrated score (0-100) below which suggestions are not shown.
         self.MATCH_MIN_SCORE = _float("MATCH_MIN_SCORE", "0")
         # DUPLICATE_MIN_SCORE: near-duplicate score (0-100) from which a draft or submission is flagged.

@@ -78,3 +78,15 @@ def test_embedding_query_backend_takes_its_choices_and_refuses_others(monkeypatc
     monkeypatch.setenv("EMBEDDING_QUERY_BACKEND", "tensorrt")
     with pytest.raises(ConfigError, match=r"(?s)EMBEDDING_QUERY_BACKEND='tensorrt' 无效.*is not valid"):
         Config()
+
+
+@pytest.mark.parametrize("name, good, typo", [("EMBEDDING_BACKEND", "onnx", "onxx"), ("VECTOR_STORE", "pgvector", "pgvecter"),
+                                              ("INDEX_SYNC", "inline", "inlne"), ("JOBS_MODE", "inline", "inlin"),
+                                              ("MATCHER_REFRESH", "inline", "sync")])
+def test_a_typo_in_a_choice_stops_start_up_instead_of_falling_back(monkeypatch: pytest.MonkeyPatch, name: str,
+                                                                   good: str, typo: str) -> None:
+    monkeypatch.setenv(name, good)
+    assert getattr(Config(), name) == good
+    monkeypatch.setenv(name, typo)
+    with pytest.raises(ConfigError, match=rf"(?s){name}='{typo}' 无效.*is not valid"):
+        Config()
