@@ -86,7 +86,7 @@ def stored_vectors(session: Session, kind: str, model_key: str) -> dict[int, tup
 
 
 # listings encoded per call of the encoder when a sync reports progress (each call batches and parallelises inside)
-ENCODE_CHUNK = 128
+ENCODE_CHUNK = 64
 Progress = Callable[[str, int, int], None]  # (kind, encoded so far, to encode)
 
 
@@ -98,6 +98,8 @@ def refresh_vectors(session: Session, encoder: Any, kind: str, docs: dict[int, D
     todo = [d for d in docs.values() if d.id not in have or have[d.id][0] != text_sha256(d)]
     vectors = {i: v for i, (_, v) in have.items() if i in docs}
     step = ENCODE_CHUNK if progress else max(1, len(todo))
+    if progress and todo:
+        progress(kind, 0, len(todo))
     for start in range(0, len(todo), step):
         chunk = todo[start:start + step]
         for doc, vec in zip(chunk, encoder.encode_passages([d.embed_text() for d in chunk])):

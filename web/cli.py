@@ -104,17 +104,22 @@ def users_create(email: str, display_name: str, role: str, password: str) -> Non
 
 
 class _EncodeProgress:
-    """Prints how far encoding has come ("encoding achievement: 128/204, 9 s"), at most every few seconds."""
+    """Prints how far encoding has come ("encoding achievements / 编码成果: 128/204, 9 s"), at most every few seconds,
+    the first chunk of each kind always."""
+
+    NAMES = {"demand": "demands / 编码需求", "achievement": "achievements / 编码成果"}
 
     def __init__(self, every_s: float = 5.0) -> None:
-        self.start = self.last = time.monotonic()
         self.every_s = every_s
+        self.kind, self.start, self.last = "", 0.0, 0.0
 
     def __call__(self, kind: str, done: int, total: int) -> None:
         now = time.monotonic()
-        if done == total or now - self.last >= self.every_s or self.last == self.start:
+        if kind != self.kind:  # seconds count from the start of each kind (its 0/total call)
+            self.kind, self.start, self.last = kind, now, 0.0
+        if done == total or now - self.last >= self.every_s:
             self.last = now
-            click.echo(f"encoding {kind} / 编码{kind}: {done}/{total}, {now - self.start:.0f} s", err=True)
+            click.echo(f"encoding {self.NAMES.get(kind, kind)}: {done}/{total}, {now - self.start:.0f} s", err=True)
 
 
 def _run_index(action: str) -> None:

@@ -133,3 +133,19 @@ def test_match_pages_are_not_held_up_while_a_sync_encodes(app, session, people, 
         worker.join(60)
     assert new.id in _index_ids(app) and _runtime(app).check(session).consistent
     assert runtime.find_matches(session, demand) is not None
+
+
+def test_index_sync_on_the_command_line_names_the_encoder_and_shows_its_progress(app, session, people,
+                                                                                 make_listing):
+    from sqlalchemy import delete
+
+    for i in range(3):
+        make_listing("achievement", people["uni"], reviewer=people["broker"], title=f"单晶高镍正极包覆技术{i}")
+    session.execute(delete(ListingVector))  # as after a model change: every vector must be encoded again
+    session.commit()
+    result = app.test_cli_runner().invoke(args=["index", "sync"])
+    assert result.exit_code == 0, result.output
+    assert "loading the embedding model / 加载嵌入模型" in result.stderr
+    assert "encoding achievements / 编码成果: 0/3, 0 s" in result.stderr  # at once, before the first chunk
+    assert "encoding achievements / 编码成果: 3/3" in result.stderr
+    assert "achievement  encoded=3" in result.stdout

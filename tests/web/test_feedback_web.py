@@ -120,3 +120,12 @@ def test_match_list_offers_feedback_to_brokers_only(client, market, login, sessi
 def test_feedback_on_unknown_listings_is_404(client, market, login):
     login(market["broker"])
     assert client.submit("/feedback/99999/99998", {"outcome": "introduce"}, form_url="/reports/").status_code == 404
+
+
+@pytest.mark.parametrize("target", ["//evil.example", "/\\evil.example", "/\t/evil.example", "https://evil.example/"])
+def test_feedback_next_goes_through_the_safe_redirect_check(client, market, login, target):
+    login(market["broker"])
+    url = f"/matches/demand/{market['demand'].id}"
+    resp = client.submit(f"/feedback/{market['demand'].id}/{market['good'].id}",
+                         {"outcome": "not_relevant", "query_kind": "demand", "next": target}, form_url=url)
+    assert resp.status_code == 302 and "evil" not in resp.headers["Location"], resp.headers["Location"]
