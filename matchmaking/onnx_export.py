@@ -13,7 +13,8 @@ Steps (see docs/model.md, "ONNX Runtime"):
 2. ``onnxruntime.transformers.optimizer.optimize_model(model_type="bert")``: fused Attention,
    EmbedLayerNormalization, SkipLayerNormalization and BiasGelu.
 3. int8: ``onnxruntime.quantization.quantize_dynamic`` with per-channel 7-bit int8 weights on MatMul
-   and the fused Attention (no saturation on AVX2 without VNNI, see ``_quantise``), except the FFN output MatMuls whose inputs carry outliers (the same
+   and the fused Attention (no saturation on AVX2 without VNNI, see ``_quantise``), except the FFN
+   output MatMuls whose inputs carry outliers (the same
    calibration as the torch int8 path, ``encoders._outlier_linears``).
 
 ``load_encoder`` is the ``EMBEDDING_BACKEND=onnx`` backend of ``build_encoder``: with
