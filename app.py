@@ -14,7 +14,7 @@ from web import account, exports_web, imports as imports_web, notifications as n
 from web.api import core as api_core, jobs as api_jobs, listings as api_listings  # noqa: F401 (register routes)
 from web.api import feedback as api_feedback, reports as api_reports, roadshows as api_roadshows  # noqa: F401
 from web import challenges, input_guard, roadshows
-from web import backup_cli, introductions, security
+from web import backup_cli, introductions, matches_cli, security
 
 csrf = CSRFProtect()
 
@@ -57,4 +57,5 @@ def create_app(overrides: Optional[Mapping[str, Any]] = None) -> Flask:
     cli.init_app(app)
     workbench_cli.init_app(app)
     backup_cli.init_app(app)
+    matches_cli.init_app(app)
     return app

@@ -42,6 +42,11 @@ def _float(name: str, default: str) -> float:
 EMBEDDING_QUANTIZE_CHOICES = ("auto", "none", "int8", "bf16")
 
 
+# bands a pair may need to be announced: matchmaking.bands minus "weak" (tests/services/test_band_consumers.py keeps
+# the two in step; config imports no engine)
+NOTIFY_MATCH_BANDS = ("possible", "strong")
+
+
 def _choice(name: str, default: str, choices: tuple[str, ...]) -> str:
     """The setting's value (empty: the default); anything else stops start-up with a bilingual message."""
     value = _env(name, default).strip() or default
@@ -146,8 +151,6 @@ class Config:
         # the previous one keeps serving (results are re-checked against the database, so nothing unpublished
         # shows; a new listing shows once the rebuild is done), or "inline" in the request that notices (tests).
         self.MATCHER_REFRESH = _choice("MATCHER_REFRESH", "background", ("background", "inline"))
-        # MATCH_MIN_SCORE: calibrated score (0-100) below which suggestions are not shown.
-        self.MATCH_MIN_SCORE = _float("MATCH_MIN_SCORE", "0")
         # DUPLICATE_MIN_SCORE: near-duplicate score (0-100) from which a draft or submission is flagged.
         self.DUPLICATE_MIN_SCORE = _float("DUPLICATE_MIN_SCORE", "60")
         self.BABEL_DEFAULT_LOCALE = _env("DEFAULT_LOCALE", "zh_Hans_CN")
@@ -162,11 +165,12 @@ class Config:
         self.PAGE_SIZE = _int("PAGE_SIZE", "20")
         # OPPORTUNITY_IDLE_DAYS: an open opportunity whose stage has not moved for longer is flagged.
         self.OPPORTUNITY_IDLE_DAYS = _int("OPPORTUNITY_IDLE_DAYS", "14")
-        # COVERAGE_MIN_SCORE: a demand counts as covered when its best match scores at least this (0-100).
-        self.COVERAGE_MIN_SCORE = _float("COVERAGE_MIN_SCORE", "60")
         # FEEDBACK_RERANK_SHARE: share (0-1) of the re-ranking learned from broker feedback (`flask feedback
         # fit` writes INSTANCE_DIR/feedback_reranker.json) in live match lists and reports; 0: engine order.
         self.FEEDBACK_RERANK_SHARE = _float("FEEDBACK_RERANK_SHARE", "0")
+        # CALIBRATION_FILE: the match-score calibration (docs/evaluation.md); empty: INSTANCE_DIR/calibration.json
+        # when `flask matches calibrate` wrote one, else the one shipped in matchmaking/data/.
+        self.CALIBRATION_FILE = _env("CALIBRATION_FILE", "")
         # REPORT_PDF_INLINE_ROWS: reports with more pairs get their PDF built by a background job
         # (about 30 ms per pair on a small VM, so 500 pairs keep a request under ~15 s).
         self.REPORT_PDF_INLINE_ROWS = _int("REPORT_PDF_INLINE_ROWS", "500")
@@ -192,8 +196,10 @@ class Config:
         self.SMTP_TLS = _env("SMTP_TLS", "starttls")  # starttls | ssl | none
         # PUBLIC_BASE_URL: how links in e-mails start (the address users open the site with).
         self.PUBLIC_BASE_URL = _env("PUBLIC_BASE_URL", "http://127.0.0.1:5000")
-        # NOTIFY_MATCH_MIN_SCORE: calibrated score (0-100) from which `flask notify matches` announces a pair.
-        self.NOTIFY_MATCH_MIN_SCORE = _float("NOTIFY_MATCH_MIN_SCORE", "70")
+        # NOTIFY_MATCH_MIN_BAND: the weakest band (matchmaking/bands.py) `flask notify matches` announces:
+        # "possible" (可能相关 and 强匹配) or "strong" (强匹配 only). It replaces NOTIFY_MATCH_MIN_SCORE, which is
+        # no longer read (a score threshold meant nothing once scores became calibrated bands).
+        self.NOTIFY_MATCH_MIN_BAND = _choice("NOTIFY_MATCH_MIN_BAND", "possible", NOTIFY_MATCH_BANDS)
         # --- trust and safety (docs/security.md) ---
         # Sessions end after SESSION_IDLE_MINUTES without a request and SESSION_MAX_HOURS after sign-in.
         self.SESSION_IDLE_MINUTES = _float("SESSION_IDLE_MINUTES", "120")

@@ -1,4 +1,4 @@
-"""Hybrid matcher: dense + BM25 fusion, structured compatibility, calibrated scores, explanations."""
+"""Hybrid matcher: dense + BM25 fusion, calibrated scores modulated by structured compatibility, explanations."""
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
@@ -7,9 +7,13 @@ from typing import Any
 
 import numpy as np
 
+from matchmaking import calibration as _calibration
+from matchmaking.bands import band_of
 from matchmaking.compat import COMPONENTS, Component, compatibility, structured_score
 from matchmaking.documents import Listing
-from matchmaking.encoders import Encoder  # the one protocol (engine code only needs its two methods)
+from matchmaking.encoders import (
+    Encoder,  # the one protocol (engine code only needs its two methods)
+)
 from matchmaking.lexical import LexicalIndex, QueryTerms
 from matchmaking.text import split_sentences
 from matchmaking.vectorstore import FaissStore
@@ -28,12 +32,7 @@ class Fusion:
     coverage_bonus: float = 0.3   # x coverage^coverage_power: rewards holding (nearly) all query terms
     coverage_power: float = 8.0
     bm25_bonus: float = 0.15      # x BM25 / best BM25 among the candidates
-    structured: float = 0.25  # share of structured compatibility (only when the query has any)
     candidates: int = 100    # depth of each candidate list (dense and lexical)
-    # calibration, piecewise linear: unrelated pairs fuse to ~0.26 (p95 0.39) -> below 40; a paper vs
-    # its own keywords fuses to ~0.92 -> ~93; a keyword-free paraphrase (dev/gap) ~0.59 -> ~74
-    calib_x: tuple[float, ...] = (0.0, 0.3, 0.4, 0.55, 0.7, 0.9, 1.0)
-    calib_y: tuple[float, ...] = (0.0, 20.0, 38.0, 70.0, 85.0, 93.0, 97.0)
 
     @property
     def lexical_max(self) -> float:
@@ -46,10 +45,11 @@ class Ranked:
     """A ranked candidate before explanation: fused score and its parts."""
 
     id: int
-    fused: float  # 0-1, structured compatibility blended in when the query has any
+    fused: float  # 0-1, the text evidence (dense first, lexical bonus)
     dense: float
     lexical: float
     components: dict[str, Component] | None
+    score: float = 0.0  # calibrated probability x 100 (matchmaking.calibration), what every consumer shows
 
 
 @dataclass
@@ -57,11 +57,36 @@ class Match:
     """One ranked counterpart with its calibrated score and the reasons for it."""
 
     id: int
-    score: float  # calibrated 0-100 for display (not a raw cosine)
+    score: float  # probability x 100 that a broker judges the pair worth a conversation (never a raw cosine)
     breakdown: dict[str, float]  # semantic, lexical, field, maturity, budget, region, mode (0-1)
     shared_terms: list[str] = field(default_factory=list)
     best_sentence: str = ""
     reasons: dict[str, str] = field(default_factory=dict)  # component -> reason code
+    band: str = ""  # strong / possible / weak (matchmaking.bands), from the score when not given
+
+    def __post_init__(self) -> None:
+        if not self.band:
+            self.band = band_of(self.score)
+
+
+@dataclass(frozen=True)
+class _Scored:
+    """Every candidate of one query: ids, text evidence, calibration features and the calibrated probability."""
+
+    ids: list[int]
+    fused: np.ndarray
+    dense: np.ndarray
+    lexical: np.ndarray
+    cos: np.ndarray
+    bm: np.ndarray
+    feats: dict[str, np.ndarray]
+    structured: np.ndarray  # 0-1, NaN where the pair has no known structured component
+    prob: np.ndarray
+    comps: list[dict[str, Component]] | None
+
+    def ranked(self, j: int) -> Ranked:
+        return Ranked(self.ids[j], float(self.fused[j]), float(self.dense[j]), float(self.lexical[j]),
+                      self.comps[j] if self.comps else None, round(100.0 * float(self.prob[j]), 1))
 
 
 def normalise_dense(cos: np.ndarray, f: Fusion) -> np.ndarray:
@@ -97,11 +122,6 @@ def fuse(
     return (semantic + f.lexical_max * lexical) / (1.0 + f.lexical_max), semantic, lexical
 
 
-def calibrate(fused: np.ndarray | float, f: Fusion = Fusion()) -> np.ndarray:
-    """Fused 0-1 score to the 0-100 display scale (monotone, piecewise linear)."""
-    return np.interp(fused, f.calib_x, f.calib_y)
-
-
 class HybridMatcher:
     """Ranks the counterparts of a listing; used by the platform and by the evaluation alike."""
 
@@ -113,13 +133,16 @@ class HybridMatcher:
         docs: Mapping[int, Listing],
         *,
         weights: Fusion | Mapping[str, float] | None = None,
+        calibration: _calibration.Calibration | None = None,
     ) -> None:
         self.encoder = encoder
+        self.calibration = calibration or _calibration.load()
         self.store = store
         self.lexical = lexical
         self.docs = docs
         self.fusion = weights if isinstance(weights, Fusion) else Fusion(**dict(weights or {}))
         self._by_kind: dict[str, set[int]] = {}
+        self._heads: dict[int, int] = {}
         for doc_id, doc in docs.items():
             self._by_kind.setdefault(doc.kind, set()).add(doc_id)
 
@@ -159,10 +182,11 @@ class HybridMatcher:
 
     def _candidates(
         self, qvec: np.ndarray | None, terms: QueryTerms, allowed: set[int] | None, n: int,
-        excluded: frozenset[int] = frozenset(),
+        excluded: frozenset[int] = frozenset(), include: Sequence[int] = (),
     ) -> tuple[list[int], np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """Union of the dense and lexical top-n with vectors, cosine, BM25 and coverage for each.
-        excluded: ids never returned; a few of them are cheaper than an allowed set of every other id."""
+        excluded: ids never returned; a few of them are cheaper than an allowed set of every other id.
+        include: ids scored as well (judged pairs); ranked below the top-n, they change no other score."""
         bm_all = self.lexical.scores(terms, self.lexical.mask(allowed))
         if excluded:
             rows = self.lexical.rows(excluded)
@@ -176,6 +200,7 @@ class HybridMatcher:
         if m:
             rows = np.argpartition(-bm_all, m - 1)[:m]
             ids.update((int(i), None) for i in self.lexical.ids()[rows])
+        ids.update((int(i), None) for i in include if allowed is None or int(i) in allowed)
         cand = [i for i in ids if i in self.docs and i not in excluded]
         rows = self.lexical.rows(cand)
         known = rows >= 0
@@ -195,9 +220,10 @@ class HybridMatcher:
         query_vec: np.ndarray | None = None,
         method: str = "hybrid",
         excluded_ids: Iterable[int] = (),
+        title_vec: np.ndarray | None = None,
     ) -> list[Match]:
         """Top-k counterparts of query (demand -> achievements, achievement -> demands), explained."""
-        ranked, terms = self.rank(query, k, allowed_ids, query_vec, method, excluded_ids)
+        ranked, terms = self.rank(query, k, allowed_ids, query_vec, method, excluded_ids, title_vec)
         return [self._explain(r, terms) for r in ranked]
 
     def rank(
@@ -208,36 +234,99 @@ class HybridMatcher:
         query_vec: np.ndarray | None = None,
         method: str = "hybrid",
         excluded_ids: Iterable[int] = (),
+        title_vec: np.ndarray | None = None,
     ) -> tuple[list[Ranked], QueryTerms]:
-        """The ranking behind match(), without explanations (the evaluation scores this)."""
+        """The ranking behind match(), without explanations (the evaluation scores this). The hybrid order is
+        the calibrated score's (ties: text score, then id)."""
         if method not in METHODS:
             raise ValueError(f"method must be one of {METHODS}, got {method!r}")
         terms = self.lexical.query_terms(query.embed_text())
         if k <= 0:
             return [], terms
+        scored = self._score(query, terms, allowed_ids, query_vec, method, excluded_ids, title_vec, depth=k)
+        if scored is None:
+            return [], terms
+        rank_by = {"hybrid": scored.prob, "dense": scored.cos, "lexical": scored.bm}[method]
+        order = np.lexsort((np.asarray(scored.ids), -scored.fused, -rank_by))[:k]
+        return [scored.ranked(j) for j in order], terms
+
+    def score_pairs(
+        self,
+        query: Listing,
+        ids: Sequence[int],
+        query_vec: np.ndarray | None = None,
+        excluded_ids: Iterable[int] = (),
+        title_vec: np.ndarray | None = None,
+    ) -> list[Match]:
+        """Given counterparts of query, explained and scored exactly as in its ranking (the judged evaluation
+        and the calibration fit read this); ids of another kind or unknown are left out."""
+        terms = self.lexical.query_terms(query.embed_text())
+        scored = self._score(query, terms, None, query_vec, "hybrid", excluded_ids, title_vec, include=ids)
+        if scored is None:
+            return []
+        where = {i: j for j, i in enumerate(scored.ids)}
+        return [self._explain(scored.ranked(where[int(i)]), terms) for i in ids if int(i) in where]
+
+    def features(
+        self,
+        query: Listing,
+        ids: Sequence[int],
+        query_vec: np.ndarray | None = None,
+        title_vec: np.ndarray | None = None,
+    ) -> tuple[list[int], dict[str, np.ndarray], np.ndarray]:
+        """(ids found, the calibration's text features, structured score or NaN) of given counterparts."""
+        terms = self.lexical.query_terms(query.embed_text())
+        scored = self._score(query, terms, None, query_vec, "hybrid", (), title_vec, include=ids)
+        if scored is None:
+            return [], {}, np.zeros(0)
+        where = {i: j for j, i in enumerate(scored.ids)}
+        rows = [where[int(i)] for i in ids if int(i) in where]
+        return ([scored.ids[j] for j in rows], {name: v[rows] for name, v in scored.feats.items()},
+                scored.structured[rows])
+
+    def _score(
+        self, query: Listing, terms: QueryTerms, allowed_ids: Iterable[int] | None, query_vec: np.ndarray | None,
+        method: str, excluded_ids: Iterable[int], title_vec: np.ndarray | None, include: Sequence[int] = (),
+        depth: int = 0,
+    ) -> _Scored | None:
+        """Every candidate's text evidence, calibrated probability and structured components."""
         allowed = self._allowed(query.counterpart_kind, allowed_ids)
         qvec = None if method == "lexical" else self._query_vec(query, query_vec)
-        cand, vecs, cos, bm, cov = self._candidates(qvec, terms, allowed, max(self.fusion.candidates, k),
-                                                    frozenset(int(i) for i in excluded_ids))
+        cand, vecs, cos, bm, cov = self._candidates(qvec, terms, allowed, max(self.fusion.candidates, depth),
+                                                    frozenset(int(i) for i in excluded_ids), include)
         if not cand:
-            return [], terms
+            return None
         fused, dense, lexical = fuse(cos, vecs, bm, cov, self.fusion)
+        feats = {"fused": fused}
+        title = query.title.strip()
+        titled = bool(title) and qvec is not None
+        if titled:
+            tvec = self._title_vec(title, title_vec)
+            rows = self.lexical.rows(cand)
+            tcov = self.lexical.coverage_all(self.lexical.query_terms(title))
+            feats["title_cos"] = vecs @ tvec
+            feats["title_cov"] = np.where(rows >= 0, tcov[np.maximum(rows, 0)], 0.0)
+            feats["head_cov"] = self.lexical.head_coverage(terms, cand, [self._head_sentences(i) for i in cand])
         comps = [compatibility(query, self.docs[i]) for i in cand] if query.has_structure() else None
-        final = self._blend_structured(fused, comps) if comps else fused
-        rank_by = {"hybrid": final, "dense": cos, "lexical": bm}[method]
-        order = np.lexsort((np.asarray(cand), -rank_by))[:k]
-        return [Ranked(cand[j], float(final[j]), float(dense[j]), float(lexical[j]),
-                       comps[j] if comps else None) for j in order], terms
+        structured = np.asarray([np.nan if (v := structured_score(c)) is None else v for c in comps]
+                                if comps else np.full(len(cand), np.nan))
+        z = self.calibration.text_logit(query.kind, titled, feats)
+        prob = self.calibration.probability(z, structured)
+        return _Scored(cand, fused, dense, lexical, cos, bm, feats, structured, prob, comps)
 
-    def _blend_structured(self, fused: np.ndarray, comps: list[dict]) -> np.ndarray:
-        """Mix in structured compatibility where the pair has any known component."""
-        s = self.fusion.structured
-        out = fused.copy()
-        for j, c in enumerate(comps):
-            struct = structured_score(c)
-            if struct is not None:
-                out[j] = (1 - s) * fused[j] + s * struct
-        return out
+    def _head_sentences(self, doc_id: int) -> int:
+        """How many of a listing's indexed sentences are its head (title and keywords), memoised per listing."""
+        n = self._heads.get(doc_id)
+        if n is None:
+            n = self._heads[doc_id] = len(split_sentences(self.docs[doc_id].header()))
+        return n
+
+    def _title_vec(self, title: str, title_vec: np.ndarray | None) -> np.ndarray:
+        if title_vec is not None:
+            return np.asarray(title_vec, dtype=np.float32).reshape(-1)
+        if self.encoder is None:
+            raise ValueError("a titled query needs an encoder or a title_vec")
+        return self.encoder.encode_queries([title])[0]
 
     def _explain(self, r: Ranked, terms: QueryTerms) -> Match:
         breakdown = {"semantic": round(r.dense, 4), "lexical": round(r.lexical, 4)}
@@ -248,7 +337,7 @@ class HybridMatcher:
             reasons[name] = c.reason if c else "unknown"
         return Match(
             id=r.id,
-            score=round(float(calibrate(r.fused, self.fusion)), 1),
+            score=r.score,
             breakdown=breakdown,
             shared_terms=self.lexical.shared_terms(terms, r.id),
             best_sentence=self.best_sentence(r.id, terms),

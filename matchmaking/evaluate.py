@@ -10,6 +10,7 @@ import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from matchmaking.encoders import QUANTIZE_CHOICES
 from matchmaking.engine import METHODS
@@ -174,10 +175,25 @@ def _load_encoder(path: str, backend: str = "auto", quantize: str | None = None,
         _fail(str(exc))
 
 
-def run_set(data: BeirSet, method: str, k: int, model: str, cache_dir: str | None,
-            progress: bool = False, backend: str = "auto", quantize: str | None = None,
-            parallel: int = 1, query_backend: str = "auto") -> dict[str, list[str]]:
-    """Rank every query's corpus through HybridMatcher; returns query id -> ranked corpus ids."""
+@dataclass
+class SetMatcher:
+    """A BEIR set indexed as the platform indexes listings: corpus papers as achievements, queries as demands."""
+
+    matcher: Any
+    dids: list[str]
+    qids: list[str]
+    queries: list[Any]
+    qvecs: Any
+
+    def rank(self, j: int, depth: int, method: str = "hybrid") -> list:
+        return self.matcher.rank(self.queries[j], depth, None, None if self.qvecs is None else self.qvecs[j],
+                                 method)[0]
+
+
+def build_set(data: BeirSet, method: str, model: str, cache_dir: str | None, progress: bool = False,
+              backend: str = "auto", quantize: str | None = None, parallel: int = 1,
+              query_backend: str = "auto") -> SetMatcher:
+    """Index a set's corpus through HybridMatcher (vectors from the cache when there)."""
     from matchmaking.documents import Listing
     from matchmaking.engine import HybridMatcher
     from matchmaking.lexical import LexicalIndex
@@ -200,10 +216,16 @@ def run_set(data: BeirSet, method: str, k: int, model: str, cache_dir: str | Non
         store = FaissStore(encoder.dim, encoder.model_key)
         store.upsert(list(range(len(dids))), pvecs)
     matcher = HybridMatcher(encoder, store, LexicalIndex.build(list(range(len(dids))), texts), docs)
+    return SetMatcher(matcher, dids, qids, queries, qvecs)
+
+
+def run_set(data: BeirSet, method: str, k: int, model: str, cache_dir: str | None,
+            progress: bool = False, backend: str = "auto", quantize: str | None = None,
+            parallel: int = 1, query_backend: str = "auto") -> dict[str, list[str]]:
+    """Rank every query's corpus through HybridMatcher; returns query id -> ranked corpus ids."""
+    sm = build_set(data, method, model, cache_dir, progress, backend, quantize, parallel, query_backend)
     depth = max(k, 100)
-    return {q: [dids[r.id] for r in matcher.rank(query, depth, None,
-                                                  None if qvecs is None else qvecs[j], method)[0]]
-            for j, (q, query) in enumerate(zip(qids, queries))}
+    return {q: [sm.dids[r.id] for r in sm.rank(j, depth, method)] for j, q in enumerate(sm.qids)}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -19,6 +19,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from matchmaking import text as _text
+from matchmaking.terms import generic_df, is_informative
 from matchmaking.text import is_term, split_sentences, tokenize
 from matchmaking.vectorstore import _atomic_write, _dir_lock, _fsync_dir
 
@@ -75,6 +76,8 @@ class LexicalIndex:
         df, self._data, self._indices, self._indptr = _bm25_matrix(tok, np.diff(sent_ptr[doc_sent]), len(self._terms))
         n = len(ids)
         self.idf = np.log1p((n - df + 0.5) / (df + 0.5)).astype(np.float32)
+        # per term: 1 may explain a match, 0 generic or a place, -1 not looked at yet (filled as queries need it)
+        self._informative: np.ndarray | None = None
 
     @classmethod
     def build(
@@ -321,25 +324,64 @@ class LexicalIndex:
         return out
 
     def shared_terms(self, terms: QueryTerms, doc_id: int, limit: int = 8) -> list[str]:
-        """Displayable query terms found in the document, rarest first."""
+        """Displayable informative query terms found in the document, rarest first."""
         if int(doc_id) not in self._row or not len(terms.ids):
             return []
         hit = np.isin(terms.ids, self.doc_terms(doc_id))
-        found = [(float(w), self._terms[t]) for t, w, h in zip(terms.ids, terms.idf, hit) if h]
+        weight = self.explaining_idf(terms)
+        found = [(float(w), self._terms[t]) for t, w, h in zip(terms.ids, weight, hit) if h and w > 0]
         words = [t for _, t in sorted(found, key=lambda x: (-x[0], -len(x[1])))]
         return _drop_contained([w for w in words if is_term(w)])[:limit]
 
+    def head_coverage(self, terms: QueryTerms, doc_ids: Sequence[int], head_sentences: Sequence[int]) -> np.ndarray:
+        """Share of each document's head (its first sentences: title and keywords) IDF mass that the query's
+        terms hold: how much of what the counterpart is about, the query asks for (0 for unknown ids)."""
+        out = np.zeros(len(doc_ids), dtype=np.float32)
+        for j, (d, n) in enumerate(zip(doc_ids, head_sentences)):
+            r = self._row.get(int(d))
+            if r is None or n <= 0:
+                continue
+            s0 = int(self._doc_sent[r])
+            s1 = min(s0 + int(n), int(self._doc_sent[r + 1]))
+            toks = np.unique(self._tok[self._sent_ptr[s0] : self._sent_ptr[s1]])
+            mass = float(self.idf[toks].sum()) if len(toks) else 0.0
+            if mass > 0:
+                out[j] = float(self.idf[toks[np.isin(toks, terms.ids)]].sum()) / mass
+        return out
+
     def sentence_scores(self, terms: QueryTerms, doc_id: int) -> np.ndarray:
-        """IDF-weighted overlap of each sentence with the query (distinct terms per sentence)."""
+        """IDF-weighted overlap of each sentence with the query's informative terms (distinct per sentence)."""
         r = self._row[int(doc_id)]
         s0, s1 = int(self._doc_sent[r]), int(self._doc_sent[r + 1])
         out = np.zeros(s1 - s0, dtype=np.float32)
         if not len(terms.ids):
             return out
+        weight = self.explaining_idf(terms)
         for j in range(s0, s1):
             toks = self._tok[self._sent_ptr[j] : self._sent_ptr[j + 1]]
-            out[j - s0] = terms.idf[np.isin(terms.ids, toks)].sum()
+            out[j - s0] = weight[np.isin(terms.ids, toks)].sum()
         return out
+
+    def explaining_idf(self, terms: QueryTerms) -> np.ndarray:
+        """The query terms' IDF where a term may explain a match, else 0: generic words (curated, or in a large
+        share of this index's documents), places, and pieces of those (search mode cuts 长三角 into 长三 and
+        三角) explain nothing. For display only: scores and coverage keep every term."""
+        ok = self.informative(terms.ids)
+        if not ok.all():
+            dropped = "\0".join(self._terms[t] for t in terms.ids[~ok].tolist())  # \0: no match spans two words
+            ok &= np.asarray([self._terms[t] not in dropped for t in terms.ids.tolist()], dtype=bool)
+        return np.where(ok, terms.idf, np.float32(0)).astype(np.float32)
+
+    def informative(self, term_ids: np.ndarray) -> np.ndarray:
+        """Whether each term id may be shown as what two listings have in common (see matchmaking.terms)."""
+        state = self._informative
+        if state is None:  # once per index: an index never changes after it is built or loaded
+            state = np.full(len(self._terms), -1, dtype=np.int8)
+            state[np.diff(self._indptr) >= generic_df(len(self._ids))] = 0
+            self._informative = state
+        for t in term_ids[state[term_ids] < 0].tolist():
+            state[t] = is_informative(self._terms[t])
+        return state[term_ids] == 1
 
 
 def _check_ids(ids: Sequence[int], n_docs: int) -> np.ndarray:

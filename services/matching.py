@@ -15,6 +15,7 @@ import numpy as np
 from sqlalchemy import event, func, or_, select
 from sqlalchemy.orm import Session, joinedload, sessionmaker
 
+from matchmaking import calibration as _calibration
 from matchmaking.encoders import build_encoder, resolve_setup
 from matchmaking.engine import HybridMatcher, Match
 from matchmaking.errors import MatchingUnavailable  # noqa: F401 - re-exported: web catches it from here
@@ -82,6 +83,9 @@ class MatchingRuntime:
         self.cache = cache_for(config)
         # rendered match results (web/matches.py), keyed by a version that commits and index writes bump
         self.pages = PageCache(self.cache, int(config.get("CACHE_TTL", 600)))
+        self.calibration_path = calibration_path(config)
+        self._calibration = _calibration.load(self.calibration_path)  # a broken file stops the start, loudly
+        self._calibration_seen = (time.monotonic(), _mtime(self.calibration_path))
         self._qvecs: "OrderedDict[str, np.ndarray]" = OrderedDict()  # query vectors by (model, text hash)
         self._qvec_lock = threading.Lock()
         self.worker = BackgroundWorker(self._job)
@@ -302,7 +306,30 @@ class MatchingRuntime:
         ids = sorted(docs)
         lexical = self._lexical(kind, ids, [docs[i].embed_text() for i in ids],
                                 previous[1].lexical if previous else None)
-        return stamp, HybridMatcher(self.encoder, store, lexical, docs)
+        return stamp, HybridMatcher(self.encoder, store, lexical, docs, calibration=self.calibration)
+
+    @property
+    def calibration(self) -> _calibration.Calibration:
+        """The score calibration; a refit file (`flask matches calibrate`) is picked up within a second."""
+        seen_at, mtime = self._calibration_seen
+        now = time.monotonic()
+        if now - seen_at >= 1.0:
+            current = _mtime(self.calibration_path)
+            if current != mtime:
+                try:
+                    self._calibration = _calibration.load(self.calibration_path)
+                except _calibration.CalibrationError:
+                    log.exception("the new calibration file is unusable; the previous one keeps serving")
+                with self._lock:
+                    for _stamp, m in self._matchers.values():
+                        m.calibration = self._calibration
+            self._calibration_seen = (now, current)
+        return self._calibration
+
+    @property
+    def calibration_ident(self) -> str:
+        """What the shown scores depend on besides the index and model: part of every cache key."""
+        return f"{self.calibration.source}@{self._calibration_seen[1]}"
 
     def _lexical(self, kind: str, ids: list[int], texts: list[str], previous: Optional[LexicalIndex]) -> LexicalIndex:
         """The lexical index over these texts; the snapshot (a cache: deleting it is safe) is read when this
@@ -372,18 +399,48 @@ class MatchingRuntime:
             matches = [Match(**m) for m in cached]
         else:
             doc = to_doc(item)
-            matches = matcher.match(doc, k=k, query_vec=self._query_vec(doc),
+            matches = matcher.match(doc, k=k, query_vec=self._query_vec(doc), title_vec=self._title_vec(doc),
                                     excluded_ids=_own_side_ids(session, other, item))
             if key:
                 self.cache.set(key, [asdict(m) for m in matches])
         return _recheck(session, other, matches, item)
 
+    def score_pairs(self, session: Session, item: Demand | Achievement, ids: list[int]) -> list[MatchView]:
+        """Given published counterparts of a listing, scored and explained exactly as its match page ranks them
+        (the judged evaluation); ids not published or not indexed are left out."""
+        other = "achievement" if item.kind == "demand" else "demand"
+        if not ids or not _any_published(session, other):
+            return []
+        doc = to_doc(item)
+        matches = self.matcher(other, session).score_pairs(doc, ids, query_vec=self._query_vec(doc),
+                                                           title_vec=self._title_vec(doc))
+        return _recheck(session, other, matches)
+
+    def pair_features(self, session: Session, item: Demand | Achievement, ids: list[int]) -> tuple[list[int], dict,
+                                                                                                   np.ndarray]:
+        """The calibration's features of given counterparts (ids found, text features, structured score)."""
+        other = "achievement" if item.kind == "demand" else "demand"
+        if not ids or not _any_published(session, other):
+            return [], {}, np.zeros(0)
+        doc = to_doc(item)
+        return self.matcher(other, session).features(doc, ids, query_vec=self._query_vec(doc),
+                                                     title_vec=self._title_vec(doc))
+
+    def _title_vec(self, doc: Any) -> Any:
+        """The listing title's query embedding (the calibration compares it with each counterpart)."""
+        title = doc.title.strip()
+        return self._encode_query(title, f"title:{hashlib.sha256(title.encode()).hexdigest()}") if title else None
+
     def _query_vec(self, doc: Any) -> Any:
-        """The listing's query embedding. Encoding is most of an uncached match page's time (~30-250 ms on one
-        CPU thread), and a vector depends only on (model, exact text): kept in this process (LRU) and in the
-        shared cache, so a text is encoded once per process at most, once per cluster with CACHE_URL=redis."""
+        """The listing's query embedding (see _encode_query)."""
+        return self._encode_query(doc.embed_text(), _sha(doc))
+
+    def _encode_query(self, text: str, digest: str) -> Any:
+        """A query embedding. Encoding is most of an uncached match page's time (~30-250 ms on one CPU thread),
+        and a vector depends only on (model, exact text): kept in this process (LRU) and in the shared cache,
+        so a text is encoded once per process at most, once per cluster with CACHE_URL=redis."""
         enc = self.encoder
-        key = f"techmatch:qvec:v1:{enc.model_key}:{_sha(doc)}"
+        key = f"techmatch:qvec:v1:{enc.model_key}:{digest}"
         with self._qvec_lock:
             vec = self._qvecs.get(key)
             if vec is not None:
@@ -393,7 +450,7 @@ class MatchingRuntime:
         if hit is not None:
             vec = np.asarray(hit, dtype=np.float32)
         else:
-            vec = enc.encode_queries([doc.embed_text()])[0]
+            vec = enc.encode_queries([text])[0]
             self.cache.set(key, [float(x) for x in vec], ttl=QVEC_TTL)  # keyed by content: never stale
         with self._qvec_lock:
             self._qvecs[key] = vec
@@ -408,8 +465,9 @@ class MatchingRuntime:
         if not stamp or isinstance(self.cache, NoCache):
             return None
         doc = doc_fingerprint(item)[:32]
-        return (f"techmatch:{what}:v1:{item.kind}:{item.id}:{doc}:{item.owner_id}:{item.organisation_id}:"
-                f"{self.encoder.model_key}:{other}@{stamp}:{k}")
+        calib = hashlib.sha256(self.calibration_ident.encode()).hexdigest()[:12]
+        return (f"techmatch:{what}:v2:{item.kind}:{item.id}:{doc}:{item.owner_id}:{item.organisation_id}:"
+                f"{self.encoder.model_key}:{calib}:{other}@{stamp}:{k}")
 
     def similar(self, session: Session, item: Demand | Achievement, k: int = 5) -> list[MatchView]:
         """Published listings of the same kind that look like this one (possible duplicates)."""
@@ -426,6 +484,22 @@ class MatchingRuntime:
             if key:
                 self.cache.set(key, [asdict(m) for m in matches])
         return _recheck(session, item.kind, [m for m in matches if m.id != item.id])
+
+
+def calibration_path(config: Mapping[str, Any]) -> Path:
+    """CALIBRATION_FILE when set; else the instance's refit (`flask matches calibrate`) when there; else the
+    calibration shipped with the engine."""
+    if config.get("CALIBRATION_FILE"):
+        return Path(config["CALIBRATION_FILE"])
+    refit = Path(config.get("INSTANCE_DIR") or "instance") / "calibration.json"
+    return refit if refit.exists() else _calibration.SHIPPED
+
+
+def _mtime(path: Path) -> Optional[int]:
+    try:
+        return path.stat().st_mtime_ns
+    except OSError:
+        return None
 
 
 def sync_items(session: Session, changed: set[tuple[str, int]]) -> list[tuple[str, int, str]]:

@@ -1,6 +1,6 @@
 """Notifications: created by events in the same transaction, shown in-app, mailed after commit.
 
-Users choose per event kind (approved, sent back, rejected, strong match) whether it shows in-app and
+Users choose per event kind (approved, sent back, rejected, new match) whether it shows in-app and
 whether it is mailed, and whether they get the weekly digest (topic "digest"). Params hold titles, ids, reasons and scores, never contact details.
 """
 from __future__ import annotations
@@ -11,6 +11,7 @@ from typing import Any, Callable, Iterable, Optional
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
+from matchmaking.bands import POSSIBLE, RANK, at_least, band_of
 from models import (Achievement, Demand, MatchNotice, Notification, NotificationSetting, ReviewEvent, User,
                     utcnow)
 
@@ -18,6 +19,8 @@ from .cache import versioned_get, versioned_set
 from .commits import CommitWatcher
 from .errors import NotFound
 
+# "strong_match" is the kind of every new-match notice, whatever its band (NOTIFY_MATCH_MIN_BAND or better; the
+# params say which): stored notices and users' settings carry the name, so it stays.
 KINDS = ("listing_approved", "listing_returned", "listing_rejected", "strong_match", "intro_requested",
          "intro_accepted", "roadshow_invited", "challenge_deadline")
 TOPICS = KINDS + ("digest",)
@@ -142,13 +145,15 @@ def mark_read(session: Session, user: User, notification_id: Optional[int] = Non
     return session.execute(stmt.values(read_at=utcnow())).rowcount
 
 
-def announce_matches(session: Session, listings: Iterable[Any], find: MatchFinder, threshold: float) -> int:
-    """Notify both owners of each new pair scoring at least threshold; a pair is announced only once."""
+def announce_matches(session: Session, listings: Iterable[Any], find: MatchFinder, min_band: str) -> int:
+    """Notify both owners of each new pair whose band is min_band or better; a pair is announced only once."""
+    if RANK.get(min_band, -1) < RANK[POSSIBLE]:  # a weak pair is no match (bands.is_match): never announced
+        raise ValueError(f"min_band must be possible or strong, not {min_band!r}")
     seen = {(n.demand_id, n.achievement_id) for n in session.scalars(select(MatchNotice))}
     announced = 0
     for item in listings:
         for other, score in find(item):
-            if score < threshold:
+            if not at_least(score, min_band):
                 continue
             demand, achievement = (item, other) if item.kind == "demand" else (other, item)
             pair = (demand.id, achievement.id)
@@ -160,7 +165,7 @@ def announce_matches(session: Session, listings: Iterable[Any], find: MatchFinde
                 notify(session, mine.owner_id, "strong_match", {
                     "listing_kind": mine.kind, "listing_id": mine.id, "title": mine.title,
                     "other_kind": theirs.kind, "other_id": theirs.id, "other_title": theirs.title,
-                    "score": round(float(score))})
+                    "score": round(float(score)), "band": band_of(score)})
             announced += 1
     session.flush()
     return announced

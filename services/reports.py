@@ -16,6 +16,7 @@ from models import Achievement, Demand, Job, MatchReport, MatchReportRow, Status
 
 from . import feedback as feedback_service
 from . import audit, jobs, listings
+from .bands import label_zh
 from .errors import NotFound, ServiceError
 from .exports import Table
 
@@ -237,9 +238,9 @@ MODE_ZH = {"transfer": "技术转让", "license": "技术许可", "joint": "合�
 OUTCOME_ZH = {"not_relevant": "不相关", "relevant": "相关", "introduce": "推荐对接"}
 REASON_ZH = {"early_stage": "成熟度过早", "price_gap": "价格与预算差距", "unclear_benefit": "效益不明确",
              "region": "地域", "ip_issue": "知识产权问题", "other": "其他"}
-HEADERS = ["序号", "匹配分", "技术需求", "需求方", "需求领域", "需求地区", "预算(万元)", "最低TRL", "科技成果",
-           "成果方", "成果地区", "成熟度/TRL", "价格(万元)", "合作方式(需求/成果)", "共同关键词", "最佳答句",
-           "语义", "词项", "领域", "成熟度", "预算", "地区", "合作方式", "经纪人评语", "反馈"]
+HEADERS = ["序号", "匹配分", "匹配等级", "技术需求", "需求方", "需求领域", "需求地区", "预算(万元)", "最低TRL",
+           "科技成果", "成果方", "成果地区", "成熟度/TRL", "价格(万元)", "合作方式(需求/成果)", "共同关键词",
+           "最佳答句", "语义", "词项", "领域", "成熟度", "预算", "地区", "合作方式", "经纪人评语", "反馈"]
 
 
 def _money(lo: Optional[float], hi: Optional[float]) -> str:
@@ -274,7 +275,7 @@ def report_table(session: Session, report: MatchReport, region_names: dict[str, 
     for r in report.rows:
         s, d, a = r.snapshot, r.snapshot["demand"], r.snapshot["achievement"]
         b = s["breakdown"]
-        table.add([r.position, r.score, d["title"], d["organisation"], d["field_zh"],
+        table.add([r.position, r.score, label_zh(r.score), d["title"], d["organisation"], d["field_zh"],
                    region_names.get(d["region"], d["region"]), _money(d.get("budget_min"), d.get("budget_max")),
                    d.get("min_trl"), a["title"], a["organisation"], region_names.get(a["region"], a["region"]),
                    f"{STAGE_ZH.get(a.get('stage') or '', '')} TRL {a.get('trl') or '-'}", _price(a),
@@ -307,9 +308,9 @@ def report_pdf(session: Session, report: MatchReport, region_names: dict[str, st
     if not report.rows:
         return doc.paragraph("本报告没有配对结果。").output()
     full = report_table(session, report, region_names)
-    keep = [0, 1, 2, 3, 6, 8, 9, 11, 12, 14, 15, 23, 24]  # the columns that fit a landscape page
+    keep = [0, 1, 2, 3, 4, 7, 9, 10, 12, 13, 15, 16, 24, 25]  # the columns that fit a landscape page
     slim = Table([full.headers[i] for i in keep], [[_pdf_text(row[i]) for i in keep] for row in full.rows])
-    return doc.table(slim, widths=(8, 10, 30, 22, 14, 30, 22, 16, 14, 22, 45, 25, 18), size=7).output()
+    return doc.table(slim, widths=(8, 10, 12, 28, 22, 14, 28, 22, 16, 14, 22, 37, 25, 18), size=7).output()
 
 
 def row_evidence(session: Session, row_id: int, user: User) -> tuple[Optional[float], Optional[dict]]:

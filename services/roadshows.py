@@ -15,7 +15,7 @@ from sqlalchemy import delete, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from matchmaking.engine import calibrate
+from matchmaking.bands import is_match
 from matchmaking.schedule import Binding, ScheduleProblem, ScheduleResult, Wish, check, select_presenters, solve
 from models import (OPEN_STAGES, Achievement, Demand, Field, Role, Roadshow, RoadshowConflict, RoadshowInvitation,
                     RoadshowMeeting, RoadshowPresenter, RoadshowWish, Status, User, utcnow)
@@ -24,8 +24,6 @@ from . import jobs, notifications, pipeline
 from .errors import NotFound, ServiceError
 from .indexing import to_doc
 
-# A calibrated match score below this is not a meaningful match: it covers nothing, invites no one.
-MIN_SCORE = 40.0
 # Schedules with more wishes than this run as a background job; smaller ones inline.
 INLINE_WISHES = 300
 # Seconds the exact coverage MILP may take in a request; past it the better of the solver's incumbent and
@@ -169,7 +167,7 @@ def _conflicted(demand: Demand, achievement: Achievement) -> bool:
 
 
 def score_matrix(runtime: Any, session: Session, demands: list[Demand], achievements: list[Achievement]) -> np.ndarray:
-    """Calibrated match scores (0-100), demands x achievements; conflicted pairs score 0."""
+    """Calibrated match scores (0-100, as on the match pages), demands x achievements; conflicted pairs score 0."""
     matrix = np.zeros((len(demands), len(achievements)))
     if not demands or not achievements:
         return matrix
@@ -179,11 +177,22 @@ def score_matrix(runtime: Any, session: Session, demands: list[Demand], achievem
         # rank() is match() without the explanations (best sentence, shared terms) a matrix does not need
         ranked, _terms = matcher.rank(to_doc(demand), k=len(achievements), allowed_ids=set(column))
         for r in ranked:
-            matrix[i, column[r.id]] = round(float(calibrate(r.fused, matcher.fusion)), 1)
+            matrix[i, column[r.id]] = round(float(r.score), 1)
         for j, a in enumerate(achievements):
             if _conflicted(demand, a):
                 matrix[i, j] = 0.0
     return matrix
+
+
+def matches_only(sim: np.ndarray) -> np.ndarray:
+    """The scores of pairs that are a match (bands.is_match), 0 elsewhere: below the middle band a pair covers
+    nothing and invites no one."""
+    return np.where(np.vectorize(is_match, otypes=[bool])(sim), sim, 0.0) if sim.size else sim
+
+
+def _best_presenter(sim: np.ndarray) -> list[Optional[int]]:
+    """Per demand row: the column matching it best (ties: the first), or None when none is a match."""
+    return [int(row.argmax()) if row.size and row.max() > 0 else None for row in matches_only(sim)]
 
 
 # ------------------------------------------------------------------------------------ presenters
@@ -207,8 +216,7 @@ def propose_presenters(session: Session, runtime: Any, roadshow: Roadshow) -> Pr
     candidates = candidate_achievements(session, roadshow)
     if not candidates:
         raise ServiceError("roadshow.no_candidates")
-    sim = score_matrix(runtime, session, demands, candidates)
-    sim[sim < MIN_SCORE] = 0.0
+    sim = matches_only(score_matrix(runtime, session, demands, candidates))
     if not sim.any():
         raise ServiceError("roadshow.no_matching_demands", demands=len(demands))
     useful = [j for j in range(len(candidates)) if sim[:, j].any()]
@@ -223,6 +231,31 @@ def propose_presenters(session: Session, runtime: Any, roadshow: Roadshow) -> Pr
     session.flush()
     return Proposal(list(roadshow.presenters), len(demands), sum(c is not None for c in covered),
                     sel.coverage, sel.optimal)
+
+
+@dataclass
+class PresenterCoverage:
+    """How the current presenters cover the theme's open demands, as of now (not as of the last proposal)."""
+
+    demands: int
+    covered: int
+    by_presenter: dict[int, int]  # presenter id -> covered demands it matches best among the presenters
+
+
+def presenter_coverage(session: Session, runtime: Any, roadshow: Roadshow) -> PresenterCoverage:
+    """Open demands of the field matched by at least one presenter, each counted for its best presenter.
+
+    Computed from the programme as it stands: presenters also come from add_presenter (the broker's swap, the
+    demo seed) and demands open and close, so a count stored at proposal time would go stale or stay 0."""
+    presenters = list(roadshow.presenters)
+    demands = open_demands(session, roadshow)
+    by_presenter = {p.id: 0 for p in presenters}
+    # no presenters or no demands: an empty matrix, and the runtime is not asked
+    best = _best_presenter(score_matrix(runtime, session, demands, [p.achievement for p in presenters]))
+    for j in best:
+        if j is not None:
+            by_presenter[presenters[j].id] += 1
+    return PresenterCoverage(len(demands), sum(j is not None for j in best), by_presenter)
 
 
 def add_presenter(session: Session, roadshow: Roadshow, achievement_id: int) -> RoadshowPresenter:
@@ -276,7 +309,7 @@ def propose_companies(session: Session, runtime: Any, roadshow: Roadshow, per_pr
     for presenter in roadshow.presenters:
         for view in runtime.find_matches(session, presenter.achievement, k=per_presenter):
             demand, score = view.listing, float(view.match.score)
-            if score < MIN_SCORE or demand.owner.role != Role.COMPANY.value or \
+            if not is_match(score) or demand.owner.role != Role.COMPANY.value or \
                     (demand.deadline is not None and demand.deadline < today):
                 continue
             if demand.owner_id not in best or best[demand.owner_id].score < score:

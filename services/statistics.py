@@ -10,6 +10,7 @@ from typing import Any
 from sqlalchemy import distinct, func, select
 from sqlalchemy.orm import Session
 
+from matchmaking.bands import is_match
 from models import (CONTRACT_TYPES, Achievement, Challenge, ChallengeApplication, Demand, Field, MatchReportRow,
                     Opportunity, OpportunityEvent, PairFeedback, Roadshow, RoadshowInvitation, RoadshowMeeting,
                     RoadshowPresenter, Status)
@@ -48,11 +49,10 @@ def listings_by(session: Session, dim: str) -> list[tuple[str, int, int]]:
 
 @dataclass
 class Coverage:
-    """Open published demands with at least one match scoring at least the threshold."""
+    """Open published demands, and how many of them have at least one match (the middle band or above)."""
 
     covered: int
     total: int
-    threshold: float
 
     @property
     def share(self) -> float:
@@ -60,14 +60,14 @@ class Coverage:
         return self.covered / self.total if self.total else 0.0
 
 
-def coverage(session: Session, runtime: reports.Runtime, threshold: float) -> Coverage:
-    """Match coverage: share of open published demands whose best match reaches the threshold."""
+def coverage(session: Session, runtime: reports.Runtime) -> Coverage:
+    """Match coverage (需求对接率): share of open published demands with at least one match (bands.is_match)."""
     demands = list(session.scalars(reports.batch_demands_stmt(reports.ReportParams(scope="batch"))))
     covered = 0
     for demand in demands:
-        best = runtime.find_matches(session, demand, k=1)
-        covered += bool(best and best[0].match.score >= threshold)
-    return Coverage(covered=covered, total=len(demands), threshold=threshold)
+        best = runtime.find_matches(session, demand, k=1)  # best first: the top pair decides
+        covered += any(is_match(v.match.score) for v in best)
+    return Coverage(covered=covered, total=len(demands))
 
 
 def funnel(session: Session) -> list[tuple[str, int]]:

@@ -6,6 +6,11 @@ from typing import Callable
 from flask_babel import gettext as _
 
 
+def api_notice(code: str, **params: object) -> str:
+    """The message of a code that is no error (e.g. an empty result explained), in the current language."""
+    return api_messages(params)[code]()
+
+
 def api_messages(p: dict) -> dict[str, Callable[[], str]]:
     """Code -> message factory, in the current language; p are the error's parameters."""
     return {
@@ -64,4 +69,10 @@ def api_messages(p: dict) -> dict[str, Callable[[], str]]:
         "import.not_ready": lambda: _("This file has already been imported (or is being imported)."),
         "import.row_failed": lambda: _("Row %(row)s could not be saved, so nothing was imported. Fix the row "
                                        "and try again.", row=p.get("row")),
+        "match.only_weak": lambda: _("No strong or possible match yet: only weak matches were found. Widen the "
+                                     "search to every field, propose the listing for a roadshow, or ask a broker."),
+        "match.no_counterpart": lambda: _("No published counterpart matches yet."),
+        "match.no_strong": lambda: _("No strong match yet: the possible matches are leads to check, not answers. "
+                                     "Widen the search to every field, propose the listing for a roadshow, or ask a "
+                                     "broker."),
     }

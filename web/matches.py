@@ -8,12 +8,13 @@ from typing import Optional
 
 from flask import Blueprint, Flask, abort, current_app, render_template, request, url_for
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
 from flask_wtf.csrf import generate_csrf as csrf_token
 from markupsafe import Markup, escape
 
 from matchmaking.engine import highlight
-from services import feedback, listings, taxonomy
+from services import bands, feedback, listings, taxonomy
 from services.errors import NotFound
 from services.matching import MatchingRuntime, MatchingUnavailable
 from services.pagecache import CSRF_SLOT, Slot
@@ -27,11 +28,13 @@ policy.allow("matches.for_listing", "GET", policy.SIGNED_IN, relation="owner_or_
              note="staff: any listing; owner: own published listing; 404 otherwise. No contact fields.")
 log = logging.getLogger(__name__)
 PAGE_PARTS = frozenset({"title", "owner_id", "status", "problem", "results"})  # what _render_page stores
+BAND_LABELS = {bands.STRONG: _l("Strong match"), bands.POSSIBLE: _l("Possible match"), bands.WEAK: _l("Weak match")}
 
 
 def init_app(app: Flask) -> None:
-    """One matching runtime per app; it listens for committed listing changes."""
+    """One matching runtime per app; it listens for committed listing changes. Band labels for templates."""
     app.extensions["matching"] = MatchingRuntime(app.config, sessionmaker_for(app))
+    app.jinja_env.globals.update(BAND_LABELS=BAND_LABELS, band_of=bands.band_of)
 
 
 def runtime() -> MatchingRuntime:
@@ -117,7 +120,7 @@ def _render_page(rt: MatchingRuntime, kind: str, listing_id: int, k: int, review
                     "An operator can run `flask index rebuild`.")
     # with a problem the empty list says so, not "no counterpart yet"
     return {"title": item.title, "owner_id": item.owner_id, "status": item.status, "problem": problem,
-            "results": _render_results(kind, item, k, here, *fresh, problem)}
+            "results": _render_results(kind, item, k, here, reviewer, *fresh, problem)}
 
 
 def _fresh(rt: MatchingRuntime, item, k: int, reviewer: bool) -> tuple[list, list, Optional[dict]]:
@@ -135,10 +138,15 @@ def _template_digest() -> str:
     return hashlib.sha256(source.encode("utf-8")).hexdigest()[:12]
 
 
-def _render_results(kind: str, item, k: int, here: str, views: list, similar: list, latest,
+def _render_results(kind: str, item, k: int, here: str, reviewer: bool, views: list, similar: list, latest,
                     problem: Optional[str] = None) -> str:
-    return render_template("matches/_results.html", kind=kind, item=item, views=views, similar=similar, k=k,
-                           problem=problem, marked=marked, pair_of=feedback.pair_of, latest=latest, here=here,
+    """The results fragment: strong and possible matches listed, weak ones folded (an empty state above them
+    when nothing reaches the middle band); the next steps it offers depend on the role only (reviewer)."""
+    listed, weak = bands.split_views(views)
+    band_words = {band: str(label) for band, label in BAND_LABELS.items()}  # translated once, not per result
+    return render_template("matches/_results.html", kind=kind, item=item, listed=listed, weak=weak, similar=similar,
+                           k=k, problem=problem, marked=marked, pair_of=feedback.pair_of, latest=latest, here=here,
+                           reviewer=reviewer, band_words=band_words, strong=bands.has_strong(views),
                            can_introduce=item.status == "published", csrf=CSRF_SLOT,
                            intro_action=url_for("introductions.request_intro"), locale=locale_code(),
                            region_names=taxonomy.region_names(db(), locale_code()))

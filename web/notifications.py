@@ -25,7 +25,7 @@ from sqlalchemy import event, select
 from sqlalchemy.orm import Session
 
 from models import Notification, User
-from services import challenges, jobs, listings, mail, notifications
+from services import bands, challenges, jobs, listings, mail, notifications
 from services.cache import cache_for
 from services.errors import NotFound
 from services.matching import MatchingUnavailable
@@ -37,7 +37,7 @@ from .i18n import KIND_LABELS
 
 bp = Blueprint("notifications", __name__, url_prefix="/notifications")
 log = logging.getLogger(__name__)
-notify_cli = AppGroup("notify", help="Notifications: strong matches, weekly digest, pending mail.")
+notify_cli = AppGroup("notify", help="Notifications: new matches, weekly digest, pending mail.")
 
 policy.allow("notifications.index", "GET", policy.SIGNED_IN, relation="self")
 policy.allow("notifications.read", "POST", policy.SIGNED_IN, relation="self")
@@ -49,7 +49,7 @@ policy.allow("notifications.unsubscribe", ("GET", "POST"), policy.ALL_ROLES,
 TOPIC_LABELS = {"listing_approved": _l("My listing was approved"),
                 "listing_returned": _l("My listing was sent back for changes (with the reason)"),
                 "listing_rejected": _l("My listing was rejected (with the reason)"),
-                "strong_match": _l("New strong matches for my published listings"),
+                "strong_match": _l("New matches for my published listings"),
                 "intro_requested": _l("Someone asks to introduce one of my listings to a counterpart"),
                 "intro_accepted": _l("An introduction I asked for was accepted by both sides"),
                 "roadshow_invited": _l("I am invited to a roadshow"),
@@ -142,9 +142,7 @@ def describe(note: Notification) -> str:
                                       kind=kind_label, title=p.get("title"), reason=p.get("reason") or "—"),
         "listing_rejected": lambda: _("Your %(kind)s “%(title)s” was rejected. Reason: %(reason)s",
                                       kind=kind_label, title=p.get("title"), reason=p.get("reason") or "—"),
-        "strong_match": lambda: _("New strong match (score %(score)s) for your %(kind)s “%(title)s”: “%(other)s”.",
-                                  score=p.get("score"), kind=kind_label, title=p.get("title"),
-                                  other=p.get("other_title")),
+        "strong_match": lambda: _match_text(p, kind_label),
         "intro_requested": lambda: _("Introduction request: demand “%(demand)s” and achievement “%(achievement)s”. "
                                      "Open your introductions to accept or decline.",
                                      demand=p.get("demand_title"), achievement=p.get("achievement_title")),
@@ -157,6 +155,19 @@ def describe(note: Notification) -> str:
                                         "%(date)s.", title=p.get("title"), date=p.get("deadline")),
     }
     return texts.get(note.kind, lambda: _("Notification"))()
+
+
+def _match_band(p: dict) -> str:
+    """The band of an announced pair; notices from before the bands carry only their score."""
+    return p.get("band") or bands.band_of(float(p.get("score") or 0))
+
+
+def _match_text(p: dict, kind_label: Any) -> str:
+    """A new-match notice says which band the pair is in (NOTIFY_MATCH_MIN_BAND may let possible ones through)."""
+    args = dict(score=p.get("score"), kind=kind_label, title=p.get("title"), other=p.get("other_title"))
+    if _match_band(p) == bands.STRONG:
+        return _("New strong match (score %(score)s) for your %(kind)s “%(title)s”: “%(other)s”.", **args)
+    return _("New possible match (score %(score)s) for your %(kind)s “%(title)s”: “%(other)s”.", **args)
 
 
 def link_for(note: Notification) -> Optional[str]:
@@ -237,7 +248,8 @@ def _subject(note: Notification) -> str:
     return {"listing_approved": _("Your listing was approved"),
             "listing_returned": _("Your listing was sent back for changes"),
             "listing_rejected": _("Your listing was rejected"),
-            "strong_match": _("A new strong match for your listing"),
+            "strong_match": (_("A new strong match for your listing") if _match_band(note.params or {}) == bands.STRONG
+                             else _("A new possible match for your listing")),
             "intro_requested": _("An introduction request is waiting for you"),
             "intro_accepted": _("Your introduction was accepted"),
             "roadshow_invited": _("Invitation to a roadshow"),
@@ -331,13 +343,17 @@ def unsubscribe(token: str):
 
 # ---------------------------------------------------------------- CLI
 
-@notify_cli.command("matches", help="Announce new strong matches of published listings (each pair once).")
-@click.option("--min-score", type=float, default=None, help="Score 0-100 (default: NOTIFY_MATCH_MIN_SCORE).")
-def notify_matches(min_score: Optional[float]) -> None:
+@notify_cli.command("matches", help="Announce new matches of published listings, each pair once: pairs in the band "
+                                    "NOTIFY_MATCH_MIN_BAND (possible / strong) or better.")
+@click.option("--min-band", type=click.Choice([bands.POSSIBLE, bands.STRONG]), default=None,
+              help="Weakest band announced (default: NOTIFY_MATCH_MIN_BAND).")
+@click.option("--min-score", type=float, default=None, hidden=True)  # before the bands: accepted, ignored, warned
+def notify_matches(min_band: Optional[str], min_score: Optional[float]) -> None:
     app = current_app._get_current_object()
-    threshold = app.config["NOTIFY_MATCH_MIN_SCORE"] if min_score is None else min_score
-    if not 0 <= threshold <= 100:
-        raise click.BadParameter("0-100 / 分数须在 0 到 100 之间", param_hint="--min-score")
+    if min_score is not None:  # an old cron line keeps working; the operator is told what it now does
+        click.echo("--min-score 已不再使用，请改用 --min-band possible|strong。\n"
+                   "--min-score is no longer used (ignored); use --min-band possible|strong.", err=True)
+    band = min_band or app.config["NOTIFY_MATCH_MIN_BAND"]
     runtime = app.extensions["matching"]
     with sessionmaker_for(app)() as session:
         def find(item: Any) -> list[tuple[Any, float]]:
@@ -345,11 +361,11 @@ def notify_matches(min_score: Optional[float]) -> None:
 
         items = listings.published(session, "demand") + listings.published(session, "achievement")
         try:
-            n = notifications.announce_matches(session, items, find, threshold)
+            n = notifications.announce_matches(session, items, find, band)
         except MatchingUnavailable as err:
             raise click.ClickException(f"matching unavailable ({type(err).__name__}): run `flask index rebuild`")
         session.commit()
-    click.echo(f"{n} new strong matches announced (score >= {threshold:g})")
+    click.echo(f"{n} new matches announced (band {band} or better)")
 
 
 @notify_cli.command("deadlines", help="Remind universities of 揭榜挂帅 challenges in their field that close soon.")

@@ -130,7 +130,16 @@ def _manager_context(roadshow: Any) -> dict[str, Any]:
     info = roadshow.schedule_info or {}
     return dict(add_form=AddPresenterForm(), attendance=attendance, conflict_form=conflict,
                 wishes=roadshows.wishes_of(db(), roadshow), bindings=[binding_message(b) for b in info.get("bindings", [])],
-                info=info)
+                info=info, coverage=_coverage(roadshow))
+
+
+def _coverage(roadshow: Any) -> Any:
+    """How the presenters cover the open demands now; None (shown as "—") while matching is unavailable."""
+    try:
+        return roadshows.presenter_coverage(db(), runtime(), roadshow)
+    except MatchingUnavailable as err:
+        log.warning("roadshow coverage unavailable: %s", type(err).__name__)
+        return None
 
 
 def binding_message(binding: dict) -> str:

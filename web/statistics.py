@@ -4,7 +4,7 @@ from __future__ import annotations
 import logging
 from typing import Any, Callable
 
-from flask import Blueprint, Response, abort, current_app, render_template
+from flask import Blueprint, Response, abort, render_template
 from flask_babel import gettext as _
 
 from services import exports, statistics, taxonomy
@@ -42,11 +42,10 @@ def _listings(dim: str, title: str) -> Callable[[], tuple[str, Table]]:
 
 
 def _coverage() -> tuple[str, Table]:
-    threshold = current_app.config["COVERAGE_MIN_SCORE"]
-    table = Table([_("Open published demands"), _("With a match scoring at least %(n)s", n=f"{threshold:g}"),
+    table = Table([_("Open published demands"), _("With at least one possible or strong match"),
                    _("Coverage in per cent")], title="coverage")
     try:
-        c = statistics.coverage(db(), runtime(), threshold)
+        c = statistics.coverage(db(), runtime())
         table.add([c.total, c.covered, round(100 * c.share, 1)])
     except MatchingUnavailable as err:
         log.warning("coverage unavailable: %s", type(err).__name__)

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from matchmaking.documents import Listing
-from matchmaking.engine import Fusion, HybridMatcher, calibrate, fuse, highlight
+from matchmaking.engine import Fusion, HybridMatcher, fuse, highlight
 
 DIM = 64
 
@@ -138,12 +138,6 @@ def test_fusion_is_dense_first_with_a_bounded_lexical_bonus():
     partial = fuse(np.array([0.93, 0.80]), vecs, np.array([0.0, 5.0]), np.array([0.0, 0.6]), f)[0]
     assert full.argmax() == 1 and partial.argmax() == 0
     assert np.all((full >= 0) & (full <= 1))
-
-
-def test_calibration_is_monotone_0_100():
-    xs = np.linspace(0, 1, 50)
-    ys = calibrate(xs)
-    assert ys[0] == 0 and ys[-1] <= 100 and np.all(np.diff(ys) > 0)
 
 
 def test_highlight_segments():

@@ -53,7 +53,7 @@ def test_feedback_is_stored_with_the_engine_features_and_shown_in_the_report_and
     page = client.get(f"/reports/{rid}").get_data(as_text=True)
     assert zh("Price-budget gap") in page and "预算偏低" in page
     sheet = load_workbook(io.BytesIO(client.get(f"/reports/{rid}.xlsx").data)).active
-    assert sheet.cell(row=2, column=25).value == "相关：价格与预算差距（预算偏低）"
+    assert sheet.cell(row=2, column=26).value == "相关：价格与预算差距（预算偏低）"
 
 
 def test_relevant_needs_a_reason_and_other_needs_a_note(client, market, login, session, zh):

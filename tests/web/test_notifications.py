@@ -1,4 +1,4 @@
-"""Notifications: review decisions and strong matches, in-app and by e-mail (.eml files), settings,
+"""Notifications: review decisions and new matches (by band), in-app and by e-mail (.eml files), settings,
 unsubscribe without signing in, weekly digest; never any contact details."""
 from __future__ import annotations
 
@@ -118,35 +118,72 @@ def test_anonymous_cannot_see_notifications(client):
     assert client.get("/notifications/settings").status_code == 302
 
 
-def test_strong_matches_are_announced_once_per_pair(app, make_user, make_listing, session):
+def scored_pairs(app, monkeypatch, score: float) -> None:
+    """The runtime answers every published demand/achievement pair with this score (chosen, not the engine's)."""
+    from matchmaking.engine import Match
+    from models import Achievement, Demand
+    from tests.services.test_band_consumers import View
+
+    def find_matches(session, item, k=10):
+        other = Achievement if item.kind == "demand" else Demand
+        return [View(o, Match(id=o.id, score=score, breakdown={}))
+                for o in session.scalars(select(other).where(other.status == "published"))][:k]
+    monkeypatch.setattr(app.extensions["matching"], "find_matches", find_matches)
+
+
+def test_new_matches_are_announced_once_per_pair(app, make_user, make_listing, session, monkeypatch, zh):
     from models import MatchNotice, Notification
+    from web.notifications import describe
     company, university, broker = make_user("company"), make_user("university"), make_user("broker")
-    demand = make_listing("demand", company, "published", reviewer=broker)
-    achievement = make_listing("achievement", university, "published", reviewer=broker)
+    demand = make_listing("demand", company, reviewer=broker)
+    achievement = make_listing("achievement", university, reviewer=broker)
+    scored_pairs(app, monkeypatch, 26.0)  # the middle band: announced under the default NOTIFY_MATCH_MIN_BAND
     before = len(_mails(app))
     runner = app.test_cli_runner()
-    result = runner.invoke(args=["notify", "matches", "--min-score", "1"])
+    result = runner.invoke(args=["notify", "matches"])
     assert result.exit_code == 0, result.output
-    assert "1 new strong matches" in result.output
+    assert "1 new matches announced (band possible or better)" in result.output
     notes = list(session.scalars(select(Notification).where(Notification.kind == "strong_match")))
     assert {n.user_id for n in notes} == {company.id, university.id}
     assert {n.params["other_id"] for n in notes} == {demand.id, achievement.id}
+    assert {n.params["band"] for n in notes} == {"possible"}
+    with app.test_request_context("/"):
+        assert "可能相关" in describe(notes[0])  # a possible match is not called a strong one
     mails = _mails(app)[before:]
     assert len(mails) == 2
+    assert all(zh("A new possible match for your listing") in m["Subject"] for m in mails)
     for msg in mails:
         _no_contacts(msg.as_string() + _body(msg))
-    again = runner.invoke(args=["notify", "matches", "--min-score", "1"])
-    assert "0 new strong matches" in again.output
+    again = runner.invoke(args=["notify", "matches"])
+    assert "0 new matches" in again.output
     assert session.scalar(select(func.count()).select_from(MatchNotice)) == 1
-    assert runner.invoke(args=["notify", "matches", "--min-score", "101"]).exit_code != 0
+    assert runner.invoke(args=["notify", "matches", "--min-band", "weak"]).exit_code != 0
 
 
-def test_high_threshold_announces_nothing(app, make_user, make_listing):
+@pytest.mark.parametrize("score, announced", [(59.0, 0), (61.0, 1)])
+def test_min_band_strong_announces_only_strong_matches(app, make_user, make_listing, monkeypatch, score, announced):
     broker = make_user("broker")
     make_listing("demand", make_user("company"), "published", reviewer=broker)
     make_listing("achievement", make_user("university"), "published", reviewer=broker)
-    result = app.test_cli_runner().invoke(args=["notify", "matches", "--min-score", "100"])
-    assert "0 new strong matches" in result.output
+    scored_pairs(app, monkeypatch, score)
+    app.config["NOTIFY_MATCH_MIN_BAND"] = "strong"
+    result = app.test_cli_runner().invoke(args=["notify", "matches"])
+    assert f"{announced} new matches announced (band strong or better)" in result.output
+
+
+def test_below_the_middle_band_nothing_is_announced_and_the_option_beats_the_setting(app, make_user, make_listing,
+                                                                                    monkeypatch):
+    broker = make_user("broker")
+    make_listing("demand", make_user("company"), "published", reviewer=broker)
+    make_listing("achievement", make_user("university"), "published", reviewer=broker)
+    scored_pairs(app, monkeypatch, 24.0)
+    runner = app.test_cli_runner()
+    assert "0 new matches" in runner.invoke(args=["notify", "matches"]).output
+    scored_pairs(app, monkeypatch, 26.0)
+    assert "0 new matches" in runner.invoke(args=["notify", "matches", "--min-band", "strong"]).output
+    old = runner.invoke(args=["notify", "matches", "--min-score", "70"])  # a cron line from before the bands
+    assert old.exit_code == 0 and "--min-score is no longer used" in old.output
+    assert "1 new matches announced (band possible or better)" in old.output
 
 
 def test_weekly_digest(app, client, login, make_user, make_listing, session):

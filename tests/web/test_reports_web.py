@@ -166,8 +166,8 @@ def test_xlsx_export_has_the_pairs_and_no_contacts(client, market, login):
     assert resp.status_code == 200 and resp.mimetype.endswith("spreadsheetml.sheet")
     sheet = load_workbook(io.BytesIO(resp.data)).active
     values = [[c.value for c in row] for row in sheet.iter_rows()]
-    assert values[0][:3] == ["序号", "匹配分", "技术需求"]
-    assert values[1][8] == "单晶高镍正极原子层沉积包覆技术" and values[1][0] == 1
+    assert values[0][:4] == ["序号", "匹配分", "匹配等级", "技术需求"]
+    assert values[1][9] == "单晶高镍正极原子层沉积包覆技术" and values[1][0] == 1
     flat = " ".join(str(v) for row in values for v in row)
     for canary in CANARIES:
         assert canary not in flat
@@ -184,7 +184,7 @@ def test_csv_export_has_the_same_rows_as_excel_and_no_contacts(client, market, l
     rows = list(csv.reader(io.StringIO(resp.data.decode("utf-8-sig"))))
     sheet = load_workbook(io.BytesIO(client.get(f"/reports/{rid}.xlsx").data)).active
     assert rows[0] == [c.value for c in next(sheet.iter_rows())] and len(rows) == sheet.max_row
-    assert rows[1][8] == "单晶高镍正极原子层沉积包覆技术"
+    assert rows[1][9] == "单晶高镍正极原子层沉积包覆技术"
     for canary in CANARIES:
         assert canary not in resp.data.decode("utf-8-sig")
 

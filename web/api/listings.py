@@ -10,11 +10,12 @@ from flask_babel import gettext as _
 from flask_login import current_user
 from flask_smorest import Blueprint, abort
 
-from services import listings, taxonomy
+from services import bands, listings, taxonomy
 from services.errors import NotFound, ServiceError
 from services.matching import MatchingUnavailable
 
 from .. import policy
+from ..api_messages import api_notice
 from ..db import db
 from ..errors import message_for
 from ..i18n import locale_code
@@ -51,6 +52,19 @@ def dump(item: Any, viewer: Any) -> dict[str, Any]:
         out["negotiable"] = bool(item.negotiable)
         out["patents"] = [{"number": p.number, "kind": p.kind, "status": p.status} for p in item.patents]
     return out
+
+
+def match_state(views: list) -> dict[str, Any]:
+    """has_match: whether any match reaches the middle band; when none does, a message that says why (no
+    published counterpart, or only weak matches) and what to do next, in the caller's language."""
+    listed, weak = bands.split_views(views)
+    strong = bands.has_strong(views)
+    if strong:
+        return {"has_match": True, "has_strong_match": True, "message": None}
+    if listed:
+        return {"has_match": True, "has_strong_match": False, "message": api_notice("match.no_strong")}
+    return {"has_match": False, "has_strong_match": False,
+            "message": api_notice("match.only_weak" if weak else "match.no_counterpart")}
 
 
 def service_abort(err: ServiceError) -> None:
@@ -175,7 +189,10 @@ def make_blueprint(kind: str) -> Blueprint:
     @bp.alt_response(503, schema=s.ApiErrorSchema, description="matching index unavailable")
     @bp.doc(security=TOKEN)
     def matches(args: dict[str, Any], listing_id: int):
-        """Ranked counterparts with the engine's explanation (owner of a published listing, or staff)."""
+        """Ranked counterparts with the engine's explanation and band (owner of a published listing, or staff).
+
+        has_match is false when no counterpart reaches the middle band, has_strong_match when none reaches the top
+        one; then a message says so and what to do next."""
         item = _get(kind, listing_id)
         staff = listings.is_reviewer(current_user)
         if not (staff or (listings.is_owner(current_user, item) and item.status == "published")):
@@ -186,10 +203,10 @@ def make_blueprint(kind: str) -> Blueprint:
             current_app.logger.warning("matching unavailable for the API")
             abort(503, code="matching_unavailable",
                   message=_("Matching is not available right now: the search index must be rebuilt."))
-        return {"items": [{"score": v.match.score, "breakdown": v.match.breakdown,
+        return {"items": [{"score": v.match.score, "band": v.match.band, "breakdown": v.match.breakdown,
                            "shared_terms": list(v.match.shared_terms), "best_sentence": v.match.best_sentence,
                            "reasons": dict(v.match.reasons), "listing": dump(v.listing, current_user)}
-                          for v in views]}
+                          for v in views], **match_state(views)}
 
     return bp
 

@@ -14,7 +14,7 @@ from flask_babel import gettext as _
 from flask_login import current_user
 from flask_smorest import Blueprint, abort
 
-from services import feedback, listings, reports, taxonomy
+from services import bands, feedback, listings, reports, taxonomy
 from services.errors import NotFound, ServiceError
 from services.matching import MatchingUnavailable
 
@@ -65,6 +65,7 @@ def dump_report(report: Any) -> dict[str, Any]:
                      "demand_title": d.get("title", ""), "demand_organisation": d.get("organisation", ""),
                      "achievement_id": r.achievement_id, "achievement_title": a.get("title", ""),
                      "achievement_organisation": a.get("organisation", ""), "score": r.score,
+                     "band": bands.band_of(r.score),  # from the stored score: rows keep no band of their own
                      "breakdown": snap.get("breakdown") or {}, "shared_terms": list(snap.get("shared_terms") or []),
                      "best_sentence": snap.get("best_sentence") or "", "reasons": snap.get("reasons") or {},
                      "comment": r.comment, "feedback": _feedback(latest.get((r.demand_id, r.achievement_id)))})

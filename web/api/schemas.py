@@ -7,10 +7,14 @@ import marshmallow as ma
 from marshmallow import fields, validate
 
 from models import COOPERATION_MODES, STAGES
+from services.bands import BANDS, POSSIBLE_MIN, STRONG_MIN
 
 PHONE_RE = r"^(\+?86[- ]?)?(1[3-9][0-9]{9}|0[0-9]{2,3}-?[0-9]{7,8}(-[0-9]{1,6})?)$"  # as web/forms.py
 PATENT_RE = r"^(CN|ZL)?\s?[0-9]{8,13}(\.[0-9X]|[A-Z][0-9]?)?$|^[0-9]{4}SR[0-9]{5,7}$"
 MONEY = validate.Range(min=0, max=1_000_000)
+SCORE_DOC = "calibrated probability x 100 that a broker judges the pair worth a conversation (0-100)"
+BAND_DOC = (f"the score's named band: strong (score >= {STRONG_MIN:g}), possible (>= {POSSIBLE_MIN:g}) "
+            f"or weak (below {POSSIBLE_MIN:g})")
 
 
 class UtcDateTime(fields.DateTime):
@@ -154,7 +158,8 @@ class AchievementIn(_ListingIn):
 
 
 class MatchOut(ma.Schema):
-    score = fields.Float(required=True, metadata={"description": "calibrated 0-100"})
+    score = fields.Float(required=True, metadata={"description": SCORE_DOC})
+    band = fields.String(required=True, validate=validate.OneOf(BANDS), metadata={"description": BAND_DOC})
     breakdown = fields.Dict(keys=fields.String(), values=fields.Float(), required=True)
     shared_terms = fields.List(fields.String(), required=True)
     best_sentence = fields.String(required=True)
@@ -164,6 +169,14 @@ class MatchOut(ma.Schema):
 
 class MatchList(ma.Schema):
     items = fields.List(fields.Nested(MatchOut), required=True)
+    has_match = fields.Boolean(required=True, metadata={
+        "description": "whether any item reaches the middle band (possible) or better; false: no strong or "
+                       "possible match yet, whatever the number of (weak) items"})
+    has_strong_match = fields.Boolean(required=True, metadata={
+        "description": "whether any item reaches the top band (strong)"})
+    message = fields.String(required=True, allow_none=True, metadata={
+        "description": "when has_strong_match is false: why and what to do next, in the caller's language; "
+                       "else null"})
 
 
 class JobOut(ma.Schema):
@@ -231,7 +244,9 @@ class ReportRowOut(ma.Schema):
     achievement_id = fields.Integer(required=True)
     achievement_title = fields.String(required=True)
     achievement_organisation = fields.String(required=True)
-    score = fields.Float(required=True, metadata={"description": "calibrated 0-100"})
+    score = fields.Float(required=True, metadata={"description": SCORE_DOC + ", when the report ran"})
+    band = fields.String(required=True, validate=validate.OneOf(BANDS),
+                         metadata={"description": BAND_DOC + "; from the stored score"})
     breakdown = fields.Dict(keys=fields.String(), values=fields.Float(allow_none=True), required=True)
     shared_terms = fields.List(fields.String(), required=True)
     best_sentence = fields.String(required=True)
