@@ -12,7 +12,7 @@ WEAK = "weak"          # 弱相关: mostly the same broad field or shared generi
 BANDS = (STRONG, POSSIBLE, WEAK)  # best first
 # Read off the reliability table of the judged demo pairs (docs/evaluation.md), leave-demands-out fits:
 # from 60 nearly every pair was judged relevant and almost no unrelated pair gets there (<= 0.3%); from 8 a
-# pair is about ten times as likely to be worth a call as one below (6% vs 0.6%), and that floor keeps ~90% of
+# pair is more than ten times as likely to be worth a call as one below (9-10% vs 0.6%), and the floor keeps ~90% of
 # the relevant pairs while passing <= 5% of the unrelated ones.
 STRONG_MIN = 60.0   # score (probability x 100) from which a pair is a strong match
 POSSIBLE_MIN = 8.0  # score from which a pair is a possible match (the floor of "a match")

@@ -3,8 +3,8 @@ worth a conversation (grade >= 1), fit by logistic regression on judged pairs (d
 
 Strata, because the features and the data differ:
 - "demand": a demand ranks achievements; "achievement": an achievement ranks demands. Both have a title, so
-  besides the fused text score they use how the counterpart answers the query's title (dense and lexical);
-  fit on the demo's judged pairs (one judgement gives a pair in each direction).
+  besides the dense and lexical evidence of the whole text they use how the counterpart answers the query's
+  title; fit on the demo's judged pairs (one judgement gives a pair in each direction).
 - "text": a query without a title (free text; the BEIR dev sets): the fused text score alone, fit on the
   dev sets, so its ranking is the fused ranking exactly.
 
@@ -32,14 +32,19 @@ FORMAT = 1
 # feature name -> transform applied before the linear model (square roots spread small coverages)
 TRANSFORMS = {
     "fused": lambda x: x,
+    "cos": lambda x: x,
+    "coverage": np.sqrt,
     "title_cos": lambda x: x,
     "title_cov": np.sqrt,
     "head_cov": np.sqrt,
 }
-# fused: the ranking's text score; title_cos / title_cov: the counterpart against the query's title (dense, and
-# the share of the title's terms it holds); head_cov: the share of the counterpart's title and keywords that
-# the query asks for. Each added separation on the judged pairs in leave-demands-out fits (docs/evaluation.md).
-TITLED = ("fused", "title_cos", "title_cov", "head_cov")
+# fused: the ranking's text score (relative to the other candidates: BM25 over the best one's, the dense top-n
+# centroid); the titled strata use absolute evidence instead, so a small catalogue does not inflate its best
+# candidate: cos (query vs passage), coverage (share of the query's IDF mass the counterpart holds),
+# title_cos / title_cov (the counterpart against the query's title, dense and lexical) and head_cov (the share
+# of the counterpart's title and keywords that the query asks for). Each one added separation on the judged
+# pairs in leave-demands-out fits (docs/evaluation.md).
+TITLED = ("cos", "coverage", "title_cos", "title_cov", "head_cov")
 STRATA = {"demand": TITLED, "achievement": TITLED, "text": ("fused",)}
 RIDGE = 1e-3  # a little L2 on the standardised weights: separable folds must not diverge
 
@@ -81,6 +86,7 @@ class Calibration:
     structured_logit: float = 0.5
     source: str = ""
     notes: Mapping[str, str] = field(default_factory=dict)
+    model: str = ""  # the encoder it was fit with (model name@revision): cosines of another model mean other things
 
     def stratum_for(self, query_kind: str, titled: bool) -> tuple[str, Stratum]:
         name = query_kind if titled and query_kind in self.strata else "text"
@@ -103,7 +109,8 @@ class Calibration:
         return 1.0 / (1.0 + np.exp(-z))
 
     def to_json(self) -> dict:
-        return {"format": FORMAT, "structured_logit": self.structured_logit, "notes": dict(self.notes),
+        return {"format": FORMAT, "model": self.model, "structured_logit": self.structured_logit,
+                "notes": dict(self.notes),
                 "strata": {k: s.to_json() for k, s in self.strata.items()}}
 
     def save(self, path: str | os.PathLike) -> Path:
@@ -113,6 +120,11 @@ class Calibration:
         tmp.write_text(json.dumps(self.to_json(), ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
         os.replace(tmp, path)
         return path
+
+
+def model_name(model_key: str) -> str:
+    """An encoder's model key without its backend suffix (bf16, ONNX int8 ... give the same cosines, nearly)."""
+    return model_key.split("+", 1)[0]
 
 
 def _logit(p: float) -> float:
@@ -141,7 +153,8 @@ def load(path: str | os.PathLike | None = None) -> Calibration:
                 raise KeyError(name)
         if "text" not in strata:
             raise KeyError("text")
-        return Calibration(strata, float(raw.get("structured_logit", 0.5)), str(path), raw.get("notes", {}))
+        return Calibration(strata, float(raw.get("structured_logit", 0.5)), str(path), raw.get("notes", {}),
+                           str(raw.get("model", "")))
     except (KeyError, TypeError, ValueError, AttributeError) as exc:
         raise CalibrationError(f"calibration file {path} is not a format-{FORMAT} calibration ({exc}): refit it "
                                f"with `flask matches calibrate` / 评分校准文件格式不符, 请重新拟合") from None

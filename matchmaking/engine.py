@@ -89,6 +89,12 @@ class _Scored:
                       self.comps[j] if self.comps else None, round(100.0 * float(self.prob[j]), 1))
 
 
+def _known_share(lexical: LexicalIndex, terms: QueryTerms) -> float:
+    """Share of a query's IDF mass that the index knows (coverage counts known terms only)."""
+    total = terms.mass + lexical.unknown_mass(terms)
+    return terms.mass / total if total > 0 else 0.0
+
+
 def normalise_dense(cos: np.ndarray, f: Fusion) -> np.ndarray:
     """Map raw e5 cosines onto 0-1 with fixed anchors (absolute, so it can be calibrated)."""
     return np.clip((cos - f.cos_floor) / (f.cos_ceil - f.cos_floor), 0.0, 1.0)
@@ -297,13 +303,15 @@ class HybridMatcher:
         if not cand:
             return None
         fused, dense, lexical = fuse(cos, vecs, bm, cov, self.fusion)
-        feats = {"fused": fused}
+        # absolute coverages for the calibration: the query's unknown words count in the denominator
+        feats = {"fused": fused, "cos": cos, "coverage": cov * _known_share(self.lexical, terms)}
         title = query.title.strip()
         titled = bool(title) and qvec is not None
         if titled:
             tvec = self._title_vec(title, title_vec)
             rows = self.lexical.rows(cand)
-            tcov = self.lexical.coverage_all(self.lexical.query_terms(title))
+            tterms = self.lexical.query_terms(title)
+            tcov = self.lexical.coverage_all(tterms) * _known_share(self.lexical, tterms)
             feats["title_cos"] = vecs @ tvec
             feats["title_cov"] = np.where(rows >= 0, tcov[np.maximum(rows, 0)], 0.0)
             feats["head_cov"] = self.lexical.head_coverage(terms, cand, [self._head_sentences(i) for i in cand])

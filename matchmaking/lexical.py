@@ -303,6 +303,12 @@ class LexicalIndex:
         lo, hi = self._sent_ptr[self._doc_sent[r]], self._sent_ptr[self._doc_sent[r + 1]]
         return self._tok[lo:hi]
 
+    def unknown_mass(self, terms: QueryTerms) -> float:
+        """IDF mass of the query's words that no indexed document holds (each as rare as a word can be): what a
+        coverage over known terms leaves out, so a small catalogue does not read one shared word as full cover."""
+        unknown = {t for t in terms.tokens if t not in self._vocab and is_term(t)}
+        return len(unknown) * math.log1p((len(self._ids) + 0.5) / 0.5)
+
     def coverage_all(self, terms: QueryTerms) -> np.ndarray:
         """Share of the query's IDF mass present in every row, from the BM25 postings."""
         out = np.zeros(len(self._ids), dtype=np.float32)

@@ -177,7 +177,8 @@ def fit(runtime: Any, session: Session, rows: list[Judged]) -> _calibration.Cali
             labels += [judged[i] >= 1 for i in ids]
         strata[kind] = _calibration.fit_stratum(cols, labels, features,
                                                 fitted_on=f"{len(labels)} judged pairs ({kind} as the query)")
-    return _calibration.Calibration(strata, current.structured_logit, notes=dict(current.notes))
+    return _calibration.Calibration(strata, current.structured_logit, notes=dict(current.notes),
+                                    model=_calibration.model_name(runtime.encoder.model_key))
 
 
 def _ndcg(ranked: np.ndarray, k: int) -> float:

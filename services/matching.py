@@ -306,7 +306,12 @@ class MatchingRuntime:
         ids = sorted(docs)
         lexical = self._lexical(kind, ids, [docs[i].embed_text() for i in ids],
                                 previous[1].lexical if previous else None)
-        return stamp, HybridMatcher(self.encoder, store, lexical, docs, calibration=self.calibration)
+        calib = self.calibration
+        if calib.model and calib.model != _calibration.model_name(self.encoder.model_key):
+            log.warning("the score calibration %s was fit with %s, not %s: scores and bands are not calibrated for "
+                        "this model; refit with `flask matches calibrate`", calib.source, calib.model,
+                        self.encoder.model_key)
+        return stamp, HybridMatcher(self.encoder, store, lexical, docs, calibration=calib)
 
     @property
     def calibration(self) -> _calibration.Calibration:

@@ -36,6 +36,12 @@ def collect(set_dir: Path, model: str, cache_dir: str) -> tuple[np.ndarray, np.n
     return np.asarray(fused), np.asarray(labels)
 
 
+def _model_name(path: str) -> str:
+    from matchmaking.encoders import build_encoder
+
+    return calibration.model_name(build_encoder(path).model_key)
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("sets", nargs="+", type=Path, help="BEIR set folders (corpus.jsonl, queries.jsonl, qrels/)")
@@ -57,11 +63,12 @@ def main(argv: list[str] | None = None) -> int:
         f"{name} (grade >= {RELEVANT_GRADE.get(name, 1)})" for name in per_set))
     try:
         current = calibration.load(args.out)
-        strata, structured, notes = dict(current.strata), current.structured_logit, dict(current.notes)
+        strata, structured, notes, model = (dict(current.strata), current.structured_logit, dict(current.notes),
+                                            current.model)
     except calibration.CalibrationError:
-        strata, structured, notes = {}, 0.5, {}
+        strata, structured, notes, model = {}, 0.5, {}, ""
     strata["text"] = stratum
-    calibration.Calibration(strata, structured, notes=notes).save(args.out)
+    calibration.Calibration(strata, structured, notes=notes, model=model or _model_name(args.model)).save(args.out)
     report = {"out": str(args.out), "stratum": stratum.to_json(), "sets": {}}
     for name, (f, y) in per_set.items():
         prob = calibration.Calibration({"text": stratum}).probability(stratum.logit({"fused": f}))

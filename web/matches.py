@@ -94,7 +94,8 @@ def _lookup(rt: MatchingRuntime, kind: str, listing_id: int, k: int, reviewer: b
     # the index stamps follow index writes from any process, even one without the shared cache (pgvector: one
     # small query); the cache's version follows every other change, the listing's own included
     stamps = list(zip(kinds, rt.stamps(kinds)))
-    slot, page = rt.pages.lookup("matches", _template_digest(), rt.model_ident, rt.backend, kind, listing_id, k,
+    slot, page = rt.pages.lookup("matches", _template_digest(), rt.model_ident, rt.calibration_ident, rt.backend,
+                                 kind, listing_id, k,
                                  locale_code(), reviewer, here, stamps, feedback.rerank_state(db()))
     if page is not None and set(page) != PAGE_PARTS:  # stored by another version of this code: a miss
         page = None

@@ -12,7 +12,7 @@ from flask.views import MethodView
 from flask_login import current_user
 from flask_smorest import Blueprint, abort
 
-from services import roadshows
+from services import bands, roadshows
 from services.errors import NotFound
 
 from .. import policy
@@ -50,7 +50,7 @@ def _meeting(roadshow: Any, m: Any, rel: str) -> dict[str, Any]:
     return {"id": m.id, "slot": m.slot, "time": roadshows.slot_times(roadshow, m.slot), "table": m.table_no,
             "company": company, "presenter_id": m.presenter_id, "achievement_id": achievement.id,
             "achievement_title": achievement.title, "presenter_organisation": _org(achievement),
-            "counterpart": counterpart, "score": round(m.score, 1), "company_intent": m.company_intent,
+            "counterpart": counterpart, "score": round(m.score, 1), "band": bands.band_of(m.score), "company_intent": m.company_intent,
             "presenter_intent": m.presenter_intent}
 
 

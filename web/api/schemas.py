@@ -353,7 +353,9 @@ class MeetingOut(ma.Schema):
     presenter_organisation = fields.String(required=True)
     counterpart = fields.String(required=True, allow_none=True,
                                 metadata={"description": "the other side's organisation (null for managers)"})
-    score = fields.Float(required=True)
+    score = fields.Float(required=True, metadata={"description": "the company's best demand against the "
+                                                                 "presenter's achievement: calibrated 0-100"})
+    band = fields.String(required=True, validate=validate.OneOf(BANDS), metadata={"description": BAND_DOC})
     company_intent = fields.String(required=True, allow_none=True)
     presenter_intent = fields.String(required=True, allow_none=True)
 
