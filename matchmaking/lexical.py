@@ -341,18 +341,26 @@ class LexicalIndex:
 
     def head_coverage(self, terms: QueryTerms, doc_ids: Sequence[int], head_sentences: Sequence[int]) -> np.ndarray:
         """Share of each document's head (its first sentences: title and keywords) IDF mass that the query's
-        terms hold: how much of what the counterpart is about, the query asks for (0 for unknown ids)."""
+        terms hold: how much of what the counterpart is about, the query asks for (0 for unknown ids).
+        One vectorised pass over all documents (a loop of per-document set operations cost ~0.1 ms each)."""
         out = np.zeros(len(doc_ids), dtype=np.float32)
-        for j, (d, n) in enumerate(zip(doc_ids, head_sentences)):
-            r = self._row.get(int(d))
-            if r is None or n <= 0:
-                continue
-            s0 = int(self._doc_sent[r])
-            s1 = min(s0 + int(n), int(self._doc_sent[r + 1]))
-            toks = np.unique(self._tok[self._sent_ptr[s0] : self._sent_ptr[s1]])
-            mass = float(self.idf[toks].sum()) if len(toks) else 0.0
-            if mass > 0:
-                out[j] = float(self.idf[toks[np.isin(toks, terms.ids)]].sum()) / mass
+        rows = self.rows(doc_ids)
+        n = np.asarray(head_sentences, dtype=np.int64)
+        keep = np.flatnonzero((rows >= 0) & (n > 0))
+        if not len(keep):
+            return out
+        s0 = self._doc_sent[rows[keep]].astype(np.int64)
+        s1 = np.minimum(s0 + n[keep], self._doc_sent[rows[keep] + 1].astype(np.int64))
+        lo, hi = self._sent_ptr[s0].astype(np.int64), self._sent_ptr[s1].astype(np.int64)
+        lengths = hi - lo
+        toks = self._tok[_ranges(lo, lengths)].astype(np.int64)
+        owner = np.repeat(np.arange(len(keep)), lengths)
+        pairs = np.unique(owner * (len(self.idf) + 1) + toks)  # each distinct (document, term) once
+        owner, toks = pairs // (len(self.idf) + 1), pairs % (len(self.idf) + 1)
+        w = self.idf[toks].astype(np.float64)
+        mass = np.bincount(owner, weights=w, minlength=len(keep))
+        held = np.bincount(owner, weights=w * np.isin(toks, terms.ids), minlength=len(keep))
+        out[keep] = np.where(mass > 0, held / np.where(mass > 0, mass, 1.0), 0.0)
         return out
 
     def sentence_scores(self, terms: QueryTerms, doc_id: int) -> np.ndarray:

@@ -431,6 +431,11 @@ class MatchingRuntime:
         return self.matcher(other, session).features(doc, ids, query_vec=self._query_vec(doc),
                                                      title_vec=self._title_vec(doc))
 
+    def query_vectors(self, doc: Any) -> tuple[Any, Any]:
+        """(text, title) query embeddings of a listing's engine view, from the caches when there: what
+        HybridMatcher.rank takes as query_vec and title_vec."""
+        return self._query_vec(doc), self._title_vec(doc)
+
     def _title_vec(self, doc: Any) -> Any:
         """The listing title's query embedding (the calibration compares it with each counterpart)."""
         title = doc.title.strip()

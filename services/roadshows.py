@@ -175,7 +175,10 @@ def score_matrix(runtime: Any, session: Session, demands: list[Demand], achievem
     matcher = runtime.matcher("achievement", session)
     for i, demand in enumerate(demands):
         # rank() is match() without the explanations (best sentence, shared terms) a matrix does not need
-        ranked, _terms = matcher.rank(to_doc(demand), k=len(achievements), allowed_ids=set(column))
+        doc = to_doc(demand)
+        qvec, tvec = runtime.query_vectors(doc)  # cached per text: a page view does not re-encode every demand
+        ranked, _terms = matcher.rank(doc, k=len(achievements), allowed_ids=set(column), query_vec=qvec,
+                                      title_vec=tvec)
         for r in ranked:
             matrix[i, column[r.id]] = round(float(r.score), 1)
         for j, a in enumerate(achievements):

@@ -98,3 +98,22 @@ def test_bands_are_ordered_probabilities():
     assert 0 < bands.POSSIBLE_MIN < bands.STRONG_MIN < 100
     assert [bands.band_of(x) for x in (bands.STRONG_MIN, bands.POSSIBLE_MIN, bands.POSSIBLE_MIN - 0.1)] == [
         bands.STRONG, bands.POSSIBLE, bands.WEAK]
+
+
+def test_head_coverage_is_the_share_of_the_heads_idf_mass_the_query_holds():
+    from matchmaking.lexical import LexicalIndex
+    from matchmaking.text import split_sentences
+
+    texts = {1: "钙钛矿太阳能电池\n钙钛矿,封装\n采用原子层沉积封装钙钛矿电池。", 2: "水稻育种\n分子标记\n抗病水稻品种选育。",
+             3: "锂电池回收\n黑粉,湿法\n湿法回收锂电池黑粉中的锂钴镍。"}
+    index = LexicalIndex.build(list(texts), list(texts.values()))
+    terms = index.query_terms("钙钛矿电池的封装寿命")
+    heads = [len(split_sentences("\n".join(texts[i].split("\n")[:2]))) for i in texts]
+    got = index.head_coverage(terms, [1, 2, 3, 99], heads + [2])
+    for j, i in enumerate(texts):  # the same figure, computed the slow way
+        r = index.rows([i])[0]
+        s0 = index._doc_sent[r]
+        toks = np.unique(index._tok[index._sent_ptr[s0]:index._sent_ptr[s0 + heads[j]]])
+        want = index.idf[toks[np.isin(toks, terms.ids)]].sum() / index.idf[toks].sum()
+        assert got[j] == pytest.approx(want, abs=1e-6)
+    assert got[0] > 0.5 and got[1] == 0.0 and got[3] == 0.0  # 99: not indexed
