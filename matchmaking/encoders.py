@@ -411,6 +411,9 @@ def cpu_flags(cpuinfo: str = "/proc/cpuinfo") -> list[str]:
     return [f for f in SETUP_CPU_FLAGS if f in words]
 
 
+_BUILD_LOCK = threading.RLock()
+
+
 def build_encoder(name_or_path: str, *, quantize: str | None = None, threads: int | None = None,
                   backend: str = "torch", parallel: int = 1, query_backend: str = "auto") -> Encoder:
     """Factory for an :class:`Encoder`, cached per process (same arguments -> same object).
@@ -434,4 +437,7 @@ def build_encoder(name_or_path: str, *, quantize: str | None = None, threads: in
     path = Path(name_or_path).expanduser()
     # resolve local paths so "instance/models/x" and its absolute form share one cached encoder
     key = str(path.resolve()) if _looks_local(str(name_or_path)) else str(name_or_path)
-    return _BUILDERS[backend](key, quantize, threads, parallel, query_backend)
+    # one build at a time: transformers imports its classes lazily, and two threads importing AutoTokenizer at
+    # once (a request and the index refresh, right after start) raised ImportError in one of them
+    with _BUILD_LOCK:
+        return _BUILDERS[backend](key, quantize, threads, parallel, query_backend)

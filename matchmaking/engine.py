@@ -86,7 +86,15 @@ class _Scored:
 
     def ranked(self, j: int) -> Ranked:
         return Ranked(self.ids[j], float(self.fused[j]), float(self.dense[j]), float(self.lexical[j]),
-                      self.comps[j] if self.comps else None, round(100.0 * float(self.prob[j]), 1))
+                      self.comps[j] if self.comps else None, _shown(self.prob[j]))
+
+
+SCORE_CAP = 99.0  # a probability, never certainty: the best pairs read 99, not 100
+
+
+def _shown(prob: float) -> float:
+    """A probability as the 0-100 score shown everywhere (one decimal; the band is read from this figure)."""
+    return min(SCORE_CAP, round(100.0 * float(prob), 1))
 
 
 def _known_share(lexical: LexicalIndex, terms: QueryTerms) -> float:

@@ -44,6 +44,7 @@ class QueryTerms:
     ids: np.ndarray  # int32, distinct, sorted
     idf: np.ndarray  # float32, same order
     tokens: tuple[str, ...]
+    words: frozenset[str] = frozenset()  # the query's whole words (precise segmentation), for display
 
     @property
     def mass(self) -> float:
@@ -247,7 +248,8 @@ class LexicalIndex:
         toks = tokenize(text)
         known = sorted({self._vocab[t] for t in toks if t in self._vocab})
         arr = np.asarray(known, dtype=np.int32)
-        return QueryTerms(arr, self.idf[arr] if len(arr) else np.zeros(0, np.float32), tuple(toks))
+        return QueryTerms(arr, self.idf[arr] if len(arr) else np.zeros(0, np.float32), tuple(toks),
+                          frozenset(tokenize(text, search_mode=False)))
 
     def scores(self, terms: QueryTerms, mask: np.ndarray | None = None) -> np.ndarray:
         """BM25 score of every indexed row (row order = ids())."""
@@ -337,7 +339,9 @@ class LexicalIndex:
         weight = self.explaining_idf(terms)
         found = [(float(w), self._terms[t]) for t, w, h in zip(terms.ids, weight, hit) if h and w > 0]
         words = [t for _, t in sorted(found, key=lambda x: (-x[0], -len(x[1])))]
-        return _drop_contained([w for w in words if is_term(w)])[:limit]
+        # search mode also cuts words into pieces (碳化硅 -> 化硅): a piece the query never says whole is not shown
+        whole = terms.words
+        return _drop_contained([w for w in words if is_term(w) and (not whole or w in whole)])[:limit]
 
     def head_coverage(self, terms: QueryTerms, doc_ids: Sequence[int], head_sentences: Sequence[int]) -> np.ndarray:
         """Share of each document's head (its first sentences: title and keywords) IDF mass that the query's

@@ -7,6 +7,7 @@ coverage still see every token; only the display uses this module."""
 from __future__ import annotations
 
 import math
+import re
 from functools import lru_cache
 from pathlib import Path
 
@@ -85,8 +86,14 @@ def _made_of(word: str, pieces: frozenset[str], needed: frozenset[str]) -> bool:
     return ok[n] and seen[n]
 
 
+_NAMEY = re.compile(r"[\u4e00-\u9fff]|[a-z]{2,}", re.IGNORECASE)  # a Han character, or a run of 2+ letters
+
+
 def is_informative(word: str) -> bool:
-    """Whether a word may be shown as what two listings have in common (not generic, not a place)."""
+    """Whether a word may be shown as what two listings have in common: not generic, not a place, and a word
+    rather than a number or a unit (30%, 0.2, 1c, 1/2 and gc/g from μgC/g said nothing to a first user)."""
+    if not _NAMEY.search(word) or any(c in word for c in "/%."):
+        return False
     return not is_generic(word) and not is_place(word)
 
 

@@ -62,7 +62,7 @@ def _learned_order(session: Session, views: list) -> list:
     learned = model.scores([feature_vector(v.match.score, v.match.breakdown) for v in views])
     blended = [(1 - share) * v.match.score / 100.0 + share * float(p) for v, p in zip(views, learned)]
     for v, b in zip(views, blended):  # both parts are probabilities: the blend is the score shown, so the list
-        v.match.score = round(100.0 * b, 1)  # stays in score order and its bands follow the learned part
+        v.match.score = min(99.0, round(100.0 * b, 1))  # stays in score order; bands follow the learned part
         v.match.band = band_of(v.match.score)
     return [views[i] for i in sorted(range(len(views)), key=lambda i: -blended[i])]
 

@@ -42,7 +42,7 @@ def read(path: str | Path) -> list[Judged]:
     try:
         if path.stat().st_size > MAX_FILE_BYTES:
             raise JudgedFileError(f"{path}: larger than {MAX_FILE_BYTES // 2**20} MiB / 文件超过大小上限")
-        text = path.read_text(encoding="utf-8")
+        text = path.read_text(encoding="utf-8-sig")  # a BOM, as Excel and Notepad write it, is not data
     except FileNotFoundError:
         raise JudgedFileError(f"{path}: no such file / 找不到文件") from None
     except IsADirectoryError:
@@ -96,17 +96,27 @@ def _resolve(session: Session, model: Any, listing_id: Optional[int], title: str
 
 def resolve(session: Session, rows: list[Judged]) -> tuple[list[tuple[Demand, Achievement, int]], int]:
     """(demand, achievement, grade) of every pair whose two listings are published here; unresolved count."""
-    pairs, unresolved = [], 0
+    pairs, why = resolve_lines(session, rows)
+    return pairs, len(why)
+
+
+def resolve_lines(session: Session, rows: list[Judged]) -> tuple[list[tuple[Demand, Achievement, int]],
+                                                                  dict[int, str]]:
+    """The resolved pairs, and line number -> why for each line that does not resolve."""
+    pairs, why = [], {}
     seen: set[tuple[int, int]] = set()
     for r in rows:
         d = _resolve(session, Demand, r.demand_id, r.demand_title)
         a = _resolve(session, Achievement, r.achievement_id, r.achievement_title)
-        if d is None or a is None or (d.id, a.id) in seen:
-            unresolved += 1
-            continue
-        seen.add((d.id, a.id))
-        pairs.append((d, a, r.grade))
-    return pairs, unresolved
+        if d is None or a is None:
+            why[r.line] = ("demand" if d is None else "") + (" and " if d is None and a is None else "") + (
+                "achievement" if a is None else "") + " not published here (id and title)"
+        elif (d.id, a.id) in seen:
+            why[r.line] = "the same pair again"
+        else:
+            seen.add((d.id, a.id))
+            pairs.append((d, a, r.grade))
+    return pairs, why
 
 
 def _by_demand(pairs: list[tuple[Demand, Achievement, int]]) -> dict[int, tuple[Demand, dict[int, int]]]:
@@ -118,7 +128,12 @@ def _by_demand(pairs: list[tuple[Demand, Achievement, int]]) -> dict[int, tuple[
 
 def evaluate(runtime: Any, session: Session, rows: list[Judged], k: int = 10) -> dict:
     """The live engine's scores on judged pairs: separation, bands, ranking, calibration, empty states."""
-    pairs, unresolved = resolve(session, rows)
+    pairs, why = resolve_lines(session, rows)
+    unresolved = len(why)
+    if not pairs:
+        raise JudgedFileError(f"none of the {len(rows)} judged pairs resolves against this database (ids and titles "
+                              f"of published listings; is the demo loaded and indexed?) / 评判数据中的配对在当前数据库中"
+                              f"均找不到对应的已发布信息")
     scores, grades, p1, ndcg = [], [], [], []
     empty, flagged = [], []
     for demand, judged in _by_demand(pairs).values():
@@ -143,6 +158,7 @@ def evaluate(runtime: Any, session: Session, rows: list[Judged], k: int = 10) ->
     probs = s / 100.0
     return {
         "pairs": int(len(s)), "unresolved": unresolved + (len(pairs) - int(len(s))),
+        "unresolved_lines": {str(n): w for n, w in sorted(why.items())[:50]},
         "demands": len(_by_demand(pairs)),
         "auc": _round(_auc(s[rel], s[~rel])),
         "grade0_strong_share": _share(s[g == 0] >= bands.STRONG_MIN),
@@ -161,6 +177,9 @@ def fit(runtime: Any, session: Session, rows: list[Judged]) -> _calibration.Cali
     """The current calibration with its titled strata refit on these judged pairs: each judgement gives a
     demand -> achievement pair and the achievement -> demand pair of the same two listings."""
     pairs, _ = resolve(session, rows)
+    if not pairs:
+        raise JudgedFileError(f"none of the {len(rows)} judged pairs resolves against this database / "
+                              f"评判数据中的配对在当前数据库中均找不到对应的已发布信息")
     current = runtime.calibration
     strata = dict(current.strata)
     for kind, features in (("demand", _calibration.STRATA["demand"]), ("achievement", _calibration.STRATA["achievement"])):

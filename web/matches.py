@@ -127,7 +127,9 @@ def _render_page(rt: MatchingRuntime, kind: str, listing_id: int, k: int, review
 def _fresh(rt: MatchingRuntime, item, k: int, reviewer: bool) -> tuple[list, list, Optional[dict]]:
     """Matches (judged-irrelevant last), possible duplicates and the latest feedback per pair, for reviewers."""
     views = feedback.rerank(db(), item, rt.find_matches(db(), item, k=k))
-    similar = rt.similar(db(), item, k=5) if reviewer else []
+    # possible duplicates only from the near-duplicate threshold (a broker saw five unrelated "duplicates")
+    similar = [v for v in rt.similar(db(), item, k=5) if v.match.score >= current_app.config["DUPLICATE_MIN_SCORE"]] \
+        if reviewer else []
     latest = feedback.latest_for_pairs(db(), [feedback.pair_of(item, v.listing) for v in views]) if reviewer else None
     return views, similar, latest
 

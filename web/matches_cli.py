@@ -3,6 +3,7 @@ broker graded (docs/evaluation.md)."""
 from __future__ import annotations
 
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -46,13 +47,15 @@ def evaluate_judged(file: str, as_json: bool, k: int) -> None:
     with sessionmaker_for(current_app)() as session:
         try:
             result = judged.evaluate(runtime, session, rows, k=k)
+        except judged.JudgedFileError as exc:
+            _fail(str(exc))
         except MatchingUnavailable as exc:
             _fail(f"matching is unavailable: {exc} / 匹配暂不可用: 请先运行 `flask index rebuild`")
     if as_json:
         click.echo(json.dumps(result, ensure_ascii=False))
         return
     for key, value in result.items():
-        if key != "reliability":
+        if key not in ("reliability", "unresolved_lines"):
             click.echo(f"{key:24} {value}")
     click.echo("reliability (predicted band -> observed share relevant):")
     for row in result["reliability"]:
@@ -70,6 +73,9 @@ def calibrate(file: str, out: str | None, as_json: bool) -> None:
     runtime = current_app.extensions["matching"]
     target = Path(out) if out else (Path(current_app.config["CALIBRATION_FILE"]) if current_app.config.get(
         "CALIBRATION_FILE") else Path(current_app.config["INSTANCE_DIR"]) / "calibration.json")
+    if not target.parent.is_dir() or not os.access(target.parent, os.W_OK):  # say so before a fit of a minute
+        _fail(f"cannot write {target}: the folder {target.parent} does not exist or is not writable / "
+              f"无法写入 {target}: 文件夹不存在或不可写")
     with sessionmaker_for(current_app)() as session:
         try:
             fitted = judged.fit(runtime, session, rows)

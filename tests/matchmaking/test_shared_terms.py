@@ -123,3 +123,26 @@ def test_best_sentence_carries_the_match():
     hit = matcher.match(Listing(100, "demand", "", "碳化硅器件的先进制备技术，提升产品性能，降低生产成本"), k=1,
                         allowed_ids={1})[0]
     assert hit.best_sentence == TECHNICAL_SENTENCE and hit.shared_terms == ["碳化硅", "器件"]
+
+
+@pytest.mark.parametrize("word", ["30%", "0.2", "3.0", "1c", "1/2", "gc/g", "85%"])
+def test_numbers_and_units_are_not_shared_terms(word):
+    from matchmaking.terms import is_informative
+
+    assert not is_informative(word)
+
+
+def test_words_and_codes_stay_shared_terms():
+    from matchmaking.terms import is_informative
+
+    assert all(is_informative(w) for w in ("ncm811", "碳化硅", "scr", "钙钛矿"))
+
+
+def test_a_piece_of_a_word_the_query_says_whole_is_not_shown():
+    from matchmaking.lexical import LexicalIndex
+
+    docs = {1: "氮化硅陶瓷球\n高速轴承用氮化硅陶瓷球热等静压烧结。", 2: "碳化硅外延\n碳化硅外延片缺陷检测。"}
+    index = LexicalIndex.build(list(docs), list(docs.values()))
+    terms = index.query_terms("碳化硅功率器件封装")
+    assert "化硅" not in index.shared_terms(terms, 1)  # 碳化硅 vs 氮化硅 share only the piece 化硅
+    assert "碳化硅" in index.shared_terms(terms, 2)

@@ -137,3 +137,29 @@ def test_calibrate_refits_and_the_runtime_picks_it_up(app, judged_market, tmp_pa
     result = app.test_cli_runner().invoke(args=["matches", "calibrate", str(_write(tmp_path, many)), "--out",
                                                 str(out), "--json"])
     assert result.exit_code == 2 or out.exists()  # identical pairs with mixed grades: refused or fit, never a crash
+
+
+def test_a_bom_is_not_data_and_unresolved_lines_are_named(app, judged_market, tmp_path):
+    path = tmp_path / "bom.jsonl"
+    rows = _pairs(judged_market)
+    path.write_text("\ufeff" + "\n".join(json.dumps(r, ensure_ascii=False) for r in rows), encoding="utf-8")
+    result = app.test_cli_runner().invoke(args=["matches", "evaluate-judged", str(path), "--json"])
+    assert result.exit_code == 0, result.output
+    out = json.loads(result.output.strip().splitlines()[-1])
+    assert out["pairs"] == 4 and list(out["unresolved_lines"]) == ["5"]
+    assert "not published here" in out["unresolved_lines"]["5"]
+
+
+def test_nothing_resolving_is_an_error_not_a_zero(app, tmp_path):
+    path = _write(tmp_path, [{"demand_id": 99999, "achievement_id": 99998, "grade": 1}])
+    for command in ("evaluate-judged", "calibrate"):
+        result = app.test_cli_runner().invoke(args=["matches", command, str(path)])
+        assert result.exit_code == 2 and "none of the 1 judged pairs resolves" in result.output, result.output
+
+
+def test_calibrate_refuses_an_unwritable_out_before_fitting(app, tmp_path):
+    path = _write(tmp_path, [{"demand_id": 1, "achievement_id": 2, "grade": 1}])
+    result = app.test_cli_runner().invoke(args=["matches", "calibrate", str(path), "--out",
+                                                str(tmp_path / "missing" / "dir" / "c.json")])
+    assert result.exit_code == 2 and "does not exist or is not writable" in result.output
+    assert not (tmp_path / "missing").exists()
