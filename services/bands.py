@@ -30,12 +30,14 @@ def label_zh(score: float) -> str:
 
 
 def split_views(views: Sequence[Any]) -> tuple[list[Any], list[Any]]:
-    """(strong and possible, weak) match views, each in the given order: what a page lists and what it folds."""
-    listed = [v for v in views if v.match.band != WEAK]
-    return listed, [v for v in views if v.match.band == WEAK]
+    """(strong and possible, the rest) match views, each in the given order: what a page lists and what it folds
+    (weak ones, and pairs a broker set aside as not relevant)."""
+    folded = [v for v in views if v.match.band == WEAK or getattr(v, "set_aside", False)]
+    away = {id(v) for v in folded}
+    return [v for v in views if id(v) not in away], folded
 
 
 def has_strong(views: Sequence[Any]) -> bool:
     """Whether any view is a strong match; without one, a page says so plainly ("no strong match yet") and
     offers the next steps, whatever possible or weak matches it lists below."""
-    return any(v.match.band == STRONG for v in views)
+    return any(v.match.band == STRONG and not getattr(v, "set_aside", False) for v in views)

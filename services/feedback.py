@@ -90,7 +90,9 @@ def rerank(session: Session, item: Demand | Achievement, views: list) -> list:
         fb = latest.get(pair_of(item, view.listing))
         return fb is not None and fb.outcome == "not_relevant"
 
-    return sorted(views, key=judged_irrelevant)  # stable: the order above within each group
+    for view in views:
+        view.set_aside = judged_irrelevant(view)
+    return sorted(views, key=lambda v: v.set_aside)  # stable: the order above within each group
 
 
 def fit_all(session: Session) -> Any:

@@ -47,6 +47,7 @@ class MatchView:
 
     listing: Demand | Achievement
     match: Match
+    set_aside: bool = False  # its latest broker feedback says "not relevant": listed last, folded on pages
 
 
 class MatchingRuntime:

@@ -31,7 +31,7 @@ def test_a_cached_result_is_rechecked_and_a_changed_listing_gets_a_new_key(app, 
     second = make_listing("achievement", make_user("university"), reviewer=broker, title="高镍正极包覆改性新方法")
 
     assert {v.listing.id for v in runtime.find_matches(session, demand)} == {first.id, second.id}
-    assert len(_keys(cache, "match")) == 1 and len(_keys(cache, "qvec")) == 1
+    assert len(_keys(cache, "match")) == 1 and len(_keys(cache, "qvec")) == 2  # the text's and the title's
     # closed behind the index's back (no index update, same stamp): the cached list still names it
     session.execute(update(Achievement).where(Achievement.id == second.id).values(status=Status.CLOSED.value))
     session.commit()
@@ -118,11 +118,13 @@ def test_a_query_vector_is_encoded_once_per_text_in_a_process_even_without_a_cac
     monkeypatch.setattr(encoder, "encode_queries", counting)
     first = runtime.find_matches(session, demand)
     again = runtime.find_matches(session, demand)
-    assert len(texts) == 1 and [v.listing.id for v in again] == [v.listing.id for v in first]
+    # the whole text and the title (the calibration compares the title too), each once
+    assert len(texts) == 2 and [v.listing.id for v in again] == [v.listing.id for v in first]
     demand.title = "高镍三元正极材料循环寿命与安全性提升"
     session.commit()
     runtime.find_matches(session, demand)
-    assert len(texts) == 2 and "高镍三元正极材料循环寿命" in texts[1], "a changed text is encoded again"
+    assert len(texts) == 4 and texts[3] == demand.title and "高镍三元正极材料循环寿命" in texts[2], \
+        "a changed text is encoded again"
 
 
 def test_query_vectors_outlive_results_in_redis(app, session, make_user, make_listing, redis_url):
@@ -136,6 +138,6 @@ def test_query_vectors_outlive_results_in_redis(app, session, make_user, make_li
     make_listing("achievement", make_user("university"), reviewer=broker)
     runtime.find_matches(session, demand)
     client = redis.Redis.from_url(redis_url)
-    (qvec,) = client.keys("techmatch:qvec:*")
+    qvecs = client.keys("techmatch:qvec:*")  # the text's and the title's
     (match,) = client.keys("techmatch:match:*")
-    assert 0 < client.ttl(match) <= 60 and client.ttl(qvec) > 29 * 24 * 3600
+    assert len(qvecs) == 2 and 0 < client.ttl(match) <= 60 and all(client.ttl(q) > 29 * 24 * 3600 for q in qvecs)

@@ -9,6 +9,8 @@ from email import policy as email_policy
 from pathlib import Path
 
 import pytest
+
+from matchmaking.bands import POSSIBLE_MIN, STRONG_MIN
 from sqlalchemy import func, select
 
 pytestmark = pytest.mark.model  # loads the real embedding model (not in `make test-fast`)
@@ -137,7 +139,8 @@ def test_new_matches_are_announced_once_per_pair(app, make_user, make_listing, s
     company, university, broker = make_user("company"), make_user("university"), make_user("broker")
     demand = make_listing("demand", company, reviewer=broker)
     achievement = make_listing("achievement", university, reviewer=broker)
-    scored_pairs(app, monkeypatch, 26.0)  # the middle band: announced under the default NOTIFY_MATCH_MIN_BAND
+    # the middle band: announced under the default NOTIFY_MATCH_MIN_BAND
+    scored_pairs(app, monkeypatch, POSSIBLE_MIN + 1.0)
     before = len(_mails(app))
     runner = app.test_cli_runner()
     result = runner.invoke(args=["notify", "matches"])
@@ -160,7 +163,7 @@ def test_new_matches_are_announced_once_per_pair(app, make_user, make_listing, s
     assert runner.invoke(args=["notify", "matches", "--min-band", "weak"]).exit_code != 0
 
 
-@pytest.mark.parametrize("score, announced", [(59.0, 0), (61.0, 1)])
+@pytest.mark.parametrize("score, announced", [(STRONG_MIN - 1.0, 0), (STRONG_MIN + 1.0, 1)])
 def test_min_band_strong_announces_only_strong_matches(app, make_user, make_listing, monkeypatch, score, announced):
     broker = make_user("broker")
     make_listing("demand", make_user("company"), "published", reviewer=broker)
@@ -176,10 +179,10 @@ def test_below_the_middle_band_nothing_is_announced_and_the_option_beats_the_set
     broker = make_user("broker")
     make_listing("demand", make_user("company"), "published", reviewer=broker)
     make_listing("achievement", make_user("university"), "published", reviewer=broker)
-    scored_pairs(app, monkeypatch, 24.0)
+    scored_pairs(app, monkeypatch, POSSIBLE_MIN - 1.0)
     runner = app.test_cli_runner()
     assert "0 new matches" in runner.invoke(args=["notify", "matches"]).output
-    scored_pairs(app, monkeypatch, 26.0)
+    scored_pairs(app, monkeypatch, POSSIBLE_MIN + 1.0)
     assert "0 new matches" in runner.invoke(args=["notify", "matches", "--min-band", "strong"]).output
     old = runner.invoke(args=["notify", "matches", "--min-score", "70"])  # a cron line from before the bands
     assert old.exit_code == 0 and "--min-score is no longer used" in old.output

@@ -92,11 +92,14 @@ def test_presenters_added_by_hand_show_the_demands_they_cover(client, login, peo
     import re
 
     import numpy as np
+
+    from matchmaking.bands import POSSIBLE_MIN, STRONG_MIN
     ids = {people["a1"].id: 0, people["a3"].id: 1}
     # the solid-state demand matches the solid-state achievement (strong), the other demand matches nothing
     # above the middle band: chosen scores, so the test holds whatever the engine scores today
     monkeypatch.setattr(roadshows, "score_matrix", lambda runtime, s, demands, achievements: np.array(
-        [[61.0 if "固态" in d.title and ids[a.id] == 1 else 24.0 for a in achievements] for d in demands]))
+        [[STRONG_MIN + 1.0 if "固态" in d.title and ids[a.id] == 1 else POSSIBLE_MIN - 1.0 for a in achievements]
+         for d in demands]))
     login(people["broker"])
     rid = create(client)
     for a in ("a1", "a3"):

@@ -8,6 +8,8 @@ from datetime import date
 
 import pytest
 
+from matchmaking.bands import POSSIBLE_MIN
+
 from tests.web.test_reports_web import report_id_of, run_single
 
 pytestmark = pytest.mark.model  # loads the real embedding model (not in `make test-fast`)
@@ -61,7 +63,8 @@ def test_funnel_and_contract_turnover(client, market, login, deal):
     assert ["技术转让", "1", "88.0"] in contracts and ["技术许可", "0", "0.0"] in contracts
 
 
-@pytest.mark.parametrize("score, row", [(26.0, ["1", "1", "100.0"]), (24.0, ["1", "0", "0.0"])])
+@pytest.mark.parametrize("score, row", [(POSSIBLE_MIN + 1.0, ["1", "1", "100.0"]),
+                                        (POSSIBLE_MIN - 1.0, ["1", "0", "0.0"])])
 def test_coverage_counts_demands_with_a_match_in_the_middle_band_or_above(client, market, login, app, monkeypatch,
                                                                          score, row, zh):
     """The best match's band decides (chosen scores: the engine's own today are beside the point)."""
