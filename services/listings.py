@@ -1,7 +1,7 @@
 """Demands and achievements: create, edit, the review lifecycle, and who may see what."""
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 from typing import Any, Iterable, Optional, Union
 
@@ -294,6 +294,20 @@ def _filter(stmt: Select, model: type, kind: str, f: SearchFilters) -> Select:
     if f.until:
         stmt = stmt.where(date_col < datetime.combine(f.until + timedelta(days=1), datetime.min.time()))
     return stmt
+
+
+def ranked_page(session: Session, kind: str, f: SearchFilters, viewer: Optional[User], ranked: list[int],
+                number: int, size: int) -> tuple[list[Any], int]:
+    """One page of ranked listing ids (a search) that pass every filter but the text, in their rank order, and
+    how many pass: the filters run in the database over the ranked ids only."""
+    if not ranked:
+        return [], 0
+    model = model_for(kind)
+    stmt = search_stmt(kind, replace(f, q=""), viewer).where(model.id.in_(ranked))
+    rows = {r.id: r for r in session.scalars(stmt)}
+    ordered = [rows[i] for i in ranked if i in rows]
+    start = max(number - 1, 0) * size
+    return ordered[start : start + size], len(ordered)
 
 
 def page(session: Session, stmt: Select, number: int, size: int) -> tuple[list[Any], int]:

@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session, joinedload, sessionmaker
 
 from matchmaking import calibration as _calibration
 from matchmaking.encoders import build_encoder, resolve_setup
+from matchmaking.documents import Listing
 from matchmaking.engine import HybridMatcher, Match
 from matchmaking.errors import MatchingUnavailable  # noqa: F401 - re-exported: web catches it from here
 from matchmaking.lexical import LexicalIndex, SnapshotError
@@ -36,6 +37,8 @@ SYNC_JOB = "index.sync"
 QVEC_LRU = 20_000  # query vectors kept per process: 384 float32 = 1.5 KB each, so ~30 MB at most
 QVEC_TTL = 30 * 24 * 3600  # in the shared cache: a vector of (model, exact text) never goes stale
 LEXICAL_DIR = "lexical"  # the lexical snapshot, inside each kind's index folder
+SEARCH_DEPTH = 300  # a search ranks this many listings at most (15 pages of 20)
+SEARCH_MIN_SCORE = 1.0  # a result with no word of the query is shown from this calibrated score (1%)
 REFRESH_RETRY_S = 30.0   # after a failed background rebuild, the previous matcher serves this long untried
 # the runtime behind each engine, so index.sync jobs run by a queue consumer find theirs
 _RUNTIMES: "weakref.WeakKeyDictionary[Any, MatchingRuntime]" = weakref.WeakKeyDictionary()
@@ -431,6 +434,18 @@ class MatchingRuntime:
         doc = to_doc(item)
         return self.matcher(other, session).features(doc, ids, query_vec=self._query_vec(doc),
                                                      title_vec=self._title_vec(doc))
+
+    def search_text(self, session: Session, kind: str, text: str) -> list[tuple[int, float]]:
+        """Published listings of a kind ranked for free text by the hybrid engine, as (id, calibrated score), best
+        first: those holding a word of the query, and those close in meaning (score >= SEARCH_MIN_SCORE)."""
+        text = text.strip()
+        if not text or not _any_published(session, kind):
+            return []
+        matcher = self.matcher(kind, session)
+        query = Listing(0, "demand" if kind == "achievement" else "achievement", "", text)  # no title: "text"
+        qvec = self._encode_query(text, "search:" + hashlib.sha256(text.encode()).hexdigest())
+        ranked, _terms = matcher.rank(query, k=SEARCH_DEPTH, query_vec=qvec)
+        return [(r.id, r.score) for r in ranked if r.lexical > 0 or r.score >= SEARCH_MIN_SCORE]
 
     def query_vectors(self, doc: Any) -> tuple[Any, Any]:
         """(text, title) query embeddings of a listing's engine view, from the caches when there: what

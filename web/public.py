@@ -9,12 +9,14 @@ from flask_babel import gettext as _
 from flask_login import current_user, login_required
 
 from services import listings, taxonomy
+from services import search as search_service
 from services.errors import NotFound
 
 from . import policy
 from .db import db, write_session
 from .i18n import locale_code
 from .matches import possible_duplicates
+from .matches import runtime as matching_runtime
 
 bp = Blueprint("public", __name__)
 policy.allow("static", "GET", policy.ALL_ROLES, note="stylesheets")
@@ -56,9 +58,9 @@ def search(kind: str):
         abort(404)
     filters, problems = parse_filters(request.args)
     number = _int_arg("page", 1)
-    stmt = listings.search_stmt(kind, filters, current_user)
-    rows, total = listings.page(db(), stmt, number, current_app.config["PAGE_SIZE"])
-    return render_template("public/search.html", kind=kind, rows=rows, total=total, page=number,
+    rows, total, ranked = search_service.search(db(), matching_runtime(), kind, filters, current_user, number,
+                                        current_app.config["PAGE_SIZE"])
+    return render_template("public/search.html", kind=kind, rows=rows, total=total, page=number, ranked=ranked,
                            filters=filters, problems=problems, page_size=current_app.config["PAGE_SIZE"],
                            field_choices=taxonomy.filter_field_choices(db(), locale_code()),
                            regions=taxonomy.regions(db()), reviewer=listings.is_reviewer(current_user),

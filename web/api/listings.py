@@ -11,6 +11,7 @@ from flask_login import current_user
 from flask_smorest import Blueprint, abort
 
 from services import bands, listings, taxonomy
+from services import search as search_service
 from services.errors import NotFound, ServiceError
 from services.matching import MatchingUnavailable
 
@@ -124,8 +125,8 @@ def make_blueprint(kind: str) -> Blueprint:
                                        mode=args["mode"], status=args["status"], since=args["since"],
                                        until=args["until"], stage=args.get("stage", ""),
                                        budget=args.get("budget"), max_price=args.get("max_price"))
-            rows, total = listings.page(db(), listings.search_stmt(kind, f, current_user), args["page"],
-                                        args["per_page"])
+            rows, total, _ranked = search_service.search(db(), current_app.extensions["matching"], kind, f,
+                                                         current_user, args["page"], args["per_page"])
             return {"items": [dump(r, current_user) for r in rows], "page": args["page"],
                     "per_page": args["per_page"], "total": total}
 

@@ -1,0 +1,34 @@
+"""Search of published listings: a text query is ranked by the same hybrid engine as matching (jieba BM25 that
+rewards partial overlap, plus the dense model), then every other filter runs in the database over the ranked
+ids; an empty query lists newest first. Staff filtering other statuses, or an engine that cannot serve, get
+the word-by-word filter instead."""
+from __future__ import annotations
+
+import logging
+from typing import Any, Optional
+
+from sqlalchemy.orm import Session
+
+from models import Status, User
+
+from . import listings
+from .matching import MatchingUnavailable
+
+log = logging.getLogger(__name__)
+
+
+def search(session: Session, runtime: Any, kind: str, f: listings.SearchFilters, viewer: Optional[User],
+           number: int, size: int) -> tuple[list[Any], int, bool]:
+    """(rows of the page, total, ranked?): ranked by relevance when the query has text and the engine serves."""
+    published_only = not listings.is_reviewer(viewer) or f.status in ("", Status.PUBLISHED.value)
+    if f.q.strip() and published_only:
+        try:
+            ranked = runtime.search_text(session, kind, f.q)
+        except MatchingUnavailable as err:  # the index must be rebuilt: the literal filter still answers
+            log.warning("search falls back to the literal filter: %s", type(err).__name__)
+        else:
+            rows, total = listings.ranked_page(session, kind, f, viewer, [i for i, _ in ranked], number, size)
+            if total:  # nothing ranked (a single character, say): the literal filter may still find it
+                return rows, total, True
+    rows, total = listings.page(session, listings.search_stmt(kind, f, viewer), number, size)
+    return rows, total, False
