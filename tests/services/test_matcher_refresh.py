@@ -34,7 +34,7 @@ def publish(make_listing, people):
 def tokenised(monkeypatch):
     """The texts (sentences) jieba is asked to tokenise from now on (the real tokenizer still runs)."""
     seen, real = [], lexical.tokenize
-    monkeypatch.setattr(lexical, "tokenize", lambda s: seen.append(s) or real(s))
+    monkeypatch.setattr(lexical, "tokenize", lambda s, **kw: seen.append(s) or real(s, **kw))
     return seen
 
 
