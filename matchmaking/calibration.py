@@ -148,8 +148,10 @@ def load(path: str | os.PathLike | None = None) -> Calibration:
                                 s.get("fitted_on", ""), int(s.get("pairs", 0)), int(s.get("positives", 0)))
                   for name, s in raw["strata"].items()}
         for name, s in strata.items():
-            if set(s.features) - set(TRANSFORMS) or not (len(s.features) == len(s.weights) == len(s.mean)
-                                                         == len(s.std)) or min(s.std, default=1) <= 0:
+            numbers = (*s.weights, s.bias, *s.mean, *s.std)
+            if set(s.features) - set(STRATA.get(name, TITLED)) or not (len(s.features) == len(s.weights)
+                                                                        == len(s.mean) == len(s.std)) \
+                    or min(s.std, default=1) <= 0 or not all(math.isfinite(x) for x in numbers):
                 raise KeyError(name)
         if "text" not in strata:
             raise KeyError("text")

@@ -326,8 +326,9 @@ class HybridMatcher:
         comps = [compatibility(query, self.docs[i]) for i in cand] if query.has_structure() else None
         structured = np.asarray([np.nan if (v := structured_score(c)) is None else v for c in comps]
                                 if comps else np.full(len(cand), np.nan))
-        z = self.calibration.text_logit(query.kind, titled, feats)
-        prob = self.calibration.probability(z, structured)
+        calib = self.calibration  # read once: a refit may swap it meanwhile
+        z = calib.text_logit(query.kind, titled, feats)
+        prob = calib.probability(z, structured)
         return _Scored(cand, fused, dense, lexical, cos, bm, feats, structured, prob, comps)
 
     def _head_sentences(self, doc_id: int) -> int:

@@ -71,7 +71,7 @@ def _row(n: int, line: str, path: Path) -> Judged:
     ids = []
     for key in ("demand_id", "achievement_id"):
         v = obj.get(key)
-        if v is not None and (isinstance(v, bool) or not isinstance(v, int) or not 0 < v < 2**63):
+        if v is not None and (isinstance(v, bool) or not isinstance(v, int) or not 0 < v < 2**31):  # int4 ids
             raise JudgedFileError(f"{where}: {key} must be a positive integer or null, got {v!r} / {key} 必须是正整数")
         ids.append(v)
     titles = [obj.get(k) or "" for k in ("demand_title", "achievement_title")]
@@ -211,8 +211,10 @@ def _auc(pos: np.ndarray, neg: np.ndarray) -> Optional[float]:
     """P(a relevant pair scores above an unrelated one), ties counted half."""
     if not len(pos) or not len(neg):
         return None
-    greater = (pos[:, None] > neg[None, :]).sum() + 0.5 * (pos[:, None] == neg[None, :]).sum()
-    return float(greater / (len(pos) * len(neg)))
+    from scipy.stats import rankdata  # Mann-Whitney from ranks: no P x N matrix for a large file
+
+    ranks = rankdata(np.concatenate([pos, neg]))
+    return float((ranks[: len(pos)].sum() - len(pos) * (len(pos) + 1) / 2) / (len(pos) * len(neg)))
 
 
 def _share(mask: np.ndarray) -> Optional[float]:

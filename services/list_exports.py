@@ -60,8 +60,14 @@ def listing_table(kind: str, items: Iterable[Any], label: Labeller, *, with_cont
 
 
 def search_rows(session: Session, kind: str, filters: listings.SearchFilters, viewer: Optional[User],
-                limit: int) -> list[Any]:
-    """The rows of a filtered search as the viewer may see them, up to limit."""
+                limit: int, runtime: Any = None) -> list[Any]:
+    """The rows of a filtered search as the viewer may see them, up to limit: the search page's rows in its
+    order (ranked by the engine when there is a query and a runtime)."""
+    if runtime is not None and filters.q.strip():
+        from .search import search
+
+        rows, _total, _ranked = search(session, runtime, kind, filters, viewer, 1, limit)
+        return rows
     stmt: Select = listings.search_stmt(kind, filters, viewer).limit(limit)
     return list(session.scalars(stmt))
 

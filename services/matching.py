@@ -38,6 +38,8 @@ QVEC_LRU = 20_000  # query vectors kept per process: 384 float32 = 1.5 KB each, 
 QVEC_TTL = 30 * 24 * 3600  # in the shared cache: a vector of (model, exact text) never goes stale
 LEXICAL_DIR = "lexical"  # the lexical snapshot, inside each kind's index folder
 SEARCH_DEPTH = 300  # a search ranks this many listings at most (15 pages of 20)
+MEMO_SIZE = 256  # remember() entries per process
+SEARCH_LRU = 2_000  # search query vectors kept per process (1.5 KB each)
 SEARCH_MIN_SCORE = 1.0  # a result with no word of the query is shown from this calibrated score (1%)
 REFRESH_RETRY_S = 30.0   # after a failed background rebuild, the previous matcher serves this long untried
 # the runtime behind each engine, so index.sync jobs run by a queue consumer find theirs
@@ -87,11 +89,14 @@ class MatchingRuntime:
         self.cache = cache_for(config)
         # rendered match results (web/matches.py), keyed by a version that commits and index writes bump
         self.pages = PageCache(self.cache, int(config.get("CACHE_TTL", 600)))
+        self._config = config
         self.calibration_path = calibration_path(config)
-        self._calibration = _calibration.load(self.calibration_path)  # a broken file stops the start, loudly
+        self._calibration = _load_calibration(self.calibration_path)
         self._calibration_seen = (time.monotonic(), _mtime(self.calibration_path))
         self._qvecs: "OrderedDict[str, np.ndarray]" = OrderedDict()  # query vectors by (model, text hash)
         self._qvec_lock = threading.Lock()
+        self._search_vecs: "OrderedDict[str, np.ndarray]" = OrderedDict()  # search queries' vectors (LRU)
+        self._memo: "OrderedDict[tuple, Any]" = OrderedDict()  # remember()
         self.worker = BackgroundWorker(self._job)
         # the configured model (path and quantisation): part of an index.sync job's key
         self.model_ident = f"{Path(self.model_path).expanduser()}|{self.backend}|{self.quantize or 'fp32'}"
@@ -323,10 +328,11 @@ class MatchingRuntime:
         seen_at, mtime = self._calibration_seen
         now = time.monotonic()
         if now - seen_at >= 1.0:
-            current = _mtime(self.calibration_path)
-            if current != mtime:
+            path = calibration_path(self._config)  # a first refit appears, or a refit is removed
+            current = _mtime(path)
+            if current != mtime or path != self.calibration_path:
                 try:
-                    self._calibration = _calibration.load(self.calibration_path)
+                    self._calibration, self.calibration_path = _calibration.load(path), path
                 except _calibration.CalibrationError:
                     log.exception("the new calibration file is unusable; the previous one keeps serving")
                 with self._lock:
@@ -381,6 +387,7 @@ class MatchingRuntime:
                 with self.factory() as session:
                     built = self._build_matcher(kind, session, current)
                 with self._lock:
+                    built[1].calibration = self._calibration  # a refit may have landed during the build
                     self._matchers[kind] = built
         except Exception:
             self._refresh_retry_at[kind] = time.monotonic() + REFRESH_RETRY_S
@@ -435,17 +442,50 @@ class MatchingRuntime:
         return self.matcher(other, session).features(doc, ids, query_vec=self._query_vec(doc),
                                                      title_vec=self._title_vec(doc))
 
-    def search_text(self, session: Session, kind: str, text: str) -> list[tuple[int, float]]:
+    def search_text(self, session: Session, kind: str, text: str,
+                    allowed_ids: Optional[set[int]] = None) -> list[tuple[int, float]]:
         """Published listings of a kind ranked for free text by the hybrid engine, as (id, calibrated score), best
-        first: those holding a word of the query, and those close in meaning (score >= SEARCH_MIN_SCORE)."""
+        first: those holding a word of the query, and those close in meaning (score >= SEARCH_MIN_SCORE).
+        allowed_ids: the listings that pass the page's other filters (ranked among themselves, not cut from a
+        global top list)."""
         text = text.strip()
         if not text or not _any_published(session, kind):
             return []
         matcher = self.matcher(kind, session)
         query = Listing(0, "demand" if kind == "achievement" else "achievement", "", text)  # no title: "text"
-        qvec = self._encode_query(text, "search:" + hashlib.sha256(text.encode()).hexdigest())
-        ranked, _terms = matcher.rank(query, k=SEARCH_DEPTH, query_vec=qvec)
+        qvec = self._search_vec(text)
+        ranked, _terms = matcher.rank(query, k=SEARCH_DEPTH, allowed_ids=allowed_ids, query_vec=qvec)
         return [(r.id, r.score) for r in ranked if r.lexical > 0 or r.score >= SEARCH_MIN_SCORE]
+
+    def _search_vec(self, text: str) -> Any:
+        """A search query's embedding: kept in a small LRU of its own, never in the shared cache, so anonymous
+        queries neither fill the cache for a month nor push out the listings' vectors."""
+        key = hashlib.sha256(text.encode()).hexdigest()
+        with self._qvec_lock:
+            vec = self._search_vecs.get(key)
+            if vec is not None:
+                self._search_vecs.move_to_end(key)
+                return vec
+        vec = self.encoder.encode_queries([text])[0]
+        with self._qvec_lock:
+            self._search_vecs[key] = vec
+            while len(self._search_vecs) > SEARCH_LRU:
+                self._search_vecs.popitem(last=False)
+        return vec
+
+    def remember(self, key: tuple, compute: Callable[[], Any]) -> Any:
+        """A derived figure (a roadshow's coverage) memoised in this process, keyed by everything it depends on,
+        the index stamps and the calibration included by the caller; the oldest of MEMO_SIZE entries go first."""
+        with self._qvec_lock:
+            if key in self._memo:
+                self._memo.move_to_end(key)
+                return self._memo[key]
+        value = compute()
+        with self._qvec_lock:
+            self._memo[key] = value
+            while len(self._memo) > MEMO_SIZE:
+                self._memo.popitem(last=False)
+        return value
 
     def query_vectors(self, doc: Any) -> tuple[Any, Any]:
         """(text, title) query embeddings of a listing's engine view, from the caches when there: what
@@ -519,6 +559,16 @@ def calibration_path(config: Mapping[str, Any]) -> Path:
         return Path(config["CALIBRATION_FILE"])
     refit = Path(config.get("INSTANCE_DIR") or "instance") / "calibration.json"
     return refit if refit.exists() else _calibration.SHIPPED
+
+
+def _load_calibration(path: Path) -> _calibration.Calibration:
+    """The calibration at path; an unusable file is logged and the shipped one serves (the platform, and
+    `flask matches calibrate` that replaces the file, still start)."""
+    try:
+        return _calibration.load(path)
+    except _calibration.CalibrationError:
+        log.exception("the calibration file %s is unusable; the shipped calibration serves", path)
+        return _calibration.load()
 
 
 def _mtime(path: Path) -> Optional[int]:

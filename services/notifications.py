@@ -165,7 +165,7 @@ def announce_matches(session: Session, listings: Iterable[Any], find: MatchFinde
                 notify(session, mine.owner_id, "strong_match", {
                     "listing_kind": mine.kind, "listing_id": mine.id, "title": mine.title,
                     "other_kind": theirs.kind, "other_id": theirs.id, "other_title": theirs.title,
-                    "score": round(float(score)), "band": band_of(score)})
+                    "score": int(score), "band": band_of(score)})  # truncated, as shown: 59.6 is 59, possible
             announced += 1
     session.flush()
     return announced

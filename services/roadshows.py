@@ -252,8 +252,17 @@ def presenter_coverage(session: Session, runtime: Any, roadshow: Roadshow) -> Pr
     demo seed) and demands open and close, so a count stored at proposal time would go stale or stay 0."""
     presenters = list(roadshow.presenters)
     demands = open_demands(session, roadshow)
+    if not presenters or not demands:  # an empty matrix: the runtime is not asked
+        return PresenterCoverage(len(demands), 0, {p.id: 0 for p in presenters})
+    # a full ranking per open demand: remembered until a listing, the index or the calibration changes
+    key = ("roadshow-coverage", roadshow.id, tuple((p.id, p.achievement_id) for p in presenters),
+           tuple((d.id, d.updated_at) for d in demands), tuple(runtime.stamps(("achievement",))),
+           runtime.calibration_ident)
+    return runtime.remember(key, lambda: _coverage_now(session, runtime, presenters, demands))
+
+
+def _coverage_now(session: Session, runtime: Any, presenters: list, demands: list) -> PresenterCoverage:
     by_presenter = {p.id: 0 for p in presenters}
-    # no presenters or no demands: an empty matrix, and the runtime is not asked
     best = _best_presenter(score_matrix(runtime, session, demands, [p.achievement for p in presenters]))
     for j in best:
         if j is not None:

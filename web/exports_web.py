@@ -56,7 +56,8 @@ def search(kind: str, fmt: str):
     if kind not in listings.KINDS or fmt not in ("xlsx", "csv"):
         abort(404)
     filters, _problems = parse_filters(request.args)
-    rows = list_exports.search_rows(db(), kind, filters, current_user, current_app.config["EXPORT_MAX_ROWS"])
+    rows = list_exports.search_rows(db(), kind, filters, current_user, current_app.config["EXPORT_MAX_ROWS"],
+                                    current_app.extensions["matching"])
     table = list_exports.listing_table(kind, rows, labeller(), with_contact=False, title=_sheet(kind))
     return _send(table, fmt, f"{kind}s")
 

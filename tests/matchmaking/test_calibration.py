@@ -47,6 +47,10 @@ def test_too_few_judged_pairs_are_refused_with_a_message():
      '"std": [1]}}}', "refit"),  # no text stratum
     ('{"format": 1, "strata": {"text": {"features": ["colour"], "weights": [1], "bias": 0, "mean": [0], '
      '"std": [1]}}}', "refit"),  # a feature the engine does not compute
+    ('{"format": 1, "strata": {"text": {"features": ["fused"], "weights": [NaN], "bias": 0, "mean": [0], '
+     '"std": [1]}}}', "refit"),  # NaN would read as 99 everywhere
+    ('{"format": 1, "strata": {"text": {"features": ["title_cos"], "weights": [1], "bias": 0, "mean": [0], '
+     '"std": [1]}}}', "refit"),  # an untitled query has no title features
 ])
 def test_a_broken_calibration_file_says_what_is_wrong(tmp_path, content, says):
     path = tmp_path / "calibration.json"
@@ -117,3 +121,20 @@ def test_head_coverage_is_the_share_of_the_heads_idf_mass_the_query_holds():
         want = index.idf[toks[np.isin(toks, terms.ids)]].sum() / index.idf[toks].sum()
         assert got[j] == pytest.approx(want, abs=1e-6)
     assert got[0] > 0.5 and got[1] == 0.0 and got[3] == 0.0  # 99: not indexed
+
+
+def test_a_running_platform_picks_up_a_first_refit_and_falls_back_from_a_broken_one(tmp_path, monkeypatch):
+    from services import matching
+
+    runtime = object.__new__(matching.MatchingRuntime)  # only the calibration part: no database, no model
+    config = {"INSTANCE_DIR": str(tmp_path), "CALIBRATION_FILE": ""}
+    runtime._config, runtime._lock, runtime._matchers = config, __import__("threading").RLock(), {}
+    runtime.calibration_path = matching.calibration_path(config)
+    runtime._calibration = matching._load_calibration(runtime.calibration_path)
+    runtime._calibration_seen = (0.0, matching._mtime(runtime.calibration_path))
+    assert runtime.calibration.source == str(calibration.SHIPPED)
+    refit = Calibration({"text": _stratum()}, structured_logit=0.3).save(tmp_path / "calibration.json")
+    runtime._calibration_seen = (0.0, runtime._calibration_seen[1])  # a second has passed
+    assert runtime.calibration.source == str(refit) and runtime.calibration.structured_logit == 0.3
+    refit.write_text("{broken", encoding="utf-8")
+    assert matching._load_calibration(refit).source == str(calibration.SHIPPED)

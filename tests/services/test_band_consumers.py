@@ -17,6 +17,18 @@ from matchmaking.engine import Match
 from services import notifications, roadshows, statistics
 from services.errors import ServiceError
 
+class NoMemo:
+    """The runtime's side of presenter_coverage when score_matrix is replaced: nothing remembered."""
+
+    calibration_ident = "test"
+
+    def stamps(self, kinds: tuple[str, ...]) -> list[int]:
+        return [1 for _ in kinds]
+
+    def remember(self, key: tuple, compute: Any) -> Any:
+        return compute()
+
+
 # just under the middle band, in it, in the strong band
 BELOW, POSSIBLE, STRONG = bands.POSSIBLE_MIN - 1.0, bands.POSSIBLE_MIN + 1.0, bands.STRONG_MIN + 1.0
 
@@ -161,7 +173,7 @@ def test_roadshow_coverage_follows_the_band_floor(session, programme, monkeypatc
     fixed_matrix(monkeypatch, {(d0.id, a0.id): POSSIBLE, (d0.id, a1.id): BELOW,
                                (d1.id, a0.id): BELOW, (d1.id, a1.id): BELOW,
                                (d2.id, a0.id): POSSIBLE, (d2.id, a1.id): STRONG})
-    c = roadshows.presenter_coverage(session, object(), programme["show"])
+    c = roadshows.presenter_coverage(session, NoMemo(), programme["show"])
     assert (c.demands, c.covered) == (3, 2)  # d1 matches nobody: BELOW is under the middle band
     assert c.by_presenter == {p0.id: 1, p1.id: 1}  # d2 counts once, for the presenter matching it best
 
@@ -172,10 +184,10 @@ def test_hand_added_presenters_get_their_coverage_without_a_proposal(session, pr
     demo roadshow's four, a broker's swap) showed 0 whatever they matched."""
     (d0, d1, d2), (a0, a1) = programme["demands"], programme["achievements"]
     fixed_matrix(monkeypatch, {(d0.id, a0.id): STRONG, (d1.id, a0.id): POSSIBLE, (d2.id, a1.id): POSSIBLE})
-    c = roadshows.presenter_coverage(session, object(), programme["show"])
+    c = roadshows.presenter_coverage(session, NoMemo(), programme["show"])
     assert [c.by_presenter[p.id] for p in programme["presenters"]] == [2, 1]
     roadshows.remove_presenter(session, programme["show"], programme["presenters"][0].id)
-    c = roadshows.presenter_coverage(session, object(), programme["show"])
+    c = roadshows.presenter_coverage(session, NoMemo(), programme["show"])
     assert (c.covered, list(c.by_presenter.values())) == (1, [1])  # follows the programme as it stands
 
 
@@ -191,7 +203,7 @@ def test_proposal_ignores_pairs_below_the_band_floor_and_agrees_with_the_live_co
     proposal = roadshows.propose_presenters(session, object(), programme["show"])
     assert (proposal.demands, proposal.covered) == (3, 2)
     assert [p.achievement_id for p in proposal.presenters if p.covered] == [a1.id]
-    live = roadshows.presenter_coverage(session, object(), programme["show"])
+    live = roadshows.presenter_coverage(session, NoMemo(), programme["show"])
     assert {p.id: p.covered for p in proposal.presenters} == live.by_presenter
 
 

@@ -10,7 +10,7 @@ from flask_babel import gettext as _
 from flask_login import current_user
 from flask_smorest import Blueprint, abort
 
-from services import bands, listings, taxonomy
+from services import bands, feedback, listings, taxonomy
 from services import search as search_service
 from services.errors import NotFound, ServiceError
 from services.matching import MatchingUnavailable
@@ -199,12 +199,14 @@ def make_blueprint(kind: str) -> Blueprint:
         if not (staff or (listings.is_owner(current_user, item) and item.status == "published")):
             abort(404, code="not_found")
         try:
-            views = runtime().find_matches(db(), item, k=args["k"])
+            # as on the match page: learned re-ranking, pairs set aside as not relevant last
+            views = feedback.rerank(db(), item, runtime().find_matches(db(), item, k=args["k"]))
         except MatchingUnavailable:
             current_app.logger.warning("matching unavailable for the API")
             abort(503, code="matching_unavailable",
                   message=_("Matching is not available right now: the search index must be rebuilt."))
-        return {"items": [{"score": v.match.score, "band": v.match.band, "breakdown": v.match.breakdown,
+        return {"items": [{"score": v.match.score, "band": v.match.band, "set_aside": bool(getattr(v, "set_aside", False)),
+                           "breakdown": v.match.breakdown,
                            "shared_terms": list(v.match.shared_terms), "best_sentence": v.match.best_sentence,
                            "reasons": dict(v.match.reasons), "listing": dump(v.listing, current_user)}
                           for v in views], **match_state(views)}

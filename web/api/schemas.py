@@ -160,6 +160,8 @@ class AchievementIn(_ListingIn):
 class MatchOut(ma.Schema):
     score = fields.Float(required=True, metadata={"description": SCORE_DOC})
     band = fields.String(required=True, validate=validate.OneOf(BANDS), metadata={"description": BAND_DOC})
+    set_aside = fields.Boolean(required=True, metadata={
+        "description": "a broker's latest feedback on the pair says not relevant: listed last, not a strong match"})
     breakdown = fields.Dict(keys=fields.String(), values=fields.Float(), required=True)
     shared_terms = fields.List(fields.String(), required=True)
     best_sentence = fields.String(required=True)
