@@ -224,6 +224,8 @@ class Config:
         # Sign-in: every attempt counts per address; failed attempts count per account. Windows expire.
         self.LOGIN_LIMIT_ADDRESS = _env("LOGIN_LIMIT_ADDRESS", "30 per 10 minutes")
         self.LOGIN_LIMIT_ACCOUNT = _env("LOGIN_LIMIT_ACCOUNT", "10 per 15 minutes")
+        # Text searches per address (each new query is one run of the embedding model, ~30-250 ms of CPU).
+        self.SEARCH_LIMIT_ADDRESS = _env("SEARCH_LIMIT_ADDRESS", "300 per minute")
         self.REGISTER_LIMIT_ADDRESS = _env("REGISTER_LIMIT_ADDRESS", "10 per hour")
         self.REGISTER_LIMIT_ACCOUNT = _env("REGISTER_LIMIT_ACCOUNT", "5 per hour")
         # TRUSTED_PROXIES: how many proxies (nginx, a load balancer) stand in front of the app and set

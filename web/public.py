@@ -12,7 +12,7 @@ from services import listings, taxonomy
 from services import search as search_service
 from services.errors import NotFound
 
-from . import policy
+from . import policy, security
 from .db import db, write_session
 from .i18n import locale_code
 from .matches import possible_duplicates
@@ -58,6 +58,8 @@ def search(kind: str):
         abort(404)
     filters, problems = parse_filters(request.args)
     number = _int_arg("page", 1)
+    if filters.q.strip():  # a text query runs the embedding model: counted per address
+        security.throttle().hit("search_address", security.client_ip() or "-")
     rows, total, ranked = search_service.search(db(), matching_runtime(), kind, filters, current_user, number,
                                         current_app.config["PAGE_SIZE"])
     return render_template("public/search.html", kind=kind, rows=rows, total=total, page=number, ranked=ranked,

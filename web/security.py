@@ -24,7 +24,8 @@ from .db import is_retryable, is_unavailable
 
 log = logging.getLogger(__name__)
 THROTTLES = {"login_address": "LOGIN_LIMIT_ADDRESS", "login_account": "LOGIN_LIMIT_ACCOUNT",
-             "register_address": "REGISTER_LIMIT_ADDRESS", "register_account": "REGISTER_LIMIT_ACCOUNT"}
+             "register_address": "REGISTER_LIMIT_ADDRESS", "register_account": "REGISTER_LIMIT_ACCOUNT",
+             "search_address": "SEARCH_LIMIT_ADDRESS"}
 CSP = ("default-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'; "
        "img-src 'self' data:")
 

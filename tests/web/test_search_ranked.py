@@ -41,3 +41,15 @@ def test_drafts_are_never_found_by_a_ranked_search(client, market, make_listing,
     make_listing("achievement", make_user("university"), status="draft", title="高镍正极包覆草稿")
     page = client.get("/search/achievement", query_string={"q": "高镍正极包覆"}).get_data(as_text=True)
     assert "高镍正极包覆草稿" not in page
+
+
+def test_text_searches_are_counted_per_address_browsing_is_not(app, client, market):
+    app.config["SEARCH_LIMIT_ADDRESS"] = "2 per minute"
+    for _ in range(4):
+        assert client.get("/search/achievement").status_code == 200  # no text: no model run, not counted
+    assert client.get("/search/achievement", query_string={"q": "正极"}).status_code == 200
+    assert app.test_client().get("/api/v1/achievements/", query_string={"q": "正极"}).status_code == 200
+    resp = client.get("/search/demand", query_string={"q": "电池"})
+    assert resp.status_code == 429 and int(resp.headers["Retry-After"]) >= 1
+    api = app.test_client().get("/api/v1/achievements/", query_string={"q": "包覆"})
+    assert api.status_code == 429

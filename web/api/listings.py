@@ -15,7 +15,7 @@ from services import search as search_service
 from services.errors import NotFound, ServiceError
 from services.matching import MatchingUnavailable
 
-from .. import policy
+from .. import policy, security
 from ..api_messages import api_notice
 from ..db import db
 from ..errors import message_for
@@ -125,6 +125,8 @@ def make_blueprint(kind: str) -> Blueprint:
                                        mode=args["mode"], status=args["status"], since=args["since"],
                                        until=args["until"], stage=args.get("stage", ""),
                                        budget=args.get("budget"), max_price=args.get("max_price"))
+            if f.q.strip():  # a text query runs the embedding model: counted per address, as on the pages
+                security.throttle().hit("search_address", security.client_ip() or "-")
             rows, total, _ranked = search_service.search(db(), current_app.extensions["matching"], kind, f,
                                                          current_user, args["page"], args["per_page"])
             return {"items": [dump(r, current_user) for r in rows], "page": args["page"],
