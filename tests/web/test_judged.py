@@ -127,16 +127,15 @@ def test_a_folder_or_binary_file_is_refused(app, tmp_path):
         assert result.exit_code == 2 and says in result.output
 
 
-def test_calibrate_refits_and_the_runtime_picks_it_up(app, judged_market, tmp_path):
-    rows = _pairs(judged_market)[:4] * 1
-    path = _write(tmp_path, rows)
-    result = app.test_cli_runner().invoke(args=["matches", "calibrate", str(path)])
+def test_calibrate_refuses_too_few_pairs_counting_each_pair_once(app, judged_market, tmp_path):
+    result = app.test_cli_runner().invoke(args=["matches", "calibrate", str(_write(tmp_path, _pairs(judged_market)[:4]))])
     assert result.exit_code == 2 and "too few judged pairs" in result.output  # 4 pairs cannot be fit
+    # the same 3 pairs judged 4 times each: a repeated pair counts once (its first line), still too few
     out = tmp_path / "cal.json"
     many = [dict(r, grade=g) for r in _pairs(judged_market)[:3] for g in (0, 1, 0, 2)]
     result = app.test_cli_runner().invoke(args=["matches", "calibrate", str(_write(tmp_path, many)), "--out",
-                                                str(out), "--json"])
-    assert result.exit_code == 2 or out.exists()  # identical pairs with mixed grades: refused or fit, never a crash
+                                                str(out)])
+    assert result.exit_code == 2 and "(0 relevant, 3 not" in result.output and not out.exists()
 
 
 def test_a_bom_is_not_data_and_unresolved_lines_are_named(app, judged_market, tmp_path):
