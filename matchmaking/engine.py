@@ -202,12 +202,14 @@ class HybridMatcher:
         excluded: ids never returned; a few of them are cheaper than an allowed set of every other id.
         include: ids scored as well (judged pairs); ranked below the top-n, they change no other score."""
         bm_all = self.lexical.scores(terms, self.lexical.mask(allowed))
+        ids: dict[int, None] = {}
+        if allowed is not None and len(allowed) <= n and not excluded:
+            ids.update(dict.fromkeys(sorted(allowed)))  # each allowed listing is a candidate: nothing to search
         if excluded:
             rows = self.lexical.rows(excluded)
             bm_all = bm_all.copy()
             bm_all[rows[rows >= 0]] = 0.0
-        ids: dict[int, None] = {}
-        if qvec is not None:
+        if qvec is not None and not ids:
             hits = self.store.search(qvec, n + len(excluded), allowed)
             ids.update((i, None) for i, _ in hits if i not in excluded)
         m = min(n, int((bm_all > 0).sum()))
@@ -373,6 +375,11 @@ class HybridMatcher:
             return sentences[body_from]
         body = scores[body_from:]
         return sentences[body_from + int(body.argmax())] if body.max(initial=0) > 0 else sentences[body_from]
+
+    def nearest(self, kind: str, qvec: np.ndarray, n: int) -> list[int]:
+        """Ids of the n listings of a kind nearest to a query vector (the dense side of a search)."""
+        return [i for i, _ in self.store.search(np.asarray(qvec, dtype=np.float32).reshape(-1), n,
+                                               self._allowed(kind, None))]
 
     # -- near duplicates -------------------------------------------------------------------------
     def similar(self, listing: Listing, k: int = 5, allowed_ids: set[int] | None = None) -> list[Match]:

@@ -57,6 +57,9 @@ class ListingMixin:
     # title, keywords and the searched body, lower-cased once on save (search_text_of): the search page
     # matches terms with a plain LIKE instead of lower() over three columns of every row (docs/capacity.md)
     search_text: Mapped[Optional[str]] = mapped_column(Text)
+    # the same text segmented by jieba, words separated by spaces (services/search_index.py writes it on save):
+    # the database's full-text index is built over it (an FTS5 table on SQLite, a tsvector on PostgreSQL)
+    search_terms: Mapped[Optional[str]] = mapped_column(Text)
 
     @declared_attr
     def owner_id(cls) -> Mapped[int]:

@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session, contains_eager, joinedload, object_session
 from models import (Achievement, Demand, Field, Patent, ReviewEvent, Role, STAGE_TRL, Status, User,
                     utcnow)
 
-from . import audit
+from . import audit, search_index  # search_index: listings are segmented for the full-text index on save
 from .errors import NotFound, ServiceError
 
 Listing = Union[Demand, Achievement]

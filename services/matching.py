@@ -9,7 +9,7 @@ import weakref
 from collections import OrderedDict
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any, Callable, Mapping, Optional
+from typing import Any, Callable, Mapping, Optional, Sequence
 
 import numpy as np
 from sqlalchemy import event, func, or_, select
@@ -37,7 +37,8 @@ SYNC_JOB = "index.sync"
 QVEC_LRU = 20_000  # query vectors kept per process: 384 float32 = 1.5 KB each, so ~30 MB at most
 QVEC_TTL = 30 * 24 * 3600  # in the shared cache: a vector of (model, exact text) never goes stale
 LEXICAL_DIR = "lexical"  # the lexical snapshot, inside each kind's index folder
-SEARCH_DEPTH = 300  # a search ranks this many listings at most (15 pages of 20)
+SEARCH_DEPTH = 300  # a search ranks this many listings at most (15 pages of 20): the full-text index's best
+SEARCH_DENSE = 100  # and the nearest in meaning, whatever their words (those passing the filters)
 MEMO_SIZE = 256  # remember() entries per process
 SEARCH_LRU = 2_000  # search query vectors kept per process (1.5 KB each)
 SEARCH_MIN_SCORE = 1.0  # a result with no word of the query is shown from this calibrated score (1%)
@@ -442,19 +443,22 @@ class MatchingRuntime:
         return self.matcher(other, session).features(doc, ids, query_vec=self._query_vec(doc),
                                                      title_vec=self._title_vec(doc))
 
-    def search_text(self, session: Session, kind: str, text: str,
-                    allowed_ids: Optional[set[int]] = None) -> list[tuple[int, float]]:
+    def search_text(self, session: Session, kind: str, text: str, lexical_ids: Sequence[int],
+                    admit: Callable[[list[int]], set[int]]) -> list[tuple[int, float]]:
         """Published listings of a kind ranked for free text by the hybrid engine, as (id, calibrated score), best
         first: those holding a word of the query, and those close in meaning (score >= SEARCH_MIN_SCORE).
-        allowed_ids: the listings that pass the page's other filters (ranked among themselves, not cut from a
-        global top list)."""
+        lexical_ids: what the database's full-text index found among the listings passing the page's filters;
+        admit(ids): those of ids that pass the filters (the dense side's nearest, checked in one query)."""
         text = text.strip()
         if not text or not _any_published(session, kind):
             return []
         matcher = self.matcher(kind, session)
-        query = Listing(0, "demand" if kind == "achievement" else "achievement", "", text)  # no title: "text"
         qvec = self._search_vec(text)
-        ranked, _terms = matcher.rank(query, k=SEARCH_DEPTH, allowed_ids=allowed_ids, query_vec=qvec)
+        allowed = set(lexical_ids) | admit(matcher.nearest(kind, qvec, SEARCH_DENSE))
+        if not allowed:
+            return []
+        query = Listing(0, "demand" if kind == "achievement" else "achievement", "", text)  # no title: "text"
+        ranked, _terms = matcher.rank(query, k=len(allowed), allowed_ids=allowed, query_vec=qvec)
         return [(r.id, r.score) for r in ranked if r.lexical > 0 or r.score >= SEARCH_MIN_SCORE]
 
     def _search_vec(self, text: str) -> Any:

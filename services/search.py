@@ -1,50 +1,148 @@
-"""Search of published listings: a text query is ranked by the same hybrid engine as matching (jieba BM25 that
-rewards partial overlap, plus the dense model), then every other filter runs in the database over the ranked
-ids; an empty query lists newest first. Staff filtering other statuses, or an engine that cannot serve, get
-the word-by-word filter instead."""
+"""Search of published listings. A text query asks the database's full-text index (services/search_index.py) for
+the listings holding its words among those passing every other filter, in one query; the hybrid engine adds
+the listings nearest in meaning that pass the filters too, and ranks the lot as matching does (jieba BM25 that
+rewards partial overlap, plus the dense model). An empty query lists newest first. Staff filtering other
+statuses get the word-by-word filter; an engine that cannot serve leaves the full-text index's own order."""
 from __future__ import annotations
 
 import logging
-from dataclasses import replace
+from dataclasses import dataclass, field, replace
 from typing import Any, Optional
 
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from models import Status, User
+from models import Field, Status, User
 
-from . import listings
-from .matching import MatchingUnavailable
+from . import listings, search_index
+from .matching import SEARCH_DEPTH, MatchingUnavailable
 
 log = logging.getLogger(__name__)
 
 
+@dataclass
+class Results:
+    """One page of a search: its rows, how many passed, how they were ordered ("relevance": the hybrid engine,
+    "words": the full-text index alone, "newest"/"literal": no ranking), the query's words (for highlighting)
+    and, for ranked searches, each row's calibrated score."""
+
+    rows: list[Any]
+    total: int
+    order: str
+    words: list[str] = field(default_factory=list)
+    scores: dict[int, float] = field(default_factory=dict)
+    ids: list[int] = field(default_factory=list)  # every ranked id passing the filters (facets count these)
+
+    @property
+    def ranked(self) -> bool:
+        return self.order in ("relevance", "words")
+
+
 def search(session: Session, runtime: Any, kind: str, f: listings.SearchFilters, viewer: Optional[User],
            number: int, size: int) -> tuple[list[Any], int, bool]:
-    """(rows of the page, total, ranked?): ranked by relevance when the query has text and the engine serves."""
+    """(rows of the page, total, ranked?): see find()."""
+    res = find(session, runtime, kind, f, viewer, number, size)
+    return res.rows, res.total, res.ranked
+
+
+def find(session: Session, runtime: Any, kind: str, f: listings.SearchFilters, viewer: Optional[User],
+         number: int, size: int) -> Results:
+    """A page of listings for the filters: ranked by relevance when the query has words and only published
+    listings are asked for, newest first otherwise."""
     published_only = not listings.is_reviewer(viewer) or f.status in ("", Status.PUBLISHED.value)
     if f.q.strip() and published_only:
-        try:
-            allowed = _passing(session, kind, f, viewer) if _filtered(f) else None
-            ranked = runtime.search_text(session, kind, f.q, allowed_ids=allowed)
-        except MatchingUnavailable as err:  # the index must be rebuilt: the literal filter still answers
-            log.warning("search falls back to the literal filter: %s", type(err).__name__)
-        except Exception:  # the engine failing must not take the search page down with it
-            log.exception("ranked search failed; the literal filter answers")
-        else:
-            rows, total = listings.ranked_page(session, kind, f, viewer, [i for i, _ in ranked], number, size)
-            if total:  # nothing ranked (a single character, say): the literal filter may still find it
-                return rows, total, True
+        words = search_index.query_words(f.q)
+        base = listings.search_stmt(kind, replace(f, q=""), viewer)
+        lexical: list[int] = []
+        stmt = search_index.lexical_stmt(session, kind, base, words, SEARCH_DEPTH)
+        if stmt is not None:
+            lexical = list(session.scalars(stmt))
+        ranked, order = _rank(session, runtime, kind, f, viewer, lexical, base)
+        if ranked:
+            ids = [i for i, _ in ranked]
+            rows, total = listings.ranked_page(session, kind, f, viewer, ids, number, size)
+            if total:
+                return Results(rows, total, order, words, dict(ranked), ids)
     rows, total = listings.page(session, listings.search_stmt(kind, f, viewer), number, size)
-    return rows, total, False
+    return Results(rows, total, "literal" if f.q.strip() else "newest", search_index.query_words(f.q))
 
 
-def _filtered(f: listings.SearchFilters) -> bool:
-    return any((f.field, f.region, f.mode, f.stage, f.budget is not None, f.max_price is not None, f.since,
-                f.until))
-
-
-def _passing(session: Session, kind: str, f: listings.SearchFilters, viewer: Optional[User]) -> set[int]:
-    """Ids of the listings that pass every filter but the text (one indexed query, ids only)."""
+def _rank(session: Session, runtime: Any, kind: str, f: listings.SearchFilters, viewer: Optional[User],
+          lexical: list[int], base: Any) -> tuple[list[tuple[int, float]], str]:
     model = listings.model_for(kind)
-    stmt = listings.search_stmt(kind, replace(f, q=""), viewer).with_only_columns(model.id).order_by(None)
-    return set(session.scalars(stmt))
+
+    def admit(ids: list[int]) -> set[int]:
+        if not ids:
+            return set()
+        return set(session.scalars(base.with_only_columns(model.id).order_by(None).where(model.id.in_(ids))))
+
+    try:
+        return runtime.search_text(session, kind, f.q, lexical, admit), "relevance"
+    except MatchingUnavailable as err:  # the vector index must be rebuilt: the full-text index still answers
+        log.warning("search ranks by words only: %s", type(err).__name__)
+    except Exception:  # the engine failing must not take the search page down with it
+        log.exception("ranked search failed; the full-text index's order answers")
+    return [(i, 0.0) for i in lexical], "words"
+
+
+def facets(session: Session, kind: str, res: Results) -> dict[str, dict[str, int]]:
+    """Counts per top-level field and per region of the listings a ranked search found (at most SEARCH_DEPTH,
+    so two GROUP BY queries over a bounded id list); empty for an unranked list, which would count the whole
+    catalogue on every page."""
+    if not res.ranked or not res.ids:
+        return {"field": {}, "region": {}}
+    model = listings.model_for(kind)
+    parent = select(Field.id, Field.code).subquery()
+    top = func.coalesce(Field.parent_id, Field.id)
+    by_field = dict(session.execute(
+        select(parent.c.code, func.count()).select_from(model).join(Field, Field.id == model.field_id)
+        .join(parent, parent.c.id == top).where(model.id.in_(res.ids)).group_by(parent.c.code)).all())
+    by_region = dict(session.execute(
+        select(model.region, func.count()).where(model.id.in_(res.ids)).group_by(model.region)).all())
+    return {"field": by_field, "region": {k or "": v for k, v in by_region.items()}}
+
+
+EXCERPT = 120  # characters of a result's body shown under its title
+
+
+def excerpt(text: str, words: list[str], width: int = EXCERPT) -> str:
+    """The part of a body to show under a result: its start, or the stretch around the first word of the query
+    it holds when that comes later (so the highlighted word is in view)."""
+    flat = " ".join((text or "").split())
+    low = flat.lower()
+    found = [p for p in (low.find(w.lower()) for w in words if w) if p >= 0]
+    start = max(0, min(found) - width // 4) if found and min(found) > width * 3 // 4 else 0
+    piece = flat[start : start + width]
+    return ("…" if start else "") + piece + ("…" if start + width < len(flat) else "")
+
+
+RELATED = 6  # fields suggested when nothing passes
+
+
+def related(session: Session, kind: str, f: listings.SearchFilters, viewer: Optional[User], locale: str,
+            ) -> dict[str, Any]:
+    """What to offer when a search found nothing: how many the same words find without the other filters
+    (when there were some), and the taxonomy's fields whose names share a word or two characters with the
+    query, each with how many published listings it holds."""
+    unfiltered = None
+    if any((f.field, f.region, f.mode, f.stage, f.budget is not None, f.max_price is not None, f.since, f.until)):
+        base = listings.search_stmt(kind, listings.SearchFilters(), viewer)
+        stmt = search_index.lexical_stmt(session, kind, base, search_index.query_words(f.q), SEARCH_DEPTH)
+        unfiltered = len(list(session.scalars(stmt))) if stmt is not None else 0
+    words = [w for w in search_index.query_words(f.q) if len(w) >= 2]
+    pairs = {w[i : i + 2] for w in words for i in range(len(w) - 1)}
+    scored = []
+    for fld in session.scalars(select(Field).where(Field.active.is_(True))):
+        names = f"{fld.name_zh} {fld.name_en}".lower()
+        score = sum(2 for w in words if w in names) + sum(1 for p in pairs if p in names)
+        if score:
+            scored.append((score, fld))
+    scored.sort(key=lambda t: (-t[0], t[1].position, t[1].id))
+    fields = [fld for _, fld in scored[:RELATED]]
+    model = listings.model_for(kind)
+    held = dict(session.execute(
+        select(model.field_id, func.count()).where(model.status == Status.PUBLISHED.value,
+                                                   model.field_id.in_([x.id for x in fields]))
+        .group_by(model.field_id)).all()) if fields else {}
+    return {"unfiltered": unfiltered,
+            "fields": [(fld.code, fld.name(locale), held.get(fld.id, 0)) for fld in fields]}

@@ -21,7 +21,8 @@ def test_models_match_migrations(empty_database_url):
     runner.upgrade(url)
     engine = create_engine(url)
     with engine.connect() as conn:
-        diff = compare_metadata(MigrationContext.configure(conn, opts={"compare_type": True}), Base.metadata)
+        diff = compare_metadata(MigrationContext.configure(conn, opts={"compare_type": True,
+                                                                  "include_object": runner.include_object}), Base.metadata)
     engine.dispose()
     assert diff == []
 

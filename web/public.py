@@ -7,6 +7,7 @@ from typing import Any
 from flask import Blueprint, abort, current_app, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
+from markupsafe import Markup
 
 from services import listings, taxonomy
 from services import search as search_service
@@ -15,7 +16,7 @@ from services.errors import NotFound
 from . import policy, security
 from .db import db, write_session
 from .i18n import locale_code
-from .matches import possible_duplicates
+from .matches import marked, possible_duplicates
 from .matches import runtime as matching_runtime
 
 bp = Blueprint("public", __name__)
@@ -39,6 +40,13 @@ def home():
                            **_names())
 
 
+@bp.app_template_global("found_words")
+def found_words(text: str, words: list[str], body: bool = False) -> Markup:
+    """A search result's title (or, body=True, the excerpt of its body around the query's first word) with the
+    query's words marked."""
+    return marked(search_service.excerpt(text, words) if body else text, words)
+
+
 @bp.route("/dashboard")
 @login_required
 def dashboard():
@@ -60,11 +68,16 @@ def search(kind: str):
     number = _int_arg("page", 1)
     if filters.q.strip():  # a text query runs the embedding model: counted per address
         security.throttle().hit("search_address", security.client_ip() or "-")
-    rows, total, ranked = search_service.search(db(), matching_runtime(), kind, filters, current_user, number,
-                                        current_app.config["PAGE_SIZE"])
-    return render_template("public/search.html", kind=kind, rows=rows, total=total, page=number, ranked=ranked,
-                           filters=filters, problems=problems, page_size=current_app.config["PAGE_SIZE"],
-                           field_choices=taxonomy.filter_field_choices(db(), locale_code()),
+    size = current_app.config["PAGE_SIZE"]
+    res = search_service.find(db(), matching_runtime(), kind, filters, current_user, number, size)
+    lc = locale_code()
+    counts = search_service.facets(db(), kind, res)
+    related = (search_service.related(db(), kind, filters, current_user, lc)
+               if not res.total and filters.q.strip() else None)
+    return render_template("public/search.html", kind=kind, rows=res.rows, total=res.total, page=number,
+                           ranked=res.ranked, words=res.words, facets=counts, related=related,
+                           filters=filters, problems=problems, page_size=size,
+                           field_choices=taxonomy.filter_field_choices(db(), lc),
                            regions=taxonomy.regions(db()), reviewer=listings.is_reviewer(current_user),
                            **_names())
 

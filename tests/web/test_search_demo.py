@@ -1,0 +1,86 @@
+"""Search as a newcomer tries it on the demo data (issue 17): natural Chinese queries, unsegmented or in two
+words, find the related published listings on the first page, never an empty page while related ones exist,
+with the query's words marked; filters still apply inside the full-text query, and a search that finds
+nothing offers related fields. The demo is seeded and indexed once for the module (the real model)."""
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from services import seed
+
+pytestmark = [pytest.mark.model, pytest.mark.slow]
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory, new_database):
+    from app import create_app
+    from tests.conftest import app_config, dispose_app
+
+    folder = tmp_path_factory.mktemp("demo-search")
+    application = create_app(app_config(folder, new_database(folder)))
+    with application.app_context():
+        from web.db import db
+        seed.load_demo(db())
+        db().commit()
+    assert application.test_cli_runner().invoke(args=["index", "sync"]).exit_code == 0
+    yield application
+    dispose_app(application)
+
+
+def first_page(app, kind: str, **args) -> tuple[list[str], str]:
+    page = app.test_client().get(f"/search/{kind}", query_string=args).get_data(as_text=True)
+    found = re.findall(r'<a href="/%s/\d+">(.*?)</a>' % kind, page)
+    return [re.sub(r"</?mark>", "", t) for t in found], page
+
+
+# (query, kind, what a related title holds: every first-page result set must contain one of these, and the
+# best result must hold one)
+CASES = [
+    ("固态电池", "achievement", ("电池", "储能", "固态", "电解质", "锂")),
+    ("固态电池", "demand", ("电池", "储能", "固态", "锂")),
+    ("锂电池回收", "achievement", ("回收", "电池", "锂")),
+    ("工业机器人 视觉", "achievement", ("机器人", "视觉")),
+    ("大豆 育种", "achievement", ("大豆",)),
+]
+
+
+@pytest.mark.parametrize("q, kind, related", CASES)
+def test_natural_queries_find_the_related_listings_first(demo, q, kind, related):
+    titles, page = first_page(demo, kind, q=q)
+    assert titles, f"{q}: empty page"
+    assert any(w in titles[0] for w in related), (q, titles[:3])
+    assert "<mark>" in page  # the query's words are marked in what was found
+
+
+def test_every_soybean_listing_is_on_the_first_page(demo):
+    with demo.app_context():
+        from sqlalchemy import select
+
+        from models import Achievement
+        from web.db import db
+        soy = set(db().scalars(select(Achievement.title).where(Achievement.status == "published",
+                                                                Achievement.title.contains("大豆"))))
+    titles, _ = first_page(demo, "achievement", q="大豆 育种")
+    assert soy and soy <= set(titles[: len(soy) + 3])
+
+
+def test_a_two_character_query_and_a_one_character_query_still_find_listings(demo):
+    assert first_page(demo, "achievement", q="电池")[0]
+    assert first_page(demo, "achievement", q="锂")[0]
+
+
+def test_filters_apply_inside_the_search_and_facets_count_what_was_found(demo):
+    titles, page = first_page(demo, "achievement", q="固态电池", field="agriculture")
+    assert not any("电池" in t for t in titles)
+    _all, page = first_page(demo, "achievement", q="固态电池")
+    assert re.search(r"\((\d+)\)</option>", page)  # the field and region options carry counts
+
+
+def test_nothing_found_offers_the_unfiltered_count_and_related_fields(demo):
+    _t, page = first_page(demo, "achievement", q="固态电池", field="agriculture.seed", region="xizang")
+    if "results for these words without the other filters" not in page:  # the page speaks Chinese by default
+        assert "不加其他筛选条件" in page
+    titles, page = first_page(demo, "achievement", q="光伏清洗无人机巡检平台 zzqx", field="agriculture.seed")
+    assert 'class="related"' in page
