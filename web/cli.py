@@ -10,7 +10,7 @@ from flask.cli import AppGroup
 
 from matchmaking.encoders import ModelNotReady
 from matchmaking.vectorstore import IndexCorruptError, IndexMismatchError
-from services import accounts, seed
+from services import accounts, search_index, seed
 from services.errors import ServiceError
 
 from .db import sessionmaker_for
@@ -19,7 +19,7 @@ from .errors import message_for
 db_cli = AppGroup("db", help="Database schema (Alembic migrations).")
 seed_cli = AppGroup("seed", help="Load data.")
 users_cli = AppGroup("users", help="Manage accounts.")
-index_cli = AppGroup("index", help="The vector index: check, sync, rebuild.")
+index_cli = AppGroup("index", help="The vector and full-text indexes: check, sync, rebuild.")
 
 
 def init_app(app: Flask) -> None:
@@ -128,7 +128,13 @@ def _run_index(action: str) -> None:
         with _session() as s:
             if action == "check":
                 report = runtime.check(s)
+                words = search_index.check(s)
             else:
+                # the full-text index first: it needs no model, and search answers from it meanwhile
+                segmented = (search_index.rebuild if action == "rebuild" else search_index.fill)(s)
+                s.commit()
+                click.echo("full-text index / 全文索引: " + " ".join(f"{k}={n}" for k, n in segmented.items()),
+                           err=True)
                 click.echo(f"loading the embedding model / 加载嵌入模型: {runtime.encoder!r}", err=True)
                 report = getattr(runtime, action)(s, progress=_EncodeProgress())
             s.commit()
@@ -142,20 +148,37 @@ def _run_index(action: str) -> None:
         click.echo(f"{kind:<12} " + " ".join(parts))
     if action == "check":
         click.echo("consistent / 一致" if report.consistent else "NOT consistent: run `flask index sync` / 不一致")
-        if not report.consistent:
+        _words_report(words)
+        if not (report.consistent and words.consistent):
             sys.exit(1)
 
 
-@index_cli.command("check", help="Compare the index with the database (exit 1 if they differ).")
+def _words_report(words: "search_index.TextIndexReport") -> None:
+    """The full-text index's part of `flask index check`."""
+    for kind in ("demand", "achievement"):
+        click.echo(f"{kind:<12} full-text: unsegmented={words.unsegmented.get(kind, 0)} "
+                   f"drifted={words.drifted.get(kind, 0)} (of the {search_index.CHECK_SAMPLE} changed last)")
+    for problem in words.problems:
+        click.echo(f"full-text index / 全文索引: {problem}")
+    if words.consistent:
+        click.echo("full-text index consistent / 全文索引一致")
+    elif any(words.unsegmented.values()) and not (words.problems or any(words.drifted.values())):
+        click.echo("full-text index NOT consistent: run `flask index sync` / 全文索引不一致")
+    else:
+        click.echo("full-text index NOT consistent: run `flask index rebuild` / 全文索引不一致")
+
+
+@index_cli.command("check", help="Compare both indexes with the database (exit 1 if they differ).")
 def index_check() -> None:
     _run_index("check")
 
 
-@index_cli.command("sync", help="Encode new or edited listings and bring the index up to date.")
+@index_cli.command("sync", help="Encode new or edited listings, segment unsegmented ones: both indexes up to date.")
 def index_sync() -> None:
     _run_index("sync")
 
 
-@index_cli.command("rebuild", help="Rebuild the index from stored vectors (after a model change).")
+@index_cli.command("rebuild", help="Rebuild the vector index from stored vectors (after a model change) and re-segment every listing "
+                                      "into the full-text index.")
 def index_rebuild() -> None:
     _run_index("rebuild")
