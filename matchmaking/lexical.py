@@ -4,6 +4,7 @@ Tokenising is the slow part of a build (jieba: ~2.5 ms a listing), so an index c
 one (only new or changed texts are tokenised) and saved to / loaded from a folder (a snapshot)."""
 from __future__ import annotations
 
+import functools
 import hashlib
 import io
 import json
@@ -26,6 +27,7 @@ from matchmaking.vectorstore import _atomic_write, _dir_lock, _fsync_dir
 K1 = 1.2  # Lucene's defaults; the dev sets showed no gain from moving them (docs/evaluation.md)
 B = 0.75
 SNAPSHOT_FORMAT = 1
+QUERY_TOKENS_MEMO = 4096  # query texts whose tokens are kept (a listing's text is a few KB)
 SNAPSHOT_MANIFEST = "manifest.json"
 # tokens saved by one version of the segmentation code are not reused by another (stop words, patterns)
 TOKENIZER = hashlib.sha256(
@@ -245,11 +247,10 @@ class LexicalIndex:
 
     def query_terms(self, text: str) -> QueryTerms:
         """Distinct known terms of a query text with their IDF."""
-        toks = tokenize(text)
+        toks, words = _query_tokens(text)
         known = sorted({self._vocab[t] for t in toks if t in self._vocab})
         arr = np.asarray(known, dtype=np.int32)
-        return QueryTerms(arr, self.idf[arr] if len(arr) else np.zeros(0, np.float32), tuple(toks),
-                          frozenset(tokenize(text, search_mode=False)))
+        return QueryTerms(arr, self.idf[arr] if len(arr) else np.zeros(0, np.float32), toks, words)
 
     def scores(self, terms: QueryTerms, mask: np.ndarray | None = None) -> np.ndarray:
         """BM25 score of every indexed row (row order = ids())."""
@@ -400,6 +401,13 @@ class LexicalIndex:
         for t in term_ids[state[term_ids] < 0].tolist():
             state[t] = is_informative(self._terms[t])
         return state[term_ids] == 1
+
+
+@functools.lru_cache(maxsize=QUERY_TOKENS_MEMO)
+def _query_tokens(text: str) -> tuple[tuple[str, ...], frozenset[str]]:
+    """A query text's tokens (search mode) and whole words, memoised: a match page asks for the same listing's
+    terms several times (ranking, its title, near duplicates), and jieba takes ~10 ms per listing text."""
+    return tuple(tokenize(text)), frozenset(tokenize(text, search_mode=False))
 
 
 def _check_ids(ids: Sequence[int], n_docs: int) -> np.ndarray:

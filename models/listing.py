@@ -67,7 +67,8 @@ class ListingMixin:
 
     @declared_attr
     def organisation_id(cls) -> Mapped[Optional[int]]:
-        return mapped_column(ForeignKey("organisations.id"))
+        # indexed: a match page leaves out the counterparts of the listing's own organisation (migration 0009)
+        return mapped_column(ForeignKey("organisations.id"), index=True)
 
     @declared_attr
     def field_id(cls) -> Mapped[int]:

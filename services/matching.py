@@ -528,11 +528,13 @@ class MatchingRuntime:
                 self._qvecs.popitem(last=False)
         return vec
 
-    def _cache_key(self, what: str, other: str, item: Demand | Achievement, k: int) -> Optional[str]:
+    def _cache_key(self, what: str, other: str, item: Demand | Achievement, k: int,
+                   shared: bool = True) -> Optional[str]:
         """Everything a result depends on: the listing's full engine view (text and structured fields), its
-        owner and organisation, the model, the counterpart index's stamp and k; None when not cacheable."""
+        owner and organisation, the model, the counterpart index's stamp and k; None when not cacheable
+        (shared=False: a key for this process's memo, which needs no shared store)."""
         stamp = self._matchers.get(other, (0,))[0]
-        if not stamp or isinstance(self.cache, NoCache):
+        if not stamp or (shared and isinstance(self.cache, NoCache)):
             return None
         doc = doc_fingerprint(item)[:32]
         calib = hashlib.sha256(self.calibration_ident.encode()).hexdigest()[:12]
@@ -546,13 +548,20 @@ class MatchingRuntime:
             return []
         matcher = self.matcher(item.kind, session)
         key = self._cache_key("similar", item.kind, item, k) if item.id is not None else None
-        cached = self.cache.get(key) if key else None
-        if cached is not None:
-            matches = [Match(**m) for m in cached]
-        else:
-            matches = matcher.similar(to_doc(item), k=k)
+
+        def compute() -> list[Match]:
+            cached = self.cache.get(key) if key else None
+            if cached is not None:
+                return [Match(**m) for m in cached]
+            found = matcher.similar(to_doc(item), k=k)
             if key:
-                self.cache.set(key, [asdict(m) for m in matches])
+                self.cache.set(key, [asdict(m) for m in found])
+            return found
+
+        # once per listing change and index change in this process, not once per view: the key names the
+        # listing's fingerprint and the index stamp (a new near-duplicate changes the stamp)
+        memo = self._cache_key("similar", item.kind, item, k, shared=False) if item.id is not None else None
+        matches = self.remember(("similar", memo), compute) if memo else compute()
         return _recheck(session, item.kind, [m for m in matches if m.id != item.id])
 
 

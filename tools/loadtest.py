@@ -57,6 +57,8 @@ def _args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--profile", type=int, default=0,
                    help="instead of wrk: profile this many match pages in-process (cProfile, top functions, SQL "
                         "statements per page; with --cache-url redis the pages served from the page cache)")
+    p.add_argument("--profile-page", choices=("match", "search"), default="match",
+                   help="which page --profile serves: match pages of random demands, or search pages of natural queries")
     p.add_argument("--keep", action="store_true", help="keep the database folder (printed) at the end")
     p.add_argument("--seed-only", action="store_true", help="seed, keep the folder (printed) and stop")
     p.add_argument("--reuse", default=None, metavar="DIR",
@@ -217,22 +219,70 @@ def seed_listings(args: argparse.Namespace, conninfo: str) -> dict:
     return {"achievements": n_ach, "demands": n_dem, "organisations": n_org, "model_key": model_key}
 
 
+class _Words:
+    """Segmented words of each title and sentence, cut once (listings repeat them): search_terms as
+    services/search_index.terms_of writes it, up to jieba's choices across a sentence boundary."""
+
+    def __init__(self) -> None:
+        from matchmaking.text import tokenize
+        self._tokenize = tokenize
+        self._memo: dict[str, str] = {}
+
+    def __call__(self, piece: str) -> str:
+        words = self._memo.get(piece)
+        if words is None:
+            words = self._memo[piece] = " ".join(self._tokenize(piece))
+        return words
+
+
 def _copy_listings(conn, kind, n, rng, titles, sentences, fields, regions, base_user, base_org, n_org) -> None:
     table = f"{kind}s"
+    words = _Words()
     text_col, extra = ("abstract", "trl, negotiable, team") if kind == "achievement" else \
         ("description", "indicators, min_trl")
     cols = (f"title, keywords, region, modes, status, contact_name, contact_phone, contact_email, created_at, "
-            f"updated_at, published_at, owner_id, organisation_id, field_id, {text_col}, search_text, {extra}")
+            f"updated_at, published_at, owner_id, organisation_id, field_id, {text_col}, search_text, search_terms, "
+            f"{extra}")
     with conn.cursor().copy(f"COPY {table} ({cols}) FROM STDIN") as cp:
         for j in range(n):
             o = int(rng.integers(0, n_org))
-            body = "".join(sentences[int(s)] for s in rng.integers(0, len(sentences), int(rng.integers(3, 7))))
+            picked = [sentences[int(s)] for s in rng.integers(0, len(sentences), int(rng.integers(3, 7)))]
+            body = "".join(picked)
             title = titles[int(rng.integers(0, len(titles)))][:110] or "无题"
+            terms = " ".join(w for w in [words(title), *map(words, picked)] if w)
             tail = (int(rng.integers(3, 9)), False, "") if kind == "achievement" else ("", int(rng.integers(3, 8)))
             cp.write_row((title, "", regions[j % len(regions)], ",tech_transfer,", "published", "联系人",
                           "13800000000", f"c{j}@loadtest.example.cn", "2026-01-01", "2026-01-01", "2026-01-02",
                           base_user + 1 + o, base_org + 1 + o, fields[j % len(fields)], body,
-                          f"{title}\n\n{body}".lower(), *tail))  # as models.listing.search_text_of
+                          f"{title}\n\n{body}".lower(), terms, *tail))  # as models.listing.search_text_of
+
+
+def natural_queries(titles: list[str], n: int, rng: np.random.Generator) -> list[str]:
+    """What visitors type, from real titles: a third two or three consecutive words of a title run together
+    (固态电池, 锂电池回收: unsegmented), a third two words of a title with a space (工业机器人 视觉), a third
+    single two-character words (育种)."""
+    import re
+
+    from matchmaking.text import is_term, tokenize
+
+    han = re.compile(r"[\u4e00-\u9fff]+")
+    runs = [[w for w in tokenize(t, search_mode=False, stopwords=False)] for t in titles]
+    spans = [("".join(ws[i : i + k])) for ws in runs for k in (2, 3) for i in range(len(ws) - k + 1)
+             if all(han.fullmatch(w) for w in ws[i : i + k]) and 4 <= len("".join(ws[i : i + k])) <= 8]
+    words = [[w for w in ws if is_term(w) and han.fullmatch(w)] for ws in runs]
+    pairs = [ws for ws in words if len(ws) >= 2]
+    two = sorted({w for ws in words for w in ws if len(w) == 2})
+    out: list[str] = []
+    for i in range(n):
+        if i % 3 == 0 and spans:
+            out.append(spans[int(rng.integers(0, len(spans)))])
+        elif i % 3 == 1 and pairs:
+            ws = pairs[int(rng.integers(0, len(pairs)))]
+            a, b = sorted(rng.choice(len(ws), 2, replace=False).tolist())
+            out.append(f"{ws[a]} {ws[b]}")
+        elif two:
+            out.append(two[int(rng.integers(0, len(two)))])
+    return out
 
 
 # -- web --------------------------------------------------------------------------------------------
@@ -283,7 +333,7 @@ def wait_up(base: str, proc: subprocess.Popen, timeout: float = 300) -> None:
     raise SystemExit("gunicorn did not answer within the timeout")
 
 
-def warm(session, base: str, paths: list[str], workers: int) -> None:
+def warm(session, base: str, paths: list[str], workers: int, passes: int = 2) -> None:
     """Two passes over the pages: every worker builds its matchers (BM25 over all published listings) on its
     first match page, and a configured cache fills (results, and query vectors in each process's LRU)."""
     from concurrent.futures import ThreadPoolExecutor
@@ -291,7 +341,7 @@ def warm(session, base: str, paths: list[str], workers: int) -> None:
     t = time.perf_counter()
     with ThreadPoolExecutor(workers * 2) as pool:
         codes = list(pool.map(lambda p: session.get(base + p, timeout=1800).status_code, paths[: workers * 2]))
-        for _ in range(2):
+        for _ in range(passes):
             codes += list(pool.map(lambda p: session.get(base + p, timeout=1800).status_code, paths))
     say(f"warm-up: {time.perf_counter() - t:.0f} s, status codes {sorted(set(codes))}")
 
@@ -328,8 +378,9 @@ def run_wrk(args: argparse.Namespace, base: str, cookie: str, paths: list[str], 
     return res
 
 
-def profile(args: argparse.Namespace, url: str, instance: str, demands: list[int]) -> None:
-    """cProfile of match pages served in this process (after one warm-up page), top 35 by cumulative time."""
+def profile(args: argparse.Namespace, url: str, instance: str, paths: list[str]) -> None:
+    """cProfile of pages (match or search, --profile-page) served in this process (after one warm-up page),
+    top 35 by cumulative time."""
     import cProfile
     import pstats
 
@@ -349,11 +400,10 @@ def profile(args: argparse.Namespace, url: str, instance: str, demands: list[int
     r = client.post("/login", data={"email": BROKER, "password": PASSWORD})
     assert r.status_code in (302, 303), r.status_code
     t = time.perf_counter()
-    client.get(f"/matches/demand/{demands[0]}")
-    say(f"first match page (matchers built): {time.perf_counter() - t:.1f} s")
-    if app.extensions["matching"].pages.shared:  # as under wrk after warm(): profile the served (cached) pages
-        for d in demands:
-            client.get(f"/matches/demand/{d}")
+    client.get(paths[0])
+    say(f"first {args.profile_page} page (matchers built): {time.perf_counter() - t:.1f} s")
+    for p in paths[: args.profile + 1]:  # as under wrk after warm(): query vectors in this process's LRU, and
+        client.get(p)                    # with a shared cache the pages served from it
     statements = []
     from sqlalchemy import event
 
@@ -362,12 +412,12 @@ def profile(args: argparse.Namespace, url: str, instance: str, demands: list[int
     t = time.perf_counter()
     prof.enable()
     for i in range(args.profile):
-        assert client.get(f"/matches/demand/{demands[(i + 1) % len(demands)]}").status_code == 200
+        assert client.get(paths[(i + 1) % len(paths)]).status_code == 200
     prof.disable()
-    say(f"{args.profile} match pages: {(time.perf_counter() - t) / args.profile * 1000:.1f} ms each, "
+    say(f"{args.profile} {args.profile_page} pages: {(time.perf_counter() - t) / args.profile * 1000:.1f} ms each, "
         f"{len(statements) / args.profile:.1f} SQL statements each ({', '.join(sorted(set(statements)))})")
-    prof.dump_stats(Path(instance) / "matches.prof")
-    say(f"profile written to {Path(instance) / 'matches.prof'} (python -m pstats)")
+    prof.dump_stats(Path(instance) / f"{args.profile_page}.prof")
+    say(f"profile written to {Path(instance) / args.profile_page}.prof (python -m pstats)")
     pstats.Stats(prof, stream=sys.stdout).sort_stats("cumulative").print_stats(35)
     pstats.Stats(prof, stream=sys.stdout).sort_stats("tottime").print_stats(25)
     if redis_proc is not None:
@@ -413,16 +463,20 @@ def main(argv: list[str] | None = None) -> int:
         with psycopg.connect(conninfo) as conn:
             ach = [r[0] for r in conn.execute("SELECT id FROM achievements ORDER BY random() LIMIT 500")]
             dem = [r[0] for r in conn.execute(f"SELECT id FROM demands ORDER BY random() LIMIT {args.match_demands}")]
-            words = [r[0][:4] for r in conn.execute("SELECT title FROM achievements ORDER BY random() LIMIT 200")]
+            titles = [r[0] for r in conn.execute("SELECT title FROM achievements ORDER BY random() LIMIT 400")]
+        queries = natural_queries(titles, 200, np.random.default_rng(args.seed))
         instance = Path(root) / "instance"
         instance.mkdir(exist_ok=True)
         if args.profile:
-            profile(args, url, str(instance), dem)
+            from urllib.parse import quote as _q
+            paths = ([f"/matches/demand/{d}" for d in dem] if args.profile_page == "match"
+                     else [f"/search/achievement?q={_q(w)}" for w in queries])
+            profile(args, url, str(instance), paths)
             return 0
         from urllib.parse import quote
 
         pages = {"listing": [f"/achievement/{i}" for i in ach],
-                 "search": [f"/search/achievement?q={quote(w)}" for w in words],
+                 "search": [f"/search/achievement?q={quote(w)}" for w in queries],
                  "match": [f"/matches/demand/{i}" for i in dem]}
         result["runs"] = {}
         for cache_url in args.cache_url.split(","):
@@ -440,6 +494,8 @@ def main(argv: list[str] | None = None) -> int:
             if "match" in args.pages:
                 # every worker builds its matchers on its first match page; a cache is filled by a full pass
                 warm(session, base, pages["match"], args.workers)
+            elif "search" in args.pages:  # the matchers only: the queries meet the run cold
+                warm(session, base, pages["search"][: args.workers * 2], args.workers, passes=0)
             for name in args.pages.split(","):
                 say(f"[CACHE_URL={cache_url}] wrk {args.duration}s on the {name} page ({len(pages[name])} paths), "
                     f"load {loadavg()}")

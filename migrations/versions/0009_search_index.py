@@ -1,5 +1,6 @@
 """listings: search_terms (jieba-segmented title, keywords and body) and a full-text index the database owns:
-an FTS5 table per kind on SQLite, a generated tsvector column with a GIN index on PostgreSQL
+an FTS5 table per kind on SQLite, a generated tsvector column with a GIN index on PostgreSQL; an index on
+organisation_id (a match page leaves out the listing's own organisation: a scan of every listing before)
 
 The segmented text is written by the application on every save (services/search_index.py); the index over it
 is kept by the database itself in the same transaction (SQLite triggers, a PostgreSQL generated column), so a
@@ -27,6 +28,7 @@ def upgrade() -> None:
     for table in BODY:
         with op.batch_alter_table(table, schema=None) as batch_op:
             batch_op.add_column(sa.Column('search_terms', sa.Text(), nullable=True))
+            batch_op.create_index(batch_op.f(f'ix_{table}_organisation_id'), ['organisation_id'], unique=False)
     conn = op.get_bind()
     for table, body in BODY.items():
         _backfill(conn, table, body)
@@ -89,4 +91,5 @@ def downgrade() -> None:
             op.execute(f"DROP INDEX IF EXISTS ix_{table}_search_tsv")
             op.execute(f"ALTER TABLE {table} DROP COLUMN IF EXISTS search_tsv")
         with op.batch_alter_table(table, schema=None) as batch_op:
+            batch_op.drop_index(batch_op.f(f'ix_{table}_organisation_id'))
             batch_op.drop_column('search_terms')
