@@ -298,16 +298,19 @@ def _filter(stmt: Select, model: type, kind: str, f: SearchFilters) -> Select:
 
 def ranked_page(session: Session, kind: str, f: SearchFilters, viewer: Optional[User], ranked: list[int],
                 number: int, size: int) -> tuple[list[Any], int]:
-    """One page of ranked listing ids (a search) that pass every filter but the text, in their rank order, and
-    how many pass: the filters run in the database over the ranked ids only."""
+    """One page of ranked listing ids (a search) in their rank order, and how many there are. The ids already
+    passed every filter in the query that found them (services/search.py); only the page's rows are loaded,
+    and re-checked against the filters in the same query (one that changed since is left out, and counted out)."""
     if not ranked:
         return [], 0
     model = model_for(kind)
-    stmt = search_stmt(kind, replace(f, q=""), viewer).where(model.id.in_(ranked))
-    rows = {r.id: r for r in session.scalars(stmt)}
-    ordered = [rows[i] for i in ranked if i in rows]
     start = max(number - 1, 0) * size
-    return ordered[start : start + size], len(ordered)
+    shown = ranked[start : start + size]
+    if not shown:
+        return [], len(ranked)
+    stmt = search_stmt(kind, replace(f, q=""), viewer).where(model.id.in_(shown))
+    rows = {r.id: r for r in session.scalars(stmt)}
+    return [rows[i] for i in shown if i in rows], len(ranked) - sum(1 for i in shown if i not in rows)
 
 
 def page(session: Session, stmt: Select, number: int, size: int) -> tuple[list[Any], int]:
