@@ -59,6 +59,9 @@ def _args(argv: list[str] | None) -> argparse.Namespace:
                         "statements per page; with --cache-url redis the pages served from the page cache)")
     p.add_argument("--profile-page", choices=("match", "search"), default="match",
                    help="which page --profile serves: match pages of random demands, or search pages of natural queries")
+    p.add_argument("--code", default=None, metavar="DIR",
+                   help="serve another checkout of the platform (e.g. a git worktree of an older commit) against the "
+                        "same database, for before/after figures in one run; the schema stays this checkout's")
     p.add_argument("--keep", action="store_true", help="keep the database folder (printed) at the end")
     p.add_argument("--seed-only", action="store_true", help="seed, keep the folder (printed) and stop")
     p.add_argument("--reuse", default=None, metavar="DIR",
@@ -299,8 +302,9 @@ def start_gunicorn(args: argparse.Namespace, url: str, instance: str, port: int,
                CACHE_URL=cache_url, WEB_WORKERS=str(args.workers), WEB_THREADS=str(args.threads),
                WEB_BIND=f"127.0.0.1:{port}", WEB_TIMEOUT="1800", WEB_ACCESS_LOG="", RATELIMIT_ENABLED="0")
     log = open(Path(instance) / f"gunicorn-{port}.log", "w")
-    return subprocess.Popen([str(Path(sys.executable).parent / "gunicorn"), "-c", str(ROOT / "gunicorn.conf.py")],
-                            cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    code = Path(args.code).resolve() if args.code else ROOT
+    return subprocess.Popen([str(Path(sys.executable).parent / "gunicorn"), "-c", str(code / "gunicorn.conf.py")],
+                            cwd=code, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
 
 
 def sign_in(base: str):
