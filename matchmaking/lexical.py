@@ -252,6 +252,15 @@ class LexicalIndex:
         arr = np.asarray(known, dtype=np.int32)
         return QueryTerms(arr, self.idf[arr] if len(arr) else np.zeros(0, np.float32), toks, words)
 
+    def doc_shares(self, words: Sequence[str]) -> list[float]:
+        """The share of indexed listings holding each word (0 for a word the index does not know)."""
+        n = max(len(self._ids), 1)
+        out = []
+        for w in words:
+            t = self._vocab.get(w)
+            out.append(0.0 if t is None else float(self._indptr[t + 1] - self._indptr[t]) / n)
+        return out
+
     def scores(self, terms: QueryTerms, mask: np.ndarray | None = None) -> np.ndarray:
         """BM25 score of every indexed row (row order = ids())."""
         if not len(terms.ids):

@@ -169,3 +169,11 @@ def test_kill_9_in_the_middle_of_writes_leaves_the_index_with_its_rows(session, 
     rows = {a.id: a for a in session.scalars(select(Achievement).where(Achievement.id.in_(ids)))}
     last = rows[ids[0]].title.split()[0]
     assert last != "初始标题" and set(ids) <= found(session, last)  # the last committed words are found
+
+
+def test_words_most_listings_hold_are_not_asked_of_the_index_unless_nothing_else_is_left():
+    from services.search import COMMON_SHARE, telling
+    assert telling(["材料", "钙钛矿"], [COMMON_SHARE * 4, 0.001]) == ["钙钛矿"]
+    assert telling(["材料", "方法"], [COMMON_SHARE * 4, COMMON_SHARE * 2]) == ["材料", "方法"]
+    assert telling(["材料", "新词"], [COMMON_SHARE * 4, 0.0]) == ["新词"]
+    assert telling(["材料"], None) == ["材料"]  # no matcher yet: every word is asked
