@@ -443,22 +443,28 @@ class MatchingRuntime:
         return self.matcher(other, session).features(doc, ids, query_vec=self._query_vec(doc),
                                                      title_vec=self._title_vec(doc))
 
-    def search_text(self, session: Session, kind: str, text: str, lexical_ids: Sequence[int],
-                    admit: Callable[[list[int]], set[int]]) -> list[tuple[int, float]]:
+    def search_text(self, session: Session, kind: str, text: str, lexical_ids: Optional[Sequence[int]],
+                    admit: Callable[[list[int]], set[int]],
+                    passing: Callable[[], Optional[set[int]]] = lambda: None) -> list[tuple[int, float]]:
         """Published listings of a kind ranked for free text by the hybrid engine, as (id, calibrated score), best
         first: those holding a word of the query, and those close in meaning (score >= SEARCH_MIN_SCORE).
         lexical_ids: what the database's full-text index found among the listings passing the page's filters;
-        admit(ids): those of ids that pass the filters (the dense side's nearest, checked in one query)."""
+        admit(ids): those of ids that pass the filters (the dense side's nearest, checked in one query).
+        lexical_ids None (a query of words most listings hold, which the index would have to rank by the
+        thousand): the engine picks its own candidates among passing() (None: every listing)."""
         text = text.strip()
         if not text or not _any_published(session, kind):
             return []
         matcher = self.matcher(kind, session)
         qvec = self._search_vec(text)
-        allowed = set(lexical_ids) | admit(matcher.nearest(kind, qvec, SEARCH_DENSE))
-        if not allowed:
-            return []
         query = Listing(0, "demand" if kind == "achievement" else "achievement", "", text)  # no title: "text"
-        ranked, _terms = matcher.rank(query, k=len(allowed), allowed_ids=allowed, query_vec=qvec)
+        if lexical_ids is None:
+            ranked, _terms = matcher.rank(query, k=SEARCH_DEPTH, allowed_ids=passing(), query_vec=qvec)
+        else:
+            allowed = set(lexical_ids) | admit(matcher.nearest(kind, qvec, SEARCH_DENSE))
+            if not allowed:
+                return []
+            ranked, _terms = matcher.rank(query, k=len(allowed), allowed_ids=allowed, query_vec=qvec)
         return [(r.id, r.score) for r in ranked if r.lexical > 0 or r.score >= SEARCH_MIN_SCORE]
 
     def word_shares(self, kind: str, words: Sequence[str]) -> Optional[list[float]]:

@@ -53,11 +53,14 @@ def find(session: Session, runtime: Any, kind: str, f: listings.SearchFilters, v
     if f.q.strip() and published_only:
         words = search_index.query_words(f.q)
         base = listings.search_stmt(kind, replace(f, q=""), viewer)
-        lexical: list[int] = []
-        stmt = search_index.lexical_stmt(session, kind, base, telling(words, _shares(runtime, kind, words)),
-                                         SEARCH_DEPTH)
-        if stmt is not None:
-            lexical = list(session.scalars(stmt))
+        shares = _shares(runtime, kind, words)
+        lexical: Optional[list[int]] = []
+        if shares and all(share > COMMON_SHARE for share in shares):
+            lexical = None  # only words most listings hold: the engine ranks them in memory (below)
+        else:
+            stmt = search_index.lexical_stmt(session, kind, base, telling(words, shares), SEARCH_DEPTH)
+            if stmt is not None:
+                lexical = list(session.scalars(stmt))
         ranked, order = _rank(session, runtime, kind, f, viewer, lexical, base)
         if ranked:
             ids = [i for i, _ in ranked]
@@ -90,21 +93,31 @@ def _shares(runtime: Any, kind: str, words: list[str]) -> Optional[list[float]]:
 
 
 def _rank(session: Session, runtime: Any, kind: str, f: listings.SearchFilters, viewer: Optional[User],
-          lexical: list[int], base: Any) -> tuple[list[tuple[int, float]], str]:
+          lexical: Optional[list[int]], base: Any) -> tuple[list[tuple[int, float]], str]:
     model = listings.model_for(kind)
+    ids_of = base.with_only_columns(model.id).order_by(None)
 
     def admit(ids: list[int]) -> set[int]:
-        if not ids:
-            return set()
-        return set(session.scalars(base.with_only_columns(model.id).order_by(None).where(model.id.in_(ids))))
+        return set(session.scalars(ids_of.where(model.id.in_(ids)))) if ids else set()
+
+    def passing() -> Optional[set[int]]:  # every listing passing the filters (None: no filter, all of them)
+        return set(session.scalars(ids_of)) if _filtered(f) else None
 
     try:
-        return runtime.search_text(session, kind, f.q, lexical, admit), "relevance"
+        return runtime.search_text(session, kind, f.q, lexical, admit, passing), "relevance"
     except MatchingUnavailable as err:  # the vector index must be rebuilt: the full-text index still answers
         log.warning("search ranks by words only: %s", type(err).__name__)
     except Exception:  # the engine failing must not take the search page down with it
         log.exception("ranked search failed; the full-text index's order answers")
+    if lexical is None:  # the engine cannot serve: the index ranks even the common words
+        stmt = search_index.lexical_stmt(session, kind, base, search_index.query_words(f.q), SEARCH_DEPTH)
+        lexical = list(session.scalars(stmt)) if stmt is not None else []
     return [(i, 0.0) for i in lexical], "words"
+
+
+def _filtered(f: listings.SearchFilters) -> bool:
+    return any((f.field, f.region, f.mode, f.stage, f.budget is not None, f.max_price is not None, f.since,
+                f.until))
 
 
 def facets(session: Session, kind: str, res: Results) -> dict[str, dict[str, int]]:
@@ -147,7 +160,7 @@ def related(session: Session, kind: str, f: listings.SearchFilters, viewer: Opti
     (when there were some), and the taxonomy's fields whose names share a word or two characters with the
     query, each with how many published listings it holds."""
     unfiltered = None
-    if any((f.field, f.region, f.mode, f.stage, f.budget is not None, f.max_price is not None, f.since, f.until)):
+    if _filtered(f):
         base = listings.search_stmt(kind, listings.SearchFilters(), viewer)
         stmt = search_index.lexical_stmt(session, kind, base, search_index.query_words(f.q), SEARCH_DEPTH)
         unfiltered = len(list(session.scalars(stmt))) if stmt is not None else 0

@@ -373,7 +373,7 @@ def run_wrk(args: argparse.Namespace, base: str, cookie: str, paths: list[str], 
     listfile = Path(workdir) / "paths.txt"
     listfile.write_text("\n".join(paths) + "\n")
     before = loadavg()
-    out = subprocess.run(["wrk", "-t", "2", "-c", str(args.connections), "-d", f"{args.duration}s", "--timeout", "30s",
+    out = subprocess.run(["wrk", "-t", str(min(2, args.connections)), "-c", str(args.connections), "-d", f"{args.duration}s", "--timeout", "30s",
                           "--latency", "-s", str(LUA), "-H", f"Cookie: {cookie}", base, "--", str(listfile)],
                          capture_output=True, text=True, check=True)
     line = next(l for l in out.stdout.splitlines() if l.startswith("JSON "))

@@ -84,3 +84,18 @@ def test_nothing_found_offers_the_unfiltered_count_and_related_fields(demo):
         assert "不加其他筛选条件" in page
     titles, page = first_page(demo, "achievement", q="光伏清洗无人机巡检平台 zzqx", field="agriculture.seed")
     assert 'class="related"' in page
+
+
+def test_a_query_of_words_most_listings_hold_is_ranked_by_the_engine(demo):
+    from services import listings, search
+    from web.db import db
+    with demo.app_context():
+        runtime = demo.extensions["matching"]
+        first = search.find(db(), runtime, "achievement", listings.SearchFilters(q="大豆"), None, 1, 10)
+        shares = runtime.word_shares("achievement", ["技术", "系统"])
+        assert shares and all(s > search.COMMON_SHARE for s in shares)  # words most demo listings hold
+        res = search.find(db(), runtime, "achievement", listings.SearchFilters(q="技术 系统"), None, 1, 10)
+        assert first.order == "relevance" and res.order == "relevance" and res.rows
+        filtered = search.find(db(), runtime, "achievement", listings.SearchFilters(q="技术 系统", field="agriculture"),
+                               None, 1, 50)
+        assert filtered.rows and all(r.field.code.startswith("agriculture") for r in filtered.rows)
