@@ -38,7 +38,8 @@ QVEC_LRU = 20_000  # query vectors kept per process: 384 float32 = 1.5 KB each, 
 QVEC_TTL = 30 * 24 * 3600  # in the shared cache: a vector of (model, exact text) never goes stale
 LEXICAL_DIR = "lexical"  # the lexical snapshot, inside each kind's index folder
 SEARCH_DEPTH = 300  # a search ranks this many listings at most (15 pages of 20): the full-text index's best
-SEARCH_DENSE = 100  # and the nearest in meaning, whatever their words (those passing the filters)
+SEARCH_DENSE = 40  # and the nearest in meaning, whatever their words (those passing the filters): 2 pages; pgvector
+# at 100k took 36 ms for 100 (ef_search follows k), the largest part of a search page
 MEMO_SIZE = 256  # remember() entries per process
 SEARCH_LRU = 2_000  # search query vectors kept per process (1.5 KB each)
 SEARCH_MIN_SCORE = 1.0  # a result with no word of the query is shown from this calibrated score (1%)
