@@ -15,6 +15,7 @@ from typing import Any, Callable, Optional, Protocol
 
 from sqlalchemy import func, select, update
 from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.orm import Session, sessionmaker
 
 from models import Job, JobStatus, utcnow
@@ -38,6 +39,24 @@ Handler = Callable[[Session, Job, Progress], dict]
 HANDLERS: dict[str, Handler] = {}
 
 
+# work that follows each done job of a kind, e.g. the statistics after an index sync: follower(session factory)
+Follower = Callable[[sessionmaker], None]
+FOLLOWERS: dict[str, list[Follower]] = {}
+
+
+def after(kind: str) -> Callable[[Follower], Follower]:
+    """Register work to run after each job of this kind is done, by whatever ran the job (same thread, its own
+    transactions); a follower's failure is logged and never changes the job's outcome."""
+
+    def register(fn: Follower) -> Follower:
+        followers = FOLLOWERS.setdefault(kind, [])
+        if fn not in followers:
+            followers.append(fn)
+        return fn
+
+    return register
+
+
 class RetryJob(Exception):
     """Raised out of run_job when a transient failure sent the job back to queued (the queue retries it)."""
 
@@ -56,8 +75,8 @@ def handler(kind: str) -> Callable[[Handler], Handler]:
 
 def is_transient(err: BaseException) -> bool:
     """True for failures that a later try may not meet: locked/lost database, unreachable Redis or SMTP."""
-    if isinstance(err, OperationalError):  # SQLite "database is locked", a lost PostgreSQL connection
-        return True
+    if isinstance(err, (OperationalError, PoolTimeout)):  # SQLite "database is locked", a lost PostgreSQL
+        return True                                       # connection, no pooled connection free in time
     if isinstance(err, DBAPIError):
         return err.connection_invalidated or getattr(err.orig, "sqlstate", None) in RETRYABLE_SQLSTATES
     if isinstance(err, (smtplib.SMTPServerDisconnected, smtplib.SMTPConnectError)):
@@ -164,6 +183,15 @@ def run_job(factory: sessionmaker, job_id: int, *, retries: int = 0, heartbeat_s
         finally:
             beat.stop()  # also on BaseException: a dead handler must not look alive
         _finish(factory, job_id, status=JobStatus.DONE, result=result or {})
+        _follow(factory, kind)
+
+
+def _follow(factory: sessionmaker, kind: str) -> None:
+    for follower in FOLLOWERS.get(kind, ()):
+        try:
+            follower(factory)
+        except Exception:  # the job is done; what follows it is caught up by its own next trigger
+            log.exception("work after a %s job failed", kind)
 
 
 def _failed(factory: sessionmaker, job_id: int, kind: str, exc: Exception, *, tries_left: bool) -> None:

@@ -2,18 +2,19 @@
 from __future__ import annotations
 
 import logging
-from typing import Any, Callable
+from typing import Any, Callable, Optional
 
-from flask import Blueprint, Response, abort, render_template
+from flask import Blueprint, Response, abort, current_app, g, render_template
 from flask_babel import gettext as _
 
 from services import exports, statistics, taxonomy
 from services.exports import Table
 from services.matching import MatchingUnavailable
 
+from . import jobs as jobs_web
 from . import policy
 from .charts import bar_chart
-from .db import db
+from .db import db, write_session
 from .i18n import locale_code
 from .matches import runtime
 from .reports import OUTCOME_LABELS
@@ -31,25 +32,61 @@ def _names(dim: str) -> dict[str, str]:
     return taxonomy.region_names(db(), lc) if dim == "region" else {}
 
 
+def _version() -> statistics.ListingsVersion:
+    """Where the published listings stand, read once per request: the listing counts are remembered per version
+    (in this process) and the coverage figure is current for one version only."""
+    if "statistics_version" not in g:
+        g.statistics_version = statistics.listings_version(db())
+    return g.statistics_version
+
+
 def _listings(dim: str, title: str) -> Callable[[], tuple[str, Table]]:
     def build() -> tuple[str, Table]:
         names = _names(dim)
         table = Table([title, _("Technical demands"), _("Research achievements")], title=dim)
-        for key, demands, achievements in statistics.listings_by(db(), dim):
+        for key, demands, achievements in statistics.listings_by(db(), dim, version=_version(),
+                                                                 memo=runtime().remember):
             table.add([names.get(key, key), demands, achievements])
         return _("Published listings by %(dim)s", dim=title), table
     return build
 
 
-def _coverage() -> tuple[str, Table]:
+def _coverage() -> tuple[str, Table, Optional[str]]:
+    """The figure a coverage job computed (services/statistics.coverage_figure), never the engine itself; a
+    stale or missing one is queued for recomputing and the note says when it was computed."""
     table = Table([_("Open published demands"), _("With at least one possible or strong match"),
                    _("Coverage in per cent")], title="coverage")
     try:
-        c = statistics.coverage(db(), runtime())
-        table.add([c.total, c.covered, round(100 * c.share, 1)])
+        figure = statistics.coverage_figure(db(), runtime(), _version())
+        if not figure.current and _queue_coverage():
+            db().commit()  # ends this read snapshot: the job's result was committed by another session
+            figure = statistics.coverage_figure(db(), runtime(), _version())
     except MatchingUnavailable as err:
         log.warning("coverage unavailable: %s", type(err).__name__)
-    return _("Match coverage"), table
+        return _("Match coverage"), table, None
+    c = figure.coverage
+    if c is None:
+        return _("Match coverage"), table, _("Not computed yet: it is being computed in the background. "
+                                             "Reload the page in a minute.")
+    table.add([c.total, c.covered, round(100 * c.share, 1)])
+    when = c.computed_at.strftime("%Y-%m-%d %H:%M") if c.computed_at else "?"
+    note = _("Computed at %(when)s UTC.", when=when) if figure.current else _(
+        "Computed at %(when)s UTC. Listings, the index or the score calibration changed since: an update is being "
+        "computed in the background.", when=when)
+    return _("Match coverage"), table, note
+
+
+def _queue_coverage() -> bool:
+    """Queue a coverage job in a transaction of its own (this GET's session only reads); True when it has run
+    already (JOBS_MODE=inline: tests, CLI), False when it waits in the queue or none was needed."""
+    with write_session(current_app) as session:
+        job = statistics.request_coverage(session, runtime(), _version())
+        session.commit()
+        job_id = job.id if job is not None else None
+    if job_id is None:
+        return False
+    queue = jobs_web.runner()
+    return queue.enqueue(job_id) and queue.inline
 
 
 def _funnel() -> tuple[str, Table]:
@@ -112,8 +149,9 @@ def _svg(title: str, table: Table) -> Any:
 def dashboard():
     charts = []
     for name, build in CHARTS.items():
-        title, table = build()
-        charts.append({"name": name, "title": title, "table": table, "svg": _svg(title, table)})
+        title, table, *note = build()  # coverage adds a note: when its figure was computed
+        charts.append({"name": name, "title": title, "table": table, "svg": _svg(title, table),
+                       "note": note[0] if note else None})
     return render_template("statistics/dashboard.html", charts=charts)
 
 
@@ -121,6 +159,6 @@ def dashboard():
 def csv(name: str):
     if name not in CHARTS:
         abort(404)
-    _title, table = CHARTS[name]()
+    _title, table, *_note = CHARTS[name]()
     return Response(exports.to_csv(table), mimetype=exports.CSV_MIME,
                     headers={"Content-Disposition": f'attachment; filename="statistics-{name}.csv"'})

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+from contextlib import ExitStack
 from datetime import date
 
 import pytest
@@ -40,7 +41,8 @@ def deal(client, market, login, session):
 
 def test_dashboard_draws_every_chart_as_inline_svg(client, market, login, deal, zh):
     page = client.get("/statistics/").get_data(as_text=True)
-    assert page.count("<svg") == 7 and "<script" not in page  # no roadshow yet: "no data" there
+    # no roadshow yet: "no data" there; the charts are drawn on the server (the layout's own scripts aside)
+    assert page.count("<svg") == 7 and "<script" not in page.split("<main>", 1)[1]
     for name in ("by_field", "by_region", "by_month", "coverage", "funnel", "contracts", "roadshows", "challenges"):
         assert f"/statistics/{name}.csv" in page
     assert zh("Technology contracts by type (turnover)") in page and "88" in page
@@ -131,3 +133,109 @@ def test_roadshow_and_challenge_outcomes(client, login, session, app, make_user,
         [zh("Open"), "1", "0", "0"], [zh("Closed for applications"), "0", "0", "0"],
         [zh("Winner announced"), "1", "1", "1"]]
     assert client.get("/statistics/").get_data(as_text=True).count("<svg") == 8
+
+
+# ------------------------------------------------------------------------- constant time (issue 17, item 4)
+
+def _refuse(*_a, **_kw):
+    raise AssertionError("the page asked the engine")
+
+
+def _says(page: str, *texts: str) -> bool:
+    """One of the texts is on the page (a note in zh-CN once the catalogue is compiled, else in English)."""
+    return any(t in page for t in texts)
+
+
+def _coverage_jobs(session) -> list:
+    from models import Job
+    from services import statistics
+    session.expire_all()
+    return list(session.query(Job).filter_by(kind=statistics.COVERAGE_JOB).order_by(Job.id))
+
+
+def _counted_page(app, client) -> tuple[int, str]:
+    """(SQL statements sent by the app's engines, page) for one dashboard view (PostgreSQL: one engine)."""
+    from tests.services.test_statistics import statements
+    engines = {id(e): e for e in (app.extensions["db_engine"], app.extensions["db_write_engine"])}.values()
+    with ExitStack() as stack:
+        sent = [stack.enter_context(statements(e)) for e in engines]
+        page = client.get("/statistics/").get_data(as_text=True)
+    return sum(len(s) for s in sent), page
+
+
+def test_the_page_sends_as_many_statements_for_200_listings_as_for_20_and_never_asks_the_engine(
+        app, client, login_as, make_user, session, monkeypatch):
+    from tests.services.test_statistics import seed_listings
+    rt = app.extensions["matching"]
+    owner = make_user("company")
+    login_as("broker")
+    counts = []
+    for n in (20, 200):
+        seed_listings(session, owner.id, n if not counts else n - 20, seed=n)
+        monkeypatch.setattr(rt, "find_matches", lambda session, item, k=10: [])  # the job's engine: any answer
+        client.get("/statistics/")  # the figure is stale: computed now (JOBS_MODE=inline runs the job at once)
+        monkeypatch.setattr(rt, "find_matches", _refuse)
+        n_sql, page = _counted_page(app, client)
+        assert _says(page, "计算时间", "Computed at") and page.count("<svg") >= 4
+        counts.append(n_sql)
+    assert counts[0] == counts[1] <= 40, counts  # about 20: the charts' queries, the signed-in user, the layout
+
+
+def test_a_figure_not_computed_yet_is_queued_not_waited_for(app, client, market, login, session, monkeypatch):
+    queue, handed = app.extensions["jobs"], []
+    monkeypatch.setattr(queue, "enqueue", lambda job_id: handed.append(job_id) or True)  # a queue: runs later
+    monkeypatch.setattr(type(queue), "inline", property(lambda self: False))
+    monkeypatch.setattr(app.extensions["matching"], "find_matches", _refuse)
+    login(market["broker"])
+    page = client.get("/statistics/").get_data(as_text=True)
+    assert _says(page, "尚未计算", "Not computed yet")
+    assert read_csv(client.get("/statistics/coverage.csv"))[1:] == []  # no figure yet, and no second job
+    queued = _coverage_jobs(session)
+    assert [job.status for job in queued] == ["queued"] and queued[0].id in handed
+
+
+def test_coverage_follows_a_new_listing_once_the_index_syncs(client, login, session, make_user, make_listing):
+    """The real engine: a battery demand has no match among rice-breeding achievements until a battery coating
+    achievement is published (INDEX_SYNC=inline: the index syncs at the commit)."""
+    broker, company, uni = make_user("broker"), make_user("company", org="秦川电池"), make_user("university")
+    make_listing("demand", company, reviewer=broker)
+    make_listing("achievement", uni, reviewer=broker, title="水稻抗稻瘟病分子育种技术",
+                 abstract="利用分子标记辅助选择将抗稻瘟病基因聚合到优良水稻品种中，田间抗性显著提高，产量稳定。",
+                 field_code="agriculture.breeding", keywords="水稻,抗病育种,分子标记", price=None, negotiable=True)
+    login(broker)
+    assert read_csv(client.get("/statistics/coverage.csv"))[1] == ["1", "0", "0.0"]
+    make_listing("achievement", make_user("university", org="秦岭理工大学"), reviewer=broker)
+    assert read_csv(client.get("/statistics/coverage.csv"))[1] == ["1", "1", "100.0"]
+
+
+def test_an_index_sync_job_computes_the_figure_before_anyone_looks(app, client, market, login, session,
+                                                                   monkeypatch):
+    """JOBS_MODE=queue: each commit that touches listings becomes an index.sync job; when it is done, the coverage
+    job follows in the same consumer, so the page finds the figure current."""
+    from services import jobs, statistics
+    from services.matching import submit_sync_job
+    from web.db import sessionmaker_for
+    rt = app.extensions["matching"]
+    job = submit_sync_job(session, {("achievement", market["good"].id)}, rt.model_ident)
+    session.commit()
+    jobs.run_job(sessionmaker_for(app), job.id)
+    assert statistics.coverage_figure(session, rt).current
+    monkeypatch.setattr(rt, "find_matches", _refuse)
+    login(market["broker"])
+    assert read_csv(client.get("/statistics/coverage.csv"))[1][0] == "1"
+
+
+def test_a_stale_figure_is_shown_with_its_time_while_the_update_waits_in_the_queue(app, client, market, login,
+                                                                                    make_user, make_listing,
+                                                                                    session, monkeypatch):
+    login(market["broker"])
+    first = read_csv(client.get("/statistics/coverage.csv"))[1]  # JOBS_MODE=inline: computed at once
+    queue, handed = app.extensions["jobs"], []
+    monkeypatch.setattr(queue, "enqueue", lambda job_id: handed.append(job_id) or True)  # from here: a queue
+    monkeypatch.setattr(type(queue), "inline", property(lambda self: False))
+    monkeypatch.setattr(app.extensions["matching"], "find_matches", _refuse)
+    make_listing("demand", make_user("company"), reviewer=market["broker"], title="另一项需求")
+    page = client.get("/statistics/").get_data(as_text=True)
+    assert _says(page, "此后发布信息、索引或评分校准有变化", "changed since: an update is being computed")
+    assert read_csv(client.get("/statistics/coverage.csv"))[1] == first
+    assert [job.status for job in _coverage_jobs(session)] == ["done", "queued"]  # one update queued, not two
