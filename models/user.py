@@ -5,7 +5,7 @@ import enum
 from datetime import datetime
 from typing import Optional
 
-from sqlalchemy import Boolean, DateTime, ForeignKey, Integer, String
+from sqlalchemy import Boolean, DateTime, ForeignKey, Integer, String, false
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from .base import Base, utcnow
@@ -39,6 +39,9 @@ class Organisation(Base):
     credit_code: Mapped[Optional[str]] = mapped_column(String(18))
     region: Mapped[Optional[str]] = mapped_column(String(32))
     industry: Mapped[Optional[str]] = mapped_column(String(64))
+    # what a registration typed is a claim: a new organisation is unverified until staff confirm it (names may
+    # repeat; typing an existing name never joins that organisation)
+    verified: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
 
     users: Mapped[list["User"]] = relationship(back_populates="organisation")
@@ -68,6 +71,10 @@ class User(Base):
 
     organisation: Mapped[Optional[Organisation]] = relationship(back_populates="users")
 
+    # The token of the server-side session (models.credentials.UserSession) this instance was signed in or
+    # loaded with, set by services/accounts.py; a plain attribute, not a column.
+    session_key = None
+
     @property
     def is_authenticated(self) -> bool:
         return True
@@ -81,8 +88,9 @@ class User(Base):
         return False
 
     def get_id(self) -> str:
-        """Session id: user id plus session version, so bumping the version signs the user out."""
-        return f"{self.id}:{self.session_version}"
+        """Session id 'user:version:token': bumping the version signs the user out everywhere, removing the
+        token's UserSession row signs out that one browser (no token: a session that is never accepted)."""
+        return f"{self.id}:{self.session_version}:{self.session_key or ''}"
 
     def has_role(self, *roles: "Role | str") -> bool:
         """True if the user has any of the given roles."""

@@ -1,10 +1,11 @@
-"""The append-only audit log of security-relevant events: who, what, which object, from where, when (UTC)."""
+"""The append-only audit log of security-relevant events: who, what, which object, from where, when (stored in
+UTC; shown and filtered in the platform's time zone)."""
 from __future__ import annotations
 
 import hashlib
 from contextvars import ContextVar
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime, time, timedelta, timezone, tzinfo
 from typing import Any, Optional
 
 from sqlalchemy import event, select
@@ -16,10 +17,13 @@ from models import AuditEvent, User
 _current_ip: ContextVar[Optional[str]] = ContextVar("audit_ip", default=None)
 
 ACTIONS = ("auth.login", "auth.login_failed", "auth.logout", "auth.logout_everywhere", "auth.password_changed",
-           "auth.totp_enabled", "auth.totp_failed", "user.role_changed", "user.activated", "user.deactivated",
+           "auth.totp_enabled", "auth.totp_failed", "user.created", "user.role_changed", "user.activated",
+           "user.deactivated", "taxonomy.field_created", "taxonomy.field_changed",
            "listing.review", "intro.requested", "intro.accepted", "intro.declined", "intro.withdrawn",
            "contact.reveal", "backup.created", "backup.restored", "api.token_created", "api.token_revoked",
-           "report.run", "export.download", "job.retried")
+           "report.run", "export.download", "job.retried",
+           # forgotten password: asked for (known address or not), link used, link refused
+           "auth.password_reset_requested", "auth.password_reset", "auth.password_reset_failed")
 # Keys that must never reach an audit detail: secrets and contact values.
 SENSITIVE = ("password", "token", "secret", "totp", "code", "contact", "phone", "email", "csrf")
 
@@ -55,9 +59,20 @@ class AuditFilter:
 
     action: str = ""
     actor_id: Optional[int] = None
-    since: Optional[date] = None
+    since: Optional[date] = None  # days in `zone` (the platform's time zone), inclusive
     until: Optional[date] = None
     target: str = ""
+    zone: tzinfo = timezone.utc
+
+
+def to_utc(day: date, zone: tzinfo) -> datetime:
+    """The start of a day in a time zone, as the naive UTC time the database stores."""
+    return datetime.combine(day, time.min, tzinfo=zone).astimezone(timezone.utc).replace(tzinfo=None)
+
+
+def local_time(stored: datetime, zone: tzinfo) -> datetime:
+    """A stored (naive UTC) time in a time zone."""
+    return stored.replace(tzinfo=timezone.utc).astimezone(zone)
 
 
 def search(session: Session, f: AuditFilter, limit: int = 200, offset: int = 0) -> list[AuditEvent]:
@@ -70,9 +85,9 @@ def search(session: Session, f: AuditFilter, limit: int = 200, offset: int = 0) 
     if f.target:
         stmt = stmt.where(AuditEvent.target == f.target)
     if f.since:
-        stmt = stmt.where(AuditEvent.created_at >= datetime.combine(f.since, time.min))
+        stmt = stmt.where(AuditEvent.created_at >= to_utc(f.since, f.zone))
     if f.until:
-        stmt = stmt.where(AuditEvent.created_at < datetime.combine(f.until + timedelta(days=1), time.min))
+        stmt = stmt.where(AuditEvent.created_at < to_utc(f.until + timedelta(days=1), f.zone))
     return list(session.scalars(stmt.limit(limit).offset(offset)))
 
 

@@ -3,11 +3,17 @@
 Every export of lists, reports, schedules and statistics goes through here so that formula injection is
 escaped in one place (OWASP "CSV injection"): a text cell starting with = + - @, tab or carriage return
 is prefixed with an apostrophe. Numbers stay numbers. Callers decide what columns a reader may see.
+
+Text that a file format cannot hold (UNSTORABLE: control characters, lone surrogates, U+FFFE/U+FFFF) is
+refused on input (web/input_guard.py), but rows stored before that rule, or by other paths, may still hold
+some: every cell is cleaned here, so one such listing never breaks an export for everybody (openpyxl raises
+IllegalCharacterError on them, and a lone surrogate cannot even be encoded as UTF-8).
 """
 from __future__ import annotations
 
 import csv
 import io
+import re
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
@@ -19,6 +25,21 @@ from openpyxl.utils import get_column_letter
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 XLSX_MIME = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 CSV_MIME = "text/csv; charset=utf-8"
+# Characters no text may contain: C0 controls except tab, newline and carriage return; DEL and the C1
+# controls; lone surrogates (not Unicode scalar values: not encodable as UTF-8); the non-characters U+FFFE
+# and U+FFFF. XML 1.0 (inside .xlsx), PDF text and UTF-8 cannot hold them, and databases differ on them.
+UNSTORABLE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff\ufffe\uffff]")
+
+
+def unstorable_char(text: str) -> str | None:
+    """The first character of text that no text may contain (see UNSTORABLE), or None."""
+    found = UNSTORABLE.search(text)
+    return found.group() if found else None
+
+
+def clean_text(text: str) -> str:
+    """text without the characters no file format can hold (see UNSTORABLE)."""
+    return UNSTORABLE.sub("", text)
 
 
 def escape_cell(value: Any) -> Any:
@@ -29,7 +50,7 @@ def escape_cell(value: Any) -> Any:
         return "1" if value else "0"
     if isinstance(value, (int, float, Decimal, date, datetime)):
         return value
-    text = str(value)
+    text = clean_text(str(value))
     return "'" + text if text.startswith(FORMULA_PREFIXES) else text
 
 
@@ -90,5 +111,5 @@ def to_xlsx(tables: Table | Iterable[Table]) -> bytes:
 
 
 def _sheet_title(title: str) -> str:
-    cleaned = "".join("_" if c in '[]:*?/\\' else c for c in title).strip("'") or "Sheet1"
+    cleaned = "".join("_" if c in '[]:*?/\\' else c for c in clean_text(title)).strip("'") or "Sheet1"
     return cleaned[:31]

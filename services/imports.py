@@ -24,7 +24,7 @@ from models import (COOPERATION_MODES, MODE_ZH, STAGE_TRL, STAGE_ZH, STAGES, Fie
 
 from . import listings, taxonomy
 from .errors import NotFound, ServiceError
-from .exports import FORMULA_PREFIXES, Table
+from .exports import FORMULA_PREFIXES, Table, clean_text
 
 PHONE_RE = re.compile(r"^(\+?86[- ]?)?(1[3-9]\d{9}|0\d{2,3}-?\d{7,8}(-\d{1,6})?)$")  # as web/forms.py
 MODE_EN = {"transfer": "Technology transfer", "license": "Technology licensing", "joint": "Joint development",
@@ -164,7 +164,9 @@ def _looks_like_header(values: list[Any], mapping: dict[int, str], cols: list[Co
 
 
 def _text(value: Any) -> str:
-    """A cell as text the way the user typed it; an export's protective apostrophe is taken off."""
+    """A cell as text the way the user typed it; an export's protective apostrophe is taken off, and
+    characters no text may contain (control characters from other programs: services.exports.UNSTORABLE)
+    are dropped, as the web forms refuse them."""
     if value is None:
         return ""
     if isinstance(value, datetime):
@@ -173,7 +175,7 @@ def _text(value: Any) -> str:
         return value.isoformat()
     if isinstance(value, float):
         return "" if math.isnan(value) else (str(int(value)) if value.is_integer() else repr(value))
-    text = str(value).strip()
+    text = clean_text(str(value)).strip()
     if text.startswith("'") and text[1:2] and text[1:].startswith(FORMULA_PREFIXES):
         text = text[1:]
     return text
@@ -361,11 +363,20 @@ def _number(raw: str) -> Optional[float]:
     return value if math.isfinite(value) else None
 
 
+# the dates a listing may carry, as everywhere else (web/input_guard.py): date arithmetic near year 1 or
+# 9999 overflows
+FIRST_YEAR, LAST_YEAR = 1900, 2999
+
+
 def _date(raw: str) -> Optional[date]:
     text = _norm(raw).split(" ")[0]
     text = re.sub(r"[年月/.]", "-", text).rstrip("日")
+    if not re.fullmatch(r"[0-9]{4}-[0-9]{1,2}-[0-9]{1,2}", text):
+        return None
+    y, m, d = (int(p) for p in text.split("-"))
+    if not FIRST_YEAR <= y <= LAST_YEAR:
+        return None
     try:
-        y, m, d = (int(p) for p in text.split("-"))
         return date(y, m, d)
     except ValueError:
         return None
@@ -457,13 +468,40 @@ def get_batch(session: Session, batch_id: int, user: User) -> ImportBatch:
 
 
 def claim_for_import(session: Session, batch: ImportBatch) -> None:
-    """Move a ready batch to importing exactly once (a double click imports nothing twice)."""
+    """Move a ready batch to importing exactly once: one conditional UPDATE, so of several confirms (a double
+    click, a retry, two tabs) exactly one wins, whatever their timing; the others get "import.not_ready" and
+    must leave the batch alone (it is the winner's)."""
     claimed = session.execute(update(ImportBatch).where(ImportBatch.id == batch.id,
                                                         ImportBatch.status == "ready")
                               .values(status="importing")).rowcount
     if not claimed:
         raise ServiceError("import.not_ready")
     session.refresh(batch)
+
+
+def commit_job_key(batch_id: int) -> str:
+    """The job key of a batch's import: one queued or running import job per batch (services.jobs)."""
+    return f"import.commit:{batch_id}"
+
+
+def claim_for_job(session: Session, batch_id: int, job_id: int) -> Optional[ImportBatch]:
+    """The batch if the import job job_id may import it now: the batch is importing for this job, or was put
+    back to ready after this job's failed try (then it is claimed again, conditionally: a confirm may have
+    claimed it meanwhile). None when the batch was imported already (a job delivered twice imports nothing
+    twice). Anything else: "import.not_ready". Writes only in the second case (the caller commits)."""
+    batch = session.get(ImportBatch, batch_id, populate_existing=True)
+    if batch is not None and batch.status == "imported":
+        return None
+    if batch is None or batch.job_id != job_id or batch.status not in ("importing", "ready"):
+        raise ServiceError("import.not_ready")
+    if batch.status == "ready":
+        claimed = session.execute(update(ImportBatch).where(ImportBatch.id == batch_id, ImportBatch.job_id == job_id,
+                                                            ImportBatch.status == "ready")
+                                  .values(status="importing")).rowcount
+        if not claimed:
+            raise ServiceError("import.not_ready")
+        session.refresh(batch)
+    return batch
 
 
 def import_batch(session: Session, batch: ImportBatch, include_duplicates: bool,

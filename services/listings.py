@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 from typing import Any, Iterable, Optional, Union
 
 from sqlalchemy import Select, func, or_, select
@@ -291,8 +291,8 @@ def _filter(stmt: Select, model: type, kind: str, f: SearchFilters) -> Select:
     date_col = func.coalesce(model.published_at, model.created_at)
     if f.since:
         stmt = stmt.where(date_col >= datetime.combine(f.since, datetime.min.time()))
-    if f.until:
-        stmt = stmt.where(date_col < datetime.combine(f.until + timedelta(days=1), datetime.min.time()))
+    if f.until:  # the whole day (<= its last instant: the day after 9999-12-31 does not exist)
+        stmt = stmt.where(date_col <= datetime.combine(f.until, datetime.max.time()))
     return stmt
 
 

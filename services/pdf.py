@@ -2,6 +2,7 @@
 
 The font is Debian's fonts-noto-cjk, installed by `make setup` (target `fonts`); PDF_FONT points
 elsewhere when a deployment has another CJK TrueType/OpenType font. Only the glyphs used are embedded.
+Every text is cleaned of what no document can hold (services.exports.UNSTORABLE) before it is written.
 """
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from fpdf import FPDF
 from fpdf.fonts import FontFace
 
 from .errors import ServiceError
-from .exports import Table
+from .exports import Table, clean_text
 
 FONT_CANDIDATES = (
     ("/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc", 2),  # index 2: Simplified Chinese
@@ -41,6 +42,7 @@ class Document:
     def __init__(self, title: str, *, font: Optional[str] = None, landscape: bool = False) -> None:
         path, index = find_font(font)
         self.pdf = FPDF(orientation="L" if landscape else "P", format="A4")
+        title = _text(title)
         self.pdf.set_title(title)
         self.pdf.set_creator("TechMatch")
         self.pdf.add_font("cjk", fname=path, collection_font_number=index)
@@ -52,14 +54,14 @@ class Document:
     def heading(self, text: str, size: int = 13) -> "Document":
         """A bold line of text."""
         self.pdf.set_font("cjk", "B", size)
-        self.pdf.multi_cell(0, size * 0.6, text, new_x="LMARGIN", new_y="NEXT")
+        self.pdf.multi_cell(0, size * 0.6, _text(text), new_x="LMARGIN", new_y="NEXT")
         self.pdf.ln(2)
         return self
 
     def paragraph(self, text: str, size: int = 10) -> "Document":
         """Wrapped body text."""
         self.pdf.set_font("cjk", "", size)
-        self.pdf.multi_cell(0, size * 0.55, text or "", new_x="LMARGIN", new_y="NEXT")
+        self.pdf.multi_cell(0, size * 0.55, _text(text), new_x="LMARGIN", new_y="NEXT")
         self.pdf.ln(1)
         return self
 
@@ -67,8 +69,7 @@ class Document:
         """Label: value lines."""
         self.pdf.set_font("cjk", "", size)
         for label, value in pairs:
-            self.pdf.multi_cell(0, size * 0.55, f"{label}：{'' if value is None else value}",
-                                new_x="LMARGIN", new_y="NEXT")
+            self.pdf.multi_cell(0, size * 0.55, f"{_text(label)}：{_text(value)}", new_x="LMARGIN", new_y="NEXT")
         self.pdf.ln(1)
         return self
 
@@ -77,12 +78,17 @@ class Document:
         self.pdf.set_font("cjk", "", size)
         with self.pdf.table(col_widths=widths, headings_style=FontFace(emphasis="BOLD"),
                             line_height=size * 0.55, repeat_headings=1) as pdf_table:
-            pdf_table.row([str(h) for h in table.headers])
+            pdf_table.row([_text(h) for h in table.headers])
             for row in table.rows:
-                pdf_table.row(["" if v is None else str(v) for v in row])
+                pdf_table.row([_text(v) for v in row])
         self.pdf.ln(2)
         return self
 
     def output(self) -> bytes:
         """The finished PDF."""
         return bytes(self.pdf.output())
+
+
+def _text(value: Any) -> str:
+    """A value as text a PDF can hold (None: empty)."""
+    return "" if value is None else clean_text(str(value))

@@ -1,5 +1,6 @@
 """The demo data set: taxonomy, regions, organisations, one account per role, demands and achievements,
-an upcoming roadshow with presenters and invited companies, and an open 揭榜挂帅 challenge."""
+an upcoming roadshow with presenters and invited companies (the demo university presents, the demo company is
+invited), and an open 揭榜挂帅 challenge."""
 from __future__ import annotations
 
 import json
@@ -23,6 +24,10 @@ MODE_CODE = {zh: code for code, zh in MODE_ZH.items()}
 STAGE_CODE = {zh: code for code, zh in STAGE_ZH.items()}
 PATENT_KIND = {"发明专利": "invention", "实用新型": "utility", "软件著作权": "software"}
 PATENT_STATUS = {"已授权": "granted", "实审中": "examining", "已受理": "filed"}
+# The README's demo company and university meet at the demo roadshow, so a newcomer sees both sides with the
+# printed logins: the university presents the achievement that answers the company's demand (a grade-2 pair in
+# demo_data/gold_pairs.json) and the company is invited for that demand.
+DEMO_PAIR = ("d001", "a001")
 
 
 @dataclass
@@ -128,16 +133,19 @@ def load_demo(session: Session, password: str = DEMO_PASSWORD) -> SeedResult:
     broker = accounts.get_user_by_email(session, DEMO_LOGINS["broker"])
     regions = {row["key"]: row.get("region") for row in _load("organisations")["universities"]}
     n_d = n_a = 0
+    by_key: dict[str, Any] = {}
     for n, row in enumerate(_load("demands")):
         owner = users[row["org"]]
-        _lifecycle(session, listings.create_listing(session, "demand", owner, demand_data(row)), owner, broker, n)
+        item = by_key[row["key"]] = listings.create_listing(session, "demand", owner, demand_data(row))
+        _lifecycle(session, item, owner, broker, n)
         n_d += 1
     for n, row in enumerate(_load("achievements")):
         owner = users[row["org"]]
         item = listings.create_listing(session, "achievement", owner, achievement_data(row, regions.get(row["org"])))
+        by_key[row["key"]] = item
         _lifecycle(session, item, owner, broker, n)
         n_a += 1
-    _roadshow_and_challenge(session, broker)
+    _roadshow_and_challenge(session, broker, (by_key.get(DEMO_PAIR[0]), by_key.get(DEMO_PAIR[1])))
     return SeedResult(n_d, n_a, n_users)
 
 
@@ -147,18 +155,24 @@ def _published(session: Session, model: type, top_code: str) -> list[Any]:
                                 .order_by(model.id)))
 
 
-def _roadshow_and_challenge(session: Session, broker: User) -> None:
+def _roadshow_and_challenge(session: Session, broker: User, demo_pair: tuple[Any, Any] = (None, None)) -> None:
     """A new-energy roadshow in two weeks (presenters chosen, companies with matching demands invited,
-    registrations and the schedule left to the users) and a challenge open for 30 days."""
+    registrations and the schedule left to the users) and a challenge open for 30 days. The demo pair's
+    achievement presents too and its demand's company is invited (DEMO_PAIR), when both are published."""
     session.flush()
     show = roadshows.create_roadshow(session, broker, {
-        "title": "新能源与储能技术专场路演", "theme": "动力电池、光伏与储能材料的产业化成果",
+        "title": "新能源与储能技术专场路演", "theme": "动力电池、光伏与储能材料的产业化成果，另设先进金属材料对接专场",
         "field_code": "new_energy", "held_on": date.today() + timedelta(days=14), "start_time": "09:00",
-        "venue": "西安科技大市场路演厅", "online_link": "", "presentation_slots": 4, "meeting_slots": 6,
+        "venue": "西安科技大市场路演厅", "online_link": "", "presentation_slots": 5, "meeting_slots": 6,
         "tables": 4, "slot_minutes": 20, "presenter_cap": 5, "company_cap": 3, "seats": 20})
     for achievement in _published(session, Achievement, "new_energy")[:4]:
         roadshows.add_presenter(session, show, achievement.id)
+    demand, achievement = demo_pair
     invited: set[int] = set()
+    if demand is not None and achievement is not None and demand.status == achievement.status == "published":
+        roadshows.add_presenter(session, show, achievement.id)
+        roadshows.invite(session, show, demand.owner_id, demand_id=demand.id)
+        invited.add(demand.owner_id)
     for demand in _published(session, Demand, "new_energy"):
         if demand.owner_id not in invited and len(invited) < 8:
             roadshows.invite(session, show, demand.owner_id, demand_id=demand.id)

@@ -6,8 +6,9 @@ from typing import Optional
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
-from models import Field, Region
+from models import Field, Region, User
 
+from . import audit
 from .errors import NotFound, ServiceError
 
 
@@ -55,8 +56,8 @@ def get_field(session: Session, field_id: int) -> Field:
 
 
 def save_field(session: Session, *, code: str, name_zh: str, name_en: str, parent_code: Optional[str],
-               field: Optional[Field] = None, active: bool = True) -> Field:
-    """Create or edit a field; a code stays unique and a sub-field's code starts with its parent's."""
+               field: Optional[Field] = None, active: bool = True, actor: Optional[User] = None) -> Field:
+    """Create or edit a field (audited); a code stays unique and a sub-field's code starts with its parent's."""
     code = code.strip().lower()
     parent = None
     if parent_code:
@@ -68,13 +69,29 @@ def save_field(session: Session, *, code: str, name_zh: str, name_en: str, paren
     clash = session.scalar(select(Field).where(Field.code == code))
     if clash is not None and clash is not field:
         raise ServiceError("field.code_taken")
+    created = field is None
     if field is None:
         field = Field(position=_next_position(session, parent))
         session.add(field)
+    before = {} if created else _audited(field)
+    old_code = field.code
     field.code, field.name_zh, field.name_en, field.parent, field.active = code, name_zh.strip(), \
         name_en.strip(), parent, active
     session.flush()
+    after = _audited(field)
+    changes = {k: [before.get(k), v] for k, v in after.items() if before.get(k) != v}
+    if not created and old_code != code:
+        changes["renamed_from"] = old_code
+    if created or changes:
+        audit.record(session, "taxonomy.field_created" if created else "taxonomy.field_changed", actor=actor,
+                     target=f"field:{code}"[:80], detail=after if created else changes)
     return field
+
+
+def _audited(field: Field) -> dict[str, object]:
+    """What the audit log keeps of a field's state (its code is the event's target)."""
+    return {"name_zh": field.name_zh, "name_en": field.name_en,
+            "parent": field.parent.code if field.parent is not None else None, "active": bool(field.active)}
 
 
 def _next_position(session: Session, parent: Optional[Field]) -> int:

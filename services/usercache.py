@@ -16,6 +16,11 @@ keyed by a per-user **generation**:
   processes may use the old one for at most SNAPSHOT_TTL seconds;
 - write requests (POST and the rest) always read the row.
 
+A snapshot belongs to one server-side session (the key names the session's token hash, models.credentials
+.UserSession): it is stored only after the database confirmed that session, and signing out (the session's row
+is deleted) bumps the user's generation like any other change, so a cached snapshot never revives an ended
+session. A session without a snapshot is always looked up in the database.
+
 Secrets (password hash, TOTP), the e-mail address and timestamps are never stored: they are loaded from the
 database on first access, like any attribute the snapshot lacks. Without a shared store every request reads the
 row, as before.
@@ -30,9 +35,9 @@ from sqlalchemy.orm import Session, make_transient_to_detached, sessionmaker
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlalchemy.orm.util import identity_key
 
-from models import User
+from models import User, UserSession
 
-from .accounts import load_session_user
+from .accounts import load_session_user, parse_session_id, session_digest
 from .cache import versioned_get, versioned_set
 from .commits import CommitWatcher
 
@@ -50,8 +55,7 @@ class UserSnapshots:
         self.owed: set[int] = set()
         self._lock = threading.Lock()
         self._warned = False
-        self.watcher = CommitWatcher(
-            "signed_in_users", lambda obj: (obj.id,) if isinstance(obj, User) and obj.id else (), self.bump)
+        self.watcher = CommitWatcher("signed_in_users", _users_touched, self.bump)
 
     @staticmethod
     def generation_key(user_id: int) -> str:
@@ -84,17 +88,17 @@ class UserSnapshots:
         return not lost
 
     def load(self, session: Session, session_id: str) -> Optional[User]:
-        """The user for a Flask-Login id 'user:version', or None if the session was ended (as
+        """The user for a Flask-Login id 'user:version:token', or None if the session was ended (as
         accounts.load_session_user)."""
-        try:
-            user_id, version = (int(part) for part in session_id.split(":", 1))
-        except ValueError:
+        parsed = parse_session_id(session_id)
+        if parsed is None:
             return None
+        user_id, version, token = parsed
         if self.owed:
             self.bump(set())
         if not self.shared or self.owed:
             return load_session_user(session, session_id)
-        key = f"techmatch:user:v2:{user_id}"
+        key = f"techmatch:user:v2:{user_id}:{session_digest(token)[:32]}"  # this session's snapshot
         gen, snap = versioned_get(self.cache, self.generation_key(user_id), key)  # one round trip
         if gen is None:
             return load_session_user(session, session_id)
@@ -105,7 +109,18 @@ class UserSnapshots:
             return user
         if snap["session_version"] != version or not snap["active"]:
             return None
-        return _attach(session, user_id, snap)
+        user = _attach(session, user_id, snap)
+        user.session_key = token
+        return user
+
+
+def _users_touched(obj: object) -> tuple:
+    """The user whose snapshots a flushed object makes stale: a changed user, a session started or ended."""
+    if isinstance(obj, User) and obj.id:
+        return (obj.id,)
+    if isinstance(obj, UserSession) and obj.user_id:
+        return (obj.user_id,)
+    return ()
 
 
 def _attach(session: Session, user_id: int, snap: dict) -> User:

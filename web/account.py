@@ -4,8 +4,7 @@ from __future__ import annotations
 from flask import Blueprint, abort, flash, redirect, render_template, session, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from flask_login import current_user, login_user, logout_user
-from flask_wtf import FlaskForm
+from flask_login import current_user, logout_user
 from wtforms import StringField
 from wtforms.validators import DataRequired, Length
 
@@ -13,9 +12,10 @@ from services import accounts, second_factor, tokens
 from services.errors import NotFound, ServiceError
 
 from . import policy
+from .auth import new_session, sign_in
 from .db import db
 from .errors import message_for
-from .forms import ActionForm, PasswordChangeForm, TotpForm
+from .forms import ActionForm, FlaskForm, PasswordChangeForm, TotpForm
 
 bp = Blueprint("account", __name__, url_prefix="/account")
 policy.allow("account.security", "GET", policy.SIGNED_IN, relation="self")
@@ -36,13 +36,13 @@ def password():
         try:
             user = accounts.change_password(db(), current_user._get_current_object(), form.current.data,
                                            form.password.data)
+            new_session(user)  # every session ended; this browser gets a new one, the others are out
             db().commit()
         except ServiceError as err:
             db().rollback()
             (form.current if err.code == "account.password_wrong" else form.password).errors.append(message_for(err))
         else:
-            session.clear()
-            login_user(user)  # this browser stays signed in with the new session version; others are out
+            sign_in(user)
             flash(_("Password changed. Every other session has been signed out."), "success")
             return redirect(url_for("account.security"))
     return render_template("account/security.html", form=form, action_form=ActionForm()), 422

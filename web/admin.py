@@ -1,8 +1,11 @@
 """Administration: users and roles, deactivation, the field taxonomy."""
 from __future__ import annotations
 
-from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from zoneinfo import ZoneInfo
+
+from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 
 from services import accounts, audit, taxonomy
@@ -22,14 +25,31 @@ for _endpoint, _methods in (("admin.users", "GET"), ("admin.create_user", "POST"
     policy.allow(_endpoint, _methods, {policy.ADMIN}, relation="staff")
 
 
+ROLES = ("company", "university", "broker", "admin")
+ACTIVE_FILTERS = {"yes": True, "no": False}
+
+
 @bp.route("/users")
 @roles_required("admin")
 def users():
-    role = request.args.get("role", "")
-    rows = accounts.list_users(db(), role=role if role in ("company", "university", "broker", "admin") else None,
-                               q=request.args.get("q", "")[:100])
-    return render_template("admin/users.html", rows=rows, role_form=UserAdminForm(), action_form=ActionForm(),
-                           create_form=CreateUserForm(), role=role)
+    return _users_page(CreateUserForm())
+
+
+def _users_page(create_form: CreateUserForm, status: int = 200):
+    """One page of the user list, filtered by role, active state and a text in e-mail or name."""
+    args = request.args
+    role = args.get("role", "") if args.get("role", "") in ROLES else ""
+    active = args.get("active", "") if args.get("active", "") in ACTIVE_FILTERS else ""
+    q = args.get("q", "")[:100]
+    rows = accounts.list_users(db(), role=role or None, q=q)
+    if active:  # accounts.list_users has no active filter; the list is an admin's, a few hundred rows at most
+        rows = [u for u in rows if bool(u.active) is ACTIVE_FILTERS[active]]
+    size = current_app.config["PAGE_SIZE"]
+    pages = max((len(rows) + size - 1) // size, 1)
+    number = min(max(args.get("page", 1, type=int) or 1, 1), pages)
+    return render_template("admin/users.html", rows=rows[(number - 1) * size:number * size], total=len(rows),
+                           page=number, page_size=size, role_form=UserAdminForm(), action_form=ActionForm(),
+                           create_form=create_form, role=role, active=active, q=q), status
 
 
 @bp.route("/users/new", methods=["POST"])
@@ -38,16 +58,18 @@ def create_user():
     form = CreateUserForm()
     if form.validate_on_submit():
         try:
-            accounts.create_user(db(), email=form.email.data, password=form.password.data,
-                                 display_name=form.display_name.data, role=form.role.data)
+            user = accounts.create_user(db(), email=form.email.data, password=form.password.data,
+                                        display_name=form.display_name.data, role=form.role.data)
+            # recorded here: services/accounts.create_user also serves self-registration, which is not privileged
+            audit.record(db(), "user.created", actor=current_user, target=f"user:{user.id}",
+                         detail={"role": user.role})
             db().commit()
             flash(_("Account created."), "success")
             return redirect(url_for("admin.users"))
         except ServiceError as err:
             db().rollback()
             form.email.errors.append(message_for(err))
-    return render_template("admin/users.html", rows=accounts.list_users(db()), role_form=UserAdminForm(),
-                           action_form=ActionForm(), create_form=form, role=""), 422
+    return _users_page(form, 422)
 
 
 @bp.route("/users/<int:user_id>/role", methods=["POST"])
@@ -106,7 +128,8 @@ def edit_field(field_id: int | None = None):
     if form.validate_on_submit():
         try:
             taxonomy.save_field(db(), code=form.code.data, name_zh=form.name_zh.data, name_en=form.name_en.data,
-                                parent_code=form.parent_code.data or None, field=field, active=form.active.data)
+                                parent_code=form.parent_code.data or None, field=field, active=form.active.data,
+                                actor=current_user)
             db().commit()
             flash(_("Field saved."), "success")
             return redirect(url_for("admin.fields"))
@@ -123,19 +146,42 @@ policy.allow("admin.audit_log", "GET", {policy.ADMIN}, relation="staff", note="b
 @roles_required("admin")
 def audit_log():
     form = AuditFilterForm(request.args)
-    form.action.choices = [("", _("All actions"))] + [(a, a) for a in audit.ACTIONS]
+    form.action.choices = [("", _("All actions"))] + [(a, str(AUDIT_LABELS.get(a, a))) for a in audit.ACTIONS]
     problems = [] if form.validate() else [e for errs in form.errors.values() for e in errs]
+    zone_name = current_app.config["PLATFORM_TIMEZONE"]
+    zone = ZoneInfo(zone_name)
     f = audit.AuditFilter(action=form.action.data if form.action.data in audit.ACTIONS else "",
                           since=form.since.data if not form.since.errors else None,
                           until=form.until.data if not form.until.errors else None,
-                          actor_id=_actor_id(form.actor.data or ""))
+                          actor_id=_actor_id(form.actor.data or ""), zone=zone)
     number = max(request.args.get("page", 1, type=int) or 1, 1)
     rows = audit.search(db(), f, limit=AUDIT_PAGE + 1, offset=(number - 1) * AUDIT_PAGE)
     return render_template("admin/audit.html", form=form, rows=rows[:AUDIT_PAGE], problems=problems,
-                           page=number, more=len(rows) > AUDIT_PAGE, unknown_actor=f.actor_id == -1)
+                           page=number, more=len(rows) > AUDIT_PAGE, unknown_actor=f.actor_id == -1,
+                           labels=AUDIT_LABELS, zone_name=zone_name,
+                           local_time=lambda stored: audit.local_time(stored, zone))
 
 
 AUDIT_PAGE = 100
+# every audit action in words (tests/web/test_audit_web.py checks that each of audit.ACTIONS has one)
+AUDIT_LABELS = {
+    "auth.login": _l("Signed in"), "auth.login_failed": _l("Sign-in failed"), "auth.logout": _l("Signed out"),
+    "auth.logout_everywhere": _l("Signed out everywhere"), "auth.password_changed": _l("Password changed"),
+    "auth.totp_enabled": _l("Two-step sign-in turned on"), "auth.totp_failed": _l("Two-step code refused"),
+    "user.created": _l("Account created by an administrator"), "user.role_changed": _l("Role changed"),
+    "user.activated": _l("Account activated"), "user.deactivated": _l("Account deactivated"),
+    "taxonomy.field_created": _l("Field added to the taxonomy"),
+    "taxonomy.field_changed": _l("Taxonomy field changed"), "listing.review": _l("Listing reviewed"),
+    "intro.requested": _l("Introduction requested"), "intro.accepted": _l("Introduction accepted"),
+    "intro.declined": _l("Introduction declined"), "intro.withdrawn": _l("Introduction withdrawn"),
+    "contact.reveal": _l("Contact details shown"), "backup.created": _l("Backup made"),
+    "backup.restored": _l("Backup restored"), "api.token_created": _l("API token created"),
+    "api.token_revoked": _l("API token revoked"), "report.run": _l("Match report run"),
+    "export.download": _l("List downloaded"), "job.retried": _l("Background job retried"),
+    "auth.password_reset_requested": _l("New password asked for"),
+    "auth.password_reset": _l("Password reset with an e-mailed link"),
+    "auth.password_reset_failed": _l("Password reset link refused"),
+}
 
 
 def _actor_id(text: str) -> int | None:

@@ -1,21 +1,28 @@
-"""Sign-in, sign-out, registration and the language switch."""
+"""Sign-in, sign-out, registration, the forgotten-password link and the language switch."""
 from __future__ import annotations
 
+import math
 import time
+import weakref
+from typing import Any
 from urllib.parse import urlsplit
 
-from flask import Blueprint, Flask, current_app, flash, redirect, render_template, request, session, url_for
+from flask import (Blueprint, Flask, current_app, flash, make_response, redirect, render_template, request, session,
+                   url_for)
+from flask_babel import force_locale
 from flask_babel import gettext as _
 from flask_login import LoginManager, current_user, login_required, login_user, logout_user
+from sqlalchemy.orm import Session
 
-from services import accounts, audit, second_factor, taxonomy, usercache
+from models import User, utcnow
+from services import accounts, jobs, mail, second_factor, taxonomy, usercache
 from services.cache import cache_for
 from services.errors import ServiceError
 
 from . import policy, security
 from .db import READ_METHODS, db, sessionmaker_for
 from .errors import message_for
-from .forms import LoginForm, RegisterForm, TotpForm
+from .forms import ForgotPasswordForm, LoginForm, RegisterForm, ResetPasswordForm, TotpForm
 from .i18n import locale_code
 
 bp = Blueprint("auth", __name__)
@@ -25,7 +32,13 @@ policy.allow("auth.register", ("GET", "POST"), policy.ALL_ROLES, note="companies
 policy.allow("auth.set_language", "POST", policy.ALL_ROLES)
 policy.allow("auth.totp", ("GET", "POST"), policy.ALL_ROLES,
              note="second step of sign-in; only with a password-verified pending session; throttled")
+policy.allow("auth.forgot_password", ("GET", "POST"), policy.ALL_ROLES,
+             note="answers the same whether the e-mail is known or not; throttled per address and per e-mail")
+policy.allow("auth.reset_password", ("GET", "POST"), policy.ALL_ROLES,
+             note="only with an open single-use e-mailed link; ends every session of the account; throttled")
 login_manager = LoginManager()
+# the app behind each engine, so password-reset mail jobs (run by a queue consumer) find templates and mailer
+_APPS: "weakref.WeakKeyDictionary[Any, Flask]" = weakref.WeakKeyDictionary()
 
 
 def init_app(app: Flask) -> None:
@@ -38,6 +51,7 @@ def init_app(app: Flask) -> None:
     app.extensions["signed_in_users"] = users = usercache.UserSnapshots(cache_for(app.config))
     users.install(sessionmaker_for(app))
     login_manager.user_loader(_load_user)
+    _APPS[app.extensions["db_engine"]] = app
 
 
 def _load_user(session_id: str):
@@ -68,21 +82,34 @@ def login():
         if not security.throttle().allowed("login_account", account):
             security.throttle().refuse("login_account", account)
         user = accounts.authenticate(db(), form.email.data, form.password.data)
+        if user is not None and not user.totp_secret:
+            new_session(user)
         db().commit()  # the audit record of a failed attempt is kept too
         if user is None:
             security.throttle().hit("login_account", account)
             form.password.errors.append(_("E-mail or password is wrong, or the account is deactivated."))
-        else:
+        elif user.totp_secret:  # the password was right; the second factor comes next
             session.clear()  # a new session: nothing from before sign-in is carried over
-            if user.totp_secret:  # the password was right; the second factor comes next
-                session["totp_user"], session["totp_since"] = user.id, time.time()
-                return redirect(url_for("auth.totp", next=safe_next(request.args.get("next"))))
+            session["totp_user"], session["totp_since"] = user.id, time.time()
+            return redirect(url_for("auth.totp", next=safe_next(request.args.get("next"))))
+        else:
             return _signed_in(user)
     return render_template("auth/login.html", form=form)
 
 
-def _signed_in(user):
+def new_session(user: User) -> None:
+    """A server-side session for this browser (flushed; the view commits, then calls sign_in)."""
+    accounts.start_session(db(), user, max_age_hours=current_app.config["SESSION_MAX_HOURS"])
+
+
+def sign_in(user: User) -> None:
+    """Put the committed session into a fresh cookie session: nothing from before sign-in is carried over."""
+    session.clear()
     login_user(user)
+
+
+def _signed_in(user: User):
+    sign_in(user)
     flash(_("Welcome, %(name)s.", name=user.display_name), "success")
     return redirect(safe_next(request.args.get("next")) or url_for("public.dashboard"))
 
@@ -104,9 +131,10 @@ def totp():
         if not security.throttle().allowed("login_account", account):
             security.throttle().refuse("login_account", account)
         ok = second_factor.verify(db(), user, form.code.data) and user.active
+        if ok:
+            new_session(user)
         db().commit()
         if ok:
-            session.clear()
             return _signed_in(user)
         security.throttle().hit("login_account", account)
         form.code.errors.append(_("This code is wrong or was already used. Enter the current code."))
@@ -116,7 +144,8 @@ def totp():
 @bp.route("/logout", methods=["POST"])
 @login_required
 def logout():
-    audit.record(db(), "auth.logout", actor=current_user, target=f"user:{current_user.id}")
+    # this browser's server-side session is removed: a copy of its cookie is refused from now on
+    accounts.end_session(db(), current_user._get_current_object())
     db().commit()
     logout_user()
     session.clear()
@@ -133,21 +162,120 @@ def register():
     if form.validate_on_submit():
         security.throttle().hit("register_account", accounts.normalise_email(form.email.data))
         try:
+            # always a new, unverified organisation: typing an existing one's name does not join it
             user = accounts.register(db(), email=form.email.data, password=form.password.data,
                                      display_name=form.display_name.data, role=form.role.data,
                                      org_name=form.org_name.data, region=form.region.data,
                                      industry=form.industry.data or None, credit_code=form.credit_code.data)
+            new_session(user)
             db().commit()
         except ServiceError as err:
             db().rollback()
             target = form.email if err.code == "account.email_taken" else form.password
             target.errors.append(message_for(err))
         else:
-            session.clear()
-            login_user(user)
+            sign_in(user)
             flash(_("Your account is ready."), "success")
             return redirect(url_for("public.dashboard"))
     return render_template("auth/register.html", form=form)
+
+
+# ---------------------------------------------------------------- forgotten password (docs/security.md)
+
+RESET_MAIL_JOB = "mail.password_reset"
+
+
+@bp.route("/password/forgot", methods=["GET", "POST"])
+def forgot_password():
+    form = ForgotPasswordForm()
+    if request.method == "POST":
+        security.throttle().hit("reset_address", security.client_ip() or "-")
+    if form.validate_on_submit():
+        # counted per typed address, known or not, so the limit says nothing about which accounts exist
+        security.throttle().hit("reset_account", accounts.normalise_email(form.email.data))
+        ttl = current_app.config["PASSWORD_RESET_TTL_MINUTES"]
+        reset = accounts.request_password_reset(db(), form.email.data, ttl_minutes=ttl)
+        # the link is made and mailed by a job after this commit: the answer takes as long for an unknown address
+        job = jobs.submit_job(db(), RESET_MAIL_JOB, None, {"reset_id": reset.id}) if reset is not None else None
+        db().commit()
+        if job is not None:
+            current_app.extensions["jobs"].enqueue(job.id)
+        flash(_("If an account uses this e-mail address, a link to choose a new password is on its way. It works "
+                "once, within %(n)s minutes. Nothing arrived? Check the spam folder.", n=_minutes(ttl)), "info")
+        return redirect(url_for("auth.forgot_password"))
+    return render_template("auth/forgot_password.html", form=form), 422 if form.errors else 200
+
+
+@bp.route("/password/reset/<token>", methods=["GET", "POST"])
+def reset_password(token: str):
+    if request.method == "POST":
+        security.throttle().hit("reset_address", security.client_ip() or "-")
+    reset = accounts.find_password_reset(db(), token)
+    if reset is None:
+        return _link_refused(token)
+    form = ResetPasswordForm()
+    if form.validate_on_submit():
+        try:
+            accounts.reset_password(db(), reset, form.password.data)
+            db().commit()
+        except ServiceError as err:
+            db().rollback()
+            if err.code == "account.reset_used":
+                return _link_refused(token)
+            form.password.errors.append(message_for(err))
+        else:
+            logout_user()  # every session of the account has ended; this browser signs in afresh
+            session.clear()
+            flash(_("Your password was changed and every session of your account was signed out. Sign in with "
+                    "the new password."), "success")
+            return redirect(url_for("auth.login"))
+    resp = make_response(render_template("auth/reset_password.html", form=form), 422 if form.errors else 200)
+    # the link's token is in this page's address: not kept by caches, not sent on as a Referer
+    resp.headers["Cache-Control"] = "no-store"
+    resp.headers["Referrer-Policy"] = "no-referrer"
+    return resp
+
+
+def _link_refused(token: str):
+    """The same answer whatever is wrong with the link; a refused POST is audited."""
+    if request.method == "POST":
+        accounts.refuse_reset_link(db(), token)
+        db().commit()
+    flash(_("This link is not valid: it was already used, has expired or was copied incompletely. Ask for a "
+            "new one."), "warning")
+    return redirect(url_for("auth.forgot_password"))
+
+
+def _minutes(ttl: float) -> int:
+    return max(1, math.ceil(ttl))
+
+
+@jobs.handler(RESET_MAIL_JOB)
+def _reset_mail_job(session: Session, job: Any, progress: jobs.Progress) -> dict:
+    """Make the link of a password reset and mail it; an unreachable mail server raises, so the queue retries
+    (each try makes a new link; only the last one mailed works)."""
+    return {"sent": send_reset_mail(_APPS[session.get_bind()], session, int(job.params["reset_id"]))}
+
+
+def send_reset_mail(app: Flask, session: Session, reset_id: int) -> int:
+    """Mail the link of an open reset in the user's language (1), or nothing when it is no longer open (0)."""
+    issued = accounts.issue_reset_token(session, reset_id)
+    if issued is None:
+        return 0
+    reset, token = issued
+    session.commit()  # the link's hash is stored before the link leaves
+    user, base = reset.user, app.config["PUBLIC_BASE_URL"].rstrip("/")
+    left = (reset.expires_at - utcnow()).total_seconds() / 60
+    with app.test_request_context("/", base_url=base), force_locale(_locale(app, user)):
+        subject = _("[TechMatch] Choose a new password")
+        body = render_template("mail/password_reset.txt", user=user, minutes=_minutes(left),
+                               link=base + url_for("auth.reset_password", token=token))
+    app.extensions["mailer"].send(mail.compose(app.config["MAIL_FROM"], user.email, subject, body))
+    return 1
+
+
+def _locale(app: Flask, user: User) -> str:
+    return user.locale if user.locale in app.config["LANGUAGES"] else app.config["BABEL_DEFAULT_LOCALE"]
 
 
 def _fill_choices(form: RegisterForm) -> None:

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import sys
 import time
+from typing import Any
 
 import click
 from flask import Flask, current_app
@@ -12,6 +13,7 @@ from matchmaking.encoders import ModelNotReady
 from matchmaking.vectorstore import IndexCorruptError, IndexMismatchError
 from services import accounts, search_index, seed
 from services.errors import ServiceError
+from services.exports import unstorable_char
 
 from .db import sessionmaker_for
 from .errors import message_for
@@ -26,6 +28,24 @@ def init_app(app: Flask) -> None:
     """Register the CLI groups."""
     for group in (db_cli, seed_cli, users_cli, index_cli):
         app.cli.add_command(group)
+
+
+def text_option(limit: int):
+    """A click callback for a text option: at most limit characters, none that no text may contain (control
+    characters; lone surrogates, which is what bytes that are not UTF-8 in argv become), as the web forms."""
+
+    def check(_ctx: click.Context, _param: click.Parameter, value: Any) -> Any:
+        if value is None:
+            return value
+        bad = unstorable_char(value)
+        if bad is not None:
+            raise click.BadParameter(f"contains the control character U+{ord(bad):04X}, which no text may contain "
+                                     f"(is the terminal's encoding UTF-8?) / 含有不允许的控制字符 U+{ord(bad):04X}")
+        if len(value) > limit:
+            raise click.BadParameter(f"at most {limit} characters / 最多 {limit} 个字符")
+        return value
+
+    return check
 
 
 def _session():
@@ -53,7 +73,8 @@ def db_current() -> None:
 
 @seed_cli.command("demo", help="Load the demo data set (only into an empty database unless --force).")
 @click.option("--force", is_flag=True, help="Load even if listings exist (adds to them).")
-@click.option("--password", default=seed.DEMO_PASSWORD, show_default=True, help="Password of the demo accounts.")
+@click.option("--password", default=seed.DEMO_PASSWORD, show_default=True, help="Password of the demo accounts.",
+              callback=text_option(200))
 def seed_demo(force: bool, password: str) -> None:
     with _session() as s:
         if seed.has_listings(s) and not force:
@@ -89,10 +110,10 @@ def _print_logins(password: str) -> None:
 
 
 @users_cli.command("create", help="Create an account (brokers and admins are created this way).")
-@click.option("--email", required=True)
-@click.option("--name", "display_name", required=True)
+@click.option("--email", required=True, callback=text_option(254))
+@click.option("--name", "display_name", required=True, callback=text_option(100))
 @click.option("--role", type=click.Choice(["company", "university", "broker", "admin"]), required=True)
-@click.option("--password", prompt=True, hide_input=True, confirmation_prompt=True)
+@click.option("--password", prompt=True, hide_input=True, confirmation_prompt=True, callback=text_option(200))
 def users_create(email: str, display_name: str, role: str, password: str) -> None:
     with _session() as s:
         try:

@@ -8,12 +8,13 @@ from __future__ import annotations
 import logging
 import random
 import time
-from typing import Any
+from typing import Any, Optional
 
 from flask import Flask, current_app, g, request
 from sqlalchemy import create_engine, event
 from sqlalchemy.engine import Connection, Engine
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.exc import TimeoutError as SATimeoutError
 from sqlalchemy.orm import Session, sessionmaker
 
 log = logging.getLogger(__name__)
@@ -22,23 +23,56 @@ READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 RETRYABLE_SQLSTATES = frozenset({"40001", "40P01"})
 
 
-def make_engine(url: str, busy_timeout: float = 15.0, *, immediate: bool = False) -> Engine:
+def make_engine(url: str, busy_timeout: float = 15.0, *, immediate: bool = False,
+                pool: Optional[dict[str, Any]] = None) -> Engine:
     """Engine for the URL; SQLite gets WAL, foreign keys and a busy timeout. immediate=True: every
-    transaction begins with BEGIN IMMEDIATE (for units of work that write)."""
+    transaction begins with BEGIN IMMEDIATE (for units of work that write). pool: create_engine's pool_size,
+    max_overflow and pool_timeout where set (the defaults of SQLAlchemy's QueuePool otherwise)."""
+    pool = {k: v for k, v in (pool or {}).items() if v is not None}
     if url.startswith("sqlite"):
-        engine = create_engine(url, connect_args={"timeout": busy_timeout, "check_same_thread": False})
+        if url in ("sqlite://", "sqlite:///:memory:"):
+            pool = {}  # one in-memory database per connection: no queue pool to size
+        engine = create_engine(url, connect_args={"timeout": busy_timeout, "check_same_thread": False}, **pool)
         event.listen(engine, "connect", _sqlite_pragmas)
         if immediate:
             event.listen(engine, "connect", _own_transactions)
             event.listen(engine, "begin", _begin_immediate)
         return engine
-    return create_engine(url, pool_pre_ping=True, isolation_level="READ COMMITTED")
+    return create_engine(url, pool_pre_ping=True, isolation_level="READ COMMITTED", **pool)
+
+
+def pool_settings(config: Any) -> dict[str, Any]:
+    """The connection pool's size, overflow and checkout timeout (seconds) from the app's settings."""
+    def number(name: str, kind: type) -> Any:
+        value = config.get(name)
+        return None if value in (None, "") else kind(value)
+
+    return {"pool_size": number("DB_POOL_SIZE", int), "max_overflow": number("DB_MAX_OVERFLOW", int),
+            "pool_timeout": number("DB_POOL_TIMEOUT", float)}
 
 
 def is_retryable(err: BaseException) -> bool:
     """True for PostgreSQL's serialization failures and deadlocks (SQLSTATE 40001 / 40P01)."""
     orig = getattr(err, "orig", None) if isinstance(err, DBAPIError) else None
     return getattr(orig, "sqlstate", None) in RETRYABLE_SQLSTATES
+
+
+# lock_not_available (lock_timeout, NOWAIT), query_canceled (statement_timeout), too_many_connections
+BUSY_SQLSTATES = RETRYABLE_SQLSTATES | frozenset({"55P03", "57014", "53300"})
+BUSY_TEXTS = ("database is locked", "database is busy", "database table is locked")
+
+
+def is_busy(err: BaseException) -> bool:
+    """True when the database is there but too busy to serve this request in time, so that the same request
+    may well succeed a few seconds later: the connection pool stayed empty past its timeout (SQLAlchemy's
+    TimeoutError), SQLite stayed locked past its busy timeout, or PostgreSQL gave up on a lock, a statement
+    timeout, a serialization failure or a deadlock (after the retries), or has no connection slot left."""
+    if isinstance(err, SATimeoutError):
+        return True
+    orig = err.orig if isinstance(err, DBAPIError) else err
+    if getattr(orig, "sqlstate", None) in BUSY_SQLSTATES:
+        return True
+    return isinstance(err, OperationalError) and any(t in str(orig).lower() for t in BUSY_TEXTS)
 
 
 # connection_exception (class 08), admin_shutdown, crash_shutdown, cannot_connect_now
@@ -83,10 +117,11 @@ def _begin_immediate(conn: Connection) -> None:
 def init_app(app: Flask) -> None:
     """Create the engines and the session factory for the app and close sessions after each request."""
     url, timeout = app.config["DATABASE_URL"], float(app.config.get("SQLITE_BUSY_TIMEOUT", 15))
-    engine = make_engine(url, timeout)
+    pool = pool_settings(app.config)
+    engine = make_engine(url, timeout, pool=pool)
     app.extensions["db_engine"] = engine
-    app.extensions["db_write_engine"] = make_engine(url, timeout, immediate=True) if url.startswith("sqlite") \
-        else engine
+    app.extensions["db_write_engine"] = make_engine(url, timeout, immediate=True, pool=pool) \
+        if url.startswith("sqlite") else engine
     app.extensions["db_sessionmaker"] = sessionmaker(engine, expire_on_commit=False)
     app.teardown_appcontext(_close)
     if not url.startswith("sqlite"):

@@ -1,17 +1,27 @@
-"""Translated messages for service error codes, and error pages that never show a traceback."""
+"""Translated messages for service error codes, and error pages that never show a traceback.
+
+Database errors are sorted here, for pages and the API alike: unreachable (503, Retry-After 30), busy (the
+connection pool stayed empty past its timeout, a lock or statement timeout, SQLite locked: 503, Retry-After
+5, nothing changed), a value the database cannot hold that slipped past validation (400), anything else
+(500, logged)."""
 from __future__ import annotations
 
 import logging
+from typing import Any
 
-from flask import Flask, render_template
+from flask import Flask, current_app, g, render_template, request
 from flask_babel import gettext as _
 from flask_wtf.csrf import CSRFError
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError, StatementError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from services.errors import ServiceError
 
 from .api_messages import api_messages
+from .db import is_busy, is_unavailable
 
 log = logging.getLogger(__name__)
+BUSY_RETRY_AFTER_S = 5
 
 
 def message_for(err: ServiceError) -> str:
@@ -193,9 +203,97 @@ def init_app(app: Flask) -> None:
                                message=_("The upload is too large: at most %(mb)s MB. Split the file into "
                                          "smaller parts and upload them one by one.", mb=limit)), 413
 
+    # after web/security.py's handlers for OperationalError/InterfaceError, which these supersede
+    for kind in (StatementError, OperationalError, InterfaceError, PoolTimeout, *_psycopg_errors()):
+        app.register_error_handler(kind, database_error)
+    app.register_error_handler(OverflowError, input_error)
+    app.register_error_handler(UnicodeEncodeError, input_error)
+
     @app.errorhandler(500)
     def server_error(e):
         log.error("unhandled error: %s", type(getattr(e, "original_exception", e)).__name__)
         return render_template("errors/error.html", code=500,
                                message=_("Something went wrong on our side. What you saved is safe; "
                                          "please try again.")), 500
+
+
+def _psycopg_errors() -> tuple:
+    try:
+        import psycopg
+    except ImportError:  # pragma: no cover - psycopg is in requirements.txt
+        return ()
+    return (psycopg.OperationalError, psycopg.InterfaceError, psycopg.DataError)
+
+
+# SQLSTATE class 22 "data exception": a value out of range, not valid for its type, or not storable text
+DATA_EXCEPTION = "22"
+
+
+def _unstorable(err: BaseException) -> bool:
+    """True when the database refused a value itself (too large, NUL or a lone surrogate, malformed)."""
+    orig = getattr(err, "orig", err) if isinstance(err, StatementError) else err
+    if isinstance(orig, (OverflowError, UnicodeEncodeError)):
+        return True  # SQLite: "Python int too large to convert to SQLite INTEGER"; a surrogate in UTF-8
+    return str(getattr(orig, "sqlstate", "") or "").startswith(DATA_EXCEPTION)
+
+
+def database_error(e: Exception) -> Any:
+    """503 for an unreachable or busy database, 400 for a value it cannot hold; anything else goes on to
+    the 500 page (re-raised, so that tests see the traceback)."""
+    from .security import _unavailable
+
+    if is_unavailable(e):
+        return _unavailable()
+    if is_busy(e):
+        return busy()
+    if _unstorable(e):
+        return input_error(e)
+    raise e
+
+
+def _rollback() -> None:
+    """End the request's failed transaction before the error page is drawn (PostgreSQL refuses any further
+    statement in an aborted one)."""
+    session = g.get("db_session")
+    if session is not None:
+        try:
+            session.rollback()
+        except DBAPIError:  # the connection is gone: teardown closes the session
+            pass
+
+
+def busy() -> Any:
+    """503 with Retry-After: the database is too busy right now; nothing was changed."""
+    from .api.core import _set_locale, error_response, is_api_request
+
+    log.warning("database busy on %s %s", request.method, request.endpoint)
+    _rollback()
+    # the page is drawn as for a visitor: the signed-in user's menu would need a connection again
+    g._login_user = current_app.login_manager.anonymous_user()
+    api = is_api_request()
+    if api:
+        _set_locale(None)  # Accept-Language (the token's user may not have been loaded)
+    message = _("The service is very busy right now and nothing was changed. Please try again in a few seconds.")
+    if api:
+        resp = error_response(503, "database_busy", message)
+    else:
+        resp = current_app.make_response((render_template("errors/error.html", code=503, message=message), 503))
+    resp.headers["Retry-After"] = str(BUSY_RETRY_AFTER_S)
+    return resp
+
+
+def input_error(e: Exception) -> Any:
+    """400 for a value that reached arithmetic or the database unchecked (a number or date out of range, text
+    that is not text): the user's input, not the server, is at fault; logged so the check can be added."""
+    from .api.core import error_response, is_api_request
+
+    if isinstance(e, UnicodeEncodeError) and "surrogate" not in str(e):
+        raise e
+    orig = getattr(e, "orig", e)
+    log.warning("unchecked input reached %s on %s %s", type(orig).__name__, request.method, request.endpoint)
+    _rollback()
+    message = _("A value you sent is out of range or cannot be stored (a number too large, a date too far "
+                "off, or a character that is not text). Check what you entered and try again.")
+    if is_api_request():
+        return error_response(400, "bad_value", message)
+    return render_template("errors/error.html", code=400, message=message), 400

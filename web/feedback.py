@@ -48,13 +48,22 @@ def _evidence(form: FeedbackForm) -> tuple[float | None, dict | None]:
     return (score if 0.0 <= score <= 100.0 else None), breakdown
 
 
+def _refusal(form: FeedbackForm) -> str:
+    """Why nothing was recorded; no outcome chosen (the form has none preselected) is said in words."""
+    if form.outcome.errors and not form.outcome.data:
+        others = [str(e) for name, errors in form.errors.items() if name != "outcome" for e in errors]
+        return " ".join([_("Nothing was recorded: choose an outcome (not relevant, relevant but…, or introduce) "
+                           "and send again.")] + others)
+    return " ".join(str(e) for errors in form.errors.values() for e in errors)
+
+
 @bp.route("/<int:demand_id>/<int:achievement_id>", methods=["POST"])
 def record(demand_id: int, achievement_id: int):
     form = FeedbackForm()
     if not form.validate_on_submit():
         if "csrf_token" in form.errors:
             abort(400)
-        flash(" ".join(str(e) for errors in form.errors.values() for e in errors), "danger")
+        flash(_refusal(form), "danger")
         return redirect(_next(form))
     score, breakdown = _evidence(form)
     try:

@@ -1,15 +1,18 @@
 """Flask-WTF forms: CSRF on every POST, server-side validation with translated messages."""
 from __future__ import annotations
 
+import re
 from datetime import date
 from typing import Any
 
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
-from wtforms import (BooleanField, DateField, DecimalField, EmailField, FieldList, FormField, HiddenField,
-                     IntegerField, PasswordField, SelectField, SelectMultipleField, StringField, TextAreaField)
+from flask_wtf import FlaskForm as _FlaskForm
+from flask_wtf.i18n import translations as wtforms_translations
+from wtforms import fields as wtf
+from wtforms import (BooleanField, EmailField, FieldList, FormField, HiddenField, PasswordField, SelectField,
+                     SelectMultipleField, StringField, TextAreaField)
 from wtforms.validators import (DataRequired, Email, InputRequired, Length, NumberRange, Optional, Regexp,
-                                ValidationError)
+                                StopValidation, ValidationError)
 from wtforms.widgets import CheckboxInput, ListWidget
 
 from models import COOPERATION_MODES, STAGE_TRL, STAGES
@@ -26,21 +29,139 @@ def _max(n: int) -> Length:
     return Length(max=n, message=_l("Keep this under %(max)d characters.", max=n))
 
 
+def _counted(limit: int) -> dict[str, Any]:
+    """render_kw of a long text: no maxlength attribute (a browser silently cuts pasted text at it); the live
+    counter (static/js/char-counter.js) shows the limit, and the server refuses longer text with a message."""
+    return {"maxlength": False, "data-maxlength": str(limit)}
+
+
 def _required() -> DataRequired:
     return DataRequired(message=REQUIRED)
 
 
+# --- one rule per kind of input (issue 18): the field classes every form here uses -----------------------------
+# WTForms' own messages (a value it cannot parse, a choice not offered) in this platform's words and languages:
+# Flask-WTF looks them up in WTForms' catalogues, whose zh lacks some (English in the Chinese UI) and which do not
+# say what to do next.
+WTFORMS_MESSAGES = {
+    "This field is required.": REQUIRED,
+    "Not a valid choice.": _l("Choose one of the options in the list."),
+    "Invalid Choice: could not coerce.": _l("Choose one of the options in the list."),
+    "'%(value)s' is not a valid choice for this field.": _l("“%(value)s” is not one of the options: choose from "
+                                                            "the list."),
+    "'%(value)s' are not valid choices for this field.": _l("“%(value)s” is not one of the options: choose from "
+                                                            "the list."),
+    "Invalid choice(s): one or more data inputs could not be coerced.": _l("Choose only options from the list."),
+    "Not a valid integer value.": _l("Enter a whole number, using the digits 0 to 9."),
+    "Not a valid decimal value.": _l("Enter a number, like 12.5."),
+    "Not a valid float value.": _l("Enter a number, like 12.5."),
+    "Not a valid date value.": _l("Enter a date like 2026-01-31."),
+    "Not a valid datetime value.": _l("Enter a date and time like 2026-01-31 14:00."),
+    "Not a valid time value.": _l("Enter a time like 14:00."),
+    "Invalid input.": _l("This value is not valid: check what you entered."),
+}
+MAX_WHOLE = 2_147_483_647  # the largest value of a database integer (PostgreSQL's int4)
+FIRST_DATE, LAST_DATE = date(1900, 1, 1), date(2999, 12, 31)  # as web/input_guard.py
+
+
+class _Translations:
+    """WTForms' messages: WTFORMS_MESSAGES in the current language, else WTForms' own catalogue."""
+
+    def gettext(self, string: str) -> str:
+        ours = WTFORMS_MESSAGES.get(string)
+        return str(ours) if ours is not None else wtforms_translations.gettext(string)
+
+    def ngettext(self, singular: str, plural: str, n: int) -> str:
+        ours = WTFORMS_MESSAGES.get(singular if n == 1 else plural)
+        return str(ours) if ours is not None else wtforms_translations.ngettext(singular, plural, n)
+
+
+TRANSLATIONS = _Translations()
+
+
+class FlaskForm(_FlaskForm):
+    """Flask-WTF's form (CSRF) whose built-in messages follow the interface language (TRANSLATIONS)."""
+
+    class Meta(_FlaskForm.Meta):
+        def get_translations(self, form: Any) -> Any:
+            return TRANSLATIONS
+
+
+class _StopOnParseError:
+    """A field whose value could not be parsed says so once: no range message after it (an empty value goes on
+    to Optional/InputRequired as before)."""
+
+    def pre_validate(self, form: Any) -> None:
+        if self.process_errors and any(str(v).strip() for v in self.raw_data or ()):  # type: ignore[attr-defined]
+            raise StopValidation()
+        super().pre_validate(form)  # type: ignore[misc]
+
+
+class IntegerField(_StopOnParseError, wtf.IntegerField):
+    """A whole number: ASCII digits with an optional sign (no 1.5, no '²' or '١٢'), at most MAX_WHOLE."""
+
+    def process_formdata(self, valuelist: list) -> None:
+        if not valuelist:
+            return
+        text = str(valuelist[0]).strip()
+        self.data = None
+        if not re.fullmatch(r"[+-]?[0-9]+", text):
+            raise ValueError(str(WTFORMS_MESSAGES["Not a valid integer value."]))
+        if len(text.lstrip("+-")) > 10 or abs(int(text)) > MAX_WHOLE:
+            raise ValueError(_l("Enter a smaller number: at most %(max)s.", max=MAX_WHOLE))
+        self.data = int(text)
+
+
+class DecimalField(_StopOnParseError, wtf.DecimalField):
+    """A decimal number that is finite (no NaN, Infinity or sNaN) and of a sane size (no 1e999999999)."""
+
+    def process_formdata(self, valuelist: list) -> None:
+        super().process_formdata(valuelist)
+        if self.data is not None and (not self.data.is_finite() or self.data.adjusted() > 15):
+            self.data = None
+            raise ValueError(_l("Enter an amount between 0 and 1,000,000 (in 10k yuan)."))
+
+
+class DateField(_StopOnParseError, wtf.DateField):
+    """A date from FIRST_DATE to LAST_DATE (dates near year 1 or 9999 break date arithmetic)."""
+
+    def process_formdata(self, valuelist: list) -> None:
+        super().process_formdata(valuelist)
+        if self.data is not None and not FIRST_DATE <= self.data <= LAST_DATE:
+            self.data = None
+            raise ValueError(_l("Enter a date between %(first)s and %(last)s.", first=FIRST_DATE.isoformat(),
+                                last=LAST_DATE.isoformat()))
+
+
+def id_choice(value: Any) -> int:
+    """coerce= of a choice of database rows: a whole number in ASCII digits up to MAX_WHOLE, else ValueError."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        number = value
+    elif isinstance(value, str) and re.fullmatch(r"[0-9]{1,10}", value.strip()):
+        number = int(value.strip())
+    else:
+        raise ValueError(value)
+    if not 0 <= number <= MAX_WHOLE:
+        raise ValueError(value)
+    return number
+
+
 class MultiCheckboxField(SelectMultipleField):
-    """Several checkboxes for one multi-valued field."""
+    """Several checkboxes for one multi-valued field; a value sent twice counts once."""
 
     widget = ListWidget(prefix_label=False)
     option_widget = CheckboxInput()
 
+    def process_formdata(self, valuelist: list) -> None:
+        super().process_formdata(list(dict.fromkeys(valuelist)))
+        if self.data:
+            self.data = list(dict.fromkeys(self.data))
+
 
 def _finite(form: Any, field: DecimalField) -> None:
-    """NaN and Infinity parse as decimals but are not amounts (and break comparisons)."""
+    """NaN and Infinity parse as decimals but are not amounts (and break comparisons: stop here)."""
     if field.data is not None and not field.data.is_finite():
-        raise ValidationError(_l("Enter an amount between 0 and 1,000,000 (in 10k yuan)."))
+        raise StopValidation(_l("Enter an amount between 0 and 1,000,000 (in 10k yuan)."))
 
 
 def _money(label: Any) -> DecimalField:
@@ -92,8 +213,9 @@ class ListingForm(FlaskForm):
 
 class DemandForm(ListingForm):
     description = TextAreaField(_l("Problem description"), validators=[_required(), Length(
-        min=20, max=4000, message=_l("Describe the problem in 20 to 4,000 characters."))])
-    indicators = TextAreaField(_l("Technical indicators"), validators=[Optional(), _max(2000)])
+        min=20, max=4000, message=_l("Describe the problem in 20 to 4,000 characters."))], render_kw=_counted(4000))
+    indicators = TextAreaField(_l("Technical indicators"), validators=[Optional(), _max(2000)],
+                               render_kw=_counted(2000))
     budget_min = _money(_l("Budget from (10k yuan)"))
     budget_max = _money(_l("Budget up to (10k yuan)"))
     deadline = DateField(_l("Deadline"), validators=[Optional()])
@@ -132,17 +254,17 @@ class PatentForm(FlaskForm):
 
 class AchievementForm(ListingForm):
     abstract = TextAreaField(_l("Abstract"), validators=[_required(), Length(
-        min=20, max=6000, message=_l("Write the abstract in 20 to 6,000 characters."))])
+        min=20, max=6000, message=_l("Write the abstract in 20 to 6,000 characters."))], render_kw=_counted(6000))
     stage = SelectField(_l("Maturity stage"), choices=[(s, STAGE_LABELS[s]) for s in STAGES],
                         validators=[_required()])
     trl = SelectField(_l("Technology readiness level (TRL)"), choices=TRL_CHOICES, validators=[_required()])
     patents = FieldList(FormField(PatentForm), min_entries=3, max_entries=10)
     price = _money(_l("Asking price (10k yuan)"))
     negotiable = BooleanField(_l("Price negotiable"))
-    team = TextAreaField(_l("Team / inventors"), validators=[Optional(), _max(1000)])
+    team = TextAreaField(_l("Team / inventors"), validators=[Optional(), _max(1000)], render_kw=_counted(1000))
 
     def validate_trl(self, field: SelectField) -> None:
-        if self.stage.data in STAGE_TRL and field.data and field.data.isdigit():
+        if self.stage.data in STAGE_TRL and field.data and field.data.isascii() and field.data.isdigit():
             lo, hi = STAGE_TRL[self.stage.data]
             if not lo <= int(field.data) <= hi:
                 raise ValidationError(_l("For this maturity stage the TRL must be between %(lo)s and %(hi)s.",
@@ -155,7 +277,8 @@ class AchievementForm(ListingForm):
 
 
 class ReasonForm(FlaskForm):
-    reason = TextAreaField(_l("Reason (shown to the owner)"), validators=[Optional(), _max(2000)])
+    reason = TextAreaField(_l("Reason (shown to the owner)"), validators=[Optional(), _max(2000)],
+                           render_kw=_counted(2000))
 
 
 class ActionForm(FlaskForm):
@@ -233,7 +356,7 @@ class ReportForm(FlaskForm):
 
 
 class CommentForm(FlaskForm):
-    comment = TextAreaField(_l("Broker's comment"), validators=[Optional(), _max(2000)])
+    comment = TextAreaField(_l("Broker's comment"), validators=[Optional(), _max(2000)], render_kw=_counted(2000))
 
 
 class FeedbackForm(FlaskForm):
@@ -292,22 +415,41 @@ class SignForm(FlaskForm):
 
 
 class CloseForm(FlaskForm):
-    reason = TextAreaField(_l("Why is it closed?"), validators=[_required(), _max(2000)])
+    reason = TextAreaField(_l("Why is it closed?"), validators=[_required(), _max(2000)], render_kw=_counted(2000))
 # --- trust and safety (issue 6) -----------------------------------------------------------------------------
 
 class IntroductionForm(FlaskForm):
     """Ask for an introduction of a demand and an achievement, with a reason the other side reads."""
 
-    demand_id = SelectField(_l("Demand"), coerce=int, validate_choice=False, validators=[_required()])
-    achievement_id = SelectField(_l("Achievement"), coerce=int, validate_choice=False, validators=[_required()])
+    demand_id = SelectField(_l("Demand"), coerce=id_choice, validate_choice=False, validators=[_required()])
+    achievement_id = SelectField(_l("Achievement"), coerce=id_choice, validate_choice=False,
+                                 validators=[_required()])
     reason = TextAreaField(_l("Why should they talk? (shown to the other side)"),
-                           validators=[_required(), _max(1000)])
+                           validators=[_required(), _max(1000)], render_kw=_counted(1000))
 
 
 class PasswordChangeForm(FlaskForm):
     """Change one's password; every other session ends."""
 
     current = PasswordField(_l("Current password"), validators=[_required(), _max(200)])
+    password = PasswordField(_l("New password"), validators=[_required(), _max(200)])
+    confirm = PasswordField(_l("Repeat the new password"), validators=[_required(), _max(200)])
+
+    def validate_confirm(self, field: Any) -> None:
+        if field.data != self.password.data:
+            raise ValidationError(_l("The two new passwords differ."))
+
+
+class ForgotPasswordForm(FlaskForm):
+    """The e-mail address of an account whose password was forgotten."""
+
+    email = EmailField(_l("E-mail"), validators=[_required(), _max(254), Email(
+        message=_l("Enter a valid e-mail address, like name@example.com."))])
+
+
+class ResetPasswordForm(FlaskForm):
+    """A new password, set through an e-mailed link."""
+
     password = PasswordField(_l("New password"), validators=[_required(), _max(200)])
     confirm = PasswordField(_l("Repeat the new password"), validators=[_required(), _max(200)])
 

@@ -14,7 +14,6 @@ from flask import (Blueprint, Flask, Response, abort, current_app, flash, redire
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
-from flask_wtf import FlaskForm
 from flask_wtf.file import FileField, FileRequired
 from sqlalchemy.orm import Session
 from wtforms import BooleanField
@@ -28,6 +27,7 @@ from services.matching import MatchingUnavailable
 from . import policy
 from .db import db, sessionmaker_for
 from .errors import message_for
+from .forms import FlaskForm
 from .i18n import locale_code
 from .jobs import start as start_job
 
@@ -137,11 +137,17 @@ def commit(batch_id: int):
     include = bool(form.include_duplicates.data)
     try:
         imports.claim_for_import(db(), batch)
+    except ServiceError:
+        # another confirm (a double click, a retry, a second tab) won: its import is the only one
+        db().rollback()
+        return _confirmed_already(batch)
+    try:
         n = sum(1 for r in batch.rows if imports.importable(r, include))
         if n > current_app.config["IMPORT_INLINE_ROWS"]:
             job = jobs.submit_job(db(), "import.commit", current_user.id, {
                 "batch_id": batch.id, "include_duplicates": include,
-                "href": url_for("imports.preview", batch_id=batch.id)})
+                "href": url_for("imports.preview", batch_id=batch.id)}, key=imports.commit_job_key(batch.id))
+            batch.job_id = job.id
             db().commit()
             start_job(job.id)
             return redirect(url_for("jobs.status", job_id=job.id))
@@ -155,6 +161,17 @@ def commit(batch_id: int):
         return redirect(url_for("imports.preview", batch_id=batch.id))
     flash(_("%(n)s rows imported as drafts; %(m)s rows skipped.", n=len(result["created"]),
             m=len(result["skipped"])), "success")
+    return redirect(url_for("imports.preview", batch_id=batch.id))
+
+
+def _confirmed_already(batch: ImportBatch):
+    """A later confirm of a batch: to its import's progress page while it runs, else to its outcome."""
+    db().refresh(batch)
+    if batch.status == "importing" and batch.job_id is not None:
+        flash(_("This import was already confirmed and is running: its progress is shown here. Nothing is "
+                "imported twice."), "info")
+        return redirect(url_for("jobs.status", job_id=batch.job_id))
+    flash(message_for(ServiceError("import.not_ready")), "info")
     return redirect(url_for("imports.preview", batch_id=batch.id))
 
 
@@ -216,7 +233,12 @@ def _validate_job(session: Session, job: Any, progress: jobs.Progress) -> dict:
 
 @jobs.handler("import.commit")
 def _commit_job(session: Session, job: Any, progress: jobs.Progress) -> dict:
-    batch = session.get(ImportBatch, job.params["batch_id"])
+    batch = imports.claim_for_job(session, job.params["batch_id"], job.id)
+    if batch is None:  # delivered again after it finished: the drafts exist once
+        done = session.get(ImportBatch, job.params["batch_id"]).result or {}
+        return {"href": job.params["href"], "created": len(done.get("created", [])),
+                "skipped": len(done.get("skipped", []))}
+    session.commit()  # a claim again after a failed try is its own unit: progress is written by other sessions
     progress(0, batch.total)
     try:
         result = imports.import_batch(session, batch, job.params["include_duplicates"], progress)

@@ -1,51 +1,215 @@
-"""Refuse text that no database can store: a NUL character (\\0) anywhere in a request's query string, form,
-file names, path or JSON body is answered 400 with a clear message (PostgreSQL rejects NUL in text
-columns and parameters, so such input would otherwise end in a 500; SQLite stored it silently)."""
+"""What no request may carry, refused before any view runs (and before the route policy's database look-ups).
+
+One rule for every interface of the web app (pages, forms, file names, the JSON API): such input is answered
+400 with a clear message in the reader's language (a JSON error under /api/), and nothing is stored.
+
+- Text no file format or database can hold, anywhere in the path, query string, form, file names or JSON
+  body (keys too): NUL (PostgreSQL rejects it in text), the other C0 controls but tab, newline and carriage
+  return, DEL and the C1 controls, lone surrogates (not encodable as UTF-8), U+FFFE and U+FFFF
+  (services.exports.UNSTORABLE: the exports clean the same characters out of older rows).
+- Numbers that are not numbers to a program: a value that str.isdigit() accepts but int() does not ('²',
+  '①'), and a whole number beyond 64 bits (no database integer holds it), in any field (but secrets such as
+  passwords) or JSON number.
+- In query strings, which no form checks: page numbers, counts and ids (QUERY_INTS) beyond 2147483647,
+  amounts (QUERY_AMOUNTS) that are not finite or beyond 1e12, and dates (QUERY_DATES, or any YYYY-MM-DD value)
+  outside FIRST_DATE..LAST_DATE (date arithmetic at 9999-12-31 overflows).
+- JSON nested deeper than MAX_JSON_DEPTH, or with NaN/Infinity (not JSON).
+
+Each interface's own layer then checks its fields' types, ranges and choices: web/forms.py (WTForms),
+web/api/schemas.py and web/api/core.py (API bodies), web/cli.py (CLI options).
+"""
 from __future__ import annotations
 
+import re
+from datetime import date
 from typing import Any, Iterable, Optional
 
 from flask import Flask, render_template, request
 from flask_babel import gettext as _
 
-from .api.core import error_response, is_api_request
+from services.exports import unstorable_char
+
+from .api.core import error_response, is_api_request, json_problem
 
 NUL = "\x00"
+MAX_INT64 = 2**63 - 1
+MAX_ID = 2_147_483_647  # a database integer (PostgreSQL's int4): ids, page numbers, counts
+FIRST_DATE, LAST_DATE = date(1900, 1, 1), date(2999, 12, 31)
+MAX_AMOUNT = 1e12
+QUERY_INTS = frozenset({"page", "per_page", "k", "id", "year", "limit", "offset"})
+QUERY_AMOUNTS = frozenset({"budget", "max_price", "min_price", "price", "amount", "budget_min", "budget_max"})
+QUERY_DATES = frozenset({"since", "until", "date", "deadline", "from", "to", "held_on", "signed_on"})
+SECRET_FIELDS = frozenset({"current", "confirm", "new_password", "token"})
+DATE_SHAPED = re.compile(r"\s*[+-]?[0-9]{4,}-[0-9]{1,2}-[0-9]{1,2}(?:[T ].*)?\s*", re.S)
 
 
-def contains_nul(value: Any) -> bool:
-    """True when a string, or any key or value of nested dicts and lists, holds a NUL character."""
-    if isinstance(value, str):
-        return NUL in value
-    if isinstance(value, dict):
-        return any(contains_nul(k) or contains_nul(v) for k, v in value.items())
-    if isinstance(value, (list, tuple)):
-        return any(contains_nul(v) for v in value)
-    return False
+class Refused(Exception):
+    """Input no interface accepts: the code and the message for the reader."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(code)
+        self.code, self.message = code, message
 
 
-def _request_texts() -> Iterable[Any]:
-    yield request.path
-    yield list(request.args.lists())
-    yield request.view_args or {}
+# ---------------------------------------------------------------- the rules, one value at a time
+
+def check_text(name: str, text: str) -> None:
+    """Refused: a character no text may contain, or digits int() cannot read, or a number beyond 64 bits
+    (secrets are never read as numbers: a password of 25 digits is a password)."""
+    if NUL in text:
+        raise Refused("nul_character", _("What you sent contains a NUL character (\\0), which no text may "
+                                         "contain. Remove it and try again."))
+    bad = unstorable_char(text)
+    if bad is not None:
+        raise Refused("control_character", _(
+            "“%(field)s” contains an invisible control character (U+%(code)s), which no text may contain; it "
+            "often comes with text copied from another program. Remove it and try again.",
+            field=_label(name), code=f"{ord(bad):04X}"))
+    if _secret(name):
+        return
+    stripped = text.strip()
+    if stripped.isdigit() and not stripped.isdecimal():
+        raise Refused("bad_number", _("“%(field)s” is not a number: use the digits 0 to 9.", field=_label(name)))
+    whole = _whole(stripped)
+    if whole is not None and abs(whole) > MAX_INT64:
+        raise Refused("number_too_large", _("“%(field)s” is a number too large for any field here.",
+                                            field=_label(name)))
+
+
+def check_name(name: str) -> None:
+    """check_text on a field name, and on each of its parts: WTForms reads `patents-2-number` as entry 2."""
+    check_text(name, name)
+    for part in re.findall(r"[^\W_]+", name):
+        if part.isdigit() and not part.isdecimal():
+            raise Refused("bad_number", _("“%(field)s” is not a number: use the digits 0 to 9.", field=_label(name)))
+
+
+def check_query(name: str, text: str) -> None:
+    """The query-string rules on top of check_text: ids and page numbers, amounts and dates in range."""
+    check_text(name, text)
+    key = name.strip().lower()
+    whole = _whole(text.strip())
+    if (key in QUERY_INTS or key.endswith("_id")) and whole is not None and whole > MAX_ID:
+        raise Refused("out_of_range", _("“%(field)s” must be a whole number from 1 to %(max)s.",
+                                        field=_label(name), max=MAX_ID))
+    if key in QUERY_AMOUNTS and text.strip():
+        try:
+            amount = float(text.strip())
+        except ValueError:
+            amount = 0.0  # not a number at all: the page says so and ignores the filter
+        if not abs(amount) <= MAX_AMOUNT:  # also NaN and the infinities
+            raise Refused("out_of_range", _("“%(field)s” is an amount in 10k yuan: a number from 0 to 1,000,000.",
+                                            field=_label(name)))
+    if (key in QUERY_DATES or DATE_SHAPED.fullmatch(text)) and _date_out_of_range(text):
+        raise Refused("out_of_range", _("“%(field)s” must be a date between %(first)s and %(last)s.",
+                                        field=_label(name), first=FIRST_DATE.isoformat(),
+                                        last=LAST_DATE.isoformat()))
+
+
+def check_json(value: Any) -> None:
+    """check_text on every key and string of a JSON document, and every whole number within 64 bits."""
+    stack = [("json", value)]
+    while stack:
+        name, item = stack.pop()
+        if isinstance(item, str):
+            check_text(name, item)
+        elif isinstance(item, bool):
+            continue
+        elif isinstance(item, int) and abs(item) > MAX_INT64:
+            raise Refused("number_too_large", _("“%(field)s” is a number too large for any field here.",
+                                                field=_label(name)))
+        elif isinstance(item, dict):
+            for key, sub in item.items():
+                check_name(str(key))
+                stack.append((str(key), sub))
+        elif isinstance(item, (list, tuple)):
+            stack.extend((name, sub) for sub in item)
+
+
+def _whole(text: str) -> Optional[int]:
+    """text as a whole number when it is one (decimal digits, ASCII or not, with an optional sign), else None;
+    beyond 25 digits a stand-in just past 64 bits (int() refuses over 4,300 digits, and slowly)."""
+    if not re.fullmatch(r"[+-]?\d+", text):
+        return None
+    if len(text.lstrip("+-")) > 25:
+        return -(MAX_INT64 + 1) if text.startswith("-") else MAX_INT64 + 1
+    return int(text)
+
+
+def _date_out_of_range(text: str) -> bool:
+    """True when text reads as a date (ISO 8601: 2026-01-31, with a time, or compact) outside the calendar
+    this platform accepts; False for dates inside it and for anything that is not a date."""
+    text = text.strip()
+    head = re.match(r"([+-]?[0-9]{4,9})-([0-9]{1,2})-([0-9]{1,2})", text)
+    if head:
+        year, month, day = (int(p) for p in head.groups())
+        return 1 <= month <= 12 and 1 <= day <= 31 and not FIRST_DATE.year <= year <= LAST_DATE.year
+    try:
+        when = date.fromisoformat(text)
+    except ValueError:
+        return False
+    return not FIRST_DATE <= when <= LAST_DATE
+
+
+def _secret(name: str) -> bool:
+    """A field that holds a secret (passwords, their confirmation): opaque text, never parsed."""
+    key = name.lower()
+    return "password" in key or key in SECRET_FIELDS
+
+
+def _label(name: str) -> str:
+    return name[:40] if name else "?"
+
+
+# ---------------------------------------------------------------- the request
+
+def _request_parts() -> Iterable[tuple[str, Any, str]]:
+    """(where, name, value) of every text in the request, in the order they are checked."""
+    yield "path", "path", request.path
+    for name, value in (request.view_args or {}).items():
+        yield "path", name, value
+    for name, values in request.args.lists():
+        yield "name", name, name
+        for value in values:
+            yield "query", name, value
     if request.method in ("GET", "HEAD", "OPTIONS"):
         return
-    yield list(request.form.lists())
-    yield [f.filename or "" for f in request.files.values()]
-    if request.is_json:
-        yield request.get_json(silent=True)
+    for name, values in request.form.lists():
+        yield "name", name, name
+        for value in values:
+            yield "form", name, value
+    for name, upload in request.files.items(multi=True):
+        yield "form", name, upload.filename or ""
 
 
-def _refuse_nul() -> Optional[Any]:
-    if not any(contains_nul(part) for part in _request_texts()):
+def _check_request() -> Optional[Refused]:
+    try:
+        for where, name, value in _request_parts():
+            if not isinstance(value, str):
+                continue
+            if where == "name":
+                check_name(value)
+            else:
+                (check_query if where == "query" else check_text)(name, value)
+        if request.method not in ("GET", "HEAD", "OPTIONS") and request.is_json:
+            problem = json_problem(request.get_data(cache=True))
+            if problem is not None:
+                return Refused("bad_json", problem)
+            check_json(request.get_json(silent=True))
+    except Refused as refused:
+        return refused
+    return None
+
+
+def _refuse() -> Optional[Any]:
+    refused = _check_request()
+    if refused is None:
         return None
-    message = _("What you sent contains a NUL character (\\0), which no text may contain. "
-                "Remove it and try again.")
     if is_api_request():
-        return error_response(400, "nul_character", message)
-    return render_template("errors/error.html", code=400, message=message), 400
+        return error_response(400, refused.code, refused.message)
+    return render_template("errors/error.html", code=400, message=refused.message), 400
 
 
 def init_app(app: Flask) -> None:
-    """Check every request before its view (and before the route policy's database look-ups)."""
-    app.before_request(_refuse_nul)
+    """Check every request before its view."""
+    app.before_request(_refuse)

@@ -19,7 +19,6 @@ from flask_babel import force_locale
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
-from flask_wtf import FlaskForm
 from itsdangerous import BadSignature, URLSafeSerializer
 from sqlalchemy import event, select
 from sqlalchemy.orm import Session
@@ -32,7 +31,7 @@ from services.matching import MatchingUnavailable
 
 from . import policy
 from .db import db, sessionmaker_for, write_session
-from .forms import ActionForm
+from .forms import ActionForm, FlaskForm
 from .i18n import KIND_LABELS
 
 bp = Blueprint("notifications", __name__, url_prefix="/notifications")

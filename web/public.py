@@ -1,6 +1,7 @@
 """What anyone can see: the home page, search with filters, listing details; plus the signed-in dashboard."""
 from __future__ import annotations
 
+import math
 from datetime import date
 from typing import Any
 
@@ -93,6 +94,8 @@ def detail(kind: str, listing_id: int):
     insider = listings.is_owner(current_user, item) or listings.is_reviewer(current_user)
     duplicates = possible_duplicates(item) if insider and item.status in ("draft", "submitted", "returned") else []
     show_contact = listings.can_see_contact(current_user, item)
+    if show_contact:
+        security.no_store()
     if show_contact and not listings.is_owner(current_user, item):
         _log_reveal(item)
     return render_template("public/detail.html", kind=kind, item=item, duplicates=duplicates,
@@ -142,7 +145,7 @@ def parse_filters(args: Any) -> tuple[listings.SearchFilters, list[str]]:
         if raw:
             try:
                 value = float(raw)
-                if value < 0 or value != value:
+                if value < 0 or not math.isfinite(value):
                     raise ValueError
                 setattr(f, name, value)
             except ValueError:
@@ -154,4 +157,6 @@ def parse_filters(args: Any) -> tuple[listings.SearchFilters, list[str]]:
                 setattr(f, name, date.fromisoformat(raw))
             except ValueError:
                 problems.append(_("Dates look like 2026-01-31; the date filter was ignored."))
+    if f.since and f.until and f.since > f.until:
+        problems.append(_("The start date is after the end date, so nothing can match: swap them."))
     return f, problems

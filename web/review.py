@@ -13,11 +13,14 @@ from .access import roles_required
 from .db import db
 from .errors import message_for
 from .forms import ReasonForm
+from .matches import possible_duplicates
 
 bp = Blueprint("review", __name__, url_prefix="/review")
 policy.allow("review.queue", "GET", policy.STAFF, relation="staff")
 policy.allow("review.decide", "POST", policy.STAFF, relation="staff", note="approve/return/reject/close")
 REVIEW_ACTIONS = ("approve", "return", "reject", "close")
+# pending listings per kind checked for likely duplicates (one similarity query each; the rest show no badge)
+DUPLICATE_CHECKS = 50
 DONE = {"approve": lambda: _("Approved and published."), "return": lambda: _("Sent back to the owner."),
         "reject": lambda: _("Rejected."), "close": lambda: _("Closed.")}
 
@@ -26,8 +29,12 @@ DONE = {"approve": lambda: _("Approved and published."), "return": lambda: _("Se
 @roles_required("broker", "admin")
 def queue():
     s = db()
-    return render_template("review/queue.html", demands=listings.review_queue(s, "demand"),
-                           achievements=listings.review_queue(s, "achievement"), form=ReasonForm())
+    demands, achievements = listings.review_queue(s, "demand"), listings.review_queue(s, "achievement")
+    # the engine's near-duplicate check, as on the listing page (published look-alikes from DUPLICATE_MIN_SCORE)
+    duplicates = {(x.kind, x.id): possible_duplicates(x)
+                  for x in demands[:DUPLICATE_CHECKS] + achievements[:DUPLICATE_CHECKS]}
+    return render_template("review/queue.html", demands=demands, achievements=achievements, form=ReasonForm(),
+                           duplicates=duplicates)
 
 
 @bp.route("/<kind>/<int:listing_id>/<action>", methods=["POST"])

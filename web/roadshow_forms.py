@@ -5,12 +5,14 @@ from datetime import date
 from typing import Any, Optional
 
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
-from wtforms import DateField, HiddenField, IntegerField, SelectField, StringField, TextAreaField
+from wtforms import HiddenField, SelectField, StringField, TextAreaField
 from wtforms.validators import InputRequired, Length, NumberRange, Regexp, ValidationError
 from wtforms.validators import Optional as Blank
 
-from .forms import REQUIRED, MultiCheckboxField, _max, _money, _required
+# the field classes of web/forms.py: one rule per kind of input (bounded whole numbers and dates, choices of
+# rows as ids, multi-selects without repeats, WTForms' messages in the interface language)
+from .forms import (REQUIRED, DateField, FlaskForm, IntegerField, MultiCheckboxField, _max, _money, _required,
+                    id_choice)
 
 
 def _count(label: Any, lo: int, hi: int, default: int) -> IntegerField:
@@ -63,17 +65,17 @@ class InviteForm(FlaskForm):
 
 
 class WishForm(FlaskForm):
-    presenter_ids = MultiCheckboxField(_l("Presenters I want to meet"), coerce=int, validators=[Blank()])
+    presenter_ids = MultiCheckboxField(_l("Presenters I want to meet"), coerce=id_choice, validators=[Blank()])
 
 
 class AttendanceForm(FlaskForm):
-    companies = MultiCheckboxField(_l("Companies present"), coerce=int, validators=[Blank()])
-    presenters = MultiCheckboxField(_l("Presenters present"), coerce=int, validators=[Blank()])
+    companies = MultiCheckboxField(_l("Companies present"), coerce=id_choice, validators=[Blank()])
+    presenters = MultiCheckboxField(_l("Presenters present"), coerce=id_choice, validators=[Blank()])
 
 
 class ConflictForm(FlaskForm):
-    company_id = SelectField(_l("Company"), coerce=int, validators=[InputRequired(message=REQUIRED)])
-    presenter_id = SelectField(_l("Presenter"), coerce=int, validators=[InputRequired(message=REQUIRED)])
+    company_id = SelectField(_l("Company"), coerce=id_choice, validators=[InputRequired(message=REQUIRED)])
+    presenter_id = SelectField(_l("Presenter"), coerce=id_choice, validators=[InputRequired(message=REQUIRED)])
 
 
 class IntentForm(FlaskForm):
@@ -115,11 +117,11 @@ class ApplicationForm(FlaskForm):
         min=4, max=2000, message=_l("Describe the team in 4 to 2,000 characters."))])
     approach = TextAreaField(_l("Technical approach"), validators=[_required(), Length(
         min=20, max=6000, message=_l("Describe the approach in 20 to 6,000 characters."))])
-    achievement_ids = MultiCheckboxField(_l("Linked achievements"), coerce=int, validators=[Blank()])
+    achievement_ids = MultiCheckboxField(_l("Linked achievements"), coerce=id_choice, validators=[Blank()])
 
 
 class PanelForm(FlaskForm):
-    user_id = SelectField(_l("Panel member"), coerce=int, validators=[InputRequired(message=REQUIRED)])
+    user_id = SelectField(_l("Panel member"), coerce=id_choice, validators=[InputRequired(message=REQUIRED)])
 
 
 __all__ = ["RoadshowForm", "AddPresenterForm", "InviteForm", "WishForm", "AttendanceForm", "ConflictForm",

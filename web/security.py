@@ -25,9 +25,14 @@ from .db import is_retryable, is_unavailable
 log = logging.getLogger(__name__)
 THROTTLES = {"login_address": "LOGIN_LIMIT_ADDRESS", "login_account": "LOGIN_LIMIT_ACCOUNT",
              "register_address": "REGISTER_LIMIT_ADDRESS", "register_account": "REGISTER_LIMIT_ACCOUNT",
-             "search_address": "SEARCH_LIMIT_ADDRESS"}
+             "search_address": "SEARCH_LIMIT_ADDRESS",
+             "reset_address": "RESET_LIMIT_ADDRESS", "reset_account": "RESET_LIMIT_ACCOUNT"}
 CSP = ("default-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'; "
        "img-src 'self' data:")
+# Responses that carry contact details or account data are never kept by a browser or proxy cache: these
+# blueprints' pages, every download (Content-Disposition: attachment), and any response whose view called
+# no_store() (a listing page or API answer that shows contacts).
+NO_STORE_BLUEPRINTS = frozenset({"account", "admin", "introductions", "exports"})
 
 
 def client_ip() -> str | None:
@@ -230,9 +235,21 @@ def _second_factor_required() -> Any:
     return None
 
 
+def no_store() -> None:
+    """Mark this request's response as carrying contact details: sent with Cache-Control: no-store."""
+    g.no_store = True
+
+
+def _must_not_store(resp: Any) -> bool:
+    return bool(g.get("no_store")) or request.blueprint in NO_STORE_BLUEPRINTS \
+        or resp.headers.get("Content-Disposition", "").startswith("attachment")
+
+
 def _headers(resp: Any) -> Any:
     """Security headers on every response."""
     h = resp.headers
+    if _must_not_store(resp):
+        h["Cache-Control"] = "no-store"
     h.setdefault("Content-Security-Policy", CSP)
     h.setdefault("X-Content-Type-Options", "nosniff")
     h.setdefault("Referrer-Policy", "same-origin")

@@ -52,3 +52,47 @@ def test_row_length_is_checked():
     except ValueError:
         return
     raise AssertionError("short row accepted")
+
+
+# --- text a file format cannot hold (issue 18) -------------------------------------------------------------------
+
+UNSTORABLE = ["\x00", "\x01", "\x08", "\x0b", "\x0c", "\x0e", "\x1f", "\x7f", "\x85", "\x9f", "\ud800", "\udfff",
+              "\ufffe", "\uffff"]
+KEPT = ["\t", "\n", "\r", "\u00a0", "\u2028", "\u202e", "Ω", "²", "😀"]
+
+
+def test_the_rule_names_every_character_no_text_may_contain_and_nothing_else():
+    from services.exports import clean_text, unstorable_char
+
+    for c in UNSTORABLE:
+        assert unstorable_char(f"ab{c}cd") == c and clean_text(f"ab{c}cd") == "abcd", repr(c)
+    for c in KEPT:
+        assert unstorable_char(f"ab{c}") is None and clean_text(f"ab{c}") == f"ab{c}", repr(c)
+
+
+def test_xlsx_and_csv_write_cells_and_sheet_names_that_held_control_characters():
+    table = Table(["标题\x01", "金额"], title="需求\x02列表")
+    table.add(["储能" + "".join(UNSTORABLE) + "电池", 12.5])
+    table.add(["\x01=CMD()", 1])  # cleaned first, then still escaped as a formula
+    sheet = load_workbook(io.BytesIO(to_xlsx(table))).active
+    assert sheet.title == "需求列表"
+    assert [c.value for c in sheet[1]] == ["标题", "金额"]
+    assert sheet["A2"].value == "储能电池" and sheet["A3"].value == "'=CMD()"
+    rows = list(csv.reader(io.StringIO(to_csv(table).decode("utf-8-sig"))))
+    assert rows[1] == ["储能电池", "12.5"] and rows[2][0] == "'=CMD()"
+
+
+def test_pdf_writes_text_that_held_control_characters_and_lone_surrogates():
+    import pytest
+
+    from services.errors import ServiceError
+    from services.pdf import Document
+
+    try:
+        doc = Document("撮合报告\x01\ud800")
+    except ServiceError:
+        pytest.skip("no CJK font installed (make fonts)")
+    table = Table(["需求\x0b", "成果"], title="t")
+    table.add(["储能\x85电池", "热管理\udfff"])
+    pdf = doc.paragraph("说明\x07文字").facts([("匹配度\x1b", 87.5), ("备注", None)]).table(table).output()
+    assert pdf.startswith(b"%PDF")

@@ -342,6 +342,10 @@ def _failed_job(w: Any, role: str) -> tuple[str, dict]:
 
 
 FEATURE_BUILDERS: dict[tuple[str, str], Builder] = {
+    ("auth.forgot_password", "GET"): lambda w, r: ("/password/forgot", {}),
+    ("auth.forgot_password", "POST"): lambda w, r: ("/password/forgot", {"email": f"nobody.{r}@example.com"}),
+    ("auth.reset_password", "GET"): lambda w, r: ("/password/reset/not-a-real-token", {}),
+    ("auth.reset_password", "POST"): lambda w, r: ("/password/reset/not-a-real-token", {"password": "", "confirm": ""}),
     # the admins' job queue page
     ("jobs.queue", "GET"): lambda w, r: ("/jobs/queue?status=failed", {}),
     ("jobs.retry", "POST"): _failed_job,

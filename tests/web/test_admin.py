@@ -50,3 +50,40 @@ def test_admin_creates_a_broker(client, login_as):
                          form_url="/admin/users")
     assert resp.status_code == 302
     assert "b2@example.com" in client.get("/admin/users").get_data(as_text=True)
+
+
+def test_the_user_list_is_paged(client, make_user, login, app):
+    login(make_user("admin"))
+    for _ in range(2 * app.config["PAGE_SIZE"] + 5):  # 46 more users at the default 20 a page
+        make_user("company")
+    first = client.get("/admin/users").get_data(as_text=True)
+    assert first.count("@example.com</td>") == app.config["PAGE_SIZE"] and 'class="pager"' in first
+    last = client.get("/admin/users?page=3").get_data(as_text=True)
+    assert last.count("@example.com</td>") == 6  # 46 companies + the admin, 20 a page
+    assert client.get("/admin/users?page=99").status_code == 200  # past the end: the last page
+
+
+def test_the_user_list_filters_by_role_state_and_text(client, make_user, login, session):
+    admin = login(make_user("admin"))
+    broker, gone = make_user("broker", email="wang.broker@example.com"), make_user("company")
+    make_user("university")
+    gone.active = False
+    session.commit()
+    brokers = client.get("/admin/users?role=broker").get_data(as_text=True)
+    assert brokers.count("@example.com</td>") == 1 and broker.email in brokers
+    inactive = client.get("/admin/users?active=no").get_data(as_text=True)
+    assert inactive.count("@example.com</td>") == 1 and gone.email in inactive
+    active = client.get("/admin/users?active=yes").get_data(as_text=True)
+    assert active.count("@example.com</td>") == 3 and gone.email not in active
+    by_text = client.get("/admin/users?q=wang").get_data(as_text=True)
+    assert by_text.count("@example.com</td>") == 1 and broker.email in by_text
+    paged_filter = client.get("/admin/users?role=company&active=no&page=1").get_data(as_text=True)
+    assert paged_filter.count("@example.com</td>") == 1 and 'value="no" selected' in paged_filter
+    assert admin.email in client.get("/admin/users?active=bogus&role=bogus").get_data(as_text=True)
+
+
+def test_a_refused_new_account_keeps_the_list_paged(client, make_user, login):
+    admin = login(make_user("admin"))
+    resp = client.submit("/admin/users/new", {"email": admin.email, "display_name": "重复", "role": "broker",
+                                              "password": "long-enough-pw"}, form_url="/admin/users")
+    assert resp.status_code == 422 and 'class="error"' in resp.get_data(as_text=True)

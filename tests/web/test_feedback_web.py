@@ -129,3 +129,23 @@ def test_feedback_next_goes_through_the_safe_redirect_check(client, market, logi
     resp = client.submit(f"/feedback/{market['demand'].id}/{market['good'].id}",
                          {"outcome": "not_relevant", "query_kind": "demand", "next": target}, form_url=url)
     assert resp.status_code == 302 and "evil" not in resp.headers["Location"], resp.headers["Location"]
+
+
+def test_no_outcome_is_preselected_and_sending_none_records_nothing(client, market, login, session, zh):
+    import re
+    from models import PairFeedback
+    login(market["broker"])
+    rid = report_id_of(run_single(client, "demand", market["demand"].id))
+    for url in (f"/reports/{rid}", f"/matches/demand/{market['demand'].id}"):
+        page = client.get(url).get_data(as_text=True)
+        selects = re.findall(r'<select name="outcome"[^>]*>(.*?)</select>', page, re.S)
+        assert selects and all(s.startswith('<option value="" selected disabled>') for s in selects), url
+        assert all(s.count("selected") == 1 for s in selects), url  # only the empty placeholder
+        assert all('name="outcome" required' in page for _ in selects)
+    row = _row(session, rid, 1)
+    page = give(client, rid, row, "", follow_redirects=True).get_data(as_text=True)
+    assert zh("Nothing was recorded: choose an outcome (not relevant, relevant but…, or introduce) and send again.") \
+        in page
+    data = {"row_id": row.id, "query_kind": "demand", "next": f"/reports/{rid}"}  # no outcome field at all
+    client.submit(f"/feedback/{row.demand_id}/{row.achievement_id}", data, form_url=f"/reports/{rid}")
+    assert session.query(PairFeedback).count() == 0

@@ -172,3 +172,61 @@ def test_domain_terms_use_the_standard_chinese_wording(catalog, msgid, expected)
     if message is None:
         pytest.skip(f"{msgid!r} is no longer in the sources")
     assert message.string == expected
+
+
+HEADER_CELL = re.compile(r"<th[^>]*>(.*?)</th>", re.S)
+TEMPLATE_MESSAGE = re.compile(r"""\b(?:_|gettext)\(\s*(["'])(.*?)\1|\bpgettext\(\s*(["'])(.*?)\3\s*,\s*(["'])(.*?)\5""",
+                              re.S)
+
+
+def _column_headers() -> dict[Key, list[str]]:
+    """(context, msgid) of every message in a table's column header (<th>) of a template, with its files."""
+    found: dict[Key, list[str]] = {}
+    for path in sorted((ROOT / "templates").rglob("*.html")):
+        for cell in HEADER_CELL.findall(path.read_text(encoding="utf-8")):
+            for m in TEMPLATE_MESSAGE.finditer(cell):
+                key = (None, m.group(2)) if m.group(2) is not None else (m.group(4), m.group(6))
+                found.setdefault(key, []).append(str(path.relative_to(ROOT)))
+    return found
+
+
+def _status_labels() -> dict[Key, str]:
+    """(context, msgid) of every label in a status table of web/ (module-level dicts named *STATUS*)."""
+    import importlib
+    import pkgutil
+
+    import web
+    from flask_babel import LazyString
+
+    found: dict[Key, str] = {}
+    for info in pkgutil.walk_packages(web.__path__, "web."):
+        module = importlib.import_module(info.name)
+        for name, table in vars(module).items():
+            if "STATUS" not in name or not isinstance(table, dict):
+                continue
+            for code, label in table.items():
+                if isinstance(label, LazyString):
+                    args = label._args
+                    found[(args[0], args[1]) if len(args) == 2 else (None, args[0])] = f"{info.name}.{name}[{code!r}]"
+    return found
+
+
+def test_no_message_is_both_a_status_and_a_column_header(catalog):
+    """A msgid has one translation: "Submitted" as a status (已提交) cannot also head a date column (提交时间);
+    use a distinct msgid ("Submitted on") or pgettext with a context for the other meaning."""
+    headers, statuses = _column_headers(), _status_labels()
+    assert headers and len(statuses) > 10
+    both = {key: (statuses[key], headers[key]) for key in statuses.keys() & headers.keys()}
+    assert not both, f"status labels also used as column headers: {both}"
+    header_texts = {catalog.get(msgid, context).string: msgid for context, msgid in headers
+                    if catalog.get(msgid, context) is not None}
+    for (context, msgid), where in statuses.items():
+        message = catalog.get(msgid, context)
+        assert message is not None and message.string, f"{where}: {msgid!r} has no translation"
+        assert message.string not in header_texts, \
+            f"{where}: {msgid!r} reads {message.string!r}, as the column header {header_texts[message.string]!r}"
+
+
+def test_a_submitted_application_reads_as_a_status(catalog):
+    assert catalog.get("Submitted").string == "已提交"
+    assert catalog.get("Submitted on").string == "提交时间"

@@ -308,3 +308,93 @@ def test_five_thousand_rows(app, client, login_as, session):
     client.submit(f"/imports/{batch_id}/import", {}, form_url=f"/imports/{batch_id}")
     session.expire_all()
     assert _count(session, Achievement, owner_id=user.id) == 5000
+
+
+# --- a confirm clicked several times imports once (issue 18: the third click started a second job) ---------------
+
+def _big_batch(app, client, session, n=12):
+    """A checked batch of n good rows, big enough to import as a background job; its id."""
+    app.config["IMPORT_INLINE_ROWS"] = 5
+    resp = _upload(client, _filled(client, _rows(n)))
+    job_id = int(resp.headers["Location"].rstrip("/").split("/")[-1])
+    from models import Job
+    session.expire_all()
+    return int(session.get(Job, job_id).result["href"].rstrip("/").split("/")[-1])
+
+
+def _confirm(client, batch_id, token):
+    return client.post(f"/imports/{batch_id}/import", data={"csrf_token": token})
+
+
+def _import_jobs(session):
+    from models import Job
+    session.expire_all()
+    return list(session.scalars(select(Job).where(Job.kind == "import.commit")))
+
+
+def test_confirming_three_times_imports_once(app, client, login_as, session, zh):
+    from models import Achievement
+    user = login_as("university")
+    batch_id = _big_batch(app, client, session)
+    token = client.token(f"/imports/{batch_id}")
+    first = _confirm(client.c, batch_id, token)
+    assert first.status_code == 302 and "/jobs/" in first.headers["Location"]
+    for _ in range(2):  # the double click and the retry
+        again = _confirm(client.c, batch_id, token)
+        assert again.status_code == 302 and again.headers["Location"].endswith(f"/imports/{batch_id}")
+        page = client.get(again.headers["Location"]).get_data(as_text=True)
+        assert zh("This file has already been imported (or is being imported).") in page
+    assert len(_import_jobs(session)) == 1
+    assert _count(session, Achievement, owner_id=user.id) == 12
+
+
+def test_a_confirm_while_the_import_runs_lands_on_its_progress_page(app, client, login_as, session, zh):
+    from models import Achievement, ImportBatch
+    from services import imports, jobs
+    from web.db import sessionmaker_for
+    user = login_as("university")
+    batch_id = _big_batch(app, client, session)
+    with sessionmaker_for(app)() as s:  # a first confirm whose job the queue has not finished yet
+        batch = s.get(ImportBatch, batch_id)
+        imports.claim_for_import(s, batch)
+        job = jobs.submit_job(s, "import.commit", user.id, {"batch_id": batch_id, "include_duplicates": False,
+                                                            "href": f"/imports/{batch_id}"},
+                              key=imports.commit_job_key(batch_id))
+        batch.job_id = job.id
+        s.commit()
+        job_id = job.id
+    resp = client.submit(f"/imports/{batch_id}/import", {}, form_url=f"/imports/{batch_id}")
+    assert resp.status_code == 302 and resp.headers["Location"].endswith(f"/jobs/{job_id}")
+    page = client.get(resp.headers["Location"]).get_data(as_text=True)
+    assert zh("This import was already confirmed and is running: its progress is shown here. Nothing is "
+              "imported twice.") in page
+    jobs.run_job(sessionmaker_for(app), job_id)  # the queue gets to it
+    jobs.run_job(sessionmaker_for(app), job_id)  # and delivers it once more: nothing happens
+    assert len(_import_jobs(session)) == 1
+    assert _count(session, Achievement, owner_id=user.id) == 12
+
+
+def test_two_confirms_at_the_same_moment_import_once(app, client, login_as, session):
+    import threading
+
+    from models import Achievement
+    user = login_as("university")
+    batch_id = _big_batch(app, client, session)
+    token = client.token(f"/imports/{batch_id}")
+    cookie = client.c.get_cookie(app.config["SESSION_COOKIE_NAME"])
+    gate, answers = threading.Barrier(2), []
+
+    def confirm():
+        tab = app.test_client()  # a second tab of the same browser session
+        tab.set_cookie(cookie.key, cookie.value, domain=cookie.domain)
+        gate.wait()
+        answers.append(_confirm(tab, batch_id, token))
+
+    threads = [threading.Thread(target=confirm) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(120)
+    assert sorted(a.status_code for a in answers) == [302, 302]
+    assert len(_import_jobs(session)) == 1
+    assert _count(session, Achievement, owner_id=user.id) == 12

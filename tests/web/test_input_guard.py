@@ -61,3 +61,180 @@ def test_nul_in_an_api_json_body_is_a_json_400_in_the_callers_language(app, sess
     assert _count(session, Demand) == 0
     body["title"] = "高镍正极寿命"
     assert api_client.post("/api/v1/demands/", json=body, headers=headers).status_code == 201
+
+
+# --- issue 18: one rule for every input (web/input_guard.py) --------------------------------------------------------
+
+CONTROL = ("“%(field)s” contains an invisible control character (U+%(code)s), which no text may contain; it often "
+           "comes with text copied from another program. Remove it and try again.")
+NOT_A_NUMBER = "“%(field)s” is not a number: use the digits 0 to 9."
+TOO_LARGE = "“%(field)s” is a number too large for any field here."
+
+
+def _api(app, session, make_user, role="company"):
+    from services import tokens
+
+    user = make_user(role)
+    _row, clear = tokens.create_token(session, user, "test")
+    session.commit()
+    return app.test_client(), {"Authorization": f"Bearer {clear}", "Accept-Language": "en"}
+
+
+def _demand_body(**over):
+    body = demand_data(**over)
+    body["deadline"] = str(body["deadline"])
+    return body
+
+
+@pytest.mark.parametrize("char,code", [("\x01", "0001"), ("\x1b", "001B"), ("\x7f", "007F"), ("\x85", "0085"),
+                                       ("\x9f", "009F"), ("\ufffe", "FFFE"), ("\uffff", "FFFF")])
+def test_control_characters_in_a_form_are_refused_with_a_clear_message(client, login_as, session, zh, char, code):
+    login_as("company")
+    resp = client.submit("/account/tokens", {"name": f"ERP{char}sync"})
+    assert resp.status_code == 400 and _count(session, ApiToken) == 0
+    assert zh(CONTROL, field="name", code=code) in resp.get_data(as_text=True)
+
+
+def test_tab_newline_and_other_unicode_are_text(client, login_as, session):
+    login_as("company")
+    resp = client.submit("/account/tokens", {"name": "ERP\tsync\u2028 Ω² 😀"})
+    assert resp.status_code == 200 and _count(session, ApiToken) == 1
+
+
+def test_control_characters_in_a_query_string_are_refused(client, zh):
+    resp = client.get("/search/demand?q=%E9%AB%98%C2%85")  # 高 + U+0085 (NEL), as a browser encodes them
+    assert resp.status_code == 400 and zh(CONTROL, field="q", code="0085") in resp.get_data(as_text=True)
+    assert client.get("/search/demand?q=%ED%A0%80").status_code == 200  # bytes that are not UTF-8: plain text
+
+
+def test_lone_surrogates_in_api_json_are_refused_and_nothing_is_saved(app, session, make_user):
+    api, headers = _api(app, session, make_user)
+    for title in ("高镍\ud800正极寿命", "高镍正极\udfff寿命"):
+        resp = api.post("/api/v1/demands/", json=_demand_body(title=title), headers=headers)
+        assert resp.status_code == 400 and resp.get_json()["code"] == "control_character", title
+    resp = api.post("/api/v1/demands/", json={**_demand_body(), "\ud83d": "x"}, headers=headers)
+    assert resp.status_code == 400  # in a key too
+    assert _count(session, Demand) == 0
+
+
+@pytest.mark.parametrize("value", ["²", "①", "٣²", "𝟚²"])
+def test_digits_int_cannot_read_are_refused_everywhere(client, login_as, zh, value):
+    login_as("admin")
+    resp = client.get(f"/admin/audit?actor={value}")  # the audit filter reads a user id from digits
+    assert resp.status_code == 400 and zh(NOT_A_NUMBER, field="actor") in resp.get_data(as_text=True)
+    assert client.get("/search/demand?page=" + value).status_code == 400
+
+
+def test_decimal_digits_of_other_scripts_read_as_numbers(client, login_as):
+    login_as("admin")
+    assert client.get("/admin/audit?actor=١٢").status_code == 200  # Arabic-Indic 12: int() reads it
+    assert client.get("/search/demand?page=١").status_code == 200
+
+
+@pytest.mark.parametrize("value", ["9" * 20, str(2**63), "-" + "9" * 25, "1" + "0" * 5000])
+def test_whole_numbers_beyond_64_bits_are_refused_in_any_field(client, login_as, session, zh, value):
+    login_as("admin")
+    resp = client.get(f"/admin/audit?actor={value}")
+    assert resp.status_code == 400 and zh(TOO_LARGE, field="actor") in resp.get_data(as_text=True)
+    resp = client.submit("/account/tokens", {"name": value})
+    assert resp.status_code == 400 and _count(session, ApiToken) == 0
+
+
+def test_whole_numbers_beyond_64_bits_in_json_are_refused(app, session, make_user):
+    api, headers = _api(app, session, make_user)
+    resp = api.post("/api/v1/demands/", json=_demand_body(min_trl=2**64), headers=headers)
+    assert resp.status_code == 400 and resp.get_json()["code"] == "number_too_large"
+
+
+@pytest.mark.parametrize("query", ["page=2147483648", "page=99999999999999", "per_page=9999999999",
+                                   "demand_id=3000000000"])
+def test_page_numbers_and_ids_beyond_a_database_integer_are_refused(client, query):
+    resp = client.get(f"/search/demand?{query}")
+    assert resp.status_code == 400
+
+
+@pytest.mark.parametrize("value", ["inf", "-Infinity", "nan", "1e999", "1e13"])
+def test_amount_filters_that_are_not_finite_or_absurd_are_refused(client, zh, value):
+    resp = client.get(f"/search/demand?budget={value}")
+    assert resp.status_code == 400
+    assert zh("“%(field)s” is an amount in 10k yuan: a number from 0 to 1,000,000.", field="budget") in \
+        resp.get_data(as_text=True)
+    assert client.get("/search/achievement?max_price=120.5").status_code == 200
+
+
+@pytest.mark.parametrize("value", ["9999-12-31", "0001-01-01", "99991231", "1899-12-31", "3000-01-01",
+                                   "9999-12-31T23:59:59"])
+def test_dates_at_the_ends_of_the_calendar_are_refused_in_query_strings(client, login_as, zh, value):
+    login_as("admin")
+    for url in (f"/search/demand?until={value}", f"/search/demand?since={value}", f"/admin/audit?until={value}",
+                f"/export/search/demand.csv?until={value}"):
+        resp = client.get(url)
+        assert resp.status_code == 400, url
+    assert zh("“%(field)s” must be a date between %(first)s and %(last)s.", field="until", first="1900-01-01",
+              last="2999-12-31") in resp.get_data(as_text=True)
+    assert client.get("/search/demand?until=2999-12-31&since=1900-01-01").status_code == 200
+
+
+# --- the API's bodies: JSON, not too deep, not an empty change (web/api/core.py) ----------------------------------
+
+def test_a_body_that_is_not_json_is_415_and_changes_nothing(app, session, make_user, make_listing):
+    api, headers = _api(app, session, make_user)
+    owner = session.get(type(make_user("company")), 1)
+    item = make_listing("demand", owner, status="draft")
+    from services import tokens
+    _row, clear = tokens.create_token(session, owner, "owner")
+    session.commit()
+    headers = {"Authorization": f"Bearer {clear}", "Accept-Language": "en"}
+    for data, kind in [("title=改过的标题很长", "application/x-www-form-urlencoded"), ("title: x", "text/plain"),
+                       ("<a/>", "application/xml")]:
+        resp = api.patch(f"/api/v1/demands/{item.id}", data=data, content_type=kind, headers=headers)
+        assert resp.status_code == 415 and resp.get_json()["code"] == "unsupported_media_type", kind
+        assert "Content-Type: application/json" in resp.get_json()["message"]
+    resp = api.patch(f"/api/v1/demands/{item.id}", headers=headers)  # no body at all: not "no change"
+    assert resp.status_code == 400 and resp.get_json()["code"] == "body_required"
+    session.expire_all()
+    assert session.get(Demand, item.id).title == demand_data()["title"]
+    resp = api.patch(f"/api/v1/demands/{item.id}", json={"title": "改过的标题：高镍正极寿命"}, headers=headers)
+    assert resp.status_code == 200 and resp.get_json()["title"] == "改过的标题：高镍正极寿命"
+
+
+@pytest.mark.parametrize("raw", [b"[" * 100_000 + b"]" * 100_000, b'{"a":' * 40 + b"1" + b"}" * 40,
+                                 b'{"title": NaN}', b'{"title": Infinity}', b'{"title": "x",', b"\xff\xfe{}"])
+def test_json_too_deep_or_not_json_is_a_clear_400(app, session, make_user, raw):
+    api, headers = _api(app, session, make_user)
+    resp = api.post("/api/v1/demands/", data=raw, content_type="application/json", headers=headers)
+    assert resp.status_code == 400 and resp.get_json()["code"] == "bad_json"
+    assert _count(session, Demand) == 0
+
+
+def test_deep_json_to_an_endpoint_without_a_body_is_refused_too(app, session, make_user, make_listing):
+    api, headers = _api(app, session, make_user)
+    resp = api.post("/api/v1/demands/1/submit", data=b"[" * 50_000 + b"]" * 50_000,
+                    content_type="application/json", headers=headers)
+    assert resp.status_code == 400
+
+
+def test_fractions_are_not_whole_numbers_and_repeats_count_once_in_the_api(app, session, make_user):
+    api, headers = _api(app, session, make_user)
+    for value in (4.5, "4.5", True, "٤", "1e1"):
+        resp = api.post("/api/v1/demands/", json=_demand_body(min_trl=value), headers=headers)
+        assert resp.status_code == 422 and "min_trl" in resp.get_json()["errors"], value
+    resp = api.post("/api/v1/demands/", json=_demand_body(deadline="9999-12-31"), headers=headers)
+    assert resp.status_code == 422 and resp.get_json()["errors"]["deadline"] == ["The value is out of range."]
+    resp = api.get("/api/v1/demands/?page=1.5", headers=headers)
+    assert resp.status_code == 422
+    resp = api.post("/api/v1/demands/", json=_demand_body(min_trl=4.0, modes=["joint", "joint", "license"]),
+                    headers=headers)
+    assert resp.status_code == 201
+    assert resp.get_json()["min_trl"] == 4 and sorted(resp.get_json()["modes"]) == ["joint", "license"]
+
+
+def test_a_password_of_many_digits_is_a_password_not_a_number(client, session):
+    from services import accounts
+
+    secret = "7391046285730194628503917²"  # digits beyond 64 bits, and one int() cannot read
+    user = accounts.create_user(session, email="digits@example.com", password=secret, display_name="d",
+                                role="broker")
+    session.commit()
+    resp = client.submit("/login", {"email": user.email, "password": secret})
+    assert resp.status_code == 302

@@ -85,3 +85,57 @@ def test_bad_export_urls(client, url, status):
 def test_brokers_have_no_own_list(client, login_as):
     login_as("broker")
     assert client.get("/export/mine.csv").status_code == 403
+
+
+# --- text a file format cannot hold (issue 18): one old listing must not break the export for everybody ----------
+
+CONTROL_TITLE = "储能\x0b电池\x01热管理\x85方案\ufffe"
+
+
+def _store_title(session, item, title):
+    """Write a title straight into the database, as rows saved before the input rule (or by other paths) hold."""
+    from sqlalchemy import update
+
+    session.execute(update(type(item)).where(type(item).id == item.id).values(title=title))
+    session.commit()
+
+
+@pytest.mark.parametrize("fmt", ["xlsx", "csv"])
+def test_a_listing_with_control_characters_does_not_break_the_public_export(client, listed, session, fmt):
+    _owner, _broker, battery, _other, _draft = listed
+    _store_title(session, battery, CONTROL_TITLE)
+    resp = client.get(f"/export/search/achievement.{fmt}")
+    assert resp.status_code == 200
+    if fmt == "xlsx":
+        sheet = load_workbook(io.BytesIO(resp.data)).worksheets[0]
+        titles = [row[1] for row in sheet.iter_rows(min_row=2, values_only=True)]
+    else:
+        titles = [row[1] for row in _csv(resp)[1:]]
+    assert "储能电池热管理方案" in titles  # the row is there, without the characters the file cannot hold
+    assert len(titles) == 2
+
+
+def test_the_owners_export_with_contacts_survives_an_escape_sequence_in_old_data(client, login, listed, session):
+    from sqlalchemy import text
+
+    owner, _broker, battery, _other, _draft = listed
+    session.execute(text("UPDATE achievements SET team = :t WHERE id = :id"),
+                    {"t": "李教授团队\x1b[31m", "id": battery.id})
+    session.commit()
+    login(owner)
+    resp = client.get("/export/mine.xlsx")
+    assert resp.status_code == 200
+    cells = [str(v) for row in load_workbook(io.BytesIO(resp.data)).worksheets[0].iter_rows(values_only=True)
+             for v in row if v is not None]
+    assert "李教授团队[31m" in cells and not any("\x1b" in v for v in cells)
+    assert "\x1b" not in "".join(",".join(r) for r in _csv(client.get("/export/mine.csv")))
+
+
+def test_a_title_with_a_control_character_is_refused_on_input_with_a_clear_message(client, login_as, zh):
+    login_as("university")
+    resp = client.submit("/achievements/new", {"title": "储能电池\x07热管理方案"})
+    assert resp.status_code == 400
+    page = resp.get_data(as_text=True)
+    assert zh("“%(field)s” contains an invisible control character (U+%(code)s), which no text may contain; it "
+              "often comes with text copied from another program. Remove it and try again.",
+              field="title", code="0007") in page

@@ -92,3 +92,62 @@ def test_closed_listing_leaves_public_view(client, parties, make_listing, login)
     client.submit(f"/demands/{item.id}/close", {}, form_url=f"/demand/{item.id}")
     client.submit("/logout", {}, form_url="/demands/mine")
     assert client.get(f"/demand/{item.id}").status_code == 404
+
+
+def test_the_queue_flags_a_likely_duplicate_with_a_link_to_the_published_look_alike(client, parties, make_listing,
+                                                                                    login, zh):
+    published = make_listing("demand", parties["owner"], reviewer=parties["broker"])
+    repost = make_listing("demand", parties["other"], status="submitted")  # the same text again
+    fresh = make_listing("demand", parties["other"], status="submitted", title="深海探测机器人水下自主导航需求",
+                         description="需要基于多普勒计程仪与惯导的组合导航算法，实现深海长航时水下机器人厘米级定位。",
+                         field_code="new_energy.battery", keywords="水下机器人,组合导航")
+    login(parties["broker"])
+    queue = client.get("/review/").get_data(as_text=True)
+    rows = {item.id: queue[queue.index(f'/demand/{item.id}"'):] for item in (repost, fresh)}
+    repost_row, fresh_row = (row[:row.index("</tr>")] for row in rows.values())
+    assert zh("Possible duplicate") in repost_row and f'/demand/{published.id}" class="duplicate-of"' in repost_row
+    assert zh("Possible duplicate") not in fresh_row
+    assert zh("Submitted on") in queue
+
+
+def test_over_long_text_is_refused_with_the_limit_not_cut(client, parties, make_listing, login, zh):
+    item = make_listing("demand", parties["owner"], status="submitted")
+    login(parties["broker"])
+    page = client.get(f"/demand/{item.id}").get_data(as_text=True)
+    assert "js/char-counter.js" in page  # counts the reason box (and lifts its maxlength) in the browser
+    resp = client.submit(f"/review/demand/{item.id}/return", {"reason": "补" * 2001}, form_url=f"/demand/{item.id}",
+                         follow_redirects=True)
+    assert zh("Keep the reason under 2,000 characters.") in resp.get_data(as_text=True)
+    from services import listings
+    from web.db import sessionmaker_for
+    with sessionmaker_for(client.c.application)() as s:
+        assert listings.get_listing(s, "demand", item.id, parties["broker"]).status == "submitted"
+
+
+def test_the_listing_form_shows_limits_and_keeps_an_over_long_text_whole(client, login_as, zh):
+    login_as("company")
+    form = client.get("/demands/new").get_data(as_text=True)
+    assert 'data-maxlength="4000"' in form and ' maxlength="4000"' not in form
+    long_text = "我司动力电池高镍正极循环衰减快，希望通过包覆改性提升寿命。" * 150  # 4,350 characters
+    page = client.submit("/demands/new", {"title": "高镍三元正极材料循环寿命提升", "description": long_text,
+                                          "field_code": "new_energy.battery", "region": "shaanxi",
+                                          "modes": "joint", "contact_name": "张工", "contact_phone": "13800000001",
+                                          "contact_email": "a@example.com"}).get_data(as_text=True)
+    assert zh("Describe the problem in 20 to 4,000 characters.") in page
+    assert long_text in page  # nothing was cut: the writer shortens it
+
+
+@pytest.mark.parametrize("args", [
+    {"q": "锂" * 10_000}, {"q": "   "}, {"q": "。，！？…—"}, {"q": '" OR NEAR(a b) *'}, {"q": "'|&!:*"},
+    {"since": "2026-12-31", "until": "2026-01-01", "q": "机器人"},
+])
+def test_odd_search_input_answers_a_normal_page(client, parties, make_listing, args):
+    make_listing("demand", parties["owner"], reviewer=parties["broker"], title="工业机器人视觉分拣")
+    resp = client.get("/search/demand", query_string=args)
+    assert resp.status_code == 200
+
+
+def test_contradicting_dates_say_so(client, parties, zh):
+    page = client.get("/search/demand", query_string={"since": "2026-12-31", "until": "2026-01-01"}).get_data(
+        as_text=True)
+    assert zh("The start date is after the end date, so nothing can match: swap them.") in page

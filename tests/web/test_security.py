@@ -209,3 +209,36 @@ def test_behind_a_trusted_proxy_the_limit_counts_the_forwarded_client(tmp_path, 
         assert other == (200 if proxies else 429)
     finally:
         dispose_app(application)
+
+
+def _no_store(resp) -> bool:
+    resp.close()
+    return resp.headers.get("Cache-Control") == "no-store"
+
+
+def test_a_listing_page_with_contacts_is_not_cached_one_without_may_be(client, make_user, make_listing, login):
+    owner, broker = make_user("company"), make_user("broker")
+    item = make_listing("demand", owner, reviewer=broker)
+    assert not _no_store(client.get(f"/demand/{item.id}"))  # anonymous: no contacts
+    login(broker)
+    resp = client.get(f"/demand/{item.id}")
+    assert "canary.demand@example.com" in resp.get_data(as_text=True) and _no_store(resp)
+
+
+@pytest.mark.parametrize("url", ["/introductions/", "/export/mine.csv", "/export/mine.xlsx", "/account/security",
+                                 "/account/tokens"])
+def test_pages_and_exports_with_contacts_or_account_data_are_not_cached(client, login_as, url):
+    login_as("company")
+    resp = client.get(url)
+    assert resp.status_code == 200 and _no_store(resp)
+
+
+def test_every_download_is_not_cached(client, make_user, make_listing):
+    make_listing("demand", make_user("company"), reviewer=make_user("broker"))
+    resp = client.get("/export/search/demand.csv")
+    assert resp.status_code == 200 and _no_store(resp)
+
+
+def test_public_pages_stay_cacheable(client):
+    assert not _no_store(client.get("/"))
+    assert not _no_store(client.get("/search/demand"))

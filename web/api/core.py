@@ -6,6 +6,8 @@ checked here first so that an API caller gets a JSON 401/403 instead of the sign
 """
 from __future__ import annotations
 
+import json
+import re
 from typing import Any, Optional
 
 from babel import Locale
@@ -64,8 +66,11 @@ def init_app(app: Flask) -> None:
         api.register_blueprint(bp)
         csrf.exempt(bp)
     app.extensions["api"] = api
+    from . import docs
+    docs.init_app(app)  # Swagger UI without inline script (the CSP would block it)
     # before the policy hook and Flask-Login's session loading (registered earlier by create_app)
     app.before_request_funcs.setdefault(None, []).insert(0, _authenticate)
+    app.before_request_funcs[None].insert(1, _check_json_body)
     _json_errors_for_api_paths(app)
 
 
@@ -94,6 +99,75 @@ def _authenticate() -> None:
         abort(404)  # an API route without a policy entry is not served
     if role not in rule.roles:
         abort(401 if role == policy.ANONYMOUS else 403)
+    return None
+
+
+# --- JSON bodies: one parse rule for every endpoint that reads one ------------------------------------------
+
+MAX_JSON_DEPTH = 32  # the API's bodies nest 3 levels; a deep document only costs stack (RecursionError)
+WRITE_METHODS = ("POST", "PUT", "PATCH")
+_JSON_TOKENS = re.compile(rb'"(?:[^"\\]|\\.)*"|[\[\]{}]')
+
+
+def json_depth(raw: bytes) -> int:
+    """How deep arrays and objects nest in a JSON text (brackets inside strings do not count)."""
+    if raw.count(b"[") + raw.count(b"{") <= MAX_JSON_DEPTH:
+        return 0  # cannot nest deeper than it has brackets: no need to scan
+    depth = deepest = 0
+    for token in _JSON_TOKENS.finditer(raw):
+        t = token.group()
+        if t in (b"[", b"{"):
+            depth += 1
+            deepest = max(deepest, depth)
+        elif t in (b"]", b"}"):
+            depth -= 1
+    return deepest
+
+
+def _no_constants(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
+def json_problem(raw: bytes) -> Optional[str]:
+    """Why raw is not a JSON document this platform reads (None if it is one): nested deeper than
+    MAX_JSON_DEPTH, not UTF-8, not JSON, or holding NaN/Infinity (which Python's parser would accept)."""
+    if json_depth(raw) > MAX_JSON_DEPTH:
+        return _("The JSON body nests arrays and objects more than %(n)s levels deep; no request here needs "
+                 "that many.", n=MAX_JSON_DEPTH)
+    try:
+        json.loads(raw, parse_constant=_no_constants)
+    except (ValueError, RecursionError):
+        return _("The body is not valid JSON: check the quotes, commas and brackets (numbers must be finite).")
+    return None
+
+
+def _takes_json(endpoint: Optional[str], method: str) -> bool:
+    """Whether the view of this endpoint and method reads a JSON body (flask-smorest @bp.arguments)."""
+    view = current_app.view_functions.get(endpoint or "")
+    view = getattr(getattr(view, "view_class", None), method.lower(), view)
+    params = getattr(view, "_apidoc", {}).get("arguments", {}).get("parameters", [])
+    return any(p.get("in") == "json" for p in params)
+
+
+def _check_json_body() -> Any:
+    """An API write whose endpoint reads JSON gets a JSON document, or a clear 400/415: never an empty change.
+
+    Without this, webargs reads a body of another type (a form, plain text) or no body as no fields at all:
+    a PATCH answered 200 having changed nothing, a POST listed every field as missing."""
+    if not is_api_request() or request.method not in WRITE_METHODS or not _takes_json(request.endpoint,
+                                                                                      request.method):
+        return None
+    raw = request.get_data(cache=True)
+    if not raw.strip():
+        return error_response(400, "body_required", _(
+            "Send the fields as a JSON object in the request body, with Content-Type: application/json."))
+    if not request.is_json:
+        return error_response(415, "unsupported_media_type", _(
+            "Send the body as JSON, with Content-Type: application/json (this was %(type)s).",
+            type=(request.mimetype or "no Content-Type")[:60]))
+    problem = json_problem(raw)
+    if problem is not None:
+        return error_response(400, "bad_json", problem)
     return None
 
 
@@ -139,8 +213,8 @@ def error_messages() -> dict[str, str]:
 
 
 STATUS_CODES = {400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found",
-                405: "method_not_allowed", 409: "conflict", 413: "too_large", 422: "validation_error",
-                429: "rate_limited", 503: "unavailable"}
+                405: "method_not_allowed", 409: "conflict", 413: "too_large", 415: "unsupported_media_type",
+                422: "validation_error", 429: "rate_limited", 503: "unavailable"}
 
 
 def error_response(status: int, code: Optional[str] = None, message: Optional[str] = None,
@@ -210,6 +284,8 @@ def translate_field_message(text: str) -> str:
         "Not a valid list.": _("Not a list."),
         "Invalid input type.": _("Wrong type of value."),
         "String does not match expected pattern.": _("The format is not valid."),
+        "Number too large.": _("The value is out of range."),
+        "Special numeric values (nan or infinity) are not permitted.": _("Not a number."),
     }
     if text in known:
         return known[text]

@@ -4,7 +4,7 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
-from flask import current_app
+from flask import current_app, g
 from flask.views import MethodView
 from flask_babel import gettext as _
 from flask_login import current_user
@@ -17,7 +17,7 @@ from services.matching import MatchingUnavailable
 
 from .. import policy, security
 from ..api_messages import api_notice
-from ..db import db
+from ..db import db, write_session
 from ..errors import message_for
 from ..i18n import locale_code
 from ..matches import runtime
@@ -46,13 +46,36 @@ def dump(item: Any, viewer: Any) -> dict[str, Any]:
            "modes": item.modes, "status": item.status, "review_note": item.review_note if insider else None,
            "created_at": item.created_at, "updated_at": item.updated_at, "published_at": item.published_at,
            "contact": ({"name": item.contact_name, "phone": item.contact_phone, "email": item.contact_email}
-                       if listings.can_see_contact(viewer, item) else None)}
+                       if _contact_shown(viewer, item) else None)}
     for name in listings.KIND_FIELDS[item.kind]:
         out[name] = getattr(item, name)
     if item.kind == "achievement":
         out["negotiable"] = bool(item.negotiable)
         out["patents"] = [{"number": p.number, "kind": p.kind, "status": p.status} for p in item.patents]
     return out
+
+
+def _contact_shown(viewer: Any, item: Any) -> bool:
+    """Whether the answer carries the listing's contact; if so it is not cached, and a reveal to anyone but the
+    owner is remembered for record_reveals (as the listing page audits it)."""
+    if not listings.can_see_contact(viewer, item):
+        return False
+    security.no_store()
+    if not listings.is_owner(viewer, item):
+        g.setdefault("contact_reveals", []).append(item)
+    return True
+
+
+def record_reveals() -> None:
+    """Audit the contacts this answer carries (contact.reveal, one per listing), in a short write transaction of
+    its own as on the listing page (a GET request's session only reads)."""
+    items = g.pop("contact_reveals", [])
+    if not items:
+        return
+    with write_session(current_app) as ws:
+        for item in items:
+            listings.reveal_contact(ws, current_user, item)
+        ws.commit()
 
 
 def match_state(views: list) -> dict[str, Any]:
@@ -129,8 +152,10 @@ def make_blueprint(kind: str) -> Blueprint:
                 security.throttle().hit("search_address", security.client_ip() or "-")
             rows, total, _ranked = search_service.search(db(), current_app.extensions["matching"], kind, f,
                                                          current_user, args["page"], args["per_page"])
-            return {"items": [dump(r, current_user) for r in rows], "page": args["page"],
-                    "per_page": args["per_page"], "total": total}
+            out = {"items": [dump(r, current_user) for r in rows], "page": args["page"],
+                   "per_page": args["per_page"], "total": total}
+            record_reveals()
+            return out
 
         @bp.arguments(in_schema)
         @bp.response(201, out_schema)
@@ -152,7 +177,9 @@ def make_blueprint(kind: str) -> Blueprint:
         @bp.doc(security=PUBLIC)
         def get(self, listing_id: int):
             """One listing, if the caller may see it."""
-            return dump(_get(kind, listing_id), current_user)
+            out = dump(_get(kind, listing_id), current_user)
+            record_reveals()
+            return out
 
         @bp.arguments(patch_schema(partial=True))
         @bp.response(200, out_schema)
@@ -207,11 +234,13 @@ def make_blueprint(kind: str) -> Blueprint:
             current_app.logger.warning("matching unavailable for the API")
             abort(503, code="matching_unavailable",
                   message=_("Matching is not available right now: the search index must be rebuilt."))
-        return {"items": [{"score": v.match.score, "band": v.match.band, "set_aside": bool(getattr(v, "set_aside", False)),
-                           "breakdown": v.match.breakdown,
-                           "shared_terms": list(v.match.shared_terms), "best_sentence": v.match.best_sentence,
-                           "reasons": dict(v.match.reasons), "listing": dump(v.listing, current_user)}
-                          for v in views], **match_state(views)}
+        out = {"items": [{"score": v.match.score, "band": v.match.band,
+                          "set_aside": bool(getattr(v, "set_aside", False)), "breakdown": v.match.breakdown,
+                          "shared_terms": list(v.match.shared_terms), "best_sentence": v.match.best_sentence,
+                          "reasons": dict(v.match.reasons), "listing": dump(v.listing, current_user)}
+                         for v in views], **match_state(views)}
+        record_reveals()
+        return out
 
     return bp
 

@@ -1,7 +1,9 @@
 """Marshmallow schemas of the API: what goes in (validated like the forms) and what comes out."""
 from __future__ import annotations
 
-from datetime import datetime, timezone
+import re
+from datetime import date, datetime, timezone
+from typing import Any
 
 import marshmallow as ma
 from marshmallow import fields, validate
@@ -15,6 +17,54 @@ MONEY = validate.Range(min=0, max=1_000_000)
 SCORE_DOC = "calibrated probability x 100 that a broker judges the pair worth a conversation (0-100)"
 BAND_DOC = (f"the score's named band: strong (score >= {STRONG_MIN:g}), possible (>= {POSSIBLE_MIN:g}) "
             f"or weak (below {POSSIBLE_MIN:g})")
+
+
+# --- what comes in: one rule per kind of value, as the forms (web/forms.py) and the guard (web/input_guard.py) --
+MAX_WHOLE = 2_147_483_647  # a database integer
+FIRST_DATE, LAST_DATE = date(1900, 1, 1), date(2999, 12, 31)  # date arithmetic near year 1 or 9999 overflows
+
+
+class Whole(fields.Integer):
+    """A whole number from -MAX_WHOLE to MAX_WHOLE: a JSON integer (or 4.0), or ASCII digits in a query string.
+    Never 4.5 (marshmallow's Integer truncates it to 4 without a word), True, '١٢' or '²'."""
+
+    def _validated(self, value: Any) -> Any:
+        if isinstance(value, bool):
+            raise self.make_error("invalid")
+        if isinstance(value, float) and not value.is_integer():
+            raise self.make_error("invalid")
+        if isinstance(value, str) and not re.fullmatch(r"\s*[+-]?[0-9]{1,12}\s*", value):
+            raise self.make_error("invalid")
+        number = super()._validated(value)
+        if number is not None and abs(number) > MAX_WHOLE:
+            raise ma.ValidationError(f"Must be less than or equal to {MAX_WHOLE}.")
+        return number
+
+
+class Day(fields.Date):
+    """A date (YYYY-MM-DD) from FIRST_DATE to LAST_DATE."""
+
+    def _deserialize(self, value: Any, attr: Any, data: Any, **kwargs: Any) -> Any:
+        if isinstance(value, str) and not re.fullmatch(r"[0-9]{4}-[0-9]{2}-[0-9]{2}", value.strip()):
+            raise self.make_error("invalid", input=value, obj_type=self.OBJ_TYPE)
+        day = super()._deserialize(value, attr, data, **kwargs)
+        if not FIRST_DATE <= day <= LAST_DATE:
+            raise ma.ValidationError(f"Must be greater than or equal to {FIRST_DATE} and less than or equal to "
+                                     f"{LAST_DATE}.")
+        return day
+
+
+class UniqueList(fields.List):
+    """A list whose repeated items count once (["joint", "joint"] is ["joint"]), in the order first sent."""
+
+    def _deserialize(self, value: Any, attr: Any, data: Any, **kwargs: Any) -> Any:
+        items, seen = [], set()
+        for item in super()._deserialize(value, attr, data, **kwargs):
+            key = repr(sorted(item.items())) if isinstance(item, dict) else repr(item)
+            if key not in seen:
+                seen.add(key)
+                items.append(item)
+        return items
 
 
 class UtcDateTime(fields.DateTime):
@@ -36,8 +86,8 @@ class ApiErrorSchema(ma.Schema):
 
 
 class PageArgs(ma.Schema):
-    page = fields.Integer(load_default=1, validate=validate.Range(min=1, max=100_000))
-    per_page = fields.Integer(load_default=20, validate=validate.Range(min=1, max=100))
+    page = Whole(load_default=1, validate=validate.Range(min=1, max=100_000))
+    per_page = Whole(load_default=20, validate=validate.Range(min=1, max=100))
 
 
 class ListingFilterArgs(PageArgs):
@@ -45,8 +95,8 @@ class ListingFilterArgs(PageArgs):
     field = fields.String(load_default="", validate=validate.Length(max=64))
     region = fields.String(load_default="", validate=validate.Length(max=32))
     mode = fields.String(load_default="", validate=validate.OneOf(("",) + COOPERATION_MODES))
-    since = fields.Date(load_default=None)
-    until = fields.Date(load_default=None)
+    since = Day(load_default=None)
+    until = Day(load_default=None)
     status = fields.String(load_default="published", validate=validate.OneOf(
         ("draft", "submitted", "published", "returned", "rejected", "closed", "all")),
         metadata={"description": "brokers and admins only; everyone else always gets published listings"})
@@ -62,7 +112,7 @@ class AchievementFilterArgs(ListingFilterArgs):
 
 
 class MatchArgs(ma.Schema):
-    k = fields.Integer(load_default=10, validate=validate.Range(min=1, max=50))
+    k = Whole(load_default=10, validate=validate.Range(min=1, max=50))
 
 
 class ContactSchema(ma.Schema):
@@ -131,7 +181,7 @@ class _ListingIn(ma.Schema):
     field_code = fields.String(required=True, validate=validate.Length(min=1, max=64))
     keywords = fields.String(load_default="", validate=validate.Length(max=300))
     region = fields.String(required=True, validate=validate.Length(min=1, max=32))
-    modes = fields.List(fields.String(validate=validate.OneOf(COOPERATION_MODES)), required=True,
+    modes = UniqueList(fields.String(validate=validate.OneOf(COOPERATION_MODES)), required=True,
                         validate=validate.Length(min=1, max=len(COOPERATION_MODES)))
     contact_name = fields.String(required=True, validate=validate.Length(min=1, max=50))
     contact_phone = fields.String(required=True, validate=validate.Regexp(PHONE_RE))
@@ -143,18 +193,18 @@ class DemandIn(_ListingIn):
     indicators = fields.String(load_default="", validate=validate.Length(max=2000))
     budget_min = fields.Float(load_default=None, allow_none=True, allow_nan=False, validate=MONEY)
     budget_max = fields.Float(load_default=None, allow_none=True, allow_nan=False, validate=MONEY)
-    deadline = fields.Date(load_default=None, allow_none=True)
-    min_trl = fields.Integer(load_default=None, allow_none=True, validate=validate.Range(min=1, max=9))
+    deadline = Day(load_default=None, allow_none=True)
+    min_trl = Whole(load_default=None, allow_none=True, validate=validate.Range(min=1, max=9))
 
 
 class AchievementIn(_ListingIn):
     abstract = fields.String(required=True, validate=validate.Length(min=20, max=6000))
     stage = fields.String(required=True, validate=validate.OneOf(STAGES))
-    trl = fields.Integer(required=True, validate=validate.Range(min=1, max=9))
+    trl = Whole(required=True, validate=validate.Range(min=1, max=9))
     price = fields.Float(load_default=None, allow_none=True, allow_nan=False, validate=MONEY)
     negotiable = fields.Boolean(load_default=False)
     team = fields.String(load_default="", validate=validate.Length(max=1000))
-    patents = fields.List(fields.Nested(PatentSchema), load_default=list, validate=validate.Length(max=10))
+    patents = UniqueList(fields.Nested(PatentSchema), load_default=list, validate=validate.Length(max=10))
 
 
 class MatchOut(ma.Schema):
@@ -208,7 +258,7 @@ ID = validate.Range(min=1, max=MAX_ID)
 
 def _id(**kw):
     """An object id in a JSON body: a whole number (never a string or a boolean), 1 to 2147483647."""
-    return fields.Integer(strict=True, validate=ID, **kw)
+    return Whole(strict=True, validate=ID, **kw)
 
 
 class ReportIn(ma.Schema):
@@ -218,14 +268,14 @@ class ReportIn(ma.Schema):
     scope = fields.String(required=True, validate=validate.OneOf(("demand", "achievement", "batch")))
     listing_id = _id(load_default=None, allow_none=True,
                      metadata={"description": "required for scope demand or achievement"})
-    k = fields.Integer(strict=True, load_default=10, validate=validate.Range(min=1, max=50),
+    k = Whole(strict=True, load_default=10, validate=validate.Range(min=1, max=50),
                        metadata={"description": "counterparts per listing"})
     field_code = fields.String(load_default="", validate=validate.Length(max=64),
                                metadata={"description": "batch: a field code (its sub-fields included)"})
     region = fields.String(load_default="", validate=validate.Length(max=32),
                            metadata={"description": "batch: a region code"})
-    since = fields.Date(load_default=None, allow_none=True, metadata={"description": "batch: published from"})
-    until = fields.Date(load_default=None, allow_none=True, metadata={"description": "batch: published until"})
+    since = Day(load_default=None, allow_none=True, metadata={"description": "batch: published from"})
+    until = Day(load_default=None, allow_none=True, metadata={"description": "batch: published until"})
 
 
 class FeedbackBrief(ma.Schema):
@@ -310,8 +360,8 @@ class FeedbackIn(ma.Schema):
 
 
 class FeedbackArgs(PageArgs):
-    demand_id = fields.Integer(required=True, validate=ID)
-    achievement_id = fields.Integer(required=True, validate=ID)
+    demand_id = Whole(required=True, validate=ID)
+    achievement_id = Whole(required=True, validate=ID)
 
 
 class FeedbackOut(ma.Schema):
