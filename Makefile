@@ -14,12 +14,12 @@ run: setup
 	sh tools/heartbeat.sh "loading the demo" $(FLASK) seed demo
 	$(FLASK) index sync
 	@echo "serving on http://$(HOST):$(PORT)  (Ctrl-C to stop)"
-	$(FLASK) run --host $(HOST) --port $(PORT)
+	PUBLIC_BASE_URL=$${PUBLIC_BASE_URL:-http://$(HOST):$(PORT)} $(FLASK) run --host $(HOST) --port $(PORT)
 
 # Several web processes (gunicorn, gunicorn.conf.py); share state through Redis and PostgreSQL (docs/deployment.md).
 WORKERS ?= 4
 serve: setup
-	WEB_WORKERS=$(WORKERS) WEB_BIND=$(HOST):$(PORT) $(VENV)/bin/gunicorn -c gunicorn.conf.py
+	PUBLIC_BASE_URL=$${PUBLIC_BASE_URL:-http://$(HOST):$(PORT)} WEB_WORKERS=$(WORKERS) WEB_BIND=$(HOST):$(PORT) $(VENV)/bin/gunicorn -c gunicorn.conf.py
 
 # 100k listings in a throw-away PostgreSQL + pgvector, 4 gunicorn workers, wrk (docs/capacity.md).
 loadtest: setup redis wrk

@@ -24,7 +24,7 @@ from openpyxl.utils import get_column_letter
 
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 XLSX_MIME = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
-CSV_MIME = "text/csv; charset=utf-8"
+CSV_MIME = "text/csv"  # as a mimetype: Flask adds "; charset=utf-8" to text types itself
 # Characters no text may contain: C0 controls except tab, newline and carriage return; DEL and the C1
 # controls; lone surrogates (not Unicode scalar values: not encodable as UTF-8); the non-characters U+FFFE
 # and U+FFFF. XML 1.0 (inside .xlsx), PDF text and UTF-8 cannot hold them, and databases differ on them.

@@ -468,12 +468,12 @@ class MatchingRuntime:
             ranked, _terms = matcher.rank(query, k=len(allowed), allowed_ids=allowed, query_vec=qvec)
         return [(r.id, r.score) for r in ranked if r.lexical > 0 or r.score >= SEARCH_MIN_SCORE]
 
-    def word_shares(self, kind: str, words: Sequence[str]) -> Optional[list[float]]:
-        """The share of published listings of a kind holding each word, from the matcher this process already has
-        (None before its first one: a search never waits for a matcher build to ask this)."""
-        with self._lock:
-            cached = self._matchers.get(kind)
-        return cached[1].lexical.doc_shares(words) if cached else None
+    def word_shares(self, session: Session, kind: str, words: Sequence[str]) -> Optional[list[float]]:
+        """The share of published listings of a kind holding each word, from its matcher (the one the search ranks
+        with right after: asking it first keeps the first search of a process the same as every later one)."""
+        if not words or not _any_published(session, kind):
+            return None
+        return self.matcher(kind, session).lexical.doc_shares(words)
 
     def _search_vec(self, text: str) -> Any:
         """A search query's embedding: kept in a small LRU of its own, never in the shared cache, so anonymous

@@ -53,7 +53,7 @@ def find(session: Session, runtime: Any, kind: str, f: listings.SearchFilters, v
     if f.q.strip() and published_only:
         words = search_index.query_words(f.q)
         base = listings.search_stmt(kind, replace(f, q=""), viewer)
-        shares = _shares(runtime, kind, words)
+        shares = _shares(session, runtime, kind, words)
         lexical: Optional[list[int]] = []
         if shares and all(share > COMMON_SHARE for share in shares):
             lexical = None  # only words most listings hold: the engine ranks them in memory (below)
@@ -84,12 +84,14 @@ def telling(words: list[str], shares: Optional[list[float]]) -> list[str]:
     return rare or words
 
 
-def _shares(runtime: Any, kind: str, words: list[str]) -> Optional[list[float]]:
+def _shares(session: Session, runtime: Any, kind: str, words: list[str]) -> Optional[list[float]]:
     try:
-        return runtime.word_shares(kind, words)
-    except Exception:  # an engine that cannot say: every word goes to the index
+        return runtime.word_shares(session, kind, words)
+    except MatchingUnavailable as err:  # an engine that cannot say: every word goes to the index
+        log.warning("word shares unavailable: %s", type(err).__name__)
+    except Exception:
         log.exception("word shares unavailable")
-        return None
+    return None
 
 
 def _rank(session: Session, runtime: Any, kind: str, f: listings.SearchFilters, viewer: Optional[User],
@@ -101,7 +103,7 @@ def _rank(session: Session, runtime: Any, kind: str, f: listings.SearchFilters, 
         return set(session.scalars(ids_of.where(model.id.in_(ids)))) if ids else set()
 
     def passing() -> Optional[set[int]]:  # every listing passing the filters (None: no filter, all of them)
-        return set(session.scalars(ids_of)) if _filtered(f) else None
+        return set(session.scalars(ids_of)) if is_filtered(f) else None
 
     try:
         return runtime.search_text(session, kind, f.q, lexical, admit, passing), "relevance"
@@ -115,7 +117,8 @@ def _rank(session: Session, runtime: Any, kind: str, f: listings.SearchFilters, 
     return [(i, 0.0) for i in lexical], "words"
 
 
-def _filtered(f: listings.SearchFilters) -> bool:
+def is_filtered(f: listings.SearchFilters) -> bool:
+    """Whether any filter but the text is set."""
     return any((f.field, f.region, f.mode, f.stage, f.budget is not None, f.max_price is not None, f.since,
                 f.until))
 
@@ -132,6 +135,9 @@ def facets(session: Session, kind: str, res: Results) -> dict[str, dict[str, int
     by_field = dict(session.execute(
         select(parent.c.code, func.count()).select_from(model).join(Field, Field.id == model.field_id)
         .join(parent, parent.c.id == top).where(model.id.in_(res.ids)).group_by(parent.c.code)).all())
+    by_field.update(session.execute(  # and each sub-field's own (a top-level code never names a sub-field)
+        select(Field.code, func.count()).select_from(model).join(Field, Field.id == model.field_id)
+        .where(model.id.in_(res.ids), Field.parent_id.is_not(None)).group_by(Field.code)).all())
     by_region = dict(session.execute(
         select(model.region, func.count()).where(model.id.in_(res.ids)).group_by(model.region)).all())
     return {"field": by_field, "region": {k or "": v for k, v in by_region.items()}}
@@ -160,7 +166,7 @@ def related(session: Session, kind: str, f: listings.SearchFilters, viewer: Opti
     (when there were some), and the taxonomy's fields whose names share a word or two characters with the
     query, each with how many published listings it holds."""
     unfiltered = None
-    if _filtered(f):
+    if is_filtered(f):
         base = listings.search_stmt(kind, listings.SearchFilters(), viewer)
         stmt = search_index.lexical_stmt(session, kind, base, search_index.query_words(f.q), SEARCH_DEPTH)
         unfiltered = len(list(session.scalars(stmt))) if stmt is not None else 0
@@ -175,9 +181,11 @@ def related(session: Session, kind: str, f: listings.SearchFilters, viewer: Opti
     scored.sort(key=lambda t: (-t[0], t[1].position, t[1].id))
     fields = [fld for _, fld in scored[:RELATED]]
     model = listings.model_for(kind)
+    # a top-level field holds its sub-fields' listings too, as its filter does
+    under = {fld.id: [fld.id] + ([c.id for c in fld.children] if fld.parent_id is None else []) for fld in fields}
     held = dict(session.execute(
         select(model.field_id, func.count()).where(model.status == Status.PUBLISHED.value,
-                                                   model.field_id.in_([x.id for x in fields]))
+                                                   model.field_id.in_([i for ids in under.values() for i in ids]))
         .group_by(model.field_id)).all()) if fields else {}
     return {"unfiltered": unfiltered,
-            "fields": [(fld.code, fld.name(locale), held.get(fld.id, 0)) for fld in fields]}
+            "fields": [(fld.code, fld.name(locale), sum(held.get(i, 0) for i in under[fld.id])) for fld in fields]}

@@ -154,8 +154,10 @@ def _run_index(action: str) -> None:
                 # the full-text index first: it needs no model, and search answers from it meanwhile
                 segmented = (search_index.rebuild if action == "rebuild" else search_index.fill)(s)
                 s.commit()
-                click.echo("full-text index / 全文索引: " + " ".join(f"{k}={n}" for k, n in segmented.items()),
-                           err=True)
+                click.echo(("full-text index rebuilt (tables and triggers recreated); listings whose words changed"
+                            " / 全文索引已重建，词语有变化的条目: " if action == "rebuild" else
+                            "full-text index: listings segmented now / 全文索引，本次新切分的条目: ")
+                           + " ".join(f"{k}={n}" for k, n in segmented.items()), err=True)
                 click.echo(f"loading the embedding model / 加载嵌入模型: {runtime.encoder!r}", err=True)
                 report = getattr(runtime, action)(s, progress=_EncodeProgress())
             s.commit()

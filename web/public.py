@@ -77,6 +77,7 @@ def search(kind: str):
                if not res.total and filters.q.strip() else None)
     return render_template("public/search.html", kind=kind, rows=res.rows, total=res.total, page=number,
                            ranked=res.ranked, words=res.words, facets=counts, related=related,
+                           filtered=search_service.is_filtered(filters),
                            filters=filters, problems=problems, page_size=size,
                            field_choices=taxonomy.filter_field_choices(db(), lc),
                            regions=taxonomy.regions(db()), reviewer=listings.is_reviewer(current_user),
@@ -134,10 +135,16 @@ def _int_arg(name: str, default: int) -> int:
         return default
 
 
+QUERY_CHARS = 200  # of search text: the full-text index asks for its first 16 words anyway
+
+
 def parse_filters(args: Any) -> tuple[listings.SearchFilters, list[str]]:
     """Filters from query arguments; bad values are dropped with a message instead of failing."""
     problems: list[str] = []
-    f = listings.SearchFilters(q=args.get("q", "")[:200], field=args.get("field", "")[:64],
+    q = args.get("q", "")
+    if len(q) > QUERY_CHARS:
+        problems.append(_("Only the first %(n)s characters of the search text are used.", n=QUERY_CHARS))
+    f = listings.SearchFilters(q=q[:QUERY_CHARS], field=args.get("field", "")[:64],
                                region=args.get("region", "")[:32], mode=args.get("mode", "")[:16],
                                stage=args.get("stage", "")[:16], status=args.get("status", "published")[:16])
     for name in ("budget", "max_price"):

@@ -151,3 +151,9 @@ def test_contradicting_dates_say_so(client, parties, zh):
     page = client.get("/search/demand", query_string={"since": "2026-12-31", "until": "2026-01-01"}).get_data(
         as_text=True)
     assert zh("The start date is after the end date, so nothing can match: swap them.") in page
+
+
+def test_csv_exports_name_their_charset_once(client, parties, make_listing):
+    make_listing("demand", parties["owner"], reviewer=parties["broker"])
+    resp = client.get("/export/search/demand.csv")
+    assert resp.status_code == 200 and resp.headers["Content-Type"] == "text/csv; charset=utf-8"

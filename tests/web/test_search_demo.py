@@ -92,10 +92,36 @@ def test_a_query_of_words_most_listings_hold_is_ranked_by_the_engine(demo):
     with demo.app_context():
         runtime = demo.extensions["matching"]
         first = search.find(db(), runtime, "achievement", listings.SearchFilters(q="大豆"), None, 1, 10)
-        shares = runtime.word_shares("achievement", ["技术", "系统"])
+        runtime._matchers.clear()  # a process's first search ranks as every later one does
+        again = search.find(db(), runtime, "achievement", listings.SearchFilters(q="固态电池"), None, 1, 50)
+        assert again.ids == search.find(db(), runtime, "achievement", listings.SearchFilters(q="固态电池"), None,
+                                        1, 50).ids
+        shares = runtime.word_shares(db(), "achievement", ["技术", "系统"])
         assert shares and all(s > search.COMMON_SHARE for s in shares)  # words most demo listings hold
         res = search.find(db(), runtime, "achievement", listings.SearchFilters(q="技术 系统"), None, 1, 10)
         assert first.order == "relevance" and res.order == "relevance" and res.rows
         filtered = search.find(db(), runtime, "achievement", listings.SearchFilters(q="技术 系统", field="agriculture"),
                                None, 1, 50)
         assert filtered.rows and all(r.field.code.startswith("agriculture") for r in filtered.rows)
+
+
+def test_empty_pages_say_why_and_related_counts_hold_sub_fields(demo):
+    _t, page = first_page(demo, "achievement", q="zzqxv")
+    assert "没有找到与这些词相关的结果" in page and "请减少筛选条件" not in page  # no filter was set
+    titles, _p = first_page(demo, "achievement", q="电池", page=50)
+    assert not titles
+    _t, page = first_page(demo, "achievement", q="电池", page=50)
+    assert "这一页超出了最后一页" in page
+    with demo.app_context():
+        from models import Achievement, Field
+        from services import listings, search
+        from sqlalchemy import func, or_, select
+        from web.db import db
+        f = listings.SearchFilters(q="新材料 zzqxv")
+        rel = search.related(db(), "achievement", f, None, "zh")
+        top = {code: n for code, _label, n in rel["fields"]}
+        assert "new_materials" in top
+        held = db().scalar(select(func.count()).select_from(Achievement).join(Field).where(
+            Achievement.status == "published",
+            or_(Field.code == "new_materials", Field.code.startswith("new_materials."))))
+        assert top["new_materials"] == held > 0
