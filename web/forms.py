@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import re
+from decimal import Decimal
 from datetime import date
 from typing import Any
 
@@ -117,7 +118,11 @@ class DecimalField(_StopOnParseError, wtf.DecimalField):
 
     def process_formdata(self, valuelist: list) -> None:
         super().process_formdata(valuelist)
-        if self.data is not None and (not self.data.is_finite() or self.data.adjusted() > 15):
+        if not valuelist or self.data is None:  # nothing sent: the object's own value (a float) stays
+            return
+        if not isinstance(self.data, Decimal):
+            self.data = Decimal(str(self.data))
+        if not self.data.is_finite() or self.data.adjusted() > 15:
             self.data = None
             raise ValueError(_l("Enter an amount between 0 and 1,000,000 (in 10k yuan)."))
 
