@@ -67,10 +67,15 @@ def find(session: Session, runtime: Any, kind: str, f: listings.SearchFilters, v
             rows, total = listings.ranked_page(session, kind, f, viewer, ids, number, size)
             if total:
                 return Results(rows, total, order, words, dict(ranked), ids)
+        if len(f.q.strip()) > LITERAL_UP_TO and order == "relevance":
+            # the engine served and found nothing: no scan of every listing for it (a character inside a word is
+            # what only the literal filter finds, and only short queries look for one)
+            return Results([], 0, order, words)
     rows, total = listings.page(session, listings.search_stmt(kind, f, viewer), number, size)
     return Results(rows, total, "literal" if f.q.strip() else "newest", search_index.query_words(f.q))
 
 
+LITERAL_UP_TO = 2  # characters: a query this short that ranks nothing gets the literal filter (电 in 锂电池)
 COMMON_SHARE = 0.05  # a word held by more listings than this says little about which: not asked of the index
 
 

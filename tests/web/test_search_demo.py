@@ -125,3 +125,17 @@ def test_empty_pages_say_why_and_related_counts_hold_sub_fields(demo):
             Achievement.status == "published",
             or_(Field.code == "new_materials", Field.code.startswith("new_materials."))))
         assert top["new_materials"] == held > 0
+
+
+def test_a_search_the_engine_finds_nothing_for_does_not_scan_every_listing(demo, monkeypatch):
+    from services import listings, search
+    from web.db import db
+    scans = []
+    real = listings.page
+    monkeypatch.setattr(listings, "page", lambda *a, **kw: scans.append(1) or real(*a, **kw))
+    with demo.app_context():
+        runtime = demo.extensions["matching"]
+        res = search.find(db(), runtime, "achievement", listings.SearchFilters(q="。。。！！ zzqxv"), None, 1, 10)
+        assert res.total == 0 and not scans
+        short = search.find(db(), runtime, "achievement", listings.SearchFilters(q="池"), None, 1, 10)
+        assert short.rows  # one character inside words (电池): ranked, or else the literal filter finds it
