@@ -38,8 +38,9 @@ def _on_save(_mapper: Any, _connection: Any, target: Any) -> None:
 
 
 def install() -> None:
-    """Segment on every insert and on every update that changes a searched column (idempotent). Called by
-    services.listings at import, so every code path that saves a listing through the ORM keeps it."""
+    """Segment on every insert and on every update that changes a searched column (idempotent). Runs when this
+    module is imported, which services.listings does, so every code path that saves a listing through the ORM
+    keeps the words; rows written around the ORM are found by `flask index check` and segmented by `index sync`."""
     for model in (Demand, Achievement):
         for name in ("before_insert", "before_update"):
             if not event.contains(model, name, _on_save):
