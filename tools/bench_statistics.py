@@ -31,9 +31,9 @@ from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any, Callable
 
+from tools.loadtest import BROKER, PASSWORD, migrate  # the schema, reference data and a broker to sign in as
+
 ROOT = Path(__file__).resolve().parent.parent
-PASSWORD = "Bench-Statistics-2026"
-BROKER = "broker@bench-statistics.example.cn"
 CSRF_RE = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"')
 STATUSES = ("draft", "submitted", "published", "returned", "rejected", "closed")
 
@@ -55,25 +55,6 @@ def _args(argv: list[str] | None) -> argparse.Namespace:
 
 def say(msg: str) -> None:
     print(f"[bench_statistics] {msg}", flush=True)
-
-
-def migrate(url: str) -> None:
-    from sqlalchemy import create_engine
-    from sqlalchemy.orm import Session
-
-    from migrations import runner
-    from models import OrgKind, Role
-    from services import accounts, seed
-
-    runner.upgrade(url)
-    engine = create_engine(url)
-    with Session(engine) as s:
-        seed.load_reference(s)
-        org = accounts.find_or_create_organisation(s, "统计基准服务中心", OrgKind.AGENCY, region=None)
-        accounts.create_user(s, email=BROKER, password=PASSWORD, display_name="统计基准经纪人", role=Role.BROKER,
-                             organisation=org)
-        s.commit()
-    engine.dispose()
 
 
 def seed_listings(url: str, n: int, owners: int, seed: int) -> dict[str, int]:

@@ -2,40 +2,11 @@
 inline script) and lists the API's operations, offline."""
 from __future__ import annotations
 
-import os
-import shutil
-import threading
-
 import pytest
-from werkzeug.serving import make_server
+
+from tests.e2e.test_journey import browser, server  # noqa: F401  (fixtures: chromium, the app on a port)
 
 pytestmark = pytest.mark.e2e
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-if not CHROMIUM:
-    if os.environ.get("CI"):
-        raise RuntimeError("chromium is required for the browser tests in CI (make browser installs it)")
-    pytest.skip("chromium not installed (make test installs Debian's chromium)", allow_module_level=True)
-
-
-@pytest.fixture
-def server(app):
-    app.config.update(SERVER_NAME=None)
-    srv = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=srv.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{srv.server_port}"
-    srv.shutdown()
-
-
-@pytest.fixture
-def browser():
-    from playwright.sync_api import sync_playwright
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=[
-            "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-            "--disable-component-update", "--disable-sync"])
-        yield b
-        b.close()
 
 
 def test_api_docs_list_the_operations_under_the_csp(server, browser, tmp_path):
