@@ -51,9 +51,13 @@ def test_a_rolled_back_edit_leaves_the_committed_words(session, make_user, make_
     assert search_index.check(session).consistent
 
 
-def test_closing_keeps_the_words_but_filters_decide(session, make_user, make_listing, monkeypatch):
+def test_closing_keeps_the_words_and_the_status_filter_in_the_same_query_leaves_it_out(session, make_user,
+                                                                                        make_listing):
     uni, broker = make_user("university"), make_user("broker")
-    item = make_listing("achievement", uni, status="submitted", title="海水淡化反渗透膜抗污染改性")
+    item = make_listing("achievement", uni, reviewer=broker, title="海水淡化反渗透膜抗污染改性")
+    assert item.id in found(session, "反渗透膜", status="published")
+    listings.transition(session, item, uni, "close")
+    session.commit()
     assert item.id in found(session, "反渗透膜") and item.id not in found(session, "反渗透膜", status="published")
 
 
