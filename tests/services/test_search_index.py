@@ -51,6 +51,7 @@ def test_a_rolled_back_edit_leaves_the_committed_words(session, make_user, make_
     assert search_index.check(session).consistent
 
 
+@pytest.mark.model  # publishing updates the vector index (the embedding model)
 def test_closing_keeps_the_words_and_the_status_filter_in_the_same_query_leaves_it_out(session, make_user,
                                                                                         make_listing):
     uni, broker = make_user("university"), make_user("broker")
