@@ -17,6 +17,8 @@ from sqlalchemy import select, text
 from models import Achievement
 from services import listings, search_index
 
+pytestmark = pytest.mark.model  # every listing commit runs the index sync, which loads the embedding model
+
 
 def found(session, words: str, status: str | None = None) -> set[int]:
     """Ids the database's index finds for the words (every status unless one is given)."""
@@ -51,7 +53,6 @@ def test_a_rolled_back_edit_leaves_the_committed_words(session, make_user, make_
     assert search_index.check(session).consistent
 
 
-@pytest.mark.model  # publishing updates the vector index (the embedding model)
 def test_closing_keeps_the_words_and_the_status_filter_in_the_same_query_leaves_it_out(session, make_user,
                                                                                         make_listing):
     uni, broker = make_user("university"), make_user("broker")
