@@ -160,6 +160,7 @@ def test_a_session_id_without_a_server_side_session_is_refused(app, client, make
 
 # --- registration never joins an existing organisation (issue 18) -------------------------------------------
 
+@pytest.mark.model  # publishes listings or shows the statistics page: the index (the embedding model)
 def test_registering_with_an_existing_organisations_name_creates_a_new_unverified_one(client, make_user,
                                                                                         make_listing, session):
     from models import Organisation, User

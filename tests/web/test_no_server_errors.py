@@ -90,6 +90,7 @@ def test_dates_at_the_ends_of_the_calendar_are_form_errors(client, login_as, zh,
         resp.get_data(as_text=True)
 
 
+@pytest.mark.model  # publishes listings or shows the statistics page: the index (the embedding model)
 def test_a_cooperation_mode_sent_twice_counts_once(client, login_as, session):
     from models import Demand
 

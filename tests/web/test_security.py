@@ -216,6 +216,7 @@ def _no_store(resp) -> bool:
     return resp.headers.get("Cache-Control") == "no-store"
 
 
+@pytest.mark.model  # publishes listings or shows the statistics page: the index (the embedding model)
 def test_a_listing_page_with_contacts_is_not_cached_one_without_may_be(client, make_user, make_listing, login):
     owner, broker = make_user("company"), make_user("broker")
     item = make_listing("demand", owner, reviewer=broker)
@@ -233,6 +234,7 @@ def test_pages_and_exports_with_contacts_or_account_data_are_not_cached(client, 
     assert resp.status_code == 200 and _no_store(resp)
 
 
+@pytest.mark.model  # publishes listings or shows the statistics page: the index (the embedding model)
 def test_every_download_is_not_cached(client, make_user, make_listing):
     make_listing("demand", make_user("company"), reviewer=make_user("broker"))
     resp = client.get("/export/search/demand.csv")

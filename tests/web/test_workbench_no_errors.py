@@ -8,6 +8,7 @@ GETS = ["/reports/", "/reports/new", "/reports/999999", "/reports/0.pdf", "/repo
         "/statistics/..%2Fconfig.csv", "/reports/abc"]
 
 
+@pytest.mark.model  # publishes listings or shows the statistics page: the index (the embedding model)
 @pytest.mark.parametrize("role", [None, "company", "university", "broker", "admin"])
 def test_no_workbench_get_errors_for_any_role(client, login_as, role):
     if role:
