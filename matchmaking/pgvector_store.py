@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 import threading
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import datetime, timezone
 from typing import Any
 
@@ -283,3 +283,62 @@ class _Tx:
             return self._ctx.__exit__(*exc)
         finally:
             self._lock.release()
+
+
+class PgVectorShelf:
+    """Each kind's PgVectorStore in a table of the platform's database (table_name(kind, model_key)). Readers
+    share one store per kind on their own autocommit connection (reopened after a server restart); writers
+    join the caller's transaction, so the rows commit, or roll back, with the listings that changed."""
+
+    in_transaction = True
+
+    def __init__(self, database_url: str, model: Callable[[], tuple[str, int]]) -> None:
+        if not database_url.startswith("postgresql"):
+            raise ValueError("VECTOR_STORE=pgvector needs a PostgreSQL DATABASE_URL")
+        # the readers' own connection (psycopg conninfo: the SQLAlchemy URL without its driver name)
+        self.conninfo = database_url.replace("postgresql+psycopg://", "postgresql://")
+        self.model = model
+        self._lock = threading.RLock()
+        self._readers: dict[str, PgVectorStore] = {}
+
+    def _store(self, kind: str, **kw: Any) -> PgVectorStore:
+        model_key, dim = self.model()
+        return PgVectorStore(dim, model_key, name=table_name(kind, model_key), **kw)
+
+    def _reader(self, kind: str) -> PgVectorStore:
+        with self._lock:
+            store = self._readers.get(kind)
+            if store is not None and store.connection_lost():  # the server restarted: open a new one
+                store.close()
+                store = None
+            if store is None:
+                store = self._readers[kind] = self._store(kind, conninfo=self.conninfo)
+            return store
+
+    def stamp(self, kind: str) -> int:
+        return self._reader(kind).stamp()
+
+    def stamps(self, kinds: tuple[str, ...]) -> list[int]:
+        stores = [self._reader(kind) for kind in kinds]
+        found = stores[0].stamps([store.name for store in stores])
+        return [found[store.name] for store in stores]
+
+    def current(self, kind: str) -> tuple[int, PgVectorStore]:
+        store = self._reader(kind)
+        return store.stamp(), store
+
+    def writer(self, kind: str, connection: Any) -> PgVectorStore:
+        return self._store(kind, connection=connection())
+
+    def fresh(self, kind: str, connection: Any) -> PgVectorStore:
+        self.writer(kind, connection).drop()
+        return self.writer(kind, connection)
+
+    def saved(self, kind: str, store: Any) -> None:
+        """Nothing to write: the rows are durable when the caller's transaction commits."""
+
+    def close(self) -> None:
+        with self._lock:
+            for store in self._readers.values():
+                store.close()
+            self._readers.clear()

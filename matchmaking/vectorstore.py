@@ -11,7 +11,7 @@ from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable, Protocol, runtime_checkable
 
 import faiss
 import numpy as np
@@ -475,15 +475,95 @@ def _remove_unreferenced(root: Path, keep: set[str]) -> None:
             path.unlink(missing_ok=True)
 
 
-def _pgvector_store(**kw: Any) -> Any:
-    from matchmaking.pgvector_store import PgVectorStore  # psycopg is imported only when chosen
+@runtime_checkable
+class VectorStore(Protocol):
+    """What the engine needs of a store of L2-normalised vectors keyed by listing id (FaissStore, PgVectorStore)."""
 
-    return PgVectorStore(**kw)
+    dim: int
+    model_key: str
+
+    def __len__(self) -> int: ...
+    def __contains__(self, doc_id: int) -> bool: ...
+    def ids(self) -> np.ndarray: ...
+    def upsert(self, ids: Iterable[int], vecs: Any) -> None: ...
+    def remove(self, ids: Iterable[int]) -> None: ...
+    def vectors(self, ids: Iterable[int]) -> np.ndarray: ...
+    def search(self, qvec: Any, k: int = 10, allowed_ids: Iterable[int] | None = None) -> list[tuple[int, float]]: ...
+    def manifest(self) -> dict: ...
 
 
-def build_vector_store(kind: str = "faiss", **kw: Any) -> Any:
-    """Factory for vector stores by kind: 'faiss' (files) or 'pgvector' (needs conninfo= or connection=)."""
-    factories = {"faiss": FaissStore, "pgvector": _pgvector_store}
-    if kind not in factories:
-        raise ValueError(f"unknown vector store kind {kind!r}; known: {', '.join(factories)}")
-    return factories[kind](**kw)
+class VectorShelf(Protocol):
+    """Where each listing kind's store lives for one model, and how its writes become durable. The runtime
+    (services/matching) talks only to this; each backend keeps what differs inside its own shelf.
+
+    in_transaction: True when a writer's rows become durable with the caller's database transaction (pgvector);
+    False when a writer's changes are durable once saved() wrote them (faiss files)."""
+
+    in_transaction: bool
+
+    def stamp(self, kind: str) -> int:
+        """A number that changes with every durable write of this kind's store (0: no store yet)."""
+    def stamps(self, kinds: tuple[str, ...]) -> list[int]:
+        """stamp() of each kind (in one round trip where the backend can)."""
+    def current(self, kind: str) -> tuple[int, VectorStore]:
+        """(stamp, store) for readers of this process: the store as of that stamp, reloaded when it moved."""
+    def writer(self, kind: str, connection: Callable[[], Any]) -> VectorStore:
+        """A store to write this kind's vectors through; connection() gives the caller's DB-API connection
+        (called only by a backend that writes in the caller's transaction)."""
+    def fresh(self, kind: str, connection: Callable[[], Any]) -> VectorStore:
+        """An empty store for this kind replacing the old one (a rebuild), written as writer() writes."""
+    def saved(self, kind: str, store: VectorStore) -> None:
+        """Make a writer's changes durable and visible to readers (faiss: write the files)."""
+    def close(self) -> None:
+        """Let go of what this process holds (files' stores, connections): the next read opens them anew."""
+
+
+class FaissShelf:
+    """Each kind's FaissStore in a folder (directory(kind)); its stamp is the manifest's mtime, so a save by
+    another process is seen by the next read. Readers and the writer share one in-memory store per kind.
+    model() gives the configured (model_key, dim), asked when a store is first needed (the model loads lazily)."""
+
+    in_transaction = False
+
+    def __init__(self, directory: Callable[[str], Path], model: Callable[[], tuple[str, int]]) -> None:
+        self.directory, self.model = directory, model
+        self._lock = threading.RLock()
+        self._stores: dict[str, tuple[int, FaissStore]] = {}
+
+    def stamp(self, kind: str) -> int:
+        manifest = self.directory(kind) / MANIFEST_FILE
+        try:
+            return manifest.stat().st_mtime_ns
+        except FileNotFoundError:
+            return 0
+
+    def stamps(self, kinds: tuple[str, ...]) -> list[int]:
+        return [self.stamp(kind) for kind in kinds]
+
+    def current(self, kind: str) -> tuple[int, FaissStore]:
+        with self._lock:
+            stamp = self.stamp(kind)
+            cached = self._stores.get(kind)
+            if cached and cached[0] == stamp:
+                return cached
+            model_key, dim = self.model()
+            store = (FaissStore.load(self.directory(kind), model_key=model_key, dim=dim) if stamp
+                     else FaissStore(dim, model_key))
+            self._stores[kind] = (stamp, store)
+            return self._stores[kind]
+
+    def writer(self, kind: str, connection: Callable[[], Any]) -> FaissStore:
+        return self.current(kind)[1]
+
+    def fresh(self, kind: str, connection: Callable[[], Any]) -> FaissStore:
+        model_key, dim = self.model()
+        return FaissStore(dim, model_key)
+
+    def saved(self, kind: str, store: VectorStore) -> None:
+        with self._lock:
+            store.save(self.directory(kind))  # type: ignore[attr-defined]
+            self._stores[kind] = (self.stamp(kind), store)  # type: ignore[assignment]
+
+    def close(self) -> None:
+        with self._lock:
+            self._stores.clear()

@@ -3,13 +3,14 @@ reports, and used by the ranking (pairs judged not relevant are pushed down; `fl
 learns fusion weights from it)."""
 from __future__ import annotations
 
-import weakref
+from dataclasses import dataclass
 from typing import Any, Iterable, Optional
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from matchmaking.bands import band_of
+from matchmaking.feedback import save as _save_model
 from models import (FEEDBACK_REASONS, OUTCOMES, Achievement, Demand, Introduction, IntroStatus, PairFeedback,
                     Status, User)
 
@@ -43,47 +44,50 @@ def pair_of(item: Demand | Achievement, other: Demand | Achievement) -> Pair:
     return (item.id, other.id) if item.kind == "demand" else (other.id, item.id)
 
 
-# Per database engine: where the fitted weights live and their share in live rankings (0: engine order).
-_RERANK: "weakref.WeakKeyDictionary[Any, tuple[str, float]]" = weakref.WeakKeyDictionary()
+@dataclass(frozen=True)
+class Reranker:
+    """Where the weights fitted by `flask feedback fit` live and their share in live rankings (0: engine order)."""
+
+    path: str = ""
+    share: float = 0.0
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "share", max(0.0, min(1.0, float(self.share))))
+
+    def order(self, views: list) -> list:
+        """The views blended with the learned weights (their order unchanged when the share is 0)."""
+        from matchmaking.feedback import feature_vector, load
+
+        model = load(self.path) if self.share > 0 and views else None
+        if model is None:
+            return views
+        learned = model.scores([feature_vector(v.match.score, v.match.breakdown) for v in views])
+        share = self.share
+        blended = [(1 - share) * v.match.score / 100.0 + share * float(p) for v, p in zip(views, learned)]
+        for v, b in zip(views, blended):  # both parts are probabilities: the blend is the score shown, so the list
+            v.match.score = min(99.0, round(100.0 * b, 1))  # stays in score order; bands follow the learned part
+            v.match.band = band_of(v.match.score)
+        return [views[i] for i in sorted(range(len(views)), key=lambda i: -blended[i])]
+
+    def state(self) -> tuple:
+        """What the learned part of the ranking depends on now (file, share, file version), for cache keys."""
+        import os
+
+        if self.share <= 0:
+            return ()
+        try:
+            return self.path, self.share, os.stat(self.path).st_mtime_ns
+        except OSError:
+            return self.path, self.share, None
 
 
-def use_reranker(engine: Any, path: str, share: float) -> None:
-    """Blend the weights saved at path (by `flask feedback fit`) into this engine's rankings."""
-    _RERANK[engine] = (path, max(0.0, min(1.0, share)))
+NO_RERANK = Reranker()  # the engine's order
 
 
-def _learned_order(session: Session, views: list) -> list:
-    from matchmaking.feedback import feature_vector, load
-
-    path, share = _RERANK.get(session.get_bind(), ("", 0.0))
-    model = load(path) if share > 0 and views else None
-    if model is None:
-        return views
-    learned = model.scores([feature_vector(v.match.score, v.match.breakdown) for v in views])
-    blended = [(1 - share) * v.match.score / 100.0 + share * float(p) for v, p in zip(views, learned)]
-    for v, b in zip(views, blended):  # both parts are probabilities: the blend is the score shown, so the list
-        v.match.score = min(99.0, round(100.0 * b, 1))  # stays in score order; bands follow the learned part
-        v.match.band = band_of(v.match.score)
-    return [views[i] for i in sorted(range(len(views)), key=lambda i: -blended[i])]
-
-
-def rerank_state(session: Session) -> tuple:
-    """What the learned part of the ranking depends on now (file, share, file version), for cache keys."""
-    import os
-
-    path, share = _RERANK.get(session.get_bind(), ("", 0.0))
-    if share <= 0:
-        return ()
-    try:
-        return path, share, os.stat(path).st_mtime_ns
-    except OSError:
-        return path, share, None
-
-
-def rerank(session: Session, item: Demand | Achievement, views: list) -> list:
-    """Matches in the engine's order (blended with learned weights when enabled), pairs whose latest
-    feedback is 'not relevant' moved to the end."""
-    views = _learned_order(session, views)
+def rerank(session: Session, item: Demand | Achievement, views: list, reranker: Reranker) -> list:
+    """Matches in the engine's order (blended with the reranker's learned weights when its share is above 0),
+    pairs whose latest feedback is 'not relevant' moved to the end."""
+    views = reranker.order(views)
     latest = latest_for_pairs(session, [pair_of(item, v.listing) for v in views])
 
     def judged_irrelevant(view: Any) -> bool:
@@ -224,3 +228,8 @@ def clean_features(raw: Any) -> Optional[dict[str, float]]:
         if isinstance(value, (int, float)) and not isinstance(value, bool) and 0.0 <= float(value) <= 1.0:
             out[name] = float(value)
     return out or None
+
+
+def save_reranker(model: Any, path: Any) -> None:
+    """Write a fitted re-ranking (fit_all) where live rankings read it."""
+    _save_model(model, path)

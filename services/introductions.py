@@ -143,17 +143,6 @@ def inbox(session: Session, user: User) -> list[Introduction]:
     return list(session.scalars(stmt.limit(500)))
 
 
-def accepted_counterpart(session: Session, user: User, listing: Demand | Achievement) -> Optional[Introduction]:
-    """An accepted introduction pairing this listing with one the user owns (contact may be shown)."""
-    if listing.kind == "demand":
-        stmt = select(Introduction).join(Achievement, Introduction.achievement_id == Achievement.id).where(
-            Introduction.demand_id == listing.id, Achievement.owner_id == user.id)
-    else:
-        stmt = select(Introduction).join(Demand, Introduction.demand_id == Demand.id).where(
-            Introduction.achievement_id == listing.id, Demand.owner_id == user.id)
-    return session.scalar(stmt.where(Introduction.status == IntroStatus.ACCEPTED.value).limit(1))
-
-
 def _note_params(intro: Introduction) -> dict:
     # titles and ids only: the reason is free text and is read on the inbox page, not mailed
     return {"intro_id": intro.id, "demand_title": intro.demand.title, "achievement_title": intro.achievement.title}

@@ -4,14 +4,46 @@ The Job row is the contract (status, progress, result, error code, attempts); wh
 inline (tests, CLI) or a Huey queue (services/queue.py: SQLite file or Redis) drained by consumer threads.
 A handler's transient failure (database locked or gone, Redis or SMTP unreachable) sends the job back to
 queued for a retry; anything else fails it at once with an error code, never a traceback.
+
+The job context
+---------------
+A handler finds what it works with (the matching runtime, the re-ranking settings, the mailer, the app's
+settings) in a JobContext passed to it, never through a registry keyed by the database engine:
+
+    @jobs.handler("report.batch")
+    def _batch_job(session: Session, job: Job, progress: jobs.Progress, ctx: jobs.JobContext) -> dict:
+        runtime = ctx.need("matching")      # or ctx.matching, None while nobody provided it
+        ...
+
+One JobContext per app, built once as the app starts (web/jobs.init_context, the first thing create_app
+wires after the database: ``app.extensions["job_context"]``, with factory, config and app filled); the parts
+wired after it provide their slot:
+
+    context.provide(matching=runtime)   # web/matches.init_app, right after building the MatchingRuntime
+    context.provide(reranker=Reranker(path, share))   # web/reports.init_app
+    context.provide(mailer=build_mailer(config))       # web/notification_mail.init_app
+
+One place provides each slot, and a handler that needs an unfilled one fails with its name
+(``ctx.need("matching")``).
+
+The app's JobQueue holds the context and passes it to run_job, which hands it to the handler and to the
+followers (``@jobs.after(kind)``, called as follower(ctx)). The same holds in every process that runs jobs:
+inline in a request or a CLI command, the consumer threads embedded in a web process, and `flask jobs
+worker`, which runs create_app like any other command. A script or test drives a job with
+``jobs.run_job(ctx, job_id)``; JobContext(factory) alone is a context with empty slots.
+
+Slots: factory (sessions of the app's database), config (the app's settings, read-only), matching
+(services.matching.MatchingRuntime), reranker (services.feedback.Reranker), mailer (services.mail backend),
+app (the Flask app, for handlers in web/ that render templates and links; services never read it).
 """
 from __future__ import annotations
 
 import logging
 import smtplib
 import threading
+from dataclasses import dataclass, field, fields
 from datetime import timedelta
-from typing import Any, Callable, Optional, Protocol
+from typing import Any, Callable, Mapping, Optional, Protocol
 
 from sqlalchemy import func, select, update
 from sqlalchemy.exc import DBAPIError, OperationalError
@@ -34,13 +66,41 @@ class Progress(Protocol):
     def __call__(self, done: int, total: Optional[int] = None) -> None: ...
 
 
-# handler(session, job, progress) -> result dict (JSON-serialisable); raise ServiceError to fail cleanly
-Handler = Callable[[Session, Job, Progress], dict]
+@dataclass(eq=False)
+class JobContext:
+    """What job handlers work with besides their session and job: one per app or worker, filled as it starts."""
+
+    factory: sessionmaker
+    config: Mapping[str, Any] = field(default_factory=dict)
+    matching: Any = None  # services.matching.MatchingRuntime: index syncs, report batches, coverage, imports
+    reranker: Any = None  # services.feedback.Reranker: the learned share in live rankings and report jobs
+    mailer: Any = None  # services.mail backend (.send(message))
+    app: Any = None  # the Flask app, for web handlers that render templates and links; services never read it
+
+    def provide(self, **objects: Any) -> "JobContext":
+        """Fill named slots (e.g. provide(matching=runtime)); an unknown name is a wiring mistake."""
+        known = {f.name for f in fields(self)}
+        for name, value in objects.items():
+            if name not in known:
+                raise AttributeError(f"JobContext has no slot {name!r} (slots: {', '.join(sorted(known))})")
+            setattr(self, name, value)
+        return self
+
+    def need(self, slot: str) -> Any:
+        """The object in this slot; RuntimeError when nothing provided it (the app or worker was not wired)."""
+        value = getattr(self, slot)
+        if value is None:
+            raise RuntimeError(f"the job context has no {slot}: the app (create_app) or worker provides it")
+        return value
+
+
+# handler(session, job, progress, ctx) -> result dict (JSON-serialisable); raise ServiceError to fail cleanly
+Handler = Callable[[Session, Job, Progress, JobContext], dict]
 HANDLERS: dict[str, Handler] = {}
 
 
-# work that follows each done job of a kind, e.g. the statistics after an index sync: follower(session factory)
-Follower = Callable[[sessionmaker], None]
+# work that follows each done job of a kind, e.g. the statistics after an index sync: follower(ctx)
+Follower = Callable[[JobContext], None]
 FOLLOWERS: dict[str, list[Follower]] = {}
 
 
@@ -153,9 +213,10 @@ def recent(session: Session, status: Optional[str] = None, limit: int = 100) -> 
     return list(session.scalars(stmt))
 
 
-def run_job(factory: sessionmaker, job_id: int, *, retries: int = 0, heartbeat_seconds: float = 30.0) -> None:
-    """Execute one queued job to done or failed. Errors land on the row; the only exception that leaves is
-    RetryJob, after a transient failure with tries left (the row is queued again for the retry)."""
+def run_job(ctx: JobContext, job_id: int, *, retries: int = 0, heartbeat_seconds: float = 30.0) -> None:
+    """Execute one queued job to done or failed, its handler given ctx. Errors land on the row; the only
+    exception that leaves is RetryJob, after a transient failure with tries left (the row is queued again)."""
+    factory = ctx.factory
     with factory() as session:
         claimed = session.execute(
             update(Job).where(Job.id == job_id, Job.status == JobStatus.QUEUED.value)
@@ -168,7 +229,7 @@ def run_job(factory: sessionmaker, job_id: int, *, retries: int = 0, heartbeat_s
         kind, attempts = job.kind, job.attempts  # read now: after a failure the database may be gone
         beat = _Heartbeat(factory, job_id, heartbeat_seconds)
         try:
-            result = HANDLERS[kind](session, job, _progress_writer(factory, job_id))
+            result = HANDLERS[kind](session, job, _progress_writer(factory, job_id), ctx)
             session.commit()
         except ServiceError as exc:
             session.rollback()
@@ -183,13 +244,13 @@ def run_job(factory: sessionmaker, job_id: int, *, retries: int = 0, heartbeat_s
         finally:
             beat.stop()  # also on BaseException: a dead handler must not look alive
         _finish(factory, job_id, status=JobStatus.DONE, result=result or {})
-        _follow(factory, kind)
+        _follow(ctx, kind)
 
 
-def _follow(factory: sessionmaker, kind: str) -> None:
+def _follow(ctx: JobContext, kind: str) -> None:
     for follower in FOLLOWERS.get(kind, ()):
         try:
-            follower(factory)
+            follower(ctx)
         except Exception:  # the job is done; what follows it is caught up by its own next trigger
             log.exception("work after a %s job failed", kind)
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any, Callable, Iterable, Optional
 
-from sqlalchemy import func, select, update
+from sqlalchemy import event, func, select, update
 from sqlalchemy.orm import Session
 
 from matchmaking.bands import POSSIBLE, RANK, at_least, band_of
@@ -22,7 +22,8 @@ from .errors import NotFound
 # "strong_match" is the kind of every new-match notice, whatever its band (NOTIFY_MATCH_MIN_BAND or better; the
 # params say which): stored notices and users' settings carry the name, so it stays.
 KINDS = ("listing_approved", "listing_returned", "listing_rejected", "strong_match", "intro_requested",
-         "intro_accepted", "roadshow_invited", "challenge_deadline")
+         "intro_accepted", "roadshow_invited", "challenge_deadline", "roadshow_seat", "roadshow_application",
+         "challenge_result")
 TOPICS = KINDS + ("digest",)
 KIND_TOPIC = {kind: kind for kind in KINDS}  # one setting per event kind (hooks may group later kinds)
 REVIEW_KINDS = {"approve": "listing_approved", "return": "listing_returned", "reject": "listing_rejected"}
@@ -79,6 +80,24 @@ def from_review_events(session: Session) -> None:
         notify(session, listing.owner_id, REVIEW_KINDS[obj.action],
                {"listing_kind": listing.kind, "listing_id": listing.id, "title": listing.title,
                 "reason": (obj.reason or "").strip()[:2000]})
+
+
+def install_hooks(factory: Any, mail_pending: Callable[[list[int]], None]) -> None:
+    """On every session of the factory: review decisions create their notifications as they flush; after a
+    commit, mail_pending gets the ids of the new notifications waiting for their e-mail (a rollback forgets them)."""
+
+    def before_flush(session: Session, _ctx: Any, _instances: Any) -> None:
+        from_review_events(session)
+
+    def after_commit(session: Session) -> None:
+        notes = session.info.pop("notifications_new", [])
+        ids = sorted({n.id for n in notes if n.id is not None and n.email_status == "pending"})
+        if ids:
+            mail_pending(ids)
+
+    event.listen(factory, "before_flush", before_flush)
+    event.listen(factory, "after_commit", after_commit)
+    event.listen(factory, "after_rollback", lambda session: session.info.pop("notifications_new", None))
 
 
 def visible(session: Session, user: User, limit: int = 100) -> list[Notification]:

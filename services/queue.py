@@ -12,8 +12,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Optional
 
-from sqlalchemy.orm import sessionmaker
-
 from . import jobs
 
 log = logging.getLogger(__name__)
@@ -67,9 +65,10 @@ class QueueSettings:
 class JobQueue:
     """Hands committed jobs to Huey (or runs them inline) and recovers jobs whose task was lost."""
 
-    def __init__(self, factory: sessionmaker, huey_factory: Optional[Callable[[], Any]],
+    def __init__(self, context: jobs.JobContext, huey_factory: Optional[Callable[[], Any]],
                  settings: QueueSettings) -> None:
-        self.factory = factory
+        self.context = context  # handed to every job this queue runs (services/jobs.py: the job context)
+        self.factory = context.factory
         self._huey_factory = huey_factory
         self._huey: Optional[Any] = None
         self._run_task: Optional[Any] = None
@@ -105,7 +104,7 @@ class JobQueue:
 
         @huey.task(retries=s.retries, retry_delay=s.retry_delay, name="techmatch.run_job")
         def run_job(job_id: int) -> None:
-            jobs.run_job(self.factory, job_id, retries=s.retries, heartbeat_seconds=s.heartbeat_seconds)
+            jobs.run_job(self.context, job_id, retries=s.retries, heartbeat_seconds=s.heartbeat_seconds)
 
         @huey.periodic_task(crontab(minute=f"*/{max(1, s.recover_every_minutes)}"), name="techmatch.recover")
         def recover() -> None:
@@ -117,7 +116,7 @@ class JobQueue:
         """Run this committed job now (inline) or hand it to the queue; False when the queue is unreachable
         (the job stays queued and is handed over again later)."""
         if self.inline:
-            jobs.run_job(self.factory, job_id, retries=0)
+            jobs.run_job(self.context, job_id, retries=0)
             return True
         try:
             self._task(job_id)
@@ -139,7 +138,7 @@ class JobQueue:
         handed = []
         for job_id in ids:
             try:
-                self._task(job_id) if not self.inline else jobs.run_job(self.factory, job_id)
+                self._task(job_id) if not self.inline else jobs.run_job(self.context, job_id)
             except Exception as err:
                 log.warning("requeue stopped: queue unreachable (%s)", type(err).__name__)
                 self._lost = True

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import unicodedata
-import weakref
 from dataclasses import asdict, dataclass
 from datetime import date
 from typing import Any, Optional, Protocol
@@ -34,19 +33,6 @@ class Runtime(Protocol):
 
     @property
     def encoder(self) -> Any: ...
-
-
-# The matching runtime of each database engine, so a background job (no app context) can find it.
-_RUNTIMES: "weakref.WeakKeyDictionary[Any, Runtime]" = weakref.WeakKeyDictionary()
-
-
-def register_runtime(engine: Any, runtime: Runtime) -> None:
-    """Let batch jobs running against this engine use this runtime."""
-    _RUNTIMES[engine] = runtime
-
-
-def _runtime_for(session: Session) -> Runtime:
-    return _RUNTIMES[session.get_bind()]
 
 
 @dataclass
@@ -93,9 +79,10 @@ def _row(position: int, query: Demand | Achievement, view: Any) -> MatchReportRo
                           score=float(m.score), snapshot=snapshot)
 
 
-def ranked(session: Session, runtime: Runtime, item: Demand | Achievement, k: int) -> list:
-    """The engine's matches for a listing, with pairs judged not relevant pushed down."""
-    return feedback_service.rerank(session, item, runtime.find_matches(session, item, k=k))
+def ranked(session: Session, runtime: Runtime, item: Demand | Achievement, k: int,
+           reranker: feedback_service.Reranker) -> list:
+    """The engine's matches for a listing (blended by the reranker), pairs judged not relevant pushed down."""
+    return feedback_service.rerank(session, item, runtime.find_matches(session, item, k=k), reranker)
 
 
 def _check_k(k: Any) -> int:
@@ -104,8 +91,9 @@ def _check_k(k: Any) -> int:
     return k
 
 
-def run_single(session: Session, runtime: Runtime, user: User, params: ReportParams) -> MatchReport:
-    """Run and save a report for one published listing."""
+def run_single(session: Session, runtime: Runtime, user: User, params: ReportParams,
+               reranker: feedback_service.Reranker = feedback_service.NO_RERANK) -> MatchReport:
+    """Run and save a report for one published listing (ranked with the app's reranker, when given)."""
     _check_k(params.k)
     if params.scope not in ("demand", "achievement") or params.listing_id is None:
         raise ServiceError("report.bad_scope")
@@ -114,7 +102,8 @@ def run_single(session: Session, runtime: Runtime, user: User, params: ReportPar
         raise ServiceError("report.listing_not_open", id=params.listing_id)
     report = MatchReport(owner_id=user.id, scope=params.scope, subject_id=item.id, title=item.title,
                          model_key=runtime.encoder.model_key, params=params.as_json(), status="ready")
-    report.rows = [_row(i, item, v) for i, v in enumerate(ranked(session, runtime, item, params.k), start=1)]
+    views = ranked(session, runtime, item, params.k, reranker)
+    report.rows = [_row(i, item, v) for i, v in enumerate(views, start=1)]
     report.row_count = len(report.rows)
     session.add(report)
     session.flush()
@@ -175,16 +164,17 @@ def _params_from(data: dict) -> ReportParams:
 
 
 @jobs.handler(BATCH_JOB)
-def _run_batch(session: Session, job: Job, progress: jobs.Progress) -> dict:
+def _run_batch(session: Session, job: Job, progress: jobs.Progress, ctx: jobs.JobContext) -> dict:
     """Fill a batch report: each open demand's top-k achievements, progress after each demand."""
     report = session.get(MatchReport, job.params["report_id"])
     params = _params_from(report.params)
-    runtime = _runtime_for(session)
+    runtime, reranker = ctx.need("matching"), ctx.reranker or feedback_service.NO_RERANK
     demands = list(session.scalars(batch_demands_stmt(params)))
     progress(0, len(demands))
     rows: list[MatchReportRow] = []
     for done, demand in enumerate(demands, start=1):
-        rows += [_row(len(rows) + i, demand, v) for i, v in enumerate(ranked(session, runtime, demand, params.k), 1)]
+        views = ranked(session, runtime, demand, params.k, reranker)
+        rows += [_row(len(rows) + i, demand, v) for i, v in enumerate(views, 1)]
         progress(done)
     # rows are added only now: a pending write would hold SQLite's lock against the progress updates
     report.rows.extend(rows)
@@ -332,7 +322,7 @@ def pdf_path(job: Job) -> str:
 
 
 @jobs.handler(PDF_JOB)
-def _run_pdf(session: Session, job: Job, progress: jobs.Progress) -> dict:
+def _run_pdf(session: Session, job: Job, progress: jobs.Progress, ctx: jobs.JobContext) -> dict:
     """Build a large report's PDF off the request, written atomically."""
     from .taxonomy import region_names
 

@@ -17,7 +17,7 @@ from typing import Any, Callable, Optional, Protocol
 
 from sqlalchemy import BigInteger, String, case, delete, distinct, func, literal_column, or_, select
 from sqlalchemy.ext.compiler import compiles
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import Session
 from sqlalchemy.sql.functions import FunctionElement
 
 from matchmaking.bands import is_match
@@ -280,11 +280,9 @@ def request_coverage(session: Session, runtime: Runtime, version: Optional[Listi
 
 
 @jobs.handler(COVERAGE_JOB)
-def _coverage_job(session: Session, job: Job, progress: jobs.Progress) -> dict:
+def _coverage_job(session: Session, job: Job, progress: jobs.Progress, ctx: jobs.JobContext) -> dict:
     """Compute the coverage figure for the listings and the index as they are when the job starts."""
-    runtime = _runtime(session)
-    if runtime is None:
-        raise RuntimeError("no matching runtime for this database (web/reports.init_app registers the app's)")
+    runtime = ctx.need("matching")
     _current_matcher(session, runtime)
     inputs = coverage_inputs(session, runtime)  # read before the figure: a change during the run makes it stale
     done = _newest(session, JobStatus.DONE.value)
@@ -294,11 +292,6 @@ def _coverage_job(session: Session, job: Job, progress: jobs.Progress) -> dict:
     _prune(session)
     return {"covered": c.covered, "total": c.total, "share": round(c.share, 4), "inputs": inputs.digest,
             "computed_at": c.computed_at.isoformat() if c.computed_at else utcnow().isoformat()}
-
-
-def _runtime(session: Session) -> Optional[Any]:
-    """The matching runtime of the app on this session's database (the one batch report jobs use), or None."""
-    return reports._RUNTIMES.get(session.get_bind())
 
 
 def _current_matcher(session: Session, runtime: Any) -> None:
@@ -319,17 +312,16 @@ def _prune(session: Session) -> None:
 
 
 @jobs.after(SYNC_JOB)
-def _after_index_sync(factory: sessionmaker) -> None:
+def _after_index_sync(ctx: jobs.JobContext) -> None:
     """After each index.sync job, bring the coverage figure up to date in the same consumer (no page waits)."""
-    with factory() as session:
-        runtime = _runtime(session)
-        if runtime is None:  # no app wired this database (a script driving the index alone)
-            return
-        job = request_coverage(session, runtime)
+    if ctx.matching is None:  # no app wired this context (a script driving the index alone)
+        return
+    with ctx.factory() as session:
+        job = request_coverage(session, ctx.matching)
         session.commit()
         job_id = job.id if job is not None else None
     if job_id is not None:
-        jobs.run_job(factory, job_id)
+        jobs.run_job(ctx, job_id)
 
 
 def funnel(session: Session) -> list[tuple[str, int]]:

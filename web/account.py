@@ -14,7 +14,7 @@ from services.errors import NotFound, ServiceError
 from . import policy
 from .auth import new_session, sign_in
 from .db import db
-from .errors import message_for
+from .errors import refusal
 from .forms import ActionForm, FlaskForm, PasswordChangeForm, TotpForm
 
 bp = Blueprint("account", __name__, url_prefix="/account")
@@ -37,10 +37,8 @@ def password():
             user = accounts.change_password(db(), current_user._get_current_object(), form.current.data,
                                            form.password.data)
             new_session(user)  # every session ended; this browser gets a new one, the others are out
-            db().commit()
         except ServiceError as err:
-            db().rollback()
-            (form.current if err.code == "account.password_wrong" else form.password).errors.append(message_for(err))
+            (form.current if err.code == "account.password_wrong" else form.password).errors.append(refusal(err))
         else:
             sign_in(user)
             flash(_("Password changed. Every other session has been signed out."), "success")
@@ -53,7 +51,6 @@ def logout_everywhere():
     if not ActionForm().validate_on_submit():
         abort(400)
     accounts.end_sessions(db(), current_user)
-    db().commit()
     logout_user()
     session.clear()
     flash(_("You have been signed out on every device."), "info")
@@ -75,10 +72,8 @@ def totp():
     if form.validate_on_submit():
         try:
             second_factor.enable(db(), user, secret, form.code.data)
-            db().commit()
         except ServiceError as err:
-            db().rollback()
-            form.code.errors.append(message_for(err))
+            form.code.errors.append(refusal(err))
         else:
             session.pop("totp_enrol", None)
             flash(_("Two-step sign-in is on. From now on you also enter a code from your app."), "success")
@@ -103,11 +98,9 @@ def tokens_page():
     if form.validate_on_submit():
         try:
             _token, clear = tokens.create_token(db(), current_user, form.name.data)
-            db().commit()
             form.name.data = ""
         except ServiceError as err:
-            db().rollback()
-            flash(message_for(err), "danger")
+            flash(refusal(err), "danger")
     # the clear token is rendered once in this response, never flashed (the session cookie is not secret)
     return render_template("account/tokens.html", form=form, clear=clear, action_form=ActionForm(),
                            rows=tokens.tokens_of(db(), current_user)), 422 if form.errors else 200
@@ -122,7 +115,6 @@ def revoke_token(token_id: int):
         abort(400)
     try:
         tokens.revoke_token(db(), current_user, token_id)
-        db().commit()
     except NotFound:
         abort(404)
     flash(_("The token was revoked; programs using it can no longer sign in."), "success")

@@ -14,7 +14,7 @@ from services.errors import NotFound, ServiceError
 from . import policy
 from .access import roles_required
 from .db import db
-from .errors import message_for
+from .errors import refusal
 from .forms import ActionForm, AuditFilterForm, CreateUserForm, FieldForm, UserAdminForm
 from .i18n import locale_code
 
@@ -63,12 +63,10 @@ def create_user():
             # recorded here: services/accounts.create_user also serves self-registration, which is not privileged
             audit.record(db(), "user.created", actor=current_user, target=f"user:{user.id}",
                          detail={"role": user.role})
-            db().commit()
             flash(_("Account created."), "success")
             return redirect(url_for("admin.users"))
         except ServiceError as err:
-            db().rollback()
-            form.email.errors.append(message_for(err))
+            form.email.errors.append(refusal(err))
     return _users_page(form, 422)
 
 
@@ -96,13 +94,11 @@ def set_active(user_id: int, what: str):
 def _apply(user_id: int, change, done: str):
     try:
         change(accounts.get_user(db(), user_id))
-        db().commit()
         flash(done, "success")
     except NotFound:
         abort(404)
     except ServiceError as err:
-        db().rollback()
-        flash(message_for(err), "danger")
+        flash(refusal(err), "danger")
     return redirect(url_for("admin.users"))
 
 
@@ -130,12 +126,10 @@ def edit_field(field_id: int | None = None):
             taxonomy.save_field(db(), code=form.code.data, name_zh=form.name_zh.data, name_en=form.name_en.data,
                                 parent_code=form.parent_code.data or None, field=field, active=form.active.data,
                                 actor=current_user)
-            db().commit()
             flash(_("Field saved."), "success")
             return redirect(url_for("admin.fields"))
         except ServiceError as err:
-            db().rollback()
-            form.code.errors.append(message_for(err))
+            form.code.errors.append(refusal(err))
     return render_template("admin/field_form.html", form=form, field=field)
 
 
@@ -181,6 +175,9 @@ AUDIT_LABELS = {
     "auth.password_reset_requested": _l("New password asked for"),
     "auth.password_reset": _l("Password reset with an e-mailed link"),
     "auth.password_reset_failed": _l("Password reset link refused"),
+    "region.created": _l("Region added"), "region.changed": _l("Region changed"),
+    "contract.created": _l("Technology contract recorded"), "contract.changed": _l("Technology contract corrected"),
+    "contract.imported": _l("Technology contracts imported"), "region_target.set": _l("Region target set"),
 }
 
 

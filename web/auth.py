@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import math
 import time
-import weakref
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -20,10 +19,11 @@ from services.cache import cache_for
 from services.errors import ServiceError
 
 from . import policy, security
-from .db import READ_METHODS, db, sessionmaker_for
-from .errors import message_for
+from .db import READ_METHODS, after_commit, db, sessionmaker_for
+from .errors import refusal
 from .forms import ForgotPasswordForm, LoginForm, RegisterForm, ResetPasswordForm, TotpForm
 from .i18n import locale_code
+from .jobs import context as job_context
 
 bp = Blueprint("auth", __name__)
 policy.allow("auth.login", ("GET", "POST"), policy.ALL_ROLES, note="throttled per account and address")
@@ -37,8 +37,6 @@ policy.allow("auth.forgot_password", ("GET", "POST"), policy.ALL_ROLES,
 policy.allow("auth.reset_password", ("GET", "POST"), policy.ALL_ROLES,
              note="only with an open single-use e-mailed link; ends every session of the account; throttled")
 login_manager = LoginManager()
-# the app behind each engine, so password-reset mail jobs (run by a queue consumer) find templates and mailer
-_APPS: "weakref.WeakKeyDictionary[Any, Flask]" = weakref.WeakKeyDictionary()
 
 
 def init_app(app: Flask) -> None:
@@ -51,7 +49,6 @@ def init_app(app: Flask) -> None:
     app.extensions["signed_in_users"] = users = usercache.UserSnapshots(cache_for(app.config))
     users.install(sessionmaker_for(app))
     login_manager.user_loader(_load_user)
-    _APPS[app.extensions["db_engine"]] = app
 
 
 def _load_user(session_id: str):
@@ -84,7 +81,7 @@ def login():
         user = accounts.authenticate(db(), form.email.data, form.password.data)
         if user is not None and not user.totp_secret:
             new_session(user)
-        db().commit()  # the audit record of a failed attempt is kept too
+        # a failed attempt answers the form again (no refusal): the unit commits its audit record too
         if user is None:
             security.throttle().hit("login_account", account)
             form.password.errors.append(_("E-mail or password is wrong, or the account is deactivated."))
@@ -98,12 +95,13 @@ def login():
 
 
 def new_session(user: User) -> None:
-    """A server-side session for this browser (flushed; the view commits, then calls sign_in)."""
+    """A server-side session for this browser (flushed; the view calls sign_in, the request's unit commits)."""
     accounts.start_session(db(), user, max_age_hours=current_app.config["SESSION_MAX_HOURS"])
 
 
 def sign_in(user: User) -> None:
-    """Put the committed session into a fresh cookie session: nothing from before sign-in is carried over."""
+    """Put the new session into a fresh cookie session: nothing from before sign-in is carried over (undone with
+    the request's unit of work if its commit fails, web/db.py)."""
     session.clear()
     login_user(user)
 
@@ -133,8 +131,6 @@ def totp():
         ok = second_factor.verify(db(), user, form.code.data) and user.active
         if ok:
             new_session(user)
-        db().commit()
-        if ok:
             return _signed_in(user)
         security.throttle().hit("login_account", account)
         form.code.errors.append(_("This code is wrong or was already used. Enter the current code."))
@@ -146,7 +142,6 @@ def totp():
 def logout():
     # this browser's server-side session is removed: a copy of its cookie is refused from now on
     accounts.end_session(db(), current_user._get_current_object())
-    db().commit()
     logout_user()
     session.clear()
     flash(_("You have signed out."), "info")
@@ -168,11 +163,9 @@ def register():
                                      org_name=form.org_name.data, region=form.region.data,
                                      industry=form.industry.data or None, credit_code=form.credit_code.data)
             new_session(user)
-            db().commit()
         except ServiceError as err:
-            db().rollback()
             target = form.email if err.code == "account.email_taken" else form.password
-            target.errors.append(message_for(err))
+            target.errors.append(refusal(err))
         else:
             sign_in(user)
             flash(_("Your account is ready."), "success")
@@ -197,9 +190,9 @@ def forgot_password():
         reset = accounts.request_password_reset(db(), form.email.data, ttl_minutes=ttl)
         # the link is made and mailed by a job after this commit: the answer takes as long for an unknown address
         job = jobs.submit_job(db(), RESET_MAIL_JOB, None, {"reset_id": reset.id}) if reset is not None else None
-        db().commit()
         if job is not None:
-            current_app.extensions["jobs"].enqueue(job.id)
+            queue, job_id = current_app.extensions["jobs"], job.id
+            after_commit(lambda: queue.enqueue(job_id))
         flash(_("If an account uses this e-mail address, a link to choose a new password is on its way. It works "
                 "once, within %(n)s minutes. Nothing arrived? Check the spam folder.", n=_minutes(ttl)), "info")
         return redirect(url_for("auth.forgot_password"))
@@ -217,12 +210,10 @@ def reset_password(token: str):
     if form.validate_on_submit():
         try:
             accounts.reset_password(db(), reset, form.password.data)
-            db().commit()
         except ServiceError as err:
-            db().rollback()
-            if err.code == "account.reset_used":
-                return _link_refused(token)
-            form.password.errors.append(message_for(err))
+            if err.code == "account.reset_used":  # the claiming UPDATE matched nothing: nothing written
+                return _link_refused(token)  # the refused use is audited, and the unit keeps that record
+            form.password.errors.append(refusal(err))
         else:
             logout_user()  # every session of the account has ended; this browser signs in afresh
             session.clear()
@@ -240,7 +231,6 @@ def _link_refused(token: str):
     """The same answer whatever is wrong with the link; a refused POST is audited."""
     if request.method == "POST":
         accounts.refuse_reset_link(db(), token)
-        db().commit()
     flash(_("This link is not valid: it was already used, has expired or was copied incompletely. Ask for a "
             "new one."), "warning")
     return redirect(url_for("auth.forgot_password"))
@@ -251,10 +241,10 @@ def _minutes(ttl: float) -> int:
 
 
 @jobs.handler(RESET_MAIL_JOB)
-def _reset_mail_job(session: Session, job: Any, progress: jobs.Progress) -> dict:
+def _reset_mail_job(session: Session, job: Any, progress: jobs.Progress, ctx: jobs.JobContext) -> dict:
     """Make the link of a password reset and mail it; an unreachable mail server raises, so the queue retries
     (each try makes a new link; only the last one mailed works)."""
-    return {"sent": send_reset_mail(_APPS[session.get_bind()], session, int(job.params["reset_id"]))}
+    return {"sent": send_reset_mail(ctx.need("app"), session, int(job.params["reset_id"]))}
 
 
 def send_reset_mail(app: Flask, session: Session, reset_id: int) -> int:
@@ -270,7 +260,7 @@ def send_reset_mail(app: Flask, session: Session, reset_id: int) -> int:
         subject = _("[TechMatch] Choose a new password")
         body = render_template("mail/password_reset.txt", user=user, minutes=_minutes(left),
                                link=base + url_for("auth.reset_password", token=token))
-    app.extensions["mailer"].send(mail.compose(app.config["MAIL_FROM"], user.email, subject, body))
+    job_context(app).need("mailer").send(mail.compose(app.config["MAIL_FROM"], user.email, subject, body))
     return 1
 
 

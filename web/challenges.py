@@ -15,7 +15,7 @@ from services.matching import MatchingUnavailable
 
 from . import policy
 from .db import db
-from .errors import message_for
+from .errors import refusal
 from .forms import ActionForm
 from .i18n import locale_code
 from .matches import runtime
@@ -55,17 +55,14 @@ def _back(challenge_id: int, anchor: str = ""):
 
 
 def _attempt(challenge_id: int, action: Callable[[], Any], done: str, anchor: str = ""):
-    """One service call, commit, flash; refusals are messages, never a 500."""
+    """One service call, flash (the request's unit commits); refusals are messages, never a 500."""
     try:
         action()
-        db().commit()
         flash(done, "success")
     except NotFound:
-        db().rollback()
         abort(404)
     except ServiceError as err:
-        db().rollback()
-        flash(message_for(err), "danger")
+        flash(refusal(err), "danger")
     return _back(challenge_id, anchor)
 
 
@@ -95,12 +92,10 @@ def new():
     if form.validate_on_submit():
         try:
             challenge = challenges.create_challenge(db(), current_user, _form_data(form))
-            db().commit()
             flash(_("Challenge published."), "success")
             return redirect(url_for("challenges.detail", challenge_id=challenge.id))
         except ServiceError as err:
-            db().rollback()
-            flash(message_for(err), "danger")
+            flash(refusal(err), "danger")
     return render_template("challenges/form.html", form=form, challenge=None)
 
 
@@ -116,12 +111,10 @@ def edit(challenge_id: int):
     if form.validate_on_submit():
         try:
             challenges.update_challenge(db(), challenge, current_user, _form_data(form))
-            db().commit()
             flash(_("Challenge saved."), "success")
             return _back(challenge_id)
         except ServiceError as err:
-            db().rollback()
-            flash(message_for(err), "danger")
+            flash(refusal(err), "danger")
     return render_template("challenges/form.html", form=form, challenge=challenge)
 
 

@@ -9,11 +9,10 @@ import click
 from flask import Flask, current_app
 from flask.cli import AppGroup
 
-from matchmaking.encoders import ModelNotReady
-from matchmaking.vectorstore import IndexCorruptError, IndexMismatchError
 from services import accounts, search_index, seed
 from services.errors import ServiceError
 from services.exports import unstorable_char
+from services.matching import IndexCorruptError, IndexMismatchError, ModelNotReady
 
 from .db import sessionmaker_for
 from .errors import message_for

@@ -1,16 +1,42 @@
-"""One SQLAlchemy session per request (or CLI command), closed at teardown.
+"""One SQLAlchemy session per request (or CLI command), and one unit of work per request.
 
 SQLite: a read engine, and a write engine whose transactions BEGIN IMMEDIATE (one writer at a time).
 PostgreSQL: one engine at READ COMMITTED (bookings are conditional UPDATEs whose WHERE the row lock
-re-evaluates); a write request that hits a serialization failure or a deadlock is run again as a whole."""
+re-evaluates); a write request that hits a serialization failure or a deadlock is run again as a whole.
+
+The unit of work (Indico's RH.process): the app is an `App`, Flask's documented subclass point, whose
+`dispatch_request` runs the view through `run_unit`. Views never commit or roll back:
+- the view returns normally: the request's session (`db()`) commits once, after the view and before the
+  response leaves (after-commit listeners run then, as for any commit);
+- the view raises (an abort, a ServiceError, a database error, a bug): everything the request wrote is rolled
+  back before the error handlers run, and nothing is committed later in the request;
+- the view caught a refusal and answers with it (a form drawn again with the message, a flash and a redirect):
+  it calls `abandon()` (web.errors.refusal(err) does, and returns the translated message): the session rolls
+  back at once and again at the end instead of committing, so a refused action never saves half of itself;
+- a refusal nobody caught reaches web/errors.py's ServiceError handler: its translated message (JSON under
+  /api/), 422 (404 for NotFound), after the rollback;
+- PostgreSQL: a serialization failure or deadlock in the view or in the commit runs the view again, same request,
+  session rolled back, up to DB_RETRIES tries; then the error goes on to the 503 handler (web/errors.py).
+What a write request puts in the cookie session (a flash, a sign-in) is undone with a unit that fails, so
+"Saved." never outlives a failed commit. Side effects that need the committed rows (handing a job to the queue)
+are registered with `after_commit(step)` and run right after the commit, never after a rollback.
+Before-request hooks share the unit (what they write commits with the view's work), except what a hook commits
+with `commit_before_view()` (the API token's last use). Writes that must stand on their own, whatever becomes
+of the request (a contact-reveal audit record while a GET only reads, a coverage job queued from a page), go
+through `separate_unit()`, a short transaction of its own; `fresh_snapshot()` lets a reading request see what
+others committed meanwhile. CLI commands and job handlers are not requests: they keep their own sessions and
+commits. tests/test_unit_of_work.py holds views to this (no commit/rollback in web/ outside CLI and jobs)."""
 from __future__ import annotations
 
+import copy
 import logging
 import random
 import time
-from typing import Any, Optional
+from contextlib import contextmanager
+from typing import Any, Callable, Iterator, Optional
 
 from flask import Flask, current_app, g, request
+from flask import session as http_session
 from sqlalchemy import create_engine, event
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import DBAPIError, OperationalError
@@ -124,35 +150,132 @@ def init_app(app: Flask) -> None:
         if url.startswith("sqlite") else engine
     app.extensions["db_sessionmaker"] = sessionmaker(engine, expire_on_commit=False)
     app.teardown_appcontext(_close)
-    if not url.startswith("sqlite"):
-        _retry_write_requests(app, int(app.config.get("DB_RETRIES", 3)))
+    # PostgreSQL: tries of a write request's unit of work (run_unit); SQLite writes one at a time, never retried
+    app.extensions["db_retries"] = 1 if url.startswith("sqlite") else int(app.config.get("DB_RETRIES", 3))
+    if not isinstance(app, App):
+        raise TypeError("create the app as web.db.App: its requests run as units of work")
 
 
-def _retry_write_requests(app: Flask, retries: int) -> None:
-    """Run a write request's view again (same request, same session, rolled back) when PostgreSQL aborts
-    its transaction with a serialization failure or a deadlock; after `retries` tries the error goes on
-    to the 503 handler (web/security.py). The failed transaction was rolled back, so nothing of it
-    stays; views commit once, at the end (a view that committed earlier in the request would run
-    that part again)."""
-    dispatch = app.dispatch_request
+class App(Flask):
+    """Flask whose every view runs as one unit of work (run_unit): create_app builds this class."""
 
-    def dispatch_with_retry() -> Any:
-        attempt = 0
-        while True:
-            try:
-                return dispatch()
-            except DBAPIError as err:
-                attempt += 1
-                if request.method in READ_METHODS or attempt >= retries or not is_retryable(err):
-                    raise
-                session = g.get("db_session")
-                if session is not None:
-                    session.rollback()
-                log.info("retrying %s %s after SQLSTATE %s (try %d)", request.method, request.endpoint,
-                         err.orig.sqlstate, attempt + 1)
-                time.sleep(random.uniform(0.005, 0.05) * attempt)
+    def dispatch_request(self) -> Any:
+        return run_unit(super().dispatch_request)
 
-    app.dispatch_request = dispatch_with_retry  # type: ignore[method-assign]
+
+def run_unit(view: Callable[[], Any]) -> Any:
+    """Run the view, then commit the request's session once; roll back when the view raises or abandoned the
+    unit. On PostgreSQL a write request whose view or commit fails with a serialization failure or a deadlock
+    runs again (same request, session rolled back), up to DB_RETRIES tries."""
+    retries = current_app.extensions.get("db_retries", 1)
+    attempt = 0
+    # what a write puts in the cookie session belongs to its unit too: "Saved." or a sign-in must not outlive
+    # a commit that failed
+    cookie = None if request.method in READ_METHODS else copy.deepcopy(dict(http_session))
+    g.db_unit_running = True
+    while True:
+        g.pop("db_unit_abandoned", None)
+        g.pop("db_after_commit", None)
+        try:
+            rv = view()
+            _finish()
+            return rv
+        except DBAPIError as err:
+            rollback_quietly()
+            _restore_cookie(cookie)
+            attempt += 1
+            if request.method in READ_METHODS or attempt >= retries or not is_retryable(err):
+                raise
+            log.info("retrying %s %s after SQLSTATE %s (try %d)", request.method, request.endpoint,
+                     err.orig.sqlstate, attempt + 1)
+            time.sleep(random.uniform(0.005, 0.05) * attempt)
+        except BaseException:
+            rollback_quietly()
+            _restore_cookie(cookie)
+            raise
+
+
+def _restore_cookie(cookie: Optional[dict]) -> None:
+    if cookie is not None and dict(http_session) != cookie:
+        http_session.clear()
+        http_session.update(copy.deepcopy(cookie))
+
+
+def _finish() -> None:
+    """Commit the unit (or roll it back when abandoned), then run its after-commit steps."""
+    session = g.get("db_session")
+    if g.pop("db_unit_abandoned", False):
+        g.pop("db_after_commit", None)
+        if session is not None:
+            session.rollback()
+        return
+    if session is not None:
+        session.commit()
+    for step in g.pop("db_after_commit", []):
+        step()
+
+
+def commit_before_view() -> None:
+    """Commit what a before-request step wrote, so that it stands whatever becomes of the request (the API
+    token's last use: web/api/core.py). Only before the view: a view's writes are its unit's."""
+    if g.get("db_unit_running"):
+        raise RuntimeError("commit_before_view() inside a view: the request's unit commits once, at its end")
+    session = g.get("db_session")
+    if session is not None:
+        session.commit()
+
+
+def after_commit(step: Callable[[], Any]) -> None:
+    """Run step once this request's unit has committed (hand a job to the queue: the worker must find its row);
+    dropped when the unit rolls back."""
+    g.setdefault("db_after_commit", []).append(step)
+
+
+def abandon() -> None:
+    """Keep nothing of this request: the view answers a refusal itself (a form drawn again with the message,
+    a flash and a redirect). What the request wrote is rolled back now (so the page drawn next does not show
+    half an action), and the unit rolls back again instead of committing when the view returns."""
+    g.db_unit_abandoned = True
+    rollback_quietly()
+
+
+def abandoned() -> bool:
+    """Whether the current request's unit of work was abandoned (it will roll back)."""
+    return bool(g.get("db_unit_abandoned"))
+
+
+def rollback_quietly() -> None:
+    """End the request's transaction now (PostgreSQL refuses any further statement in an aborted one); a
+    connection that is gone is left to teardown."""
+    session = g.get("db_session")
+    if session is not None:
+        try:
+            session.rollback()
+        except DBAPIError:
+            pass
+
+
+def fresh_snapshot() -> None:
+    """Let a reading request see what other sessions committed since its first query (SQLite keeps one read
+    snapshot per transaction): ends its read transaction. Not for a request that has written anything."""
+    session = db()
+    if session.new or session.dirty or session.deleted:
+        raise RuntimeError("fresh_snapshot() would end a unit of work that holds changes")
+    session.commit()
+
+
+@contextmanager
+def separate_unit(app: Optional[Flask] = None) -> Iterator[Session]:
+    """A short write transaction of its own beside the request's unit, for writes that stand whatever becomes
+    of the request (a GET's audit record, a job queued from a page): committed when the block ends, rolled
+    back if it raises."""
+    with write_session(app or current_app) as session:
+        try:
+            yield session
+            session.commit()
+        except BaseException:
+            session.rollback()
+            raise
 
 
 def sessionmaker_for(app: Flask) -> sessionmaker:

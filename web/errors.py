@@ -12,13 +12,14 @@ from typing import Any
 from flask import Flask, current_app, g, render_template, request
 from flask_babel import gettext as _
 from flask_wtf.csrf import CSRFError
-from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError, StatementError
+from sqlalchemy.exc import InterfaceError, OperationalError, StatementError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from services.errors import ServiceError
 
 from .api_messages import api_messages
-from .db import is_busy, is_unavailable
+from .programme_messages import programme_messages
+from .db import abandon, is_busy, is_unavailable, rollback_quietly
 
 log = logging.getLogger(__name__)
 BUSY_RETRY_AFTER_S = 5
@@ -164,11 +165,31 @@ def message_for(err: ServiceError) -> str:
         "intro.cannot_withdraw": lambda: _("This introduction can no longer be withdrawn."),
     }
     messages.update(api_messages(p))
+    messages.update(programme_messages(p))
     return messages.get(err.code, lambda: _("The request could not be completed."))()
+
+
+def refusal(err: ServiceError) -> str:
+    """A refused action that the view answers itself (flash and redirect, or the form again): abandon the
+    request's unit of work, so nothing it wrote is kept, and return the translated message."""
+    abandon()
+    return message_for(err)
 
 
 def init_app(app: Flask) -> None:
     """Register error pages for the statuses users can meet."""
+
+    @app.errorhandler(ServiceError)
+    def service_error(e: ServiceError):
+        """A refusal no view caught: the unit of work has rolled back; the message says what to do next
+        (JSON under /api/, 404 for NotFound)."""
+        from services.errors import NotFound
+
+        status = 404 if isinstance(e, NotFound) else 422
+        api = _api()
+        if api is not None:
+            return api.error_response(status, e.code, message_for(e))
+        return render_template("errors/error.html", code=status, message=message_for(e)), status
 
     @app.errorhandler(CSRFError)
     def csrf_error(e: CSRFError):
@@ -251,31 +272,25 @@ def database_error(e: Exception) -> Any:
     raise e
 
 
-def _rollback() -> None:
-    """End the request's failed transaction before the error page is drawn (PostgreSQL refuses any further
-    statement in an aborted one)."""
-    session = g.get("db_session")
-    if session is not None:
-        try:
-            session.rollback()
-        except DBAPIError:  # the connection is gone: teardown closes the session
-            pass
+def _api() -> Any:
+    """The API's JSON error answers (error_response, set_locale), which web/api/core.py registers on the app,
+    when this is an API request; None for pages. (This module does not import the API: the API imports it.)"""
+    api = current_app.extensions.get("api_errors")
+    return api if api is not None and api.is_api_request() else None
 
 
 def busy() -> Any:
     """503 with Retry-After: the database is too busy right now; nothing was changed."""
-    from .api.core import _set_locale, error_response, is_api_request
-
     log.warning("database busy on %s %s", request.method, request.endpoint)
-    _rollback()
+    rollback_quietly()
     # the page is drawn as for a visitor: the signed-in user's menu would need a connection again
     g._login_user = current_app.login_manager.anonymous_user()
-    api = is_api_request()
-    if api:
-        _set_locale(None)  # Accept-Language (the token's user may not have been loaded)
+    api = _api()
+    if api is not None:
+        api.set_locale(None)  # Accept-Language (the token's user may not have been loaded)
     message = _("The service is very busy right now and nothing was changed. Please try again in a few seconds.")
-    if api:
-        resp = error_response(503, "database_busy", message)
+    if api is not None:
+        resp = api.error_response(503, "database_busy", message)
     else:
         resp = current_app.make_response((render_template("errors/error.html", code=503, message=message), 503))
     resp.headers["Retry-After"] = str(BUSY_RETRY_AFTER_S)
@@ -285,15 +300,14 @@ def busy() -> Any:
 def input_error(e: Exception) -> Any:
     """400 for a value that reached arithmetic or the database unchecked (a number or date out of range, text
     that is not text): the user's input, not the server, is at fault; logged so the check can be added."""
-    from .api.core import error_response, is_api_request
-
     if isinstance(e, UnicodeEncodeError) and "surrogate" not in str(e):
         raise e
     orig = getattr(e, "orig", e)
     log.warning("unchecked input reached %s on %s %s", type(orig).__name__, request.method, request.endpoint)
-    _rollback()
+    rollback_quietly()
     message = _("A value you sent is out of range or cannot be stored (a number too large, a date too far "
                 "off, or a character that is not text). Check what you entered and try again.")
-    if is_api_request():
-        return error_response(400, "bad_value", message)
+    api = _api()
+    if api is not None:
+        return api.error_response(400, "bad_value", message)
     return render_template("errors/error.html", code=400, message=message), 400

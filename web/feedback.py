@@ -14,7 +14,7 @@ from services.errors import NotFound, ServiceError
 from . import policy
 from .auth import safe_next
 from .db import db
-from .errors import message_for
+from .errors import refusal
 from .forms import FeedbackForm
 
 bp = Blueprint("feedback", __name__, url_prefix="/feedback")
@@ -69,12 +69,10 @@ def record(demand_id: int, achievement_id: int):
     try:
         feedback.record(db(), current_user, demand_id, achievement_id, form.outcome.data, form.reason.data or None,
                         form.note.data or "", query_kind=form.query_kind.data, score=score, features=breakdown)
-        db().commit()
     except NotFound:
         abort(404)
     except ServiceError as err:
-        db().rollback()
-        flash(message_for(err), "danger")
+        flash(refusal(err), "danger")
         return redirect(_next(form))
     flash(DONE[form.outcome.data](), "success")
     return redirect(_next(form))

@@ -6,10 +6,9 @@ background jobs with progress. The uploaded file is read in memory and never sto
 from __future__ import annotations
 
 import logging
-import weakref
 from typing import Any, Optional
 
-from flask import (Blueprint, Flask, Response, abort, current_app, flash, redirect, render_template, request,
+from flask import (Blueprint, Response, abort, current_app, flash, redirect, render_template, request,
                    url_for)
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
@@ -25,16 +24,16 @@ from services.uploads import UploadLimits, read_table
 from services.matching import MatchingUnavailable
 
 from . import policy
-from .db import db, sessionmaker_for
-from .errors import message_for
+from .db import abandon, after_commit, db
+from .errors import message_for, refusal
 from .forms import FlaskForm
 from .i18n import locale_code
+from .jobs import context as job_context
 from .jobs import start as start_job
 
 bp = Blueprint("imports", __name__, url_prefix="/imports")
 log = logging.getLogger(__name__)
 ROLE_KIND = {"company": "demand", "university": "achievement"}
-_APPS: "weakref.WeakKeyDictionary[Any, Flask]" = weakref.WeakKeyDictionary()
 
 policy.allow("imports.template", "GET", policy.LISTERS, note="the template of the user's own kind")
 policy.allow("imports.upload", ("GET", "POST"), policy.LISTERS, note="companies: demands; universities: achievements")
@@ -50,11 +49,6 @@ class UploadForm(FlaskForm):
 
 class ImportForm(FlaskForm):
     include_duplicates = BooleanField(_l("Also import rows flagged only as possible duplicates"))
-
-
-def init_app(app: Flask) -> None:
-    """Remember the app behind the engine so background jobs can reach its matching runtime."""
-    _APPS[app.extensions["db_engine"]] = app
 
 
 def _kind() -> str:
@@ -87,10 +81,8 @@ def upload():
         try:
             sheet = imports.parse_rows(kind, read_table(form.file.data.read(), _limits()))
             batch = imports.start_batch(db(), kind, current_user, form.file.data.filename or "", sheet)
-            db().commit()
         except ServiceError as err:
-            db().rollback()
-            flash(message_for(err), "danger")
+            flash(refusal(err), "danger")
             return render_template("imports/upload.html", kind=kind, form=form), 422
         return _check(batch)
     return render_template("imports/upload.html", kind=kind, form=form), 422 if form.errors else 200
@@ -101,12 +93,10 @@ def _check(batch: ImportBatch):
     if batch.total > current_app.config["IMPORT_INLINE_ROWS"]:
         href = url_for("imports.preview", batch_id=batch.id)
         job = jobs.submit_job(db(), "import.validate", current_user.id, {"batch_id": batch.id, "href": href})
-        batch.job_id = job.id
-        db().commit()
-        start_job(job.id)
-        return redirect(url_for("jobs.status", job_id=job.id))
-    imports.validate_batch(db(), batch, similar_checker(current_app._get_current_object()))
-    db().commit()
+        batch.job_id = job_id = job.id
+        after_commit(lambda: start_job(job_id))
+        return redirect(url_for("jobs.status", job_id=job_id))
+    imports.validate_batch(db(), batch, similar_checker(job_context()))
     return redirect(url_for("imports.preview", batch_id=batch.id))
 
 
@@ -139,7 +129,7 @@ def commit(batch_id: int):
         imports.claim_for_import(db(), batch)
     except ServiceError:
         # another confirm (a double click, a retry, a second tab) won: its import is the only one
-        db().rollback()
+        abandon()
         return _confirmed_already(batch)
     try:
         n = sum(1 for r in batch.rows if imports.importable(r, include))
@@ -147,17 +137,13 @@ def commit(batch_id: int):
             job = jobs.submit_job(db(), "import.commit", current_user.id, {
                 "batch_id": batch.id, "include_duplicates": include,
                 "href": url_for("imports.preview", batch_id=batch.id)}, key=imports.commit_job_key(batch.id))
-            batch.job_id = job.id
-            db().commit()
-            start_job(job.id)
-            return redirect(url_for("jobs.status", job_id=job.id))
+            batch.job_id = job_id = job.id
+            after_commit(lambda: start_job(job_id))
+            return redirect(url_for("jobs.status", job_id=job_id))
         result = imports.import_batch(db(), batch, include)
-        db().commit()
     except ServiceError as err:
-        db().rollback()
-        imports.release(db(), batch.id)
-        db().commit()
-        flash(message_for(err), "danger")
+        # the claim above is rolled back with the rest: the batch is ready again, the user can try again
+        flash(refusal(err), "danger")
         return redirect(url_for("imports.preview", batch_id=batch.id))
     flash(_("%(n)s rows imported as drafts; %(m)s rows skipped.", n=len(result["created"]),
             m=len(result["skipped"])), "success")
@@ -196,12 +182,12 @@ def describe(problem: dict) -> str:
     return f"{col.en}: {text}" if locale_code() == "en" else f"{col.zh}：{text}"
 
 
-def similar_checker(app: Optional[Flask]) -> Optional[imports.SimilarFn]:
-    """A duplicate check against published listings through the engine; None when unavailable."""
-    if app is None:
+def similar_checker(ctx: jobs.JobContext) -> Optional[imports.SimilarFn]:
+    """A duplicate check against published listings through the context's engine; None when it has none."""
+    if ctx.matching is None:
         return None
-    runtime, factory = app.extensions["matching"], sessionmaker_for(app)
-    threshold = app.config["DUPLICATE_MIN_SCORE"]
+    runtime, factory = ctx.matching, ctx.factory
+    threshold = ctx.config["DUPLICATE_MIN_SCORE"]
     state = {"down": False}
 
     def similar(kind: str, data: dict[str, Any]) -> list[tuple[int, str, float]]:
@@ -219,20 +205,16 @@ def similar_checker(app: Optional[Flask]) -> Optional[imports.SimilarFn]:
     return similar
 
 
-def _app_of(session: Session) -> Optional[Flask]:
-    return _APPS.get(session.get_bind())
-
-
 @jobs.handler("import.validate")
-def _validate_job(session: Session, job: Any, progress: jobs.Progress) -> dict:
+def _validate_job(session: Session, job: Any, progress: jobs.Progress, ctx: jobs.JobContext) -> dict:
     batch = session.get(ImportBatch, job.params["batch_id"])
     progress(0, batch.total)
-    imports.validate_batch(session, batch, similar_checker(_app_of(session)), progress)
+    imports.validate_batch(session, batch, similar_checker(ctx), progress)
     return {"href": job.params["href"], "rows": batch.total}
 
 
 @jobs.handler("import.commit")
-def _commit_job(session: Session, job: Any, progress: jobs.Progress) -> dict:
+def _commit_job(session: Session, job: Any, progress: jobs.Progress, ctx: jobs.JobContext) -> dict:
     batch = imports.claim_for_job(session, job.params["batch_id"], job.id)
     if batch is None:  # delivered again after it finished: the drafts exist once
         done = session.get(ImportBatch, job.params["batch_id"]).result or {}

@@ -10,7 +10,7 @@ from services.errors import NotFound, ServiceError
 
 from . import policy
 from .db import db
-from .errors import message_for
+from .errors import refusal
 from .forms import ActionForm, IntroductionForm
 from .auth import safe_next
 
@@ -52,13 +52,11 @@ def request_intro():
     try:
         introductions.request_introduction(db(), current_user, form.demand_id.data, form.achievement_id.data,
                                            form.reason.data)
-        db().commit()
         flash(_("Introduction requested. The other side will be asked to agree."), "success")
     except NotFound:
         abort(404)
     except ServiceError as err:
-        db().rollback()
-        flash(message_for(err), "danger")
+        flash(refusal(err), "danger")
     return redirect(back)
 
 
@@ -79,11 +77,9 @@ def _act(intro_id: int, change, done):
     try:
         intro = introductions.get_for(db(), intro_id, current_user)
         change(db(), intro, current_user)
-        db().commit()
         flash(done(), "success")
     except NotFound:
         abort(404)
     except ServiceError as err:
-        db().rollback()
-        flash(message_for(err), "danger")
+        flash(refusal(err), "danger")
     return redirect(url_for("introductions.inbox"))

@@ -16,8 +16,8 @@ from services.queue import JobQueue, QueueSettings, build_huey, check_url
 
 from . import policy
 from .access import roles_required
-from .db import db, sessionmaker_for, write_session
-from .errors import message_for
+from .db import after_commit, db, sessionmaker_for, write_session
+from .errors import message_for, refusal
 from .forms import ActionForm
 
 bp = Blueprint("jobs", __name__, url_prefix="/jobs")
@@ -27,6 +27,18 @@ policy.allow("jobs.status", "GET", policy.SIGNED_IN, relation="self", note="owne
 policy.allow("jobs.status_json", "GET", policy.SIGNED_IN, relation="self", note="owner of the job; admins all")
 policy.allow("jobs.queue", "GET", {policy.ADMIN}, relation="staff")
 policy.allow("jobs.retry", "POST", {policy.ADMIN}, relation="staff")
+
+
+def init_context(app: Flask) -> jobs.JobContext:
+    """The app's job context (services/jobs.py), built once before the parts that provide its slots."""
+    ctx = jobs.JobContext(factory=sessionmaker_for(app), config=app.config, app=app)
+    app.extensions["job_context"] = ctx
+    return ctx
+
+
+def context(app: Flask | None = None) -> jobs.JobContext:
+    """This app's job context (the current app's when none is given)."""
+    return (app or current_app).extensions["job_context"]
 
 
 def build_queue(app: Flask) -> JobQueue:
@@ -39,11 +51,12 @@ def build_queue(app: Flask) -> JobQueue:
     url = c["JOBS_QUEUE_URL"]
     if not inline:
         check_url(url)
-    return JobQueue(sessionmaker_for(app), None if inline else (lambda: build_huey(url)), settings)
+    return JobQueue(context(app), None if inline else (lambda: build_huey(url)), settings)
 
 
 def init_app(app: Flask) -> None:
-    """One queue per app; with JOBS_EMBEDDED_WORKER the first request starts consumer threads here."""
+    """One queue per app, running jobs with the app's job context (init_context first); with
+    JOBS_EMBEDDED_WORKER the first request starts consumer threads here."""
     queue = build_queue(app)
     app.extensions["jobs"] = queue
     app.cli.add_command(jobs_cli)
@@ -58,7 +71,7 @@ def init_app(app: Flask) -> None:
 
 
 def runner() -> JobQueue:
-    """This app's job queue (views call start(job.id) after commit; API views runner().enqueue)."""
+    """This app's job queue (views hand a job over once their unit commits: after_commit(lambda: start(id)))."""
     return current_app.extensions["jobs"]
 
 
@@ -119,16 +132,18 @@ def retry(job_id: int):
     try:
         job = jobs.retry_failed(db(), job_id)
         audit.record(db(), "job.retried", actor=current_user, target=f"job:{job.id}", detail={"kind": job.kind})
-        db().commit()
     except NotFound:
         abort(404)
     except ServiceError as err:
-        db().rollback()
-        flash(message_for(err), "danger")
+        flash(refusal(err), "danger")
         return redirect(url_for("jobs.queue"))
+    after_commit(lambda: _queued_again(job_id))
+    return redirect(url_for("jobs.queue"))
+
+
+def _queued_again(job_id: int) -> None:
     if start(job_id):
         flash(_("Job #%(id)s is queued again.", id=job_id), "success")
-    return redirect(url_for("jobs.queue"))
 
 
 # ---------------------------------------------------------------- CLI

@@ -13,7 +13,7 @@ from services.errors import NotFound, ServiceError
 from . import policy
 from .access import roles_required
 from .db import db
-from .errors import message_for
+from .errors import message_for, refusal
 from .forms import AchievementForm, ActionForm, DemandForm, listing_data
 from .i18n import locale_code
 
@@ -91,11 +91,9 @@ def make_blueprint(kind: str, url_prefix: str, role: str) -> Blueprint:
         item = _owned(listing_id)
         try:
             listings.transition(db(), item, current_user, action)
-            db().commit()
             flash(_ACTION_DONE[action](), "success")
         except ServiceError as err:
-            db().rollback()
-            flash(message_for(err), "danger")
+            flash(refusal(err), "danger")
         return redirect(url_for("public.detail", kind=kind, listing_id=listing_id))
 
     def _owned(listing_id: int) -> Any:
@@ -113,10 +111,8 @@ def make_blueprint(kind: str, url_prefix: str, role: str) -> Blueprint:
                 listings.update_listing(db(), item, current_user, data)
             if request.form.get("intent") == "submit" and item.status in ("draft", "returned"):
                 listings.transition(db(), item, current_user, "submit")
-            db().commit()
         except ServiceError as err:
-            db().rollback()
-            flash(message_for(err), "danger")
+            flash(refusal(err), "danger")
             return render_template("listings/form.html", kind=kind, form=form, item=item), 422
         flash(_("Submitted for review.") if item.status == "submitted" else _("Saved."), "success")
         return redirect(url_for("public.detail", kind=kind, listing_id=item.id))

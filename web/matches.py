@@ -13,12 +13,12 @@ from flask_login import current_user, login_required
 from flask_wtf.csrf import generate_csrf as csrf_token
 from markupsafe import Markup, escape
 
-from matchmaking.engine import highlight
 from services import bands, feedback, listings, taxonomy
 from services.errors import NotFound
-from services.matching import MatchingRuntime, MatchingUnavailable
+from services.matching import MatchingRuntime, MatchingUnavailable, highlight
 from services.pagecache import CSRF_SLOT, Slot
 
+from . import jobs as jobs_web
 from . import policy
 from .db import db, sessionmaker_for
 from .i18n import locale_code
@@ -33,13 +33,19 @@ BAND_LABELS = {bands.STRONG: _l("Strong match"), bands.POSSIBLE: _l("Possible ma
 
 def init_app(app: Flask) -> None:
     """One matching runtime per app; it listens for committed listing changes. Band labels for templates."""
-    app.extensions["matching"] = MatchingRuntime(app.config, sessionmaker_for(app))
+    app.extensions["matching"] = runtime = MatchingRuntime(app.config, sessionmaker_for(app))
+    jobs_web.context(app).provide(matching=runtime)  # index syncs, report batches, coverage and imports use it
     app.jinja_env.globals.update(BAND_LABELS=BAND_LABELS, band_of=bands.band_of)
 
 
 def runtime() -> MatchingRuntime:
     """The current app's matching runtime."""
     return current_app.extensions["matching"]
+
+
+def reranker() -> feedback.Reranker:
+    """The current app's learned re-ranking of matches (web/reports.init_app provides it)."""
+    return jobs_web.context().reranker
 
 
 def marked(text: str, terms: list[str]) -> Markup:
@@ -96,7 +102,7 @@ def _lookup(rt: MatchingRuntime, kind: str, listing_id: int, k: int, reviewer: b
     stamps = list(zip(kinds, rt.stamps(kinds)))
     slot, page = rt.pages.lookup("matches", _template_digest(), rt.model_ident, rt.calibration_ident, rt.backend,
                                  kind, listing_id, k,
-                                 locale_code(), reviewer, here, stamps, feedback.rerank_state(db()))
+                                 locale_code(), reviewer, here, stamps, reranker().state())
     if page is not None and set(page) != PAGE_PARTS:  # stored by another version of this code: a miss
         page = None
     return slot, stamps, page
@@ -126,7 +132,7 @@ def _render_page(rt: MatchingRuntime, kind: str, listing_id: int, k: int, review
 
 def _fresh(rt: MatchingRuntime, item, k: int, reviewer: bool) -> tuple[list, list, Optional[dict]]:
     """Matches (judged-irrelevant last), possible duplicates and the latest feedback per pair, for reviewers."""
-    views = feedback.rerank(db(), item, rt.find_matches(db(), item, k=k))
+    views = feedback.rerank(db(), item, rt.find_matches(db(), item, k=k), reranker())
     # possible duplicates only from the near-duplicate threshold (a broker saw five unrelated "duplicates")
     similar = [v for v in rt.similar(db(), item, k=5) if v.match.score >= current_app.config["DUPLICATE_MIN_SCORE"]] \
         if reviewer else []

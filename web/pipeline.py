@@ -12,7 +12,7 @@ from services.errors import NotFound, ServiceError
 
 from . import policy
 from .db import db
-from .errors import message_for
+from .errors import refusal
 from .forms import AdvanceForm, CloseForm, SignForm
 
 bp = Blueprint("pipeline", __name__, url_prefix="/opportunities")
@@ -59,14 +59,12 @@ def show(opportunity_id: int):
 
 
 def _done(opp, message: str):
-    db().commit()
     flash(message, "success")
     return redirect(url_for("pipeline.show", opportunity_id=opp.id))
 
 
 def _refused(opp, err: ServiceError, form=None):
-    db().rollback()
-    flash(message_for(err), "danger")
+    flash(refusal(err), "danger")
     return render_template("pipeline/show.html", opp=opp, next_stage=pipeline.next_stage(opp),
                            advance_form=AdvanceForm(), sign_form=form or SignForm(), close_form=CloseForm()), 400
 

@@ -15,7 +15,7 @@ from services import search as search_service
 from services.errors import NotFound
 
 from . import policy, security
-from .db import db, write_session
+from .db import db, separate_unit
 from .i18n import locale_code
 from .matches import marked, possible_duplicates
 from .matches import runtime as matching_runtime
@@ -109,9 +109,8 @@ def detail(kind: str, listing_id: int):
 
 def _log_reveal(item: Any) -> None:
     """Record the contact reveal in its own short write transaction (this GET request's session only reads)."""
-    with write_session(current_app) as s:
+    with separate_unit() as s:
         listings.reveal_contact(s, current_user, item)
-        s.commit()
 
 
 def intro_choices(item: Any) -> list[tuple[int, str]]:

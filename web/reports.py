@@ -16,12 +16,13 @@ from services.pdf import PDF_MIME
 from services.matching import MatchingUnavailable
 
 from . import policy
-from .db import db
-from .errors import message_for
+from .db import abandon, after_commit, db
+from .errors import refusal
 from .forms import CommentForm, ReportForm
 from .i18n import locale_code
 from .jobs import start as start_job
-from .matches import runtime
+from .jobs import context as job_context
+from .matches import reranker, runtime
 
 bp = Blueprint("reports", __name__, url_prefix="/reports")
 log = logging.getLogger(__name__)
@@ -43,9 +44,8 @@ REASON_LABELS = {"early_stage": _l("Too early stage"), "price_gap": _l("Price-bu
 
 
 def init_app(app: Flask) -> None:
-    """Let batch report jobs of this app find its matching runtime; labels for templates."""
-    reports.register_runtime(app.extensions["db_engine"], app.extensions["matching"])
-    feedback.use_reranker(app.extensions["db_engine"], reranker_path(app), app.config["FEEDBACK_RERANK_SHARE"])
+    """The learned re-ranking of this app's rankings (pages, API, report jobs); labels for templates."""
+    job_context(app).provide(reranker=feedback.Reranker(reranker_path(app), app.config["FEEDBACK_RERANK_SHARE"]))
     app.jinja_env.globals.update(OUTCOME_LABELS=OUTCOME_LABELS, REASON_LABELS=REASON_LABELS)
 
 
@@ -88,17 +88,15 @@ def new():
     try:
         if params.scope == "batch":
             report = reports.start_batch(db(), runtime(), current_user, params)
-            db().commit()
-            start_job(report.job_id)
-            return redirect(url_for("jobs.status", job_id=report.job_id))
-        report = reports.run_single(db(), runtime(), current_user, params)
-        db().commit()
+            job_id = report.job_id
+            after_commit(lambda: start_job(job_id))
+            return redirect(url_for("jobs.status", job_id=job_id))
+        report = reports.run_single(db(), runtime(), current_user, params, reranker())
     except ServiceError as err:
-        db().rollback()
-        flash(message_for(err), "danger")
+        flash(refusal(err), "danger")
         return render_template("reports/new.html", form=form), 400
     except MatchingUnavailable as err:
-        db().rollback()
+        abandon()
         log.warning("report unavailable: %s", type(err).__name__)
         flash(_("Matching is not available right now: the search index must be rebuilt. "
                 "An operator can run `flask index rebuild`."), "danger")
@@ -130,14 +128,12 @@ def comment(report_id: int, row_id: int):
         reports.set_comment(db(), report, row_id, form.comment.data)
     except NotFound:
         abort(404)
-    db().commit()
     flash(_("Comment saved."), "success")
     return redirect(url_for("reports.show", report_id=report.id, _anchor=f"row-{row_id}"))
 
 
 def _audit_download(report_id: int, ext: str) -> None:
     audit.record(db(), "export.download", actor=current_user, target=f"report:{report_id}", detail={"format": ext})
-    db().commit()
 
 
 def _download(data: bytes, mime: str, report_id: int, ext: str) -> Response:
@@ -169,7 +165,7 @@ def export_pdf(report_id: int):
         data = reports.report_pdf(db(), report, taxonomy.region_names(db(), "zh"),
                                   font=current_app.config.get("PDF_FONT") or None)
     except ServiceError as err:
-        flash(message_for(err), "danger")
+        flash(refusal(err), "danger")
         return redirect(url_for("reports.show", report_id=report.id))
     return _download(data, PDF_MIME, report.id, "pdf")
 
@@ -178,9 +174,9 @@ def _pdf_job(report):
     """A large report's PDF is built by a background job; the status page links to the file."""
     folder = os.path.join(current_app.config["INSTANCE_DIR"], "exports")
     job = reports.start_pdf(db(), report, current_user, folder, current_app.config.get("PDF_FONT") or None)
-    db().commit()
-    start_job(job.id)
-    return redirect(url_for("jobs.status", job_id=job.id))
+    job_id = job.id
+    after_commit(lambda: start_job(job_id))
+    return redirect(url_for("jobs.status", job_id=job_id))
 
 
 @bp.route("/<int:report_id>/pdf/<int:job_id>")

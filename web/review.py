@@ -11,7 +11,7 @@ from services.errors import NotFound, ServiceError
 from . import policy
 from .access import roles_required
 from .db import db
-from .errors import message_for
+from .errors import refusal
 from .forms import ReasonForm
 from .matches import possible_duplicates
 
@@ -51,12 +51,10 @@ def decide(kind: str, listing_id: int, action: str):
     try:
         item = listings.get_listing(db(), kind, listing_id, current_user)
         listings.transition(db(), item, current_user, action, form.reason.data)
-        db().commit()
         flash(DONE[action](), "success")
     except NotFound:
         abort(404)
     except ServiceError as err:
-        db().rollback()
-        flash(message_for(err), "danger")
+        flash(refusal(err), "danger")
         return redirect(url_for("public.detail", kind=kind, listing_id=listing_id))
     return redirect(url_for("review.queue"))

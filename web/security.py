@@ -169,14 +169,13 @@ def _raise(e: BaseException) -> Any:
 
 def _unavailable() -> Any:
     """503 page (JSON under /api/) while the database cannot be reached; nothing was changed."""
-    from .api.core import error_response, is_api_request
-
     log.warning("database unavailable on %s %s", request.method, request.endpoint)
     # the page is drawn as for a visitor: loading the signed-in user would need the database again
     g._login_user = current_app.login_manager.anonymous_user()
     message = _("The database cannot be reached right now and nothing was changed. Please try again in a minute.")
-    if is_api_request():
-        resp = error_response(503, "database_unavailable", message)
+    api = current_app.extensions.get("api_errors")  # the API's JSON answers (web/api/core.py registers them)
+    if api is not None and api.is_api_request():
+        resp = api.error_response(503, "database_unavailable", message)
     else:
         resp = current_app.make_response((render_template("errors/error.html", code=503, message=message), 503))
     resp.headers["Retry-After"] = "30"

@@ -4,7 +4,7 @@ from __future__ import annotations
 import logging
 from typing import Any, Callable, Optional
 
-from flask import Blueprint, Response, abort, current_app, g, render_template
+from flask import Blueprint, Response, abort, g, render_template
 from flask_babel import gettext as _
 
 from services import exports, statistics, taxonomy
@@ -14,7 +14,7 @@ from services.matching import MatchingUnavailable
 from . import jobs as jobs_web
 from . import policy
 from .charts import bar_chart
-from .db import db, write_session
+from .db import db, fresh_snapshot, separate_unit
 from .i18n import locale_code
 from .matches import runtime
 from .reports import OUTCOME_LABELS
@@ -59,7 +59,7 @@ def _coverage() -> tuple[str, Table, Optional[str]]:
     try:
         figure = statistics.coverage_figure(db(), runtime(), _version())
         if not figure.current and _queue_coverage():
-            db().commit()  # ends this read snapshot: the job's result was committed by another session
+            fresh_snapshot()  # the job's result was committed by another session
             figure = statistics.coverage_figure(db(), runtime(), _version())
     except MatchingUnavailable as err:
         log.warning("coverage unavailable: %s", type(err).__name__)
@@ -79,10 +79,9 @@ def _coverage() -> tuple[str, Table, Optional[str]]:
 def _queue_coverage() -> bool:
     """Queue a coverage job in a transaction of its own (this GET's session only reads); True when it has run
     already (JOBS_MODE=inline: tests, CLI), False when it waits in the queue or none was needed."""
-    with write_session(current_app) as session:
+    with separate_unit() as session:
         job = statistics.request_coverage(session, runtime(), _version())
-        session.commit()
-        job_id = job.id if job is not None else None
+    job_id = job.id if job is not None else None
     if job_id is None:
         return False
     queue = jobs_web.runner()

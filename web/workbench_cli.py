@@ -49,8 +49,6 @@ def feedback_evaluate(train_share: float, k: int) -> None:
 
 @feedback_cli.command("fit", help="Fit the re-ranking on all feedback and save it for live rankings.")
 def feedback_fit() -> None:
-    from matchmaking.feedback import save
-
     from .reports import reranker_path
 
     with _session() as s:
@@ -61,7 +59,7 @@ def feedback_fit() -> None:
                 click.echo(message_for(err), err=True)
             sys.exit(2)
     path = reranker_path(current_app)
-    save(model, path)
+    feedback.save_reranker(model, path)
     click.echo(f"saved weights fitted on {model.trained_on} judged pairs to {path}")
     click.echo("weights: " + ", ".join(f"{name} {w:+.3f}" for name, w in model.explain().items()))
     click.echo(f"live share FEEDBACK_RERANK_SHARE={current_app.config['FEEDBACK_RERANK_SHARE']:g}"

@@ -21,7 +21,7 @@ from services import jobs
 
 
 @jobs.handler("bench.noop")
-def _noop(session, job, progress):
+def _noop(session, job, progress, ctx):
     progress(1, 1)
     return {}
 

@@ -15,7 +15,7 @@ REFUSED_ONCE: set[str] = set()
 
 
 @jobs.handler("qtest.refuse_once")
-def _refuse_once(session, job, progress):
+def _refuse_once(session, job, progress, ctx):
     """Fails the first time it runs for a job (a permanent error then), succeeds when retried."""
     if job.params["token"] not in REFUSED_ONCE:
         REFUSED_ONCE.add(job.params["token"])

@@ -144,6 +144,6 @@ class TestMailJobs:
         note = notifications.notify(session, user.id, "listing_approved",
                                     {"title": "t", "listing_kind": "demand", "listing_id": 1})
         session.commit()
-        from web.notifications import queue_mail
+        from web.notification_mail import queue_mail
         queue_mail(app, [note.id])  # a second hand-over of the same set (e.g. a retry of the save's hook)
         assert session.scalar(select(func.count()).select_from(Job).where(Job.kind == "mail.send")) == 1

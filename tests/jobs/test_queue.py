@@ -22,7 +22,7 @@ GATES: dict[str, threading.Event] = {}
 
 
 @jobs.handler("qtest.steps")
-def _steps(session, job, progress):
+def _steps(session, job, progress, ctx):
     """Counts to n, stopping half-way until the test opens its gate (so progress is seen mid-run)."""
     n = job.params["n"]
     for i in range(n):
@@ -33,7 +33,7 @@ def _steps(session, job, progress):
 
 
 @jobs.handler("qtest.side_write")
-def _side_write(session, job, progress):
+def _side_write(session, job, progress, ctx):
     """Writes a row into another SQLite file: "database is locked" (a real OperationalError) while the test
     holds that file's write lock."""
     engine = create_engine(f"sqlite:///{job.params['path']}", connect_args={"timeout": 0.1})
@@ -46,12 +46,12 @@ def _side_write(session, job, progress):
 
 
 @jobs.handler("qtest.refuse")
-def _refuse(session, job, progress):
+def _refuse(session, job, progress, ctx):
     raise ServiceError("not_found")
 
 
 @jobs.handler("qtest.bug")
-def _bug(session, job, progress):
+def _bug(session, job, progress, ctx):
     raise RuntimeError("a bug, with a secret detail")
 
 

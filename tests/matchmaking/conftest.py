@@ -12,7 +12,7 @@ ROOT = Path(__file__).resolve().parents[2]
 @pytest.fixture(scope="session")
 def default_model_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The converted default model: $EMBEDDING_MODEL or instance/models/..., else converted into a tmp dir."""
-    from matchmaking.encoders import ensure_default_model
+    from matchmaking.tools.convert import ensure_default_model
 
     path = Path(os.environ.get("EMBEDDING_MODEL") or ROOT / "instance" / "models" / "multilingual-e5-small")
     if (path / "modules.json").is_file():

@@ -4,7 +4,7 @@ import json
 import numpy as np
 import pytest
 
-from matchmaking import bench
+from matchmaking.tools import bench
 from matchmaking.documents import Listing
 from matchmaking.text import split_sentences
 

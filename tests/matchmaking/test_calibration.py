@@ -124,17 +124,17 @@ def test_head_coverage_is_the_share_of_the_heads_idf_mass_the_query_holds():
 
 
 def test_a_running_platform_picks_up_a_first_refit_and_falls_back_from_a_broken_one(tmp_path, monkeypatch):
-    from services import matching
+    from services import matchers as matching
 
-    runtime = object.__new__(matching.MatchingRuntime)  # only the calibration part: no database, no model
+    runtime = object.__new__(matching.MatcherSet)  # only the calibration part: no database, no model
     config = {"INSTANCE_DIR": str(tmp_path), "CALIBRATION_FILE": ""}
     runtime._config, runtime._lock, runtime._matchers = config, __import__("threading").RLock(), {}
     runtime.calibration_path = matching.calibration_path(config)
-    runtime._calibration = matching._load_calibration(runtime.calibration_path)
+    runtime._calibration = matching.load_calibration(runtime.calibration_path)
     runtime._calibration_seen = (0.0, matching._mtime(runtime.calibration_path))
     assert runtime.calibration.source == str(calibration.SHIPPED)
     refit = Calibration({"text": _stratum()}, structured_logit=0.3).save(tmp_path / "calibration.json")
     runtime._calibration_seen = (0.0, runtime._calibration_seen[1])  # a second has passed
     assert runtime.calibration.source == str(refit) and runtime.calibration.structured_logit == 0.3
     refit.write_text("{broken", encoding="utf-8")
-    assert matching._load_calibration(refit).source == str(calibration.SHIPPED)
+    assert matching.load_calibration(refit).source == str(calibration.SHIPPED)

@@ -8,7 +8,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from matchmaking import convert as cv
+from matchmaking.tools import convert as cv
+from matchmaking.tools.convert_cli import main as convert_main
 
 H, NL, NH, FF, MAXP, TVS = 32, 1, 2, 64, 16, 2
 PIECES = ["<s>", "<pad>", "</s>", "<unk>", "▁", "a", "b", "▁ab", "▁a", "<mask>"]
@@ -141,7 +142,7 @@ def test_unwritable_out_path_exits_2_with_message(tmp_path: Path, capsys: pytest
     monkeypatch.setattr(cv, "find_source", lambda: tiny_source)
     blocker = tmp_path / "a-file"
     blocker.write_text("x")
-    assert cv.main(["--out", str(blocker / "model")]) == 2
+    assert convert_main(["--out", str(blocker / "model")]) == 2
     err = capsys.readouterr().err
     assert "输出目录不可写" in err and "not writable" in err
 

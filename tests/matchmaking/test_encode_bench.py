@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from matchmaking import encode_bench, evaluate
+from matchmaking.tools import encode_bench, evaluate
 
 
 class BatchRecordingEncoder:

@@ -155,7 +155,7 @@ def test_real_model_ranks_paraphrase_first(real_encoder):
 def test_every_reason_matching_cannot_answer_is_one_exception_family() -> None:
     from matchmaking.encoders import ModelNotReady
     from matchmaking.errors import MatchingUnavailable
-    from matchmaking.onnx_export import OnnxNotReady
+    from matchmaking.onnx_encoder import OnnxNotReady
     from matchmaking.vectorstore import IndexCorruptError, IndexMismatchError
 
     for cls in (ModelNotReady, OnnxNotReady, IndexMismatchError, IndexCorruptError):

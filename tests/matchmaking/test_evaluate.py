@@ -6,7 +6,7 @@ import sys
 
 import pytest
 
-from matchmaking.evaluate import main, mrr_at, ndcg_at, recall_at, score_run
+from matchmaking.tools.evaluate import main, mrr_at, ndcg_at, recall_at, score_run
 
 
 def write_set(root, corpus=None, queries=None, qrels=None):

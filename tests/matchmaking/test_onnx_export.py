@@ -1,4 +1,4 @@
-"""matchmaking.onnx_export and EMBEDDING_BACKEND=onnx: offline export, agreement with torch, keys."""
+"""matchmaking.tools.onnx_export, matchmaking.onnx_encoder and EMBEDDING_BACKEND=onnx: offline export, agreement with torch, keys."""
 from __future__ import annotations
 
 import json
@@ -35,7 +35,8 @@ CHINESE = [
 
 
 def test_export_of_a_missing_model_folder_says_how_to_make_it(tmp_path: Path) -> None:
-    from matchmaking.onnx_export import default_onnx_dir, export, is_complete
+    from matchmaking.onnx_encoder import default_onnx_dir, is_complete
+    from matchmaking.tools.onnx_export import export
 
     with pytest.raises(ModelNotReady, match="matchmaking.convert"):
         export(tmp_path / "absent", tmp_path / "out", quiet=True)
@@ -44,7 +45,7 @@ def test_export_of_a_missing_model_folder_says_how_to_make_it(tmp_path: Path) ->
 
 
 def test_token_batches_go_longest_first_within_the_token_and_count_limits() -> None:
-    from matchmaking.onnx_export import token_batches
+    from matchmaking.onnx_encoder import token_batches
 
     lengths = [10, 300, 40, 40, 600, 5, 120]
     batches = token_batches(lengths, batch_size=3, max_tokens=256)
@@ -55,7 +56,7 @@ def test_token_batches_go_longest_first_within_the_token_and_count_limits() -> N
 
 
 def test_onnx_passages_run_batches_on_several_workers_with_the_same_vectors(default_model_path: Path) -> None:
-    from matchmaking.onnx_export import default_onnx_dir, is_complete, load_encoder
+    from matchmaking.onnx_encoder import default_onnx_dir, is_complete, load_encoder
 
     if not is_complete(default_onnx_dir(default_model_path)):
         pytest.skip("no ONNX export beside the default model (make model)")
@@ -86,7 +87,8 @@ def model_dir(default_model_path: Path, tmp_path_factory: pytest.TempPathFactory
 @pytest.fixture(scope="module")
 def onnx_dir(model_dir: Path) -> Path:
     """A fresh export of the default model into ``<model>-onnx`` beside it (~30 s, 880 MB)."""
-    from matchmaking.onnx_export import default_onnx_dir, export
+    from matchmaking.onnx_encoder import default_onnx_dir
+    from matchmaking.tools.onnx_export import export
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # exporter and tracer notes
@@ -112,7 +114,7 @@ INT8_NDCG_BUDGET = 0.005
                                                          ("int8", INT8_COSINE_FLOOR, INT8_COSINE_FLOOR)])
 def test_onnx_vectors_agree_with_torch_fp32(real_encoder: Encoder, onnx_dir: Path, quantize: str | None,
                                             mean_min: float, min_min: float) -> None:
-    from matchmaking.onnx_export import OnnxEncoder, is_complete
+    from matchmaking.onnx_encoder import OnnxEncoder, is_complete
 
     assert is_complete(onnx_dir)
     enc = OnnxEncoder(onnx_dir, quantize=quantize, threads=2)
@@ -187,7 +189,7 @@ def test_the_torch_backend_sends_fp32_queries_through_onnxruntime_when_exported(
 
 def test_query_backend_without_an_export_falls_back_or_says_how_to_make_it(default_model_path: Path,
                                                                            tmp_path: Path) -> None:
-    from matchmaking.onnx_export import OnnxNotReady
+    from matchmaking.onnx_encoder import OnnxNotReady
 
     bare = _link_tree(default_model_path, tmp_path / "m")
     assert build_encoder(str(bare)).query_encoder is None  # auto: torch, nothing to run ONNX with
@@ -218,7 +220,8 @@ def test_each_backend_and_variant_has_its_own_model_key(real_encoder: Encoder, m
 
 @pytest.mark.slow
 def test_export_is_idempotent_and_a_stale_export_is_refused(model_dir: Path, onnx_dir: Path) -> None:
-    from matchmaking.onnx_export import MARKER, ONNX_INT8, OnnxNotReady, export, load_encoder
+    from matchmaking.onnx_encoder import MARKER, ONNX_INT8, OnnxNotReady, load_encoder
+    from matchmaking.tools.onnx_export import export
 
     before = {p.name: p.stat().st_mtime_ns for p in onnx_dir.iterdir()}
     assert export(model_dir, quiet=True) == onnx_dir  # up to date: nothing is traced or written again
@@ -235,7 +238,7 @@ def test_export_is_idempotent_and_a_stale_export_is_refused(model_dir: Path, onn
 
 
 def test_onnx_backend_without_an_export_says_how_to_make_it(default_model_path: Path, tmp_path: Path) -> None:
-    from matchmaking.onnx_export import OnnxNotReady, load_encoder
+    from matchmaking.onnx_encoder import OnnxNotReady, load_encoder
 
     bare = _link_tree(default_model_path, tmp_path / "m")
     with pytest.raises(OnnxNotReady, match="matchmaking.onnx_export --model"):
@@ -250,7 +253,7 @@ def test_onnx_backend_without_an_export_says_how_to_make_it(default_model_path: 
 def test_evaluate_cli_builds_the_platform_encoder_and_explains_a_bad_one(
         default_model_path: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str],
         monkeypatch: pytest.MonkeyPatch, backend: str, expect: str) -> None:
-    from matchmaking import evaluate
+    from matchmaking.tools import evaluate
 
     from tests.matchmaking.test_evaluate import write_set
 

@@ -5,8 +5,8 @@ import numpy as np
 import pytest
 
 from matchmaking import vectorstore
-from matchmaking.vectorstore import (FaissStore, IndexCorruptError, IndexMismatchError,
-                                     build_vector_store)
+from matchmaking.stores import build_shelf, build_vector_store
+from matchmaking.vectorstore import FaissShelf, FaissStore, IndexCorruptError, IndexMismatchError
 
 DIM = 16
 
@@ -148,3 +148,29 @@ def test_factory():
     assert isinstance(build_vector_store("faiss", dim=DIM, model_key="m"), FaissStore)
     with pytest.raises(ValueError):
         build_vector_store("nope", dim=DIM)
+
+
+def test_shelves_are_built_by_name_and_check_what_they_need(tmp_path):
+    folder = lambda kind: tmp_path / kind  # noqa: E731
+    model = lambda: ("m", DIM)  # noqa: E731
+    shelf = build_shelf("faiss", directory=folder, model=model, database_url="sqlite://")
+    assert isinstance(shelf, FaissShelf) and not shelf.in_transaction and shelf.stamp("demand") == 0
+    with pytest.raises(ValueError, match="PostgreSQL"):
+        build_shelf("pgvector", directory=folder, model=model, database_url="sqlite:///x.db")
+    with pytest.raises(ValueError, match="unknown vector store"):
+        build_shelf("annoy", directory=folder, model=model, database_url="sqlite://")
+
+
+def test_a_faiss_shelf_serves_what_it_saved_and_what_another_process_saved(tmp_path):
+    model = lambda: ("m", DIM)  # noqa: E731
+    shelf = FaissShelf(lambda kind: tmp_path / kind, model)
+    store = shelf.writer("demand", lambda: None)
+    store.upsert([1, 2], unit(2))
+    shelf.saved("demand", store)
+    stamp, served = shelf.current("demand")
+    assert stamp == shelf.stamp("demand") > 0 and served is store
+    other = FaissShelf(lambda kind: tmp_path / kind, model)  # another process
+    fresh = other.fresh("demand", lambda: None)
+    fresh.upsert([3], unit(1, seed=3))
+    other.saved("demand", fresh)
+    assert sorted(shelf.current("demand")[1].ids().tolist()) == [3]

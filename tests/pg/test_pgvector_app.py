@@ -23,8 +23,7 @@ def app(tmp_path: Path, pg_url: str):
                               "EMBEDDING_MODEL": MODEL_DIR, "SECRET_KEY": "test-secret", "TESTING": True,
                               "SERVER_NAME": "localhost", "MAIL_DIR": str(tmp_path / "mail")})
     yield application
-    for _, store in application.extensions["matching"]._stores.values():
-        store.close()
+    application.extensions["matching"].shelf.close()
     application.extensions["db_engine"].dispose()
     application.extensions["db_write_engine"].dispose()
 

@@ -1,5 +1,6 @@
-"""PostgreSQL: a write request that hits a serialization failure (SQLSTATE 40001) runs again as a whole;
-one that keeps failing gets the 503 page; reads are not retried."""
+"""PostgreSQL: a write request that hits a serialization failure (SQLSTATE 40001) runs again as a whole (its
+unit of work: the view and the commit, web/db.py); one that keeps failing gets the 503 page; reads are not
+retried."""
 from __future__ import annotations
 
 import pytest
@@ -13,7 +14,8 @@ FAIL = "DO $$ BEGIN RAISE EXCEPTION 'forced' USING ERRCODE = 'serialization_fail
 
 @pytest.fixture
 def probe(app, monkeypatch):
-    """A test-only view that inserts a row, then fails with 40001 for the first `fail` tries, then commits."""
+    """A test-only view that inserts a row, then fails with 40001 for the first `fail` tries; the request's unit
+    of work commits (the view does not)."""
     state = {"calls": 0, "fail": 1}
     engine = app.extensions["db_engine"]
     with engine.begin() as conn:
@@ -26,7 +28,6 @@ def probe(app, monkeypatch):
         s.execute(text("INSERT INTO retry_probe (attempt) VALUES (:n)"), {"n": state["calls"]})
         if state["calls"] <= state["fail"]:
             s.execute(text(FAIL))
-        s.commit()
         return "saved"
 
     for method in ("GET", "POST"):

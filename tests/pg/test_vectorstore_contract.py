@@ -161,7 +161,7 @@ def test_pgvector_version_has_iterative_scan(pg_conninfo):
 
 
 def test_factory_builds_a_pgvector_store(pg_conninfo):
-    from matchmaking.vectorstore import build_vector_store
+    from matchmaking.stores import build_vector_store
 
     s = build_vector_store("pgvector", dim=DIM, model_key="m", conninfo=pg_conninfo, name="factory")
     try:

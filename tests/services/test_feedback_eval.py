@@ -83,12 +83,9 @@ def test_fit_saves_weights_that_reorder_live_rankings_when_enabled(app, session,
     far = Match(id=fresh[0], score=80.0, breakdown={"semantic": 0.8, "region": 0.0})
     near = Match(id=fresh[1], score=70.0, breakdown={"semantic": 0.7, "region": 1.0})
     views = [MatchView(session.get(Achievement, fresh[0]), far), MatchView(session.get(Achievement, fresh[1]), near)]
-    engine = session.get_bind()
-    feedback.use_reranker(engine, reranker_path(app), 0.0)
-    assert [v.match.id for v in feedback.rerank(session, item, views)] == [fresh[0], fresh[1]]
-    feedback.use_reranker(engine, reranker_path(app), 0.5)
-    assert [v.match.id for v in feedback.rerank(session, item, views)] == [fresh[1], fresh[0]]
-    feedback.use_reranker(engine, reranker_path(app), 0.0)
+    off, half = feedback.Reranker(reranker_path(app), 0.0), feedback.Reranker(reranker_path(app), 0.5)
+    assert [v.match.id for v in feedback.rerank(session, item, views, off)] == [fresh[0], fresh[1]]
+    assert [v.match.id for v in feedback.rerank(session, item, views, half)] == [fresh[1], fresh[0]]
 
 
 def test_fit_without_feedback_is_a_clear_error(app):

@@ -56,7 +56,7 @@ def test_crash_between_commit_and_index_write_is_caught_up(app, session, people,
     def crash(changed):
         raise RuntimeError("simulated crash after commit")
 
-    monkeypatch.setattr(runtime, "_job", crash)
+    monkeypatch.setattr(runtime.indexing, "_job", crash)
     a = make_listing("achievement", people["uni"], reviewer=people["broker"])
     assert session.get(Achievement, a.id).status == "published"  # the save is not lost
     monkeypatch.undo()
@@ -72,7 +72,7 @@ def test_rebuild_restores_a_deleted_index(app, session, people, make_listing):
     a = make_listing("achievement", people["uni"], reviewer=people["broker"])
     shutil.rmtree(app.config["INDEX_DIR"])
     runtime = _runtime(app)
-    runtime._stores.clear()
+    runtime.forget()
     assert not runtime.check(session).consistent
     report = runtime.rebuild(session)
     session.commit()
@@ -84,7 +84,7 @@ def test_index_built_by_another_model_fails_loudly(app, session, people, make_li
     from matchmaking.vectorstore import FaissStore, IndexMismatchError
     make_listing("achievement", people["uni"], reviewer=people["broker"])
     runtime = _runtime(app)
-    folder = runtime._dir("achievement")
+    folder = runtime.index_dir("achievement")
     with pytest.raises(IndexMismatchError, match="rebuild"):
         FaissStore.load(folder, model_key="some-other-model@123", dim=runtime.encoder.dim)
 

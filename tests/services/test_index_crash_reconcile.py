@@ -28,13 +28,12 @@ def _on_disk(app, kind):
     """The ids a fresh process would load from the index folder."""
     runtime = app.extensions["matching"]
     enc = runtime.encoder
-    return set(vectorstore.FaissStore.load(runtime._dir(kind), model_key=enc.model_key, dim=enc.dim).ids().tolist())
+    return set(vectorstore.FaissStore.load(runtime.index_dir(kind), model_key=enc.model_key, dim=enc.dim).ids().tolist())
 
 
 def _forget(runtime):
     """What a restarted process has: nothing in memory."""
-    runtime._stores.clear()
-    runtime._matchers.clear()
+    runtime.forget()
 
 
 def test_random_sequences_with_crashes_are_reconciled_by_index_sync(app, session, make_user, monkeypatch):

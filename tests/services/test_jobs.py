@@ -5,11 +5,11 @@ import pytest
 
 from services import jobs
 from services.errors import ServiceError
-from web.db import sessionmaker_for
+from web.jobs import context as job_context
 
 
 @jobs.handler("test.count")
-def _count(session, job, progress):
+def _count(session, job, progress, ctx):
     n = job.params["n"]
     for i in range(n):
         progress(i + 1, n)
@@ -17,19 +17,19 @@ def _count(session, job, progress):
 
 
 @jobs.handler("test.refuse")
-def _refuse(session, job, progress):
+def _refuse(session, job, progress, ctx):
     raise ServiceError("job.internal")
 
 
 @jobs.handler("test.crash")
-def _crash(session, job, progress):
+def _crash(session, job, progress, ctx):
     raise RuntimeError("secret detail that must not reach the user")
 
 
 def _run(app, session, kind, **params):
     job = jobs.submit_job(session, kind, None, params)
     session.commit()
-    jobs.run_job(sessionmaker_for(app), job.id)
+    jobs.run_job(job_context(app), job.id)
     session.expire_all()
     return session.get(type(job), job.id)
 
@@ -54,7 +54,7 @@ def test_crash_fails_without_leaking_the_exception(app, session):
 def test_a_job_runs_once(app, session):
     job = _run(app, session, "test.count", n=2)
     first = job.finished_at
-    jobs.run_job(sessionmaker_for(app), job.id)  # second runner finds it taken
+    jobs.run_job(job_context(app), job.id)  # second runner finds it taken
     session.expire_all()
     assert session.get(type(job), job.id).finished_at == first
 

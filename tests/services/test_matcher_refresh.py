@@ -43,7 +43,7 @@ def _runtime(app) -> MatchingRuntime:
 
 
 def _snapshot(runtime):
-    return LexicalIndex.load(runtime._dir(KIND) / LEXICAL_DIR)
+    return LexicalIndex.load(runtime.index_dir(KIND) / LEXICAL_DIR)
 
 
 def test_first_matcher_saves_a_snapshot_that_a_new_process_loads(app, session, publish, tokenised):
@@ -51,7 +51,7 @@ def test_first_matcher_saves_a_snapshot_that_a_new_process_loads(app, session, p
     runtime = _runtime(app)
     first = runtime.matcher(KIND, session)
     assert _snapshot(runtime).ids().tolist() == [a.id, b.id]
-    runtime._matchers.clear()  # as a new web process would start
+    runtime.matchers.forget()  # as a new web process would start
     tokenised.clear()
     again = runtime.matcher(KIND, session)
     assert tokenised == [] and again is not first
@@ -62,7 +62,7 @@ def test_snapshot_catches_up_with_listings_published_since(app, session, publish
     publish("固态电解质膜的干法制备")
     runtime = _runtime(app)
     runtime.matcher(KIND, session)
-    runtime._matchers.clear()
+    runtime.matchers.forget()
     new = publish("钙钛矿光伏组件封装")
     tokenised.clear()
     matcher = runtime.matcher(KIND, session)
@@ -74,8 +74,8 @@ def test_a_corrupt_snapshot_is_rebuilt_not_a_crash(app, session, publish):
     a = publish("固态电解质膜的干法制备")
     runtime = _runtime(app)
     runtime.matcher(KIND, session)
-    (runtime._dir(KIND) / LEXICAL_DIR / "manifest.json").write_text("{not json")
-    runtime._matchers.clear()
+    (runtime.index_dir(KIND) / LEXICAL_DIR / "manifest.json").write_text("{not json")
+    runtime.matchers.forget()
     assert a.id in runtime.matcher(KIND, session).docs
     assert _snapshot(runtime).ids().tolist() == [a.id]
 
@@ -105,7 +105,7 @@ class Gate:
 
     def __init__(self, runtime, monkeypatch, fail=False):
         self.entered, self.release, self.builds, self.fail = threading.Event(), threading.Event(), 0, fail
-        real = runtime._lexical
+        real = runtime.matchers._lexical
 
         def gated(*args):
             self.builds += 1
@@ -115,7 +115,7 @@ class Gate:
                 raise RuntimeError("simulated rebuild failure")
             return real(*args)
 
-        monkeypatch.setattr(runtime, "_lexical", gated)
+        monkeypatch.setattr(runtime.matchers, "_lexical", gated)
 
 
 @pytest.fixture
@@ -165,7 +165,7 @@ def test_a_failing_rebuild_keeps_the_previous_matcher_and_logs(bg, monkeypatch, 
         runtime.wait_for_refresh(KIND, 30)
     assert "rebuilding the achievement matcher failed" in caplog.text
     assert runtime.matcher(KIND, session) is old and gate.builds == 1  # not retried on every request
-    runtime._refresh_retry_at.clear()  # the retry delay is over
+    runtime.matchers._refresh_retry_at.clear()  # the retry delay is over
     gate.fail = False
     runtime.matcher(KIND, session)
     runtime.wait_for_refresh(KIND, 30)

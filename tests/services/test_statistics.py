@@ -19,7 +19,7 @@ from matchmaking.engine import Match
 from models import Achievement, Demand, Field, Job, Region, Status, utcnow
 from services import jobs, reports, statistics
 from services.matching import SYNC_JOB
-from web.db import sessionmaker_for
+from web.jobs import context as job_context
 
 STATUSES = [s.value for s in Status]
 
@@ -215,7 +215,7 @@ class StandIn:
 @pytest.fixture
 def engine_stand_in(app):
     runtime = StandIn()
-    reports.register_runtime(app.extensions["db_engine"], runtime)  # what coverage jobs run with
+    job_context(app).provide(matching=runtime)  # what coverage jobs run with
     return runtime
 
 
@@ -241,10 +241,10 @@ def publish_achievement(session, owner) -> int:
 
 def run_queued(app, session) -> Job:
     """What a page view does when the figure is stale: submit a job; then the queue runs it."""
-    job = statistics.request_coverage(session, reports._runtime_for(session))
+    job = statistics.request_coverage(session, job_context(app).matching)
     assert job is not None
     session.commit()
-    jobs.run_job(sessionmaker_for(app), job.id)
+    jobs.run_job(job_context(app), job.id)
     session.expire_all()
     return session.get(Job, job.id)
 
@@ -332,7 +332,7 @@ def test_a_queued_job_is_not_queued_again_and_a_failed_one_not_retried_at_once(a
     session.commit()
     assert job is not None and statistics.request_coverage(session, engine_stand_in) is None
     engine_stand_in.refuse = True  # the job fails
-    jobs.run_job(sessionmaker_for(app), job.id)
+    jobs.run_job(job_context(app), job.id)
     session.expire_all()
     assert session.get(Job, job.id).status == "failed"
     assert statistics.request_coverage(session, engine_stand_in) is None  # not on every page view
@@ -349,7 +349,7 @@ def test_a_job_for_a_figure_computed_meanwhile_reuses_it(app, session, owner, en
     second = jobs.submit_job(session, statistics.COVERAGE_JOB, None, {})  # a second page view, in parallel
     session.commit()
     for job in (first, second):
-        jobs.run_job(sessionmaker_for(app), job.id)
+        jobs.run_job(job_context(app), job.id)
     session.expire_all()
     assert len(engine_stand_in.asked) == 2  # computed once
     assert session.get(Job, second.id).result["reused"] == first.id
@@ -366,32 +366,32 @@ def test_old_figures_are_pruned(app, session, owner, engine_stand_in):
 
 def test_an_index_sync_job_brings_the_figure_up_to_date(app, session, owner, engine_stand_in, monkeypatch):
     """What JOBS_MODE=queue does after a commit: an index.sync job, then (its follower) the coverage job."""
-    monkeypatch.setitem(jobs.HANDLERS, SYNC_JOB, lambda s, job, progress: {})  # the sync itself: not tested here
+    monkeypatch.setitem(jobs.HANDLERS, SYNC_JOB, lambda s, job, progress, ctx: {})  # the sync itself: not tested here
     ids = publish_demands(session, owner, 2)
     engine_stand_in.scores = {ids[1]: bands.POSSIBLE_MIN}
     engine_stand_in.stamp += 1  # the sync moved the index
     sync = jobs.submit_job(session, SYNC_JOB, None, {"kinds": ["achievement"]})
     session.commit()
-    jobs.run_job(sessionmaker_for(app), sync.id)
+    jobs.run_job(job_context(app), sync.id)
     engine_stand_in.refuse = True
     figure = statistics.coverage_figure(session, engine_stand_in)
     assert figure.current and (figure.coverage.covered, figure.coverage.total) == (1, 2)
     computed = session.scalars(select(Job.id).where(Job.kind == statistics.COVERAGE_JOB)).all()
     again = jobs.submit_job(session, SYNC_JOB, None, {"kinds": []})  # a sync that changed nothing
     session.commit()
-    jobs.run_job(sessionmaker_for(app), again.id)
+    jobs.run_job(job_context(app), again.id)
     assert session.scalars(select(Job.id).where(Job.kind == statistics.COVERAGE_JOB)).all() == computed
 
 
 def test_a_failing_follower_leaves_the_index_sync_done(app, session, monkeypatch):
-    monkeypatch.setitem(jobs.HANDLERS, SYNC_JOB, lambda s, job, progress: {"ok": 1})
+    monkeypatch.setitem(jobs.HANDLERS, SYNC_JOB, lambda s, job, progress, ctx: {"ok": 1})
 
-    def broken(_factory: Any) -> None:
+    def broken(_ctx: Any) -> None:
         raise RuntimeError("follower broke")
 
     monkeypatch.setitem(jobs.FOLLOWERS, SYNC_JOB, [broken])
     job = jobs.submit_job(session, SYNC_JOB, None, {"kinds": []})
     session.commit()
-    jobs.run_job(sessionmaker_for(app), job.id)
+    jobs.run_job(job_context(app), job.id)
     session.expire_all()
     assert session.get(Job, job.id).status == "done"

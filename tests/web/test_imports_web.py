@@ -352,6 +352,7 @@ def test_a_confirm_while_the_import_runs_lands_on_its_progress_page(app, client,
     from models import Achievement, ImportBatch
     from services import imports, jobs
     from web.db import sessionmaker_for
+    from web.jobs import context as job_context
     user = login_as("university")
     batch_id = _big_batch(app, client, session)
     with sessionmaker_for(app)() as s:  # a first confirm whose job the queue has not finished yet
@@ -368,8 +369,8 @@ def test_a_confirm_while_the_import_runs_lands_on_its_progress_page(app, client,
     page = client.get(resp.headers["Location"]).get_data(as_text=True)
     assert zh("This import was already confirmed and is running: its progress is shown here. Nothing is "
               "imported twice.") in page
-    jobs.run_job(sessionmaker_for(app), job_id)  # the queue gets to it
-    jobs.run_job(sessionmaker_for(app), job_id)  # and delivers it once more: nothing happens
+    jobs.run_job(job_context(app), job_id)  # the queue gets to it
+    jobs.run_job(job_context(app), job_id)  # and delivers it once more: nothing happens
     assert len(_import_jobs(session)) == 1
     assert _count(session, Achievement, owner_id=user.id) == 12
 

@@ -60,7 +60,7 @@ def test_a_same_field_unrelated_pair_stays_weak_whatever_its_structured_fields(a
     from services.indexing import to_doc
     doc = to_doc(m["demand"])
     bare = type(doc)(doc.id, doc.kind, doc.title, doc.body, keywords=doc.keywords)
-    plain = matcher.score_pairs(bare, [m["sibling"].id], query_vec=rt._query_vec(doc), title_vec=rt._title_vec(doc))
+    plain = matcher.score_pairs(bare, [m["sibling"].id], query_vec=rt.vectors.text(doc), title_vec=rt.vectors.title(doc))
     assert plain[0].score >= sib.score
 
 

@@ -135,7 +135,7 @@ def scored_pairs(app, monkeypatch, score: float) -> None:
 
 def test_new_matches_are_announced_once_per_pair(app, make_user, make_listing, session, monkeypatch, zh):
     from models import MatchNotice, Notification
-    from web.notifications import describe
+    from web.notification_texts import describe
     company, university, broker = make_user("company"), make_user("university"), make_user("broker")
     demand = make_listing("demand", company, reviewer=broker)
     achievement = make_listing("achievement", university, reviewer=broker)
@@ -213,13 +213,13 @@ def test_failed_mail_is_kept_and_sent_later(app, make_user, make_listing, sessio
     from services.mail import FileMailer
     blocker = Path(app.config["MAIL_DIR"]).parent / "not-a-folder"
     blocker.write_text("x")
-    app.extensions["mailer"] = FileMailer(blocker)  # mkdir fails: a real delivery error
+    app.extensions["job_context"].provide(mailer=FileMailer(blocker))  # mkdir fails: a real delivery error
     owner, broker = make_user("company"), make_user("broker")
     make_listing("demand", owner, "published", reviewer=broker)
     note = session.scalar(select(Notification).where(Notification.user_id == owner.id))
     session.refresh(note)
     assert note.email_status == "failed"
-    app.extensions["mailer"] = FileMailer(Path(app.config["MAIL_DIR"]))
+    app.extensions["job_context"].provide(mailer=FileMailer(Path(app.config["MAIL_DIR"])))
     result = app.test_cli_runner().invoke(args=["notify", "send"])
     assert "1 of 1 pending e-mails sent" in result.output
     assert len(_mails(app)) == 1

@@ -238,7 +238,7 @@ def test_a_mail_server_outage_is_not_an_error_page(app, client, make_user):
         def send(self, message):
             raise ConnectionRefusedError("mail server down")
 
-    app.extensions["mailer"] = Down()
+    app.extensions["job_context"].provide(mailer=Down())
     user = make_user("company")
     resp = _ask(client, user.email)
     assert resp.status_code == 302 and resp.headers["Location"].endswith("/password/forgot")

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from matchmaking.evaluate import ndcg_at
+from matchmaking.tools.evaluate import ndcg_at
 
 pytestmark = [pytest.mark.model, pytest.mark.slow]
 

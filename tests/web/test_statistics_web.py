@@ -214,11 +214,11 @@ def test_an_index_sync_job_computes_the_figure_before_anyone_looks(app, client, 
     job follows in the same consumer, so the page finds the figure current."""
     from services import jobs, statistics
     from services.matching import submit_sync_job
-    from web.db import sessionmaker_for
+    from web.jobs import context as job_context
     rt = app.extensions["matching"]
     job = submit_sync_job(session, {("achievement", market["good"].id)}, rt.model_ident)
     session.commit()
-    jobs.run_job(sessionmaker_for(app), job.id)
+    jobs.run_job(job_context(app), job.id)
     assert statistics.coverage_figure(session, rt).current
     monkeypatch.setattr(rt, "find_matches", _refuse)
     login(market["broker"])

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import json
 import re
-from typing import Any, Optional
+from types import SimpleNamespace
+from typing import Any, Iterable, Optional
 
 from babel import Locale
 from flask import Flask, abort, current_app, g, jsonify, request, send_from_directory
@@ -20,12 +21,11 @@ from werkzeug.exceptions import HTTPException
 from services import tokens
 
 from .. import policy
-from ..db import db
+from ..db import commit_before_view, db
 from .schemas import ApiErrorSchema
 
 PREFIX = "/api/"
 DOC_ENDPOINTS = {"api-docs.openapi_json", "api-docs.openapi_swagger_ui", "api_assets.asset"}
-BLUEPRINTS: list[Any] = []  # smorest blueprints of the API, registered by their modules
 policy.allow("api-docs.openapi_json", "GET", policy.ALL_ROLES, note="the OpenAPI document")
 policy.allow("api-docs.openapi_swagger_ui", "GET", policy.ALL_ROLES, note="interactive docs (offline assets)")
 policy.allow("api_assets.asset", "GET", policy.ALL_ROLES, note="Swagger UI files from swagger-ui-bundle")
@@ -41,8 +41,8 @@ class PlatformApi(Api):
         return None
 
 
-def init_app(app: Flask) -> None:
-    """Configure and attach the API to the app."""
+def init_app(app: Flask, blueprints: Iterable[Any]) -> None:
+    """Configure and attach the API to the app, with these smorest blueprints (made by api_blueprint)."""
     from flask import Blueprint
     from swagger_ui_bundle import swagger_ui_path
 
@@ -62,16 +62,28 @@ def init_app(app: Flask) -> None:
                         lambda filename: send_from_directory(swagger_ui_path, filename))
     app.register_blueprint(assets)
     csrf = app.extensions["csrf"]
-    for bp in BLUEPRINTS:
+    for bp in blueprints:
         api.register_blueprint(bp)
         csrf.exempt(bp)
     app.extensions["api"] = api
+    # web/errors.py answers JSON under /api/ through these (it does not import this module: this one imports it)
+    app.extensions["api_errors"] = SimpleNamespace(is_api_request=is_api_request, error_response=error_response,
+                                                   set_locale=_set_locale)
     from . import docs
     docs.init_app(app)  # Swagger UI without inline script (the CSP would block it)
-    # before the policy hook and Flask-Login's session loading (registered earlier by create_app)
-    app.before_request_funcs.setdefault(None, []).insert(0, _authenticate)
-    app.before_request_funcs[None].insert(1, _check_json_body)
+    if app.before_request_funcs.get(None, [])[:len(FIRST_HOOKS)] != list(FIRST_HOOKS):
+        raise RuntimeError("call web.api.core.init_hooks(app) first in create_app: the API's token must decide "
+                           "who the caller is before any other hook runs")
     _json_errors_for_api_paths(app)
+
+
+def init_hooks(app: Flask) -> None:
+    """Register the API's before-request steps; create_app calls this before anything else registers a hook,
+    and Flask runs hooks in the order they were registered. So under /api/ the bearer token decides who the
+    caller is (never the session cookie) before the session timeouts, the route policy and the input guard
+    read current_user, and a write's JSON body is checked before any view reads it."""
+    for step in FIRST_HOOKS:
+        app.before_request(step)
 
 
 _API_DESCRIPTION = ("Demands (技术需求), achievements (科技成果), matches, match reports (撮合报告), feedback on "
@@ -171,6 +183,10 @@ def _check_json_body() -> Any:
     return None
 
 
+# the API's before-request steps, in the order they run, ahead of every other hook (init_hooks)
+FIRST_HOOKS = (_authenticate, _check_json_body)
+
+
 def _token_user() -> Optional[Any]:
     header = request.headers.get("Authorization", "")
     if not header:
@@ -179,7 +195,7 @@ def _token_user() -> Optional[Any]:
     user = tokens.authenticate(db(), value.strip()) if scheme.lower() == "bearer" else None
     if user is None:
         abort(401)  # a wrong token is an error even on public endpoints, never silently anonymous
-    db().commit()  # last_used_at
+    commit_before_view()  # last_used_at: kept whatever becomes of the request
     return user
 
 
@@ -299,9 +315,8 @@ def translate_field_message(text: str) -> str:
 
 
 def api_blueprint(bp: Any) -> Any:
-    """Add an API blueprint: JSON errors for everything raised in its views; registered by init_app."""
+    """An API blueprint: JSON errors for everything raised in its views; create_app hands it to init_app."""
     bp.register_error_handler(HTTPException, _http_error)
-    BLUEPRINTS.append(bp)
     return bp
 
 

@@ -69,8 +69,6 @@ class Collection(MethodView):
             fb = feedback.record(db(), current_user, data["demand_id"], data["achievement_id"], data["outcome"],
                                  data.get("reason"), data["note"], query_kind=data["query_kind"], score=score,
                                  features=breakdown)
-            db().commit()
         except ServiceError as err:
-            db().rollback()
-            abort_for_service_error(err, SERVICE_ERRORS)
+            abort_for_service_error(err, SERVICE_ERRORS)  # raises: the unit rolls back
         return dump(fb)

@@ -17,10 +17,10 @@ from services.matching import MatchingUnavailable
 
 from .. import policy, security
 from ..api_messages import api_notice
-from ..db import db, write_session
+from ..db import db, separate_unit
 from ..errors import message_for
 from ..i18n import locale_code
-from ..matches import runtime
+from ..matches import reranker, runtime
 from . import schemas as s
 from .core import api_blueprint
 
@@ -72,10 +72,9 @@ def record_reveals() -> None:
     items = g.pop("contact_reveals", [])
     if not items:
         return
-    with write_session(current_app) as ws:
+    with separate_unit() as ws:
         for item in items:
             listings.reveal_contact(ws, current_user, item)
-        ws.commit()
 
 
 def match_state(views: list) -> dict[str, Any]:
@@ -165,10 +164,8 @@ def make_blueprint(kind: str) -> Blueprint:
             _check_input(kind, data)
             try:
                 item = listings.create_listing(db(), kind, current_user, data)
-                db().commit()
             except ServiceError as err:
-                db().rollback()
-                service_abort(err)
+                service_abort(err)  # raises: the unit rolls back
             return dump(item, current_user)
 
     @bp.route("/<int(max=2147483647):listing_id>")
@@ -193,10 +190,8 @@ def make_blueprint(kind: str) -> Blueprint:
             _check_input(kind, data, item)
             try:
                 listings.update_listing(db(), item, current_user, data)
-                db().commit()
             except ServiceError as err:
-                db().rollback()
-                service_abort(err)
+                service_abort(err)  # raises: the unit rolls back
             return dump(item, current_user)
 
     @bp.route("/<int(max=2147483647):listing_id>/submit", methods=["POST"])
@@ -207,10 +202,8 @@ def make_blueprint(kind: str) -> Blueprint:
         try:
             item = listings.get_owned(db(), kind, listing_id, current_user)
             listings.transition(db(), item, current_user, "submit")
-            db().commit()
         except ServiceError as err:
-            db().rollback()
-            service_abort(err)
+            service_abort(err)  # raises: the unit rolls back
         return dump(item, current_user)
 
     @bp.route("/<int(max=2147483647):listing_id>/matches")
@@ -229,7 +222,7 @@ def make_blueprint(kind: str) -> Blueprint:
             abort(404, code="not_found")
         try:
             # as on the match page: learned re-ranking, pairs set aside as not relevant last
-            views = feedback.rerank(db(), item, runtime().find_matches(db(), item, k=args["k"]))
+            views = feedback.rerank(db(), item, runtime().find_matches(db(), item, k=args["k"]), reranker())
         except MatchingUnavailable:
             current_app.logger.warning("matching unavailable for the API")
             abort(503, code="matching_unavailable",

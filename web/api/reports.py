@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import current_app, jsonify, url_for
+from flask import Response, current_app, jsonify, url_for
 from flask.views import MethodView
 from flask_babel import gettext as _
 from flask_login import current_user
@@ -19,10 +19,10 @@ from services.errors import NotFound, ServiceError
 from services.matching import MatchingUnavailable
 
 from .. import policy
-from ..db import db
+from ..db import after_commit, db
 from ..i18n import locale_code
 from ..jobs import runner
-from ..matches import runtime
+from ..matches import reranker, runtime
 from . import schemas as s
 from .core import abort_for_service_error, api_blueprint
 
@@ -113,29 +113,37 @@ class Collection(MethodView):
         try:
             if params.scope == "batch":
                 report = reports.start_batch(db(), runtime(), current_user, params)
-                db().commit()
                 report_id, job_id = report.id, report.job_id
-                queued = bool(runner().enqueue(job_id))  # False: queue down; the job row waits for recovery
-                job_url = url_for("api_jobs.job", job_id=job_id)
-                warning = None if queued else _("Saved. The job could not be queued right now; it will start "
-                                                "when the queue is back.")
-                resp = jsonify(s.BatchStarted().dump({"report_id": report_id, "job_id": job_id, "job_url": job_url,
-                                                      "report_url": url_for("api_reports.Item", report_id=report_id),
-                                                      "queued": queued, "warning": warning}))
-                resp.status_code = 202
-                resp.headers["Location"] = job_url
+                resp = _batch_started(report_id, job_id, queued=True)
+                after_commit(lambda: _enqueue(resp, report_id, job_id))  # the worker must find the committed row
                 return resp
-            report = reports.run_single(db(), runtime(), current_user, params)
-            db().commit()
+            report = reports.run_single(db(), runtime(), current_user, params, reranker())
         except ServiceError as err:
-            db().rollback()
-            abort_for_service_error(err, SERVICE_ERRORS)
+            abort_for_service_error(err, SERVICE_ERRORS)  # raises: the unit rolls back
         except MatchingUnavailable as err:
-            db().rollback()
             current_app.logger.warning("report unavailable for the API: %s", type(err).__name__)
             abort(503, code="matching_unavailable",
                   message=_("Matching is not available right now: the search index must be rebuilt."))
         return dump_report(report)
+
+
+def _batch_started(report_id: int, job_id: int, queued: bool) -> Response:
+    """202 with the job to poll; queued=False says the queue was down (the job row waits for recovery)."""
+    job_url = url_for("api_jobs.job", job_id=job_id)
+    warning = None if queued else _("Saved. The job could not be queued right now; it will start when the "
+                                    "queue is back.")
+    resp = jsonify(s.BatchStarted().dump({"report_id": report_id, "job_id": job_id, "job_url": job_url,
+                                          "report_url": url_for("api_reports.Item", report_id=report_id),
+                                          "queued": queued, "warning": warning}))
+    resp.status_code = 202
+    resp.headers["Location"] = job_url
+    return resp
+
+
+def _enqueue(resp: Response, report_id: int, job_id: int) -> None:
+    """Hand the committed batch job to the queue; when the queue is down, the answer says so."""
+    if not runner().enqueue(job_id):
+        resp.set_data(_batch_started(report_id, job_id, queued=False).get_data())
 
 
 @bp.route("/<int(max=2147483647):report_id>")

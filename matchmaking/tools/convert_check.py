@@ -18,7 +18,7 @@ from typing import Sequence
 
 import numpy as np
 
-from matchmaking.convert import MAX_SEQ_LENGTH, ConversionError, find_source
+from matchmaking.tools.convert import MAX_SEQ_LENGTH, ConversionError, find_source
 
 MIN_MEAN_COSINE = 0.999
 
