@@ -11,10 +11,16 @@ from config import ROOT, Config
 from web import admin, auth, cli, db, errors, i18n, jobs, listings, matches, policy, public, review
 from web import feedback, pipeline, reports, statistics, workbench_cli
 from web import account, exports_web, imports as imports_web, notifications as notifications_web
-from web.api import core as api_core, jobs as api_jobs, listings as api_listings  # noqa: F401 (register routes)
-from web.api import feedback as api_feedback, reports as api_reports, roadshows as api_roadshows  # noqa: F401
+from web.api import core as api_core, jobs as api_jobs, listings as api_listings
+from web.api import feedback as api_feedback, reports as api_reports, roadshows as api_roadshows
 from web import challenges, input_guard, roadshows
 from web import backup_cli, introductions, matches_cli, security
+from web import contract_stats, contracts, regions_admin
+from web.api import contracts as api_contracts
+from web import notification_mail, notify_cli
+from web import challenge_board, programme
+from web.api import programme as api_programme
+from web import chains as chains_web, chains_cli
 
 csrf = CSRFProtect()
 
@@ -29,11 +35,13 @@ class IdConverter(IntegerConverter):
 
 def create_app(overrides: Optional[Mapping[str, Any]] = None) -> Flask:
     """Build a configured app; overrides replace settings (tests)."""
-    app = Flask(__name__, template_folder=str(ROOT / "templates"), static_folder=str(ROOT / "static"))
+    app = db.App(__name__, template_folder=str(ROOT / "templates"), static_folder=str(ROOT / "static"))
     app.url_map.converters["int"] = IdConverter
     app.config.from_mapping(Config().as_dict())
     app.config.from_mapping(overrides or {})
     db.init_app(app)
+    api_core.init_hooks(app)  # first of all hooks: under /api/ the bearer token decides who the caller is
+    jobs.init_context(app)  # the job context: the parts wired below provide its slots (services/jobs.py)
     csrf.init_app(app)
     i18n.init_app(app)
     auth.init_app(app)
@@ -45,17 +53,23 @@ def create_app(overrides: Optional[Mapping[str, Any]] = None) -> Flask:
     jobs.init_app(app)
     reports.init_app(app)
     pipeline.init_app(app)
-    imports_web.init_app(app)
+    contracts.init_app(app)
     for blueprint in (public.bp, auth.bp, listings.demands_bp, listings.achievements_bp, review.bp,
                       matches.bp, admin.bp, jobs.bp, reports.bp, feedback.bp, pipeline.bp, statistics.bp,
                       imports_web.bp, exports_web.bp, account.bp, notifications_web.bp,
-                      roadshows.bp, challenges.bp, introductions.bp):
+                      roadshows.bp, challenges.bp, introductions.bp, contracts.bp, contract_stats.bp,
+                      regions_admin.bp, programme.bp, challenge_board.bp, chains_web.bp):
         app.register_blueprint(blueprint)
     app.extensions["csrf"] = csrf
-    api_core.init_app(app)
+    api_core.init_app(app, [api_jobs.bp, api_listings.demands_api, api_listings.achievements_api,
+                            api_feedback.bp, api_reports.bp, api_roadshows.bp, api_contracts.regions_bp,
+                            api_contracts.contracts_bp, api_programme.bp])
+    notification_mail.init_app(app)
     notifications_web.init_app(app)
     cli.init_app(app)
     workbench_cli.init_app(app)
     backup_cli.init_app(app)
     matches_cli.init_app(app)
+    notify_cli.init_app(app)
+    chains_cli.init_app(app)
     return app

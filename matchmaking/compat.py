@@ -68,8 +68,26 @@ def budget_score(demand: Listing, ach: Listing) -> Component:
     return Component(decayed, f"over_budget:{round(over * 100)}%")
 
 
+# Region fit by the deepest node two listings share: the closer they sit, the easier a visit, a pilot line or
+# a local subsidy (same park > same district > same city > same province).
+LEVEL_FIT: dict[str, tuple[float, str]] = {
+    "province": (0.75, "same_province"), "city": (0.85, "same_city"), "district": (0.9, "same_district"),
+    "park": (0.95, "same_park"), "township": (0.95, "same_township"), "street": (0.95, "same_street")}
+
+
+def _shared_level(a: Listing, b: Listing) -> str | None:
+    """Level of the deepest region node both listings' region paths pass through, or None."""
+    level = None
+    for (la, ca), (lb, cb) in zip(a.region_path, b.region_path):
+        if (la, ca) != (lb, cb):
+            break
+        level = la
+    return level
+
+
 def region_score(demand: Listing, ach: Listing) -> Component:
-    """Same region 1, same province (code prefix) 0.75, national reach 0.8, else 0.5."""
+    """Same region 1; national reach 0.8; else by the deepest shared node of the hierarchy (park/township/street
+    0.95, district 0.9, city 0.85, province 0.75; codes 'province.x' without paths: same province); else 0.5."""
     a, b = (demand.region or "").strip().lower(), (ach.region or "").strip().lower()
     if not a or not b:
         return UNKNOWN
@@ -77,6 +95,10 @@ def region_score(demand: Listing, ach: Listing) -> Component:
         return Component(1.0, "same_region")
     if a in NATIONAL or b in NATIONAL:
         return Component(0.8, "national")
+    level = _shared_level(demand, ach)
+    if level in LEVEL_FIT:
+        value, reason = LEVEL_FIT[level]
+        return Component(value, reason)
     if "." in a + b and _top(a) == _top(b):
         return Component(0.75, "same_province")
     return Component(0.5, "other_region")

@@ -23,6 +23,10 @@ class Listing:
     price: float | None = None
     negotiable: bool = False
     modes: frozenset[str] = dc_field(default_factory=frozenset)
+    # the region's place in the administrative hierarchy, top down, ending at `region` itself:
+    # (("province", "shaanxi"), ("city", "xian"), ("district", "yanta"), ("park", "xian_gaoxin")); empty when
+    # unknown. Plain data, so the engine needs no database to tell a shared park from a shared province.
+    region_path: tuple[tuple[str, str], ...] = ()
 
     def __post_init__(self) -> None:
         if self.kind not in KINDS:

@@ -5,12 +5,17 @@ from .imports import ImportBatch
 from .notification import MatchNotice, Notification, NotificationSetting
 from .credentials import PasswordReset, UserSession
 from .challenge import PERSPECTIVES, Challenge, ChallengeApplication, ChallengePanelist, ChallengeScore
+from .challenge import ChallengeAcceptanceScore, ChallengeDemand, ChallengeMilestone, ChallengePartner
 from .job import Job, JobStatus
 from .listing import (COOPERATION_MODES, MODE_ZH, STAGE_TRL, STAGE_ZH, STAGES, Achievement, Demand,
                       ListingMixin, Patent, ReviewEvent, Status)
 from .roadshow import (Roadshow, RoadshowConflict, RoadshowInvitation, RoadshowMeeting, RoadshowPresenter,
                        RoadshowWish)
-from .taxonomy import Field, Region
+from .roadshow import PARTICIPANT_KINDS, ROADSHOW_KINDS, RoadshowApplication
+from .taxonomy import REGION_LEVELS, Field, Region
+from .contract import (CONTRACT_STATUSES, IP_KINDS, PARTY_NATURES, TECH_CONTRACT_CATEGORIES,
+                       TECH_CONTRACT_TYPE_ZH, TECH_CONTRACT_TYPES, RegionTarget, TechContract)
+from .chain import CHAIN_STAGES, PLACEMENT_SOURCES, ChainEdge, ChainNode, ChainPlacement, IndustryChain
 from .trust import LIVE_STATUSES, AuditEvent, Introduction, IntroStatus
 from .user import Organisation, OrgKind, Role, User
 from .vector import ListingVector
@@ -27,5 +32,9 @@ __all__ = ["Base", "utcnow", "Achievement", "Demand", "ListingMixin", "Patent", 
            "Notification", "NotificationSetting", "MatchNotice",
            "Roadshow", "RoadshowPresenter", "RoadshowInvitation", "RoadshowWish", "RoadshowConflict",
            "RoadshowMeeting", "Challenge", "ChallengeApplication", "ChallengePanelist", "ChallengeScore",
-           "PERSPECTIVES",
-           "AuditEvent", "Introduction", "IntroStatus", "LIVE_STATUSES"]
+           "PERSPECTIVES", "ChallengeAcceptanceScore", "ChallengeDemand", "ChallengeMilestone", "ChallengePartner",
+           "PARTICIPANT_KINDS", "ROADSHOW_KINDS", "RoadshowApplication",
+           "AuditEvent", "Introduction", "IntroStatus", "LIVE_STATUSES",
+           "REGION_LEVELS", "TechContract", "RegionTarget", "TECH_CONTRACT_TYPES", "TECH_CONTRACT_TYPE_ZH",
+           "TECH_CONTRACT_CATEGORIES", "PARTY_NATURES", "IP_KINDS", "CONTRACT_STATUSES",
+           "CHAIN_STAGES", "PLACEMENT_SOURCES", "IndustryChain", "ChainNode", "ChainEdge", "ChainPlacement"]

@@ -9,7 +9,7 @@ from sqlalchemy import Boolean, Date, DateTime, Float, ForeignKey, Integer, Stri
 from sqlalchemy.orm import Mapped, declared_attr, mapped_column, relationship
 
 from .base import Base, utcnow
-from .taxonomy import Field
+from .taxonomy import Field, sync_region_id
 from .user import Organisation, User
 
 
@@ -73,6 +73,11 @@ class ListingMixin:
     @declared_attr
     def field_id(cls) -> Mapped[int]:
         return mapped_column(ForeignKey("fields.id"), index=True)
+
+    @declared_attr
+    def region_id(cls) -> Mapped[Optional[int]]:
+        # the node `region` names (any level, migration 0011), kept in step on save (models/taxonomy.py)
+        return mapped_column(ForeignKey("regions.id"), index=True)
 
     @declared_attr
     def owner(cls) -> Mapped[User]:
@@ -157,6 +162,8 @@ def _set_search_text(_mapper, _connection, target) -> None:
 for _model in (Demand, Achievement):
     event.listen(_model, "before_insert", _set_search_text)
     event.listen(_model, "before_update", _set_search_text)
+    event.listen(_model, "before_insert", sync_region_id)
+    event.listen(_model, "before_update", sync_region_id)
 
 
 class Patent(Base):

@@ -4,13 +4,18 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Optional
 
-from sqlalchemy import JSON, Boolean, Date, DateTime, Float, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy import JSON, Boolean, Date, DateTime, Float, ForeignKey, Integer, String, Text, UniqueConstraint, false
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from .base import Base, utcnow
 from .listing import Achievement, Demand
-from .taxonomy import Field
+from .taxonomy import Field, Region
 from .user import User
+
+# 成果路演 (achievements), 产品路演 (products), 场景路演 (a company presents an application scenario)
+ROADSHOW_KINDS = ("achievement", "product", "scenario")
+# who registered: a company to meet presenters, or an investor (a company-role account registering as investor)
+PARTICIPANT_KINDS = ("company", "investor")
 
 
 class Roadshow(Base):
@@ -39,8 +44,19 @@ class Roadshow(Base):
     schedule_info: Mapped[Optional[dict]] = mapped_column(JSON)  # totals and binding constraints
     scheduled_at: Mapped[Optional[datetime]] = mapped_column(DateTime)
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    # the year-round programme (migration 0012): type, place, agenda, open registration, online meetings
+    kind: Mapped[str] = mapped_column(String(16), default="achievement", server_default="achievement", index=True)
+    city: Mapped[str] = mapped_column(String(64), default="", server_default="")
+    region_id: Mapped[Optional[int]] = mapped_column(ForeignKey("regions.id"), index=True)
+    agenda: Mapped[str] = mapped_column(Text, default="", server_default="")
+    open_registration: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    # a meeting-room link for the 1:1s, {table} and {slot} filled in per meeting when the schedule is built
+    meeting_link_template: Mapped[str] = mapped_column(String(300), default="", server_default="")
+    # registrations ever taken: the counter whose UPDATE locks the row and numbers the waiting list
+    tickets: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
     field: Mapped[Field] = relationship(Field)
+    region: Mapped[Optional[Region]] = relationship(Region)
     broker: Mapped[User] = relationship(User)
     presenters: Mapped[list["RoadshowPresenter"]] = relationship(
         back_populates="roadshow", cascade="all, delete-orphan", order_by="RoadshowPresenter.position")
@@ -60,6 +76,8 @@ class RoadshowPresenter(Base):
     position: Mapped[int] = mapped_column(Integer, default=0)
     covered: Mapped[int] = mapped_column(Integer, default=0)  # demands it covers best among the chosen
     attended: Mapped[Optional[bool]] = mapped_column(Boolean)
+    live_link: Mapped[str] = mapped_column(String(300), default="", server_default="")
+    recording_link: Mapped[str] = mapped_column(String(300), default="", server_default="")
 
     roadshow: Mapped[Roadshow] = relationship(back_populates="presenters")
     achievement: Mapped[Achievement] = relationship(Achievement)
@@ -80,6 +98,10 @@ class RoadshowInvitation(Base):
     attended: Mapped[Optional[bool]] = mapped_column(Boolean)
     invited_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
     registered_at: Mapped[Optional[datetime]] = mapped_column(DateTime)
+    # status may also be "waiting" (open registration beyond the seats, ordered by ticket)
+    participant: Mapped[str] = mapped_column(String(16), default="company", server_default="company")
+    source: Mapped[str] = mapped_column(String(16), default="invited", server_default="invited")  # invited | self
+    ticket: Mapped[Optional[int]] = mapped_column(Integer)
 
     roadshow: Mapped[Roadshow] = relationship(back_populates="invitations")
     company: Mapped[User] = relationship(User)
@@ -126,6 +148,28 @@ class RoadshowMeeting(Base):
     score: Mapped[float] = mapped_column(Float, default=0.0)
     company_intent: Mapped[Optional[str]] = mapped_column(String(16))  # interested | not_interested
     presenter_intent: Mapped[Optional[str]] = mapped_column(String(16))
+    meeting_link: Mapped[str] = mapped_column(String(300), default="", server_default="")
 
     company: Mapped[User] = relationship(User)
     presenter: Mapped[RoadshowPresenter] = relationship(RoadshowPresenter)
+
+
+class RoadshowApplication(Base):
+    """A university's (or institute's) application to present an achievement: submitted -> accepted | declined."""
+
+    __tablename__ = "roadshow_applications"
+    __table_args__ = (UniqueConstraint("roadshow_id", "achievement_id", name="uq_roadshow_applications_pair"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    roadshow_id: Mapped[int] = mapped_column(ForeignKey("roadshows.id", ondelete="CASCADE"), index=True)
+    achievement_id: Mapped[int] = mapped_column(ForeignKey("achievements.id"))
+    applicant_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    pitch: Mapped[str] = mapped_column(Text, default="", server_default="")
+    status: Mapped[str] = mapped_column(String(16), default="submitted", server_default="submitted")
+    reason: Mapped[str] = mapped_column(Text, default="", server_default="")
+    decided_at: Mapped[Optional[datetime]] = mapped_column(DateTime)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+    roadshow: Mapped[Roadshow] = relationship(Roadshow)
+    achievement: Mapped[Achievement] = relationship(Achievement)
+    applicant: Mapped[User] = relationship(User)

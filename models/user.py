@@ -5,7 +5,7 @@ import enum
 from datetime import datetime
 from typing import Optional
 
-from sqlalchemy import Boolean, DateTime, ForeignKey, Integer, String, false
+from sqlalchemy import Boolean, DateTime, ForeignKey, Integer, String, event, false
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from .base import Base, utcnow
@@ -38,6 +38,8 @@ class Organisation(Base):
     kind: Mapped[str] = mapped_column(String(16))
     credit_code: Mapped[Optional[str]] = mapped_column(String(18))
     region: Mapped[Optional[str]] = mapped_column(String(32))
+    # the node `region` names (any level, migration 0011), kept in step on save (models/taxonomy.py)
+    region_id: Mapped[Optional[int]] = mapped_column(ForeignKey("regions.id"), index=True)
     industry: Mapped[Optional[str]] = mapped_column(String(64))
     # what a registration typed is a claim: a new organisation is unverified until staff confirm it (names may
     # repeat; typing an existing name never joins that organisation)
@@ -45,6 +47,15 @@ class Organisation(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
 
     users: Mapped[list["User"]] = relationship(back_populates="organisation")
+
+
+def _sync_org_region(mapper, connection, target) -> None:
+    from .taxonomy import sync_region_id
+    sync_region_id(mapper, connection, target)
+
+
+event.listen(Organisation, "before_insert", _sync_org_region)
+event.listen(Organisation, "before_update", _sync_org_region)
 
 
 class User(Base):

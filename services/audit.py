@@ -23,7 +23,10 @@ ACTIONS = ("auth.login", "auth.login_failed", "auth.logout", "auth.logout_everyw
            "contact.reveal", "backup.created", "backup.restored", "api.token_created", "api.token_revoked",
            "report.run", "export.download", "job.retried",
            # forgotten password: asked for (known address or not), link used, link refused
-           "auth.password_reset_requested", "auth.password_reset", "auth.password_reset_failed")
+           "auth.password_reset_requested", "auth.password_reset", "auth.password_reset_failed",
+           # the region hierarchy, the technology-contract register and its targets (issue 20)
+           "region.created", "region.changed", "contract.created", "contract.changed", "contract.imported",
+           "region_target.set")
 # Keys that must never reach an audit detail: secrets and contact values.
 SENSITIVE = ("password", "token", "secret", "totp", "code", "contact", "phone", "email", "csrf")
 

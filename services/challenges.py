@@ -17,7 +17,7 @@ from matchmaking.documents import Listing as Doc
 from models import (PERSPECTIVES, Achievement, Challenge, ChallengeApplication, ChallengePanelist, ChallengeScore,
                     Field, Notification, Role, Status, User, utcnow)
 
-from . import notifications
+from . import challenge_notices, notifications
 from .errors import NotFound, ServiceError
 from .roadshows import flush_unique
 
@@ -100,7 +100,7 @@ def update_challenge(session: Session, challenge: Challenge, editor: User, data:
     """Edit a challenge; once its deadline has passed, its deadline cannot be moved to reopen it."""
     if not is_manager(editor, challenge):
         raise NotFound()
-    if challenge.status == "announced":
+    if challenge.status in ("announced", "accepted"):
         raise ServiceError("challenge.announced")
     new_deadline = data.get("deadline", challenge.deadline)
     if new_deadline != challenge.deadline:
@@ -286,7 +286,7 @@ def score_application(session: Session, challenge: Challenge, application_id: in
     """A panelist's 0-10 score per criterion (replaces their earlier scores of this application)."""
     if not is_panelist(session, challenge, panelist):
         raise ServiceError("challenge.not_panelist")
-    if challenge.status == "announced":
+    if challenge.status in ("announced", "accepted"):
         raise ServiceError("challenge.announced")
     application = _application(session, challenge, application_id)
     clean = _valid_scores(challenge, scores)
@@ -345,7 +345,7 @@ def ranking(session: Session, challenge: Challenge) -> list[Ranked]:
 
 def shortlist(session: Session, challenge: Challenge, application_ids: Iterable[int]) -> list[ChallengeApplication]:
     """Shortlist applications once applications have closed."""
-    if challenge.status == "announced":
+    if challenge.status in ("announced", "accepted"):
         raise ServiceError("challenge.announced")
     if challenge.deadline >= date.today():
         raise ServiceError("challenge.still_open", deadline=challenge.deadline.isoformat())
@@ -357,12 +357,14 @@ def shortlist(session: Session, challenge: Challenge, application_ids: Iterable[
         app.status = "shortlisted" if app.id in chosen else "submitted"
     close_if_due(session, challenge)
     session.flush()
+    challenge_notices.tell(session, challenge, {a.id: "shortlisted" if a.id in chosen else "not_shortlisted"
+                                                for a in challenge.applications})
     return apps
 
 
 def announce(session: Session, challenge: Challenge, application_id: int) -> ChallengeApplication:
     """揭榜: the winner among the shortlisted; everyone else is not selected."""
-    if challenge.status == "announced":
+    if challenge.status in ("announced", "accepted"):
         raise ServiceError("challenge.announced")
     winner = _application(session, challenge, application_id)
     if winner.status != "shortlisted":
@@ -371,6 +373,7 @@ def announce(session: Session, challenge: Challenge, application_id: int) -> Cha
         app.status = "winner" if app.id == winner.id else "not_selected"
     challenge.status, challenge.winner_id, challenge.announced_at = "announced", winner.id, utcnow()
     session.flush()
+    challenge_notices.tell(session, challenge, {a.id: a.status for a in challenge.applications})
     return winner
 
 

@@ -18,17 +18,20 @@ from sqlalchemy.orm import Session, selectinload
 from matchmaking.documents import Listing as Doc
 from models import Achievement, Demand, ListingVector, Status
 
+from . import regions
 from .commits import CommitWatcher
 
 log = logging.getLogger(__name__)
 MODELS = {"demand": Demand, "achievement": Achievement}
+# which kind a listing of each kind is matched against
+COUNTERPART = {"demand": "achievement", "achievement": "demand"}
 
 
 def to_doc(item: Demand | Achievement) -> Doc:
     """The engine's view of a listing: no contact details ever."""
     common = dict(id=item.id, kind=item.kind, title=item.title, body=item.body,
                   keywords=tuple(item.keyword_list), field=item.field.code if item.field else None,
-                  region=item.region, modes=frozenset(item.modes))
+                  region=item.region, modes=frozenset(item.modes), region_path=regions.path_of(item))
     if item.kind == "demand":
         return Doc(**common, trl=item.min_trl, budget_min=item.budget_min, budget_max=item.budget_max)
     return Doc(**common, trl=item.trl, price=item.price, negotiable=bool(item.negotiable))

@@ -8,10 +8,10 @@ from typing import Any, Iterable, Optional, Union
 from sqlalchemy import Select, func, or_, select
 from sqlalchemy.orm import Session, contains_eager, joinedload, object_session
 
-from models import (Achievement, Demand, Field, Patent, ReviewEvent, Role, STAGE_TRL, Status, User,
-                    utcnow)
+from models import (Achievement, Demand, Field, Introduction, IntroStatus, Patent, ReviewEvent, Role, STAGE_TRL,
+                    Status, User, utcnow)
 
-from . import audit, search_index  # search_index: listings are segmented for the full-text index on save
+from . import audit, regions, search_index  # search_index: listings are segmented for the full-text index on save
 from .errors import NotFound, ServiceError
 
 Listing = Union[Demand, Achievement]
@@ -71,8 +71,18 @@ def can_see_contact(user: Optional[User], listing: Listing) -> bool:
     session = object_session(listing)
     if session is None:
         return False
-    from .introductions import accepted_counterpart  # introductions builds on this module
     return accepted_counterpart(session, user, listing) is not None
+
+
+def accepted_counterpart(session: Session, user: User, listing: Listing) -> Optional[Introduction]:
+    """An accepted introduction pairing this listing with one the user owns (contact may be shown)."""
+    if listing.kind == "demand":
+        stmt = select(Introduction).join(Achievement, Introduction.achievement_id == Achievement.id).where(
+            Introduction.demand_id == listing.id, Achievement.owner_id == user.id)
+    else:
+        stmt = select(Introduction).join(Demand, Introduction.demand_id == Demand.id).where(
+            Introduction.achievement_id == listing.id, Demand.owner_id == user.id)
+    return session.scalar(stmt.where(Introduction.status == IntroStatus.ACCEPTED.value).limit(1))
 
 
 def reveal_contact(session: Session, user: Optional[User], listing: Listing) -> bool:
@@ -278,8 +288,8 @@ def _filter(stmt: Select, model: type, kind: str, f: SearchFilters) -> Select:
             stmt = stmt.where(model.search_text.contains(term.lower(), autoescape=True))
     if f.field:
         stmt = stmt.where(or_(Field.code == f.field, Field.code.startswith(f"{f.field}.", autoescape=True)))
-    if f.region:
-        stmt = stmt.where(model.region == f.region)
+    if f.region:  # the node and everything under it (a city takes in its districts and parks)
+        stmt = stmt.where(model.region.in_(regions.subtree_codes_of(f.region)))
     if f.mode:
         stmt = stmt.where(model.modes_raw.like(f"%,{f.mode},%"))
     if kind == "achievement" and f.stage:

@@ -17,10 +17,11 @@ from sqlalchemy.orm import Session
 
 from matchmaking.bands import is_match
 from matchmaking.schedule import Binding, ScheduleProblem, ScheduleResult, Wish, check, select_presenters, solve
-from models import (OPEN_STAGES, Achievement, Demand, Field, Role, Roadshow, RoadshowConflict, RoadshowInvitation,
+from models import (OPEN_STAGES, ROADSHOW_KINDS, Achievement, Demand, Field, Region, Role, Roadshow, RoadshowConflict, RoadshowInvitation,
                     RoadshowMeeting, RoadshowPresenter, RoadshowWish, Status, User, utcnow)
 
 from . import jobs, notifications, pipeline
+from .roadshow_seats import lock, release_seat
 from .errors import NotFound, ServiceError
 from .indexing import to_doc
 
@@ -32,6 +33,9 @@ PROPOSAL_TIME_LIMIT = 5.0
 INTENTS = ("interested", "not_interested")
 NUMBERS = {"presentation_slots": (1, 50), "meeting_slots": (1, 40), "tables": (1, 200),
            "slot_minutes": (5, 240), "presenter_cap": (1, 40), "company_cap": (1, 40), "seats": (1, 5000)}
+# the programme's fields (migration 0012): type, city, agenda, open registration, the 1:1 meeting-room link
+PROGRAMME_FIELDS = ("kind", "city", "agenda", "open_registration", "meeting_link_template")
+MAX_LINK = 300
 
 
 # ------------------------------------------------------------------------------------ the roadshow
@@ -62,6 +66,17 @@ def _apply(session: Session, roadshow: Roadshow, data: dict[str, Any]) -> None:
     for name in ("title", "theme", "held_on", "start_time", "venue", "online_link", *NUMBERS):
         if name in data:
             setattr(roadshow, name, data[name])
+    for name in PROGRAMME_FIELDS:
+        if name in data and data[name] is not None:
+            setattr(roadshow, name, data[name].strip() if isinstance(data[name], str) else data[name])
+    roadshow.kind = roadshow.kind or "achievement"
+    if roadshow.kind not in ROADSHOW_KINDS:
+        raise ServiceError("programme.bad_kind")
+    if "region_code" in data:
+        region = session.scalar(select(Region).where(Region.code == data["region_code"])) if data["region_code"] else None
+        if data["region_code"] and region is None:
+            raise ServiceError("programme.bad_region")
+        roadshow.region = region
     if "field_code" in data:
         field = session.scalar(select(Field).where(Field.code == data["field_code"], Field.active.is_(True)))
         if field is None:
@@ -379,7 +394,9 @@ def register(session: Session, roadshow_id: int, company: User) -> RoadshowInvit
     if not seated:
         raise ServiceError("roadshow.full", seats=roadshow.seats)
     session.expire(roadshow)
-    return invitation_of(session, roadshow, company)
+    invitation = invitation_of(session, roadshow, company)
+    session.refresh(invitation)  # the UPDATE above bypassed the identity map: a loaded copy would read "invited"
+    return invitation
 
 
 def decline(session: Session, roadshow_id: int, company: User) -> RoadshowInvitation:
@@ -390,13 +407,13 @@ def decline(session: Session, roadshow_id: int, company: User) -> RoadshowInvita
         raise NotFound()
     if invitation.status == "declined":
         raise ServiceError("roadshow.already_declined")
+    lock(session, roadshow_id)  # as open registration does: the seat may go to the first on the waiting list
     freed = session.execute(
         update(RoadshowInvitation).where(RoadshowInvitation.id == invitation.id,
                                          RoadshowInvitation.status == "registered")
         .values(status="declined").execution_options(synchronize_session=False)).rowcount
     if freed:
-        session.execute(update(Roadshow).where(Roadshow.id == roadshow_id, Roadshow.seats_taken > 0)
-                        .values(seats_taken=Roadshow.seats_taken - 1).execution_options(synchronize_session=False))
+        release_seat(session, roadshow)
     session.execute(update(RoadshowInvitation).where(RoadshowInvitation.id == invitation.id)
                     .values(status="declined").execution_options(synchronize_session=False))
     # the rest of the schedule stays valid without this company's meetings
@@ -514,7 +531,8 @@ def build_schedule(session: Session, roadshow: Roadshow) -> ScheduleResult:
         raise RuntimeError("; ".join(errors))
     _clear_schedule(session, roadshow)
     session.add_all(RoadshowMeeting(roadshow_id=roadshow.id, company_id=m.company, presenter_id=m.presenter,
-                                    slot=m.slot + 1, table_no=m.table + 1, score=m.score)
+                                    slot=m.slot + 1, table_no=m.table + 1, score=m.score,
+                                    meeting_link=meeting_link_for(roadshow, m.slot + 1, m.table + 1))
                     for m in result.meetings)
     roadshow.schedule_info = {"wished": len(problem.wishes), "allowed": len(problem.allowed()),
                               "scheduled": len(result.meetings), "total": round(result.total_score, 2),
@@ -522,6 +540,12 @@ def build_schedule(session: Session, roadshow: Roadshow) -> ScheduleResult:
     roadshow.scheduled_at = utcnow()
     session.flush()
     return result
+
+
+def meeting_link_for(roadshow: Roadshow, slot: int, table: int) -> str:
+    """The roadshow's meeting-room link with {slot} and {table} filled in (empty without a template)."""
+    template = roadshow.meeting_link_template or ""
+    return template.replace("{slot}", str(slot)).replace("{table}", str(table))[:MAX_LINK]
 
 
 def _binding_row(session: Session, binding: Binding) -> dict:
@@ -547,7 +571,7 @@ def _clear_schedule(session: Session, roadshow: Roadshow) -> None:
 
 
 @jobs.handler("roadshow.schedule")
-def _schedule_job(session: Session, job: Any, progress: jobs.Progress) -> dict:
+def _schedule_job(session: Session, job: Any, progress: jobs.Progress, ctx: jobs.JobContext) -> dict:
     """Background schedule build for big roadshows."""
     roadshow = session.get(Roadshow, job.params["roadshow_id"])
     if roadshow is None:
@@ -632,7 +656,7 @@ def schedule_rows(session: Session, roadshow: Roadshow, user: Any = None) -> lis
              "company": company_name(m.company), "presenter": m.presenter.achievement.title,
              "presenter_org": m.presenter.achievement.organisation.name if m.presenter.achievement.organisation else "",
              "score": round(m.score, 1), "company_intent": m.company_intent or "",
-             "presenter_intent": m.presenter_intent or "", "id": m.id}
+             "presenter_intent": m.presenter_intent or "", "id": m.id, "link": m.meeting_link or ""}
             for m in meetings(session, roadshow, user)]
 
 

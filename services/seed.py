@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 
 from models import MODE_ZH, STAGE_ZH, Achievement, Demand, Field, OrgKind, Region, Role, User
 
-from . import accounts, challenges, listings, roadshows
+from . import accounts, chains, challenges, demo_contracts, demo_programme, listings, regions, roadshows
 
 DATA = Path(__file__).resolve().parent / "demo_data"
 DEMO_PASSWORD = "demo-password-2026"
@@ -61,11 +61,12 @@ def load_reference(session: Session) -> None:
             if child["code"] not in have:
                 session.add(Field(code=child["code"], name_zh=child["name_zh"], name_en=child["name_en"],
                                   parent=parent, position=cpos))
-    regions = set(session.scalars(select(Region.code)))
+    region_codes = set(session.scalars(select(Region.code)))
     for pos, r in enumerate(_load("regions"), 1):
-        if r["code"] not in regions:
+        if r["code"] not in region_codes:
             session.add(Region(code=r["code"], name_zh=r["name_zh"], name_en=r["name_en"], position=pos))
     session.flush()
+    regions.root_paths(session)  # provinces are roots of the hierarchy (services/regions.py)
 
 
 def _accounts(session: Session, password: str) -> tuple[dict[str, User], int]:
@@ -146,6 +147,13 @@ def load_demo(session: Session, password: str = DEMO_PASSWORD) -> SeedResult:
         _lifecycle(session, item, owner, broker, n)
         n_a += 1
     _roadshow_and_challenge(session, broker, (by_key.get(DEMO_PAIR[0]), by_key.get(DEMO_PAIR[1])))
+    # Shaanxi down to Xi'an's parks, and two years of technology contracts between the demo parties (issue 20)
+    demo_contracts.load(session, broker, accounts.get_user_by_email(session, DEMO_LOGINS["admin"]), by_key)
+    # the year-round roadshow programme and a 揭榜挂帅 challenge in the 赛马 stage (issue 22)
+    demo_programme.load(session, broker, accounts.get_user_by_email(session, DEMO_LOGINS["company"]),
+                        accounts.get_user_by_email(session, DEMO_LOGINS["university"]))
+    # the 13 key industry chains of the Shaanxi/Xi'an plans (issue 20 step 4); placed by `flask chains place`
+    chains.load_chains(session, _load("industry_chains"))
     return SeedResult(n_d, n_a, n_users)
 
 

@@ -38,8 +38,9 @@ def filter_field_choices(session: Session, locale: str) -> list[tuple[str, str]]
 
 
 def regions(session: Session) -> list[Region]:
-    """All regions in display order."""
-    return list(session.scalars(select(Region).order_by(Region.position, Region.id)))
+    """All regions in display order: depth first, each node followed by the nodes under it."""
+    from .regions import tree
+    return [node.region for node in tree(session)]
 
 
 def region_names(session: Session, locale: str) -> dict[str, str]:

@@ -5,7 +5,7 @@ from datetime import date
 from typing import Any, Optional
 
 from flask_babel import lazy_gettext as _l
-from wtforms import HiddenField, SelectField, StringField, TextAreaField
+from wtforms import BooleanField, HiddenField, SelectField, StringField, TextAreaField
 from wtforms.validators import InputRequired, Length, NumberRange, Regexp, ValidationError
 from wtforms.validators import Optional as Blank
 
@@ -40,6 +40,18 @@ class RoadshowForm(FlaskForm):
     presenter_cap = _count(_l("Meetings per presenter at most"), 1, 40, 6)
     company_cap = _count(_l("Meetings per company at most"), 1, 40, 3)
     seats = _count(_l("Company seats"), 1, 5000, 30)
+    # the programme (web/programme_forms.py has the choices' labels)
+    kind = SelectField(_l("Roadshow type"), choices=[("achievement", _l("Achievement roadshow (成果路演)")),
+                                                     ("product", _l("Product roadshow (产品路演)")),
+                                                     ("scenario", _l("Scenario roadshow (场景路演)"))],
+                       default="achievement", validators=[_required()])
+    city = StringField(_l("City"), validators=[Blank(), _max(64)])
+    region_code = SelectField(_l("Region (for the programme figures)"), validators=[Blank()], default="")
+    agenda = TextAreaField(_l("Agenda"), validators=[Blank(), _max(4000)])
+    open_registration = BooleanField(_l("Open registration: companies and investors register themselves"))
+    meeting_link_template = StringField(_l("Online 1:1 meeting link"), validators=[Blank(), _max(300), Regexp(
+        r"^https?://\S+$", message=_l("Enter a link starting with http:// or https://."))],
+        description=_l("{table} and {slot} are replaced per meeting, e.g. https://meeting.example.cn/rs-{table}"))
 
     def validate_held_on(self, field: DateField) -> None:
         if field.data and field.data < date.today():

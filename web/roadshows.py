@@ -8,14 +8,14 @@ from flask import Blueprint, Response, abort, flash, redirect, render_template, 
 from flask_babel import gettext as _
 from flask_login import current_user
 
-from services import pdf, roadshows, taxonomy
+from services import pdf, roadshow_programme, roadshows, taxonomy
 from services.errors import NotFound, ServiceError
 from services.exports import XLSX_MIME, Table, to_xlsx
 from services.matching import MatchingUnavailable
 
 from . import policy
-from .db import db
-from .errors import message_for
+from .db import abandon, after_commit, db
+from .errors import refusal
 from .i18n import locale_code
 from .jobs import start as start_job
 from .matches import runtime
@@ -52,19 +52,16 @@ def _back(roadshow_id: int, anchor: str = ""):
 
 
 def _attempt(roadshow_id: int, action: Callable[[], Any], done: str, anchor: str = ""):
-    """Run one service call, commit, flash; a refusal is flashed, never a 500."""
+    """Run one service call, flash (the request's unit commits); a refusal is flashed, never a 500."""
     try:
         action()
-        db().commit()
         flash(done, "success")
     except NotFound:
-        db().rollback()
         abort(404)
     except ServiceError as err:
-        db().rollback()
-        flash(message_for(err), "danger")
+        flash(refusal(err), "danger")
     except MatchingUnavailable as err:
-        db().rollback()
+        abandon()
         log.warning("matching unavailable: %s", type(err).__name__)
         flash(_("Matching is not available right now: the search index must be rebuilt. "
                 "An operator can run `flask index rebuild`."), "danger")
@@ -87,16 +84,15 @@ def index():
 def new():
     form = RoadshowForm()
     form.field_code.choices = [("", _("Choose…"))] + taxonomy.filter_field_choices(db(), locale_code())
+    form.region_code.choices = [("", "—")] + roadshow_programme.region_choices(db(), locale_code())
     if form.validate_on_submit():
         data = {k: v for k, v in form.data.items() if k != "csrf_token"}
         try:
             roadshow = roadshows.create_roadshow(db(), current_user, data)
-            db().commit()
             flash(_("Roadshow created. Next: propose presenters."), "success")
             return redirect(url_for("roadshows.detail", roadshow_id=roadshow.id))
         except ServiceError as err:
-            db().rollback()
-            flash(message_for(err), "danger")
+            flash(refusal(err), "danger")
     return render_template("roadshows/form.html", form=form)
 
 
@@ -202,8 +198,9 @@ def companies(roadshow_id: int):
     try:
         proposals = roadshows.propose_companies(db(), runtime(), roadshow)
     except ServiceError as err:
-        problem = message_for(err)
+        problem = refusal(err)
     except MatchingUnavailable:
+        abandon()
         problem = _("Matching is not available right now: the search index must be rebuilt. "
                     "An operator can run `flask index rebuild`.")
     return render_template("roadshows/companies.html", roadshow=roadshow, proposals=proposals, problem=problem,
@@ -288,9 +285,9 @@ def schedule(roadshow_id: int):
         return _attempt(roadshow_id, lambda: roadshows.build_schedule(db(), roadshow),
                         _("Schedule built."), "schedule")
     job = roadshows.submit_schedule_job(db(), roadshow, current_user)
-    db().commit()
-    start_job(job.id)
-    return redirect(url_for("jobs.status", job_id=job.id))
+    job_id = job.id
+    after_commit(lambda: start_job(job_id))
+    return redirect(url_for("jobs.status", job_id=job_id))
 
 
 @bp.route("/meetings/<int:meeting_id>/intent", methods=["POST"])
@@ -331,7 +328,7 @@ def export(roadshow_id: int, fmt: str):
     try:
         doc = pdf.Document(f"{roadshow.title} · {_('1:1 meeting schedule')}", landscape=True)
     except ServiceError as err:
-        flash(message_for(err), "danger")
+        flash(refusal(err), "danger")
         return _back(roadshow_id, "schedule")
     doc.facts([(_("Date"), roadshow.held_on.isoformat()), (_("Venue"), roadshow.venue or roadshow.online_link),
                (_("Presenters"), "、".join(p.achievement.title for p in roadshow.presenters))])

@@ -148,7 +148,7 @@ def _settings_post(w: Any, role: str) -> tuple[str, dict]:
 
 
 def _unsubscribe(w: Any, role: str) -> tuple[str, dict]:
-    from web.notifications import unsubscribe_token
+    from web.notification_texts import unsubscribe_token
 
     with w.app.app_context():
         return f"/notifications/unsubscribe/{unsubscribe_token(_me(w, role).id, 'digest')}", {}
@@ -184,7 +184,7 @@ def _report_pdf_file(w: Any, role: str) -> tuple[str, dict]:
                                 w.app.config.get("PDF_FONT") or None)
         s.commit()
         job_id = job.id
-    jobs.run_job(w.factory, job_id)
+    jobs.run_job(w.app.extensions["job_context"], job_id)
     return f"/reports/{report.id}/pdf/{job_id}", {}
 
 
@@ -454,3 +454,18 @@ def is_api(url: str) -> bool:
 from tests.web.policy_builders_api import API_BUILDERS  # noqa: E402
 
 FEATURE_BUILDERS.update(API_BUILDERS)
+
+# the contract register, regions and contract statistics (issue 20) live in their own module
+from tests.web.policy_builders_contracts import CONTRACT_BUILDERS  # noqa: E402
+
+FEATURE_BUILDERS.update(CONTRACT_BUILDERS)
+
+# the roadshow programme and 揭榜挂帅 end to end (issue 22) live in their own module
+from tests.web.policy_builders_programme import PROGRAMME_BUILDERS  # noqa: E402
+
+FEATURE_BUILDERS.update(PROGRAMME_BUILDERS)
+
+# the industry-chain map (issue 20 step 4) lives in its own module
+from tests.web.policy_builders_chains import CHAIN_BUILDERS  # noqa: E402
+
+FEATURE_BUILDERS.update(CHAIN_BUILDERS)

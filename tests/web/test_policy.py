@@ -22,7 +22,7 @@ ROLES = ("anonymous", "company", "university", "broker", "admin")
 
 
 @jobs_service.handler("policy.test")
-def _noop_job(session: Any, job: Any, progress: Any) -> dict:
+def _noop_job(session: Any, job: Any, progress: Any, ctx: Any) -> dict:
     return {}
 
 _n = itertools.count(1)
@@ -355,7 +355,7 @@ LINK_RE = re.compile(r'href="(/[^"]*)"')
 
 def _text_of(resp: Any) -> str:
     """What a reader gets from a response: HTML, JSON and CSV as text, the cells of an .xlsx, a PDF's text."""
-    if resp.mimetype in ("text/html", "application/json", "text/csv"):
+    if resp.mimetype in ("text/html", "application/json", "text/csv", "text/calendar"):
         return resp.get_data(as_text=True)
     if resp.status_code != 200:
         return ""
@@ -466,7 +466,9 @@ def _start_pages(kind_rows: list, role: str) -> list[str]:
     features = ["/account/tokens", "/imports/", "/export/mine.csv", "/export/mine.xlsx", "/export/search/demand.xlsx",
                 "/export/search/demand.csv",
                 "/export/search/achievement.csv", "/notifications/", "/notifications/settings", "/reports/",
-                "/reports/new", "/opportunities/", "/statistics/", "/roadshows/", "/challenges/"]
+                "/reports/new", "/opportunities/", "/statistics/", "/roadshows/", "/challenges/", "/contracts/",
+                "/contracts/statistics/", "/admin/regions/", "/programme/", "/programme/figures",
+                "/programme/challenges/", "/programme/calendar.ics"]
     return features + pages + ["/introductions/"]
 
 
