@@ -12,6 +12,7 @@ from flask_babel import force_locale
 from flask_babel import gettext as _
 from flask_login import LoginManager, current_user, login_required, login_user, logout_user
 from sqlalchemy.orm import Session
+from werkzeug.exceptions import TooManyRequests
 
 from models import User, utcnow
 from services import accounts, jobs, mail, second_factor, taxonomy, usercache
@@ -83,7 +84,8 @@ def login():
             new_session(user)
         # a failed attempt answers the form again (no refusal): the unit commits its audit record too
         if user is None:
-            security.throttle().hit("login_account", account)
+            if refused := _count_failure(account):  # the audit record of this attempt commits with the unit
+                return refused
             form.password.errors.append(_("E-mail or password is wrong, or the account is deactivated."))
         elif user.totp_secret:  # the password was right; the second factor comes next
             session.clear()  # a new session: nothing from before sign-in is carried over
@@ -92,6 +94,16 @@ def login():
         else:
             return _signed_in(user)
     return render_template("auth/login.html", form=form)
+
+
+def _count_failure(account: str) -> Any:
+    """Count a failed sign-in against its account; the 429 page when that filled the window. Answered, not
+    raised: the failed attempt's audit record is in this request's unit and must be committed with it."""
+    try:
+        security.throttle().hit("login_account", account)
+    except TooManyRequests as err:
+        return current_app.handle_user_exception(err)
+    return None
 
 
 def new_session(user: User) -> None:
@@ -132,7 +144,8 @@ def totp():
         if ok:
             new_session(user)
             return _signed_in(user)
-        security.throttle().hit("login_account", account)
+        if refused := _count_failure(account):
+            return refused
         form.code.errors.append(_("This code is wrong or was already used. Enter the current code."))
     return render_template("auth/totp.html", form=form)
 

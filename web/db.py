@@ -178,8 +178,8 @@ def run_unit(view: Callable[[], Any]) -> Any:
         g.pop("db_after_commit", None)
         try:
             rv = view()
-            _finish()
-            return rv
+            steps = _finish()
+            break
         except DBAPIError as err:
             rollback_quietly()
             _restore_cookie(cookie)
@@ -193,6 +193,10 @@ def run_unit(view: Callable[[], Any]) -> Any:
             rollback_quietly()
             _restore_cookie(cookie)
             raise
+    # after the loop: a step that fails must neither run the committed view again nor undo its cookie
+    for step in steps:
+        step()
+    return rv
 
 
 def _restore_cookie(cookie: Optional[dict]) -> None:
@@ -201,18 +205,17 @@ def _restore_cookie(cookie: Optional[dict]) -> None:
         http_session.update(copy.deepcopy(cookie))
 
 
-def _finish() -> None:
-    """Commit the unit (or roll it back when abandoned), then run its after-commit steps."""
+def _finish() -> list[Callable[[], Any]]:
+    """Commit the unit (or roll it back when abandoned); its after-commit steps to run (none after a rollback)."""
     session = g.get("db_session")
     if g.pop("db_unit_abandoned", False):
         g.pop("db_after_commit", None)
         if session is not None:
             session.rollback()
-        return
+        return []
     if session is not None:
         session.commit()
-    for step in g.pop("db_after_commit", []):
-        step()
+    return g.pop("db_after_commit", [])
 
 
 def commit_before_view() -> None:

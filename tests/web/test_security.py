@@ -244,3 +244,35 @@ def test_every_download_is_not_cached(client, make_user, make_listing):
 def test_public_pages_stay_cacheable(client):
     assert not _no_store(client.get("/"))
     assert not _no_store(client.get("/search/demand"))
+
+
+def test_a_failed_sign_in_that_fills_the_window_keeps_its_audit_record(app, client, make_user, session, monkeypatch):
+    """Two attempts racing at the limit: both passed allowed(), the second one's hit() overflows. Its 429 is an
+    answer, not an error, so the unit still commits the failed attempt's audit record."""
+    from sqlalchemy import select
+
+    from models import AuditEvent
+    from web import security
+
+    app.config["LOGIN_LIMIT_ACCOUNT"] = "1 per minute"
+    user = make_user("company")
+    throttle = security.throttle
+    monkeypatch.setattr(security, "throttle", lambda: _AlwaysAllowed(throttle()))
+    assert _login(client, user, "wrong-password").status_code == 200
+    assert _login(client, user, "wrong-password").status_code == 429
+    session.expire_all()
+    actions = [e.action for e in session.scalars(select(AuditEvent).where(AuditEvent.actor_id == user.id))]
+    assert actions == ["auth.login_failed", "auth.login_failed"]
+
+
+class _AlwaysAllowed:
+    """A throttle whose allowed() lost the race: it always says yes; hit() counts as the real one does."""
+
+    def __init__(self, real):
+        self.real = real
+
+    def allowed(self, name, key):
+        return True
+
+    def __getattr__(self, name):
+        return getattr(self.real, name)
