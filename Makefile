@@ -13,6 +13,7 @@ run: setup
 	@echo "== demo data, then encoding the published listings into the index =="
 	sh tools/heartbeat.sh "loading the demo" $(FLASK) seed demo
 	$(FLASK) index sync
+	$(FLASK) chains place
 	@echo "serving on http://$(HOST):$(PORT)  (Ctrl-C to stop)"
 	PUBLIC_BASE_URL=$${PUBLIC_BASE_URL:-http://$(HOST):$(PORT)} $(FLASK) run --host $(HOST) --port $(PORT)
 

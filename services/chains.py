@@ -1,0 +1,300 @@
+"""Industry chains (产业链): load the chains, place published listings on their nodes by the engine's encoder
+(brokers' corrections win and survive recomputation), count each node and name the gaps of a region."""
+from __future__ import annotations
+
+import hashlib
+import threading
+from dataclasses import dataclass, field
+from typing import Any, Optional, Sequence
+
+import numpy as np
+from sqlalchemy import delete, func, or_, select
+from sqlalchemy.orm import Session
+
+from models import (CHAIN_STAGES, Achievement, ChainEdge, ChainNode, ChainPlacement, Demand, IndustryChain,
+                    Region, Status, TechContract, User, utcnow)
+
+from . import indexing, jobs, regions
+from .errors import NotFound, ServiceError
+from .index_sync import SYNC_JOB
+
+PLACE_JOB = "chains.place"
+KINDS = ("demand", "achievement")
+# cosine similarity (unit vectors) a listing needs to a chain's best node to be placed on that chain; the
+# multilingual-e5-small encoder gives unrelated Chinese texts 0.85-0.89 and a listing its own node 0.92-0.95
+# (demo texts, docs/contracts.md), so the bar sits between. A chain is also left out when its best node is more
+# than CHAIN_MARGIN below the listing's best node on any chain; a second node of a chain needs to be within
+# MARGIN of that chain's best; at most MAX_NODES nodes per chain.
+THRESHOLD = 0.91
+CHAIN_MARGIN = 0.03
+MARGIN = 0.01
+MAX_NODES = 2
+
+
+# -- chains -------------------------------------------------------------------------------------------------
+def load_chains(session: Session, rows: list[dict[str, Any]]) -> int:
+    """Create the chains of `rows` whose code is new (nodes; edges given or every node of a stage to every
+    node of the next); existing chains are left as they are. Returns the number created."""
+    have = set(session.scalars(select(IndustryChain.code)))
+    created = 0
+    for pos, row in enumerate(rows, 1):
+        if row["code"] in have:
+            continue
+        chain = IndustryChain(code=row["code"], name_zh=row["name_zh"], name_en=row.get("name_en", ""),
+                              description=row.get("description", ""), key_chain=bool(row.get("key_chain")),
+                              leaders="\n".join(row.get("leaders", [])), position=pos, version=1)
+        session.add(chain)
+        nodes = {}
+        for npos, n in enumerate(row["nodes"], 1):
+            if n["stage"] not in CHAIN_STAGES:
+                raise ValueError(f"{row['code']}.{n['code']}: stage {n['stage']!r}")
+            nodes[n["code"]] = ChainNode(code=n["code"], name_zh=n["name_zh"], name_en=n.get("name_en", ""),
+                                         stage=n["stage"], description=n["description"], position=npos)
+            chain.nodes.append(nodes[n["code"]])
+        session.flush()
+        for a, b, weight in row.get("edges") or _default_edges(row["nodes"]):
+            session.add(ChainEdge(chain_id=chain.id, from_id=nodes[a].id, to_id=nodes[b].id, weight=weight))
+        created += 1
+    session.flush()
+    return created
+
+
+def _default_edges(nodes: list[dict[str, Any]]) -> list[tuple[str, str, Optional[float]]]:
+    by_stage = {s: [n["code"] for n in nodes if n["stage"] == s] for s in CHAIN_STAGES}
+    return [(a, b, None) for s, t in zip(CHAIN_STAGES, CHAIN_STAGES[1:]) for a in by_stage[s] for b in by_stage[t]]
+
+
+def all_chains(session: Session) -> list[IndustryChain]:
+    """Every chain, key chains first."""
+    return list(session.scalars(select(IndustryChain).order_by(IndustryChain.key_chain.desc(),
+                                                                IndustryChain.position, IndustryChain.id)))
+
+
+def get_chain(session: Session, chain_id: int) -> IndustryChain:
+    """A chain by id; NotFound('chain.unknown')."""
+    chain = session.get(IndustryChain, chain_id)
+    if chain is None:
+        raise NotFound("chain.unknown")
+    return chain
+
+
+def get_node(session: Session, chain: IndustryChain, node_id: int) -> ChainNode:
+    """A node of this chain; a node of another chain is refused as one (chain.node_elsewhere)."""
+    node = session.get(ChainNode, node_id)
+    if node is None:
+        raise NotFound("chain.unknown_node")
+    if node.chain_id != chain.id:
+        raise ServiceError("chain.node_elsewhere")
+    return node
+
+
+def edges(session: Session, chain: IndustryChain) -> list[ChainEdge]:
+    return list(session.scalars(select(ChainEdge).where(ChainEdge.chain_id == chain.id).order_by(ChainEdge.id)))
+
+
+# -- placement ----------------------------------------------------------------------------------------------
+_node_cache: dict[tuple[str, str], np.ndarray] = {}
+_node_lock = threading.Lock()
+
+
+def node_text(node: ChainNode) -> str:
+    return f"{node.name_zh}：{node.description}"
+
+
+def node_vectors(encoder: Any, nodes: Sequence[ChainNode]) -> np.ndarray:
+    """Unit vectors of the nodes' descriptions, encoded once per process, model and text."""
+    keys = [(encoder.model_key, hashlib.sha256(node_text(n).encode("utf-8")).hexdigest()) for n in nodes]
+    with _node_lock:
+        todo = [i for i, k in enumerate(keys) if k not in _node_cache]
+    if todo:
+        vecs = encoder.encode_passages([node_text(nodes[i]) for i in todo])
+        with _node_lock:
+            for i, v in zip(todo, vecs):
+                _node_cache[keys[i]] = _unit(np.asarray(v, dtype=np.float32))
+    with _node_lock:
+        return np.stack([_node_cache[k] for k in keys]) if keys else np.zeros((0, 1), dtype=np.float32)
+
+
+def _unit(v: np.ndarray) -> np.ndarray:
+    norm = float(np.linalg.norm(v))
+    return v / norm if norm else v
+
+
+@dataclass
+class PlaceReport:
+    placed: dict[str, int] = field(default_factory=dict)  # kind -> listings placed on at least one node
+    kept: int = 0  # (listing, chain) pairs a broker decided, left as they are
+
+
+def place_all(session: Session, encoder: Any, *, threshold: float = THRESHOLD, margin: float = MARGIN,
+              max_nodes: int = MAX_NODES) -> PlaceReport:
+    """Recompute the engine's placements of every published listing; a broker's placements on a chain keep
+    that listing off the engine's placement on that chain."""
+    nodes = list(session.scalars(select(ChainNode).order_by(ChainNode.chain_id, ChainNode.position, ChainNode.id)))
+    report = PlaceReport()
+    session.execute(delete(ChainPlacement).where(ChainPlacement.source == "engine"))
+    if not nodes:
+        return report
+    matrix = node_vectors(encoder, nodes)
+    chain_of = np.array([n.chain_id for n in nodes])
+    for kind in KINDS:
+        docs = indexing.published_docs(session, kind)
+        have = indexing.stored_vectors(session, kind, encoder.model_key)
+        vectors, _ = indexing.refresh_vectors(session, encoder, kind, docs, have)
+        locked = _broker_locked(session, kind)
+        report.kept += len(locked)
+        report.placed[kind] = 0
+        for listing_id in sorted(docs):
+            scores = matrix @ _unit(np.asarray(vectors[listing_id], dtype=np.float32))
+            chosen = _choose(scores, chain_of, locked, listing_id, threshold, margin, max_nodes)
+            for i in chosen:
+                session.add(ChainPlacement(entity_type=kind, entity_id=listing_id, node_id=nodes[i].id,
+                                           chain_id=nodes[i].chain_id, score=round(float(scores[i]), 4),
+                                           source="engine"))
+            report.placed[kind] += bool(chosen)
+    session.flush()
+    return report
+
+
+def _choose(scores: np.ndarray, chain_of: np.ndarray, locked: set[tuple[int, int]], listing_id: int,
+            threshold: float, margin: float, max_nodes: int) -> list[int]:
+    """Per chain: the best node if it reaches the threshold, and up to max_nodes-1 more within margin of it."""
+    out: list[int] = []
+    overall = float(scores.max())
+    for chain_id in np.unique(chain_of):
+        if (listing_id, int(chain_id)) in locked:
+            continue
+        idx = np.flatnonzero(chain_of == chain_id)
+        order = idx[np.argsort(-scores[idx], kind="stable")]
+        best = float(scores[order[0]])
+        if best < threshold or best < overall - CHAIN_MARGIN:
+            continue
+        out.extend(int(i) for i in order[:max_nodes] if float(scores[i]) >= best - margin)
+    return out
+
+
+def _broker_locked(session: Session, kind: str) -> set[tuple[int, int]]:
+    rows = session.execute(select(ChainPlacement.entity_id, ChainPlacement.chain_id).where(
+        ChainPlacement.entity_type == kind, ChainPlacement.source == "broker"))
+    return {(a, b) for a, b in rows}
+
+
+def _listing(session: Session, kind: str, listing_id: int) -> Demand | Achievement:
+    if kind not in KINDS:
+        raise ServiceError("chain.bad_kind")
+    item = session.get(indexing.MODELS[kind], listing_id)
+    if item is None or item.status != Status.PUBLISHED.value:
+        raise NotFound("chain.unknown_listing")
+    return item
+
+
+def move_listing(session: Session, actor: User, chain: IndustryChain, kind: str, listing_id: int,
+                 node_id: int) -> ChainPlacement:
+    """A broker puts a published listing on a node of this chain (instead of wherever it was on the chain);
+    the engine leaves that listing's place on this chain alone from now on."""
+    item = _listing(session, kind, listing_id)
+    node = get_node(session, chain, node_id)
+    session.execute(delete(ChainPlacement).where(ChainPlacement.entity_type == kind,
+                                                 ChainPlacement.entity_id == item.id,
+                                                 ChainPlacement.chain_id == chain.id))
+    row = ChainPlacement(entity_type=kind, entity_id=item.id, node_id=node.id, chain_id=chain.id, score=None,
+                         source="broker", by_id=actor.id, created_at=utcnow())
+    session.add(row)
+    session.flush()
+    return row
+
+
+# -- the map ------------------------------------------------------------------------------------------------
+@dataclass
+class NodeStat:
+    node: ChainNode
+    demands: int = 0
+    achievements: int = 0
+    local_demands: int = 0
+    local_achievements: int = 0
+    contracts: int = 0
+
+    @property
+    def needs_results(self) -> bool:
+        """Local demands, no local achievement: a target for bringing results in."""
+        return self.local_demands > 0 and self.local_achievements == 0
+
+    @property
+    def needs_firms(self) -> bool:
+        """Achievements, no local firm asking for them: a target for 科技招商."""
+        return self.achievements > 0 and self.local_demands == 0
+
+
+def node_stats(session: Session, chain: IndustryChain, region: Optional[Region]) -> list[NodeStat]:
+    """Per node of the chain: published demands, achievements (all, and inside the region node with
+    everything under it) and technology contracts linked to a listing on the node; one GROUP BY each."""
+    stats = {n.id: NodeStat(n) for n in chain.nodes}
+    local = regions.subtree_ids(region) if region is not None else None
+    for kind, model in (("demand", Demand), ("achievement", Achievement)):
+        base = (select(ChainPlacement.node_id, func.count(), func.count().filter(
+                    model.region_id.in_(local)) if local is not None else func.count())
+                .join(model, model.id == ChainPlacement.entity_id)
+                .where(ChainPlacement.chain_id == chain.id, ChainPlacement.entity_type == kind,
+                       model.status == Status.PUBLISHED.value)
+                .group_by(ChainPlacement.node_id))
+        for node_id, total, inside in session.execute(base):
+            setattr(stats[node_id], kind + "s", total)
+            setattr(stats[node_id], "local_" + kind + "s", inside)
+    contracts = (select(ChainPlacement.node_id, func.count(func.distinct(TechContract.id)))
+                 .join(TechContract, or_((ChainPlacement.entity_type == "demand")
+                                         & (TechContract.demand_id == ChainPlacement.entity_id),
+                                         (ChainPlacement.entity_type == "achievement")
+                                         & (TechContract.achievement_id == ChainPlacement.entity_id)))
+                 .where(ChainPlacement.chain_id == chain.id, TechContract.status == "registered")
+                 .group_by(ChainPlacement.node_id))
+    for node_id, n in session.execute(contracts):
+        stats[node_id].contracts = n
+    return [stats[n.id] for n in chain.nodes]
+
+
+@dataclass
+class PlacedListing:
+    kind: str
+    item: Any
+    placement: ChainPlacement
+
+
+def node_listings(session: Session, chain: IndustryChain, node: ChainNode) -> list[PlacedListing]:
+    """The published demands and achievements on a node, best score first (brokers' placements first)."""
+    out: list[PlacedListing] = []
+    for kind, model in (("demand", Demand), ("achievement", Achievement)):
+        rows = session.execute(select(model, ChainPlacement).join(ChainPlacement, ChainPlacement.entity_id == model.id)
+                               .where(ChainPlacement.node_id == node.id, ChainPlacement.entity_type == kind,
+                                      model.status == Status.PUBLISHED.value)
+                               .order_by(ChainPlacement.source.desc(), ChainPlacement.score.desc(), model.id))
+        out.extend(PlacedListing(kind, item, p) for item, p in rows)
+    return out
+
+
+def default_region(session: Session, code: str) -> Optional[Region]:
+    """The region a map counts as local unless the page names one (the platform's province)."""
+    return regions.by_code(session, code)
+
+
+# -- jobs ---------------------------------------------------------------------------------------------------
+@jobs.handler(PLACE_JOB)
+def _place_job(session: Session, job: Any, progress: jobs.Progress, ctx: jobs.JobContext) -> dict:
+    """Place every published listing on the chains' nodes (the engine's encoder; brokers' corrections kept)."""
+    progress(0, 1)
+    report = place_all(session, ctx.need("matching").encoder)
+    return {"placed": report.placed, "kept": report.kept}
+
+
+@jobs.after(SYNC_JOB)
+def _after_index_sync(ctx: jobs.JobContext) -> None:
+    """After each index sync job, place the listings again in the same consumer."""
+    if ctx.matching is None:
+        return
+    with ctx.factory() as session:
+        if session.scalar(select(func.count()).select_from(ChainNode)) == 0:
+            return
+        job = jobs.submit_job(session, PLACE_JOB, None, {}, key="chains.place")
+        session.commit()
+        job_id, queued = job.id, job.status == "queued"
+    if queued:
+        jobs.run_job(ctx, job_id)
