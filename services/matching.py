@@ -75,13 +75,22 @@ class MatchingRuntime:
                                  model=lambda: (self.encoder.model_key, self.encoder.dim),
                                  database_url=str(config["DATABASE_URL"]))
         self.results = ResultCache(config)
-        self.cache, self.pages = self.results.cache, self.results.pages
+        self.pages = self.results.pages
         self.indexing = IndexSync(config, factory, encoder=encoder, shelf=self.shelf, lock=self._lock,
                                   pages=self.pages, model_ident=lambda: self.model_ident)
         self.pages.install(factory)
         self.matchers = MatcherSet(config, factory, encoder=encoder, shelf=self.shelf, lock=self._lock,
                                    directory=self.index_dir)
-        self.vectors = QueryVectors(encoder, self.cache)
+        self.vectors = QueryVectors(encoder, self.results.cache)
+
+    @property
+    def cache(self) -> Any:
+        """The shared cache of results and query vectors (CACHE_URL)."""
+        return self.results.cache
+
+    @cache.setter
+    def cache(self, cache: Any) -> None:  # one store for both: results and query vectors
+        self.results.cache = self.vectors.cache = cache
 
     @property
     def encoder(self) -> Any:

@@ -92,7 +92,8 @@ def test_published_docs_loads_fields_with_the_rows(app, session, publish):
     finally:
         event.remove(session.get_bind(), "before_cursor_execute", listen)
     assert len(docs) == 4 and all(d.field == "new_energy.battery" for d in docs.values())
-    assert len(statements) == 2  # the listings, then their fields in one IN query
+    # the listings, their fields in one IN query, and the region tree once (regions' paths for the region fit)
+    assert len(statements) == 3 and "FROM regions" in statements[2]
 
 
 def test_unknown_matcher_refresh_is_refused(app):
