@@ -18,6 +18,10 @@ class Role(str, enum.Enum):
     UNIVERSITY = "university"
     BROKER = "broker"
     ADMIN = "admin"
+    # a member of the 科技顾问团 (scientist, entrepreneur or investor) who reviews what a broker assigns (issue 21)
+    ADVISOR = "advisor"
+    # a service provider of the directory: agency, pilot or proof-of-concept platform, lab, IP service, investor
+    PROVIDER = "provider"
 
 
 class OrgKind(str, enum.Enum):

@@ -18,7 +18,7 @@ from web import policy
 
 pytestmark = pytest.mark.model  # loads the real embedding model (not in `make test-fast`)
 
-ROLES = ("anonymous", "company", "university", "broker", "admin")
+ROLES = ("anonymous", "company", "university", "broker", "admin", "advisor", "provider")
 
 
 @jobs_service.handler("policy.test")
