@@ -17,10 +17,19 @@ from web import challenges, input_guard, roadshows
 from web import backup_cli, introductions, matches_cli, security
 from web import contract_stats, contracts, regions_admin
 from web.api import contracts as api_contracts
+from web.api import chains as api_chains
 from web import notification_mail, notify_cli
 from web import challenge_board, programme
 from web.api import programme as api_programme
-from web import chains as chains_web, chains_cli
+from web import chain_admin, chains_cli  # chain_admin adds the editor's routes to web.chains' blueprint
+from web import organisations as organisations_web
+from web.api import organisations as api_organisations
+from web import panels as panels_web
+from web.api import panels as api_panels
+from web import directory as directory_web
+from web.api import directory as api_directory
+from web import brokerage as brokerage_web, broker_stats
+from web.api import brokerage as api_brokerage
 
 csrf = CSRFProtect()
 
@@ -58,12 +67,21 @@ def create_app(overrides: Optional[Mapping[str, Any]] = None) -> Flask:
                       matches.bp, admin.bp, jobs.bp, reports.bp, feedback.bp, pipeline.bp, statistics.bp,
                       imports_web.bp, exports_web.bp, account.bp, notifications_web.bp,
                       roadshows.bp, challenges.bp, introductions.bp, contracts.bp, contract_stats.bp,
-                      regions_admin.bp, programme.bp, challenge_board.bp, chains_web.bp):
+                      regions_admin.bp, programme.bp, challenge_board.bp, chain_admin.bp, organisations_web.bp):
         app.register_blueprint(blueprint)
+    app.register_blueprint(panels_web.bp)  # the advisory panel (科技顾问团)
+    panels_web.init_app(app)
+    app.register_blueprint(directory_web.bp)  # the service directory (科技大市场)
+    directory_web.init_app(app)
+    app.register_blueprint(brokerage_web.bp)  # broker operations: caseload, routing, profiles
+    app.register_blueprint(broker_stats.bp)
+    brokerage_web.init_app(app)
     app.extensions["csrf"] = csrf
     api_core.init_app(app, [api_jobs.bp, api_listings.demands_api, api_listings.achievements_api,
                             api_feedback.bp, api_reports.bp, api_roadshows.bp, api_contracts.regions_bp,
-                            api_contracts.contracts_bp, api_programme.bp])
+                            api_contracts.contracts_bp, api_programme.bp,
+                            api_chains.chains_bp, api_chains.targets_bp, api_chains.stats_bp, api_organisations.bp, api_panels.bp,
+                            api_directory.bp, api_brokerage.bp])
     notification_mail.init_app(app)
     notifications_web.init_app(app)
     cli.init_app(app)

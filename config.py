@@ -31,7 +31,7 @@ BACKEND_CHOICES = ("auto", "torch", "onnx")  # EMBEDDING_BACKEND and EMBEDDING_Q
 # the two in step; config imports no engine)
 NOTIFY_MATCH_BANDS = ("possible", "strong")
 # models.Role's values (tests/test_config.py keeps the two in step; config imports no models)
-ROLES = ("company", "university", "broker", "admin")
+ROLES = ("company", "university", "broker", "admin", "advisor", "provider")
 LANGUAGES = ("zh_Hans_CN", "en")  # the UI's languages; DEFAULT_LOCALE is one of them
 FLAG = ("0", "1")
 CACHE_SCHEMES = ("redis://", "rediss://", "unix://")  # CACHE_URL: none, memory, or a Redis URL (services/cache.py)
@@ -397,6 +397,8 @@ class WorkbenchSettings(Section):
 
     # an open opportunity whose stage has not moved for longer is flagged
     OPPORTUNITY_IDLE_DAYS: int = whole("14")
+    # days without any action on an open demand before it shows in the overdue queue (services/brokerage.py)
+    DEMAND_OVERDUE_DAYS: int = whole("14")
     # reports with more pairs get their PDF built by a job (docs/configuration.md "Report PDFs")
     REPORT_PDF_INLINE_ROWS: int = whole("500")
     # CJK font embedded in PDF exports ("path" or "path#index" for a .ttc); empty: found automatically
@@ -414,6 +416,8 @@ class WorkbenchSettings(Section):
     # the roadshow programme's yearly targets (docs/roadshows.md "Programme figures")
     PROGRAMME_ROADSHOW_TARGET: int = whole("200")
     PROGRAMME_PROJECT_TARGET: int = whole("10000")
+    # the region code the industry-chain map counts as local unless the page names one (docs/contracts.md)
+    CHAIN_HOME_REGION: str = text("shaanxi")
 
 
 @dataclass(frozen=True, kw_only=True)

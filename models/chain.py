@@ -5,14 +5,14 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Optional
 
-from sqlalchemy import Boolean, DateTime, Float, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy import Boolean, DateTime, Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from .base import Base, utcnow
 from .user import User
 
 CHAIN_STAGES = ("upstream", "midstream", "downstream")
-PLACEMENT_SOURCES = ("engine", "broker")
+PLACEMENT_SOURCES = ("engine", "broker", "removed")  # removed: a broker took the listing off the node
 
 
 class IndustryChain(Base):
@@ -81,7 +81,11 @@ class ChainPlacement(Base):
     """A listing (kind + id) on a node: by the engine (score) or a broker (kept through recomputation)."""
 
     __tablename__ = "chain_placements"
-    __table_args__ = (UniqueConstraint("entity_type", "entity_id", "node_id", name="uq_chain_placements_entity_node"),)
+    # the map's per-node counts (services/chains.py node_stats) read the chain's placements of one kind from this
+    # covering index, in node order (migration 0019)
+    __table_args__ = (UniqueConstraint("entity_type", "entity_id", "node_id", name="uq_chain_placements_entity_node"),
+                      Index("ix_chain_placements_chain_entity_node", "chain_id", "entity_type", "node_id", "entity_id",
+                            "source"))
 
     id: Mapped[int] = mapped_column(primary_key=True)
     entity_type: Mapped[str] = mapped_column(String(16))

@@ -5,7 +5,8 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Optional
 
-from sqlalchemy import CheckConstraint, Date, DateTime, ForeignKey, Integer, Numeric, String, Text, UniqueConstraint
+from sqlalchemy import (CheckConstraint, Date, DateTime, ForeignKey, Index, Integer, Numeric, String, Text,
+                        UniqueConstraint)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from .base import Base, utcnow
@@ -41,6 +42,10 @@ class TechContract(Base):
     __table_args__ = (
         CheckConstraint("amount >= 0", name="amount_non_negative"),
         CheckConstraint("tech_amount >= 0 AND tech_amount <= amount", name="tech_amount_within"),
+        # the statistics (services/contract_stats.py) read a period's registered contracts from this covering
+        # index only: the parties' regions, the amounts and every column a table groups by (migration 0019)
+        Index("ix_tech_contracts_stats", "status", "signed_on", "seller_region_id", "buyer_region_id", "amount",
+              "tech_amount", "category", "contract_type", "field_id", "broker_id"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -66,8 +71,8 @@ class TechContract(Base):
     field_id: Mapped[Optional[int]] = mapped_column(ForeignKey("fields.id"), index=True)
     ip_kind: Mapped[str] = mapped_column(String(16), default="none")
     ip_note: Mapped[str] = mapped_column(String(200), default="")
-    demand_id: Mapped[Optional[int]] = mapped_column(ForeignKey("demands.id"))
-    achievement_id: Mapped[Optional[int]] = mapped_column(ForeignKey("achievements.id"))
+    demand_id: Mapped[Optional[int]] = mapped_column(ForeignKey("demands.id"), index=True)  # the chain map (0019)
+    achievement_id: Mapped[Optional[int]] = mapped_column(ForeignKey("achievements.id"), index=True)
     opportunity_id: Mapped[Optional[int]] = mapped_column(ForeignKey("opportunities.id"), index=True)
     challenge_id: Mapped[Optional[int]] = mapped_column(ForeignKey("challenges.id"))
     broker_id: Mapped[Optional[int]] = mapped_column(ForeignKey("users.id"), index=True)

@@ -5,7 +5,7 @@ import enum
 from datetime import date, datetime
 from typing import Optional
 
-from sqlalchemy import Boolean, Date, DateTime, Float, ForeignKey, Integer, String, Text, event
+from sqlalchemy import Boolean, Date, DateTime, Float, ForeignKey, Integer, String, Text, event, false
 from sqlalchemy.orm import Mapped, declared_attr, mapped_column, relationship
 
 from .base import Base, utcnow
@@ -22,6 +22,8 @@ class Status(str, enum.Enum):
     RETURNED = "returned"
     REJECTED = "rejected"
     CLOSED = "closed"
+    # a demand a broker entered for a company: hidden like a draft until the company confirms (models/brokerage.py)
+    AWAITING_CONFIRMATION = "unconfirmed"
 
 
 # Cooperation modes: stored codes, shown translated.
@@ -33,6 +35,9 @@ MODE_ZH = {"transfer": "技术转让", "license": "技术许可", "joint": "合�
 STAGES = ("lab", "small_pilot", "pilot", "industrial")
 STAGE_ZH = {"lab": "实验室", "small_pilot": "小试", "pilot": "中试", "industrial": "产业化"}
 STAGE_TRL = {"lab": (1, 3), "small_pilot": (4, 5), "pilot": (6, 7), "industrial": (8, 9)}
+
+# 职务科技成果赋权 (empowering researchers with rights to their service inventions): not yet, partially, fully
+RIGHTS_STATUSES = ("none", "partial", "full")
 
 
 class ListingMixin:
@@ -119,6 +124,9 @@ class Demand(ListingMixin, Base):
     budget_max: Mapped[Optional[float]] = mapped_column(Float)
     deadline: Mapped[Optional[date]] = mapped_column(Date)
     min_trl: Mapped[Optional[int]] = mapped_column(Integer)
+    # a confidential demand hides the company's name from the public and universities until an introduction is
+    # accepted by both sides (services.organisations.demand_company_name; migration 0015)
+    confidential: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
 
     @property
     def body(self) -> str:
@@ -138,6 +146,8 @@ class Achievement(ListingMixin, Base):
     price: Mapped[Optional[float]] = mapped_column(Float)
     negotiable: Mapped[bool] = mapped_column(Boolean, default=False)
     team: Mapped[str] = mapped_column(Text, default="")
+    # 职务科技成果赋权: whether the inventors hold ownership or long-term use rights (none | partial | full)
+    rights_status: Mapped[str] = mapped_column(String(16), default="none", server_default="none")
 
     patents: Mapped[list["Patent"]] = relationship(
         back_populates="achievement", cascade="all, delete-orphan", order_by="Patent.id")

@@ -32,6 +32,14 @@ class OrgKind(str, enum.Enum):
     AGENCY = "agency"
 
 
+# A member's role inside their organisation (issue 21 part 3): managers invite and remove members and may close
+# or delete the organisation's listings; members see and edit them. The one who registers an organisation is
+# its manager.
+ORG_MANAGER = "manager"
+ORG_MEMBER = "member"
+ORG_ROLES = (ORG_MANAGER, ORG_MEMBER)
+
+
 class Organisation(Base):
     """A company, a university/institute, or a government-side agency."""
 
@@ -73,6 +81,8 @@ class User(Base):
     display_name: Mapped[str] = mapped_column(String(100))
     role: Mapped[str] = mapped_column(String(16), index=True)
     organisation_id: Mapped[Optional[int]] = mapped_column(ForeignKey("organisations.id"))
+    # manager | member of organisation (None without one); set to manager on insert when left empty (migration 0015)
+    org_role: Mapped[Optional[str]] = mapped_column(String(16))
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     locale: Mapped[Optional[str]] = mapped_column(String(8))
     # Bumped to end every session of this user (logout everywhere, deactivation, password change).
@@ -110,3 +120,35 @@ class User(Base):
     def has_role(self, *roles: "Role | str") -> bool:
         """True if the user has any of the given roles."""
         return self.role in {r.value if isinstance(r, Role) else r for r in roles}
+
+
+def _default_org_role(_mapper, _connection, target: User) -> None:
+    """Whoever is created inside an organisation without a role named (registration, staff, seeding) manages it;
+    an invitation names the role itself."""
+    if target.org_role is None and (target.organisation_id is not None or target.organisation is not None):
+        target.org_role = ORG_MANAGER
+
+
+event.listen(User, "before_insert", _default_org_role)
+
+
+class OrganisationInvitation(Base):
+    """A manager's invitation to join the organisation: only a hash of the link's token is kept; it is used once,
+    before expires_at, by the e-mail address it names (services/organisations.py)."""
+
+    __tablename__ = "organisation_invitations"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    organisation_id: Mapped[int] = mapped_column(ForeignKey("organisations.id", ondelete="CASCADE"), index=True)
+    email: Mapped[str] = mapped_column(String(254))
+    org_role: Mapped[str] = mapped_column(String(16))
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True, index=True)
+    invited_by_id: Mapped[Optional[int]] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(DateTime)
+    accepted_at: Mapped[Optional[datetime]] = mapped_column(DateTime)
+    accepted_by_id: Mapped[Optional[int]] = mapped_column(ForeignKey("users.id"))
+    revoked_at: Mapped[Optional[datetime]] = mapped_column(DateTime)
+
+    organisation: Mapped[Organisation] = relationship()
+    invited_by: Mapped[Optional[User]] = relationship(foreign_keys=[invited_by_id])

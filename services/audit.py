@@ -26,7 +26,11 @@ ACTIONS = ("auth.login", "auth.login_failed", "auth.logout", "auth.logout_everyw
            "auth.password_reset_requested", "auth.password_reset", "auth.password_reset_failed",
            # the region hierarchy, the technology-contract register and its targets (issue 20)
            "region.created", "region.changed", "contract.created", "contract.changed", "contract.imported",
-           "region_target.set")
+           "region_target.set",
+           # organisation accounts: invitations, joining, removal and role changes (issue 21 part 3)
+           "organisation.invite", "organisation.join", "organisation.remove", "organisation.role")
+# broker operations: routing rules, (re)assignments, demands entered for a company (issue 21 part 4)
+ACTIONS += ("routing.rule_saved", "routing.rule_deleted", "routing.assigned", "demand.entered_for")
 # Keys that must never reach an audit detail: secrets and contact values.
 SENSITIVE = ("password", "token", "secret", "totp", "code", "contact", "phone", "email", "csrf")
 

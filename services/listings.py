@@ -8,8 +8,8 @@ from typing import Any, Iterable, Optional, Union
 from sqlalchemy import Select, func, or_, select
 from sqlalchemy.orm import Session, contains_eager, joinedload, object_session
 
-from models import (Achievement, Demand, Field, Introduction, IntroStatus, Patent, ReviewEvent, Role, STAGE_TRL,
-                    Status, User, utcnow)
+from models import (ORG_MANAGER, ORG_ROLES, Achievement, Demand, Field, Introduction, IntroStatus, Patent,
+                    ReviewEvent, Role, STAGE_TRL, Status, User, utcnow)
 
 from . import audit, regions, search_index  # search_index: listings are segmented for the full-text index on save
 from .errors import NotFound, ServiceError
@@ -22,8 +22,8 @@ REVIEWERS = (Role.BROKER.value, Role.ADMIN.value)
 
 COMMON_FIELDS = ("title", "keywords", "region", "contact_name", "contact_phone", "contact_email")
 KIND_FIELDS = {
-    "demand": ("description", "indicators", "budget_min", "budget_max", "deadline", "min_trl"),
-    "achievement": ("abstract", "trl", "stage", "price", "negotiable", "team"),
+    "demand": ("description", "indicators", "budget_min", "budget_max", "deadline", "min_trl", "confidential"),
+    "achievement": ("abstract", "trl", "stage", "price", "negotiable", "team", "rights_status"),
 }
 
 # (action, allowed from-statuses, to-status, who: owner|reviewer|either, reason required)
@@ -51,14 +51,39 @@ def is_reviewer(user: Optional[User]) -> bool:
     return user is not None and user.is_authenticated and user.role in REVIEWERS
 
 
+def can_edit_listing(user: Optional[User], listing: Listing) -> bool:
+    """True if the user is on the owning side of the listing: a listing belongs to its organisation, so any member
+    (manager or member) of that organisation with the listing's owner role sees and edits it; a listing without
+    an organisation belongs to whoever posted it (issue 21 part 3). Every ownership check goes through here."""
+    return on_owning_side(user, listing.kind, listing.owner_id, listing.organisation_id)
+
+
+def on_owning_side(user: Optional[User], kind: str, owner_id: Optional[int], organisation_id: Optional[int]) -> bool:
+    """can_edit_listing from a listing's kind, owner and organisation alone (a cached page keeps just these)."""
+    if user is None or not user.is_authenticated:
+        return False
+    if organisation_id is None:
+        return owner_id == user.id
+    return (user.organisation_id == organisation_id and user.role == OWNER_ROLE.get(kind)
+            and user.org_role in ORG_ROLES)
+
+
+def can_manage_listing(user: Optional[User], listing: Listing) -> bool:
+    """Closing (or deleting) a listing: its organisation's managers, or the member who posted it."""
+    return can_edit_listing(user, listing) and (user.org_role == ORG_MANAGER or listing.owner_id == user.id)
+
+
 def is_owner(user: Optional[User], listing: Listing) -> bool:
-    """True if the user posted this listing."""
-    return user is not None and user.is_authenticated and listing.owner_id == user.id
+    """True if the user is on the owning side of this listing (see can_edit_listing)."""
+    return can_edit_listing(user, listing)
 
 
 def can_view(user: Optional[User], listing: Listing) -> bool:
-    """Published listings are public; anything else only for its owner and reviewers."""
+    """Published listings are public; anything else only for its organisation's members and reviewers."""
     return listing.status == Status.PUBLISHED.value or is_owner(user, listing) or is_reviewer(user)
+
+
+can_view_listing = can_view
 
 
 def can_see_contact(user: Optional[User], listing: Listing) -> bool:
@@ -190,6 +215,8 @@ def transition(session: Session, listing: Listing, actor: User, action: str,
                "either": is_owner(actor, listing) or is_reviewer(actor)}[who]
     if not allowed:
         raise NotFound() if not can_view(actor, listing) else ServiceError("listing.forbidden")
+    if action == "close" and not is_reviewer(actor) and not can_manage_listing(actor, listing):
+        raise ServiceError("listing.manager_only")
     if listing.status not in sources:
         raise ServiceError("listing.bad_transition", action=action, status=listing.status)
     if needs_reason and not (reason or "").strip():
@@ -217,6 +244,9 @@ def _move(session: Session, listing: Listing, actor: User, action: str, target: 
     if target == Status.CLOSED.value:
         listing.closed_at = now
     _record(session, listing, actor, action, source, target, reason)
+    if listing.kind == "demand" and target == Status.SUBMITTED.value:
+        from . import brokerage  # a demand entering review is routed to a broker (issue 21 part 4)
+        brokerage.route_demand(session, listing)
 
 
 def _record(session: Session, listing: Listing, actor: User, action: str, source: str, target: str,
@@ -234,9 +264,14 @@ def history(session: Session, listing: Listing) -> list[ReviewEvent]:
 
 
 def owned_by(session: Session, kind: str, user: User) -> list[Listing]:
-    """The user's own listings, newest first."""
+    """The listings of the user's side (their organisation's, see can_edit_listing), newest first."""
     model = model_for(kind)
-    return list(session.scalars(select(model).where(model.owner_id == user.id).order_by(model.updated_at.desc())))
+    mine = model.owner_id == user.id
+    if user.organisation_id is not None and user.role == OWNER_ROLE[kind] and user.org_role in ORG_ROLES:
+        mine = or_(model.organisation_id == user.organisation_id, mine & model.organisation_id.is_(None))
+    else:
+        mine = mine & model.organisation_id.is_(None)
+    return list(session.scalars(select(model).where(mine).order_by(model.updated_at.desc())))
 
 
 def review_queue(session: Session, kind: str) -> list[Listing]:

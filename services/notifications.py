@@ -24,6 +24,8 @@ from .errors import NotFound
 KINDS = ("listing_approved", "listing_returned", "listing_rejected", "strong_match", "intro_requested",
          "intro_accepted", "roadshow_invited", "challenge_deadline", "roadshow_seat", "roadshow_application",
          "challenge_result")
+KINDS += ("panel_assigned", "panel_review_due")  # 科技顾问团 (services/panels.py)
+KINDS += ("demand_assigned", "demand_confirm")  # broker operations (services/brokerage.py)
 TOPICS = KINDS + ("digest",)
 KIND_TOPIC = {kind: kind for kind in KINDS}  # one setting per event kind (hooks may group later kinds)
 REVIEW_KINDS = {"approve": "listing_approved", "return": "listing_returned", "reject": "listing_rejected"}

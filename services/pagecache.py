@@ -29,7 +29,7 @@ from typing import Any, Optional
 
 from sqlalchemy.orm import sessionmaker
 
-from models import Achievement, Demand, Field, Organisation, PairFeedback, Region
+from models import Achievement, Demand, Field, Introduction, Organisation, PairFeedback, Region
 
 from .cache import Cache, versioned_get, versioned_set
 from .commits import CommitWatcher
@@ -38,7 +38,8 @@ log = logging.getLogger(__name__)
 VERSION_KEY = "techmatch:pages:version"
 # stands for the viewer's CSRF token in a stored fragment (no request carries NUL: web/input_guard.py)
 CSRF_SLOT = "\x00csrf\x00"
-WATCHED = (Demand, Achievement, Organisation, Field, Region, PairFeedback)
+# Introduction: an accepted one reveals a confidential demand's company on the counterpart's page (issue 21)
+WATCHED = (Demand, Achievement, Organisation, Field, Region, PairFeedback, Introduction)
 Slot = tuple[str, int]  # (key, version): where a page is stored, as of which version
 
 

@@ -230,7 +230,8 @@ REASON_ZH = {"early_stage": "成熟度过早", "price_gap": "价格与预算差�
              "region": "地域", "ip_issue": "知识产权问题", "other": "其他"}
 HEADERS = ["序号", "匹配分", "匹配等级", "技术需求", "需求方", "需求领域", "需求地区", "预算(万元)", "最低TRL",
            "科技成果", "成果方", "成果地区", "成熟度/TRL", "价格(万元)", "合作方式(需求/成果)", "共同关键词",
-           "最佳答句", "语义", "词项", "领域", "成熟度", "预算", "地区", "合作方式", "经纪人评语", "反馈"]
+           "最佳答句", "语义", "词项", "领域", "成熟度", "预算", "地区", "合作方式", "经纪人评语", "反馈",
+           "顾问团评议"]  # the achievement's advisory panel summary (services/panels.py), empty without one
 
 
 def _money(lo: Optional[float], hi: Optional[float]) -> str:
@@ -262,6 +263,8 @@ def report_table(session: Session, report: MatchReport, region_names: dict[str, 
     """The report as one table (Chinese headers), the same for .xlsx and PDF; no contact details."""
     latest = feedback_service.latest_for_pairs(session, [(r.demand_id, r.achievement_id) for r in report.rows])
     table = Table(HEADERS, title="撮合报告")
+    from .panels import latest_summaries
+    panel = latest_summaries(session, [r.achievement_id for r in report.rows])
     for r in report.rows:
         s, d, a = r.snapshot, r.snapshot["demand"], r.snapshot["achievement"]
         b = s["breakdown"]
@@ -271,7 +274,8 @@ def report_table(session: Session, report: MatchReport, region_names: dict[str, 
                    f"{STAGE_ZH.get(a.get('stage') or '', '')} TRL {a.get('trl') or '-'}", _price(a),
                    f"{_modes(d['modes'])} / {_modes(a['modes'])}", "、".join(s["shared_terms"]), s["best_sentence"],
                    *[b.get(key) for key in ("semantic", "lexical", "field", "maturity", "budget", "region", "mode")],
-                   r.comment, _feedback_text(latest.get((r.demand_id, r.achievement_id)))])
+                   r.comment, _feedback_text(latest.get((r.demand_id, r.achievement_id))),
+                   panel[r.achievement_id].text_zh() if r.achievement_id in panel else ""])
     return table
 
 
@@ -300,7 +304,15 @@ def report_pdf(session: Session, report: MatchReport, region_names: dict[str, st
     full = report_table(session, report, region_names)
     keep = [0, 1, 2, 3, 4, 7, 9, 10, 12, 13, 15, 16, 24, 25]  # the columns that fit a landscape page
     slim = Table([full.headers[i] for i in keep], [[_pdf_text(row[i]) for i in keep] for row in full.rows])
-    return doc.table(slim, widths=(8, 10, 12, 28, 22, 14, 28, 22, 16, 14, 22, 37, 25, 18), size=7).output()
+    doc.table(slim, widths=(8, 10, 12, 28, 22, 14, 28, 22, 16, 14, 22, 37, 25, 18), size=7)
+    from .panels import latest_summaries
+    panel = latest_summaries(session, [r.achievement_id for r in report.rows])
+    if panel:  # 科技顾问团: the summary travels with each achievement that has a panel
+        doc.heading("科技顾问团评议")
+        titles = {r.achievement_id: r.snapshot["achievement"]["title"] for r in report.rows}
+        for achievement_id, summary in panel.items():
+            doc.paragraph(_pdf_text(f"{titles[achievement_id]}：{summary.text_zh()}"), size=9)
+    return doc.output()
 
 
 def row_evidence(session: Session, row_id: int, user: User) -> tuple[Optional[float], Optional[dict]]:

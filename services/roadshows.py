@@ -21,6 +21,7 @@ from models import (OPEN_STAGES, ROADSHOW_KINDS, Achievement, Demand, Field, Reg
                     RoadshowMeeting, RoadshowPresenter, RoadshowWish, Status, User, utcnow)
 
 from . import jobs, notifications, pipeline
+from . import roadshow_scoring as scoring
 from .roadshow_seats import lock, release_seat
 from .errors import NotFound, ServiceError
 from .indexing import to_doc
@@ -182,7 +183,15 @@ def _conflicted(demand: Demand, achievement: Achievement) -> bool:
 
 
 def score_matrix(runtime: Any, session: Session, demands: list[Demand], achievements: list[Achievement]) -> np.ndarray:
-    """Calibrated match scores (0-100, as on the match pages), demands x achievements; conflicted pairs score 0."""
+    """Calibrated match scores (0-100, as on the match pages), demands x achievements; conflicted pairs score 0.
+    One engine query per achievement for its best open demands, not one per demand (services/roadshow_scoring)."""
+    return scoring.reverse_matrix(runtime, session, demands, achievements)
+
+
+def score_matrix_per_demand(runtime: Any, session: Session, demands: list[Demand],
+                            achievements: list[Achievement]) -> np.ndarray:
+    """The first score_matrix: one engine query per demand (each encoded), kept to compare the two (tests,
+    tools/bench_roadshows); minutes at 10,000 open demands."""
     matrix = np.zeros((len(demands), len(achievements)))
     if not demands or not achievements:
         return matrix
@@ -234,6 +243,8 @@ def propose_presenters(session: Session, runtime: Any, roadshow: Roadshow) -> Pr
     candidates = candidate_achievements(session, roadshow)
     if not candidates:
         raise ServiceError("roadshow.no_candidates")
+    # the field's candidates shortlisted by the vector index first when there are many (services/roadshow_scoring)
+    candidates = scoring.shortlist_candidates(runtime, demands, candidates, scoring.shortlist_size(roadshow))
     sim = matches_only(score_matrix(runtime, session, demands, candidates))
     if not sim.any():
         raise ServiceError("roadshow.no_matching_demands", demands=len(demands))
@@ -269,9 +280,10 @@ def presenter_coverage(session: Session, runtime: Any, roadshow: Roadshow) -> Pr
     demands = open_demands(session, roadshow)
     if not presenters or not demands:  # an empty matrix: the runtime is not asked
         return PresenterCoverage(len(demands), 0, {p.id: 0 for p in presenters})
-    # a full ranking per open demand: remembered until a listing, the index or the calibration changes
+    # one ranking per presenter over the open demands: remembered until a listing, the index or the calibration
+    # changes (the demands' index too: the presenters now ask the demand side)
     key = ("roadshow-coverage", roadshow.id, tuple((p.id, p.achievement_id) for p in presenters),
-           tuple((d.id, d.updated_at) for d in demands), tuple(runtime.stamps(("achievement",))),
+           tuple((d.id, d.updated_at) for d in demands), tuple(runtime.stamps(("achievement", "demand"))),
            runtime.calibration_ident)
     return runtime.remember(key, lambda: _coverage_now(session, runtime, presenters, demands))
 

@@ -154,6 +154,21 @@ def load_demo(session: Session, password: str = DEMO_PASSWORD) -> SeedResult:
                         accounts.get_user_by_email(session, DEMO_LOGINS["university"]))
     # the 13 key industry chains of the Shaanxi/Xi'an plans (issue 20 step 4); placed by `flask chains place`
     chains.load_chains(session, _load("industry_chains"))
+    # the service directory (科技大市场, issue 21 part 2): a dozen providers of each kind around Xi'an
+    from . import demo_directory
+    demo_directory.load(session, broker, password)
+    # 科技顾问团: six advisors and panels with completed reviews (issue 21)
+    from . import demo_panels
+    demo_panels.load(session, broker, accounts.get_user_by_email(session, DEMO_LOGINS["admin"]),
+                     accounts.get_user_by_email(session, DEMO_LOGINS["university"]), password)
+    # organisation accounts (issue 21 part 3): the demo university's TTO and the demo company get colleagues
+    from . import demo_organisations
+    n_users += demo_organisations.load(session, {key: accounts.get_user_by_email(session, DEMO_LOGINS[key])
+                                                 for key in ("company", "university")}, password)
+    # broker operations (issue 21 part 4): routing rules, broker profiles, the open demands assigned
+    from . import demo_brokerage
+    demo_brokerage.load(session, broker, accounts.get_user_by_email(session, DEMO_LOGINS["admin"]),
+                        accounts.get_user_by_email(session, DEMO_LOGINS["company"]), password)
     return SeedResult(n_d, n_a, n_users)
 
 

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any, Callable, Optional, Protocol
 
-from sqlalchemy import BigInteger, String, case, delete, distinct, func, literal_column, or_, select
+from sqlalchemy import BigInteger, String, case, delete, distinct, func, literal_column, or_, select, true
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.functions import FunctionElement
@@ -346,30 +346,42 @@ def contracts(session: Session) -> list[tuple[str, int, float]]:
 
 
 
-ROADSHOW_ROWS = 24  # the latest roadshows shown; the CSV has the same rows
+ROADSHOW_ROWS = 24  # roadshows per page of the dashboard; the CSV has every roadshow
 
 
-def roadshows(session: Session) -> list[tuple[str, str, int, int, int, int]]:
-    """Per roadshow, latest first: (title, date, presenters, registered companies, 1:1 meetings,
-    meetings after which both sides said they were interested)."""
+def roadshow_count(session: Session) -> int:
+    """How many roadshows there are in all (the dashboard pages through every one)."""
+    return session.scalar(select(func.count()).select_from(Roadshow)) or 0
+
+
+def roadshows(session: Session, page: int = 1, per_page: Optional[int] = ROADSHOW_ROWS
+              ) -> list[tuple[str, str, int, int, int, int]]:
+    """Per roadshow, latest first, one page of `per_page` (None: every roadshow): (title, date, presenters,
+    registered companies, 1:1 meetings, meetings after which both sides said they were interested)."""
     def per(stmt: Any) -> dict[int, int]:
         return dict(session.execute(stmt).all())
 
-    shows = list(session.scalars(select(Roadshow).order_by(Roadshow.held_on.desc(), Roadshow.id.desc())
-                                 .limit(ROADSHOW_ROWS)))
+    stmt = select(Roadshow).order_by(Roadshow.held_on.desc(), Roadshow.id.desc())
+    if per_page is not None:
+        stmt = stmt.offset((max(page, 1) - 1) * per_page).limit(per_page)
+    shows = list(session.scalars(stmt))
     ids = [r.id for r in shows]  # counted for the shown roadshows only: a row per shown roadshow, not per roadshow
     if not ids:
         return []
-    presenters = per(select(RoadshowPresenter.roadshow_id, func.count()).where(RoadshowPresenter.roadshow_id.in_(ids))
+
+    def only(column: Any) -> Any:  # every roadshow (the CSV): no list of ids in the statement
+        return column.in_(ids) if per_page is not None else true()
+
+    presenters = per(select(RoadshowPresenter.roadshow_id, func.count()).where(only(RoadshowPresenter.roadshow_id))
                      .group_by(RoadshowPresenter.roadshow_id))
     registered = per(select(RoadshowInvitation.roadshow_id, func.count())
-                     .where(RoadshowInvitation.status == "registered", RoadshowInvitation.roadshow_id.in_(ids))
+                     .where(RoadshowInvitation.status == "registered", only(RoadshowInvitation.roadshow_id))
                      .group_by(RoadshowInvitation.roadshow_id))
-    meetings = per(select(RoadshowMeeting.roadshow_id, func.count()).where(RoadshowMeeting.roadshow_id.in_(ids))
+    meetings = per(select(RoadshowMeeting.roadshow_id, func.count()).where(only(RoadshowMeeting.roadshow_id))
                    .group_by(RoadshowMeeting.roadshow_id))
     both = per(select(RoadshowMeeting.roadshow_id, func.count()).where(
         RoadshowMeeting.company_intent == "interested", RoadshowMeeting.presenter_intent == "interested",
-        RoadshowMeeting.roadshow_id.in_(ids)).group_by(RoadshowMeeting.roadshow_id))
+        only(RoadshowMeeting.roadshow_id)).group_by(RoadshowMeeting.roadshow_id))
     return [(r.title, r.held_on.isoformat(), presenters.get(r.id, 0), registered.get(r.id, 0),
              meetings.get(r.id, 0), both.get(r.id, 0)) for r in shows]
 

@@ -43,7 +43,7 @@ from .commits import CommitWatcher
 
 log = logging.getLogger(__name__)
 # what the access checks and every page's header read; nothing secret, no contact detail
-SNAPSHOT = ("display_name", "role", "organisation_id", "active", "locale", "session_version")
+SNAPSHOT = ("display_name", "role", "organisation_id", "org_role", "active", "locale", "session_version")
 SNAPSHOT_TTL = 60  # seconds a snapshot may outlive a change whose bump was lost (Redis unreachable)
 
 

@@ -39,5 +39,7 @@ def load_seed_chains(session: Any) -> int:
 
 
 def no_index_sync(app: Any, monkeypatch: Any) -> None:
-    """Saving a listing does not encode it with the real model (placement encodes with the stand-in)."""
+    """Saving a listing does not encode it with the real model, nor place it after the commit (placement
+encodes with the stand-in)."""
     monkeypatch.setattr(app.extensions["matching"].indexing, "_job", lambda changed: None)
+    monkeypatch.setitem(app.extensions, "chains_autoplace", None)  # nor places it after commit (inline mode)

@@ -179,6 +179,13 @@ AUDIT_LABELS = {
     "contract.created": _l("Technology contract recorded"), "contract.changed": _l("Technology contract corrected"),
     "contract.imported": _l("Technology contracts imported"), "region_target.set": _l("Region target set"),
 }
+AUDIT_LABELS.update({"routing.rule_saved": _l("Routing rule saved"), "routing.rule_deleted": _l("Routing rule deleted"),
+                    "routing.assigned": _l("Demand assigned to a broker"),
+                    "demand.entered_for": _l("Demand entered for a company by a broker")})
+AUDIT_LABELS.update({"organisation.invite": _l("Colleague invited to the organisation"),
+                     "organisation.join": _l("Invitation accepted: joined the organisation"),
+                     "organisation.remove": _l("Member removed from the organisation"),
+                     "organisation.role": _l("Member's organisation role changed")})
 
 
 def _actor_id(text: str) -> int | None:

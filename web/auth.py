@@ -171,7 +171,7 @@ def register():
         security.throttle().hit("register_account", accounts.normalise_email(form.email.data))
         try:
             # always a new, unverified organisation: typing an existing one's name does not join it
-            user = accounts.register(db(), email=form.email.data, password=form.password.data,
+            user = _registrar(form.role.data)(db(), email=form.email.data, password=form.password.data,
                                      display_name=form.display_name.data, role=form.role.data,
                                      org_name=form.org_name.data, region=form.region.data,
                                      industry=form.industry.data or None, credit_code=form.credit_code.data)
@@ -182,6 +182,8 @@ def register():
         else:
             sign_in(user)
             flash(_("Your account is ready."), "success")
+            if user.role == "provider":  # the service directory (issue 21 part 2): list your services first
+                return redirect(url_for("directory.new"))
             return redirect(url_for("public.dashboard"))
     return render_template("auth/register.html", form=form)
 
@@ -281,7 +283,17 @@ def _locale(app: Flask, user: User) -> str:
     return user.locale if user.locale in app.config["LANGUAGES"] else app.config["BABEL_DEFAULT_LOCALE"]
 
 
+def _registrar(role: str) -> Any:
+    """Who registers the account: providers of the service directory (issue 21 part 2) come with their own
+    organisation kind (services.directory); companies and universities as before."""
+    from services import directory
+    return directory.register_provider if role == "provider" else accounts.register
+
+
 def _fill_choices(form: RegisterForm) -> None:
+    if "provider" not in dict(form.role.choices):  # the service directory (issue 21 part 2)
+        form.role.choices = list(form.role.choices) + [
+            ("provider", _("Service provider (agency, platform, lab, IP service, investor, expert)"))]
     lc = locale_code()
     form.region.choices = [("", _("Choose…"))] + [(r.code, r.name(lc)) for r in taxonomy.regions(db())]
     form.industry.choices = [("", _("Choose…"))] + [(f.code, f.name(lc)) for f in taxonomy.top_fields(db())]

@@ -9,9 +9,16 @@ from typing import Optional, Sequence
 from models import CHAIN_STAGES
 
 WIDTH, COLUMN, BOX_W, BOX_H, GAP, TOP = 960, 320, 240, 78, 26, 56
-# fill by how many listings sit on a node (share of the busiest node): pale to strong blue
+# fill by a node's activity (demands + achievements + matches + contracts; share of the busiest node): pale to
+# strong blue; a green dot marks a node with matches, a purple one a node with registered contracts
 FILLS = ("#f4f6f8", "#dbe9f6", "#b6d3ee", "#86b5e0", "#4f8fcc")
 NEEDS_RESULTS, NEEDS_FIRMS = "#c0392b", "#d68910"
+MATCH_DOT, CONTRACT_DOT = "#1e8449", "#7d3c98"
+
+
+def activity(s: object) -> int:
+    """What the fill counts for a node: its demands, achievements, matches and contracts."""
+    return s.demands + s.achievements + s.matches + s.contracts
 
 
 @dataclass
@@ -44,7 +51,7 @@ class Layout:
 
 def layout(stats: Sequence[object], edges: Sequence[object], selected: Optional[int] = None) -> Layout:
     """Place each node's box in its stage's column and draw its edges; `selected` highlights a node's edges."""
-    top = max([s.demands + s.achievements for s in stats] + [1])
+    top = max([activity(s) for s in stats] + [1])
     boxes: dict[int, Box] = {}
     rows = {stage: 0 for stage in CHAIN_STAGES}
     for s in stats:
@@ -52,7 +59,7 @@ def layout(stats: Sequence[object], edges: Sequence[object], selected: Optional[
         x = 40 + col * COLUMN
         y = TOP + rows[s.node.stage] * (BOX_H + GAP)
         rows[s.node.stage] += 1
-        level = 0 if not (s.demands + s.achievements) else 1 + min(3, int(3 * (s.demands + s.achievements) / top))
+        level = 0 if not activity(s) else 1 + min(3, int(3 * activity(s) / top))
         stroke = NEEDS_RESULTS if s.needs_results else NEEDS_FIRMS if s.needs_firms else "#5d6d7e"
         boxes[s.node.id] = Box(s, x, y, FILLS[level], stroke, s.needs_results or s.needs_firms, s.node.id == selected)
     curves = []

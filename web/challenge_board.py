@@ -83,7 +83,12 @@ def _apply_form(challenge: Any) -> JointApplicationForm:
 
 @bp.route("/<int:challenge_id>")
 def race(challenge_id: int):
-    s, challenge = db(), _get(challenge_id)
+    return _race_page(_get(challenge_id))
+
+
+def _race_page(challenge: Any, apply_form: Any = None, status: int = 200):
+    """The challenge's page; `apply_form`: a refused application, drawn again with what was typed."""
+    s = db()
     manager = challenges.is_manager(current_user, challenge)
     ctx: dict[str, Any] = dict(challenge=challenge, manager=manager, STATUS=BOARD_STATUS,
                                panelist=challenges.is_panelist(s, challenge, current_user),
@@ -92,13 +97,13 @@ def race(challenge_id: int):
                                open=challenges.is_open(challenge))
     if current_user.is_authenticated and current_user.role in races.APPLICANT_ROLES:
         ctx["mine"] = challenges.own_application(s, challenge, current_user)
-        ctx["apply_form"] = _apply_form(challenge)
+        ctx["apply_form"] = apply_form or _apply_form(challenge)
     if manager:
         form = AwardForm()
         form.application_ids.choices = [(a.id, races.team_name(a)) for a in challenge.applications
                                         if a.status == "shortlisted"]
         ctx.update(award_form=form, milestone_form=MilestoneForm(), progress_form=ProgressForm())
-    return render_template("challenge_board/race.html", **ctx)
+    return render_template("challenge_board/race.html", **ctx), status
 
 
 @bp.route("/new", methods=["GET", "POST"])
@@ -123,11 +128,18 @@ def apply(challenge_id: int):
     challenge = _get(challenge_id)
     form = _apply_form(challenge)
     if not form.validate_on_submit():
-        return _invalid(form, challenge_id, "apply")
+        if "csrf_token" in form.errors:
+            abort(400)
+        return _race_page(challenge, form, 422)  # the messages on the form, what was typed kept
     data = {"team": form.team.data, "approach": form.approach.data, "partner_ids": form.partner_ids.data,
             "achievement_ids": form.achievement_ids.data}
-    return _attempt(challenge_id, lambda: races.apply_joint(db(), challenge, current_user, data),
-                    _("Your application is submitted."), "apply")
+    try:
+        races.apply_joint(db(), challenge, current_user, data)
+    except ServiceError as err:
+        flash(refusal(err), "danger")
+        return _race_page(_get(challenge_id), form, 422)
+    flash(_("Your application is submitted."), "success")
+    return _back(challenge_id, "apply")
 
 
 @bp.route("/<int:challenge_id>/award", methods=["POST"])

@@ -19,6 +19,7 @@ from services.errors import ServiceError
 
 from .api_messages import api_messages
 from .programme_messages import programme_messages
+from .panel_messages import panel_messages
 from .db import abandon, is_busy, is_unavailable, rollback_quietly
 
 log = logging.getLogger(__name__)
@@ -44,6 +45,8 @@ def message_for(err: ServiceError) -> str:
         "listing.not_editable": lambda: _("This listing can no longer be edited in its current status."),
         "listing.bad_action": lambda: _("Unknown action."),
         "listing.forbidden": lambda: _("You may not do this with this listing."),
+        "listing.manager_only": lambda: _("Only a manager of your organisation, or the member who posted it, can "
+                                          "close this listing."),
         "listing.bad_transition": lambda: _("This step is not possible in the listing's current status."),
         "listing.reason_required": lambda: _("Give a reason so the owner knows what to change."),
         "field.unknown_parent": lambda: _("Choose an existing top-level field as parent."),
@@ -166,6 +169,7 @@ def message_for(err: ServiceError) -> str:
     }
     messages.update(api_messages(p))
     messages.update(programme_messages(p))
+    messages.update(panel_messages(p))
     return messages.get(err.code, lambda: _("The request could not be completed."))()
 
 

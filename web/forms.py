@@ -23,6 +23,8 @@ from .i18n import MODE_LABELS, PATENT_KIND_LABELS, PATENT_STATUS_LABELS, ROLE_LA
 REQUIRED = _l("This field is required.")
 PHONE_RE = r"^(\+?86[- ]?)?(1[3-9]\d{9}|0\d{2,3}-?\d{7,8}(-\d{1,6})?)$"
 CREDIT_CODE_RE = r"^[0-9A-HJ-NPQRTUWXY]{2}\d{6}[0-9A-HJ-NPQRTUWXY]{10}$"
+RIGHTS_LABELS = {"none": _l("Not yet empowered"), "partial": _l("Partially empowered"),
+                 "full": _l("Fully empowered")}
 TRL_CHOICES = [(str(i), f"TRL {i}") for i in range(1, 10)]
 
 
@@ -226,6 +228,8 @@ class DemandForm(ListingForm):
     deadline = DateField(_l("Deadline"), validators=[Optional()])
     min_trl = SelectField(_l("Minimum maturity wanted"), choices=[("", _l("Any"))] + TRL_CHOICES,
                           validators=[Optional()])
+    # issue 21 part 3: the company's name is hidden from the public and universities until an introduction is accepted
+    confidential = BooleanField(_l("Confidential: hide our company's name until an introduction is accepted"))
 
     def validate_budget_max(self, field: DecimalField) -> None:
         lo, hi = self.budget_min.data, field.data
@@ -267,6 +271,9 @@ class AchievementForm(ListingForm):
     price = _money(_l("Asking price (10k yuan)"))
     negotiable = BooleanField(_l("Price negotiable"))
     team = TextAreaField(_l("Team / inventors"), validators=[Optional(), _max(1000)], render_kw=_counted(1000))
+    # 职务科技成果赋权 (issue 21 part 3)
+    rights_status = SelectField(_l("Ownership rights of the inventors (职务科技成果赋权)"),
+                                choices=list(RIGHTS_LABELS.items()), default="none", validators=[_required()])
 
     def validate_trl(self, field: SelectField) -> None:
         if self.stage.data in STAGE_TRL and field.data and field.data.isascii() and field.data.isdigit():

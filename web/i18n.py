@@ -13,9 +13,11 @@ MODE_LABELS = {"transfer": _l("Technology transfer"), "license": _l("Technology 
 STAGE_LABELS = {"lab": _l("Laboratory"), "small_pilot": _l("Small-scale trial"), "pilot": _l("Pilot scale"),
                 "industrial": _l("Industrialised")}
 STATUS_LABELS = {"draft": _l("Draft"), "submitted": _l("Under review"), "published": _l("Published"),
-                 "returned": _l("Sent back"), "rejected": _l("Rejected"), "closed": _l("Closed")}
+                 "returned": _l("Sent back"), "rejected": _l("Rejected"), "closed": _l("Closed"),
+                 "unconfirmed": _l("Awaiting the company's confirmation")}
 ROLE_LABELS = {"company": _l("Company"), "university": _l("University / institute"), "broker": _l("Broker"),
-               "admin": _l("Administrator")}
+               "admin": _l("Administrator"), "advisor": _l("Advisory panel member"),
+               "provider": _l("Service provider")}
 KIND_LABELS = {"demand": _l("Technical demand"), "achievement": _l("Research achievement")}
 PATENT_KIND_LABELS = {"invention": _l("Invention patent"), "utility": _l("Utility model"),
                       "software": _l("Software copyright")}

@@ -27,7 +27,7 @@ bp = Blueprint("matches", __name__, url_prefix="/matches")
 policy.allow("matches.for_listing", "GET", policy.SIGNED_IN, relation="owner_or_staff",
              note="staff: any listing; owner: own published listing; 404 otherwise. No contact fields.")
 log = logging.getLogger(__name__)
-PAGE_PARTS = frozenset({"title", "owner_id", "status", "problem", "results"})  # what _render_page stores
+PAGE_PARTS = frozenset({"title", "owner_id", "organisation_id", "status", "problem", "results"})  # what _render_page stores
 BAND_LABELS = {bands.STRONG: _l("Strong match"), bands.POSSIBLE: _l("Possible match"), bands.WEAK: _l("Weak match")}
 
 
@@ -83,10 +83,19 @@ def for_listing(kind: str, listing_id: int):
             # not while an older matcher serves (a rebuild runs); 0: none was needed (no published listing of that kind)
             rt.pages.store(slot, page)
     # the same check as for a page rendered now (get_listing's can_view follows from either side)
-    elif not (reviewer or (page["owner_id"] == current_user.id and page["status"] == "published")):
+    elif not (reviewer or (listings.on_owning_side(current_user, kind, page["owner_id"], page["organisation_id"])
+                           and page["status"] == "published")):
         abort(404)
     return render_template("matches/list.html", kind=kind, listing_id=listing_id, title=page["title"],
-                           problem=page["problem"], results=Markup(page["results"].replace(CSRF_SLOT, csrf_token())))
+                           problem=page["problem"], results=Markup(page["results"].replace(CSRF_SLOT, csrf_token())),
+                           directory_panel=_directory_panel(kind, listing_id))
+
+
+def _directory_panel(kind: str, listing_id: int) -> Markup:
+    """Providers from the service directory for a demand, investors for an achievement (staff): rendered per
+    request, outside the cached page (web/directory.py)."""
+    from .directory import match_panel
+    return match_panel(kind, listing_id)
 
 
 def _lookup(rt: MatchingRuntime, kind: str, listing_id: int, k: int, reviewer: bool,
@@ -126,7 +135,8 @@ def _render_page(rt: MatchingRuntime, kind: str, listing_id: int, k: int, review
         problem = _("Matching is not available right now: the search index must be rebuilt. "
                     "An operator can run `flask index rebuild`.")
     # with a problem the empty list says so, not "no counterpart yet"
-    return {"title": item.title, "owner_id": item.owner_id, "status": item.status, "problem": problem,
+    return {"title": item.title, "owner_id": item.owner_id, "organisation_id": item.organisation_id,
+            "status": item.status, "problem": problem,
             "results": _render_results(kind, item, k, here, reviewer, *fresh, problem)}
 
 

@@ -25,6 +25,10 @@ TOPIC_LABELS = {"listing_approved": _l("My listing was approved"),
                 "roadshow_seat": _l("A roadshow seat I waited for is mine"),
                 "roadshow_application": _l("My application to present at a roadshow was decided"),
                 "challenge_result": _l("A 揭榜挂帅 challenge I applied to has a shortlist or a result"),
+                "panel_assigned": _l("I am assigned to an advisory panel"),
+                "panel_review_due": _l("A review of an advisory panel I sit on is due soon"),
+                "demand_assigned": _l("A demand was assigned to me (brokers)"),
+                "demand_confirm": _l("A broker entered a demand for my company and asks me to confirm it"),
                 "digest": _l("Weekly digest")}
 
 
@@ -59,6 +63,14 @@ def describe(note: Notification) -> str:
               "Reason: %(reason)s", achievement=p.get("achievement"), title=p.get("title"),
               reason=p.get("reason") or "—")),
         "challenge_result": lambda: _challenge_result(p),
+        "demand_assigned": lambda: _("The demand “%(title)s” is now in your caseload.", title=p.get("title")),
+        "demand_confirm": lambda: _("Broker %(broker)s entered the demand “%(title)s” for your company. Check it "
+                                    "and confirm it to send it to review.", broker=p.get("broker"),
+                                    title=p.get("title")),
+        "panel_assigned": lambda: _("You are assigned to the advisory panel on “%(title)s”; please review it by "
+                                    "%(date)s.", title=p.get("title"), date=p.get("deadline")),
+        "panel_review_due": lambda: _("Your review for the advisory panel on “%(title)s” is due on %(date)s.",
+                                      title=p.get("title"), date=p.get("deadline")),
     }
     return texts.get(note.kind, lambda: _("Notification"))()
 
@@ -101,7 +113,11 @@ def subject(note: Notification) -> str:
             "challenge_deadline": _("A challenge in your field closes soon"),
             "roadshow_seat": _("A roadshow seat is yours"),
             "roadshow_application": _("Your application to present was decided"),
-            "challenge_result": _("News of a challenge you applied to")}.get(note.kind, _("Notification"))
+            "challenge_result": _("News of a challenge you applied to"),
+            "demand_assigned": _("A demand was assigned to you"),
+            "demand_confirm": _("Please confirm a demand entered for your company"),
+            "panel_assigned": _("You are assigned to an advisory panel"),
+            "panel_review_due": _("An advisory panel review is due soon")}.get(note.kind, _("Notification"))
 
 
 def link_for(note: Notification) -> Optional[str]:
@@ -109,6 +125,10 @@ def link_for(note: Notification) -> Optional[str]:
     p = note.params or {}
     if note.kind == "strong_match":
         return url_for("matches.for_listing", kind=p["listing_kind"], listing_id=p["listing_id"])
+    if note.kind == "demand_assigned":
+        return url_for("brokerage.caseload")
+    if note.kind == "demand_confirm":
+        return url_for("brokerage.confirm", demand_id=p["listing_id"])
     if note.kind in ("intro_requested", "intro_accepted"):
         return url_for("introductions.inbox")
     if note.kind == "roadshow_invited":
@@ -117,6 +137,8 @@ def link_for(note: Notification) -> Optional[str]:
         return url_for("programme.roadshow", roadshow_id=p["roadshow_id"])
     if note.kind == "challenge_result":
         return url_for("challenges.detail", challenge_id=p["challenge_id"])
+    if note.kind in ("panel_assigned", "panel_review_due"):
+        return url_for("panels.review", panel_id=p["panel_id"])
     if note.kind == "challenge_deadline":
         return url_for("challenges.detail", challenge_id=p["challenge_id"])
     if p.get("listing_kind") in listings.KINDS:

@@ -59,6 +59,21 @@ def notify_deadlines(days: int) -> None:
     click.echo(f"{n} deadline reminders created (challenges closing within {days} days)")
 
 
+@notify_cli.command("panels", help="Remind advisors of advisory-panel reviews due soon (科技顾问团).")
+@click.option("--days", type=int, default=2, show_default=True,
+              help="Remind of reviews due within this many days / 截止前天数 (0-60).")
+def notify_panels(days: int) -> None:
+    from services import panels
+
+    if not 0 <= days <= 60:
+        raise click.BadParameter("0-60 / 天数须在 0 到 60 之间", param_hint="--days")
+    app = current_app._get_current_object()
+    with sessionmaker_for(app)() as session:
+        n = panels.remind_due(session, days)
+        session.commit()
+    click.echo(f"{n} panel review reminders created (reviews due within {days} days)")
+
+
 @notify_cli.command("digest", help="Mail the weekly digest to everyone who wants it.")
 def notify_digest() -> None:
     click.echo(f"{send_digest(current_app._get_current_object())} digests sent")

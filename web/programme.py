@@ -10,6 +10,8 @@ from flask_babel import gettext as _
 from flask_login import current_user
 
 from services import ical, listings, programme_stats, roadshow_programme as programme, roadshows, taxonomy
+from services import panels
+from models import RoadshowApplication
 from services.errors import NotFound, ServiceError
 
 from . import policy
@@ -96,7 +98,12 @@ def _meetings_of_user(roadshow: Any) -> list:
 
 @bp.route("/roadshows/<int:roadshow_id>")
 def roadshow(roadshow_id: int):
-    s, rs = db(), _roadshow(roadshow_id)
+    return _page_of(_roadshow(roadshow_id))
+
+
+def _page_of(rs: Any, present_form: Any = None, status: int = 200):
+    """The public page; `present_form`: a refused application to present, drawn again with what was typed."""
+    s = db()
     manager = roadshows.is_manager(current_user, rs)
     entry = programme.entry_of(s, rs.id, current_user)
     ctx: dict[str, Any] = dict(roadshow=rs, manager=manager, entry=entry, counts=programme.counts(s, rs),
@@ -106,14 +113,14 @@ def roadshow(roadshow_id: int):
                                my_meetings=_meetings_of_user(rs), slot_times=roadshows.slot_times,
                                company_name=roadshows.company_name, register_form=RegisterForm())
     if current_user.is_authenticated and current_user.role == "university":
-        form = PresentForm()
+        form = present_form or PresentForm()
         form.achievement_id.choices = [(a.id, a.title) for a in listings.owned_by(s, "achievement", current_user)
                                        if a.status == "published"]
         ctx["present_form"] = form
     if manager:
         ctx.update(decide_form=DecideForm(), links_form=PresenterLinksForm(), meeting_form=MeetingLinkForm(),
                    schedule=roadshows.meetings(s, rs), waiting=programme.waiting_list(s, rs.id))
-    return render_template("programme/roadshow.html", **ctx)
+    return render_template("programme/roadshow.html", **ctx), status
 
 
 @bp.route("/roadshows/<int:roadshow_id>.ics")
@@ -185,10 +192,18 @@ def apply(roadshow_id: int):
     form = PresentForm()
     form.achievement_id.choices = [(a.id, a.title) for a in listings.owned_by(db(), "achievement", current_user)]
     if not form.validate_on_submit():
-        return _invalid(form, roadshow_id, "apply")
-    return _attempt(roadshow_id, lambda: programme.apply_to_present(db(), rs, current_user, form.achievement_id.data,
-                                                                   form.pitch.data),
-                    lambda _r: _("Your application to present is submitted; the broker will decide."), "apply")
+        if "csrf_token" in form.errors:
+            abort(400)
+        return _page_of(rs, form, 422)  # the messages on the form, what was typed kept
+    try:
+        programme.apply_to_present(db(), rs, current_user, form.achievement_id.data, form.pitch.data)
+    except NotFound:
+        abort(404)
+    except ServiceError as err:
+        flash(refusal(err), "danger")
+        return _page_of(_roadshow(roadshow_id), form, 422)
+    flash(_("Your application to present is submitted; the broker will decide."), "success")
+    return _back(roadshow_id, "apply")
 
 
 def _managed(roadshow_id: int) -> Any:
@@ -205,7 +220,13 @@ def decide(roadshow_id: int, application_id: int):
     if not form.validate_on_submit():
         return _invalid(form, roadshow_id, "applications")
     accept = form.decision.data == "accept"
-    return _attempt(roadshow_id, lambda: programme.decide(db(), rs, application_id, accept, form.reason.data),
+
+    def decide_after_panel() -> Any:  # 科技顾问团: a gating panel of the achievement must be complete first
+        row = db().get(RoadshowApplication, application_id)
+        if accept and row is not None and row.roadshow_id == rs.id and row.status == "submitted":
+            panels.check_gate(db(), row.achievement_id)
+        return programme.decide(db(), rs, application_id, accept, form.reason.data)
+    return _attempt(roadshow_id, decide_after_panel,
                     lambda _r: _("Accepted: the achievement presents.") if accept else _("Declined."), "applications")
 
 

@@ -8,7 +8,7 @@ from flask import Blueprint, Response, abort, flash, redirect, render_template, 
 from flask_babel import gettext as _
 from flask_login import current_user
 
-from services import pdf, roadshow_programme, roadshows, taxonomy
+from services import panels, pdf, roadshow_programme, roadshows, taxonomy
 from services.errors import NotFound, ServiceError
 from services.exports import XLSX_MIME, Table, to_xlsx
 from services.matching import MatchingUnavailable
@@ -180,8 +180,10 @@ def add_presenter(roadshow_id: int):
     form = AddPresenterForm()
     if not form.validate_on_submit():
         return _form_error(form, roadshow_id, "presenters")
-    return _attempt(roadshow_id, lambda: roadshows.add_presenter(db(), roadshow, form.achievement_id.data),
-                    _("Presenter added."), "presenters")
+    def add_after_panel() -> Any:  # 科技顾问团: a gating panel of the achievement must be complete first
+        panels.check_gate(db(), form.achievement_id.data)
+        return roadshows.add_presenter(db(), roadshow, form.achievement_id.data)
+    return _attempt(roadshow_id, add_after_panel, _("Presenter added."), "presenters")
 
 
 @bp.route("/<int:roadshow_id>/presenters/<int:presenter_id>/remove", methods=["POST"])

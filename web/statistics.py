@@ -4,7 +4,7 @@ from __future__ import annotations
 import logging
 from typing import Any, Callable, Optional
 
-from flask import Blueprint, Response, abort, g, render_template
+from flask import Blueprint, Response, abort, g, render_template, request
 from flask_babel import gettext as _
 
 from services import exports, statistics, taxonomy
@@ -105,10 +105,18 @@ def _contracts() -> tuple[str, Table]:
     return _("Technology contracts by type (turnover)"), table
 
 
-def _roadshows() -> tuple[str, Table]:
+def _roadshow_page() -> int:
+    raw = request.args.get("roadshows_page", "1")
+    return min(int(raw), 1_000_000) if raw.isdigit() and int(raw) > 0 else 1
+
+
+def _roadshows(every: bool = False) -> tuple[str, Table]:
+    """One page of every roadshow, latest first (the CSV: every roadshow); the pager is the dashboard's."""
     table = Table([_("Roadshow"), _("Presenters"), _("Registered companies"), _("1:1 meetings"),
                    _("Both sides interested")], title="roadshows")
-    for title, held_on, presenters, registered, meetings, both in statistics.roadshows(db()):
+    rows = statistics.roadshows(db(), per_page=None) if every else statistics.roadshows(
+        db(), page=_roadshow_page(), per_page=statistics.ROADSHOW_ROWS)
+    for title, held_on, presenters, registered, meetings, both in rows:
         table.add([f"{title} ({held_on})", presenters, registered, meetings, both])
     return _("Roadshow outcomes"), table
 
@@ -151,13 +159,16 @@ def dashboard():
         title, table, *note = build()  # coverage adds a note: when its figure was computed
         charts.append({"name": name, "title": title, "table": table, "svg": _svg(title, table),
                        "note": note[0] if note else None})
-    return render_template("statistics/dashboard.html", charts=charts)
+    total = statistics.roadshow_count(db())
+    pages = max(1, -(-total // statistics.ROADSHOW_ROWS))
+    return render_template("statistics/dashboard.html", charts=charts, roadshow_pager={
+        "page": min(_roadshow_page(), pages), "pages": pages, "total": total, "per_page": statistics.ROADSHOW_ROWS})
 
 
 @bp.route("/<name>.csv")
 def csv(name: str):
     if name not in CHARTS:
         abort(404)
-    _title, table, *_note = CHARTS[name]()
+    _title, table, *_note = _roadshows(every=True) if name == "roadshows" else CHARTS[name]()
     return Response(exports.to_csv(table), mimetype=exports.CSV_MIME,
                     headers={"Content-Disposition": f'attachment; filename="statistics-{name}.csv"'})

@@ -1,6 +1,10 @@
 """The industry-chain map in headless chromium: every seeded chain draws its SVG under the site's CSP (no
-console error), a click on a node lists its listings, and a broker moves one to another node."""
+console error), a click on a node lists its listings, a broker moves one to another node, and the PNG export
+draws the map in the browser."""
 from __future__ import annotations
+
+import struct
+from pathlib import Path
 
 import pytest
 
@@ -45,9 +49,16 @@ def test_every_chain_map_renders_and_a_broker_moves_a_listing(app, server, brows
     assert row.count() == 1
     target = next(n for n in nev.nodes if n.code == "nev_vehicles")
     row.locator("select[name=node_id]").select_option(str(target.id))
-    row.locator("button[type=submit]").click()
+    row.locator("button.move").click()
     page.wait_for_selector("#listings")
     assert page.locator(f'tr.placed[data-kind="demand"][data-id="{demand.id}"]').count() == 1
     assert target.name_zh in page.locator("#listings").inner_text()
+    # PNG: static/js/chain_png.js draws the served SVG on a canvas in the page (no CDN, under the CSP)
+    with page.expect_download() as got:
+        page.locator("button.chain-png").click()
+    png = Path(got.value.path()).read_bytes()
+    assert png[:8] == b"\x89PNG\r\n\x1a\n" and got.value.suggested_filename == f"chain-{nev.id}.png"
+    width, height = struct.unpack(">II", png[16:24])
+    assert (width, height) == (2 * 960, 2 * int(page.locator("svg.chain-map").get_attribute("height")))
     ctx.close()
     assert not problems, problems  # a CSP violation is reported on the console as an error

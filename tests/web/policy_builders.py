@@ -469,3 +469,23 @@ FEATURE_BUILDERS.update(PROGRAMME_BUILDERS)
 from tests.web.policy_builders_chains import CHAIN_BUILDERS  # noqa: E402
 
 FEATURE_BUILDERS.update(CHAIN_BUILDERS)
+
+# organisation accounts and confidential demands (issue 21 part 3) live in their own module
+from tests.web.policy_builders_organisations import ORGANISATION_BUILDERS  # noqa: E402
+
+FEATURE_BUILDERS.update(ORGANISATION_BUILDERS)
+
+# the advisory panel (科技顾问团, issue 21) lives in its own module
+from tests.web.policy_builders_panels import PANEL_BUILDERS  # noqa: E402
+
+FEATURE_BUILDERS.update(PANEL_BUILDERS)
+
+# the service directory (科技大市场, issue 21 part 2) lives in its own module
+from tests.web.policy_builders_directory import DIRECTORY_BUILDERS  # noqa: E402
+
+FEATURE_BUILDERS.update(DIRECTORY_BUILDERS)
+
+# broker operations (issue 21 part 4) live in their own module
+from tests.web.policy_builders_brokerage import BROKERAGE_BUILDERS  # noqa: E402
+
+FEATURE_BUILDERS.update(BROKERAGE_BUILDERS)

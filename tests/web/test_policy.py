@@ -26,6 +26,7 @@ def _noop_job(session: Any, job: Any, progress: Any, ctx: Any) -> dict:
     return {}
 
 _n = itertools.count(1)
+PANEL_CANARY = "金丝雀顾问评语"  # an advisor's review comment on the canary achievement's panel
 
 
 class World:
@@ -419,6 +420,7 @@ def _feature_objects(world: World, rows: list, company: Any, presenter_owner: An
     from services import challenges, roadshows
 
     achievement = next(r for r in rows if r.owner_id == presenter_owner.id and r.status == "published")
+    reviewer = world.user("advisor")  # 科技顾问团: its review comment is a canary for staff and the owner only
     with world.factory() as s:
         broker = s.get(type(company), world.users["broker"].id)
         roadshow = roadshows.create_roadshow(s, broker, {
@@ -437,6 +439,14 @@ def _feature_objects(world: World, rows: list, company: Any, presenter_owner: An
         challenges.apply(s, challenge, s.get(type(company), presenter_owner.id),
                          {"team": "金丝雀团队", "approach": "采用原位聚合界面层协同改性，降低界面阻抗并提升循环寿命。",
                           "achievement_ids": [achievement.id]})
+        from services import panels
+        seated = [reviewer.id, world.users["advisor"].id]  # the world's advisor sits on it without reviewing
+        for advisor_id in seated:
+            panels.save_profile(s, s.get(type(company), advisor_id), {"perspective": "scientist", "expertise": "电池材料"})
+        panel = panels.create_panel(s, broker, {"achievement_id": achievement.id, "advisor_ids": seated,
+                                                "deadline": date.today() + timedelta(days=5)})
+        panels.submit_review(s, panel.id, s.get(type(company), reviewer.id), {
+            "tech_score": 4, "market_score": 4, "value_score": 4, "comment": PANEL_CANARY})
         s.commit()
         # the roadshow's schedule downloads (managers only) carry the canary achievement: read as .xlsx and PDF
         world.downloads = [f"/roadshows/{roadshow.id}/schedule.pdf", f"/roadshows/{roadshow.id}/schedule.xlsx"]
@@ -469,6 +479,7 @@ def _start_pages(kind_rows: list, role: str) -> list[str]:
                 "/reports/new", "/opportunities/", "/statistics/", "/roadshows/", "/challenges/", "/contracts/",
                 "/contracts/statistics/", "/admin/regions/", "/programme/", "/programme/figures",
                 "/programme/challenges/", "/programme/calendar.ics"]
+    features += ["/panels/", "/panels/mine", "/panels/advisors/"]  # 科技顾问团 (issue 21)
     return features + pages + ["/introductions/"]
 
 
@@ -492,7 +503,9 @@ def test_canary_sweep_never_leaks_contacts(world, canaries, role):
                 assert value not in text, (role, item.kind, item.status, value)
     assert len(pages) > 5
     # the sweep can fail: every signed-in role here is entitled to some contacts and does see them
-    assert seen_any or role == "anonymous"
+    # an advisor is entitled to no listing contact at all, nor a provider (its own directory entry's contacts and
+    # those of accepted contact requests: tests/web/test_directory_web.py sweeps them)
+    assert seen_any or role in ("anonymous", "advisor", "provider")
     if role in pair:  # the counterpart of the accepted introduction sees exactly that contact
         assert pair[role].contact_email in text
     if role in ("company", "university"):  # downloads are read too: the owner's .xlsx carries its own contacts
@@ -500,6 +513,8 @@ def test_canary_sweep_never_leaks_contacts(world, canaries, role):
         assert own.contact_email in pages["/export/mine.xlsx"]
     if role == "broker":  # ... and PDFs and spreadsheets of the roadshow schedule as text
         assert "金丝雀路演" in pages[world.downloads[0]] and "14:40-15:00" in pages[world.downloads[1]]
+    if role not in ("broker", "admin"):  # panel scores: staff and the achievement's owner only (not these roles)
+        assert PANEL_CANARY not in text, role
     if role != "anonymous":  # the later features' pages holding canary listings were crawled (_feature_objects)
         assert "金丝雀揭榜难题" in text
         assert "金丝雀路演" in text or role == "university"

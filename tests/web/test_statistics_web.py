@@ -239,3 +239,53 @@ def test_a_stale_figure_is_shown_with_its_time_while_the_update_waits_in_the_que
     assert _says(page, "此后发布信息、索引或评分校准有变化", "changed since: an update is being computed")
     assert read_csv(client.get("/statistics/coverage.csv"))[1] == first
     assert [job.status for job in _coverage_jobs(session)] == ["done", "queued"]  # one update queued, not two
+
+
+def test_every_roadshow_is_listed_paged_and_counted_as_sql_counts(client, login, session, make_user, zh):
+    """Issue 22 point 4: not only the latest 24; each page's counts equal SQL counts, the CSV has every roadshow."""
+    from datetime import timedelta
+
+    from sqlalchemy import func, select
+
+    from models import RoadshowInvitation, RoadshowPresenter
+    from services import roadshows
+    from services.statistics import ROADSHOW_ROWS
+    from tests.services.test_roadshow_programme import published_achievement, roadshow_data
+
+    broker, uni = make_user("broker"), make_user("university")
+    companies = [make_user("company") for _ in range(3)]
+    ach = published_achievement(session, uni)
+    total = ROADSHOW_ROWS + 6
+    made = []
+    for n in range(total):
+        rs = roadshows.create_roadshow(session, broker, roadshow_data(title=f"路演第{n:02d}场"))
+        rs.held_on = date.today() + timedelta(days=n)  # n: the later, the earlier it is listed
+        if n % 3 == 0:
+            session.add(RoadshowPresenter(roadshow_id=rs.id, achievement_id=ach.id, position=0))
+        for k, c in enumerate(companies[: n % 4]):
+            session.add(RoadshowInvitation(roadshow_id=rs.id, company_id=c.id, status="registered",
+                                           participant="company", source="self", ticket=k + 1))
+        made.append(rs)
+    session.commit()
+
+    def sql(model, rs_id, **where):
+        stmt = select(func.count()).select_from(model).where(model.roadshow_id == rs_id)
+        for k, v in where.items():
+            stmt = stmt.where(getattr(model, k) == v)
+        return str(session.scalar(stmt))
+
+    expected = [[f"{r.title} ({r.held_on.isoformat()})", sql(RoadshowPresenter, r.id),
+                 sql(RoadshowInvitation, r.id, status="registered"), "0", "0"] for r in reversed(made)]
+    login(broker)
+    assert read_csv(client.get("/statistics/roadshows.csv"))[1:] == expected  # every roadshow, latest first
+
+    first = client.get("/statistics/").get_data(as_text=True)
+    assert 'id="roadshows-pager"' in first and zh("Page %(p)s of %(n)s") % {"p": 1, "n": 2} in first
+    assert "路演第29场" in first and "路演第05场" not in first
+    second = client.get("/statistics/?roadshows_page=2").get_data(as_text=True)
+    section = second.split('id="roadshows"', 1)[1]
+    shown = sorted((t for t in (f"路演第{n:02d}场" for n in range(total)) if t in section), key=section.index)
+    assert shown == [f"路演第{n:02d}场" for n in range(5, -1, -1)]
+    assert "roadshows_page=1" in second and "roadshows_page=3" not in second
+    for bad in ("0", "-1", "x", "99999999999"):  # odd pages: the first or the last, never a 500
+        assert client.get(f"/statistics/?roadshows_page={bad}").status_code == 200

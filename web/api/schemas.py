@@ -8,7 +8,7 @@ from typing import Any
 import marshmallow as ma
 from marshmallow import fields, validate
 
-from models import COOPERATION_MODES, STAGES
+from models import COOPERATION_MODES, RIGHTS_STATUSES, STAGES
 from services.bands import BANDS, POSSIBLE_MIN, STRONG_MIN
 
 PHONE_RE = r"^(\+?86[- ]?)?(1[3-9][0-9]{9}|0[0-9]{2,3}-?[0-9]{7,8}(-[0-9]{1,6})?)$"  # as web/forms.py
@@ -153,6 +153,9 @@ class DemandOut(ListingOut):
     budget_max = fields.Float(required=True, allow_none=True)
     deadline = fields.Date(required=True, allow_none=True)
     min_trl = fields.Integer(required=True, allow_none=True)
+    confidential = fields.Boolean(required=True, metadata={
+        "description": "the company's name is hidden from the public and universities until an introduction is "
+                       "accepted (issue 21)"})
 
 
 class AchievementOut(ListingOut):
@@ -162,6 +165,8 @@ class AchievementOut(ListingOut):
     price = fields.Float(required=True, allow_none=True)
     negotiable = fields.Boolean(required=True)
     team = fields.String(required=True)
+    rights_status = fields.String(required=True, validate=validate.OneOf(RIGHTS_STATUSES), metadata={
+        "description": "职务科技成果赋权: none | partial | full"})
     patents = fields.List(fields.Nested(PatentSchema), required=True)
 
 
@@ -195,6 +200,8 @@ class DemandIn(_ListingIn):
     budget_max = fields.Float(load_default=None, allow_none=True, allow_nan=False, validate=MONEY)
     deadline = Day(load_default=None, allow_none=True)
     min_trl = Whole(load_default=None, allow_none=True, validate=validate.Range(min=1, max=9))
+    confidential = fields.Boolean(load_default=False, metadata={
+        "description": "hide the company's name until an introduction is accepted"})
 
 
 class AchievementIn(_ListingIn):
@@ -204,6 +211,8 @@ class AchievementIn(_ListingIn):
     price = fields.Float(load_default=None, allow_none=True, allow_nan=False, validate=MONEY)
     negotiable = fields.Boolean(load_default=False)
     team = fields.String(load_default="", validate=validate.Length(max=1000))
+    rights_status = fields.String(load_default="none", validate=validate.OneOf(RIGHTS_STATUSES),
+                                  metadata={"description": "职务科技成果赋权: none | partial | full"})
     patents = UniqueList(fields.Nested(PatentSchema), load_default=list, validate=validate.Length(max=10))
 
 
