@@ -72,6 +72,34 @@ def test_a_nodes_counts_equal_its_list(client, login_as, session, seeded, placed
     assert counted > 0  # the stand-in placed something on this chain
 
 
+def test_a_busy_nodes_list_is_paged_and_the_pages_add_up_to_its_counts(client, login_as, session, seeded, placed,
+                                                                         monkeypatch):
+    from web import chains as chains_web
+
+    monkeypatch.setattr(chains_web, "NODE_PAGE_SIZE", 2)
+    broker = login_as("broker")
+    nev = seeded["nev"]
+    busiest = nev.nodes[0]
+    for item in placed:  # a broker gathers all three listings on one node: more than a page of two
+        chains.move_listing(session, broker, nev, item.kind, item.id, busiest.id)
+    session.commit()
+    html = client.get(f"/chains/{nev.id}").get_data(as_text=True)
+    found = re.search(rf'data-node="{busiest.id}"\s+data-demands="(\d+)" data-achievements="(\d+)"', html)
+    most = int(found.group(1)) + int(found.group(2))
+    assert most == 3
+    seen: list[tuple[str, str]] = []
+    for page in (1, 2):
+        text = client.get(f"/chains/{nev.id}?node={busiest.id}&page={page}").get_data(as_text=True)
+        rows = re.findall(r'<tr class="placed" data-kind="(\w+)" data-id="(\d+)"', text)
+        shown = re.search(r'id="listed-range" data-total="(\d+)">[^<]*\b{most}\b'.replace("{most}", str(most)), text)
+        assert len(rows) == (2 if page == 1 else 1) and shown and shown.group(1) == str(most)
+        seen += rows
+    assert len(set(seen)) == most  # every listing once, on exactly one page
+    # a page past the end or not a number shows the last or the first page, never an error
+    assert client.get(f"/chains/{nev.id}?node={busiest.id}&page=999").status_code == 200
+    assert client.get(f"/chains/{nev.id}?node={busiest.id}&page=-1").status_code == 200
+
+
 def test_a_brokers_move_through_the_form_survives_recomputation(client, login_as, session, seeded, placed):
     login_as("broker")
     nev, demand = seeded["nev"], placed[0]

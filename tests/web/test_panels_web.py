@@ -77,7 +77,8 @@ def test_the_panel_journey(client, session, login, world, zh):
     data = {"achievement_id": str(a.id), "advisor_ids": [str(u.id) for u in advisors], "deadline": DUE, "gate": "y"}
     resp = client.submit(f"/panels/new?achievement={a.id}", data)
     assert resp.status_code == 422
-    assert "顾问4" in resp.get_data(as_text=True) and "same organisation as the achievement" in resp.get_data(as_text=True)
+    page = resp.get_data(as_text=True)
+    assert "顾问4" in page and "与成果属于同一单位" in page  # the conflicting advisor and the reason (zh page)
     session.expire_all()
     assert session.scalar(select(func.count()).select_from(Panel)) == 0
     data["advisor_ids"] = [str(u.id) for u in advisors[:3]]
