@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 
 from matchmaking.bands import is_match
 from matchmaking.schedule import Binding, ScheduleProblem, ScheduleResult, Wish, check, select_presenters, solve
-from models import (OPEN_STAGES, ROADSHOW_KINDS, Achievement, Demand, Field, Region, Role, Roadshow, RoadshowConflict, RoadshowInvitation,
+from models import (OPEN_STAGES, ROADSHOW_KINDS, Achievement, Demand, Field, Panel, Region, Role, Roadshow, RoadshowConflict, RoadshowInvitation,
                     RoadshowMeeting, RoadshowPresenter, RoadshowWish, Status, User, utcnow)
 
 from . import jobs, notifications, pipeline
@@ -167,11 +167,14 @@ def open_demands(session: Session, roadshow: Roadshow) -> list[Demand]:
 
 
 def candidate_achievements(session: Session, roadshow: Roadshow) -> list[Achievement]:
-    """Published achievements of the roadshow's field (top-level field, so neighbours count too)."""
+    """Published achievements of the roadshow's field (top-level field, so neighbours count too), less those an
+    advisory panel holds back: a gating panel (科技顾问团) whose reviews are not complete (services.panels)."""
     top = roadshow.field.top_code
+    held = select(Panel.id).where(Panel.achievement_id == Achievement.id, Panel.gate.is_(True),
+                                  Panel.status != "complete")
     stmt = (select(Achievement).join(Field, Achievement.field_id == Field.id)
             .where(Achievement.status == Status.PUBLISHED.value,
-                   or_(Field.code == top, Field.code.startswith(f"{top}.", autoescape=True)))
+                   or_(Field.code == top, Field.code.startswith(f"{top}.", autoescape=True)), ~held.exists())
             .order_by(Achievement.id))
     return list(session.scalars(stmt))
 

@@ -219,3 +219,22 @@ def test_the_demo_has_six_advisors_and_a_complete_panel_of_six(session):
     assert s.reviews == s.members and s.value_min is not None
     if university is not None:
         assert any(p.achievement.owner_id == university.id and p.gate for p in rows)
+
+
+def test_proposing_presenters_leaves_out_an_achievement_its_gating_panel_holds_back(session, people):
+    from types import SimpleNamespace
+
+    from services import roadshows
+
+    achievement = people["achievement"]
+    roadshow = SimpleNamespace(field=achievement.field)  # candidate_achievements reads the roadshow's field only
+    assert achievement in roadshows.candidate_achievements(session, roadshow)
+    panel = _panel(session, people)  # gate=True, three advisors, no review yet
+    session.flush()
+    assert achievement not in roadshows.candidate_achievements(session, roadshow)
+    for key, extra in (("sci", {}), ("ent", {}), ("inv", {"value_min": "500", "value_max": "900"})):
+        panels.submit_review(session, panel.id, people[key].user,
+                             {"tech_score": 4, "market_score": 4, "value_score": 4, **extra})
+    session.flush()
+    assert panel.status == "complete"
+    assert achievement in roadshows.candidate_achievements(session, roadshow)
