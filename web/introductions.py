@@ -21,7 +21,7 @@ policy.allow("introductions.request_intro", "POST", policy.SIGNED_IN, relation="
              note="an owner of one side (published) or a broker/admin; reason required")
 policy.allow("introductions.answer", "POST", policy.LISTERS, relation="counterpart_consented",
              note="accept/decline: only the owner of a side whose consent is pending")
-policy.allow("introductions.withdraw", "POST", policy.SIGNED_IN, relation="participant",
+policy.allow("introductions.withdraw", "POST", policy.MARKET, relation="participant",
              note="either side's owner, the requester, or staff; hides contacts again")
 
 DONE = {"accept": lambda: _("You agreed to the introduction."),

@@ -24,7 +24,7 @@ from .db import db, sessionmaker_for
 from .i18n import locale_code
 
 bp = Blueprint("matches", __name__, url_prefix="/matches")
-policy.allow("matches.for_listing", "GET", policy.SIGNED_IN, relation="owner_or_staff",
+policy.allow("matches.for_listing", "GET", policy.MARKET, relation="owner_or_staff",
              note="staff: any listing; owner: own published listing; 404 otherwise. No contact fields.")
 log = logging.getLogger(__name__)
 PAGE_PARTS = frozenset({"title", "owner_id", "organisation_id", "status", "problem", "results"})  # what _render_page stores

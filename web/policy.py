@@ -26,6 +26,9 @@ ALL_ROLES = frozenset({ANONYMOUS, COMPANY, UNIVERSITY, BROKER, ADMIN, ADVISOR, P
 SIGNED_IN = ALL_ROLES - {ANONYMOUS}
 STAFF = frozenset({BROKER, ADMIN})
 LISTERS = frozenset({COMPANY, UNIVERSITY})
+# the roles of the listing market (introductions, match pages, roadshows): not advisors (科技顾问团, who see only
+# the panels they sit on) nor service providers (the directory)
+MARKET = frozenset({COMPANY, UNIVERSITY, BROKER, ADMIN})
 
 # Relations an object-level check may require (documentation + test matrix vocabulary).
 RELATIONS = frozenset({"any", "self", "owner", "owner_or_staff", "staff", "counterpart_consented",

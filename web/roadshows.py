@@ -27,7 +27,7 @@ log = logging.getLogger(__name__)
 
 policy.allow("roadshows.index", "GET", policy.SIGNED_IN, note="roadshows the user manages, is invited to or presents at")
 policy.allow("roadshows.new", ("GET", "POST"), policy.STAFF)
-policy.allow("roadshows.detail", "GET", policy.SIGNED_IN, relation="participant",
+policy.allow("roadshows.detail", "GET", policy.MARKET, relation="participant",
              note="manager (its broker, admins), invited company, presenting university")
 for _endpoint in ("propose", "add_presenter", "remove_presenter", "companies", "invite", "attendance", "conflict",
                   "schedule", "export"):

@@ -46,6 +46,7 @@ def upgrade() -> None:
         batch_op.add_column(sa.Column('rights_status', sa.String(length=16), server_default='none', nullable=False))
     with op.batch_alter_table('demands', schema=None) as batch_op:
         batch_op.add_column(sa.Column('confidential', sa.Boolean(), server_default=sa.false(), nullable=False))
+    _sqlite_fts_triggers()
 
 
 def downgrade() -> None:
@@ -53,9 +54,26 @@ def downgrade() -> None:
         batch_op.drop_column('confidential')
     with op.batch_alter_table('achievements', schema=None) as batch_op:
         batch_op.drop_column('rights_status')
+    _sqlite_fts_triggers()
     with op.batch_alter_table('organisation_invitations', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_organisation_invitations_token_hash'))
         batch_op.drop_index(batch_op.f('ix_organisation_invitations_organisation_id'))
     op.drop_table('organisation_invitations')
     with op.batch_alter_table('users', schema=None) as batch_op:
         batch_op.drop_column('org_role')
+
+
+def _sqlite_fts_triggers() -> None:
+    """On SQLite a batch copy of demands or achievements drops the table's full-text triggers (migration 0009; the
+    FTS5 table and its rows are untouched, ids do not change): create them again (as 0011 does)."""
+    if op.get_bind().dialect.name != "sqlite":
+        return
+    for table in ("demands", "achievements"):
+        fts = f"{table}_fts"
+        op.execute(f"CREATE TRIGGER IF NOT EXISTS {fts}_ai AFTER INSERT ON {table} BEGIN "
+                   f"INSERT INTO {fts}(rowid, search_terms) VALUES (new.id, new.search_terms); END")
+        op.execute(f"CREATE TRIGGER IF NOT EXISTS {fts}_ad AFTER DELETE ON {table} BEGIN "
+                   f"INSERT INTO {fts}({fts}, rowid, search_terms) VALUES ('delete', old.id, old.search_terms); END")
+        op.execute(f"CREATE TRIGGER IF NOT EXISTS {fts}_au AFTER UPDATE OF search_terms ON {table} BEGIN "
+                   f"INSERT INTO {fts}({fts}, rowid, search_terms) VALUES ('delete', old.id, old.search_terms); "
+                   f"INSERT INTO {fts}(rowid, search_terms) VALUES (new.id, new.search_terms); END")

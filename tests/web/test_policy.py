@@ -172,7 +172,8 @@ def _intro_answer(w: World, role: str) -> tuple[str, dict]:
 
 
 def _intro_withdraw(w: World, role: str) -> tuple[str, dict]:
-    requester = role if role in w.users else "broker"
+    # roles outside the listing market (advisor, provider) cannot request one: a broker's, which they may not withdraw
+    requester = role if role in w.users and role in policy.MARKET else "broker"
     return f"/introductions/{_intro(w, role, requester).id}/withdraw", {}
 
 

@@ -108,7 +108,7 @@ class FiguresOut(ma.Schema):
     agreed = fields.Integer(required=True)
     opportunities = fields.Integer(required=True)
     contracts = fields.Integer(required=True)
-    amount = fields.Decimal(required=True, as_string=True, metadata={"description": "10k yuan"})
+    amount = fields.Decimal(required=True, as_string=True, metadata={"type": "string", "format": "decimal", "description": "10k yuan"})
 
 
 class FiguresList(ma.Schema):

@@ -204,17 +204,17 @@ def node_listings(args: dict[str, Any], chain_id: int, node_id: int) -> dict[str
 # -- targets ------------------------------------------------------------------------------------------------
 class TotalsOut(ma.Schema):
     count = fields.Integer(required=True)
-    amount = fields.Decimal(required=True, as_string=True, metadata={"description": "成交额, 10k yuan"})
-    tech_amount = fields.Decimal(required=True, as_string=True, metadata={"description": "技术交易额, 10k yuan"})
+    amount = fields.Decimal(required=True, as_string=True, metadata={"type": "string", "format": "decimal", "description": "成交额, 10k yuan"})
+    tech_amount = fields.Decimal(required=True, as_string=True, metadata={"type": "string", "format": "decimal", "description": "技术交易额, 10k yuan"})
 
 
 class TargetOut(ma.Schema):
     region = fields.String(required=True)
     year = fields.Integer(required=True)
     measure = fields.String(required=True, metadata={"description": "output (sellers inside) or absorbed (buyers)"})
-    amount = fields.Decimal(required=True, as_string=True)
+    amount = fields.Decimal(required=True, as_string=True, metadata={"type": "string", "format": "decimal"})
     count = fields.Integer(allow_none=True)
-    tech_amount = fields.Decimal(allow_none=True, as_string=True)
+    tech_amount = fields.Decimal(allow_none=True, as_string=True, metadata={"type": "string", "format": "decimal"})
     done = fields.Nested(TotalsOut, required=True, metadata={"description": "the year so far"})
     share = fields.Float(allow_none=True, metadata={"description": "amount done / target amount"})
 

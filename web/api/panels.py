@@ -103,10 +103,12 @@ class ReviewIn(ma.Schema):
     market_score = s.Whole(required=True, validate=validate.Range(min=1, max=5))
     value_score = s.Whole(required=True, validate=validate.Range(min=1, max=5))
     comment = fields.String(load_default="", validate=validate.Length(max=panels.MAX_COMMENT))
+    # the range is the service's check (services.panels._money: panel.bad_value, translated); a marshmallow Range on a
+    # Decimal would put its bounds in the OpenAPI document as strings
     value_min = fields.Decimal(load_default=None, allow_none=True, allow_nan=False,
-                               validate=validate.Range(min=0, max=10_000_000))
+                               metadata={"minimum": 0, "maximum": 10_000_000})
     value_max = fields.Decimal(load_default=None, allow_none=True, allow_nan=False,
-                               validate=validate.Range(min=0, max=10_000_000))
+                               metadata={"minimum": 0, "maximum": 10_000_000})
 
 
 def _num(value: Any) -> Any:

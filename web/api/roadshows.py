@@ -27,7 +27,7 @@ bp = api_blueprint(Blueprint("api_roadshows", __name__, url_prefix="/api/v1/road
                              description="Roadshows the caller manages, is invited to or presents at (read-only)."))
 policy.allow("api_roadshows.Collection", "GET", policy.SIGNED_IN,
              note="roadshows the user manages, is invited to or presents at")
-policy.allow("api_roadshows.Item", "GET", policy.SIGNED_IN, relation="participant",
+policy.allow("api_roadshows.Item", "GET", policy.MARKET, relation="participant",
              note="manager (its broker, admins), invited company, presenting university; else 404")
 
 
