@@ -16,3 +16,22 @@ def market(make_user, make_listing):
                        field_code="agriculture.breeding", keywords="水稻,抗病育种,分子标记", price=None,
                        negotiable=True)
     return {"company": company, "uni": uni, "broker": broker, "demand": demand, "good": good, "off": off}
+
+
+@pytest.fixture
+def api(app):
+    """A test client for the REST API (Bearer tokens from token_for; no CSRF, no session)."""
+    return app.test_client()
+
+
+@pytest.fixture
+def token_for(session):
+    """token_for(user, lang="") -> the Authorization (and Accept-Language) headers of a fresh API token."""
+    from services import tokens
+
+    def make(user, lang: str = ""):
+        _row, clear = tokens.create_token(session, user, "test")
+        session.commit()
+        return {"Authorization": f"Bearer {clear}", **({"Accept-Language": lang} if lang else {})}
+
+    return make

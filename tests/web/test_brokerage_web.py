@@ -172,23 +172,6 @@ def test_per_broker_table_page_csv_and_period_check(client, session, make_user, 
     assert 'href="/statistics/brokers/"' in client.get("/statistics/").get_data(as_text=True)
 
 
-@pytest.fixture
-def api(app):
-    return app.test_client()
-
-
-@pytest.fixture
-def token_for(session):
-    from services import tokens
-
-    def make(user, lang: str = ""):
-        _row, clear = tokens.create_token(session, user, "test")
-        session.commit()
-        return {"Authorization": f"Bearer {clear}", **({"Accept-Language": lang} if lang else {})}
-
-    return make
-
-
 def test_api_caseload_rules_profile_and_performance(api, session, make_user, make_listing, token_for, zh):
     admin, broker, company = make_user("admin"), make_user("broker"), make_user("company")
     brokerage.save_rule(session, admin, None, {"name": "全部", "priority": 0, "active": True,

@@ -15,23 +15,6 @@ from tests.web.policy_builders_contracts import _contract_values
 
 
 @pytest.fixture
-def api(app):
-    return app.test_client()
-
-
-@pytest.fixture
-def token_for(session):
-    from services import tokens
-
-    def make(user, lang: str = ""):
-        _row, clear = tokens.create_token(session, user, "test")
-        session.commit()
-        return {"Authorization": f"Bearer {clear}", **({"Accept-Language": lang} if lang else {})}
-
-    return make
-
-
-@pytest.fixture
 def seeded(app, session, monkeypatch):
     no_index_sync(app, monkeypatch)
     load_seed_chains(session)

@@ -19,23 +19,6 @@ def _no_index(monkeypatch):
     monkeypatch.setattr(IndexSync, "on_commit", lambda self, changed: None)
 
 
-@pytest.fixture
-def api(app):
-    return app.test_client()
-
-
-@pytest.fixture
-def token_for(session):
-    from services import tokens
-
-    def make(user, lang: str = ""):
-        _row, clear = tokens.create_token(session, user, "test")
-        session.commit()
-        return {"Authorization": f"Bearer {clear}", **({"Accept-Language": lang} if lang else {})}
-
-    return make
-
-
 def test_registration_waiting_list_and_cancellation(api, session, make_user, token_for, zh):
     broker = make_user("broker")
     rs = roadshows.create_roadshow(session, broker, roadshow_data(seats=1))
