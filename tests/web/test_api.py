@@ -109,6 +109,9 @@ def test_list_filters_and_pagination(api, make_user, make_listing):
     assert [i["title"] for i in only["items"]] == ["光伏组件清洗机器人"]
     bad = api.get("/api/v1/achievements/?per_page=500&stage=space", headers={"Accept-Language": "en"})
     assert bad.status_code == 422 and set(bad.get_json()["errors"]) == {"per_page", "stage"}
+    # a misspelt filter is refused by name, not ignored into an unfiltered list
+    typo = api.get("/api/v1/achievements/?regoin=shaanxi", headers={"Accept-Language": "en"})
+    assert typo.status_code == 422 and typo.get_json()["errors"] == {"regoin": ["Unknown field."]}
 
 
 def test_owner_creates_updates_and_submits_a_draft(api, make_user, token_for):

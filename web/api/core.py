@@ -16,6 +16,8 @@ from flask import Flask, abort, current_app, g, jsonify, request, send_from_dire
 from flask_babel import gettext as _
 from flask_login import AnonymousUserMixin
 from flask_smorest import Api
+from marshmallow import RAISE
+from webargs.flaskparser import FlaskParser
 from werkzeug.exceptions import HTTPException
 
 from services import tokens
@@ -314,8 +316,18 @@ def translate_field_message(text: str) -> str:
     return text
 
 
+class _StrictQueryParser(FlaskParser):
+    """webargs drops query parameters a schema does not name; the API refuses them (422, "Unknown field."), so a
+    misspelt filter (`?feild=...`) is an error the caller sees, not a silently unfiltered list, and the OpenAPI
+    document's parameter list is the whole truth."""
+
+    DEFAULT_UNKNOWN_BY_LOCATION = {**FlaskParser.DEFAULT_UNKNOWN_BY_LOCATION, "query": RAISE, "querystring": RAISE}
+
+
 def api_blueprint(bp: Any) -> Any:
-    """An API blueprint: JSON errors for everything raised in its views; create_app hands it to init_app."""
+    """An API blueprint: JSON errors for everything raised in its views, unknown query parameters refused;
+    create_app hands it to init_app. Call it before the blueprint's routes are declared."""
+    bp.ARGUMENTS_PARSER = _StrictQueryParser()
     bp.register_error_handler(HTTPException, _http_error)
     return bp
 

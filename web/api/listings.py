@@ -124,8 +124,8 @@ def _get(kind: str, listing_id: int) -> Any:
 def make_blueprint(kind: str) -> Blueprint:
     """The API blueprint for one kind of listing."""
     out_schema, page_schema, in_schema, filter_args, patch_schema = SCHEMAS[kind]
-    bp = Blueprint(f"api_{kind}s", __name__, url_prefix=f"/api/v1/{kind}s",
-                   description=f"{kind.capitalize()}s: published ones are public; owners create drafts.")
+    bp = api_blueprint(Blueprint(f"api_{kind}s", __name__, url_prefix=f"/api/v1/{kind}s",
+                                 description=f"{kind.capitalize()}s: published ones are public; owners create drafts."))
     owner = OWNER_ROLE[kind]
     name = bp.name
     policy.allow(f"{name}.Collection", "GET", policy.ALL_ROLES, note="published; reviewers may filter by status")
@@ -238,5 +238,5 @@ def make_blueprint(kind: str) -> Blueprint:
     return bp
 
 
-demands_api = api_blueprint(make_blueprint("demand"))
-achievements_api = api_blueprint(make_blueprint("achievement"))
+demands_api = make_blueprint("demand")
+achievements_api = make_blueprint("achievement")
