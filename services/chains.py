@@ -459,19 +459,45 @@ class PlacedListing:
     matches: list["PlacedListing"] = field(default_factory=list)  # the other kind on the node, best first
 
 
-def node_listings(session: Session, chain: IndustryChain, node: ChainNode, *,
-                  top: int = TOP_MATCHES) -> list[PlacedListing]:
-    """The published demands and achievements on a node, best score first (brokers' placements first), each
-    with its matches on the node: up to `top` listings of the other kind on the same node (their count over
-    the demands is the node's `matches`). Only published listings, never contact fields."""
+def _on_node(node: ChainNode, kind: str, *, ordered: bool = True):
+    """The published listings of a kind placed on a node (not taken off it), best first when `ordered`."""
+    model = Demand if kind == "demand" else Achievement
+    stmt = (select(model, ChainPlacement).join(ChainPlacement, ChainPlacement.entity_id == model.id)
+            .where(ChainPlacement.node_id == node.id, ChainPlacement.entity_type == kind,
+                   ChainPlacement.source != REMOVED, model.status == Status.PUBLISHED.value))
+    return stmt.order_by(ChainPlacement.source.desc(), ChainPlacement.score.desc(), model.id) if ordered else stmt
+
+
+def node_listing_counts(session: Session, node: ChainNode) -> dict[str, int]:
+    """How many published demands and achievements sit on a node (what node_listings lists over its pages)."""
+    return {kind: session.scalar(select(func.count()).select_from(_on_node(node, kind, ordered=False).subquery()))
+            for kind in KINDS}
+
+
+def node_listings(session: Session, chain: IndustryChain, node: ChainNode, *, top: int = TOP_MATCHES,
+                  offset: int = 0, limit: Optional[int] = None,
+                  counts: Optional[dict[str, int]] = None) -> list[PlacedListing]:
+    """The published demands and achievements on a node, demands first, each kind best score first (brokers'
+    placements first), each with its matches on the node: up to `top` listings of the other kind on the same
+    node (their count over the demands is the node's `matches`). Only published listings, never contact fields.
+    `offset` / `limit` page the list in SQL (a busy node holds thousands); `counts` (node_listing_counts) saves
+    counting again when the caller has them."""
+    if limit is not None and counts is None:
+        counts = node_listing_counts(session, node)
     out: list[PlacedListing] = []
-    for kind, model in (("demand", Demand), ("achievement", Achievement)):
-        rows = session.execute(select(model, ChainPlacement).join(ChainPlacement, ChainPlacement.entity_id == model.id)
-                               .where(ChainPlacement.node_id == node.id, ChainPlacement.entity_type == kind,
-                                      ChainPlacement.source != REMOVED, model.status == Status.PUBLISHED.value)
-                               .order_by(ChainPlacement.source.desc(), ChainPlacement.score.desc(), model.id))
-        out.extend(PlacedListing(kind, item, p) for item, p in rows)
-    best = {kind: [q for q in out if q.kind == kind][:top] for kind in KINDS}  # once per kind, not per listing
+    before = 0  # listings of the kinds listed before this one
+    for kind in KINDS:
+        stmt = _on_node(node, kind)
+        if limit is not None:
+            skip = max(offset - before, 0)
+            take = min(limit - len(out), max(counts[kind] - skip, 0))
+            before += counts[kind]
+            if take <= 0:
+                continue
+            stmt = stmt.offset(skip).limit(take)
+        out.extend(PlacedListing(kind, item, p) for item, p in session.execute(stmt))
+    best = {kind: [PlacedListing(kind, item, p) for item, p in session.execute(_on_node(node, kind).limit(top))]
+            for kind in KINDS}  # once per kind, not per listing
     for p in out:
         p.matches = list(best["achievement" if p.kind == "demand" else "demand"])
     return out

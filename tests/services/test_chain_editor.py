@@ -128,6 +128,26 @@ def test_matches_per_node_pair_a_demand_and_an_achievement_on_the_node(session, 
     assert {s.node.code: s for s in chains.node_stats(session, nev, None)}["power_battery"].matches == 0
 
 
+def test_a_nodes_pages_read_in_sql_are_its_whole_list_in_order(session, seeded, make_user, make_listing):
+    """Pages of every size, across the turn from demands to achievements, concatenate to the unpaged list."""
+    owner, uni, broker = make_user("company"), make_user("university"), make_user("broker")
+    nev = seeded["nev"]
+    cell = _node(nev, "power_battery")
+    for kind, who, n in (("demand", owner, 3), ("achievement", uni, 4)):
+        for _ in range(n):
+            chains.move_listing(session, broker, nev, kind, make_listing(kind, who, reviewer=broker).id, cell.id)
+    session.commit()
+    whole = [(p.kind, p.item.id) for p in chains.node_listings(session, nev, cell)]
+    counts = chains.node_listing_counts(session, cell)
+    assert counts == {"demand": 3, "achievement": 4} and len(whole) == 7 and whole[0][0] == "demand"
+    for size in (1, 2, 3, 4, 7, 10):
+        pages = [chains.node_listings(session, nev, cell, offset=o, limit=size) for o in range(0, 7, size)]
+        assert [(p.kind, p.item.id) for page in pages for p in page] == whole, size
+        assert all(len(page) <= size for page in pages)
+        assert [q.item.id for q in pages[-1][-1].matches] == [i for k, i in whole if k == "demand"][:chains.TOP_MATCHES]
+    assert chains.node_listings(session, nev, cell, offset=7, limit=5) == []
+
+
 def test_brokers_corrections_survive_flask_index_rebuild_and_placement(app, session, seeded, make_user,
                                                                        make_listing, monkeypatch):
     """`flask index rebuild` then `flask chains place` (what follows a rebuild), through the CLI, with the
