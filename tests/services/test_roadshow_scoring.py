@@ -1,6 +1,7 @@
 """Roadshow scores at a programme's scale (issue 22, services/roadshow_scoring): proposing presenters and the live
-coverage ask the engine once per (shortlisted) achievement, never once per open demand, and on a small programme
-they agree with the first path (one engine query per open demand, roadshows.score_matrix_per_demand)."""
+coverage score every (open demand, achievement) pair at once (batch_matrix), with the engine's calibrated scores: on
+a small programme equal to the engine's ranking achievement -> demands (reverse_matrix) pair by pair, and the same
+proposal as the first path (one engine query per open demand, roadshows.score_matrix_per_demand)."""
 from __future__ import annotations
 
 from types import SimpleNamespace
@@ -10,6 +11,7 @@ import numpy as np
 import pytest
 
 from matchmaking.bands import is_match
+from models import Demand
 from services import roadshow_scoring as scoring
 from services import roadshows
 from tests.services.test_roadshows import SOLID_ACH, SOLID_DEMAND, NICKEL_TWIN, roadshow_data
@@ -51,6 +53,9 @@ class Counting:
         real, ranked = self.runtime.matcher(kind, session), self.ranked
 
         class Matcher:
+            def __getattr__(self, name: str) -> Any:
+                return getattr(real, name)
+
             def rank(self, doc: Any, **kw: Any) -> Any:
                 ranked.append((doc.kind, kind))
                 return real.rank(doc, **kw)
@@ -59,19 +64,65 @@ class Counting:
 
 
 @pytest.mark.model
-def test_proposing_asks_the_engine_per_achievement_never_per_open_demand(session, programme, app, monkeypatch):
+def test_proposing_ranks_nothing_and_encodes_no_demand(session, programme, app, monkeypatch):
     runtime = Counting(app.extensions["matching"])
     monkeypatch.setattr(roadshows, "score_matrix_per_demand",
                         lambda *a: pytest.fail("the per-demand path is not used any more"))
     rs = roadshows.create_roadshow(session, programme["broker"], roadshow_data(presentation_slots=2))
     proposal = roadshows.propose_presenters(session, runtime, rs)
-    assert proposal.demands == 5
-    assert runtime.encoded and set(runtime.encoded) == {"achievement"}  # no demand is encoded as a query
-    assert runtime.ranked == [("achievement", "demand")] * 3  # one ranking per candidate, none per demand
-    runtime.encoded.clear(), runtime.ranked.clear()
+    assert proposal.demands == 5 and proposal.covered > 0
+    assert runtime.encoded == ["achievement"] * 3  # one query per candidate achievement, no demand encoded
+    assert runtime.ranked == []  # titled achievements: every pair scored at once, no engine ranking
+    runtime.encoded.clear()
     coverage = roadshows.presenter_coverage(session, runtime, rs)
-    assert runtime.ranked == [("achievement", "demand")] * len(rs.presenters)
+    assert runtime.encoded == ["achievement"] * len(rs.presenters) and runtime.ranked == []
     assert coverage.covered == proposal.covered
+
+
+@pytest.mark.model
+def test_the_batch_scores_are_the_engine_rankings_scores_on_a_small_programme(session, programme, app):
+    """Each achievement's ranking over the 5 open demands (depth 300: all of them) scores every pair; the batch
+    gives each the same calibrated score (one decimal; float sums may differ in the last bit: one step)."""
+    runtime = app.extensions["matching"]
+    rs = roadshows.create_roadshow(session, programme["broker"], roadshow_data(presentation_slots=2))
+    demands, achievements = roadshows.open_demands(session, rs), roadshows.candidate_achievements(session, rs)
+    batch = roadshows.score_matrix(runtime, session, demands, achievements)
+    ranked = scoring.reverse_matrix(runtime, session, demands, achievements)
+    assert batch.shape == (5, 3) and (roadshows.matches_only(batch) > 0).sum() >= 3
+    np.testing.assert_allclose(batch, ranked, atol=0.1, rtol=0)
+    assert ((roadshows.matches_only(batch) > 0) == (roadshows.matches_only(ranked) > 0)).all()
+
+
+@pytest.mark.model
+def test_the_bound_leaves_out_only_pairs_that_cannot_be_a_match(session, programme, app, monkeypatch):
+    """At scale only pairs whose text evidence can reach the match floor get head coverage and compatibility:
+    every match keeps its exact score, and what reads 0 was not a match."""
+    runtime = app.extensions["matching"]
+    rs = roadshows.create_roadshow(session, programme["broker"], roadshow_data(presentation_slots=2))
+    demands, achievements = roadshows.open_demands(session, rs), roadshows.candidate_achievements(session, rs)
+    exact = roadshows.score_matrix(runtime, session, demands, achievements)
+    monkeypatch.setattr(scoring, "EXACT_PAIRS", 0)
+    bounded = roadshows.score_matrix(runtime, session, demands, achievements)
+    assert (roadshows.matches_only(exact) > 0).any()
+    assert np.array_equal(roadshows.matches_only(bounded), roadshows.matches_only(exact))
+    assert ((bounded == exact) | (bounded == 0)).all()
+    assert (bounded == 0).sum() > (exact == 0).sum()  # the bound did leave pairs out (weak ones read 0)
+
+
+@pytest.mark.model
+def test_an_untitled_achievement_is_ranked_by_the_engine(session, programme, app):
+    """The fused stratum (no title) is relative to a ranking's candidates: that column comes from the engine."""
+    runtime = Counting(app.extensions["matching"])
+    rs = roadshows.create_roadshow(session, programme["broker"], roadshow_data(presentation_slots=2))
+    demands, achievements = roadshows.open_demands(session, rs), roadshows.candidate_achievements(session, rs)
+    session.flush()
+    with session.no_autoflush:
+        achievements[0].title = ""
+        batch = roadshows.score_matrix(runtime, session, demands, achievements)
+        assert runtime.ranked == [("achievement", "demand")]
+        ranked = scoring.reverse_matrix(app.extensions["matching"], session, demands, achievements[:1])
+        session.expire(achievements[0])
+    assert np.array_equal(batch[:, :1], ranked)
 
 
 @pytest.mark.model
@@ -87,7 +138,9 @@ def test_the_new_path_agrees_with_the_per_demand_path_on_a_small_programme(sessi
     proposal = roadshows.propose_presenters(session, runtime, rs)
     chosen_new = sorted(p.achievement_id for p in proposal.presenters)
     covered_new = (proposal.demands, proposal.covered)
-    monkeypatch.setattr(roadshows, "score_matrix", roadshows.score_matrix_per_demand)
+    # the proposal reads the open demands' ids and parties only; the first path encodes each demand's text
+    monkeypatch.setattr(roadshows, "score_matrix", lambda rt, s, rows, achievements: roadshows.score_matrix_per_demand(
+        rt, s, [s.get(Demand, r.id) for r in rows], achievements))
     proposal = roadshows.propose_presenters(session, runtime, rs)
     assert sorted(p.achievement_id for p in proposal.presenters) == chosen_new
     assert (proposal.demands, proposal.covered) == covered_new
@@ -108,9 +161,20 @@ def test_the_candidate_shortlist_keeps_the_achievements_nearest_to_most_open_dem
     dstore = FakeStore({1: [1, 0], 2: [1, 0.1], 3: [1, -0.1], 4: [0, 1], 5: [0.1, 1], 6: [0, 0]})  # 6: no vector
     candidates = [SimpleNamespace(id=i) for i in (10, 11, 12, 13)]
     astore = FakeStore({10: [1, 0], 11: [0, 1], 12: [-1, 0], 13: [0.7, 0.7]})
-    runtime = SimpleNamespace(store=lambda kind: dstore if kind == "demand" else astore)
+    remembered = {}
+    runtime = SimpleNamespace(store=lambda kind: dstore if kind == "demand" else astore, stamps=lambda kinds: [1, 1],
+                              remember=lambda key, compute: remembered[key] if key in remembered
+                              else remembered.setdefault(key, compute()))
     assert [a.id for a in scoring.shortlist_candidates(runtime, demands, candidates, 2)] == [10, 11]
     assert scoring.shortlist_candidates(runtime, demands, candidates, 4) is candidates  # few enough: all
+    monkeypatch.setattr(scoring, "VOTES_PER_DEMAND", 2)  # 13 is every demand's second nearest: 5 votes, 10 has 3
+    assert [a.id for a in scoring.shortlist_candidates(runtime, demands, candidates, 2)] == [10, 13]
+    assert len(remembered) == 2  # the votes are remembered per vote count (and ids and index stamps)
+    monkeypatch.setattr(scoring, "VOTES_PER_DEMAND", 1)
+    dstore.v[1] = dstore.v[2] = dstore.v[3] = [0, 1]  # re-encoded demands: 11 is now every demand's nearest
+    assert [a.id for a in scoring.shortlist_candidates(runtime, demands, candidates, 1)] == [10]  # same stamps
+    runtime.stamps = lambda kinds: [1, 2]  # the index write that stored those vectors
+    assert [a.id for a in scoring.shortlist_candidates(runtime, demands, candidates, 1)] == [11]
     assert scoring.shortlist_size(SimpleNamespace(presentation_slots=2)) == scoring.CANDIDATE_SHORTLIST
     assert scoring.shortlist_size(SimpleNamespace(presentation_slots=20)) == 20 * scoring.CANDIDATES_PER_SLOT
 
