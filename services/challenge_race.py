@@ -21,6 +21,8 @@ from models import (Achievement, Challenge, ChallengeAcceptanceScore, ChallengeA
 
 from . import challenge_notices, challenges, pipeline
 from .errors import NotFound, ServiceError
+from .listings import owning_side
+from .organisations import CONFIDENTIAL_NAME
 from .roadshows import flush_unique
 
 APPLICANT_ROLES = (Role.UNIVERSITY.value, Role.COMPANY.value)  # institutes hold university accounts
@@ -42,7 +44,10 @@ def create_from_demands(session: Session, broker: User, demand_ids: Iterable[int
         raise ServiceError("race.demand_unknown")
     if len({d.organisation_id or -d.owner_id for d in demands}) != 1:
         raise ServiceError("race.one_issuer")
-    issuer = demands[0].owner.organisation
+    # the demands' organisation (not the poster's present one); a confidential demand's company stays unnamed on
+    # the public 榜单 (services.organisations.may_see_company): no issuer, the placeholder as sponsor
+    confidential = any(d.confidential for d in demands)
+    issuer = None if confidential else demands[0].organisation
     budget = data.get("budget")
     if budget is not None and (not math.isfinite(float(budget)) or not 0 <= float(budget) <= MAX_AMOUNT):
         raise ServiceError("race.bad_budget")
@@ -51,7 +56,7 @@ def create_from_demands(session: Session, broker: User, demand_ids: Iterable[int
         raise ServiceError("race.bad_winners")
     base = {k: v for k, v in data.items() if k not in ("budget", "max_winners", "demand_ids")}
     base.setdefault("field_code", demands[0].field.code)
-    base["sponsor"] = issuer.name if issuer else demands[0].owner.display_name
+    base["sponsor"] = CONFIDENTIAL_NAME if confidential else issuer.name if issuer else demands[0].owner.display_name
     challenge = challenges.create_challenge(session, broker, base)
     challenge.issuer_org_id = issuer.id if issuer else None
     challenge.budget = float(budget) if budget is not None else None
@@ -96,7 +101,8 @@ def apply_joint(session: Session, challenge: Challenge, user: User, data: dict[s
             for o in partners):
         raise ServiceError("race.bad_partner")
     ids = sorted(set(int(i) for i in data.get("achievement_ids") or []))
-    owned = set(session.scalars(select(Achievement.id).where(Achievement.id.in_(ids), Achievement.owner_id == user.id,
+    # a colleague's achievement of the user's organisation is the user's too (listings.can_edit_listing)
+    owned = set(session.scalars(select(Achievement.id).where(Achievement.id.in_(ids), owning_side(Achievement, user),
                                                               Achievement.status == Status.PUBLISHED.value)))
     if owned != set(ids):
         raise ServiceError("challenge.bad_achievement")

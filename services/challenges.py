@@ -19,6 +19,7 @@ from models import (PERSPECTIVES, Achievement, Challenge, ChallengeApplication, 
 
 from . import challenge_notices, notifications
 from .errors import NotFound, ServiceError
+from .listings import owning_side
 from .roadshows import flush_unique
 
 STAFF = (Role.BROKER.value, Role.ADMIN.value)
@@ -213,7 +214,8 @@ def apply(session: Session, challenge: Challenge, user: User, data: dict[str, An
     if own_application(session, challenge, user) is not None:
         raise ServiceError("challenge.already_applied")
     ids = sorted(set(int(i) for i in data.get("achievement_ids") or []))
-    owned = set(session.scalars(select(Achievement.id).where(Achievement.id.in_(ids), Achievement.owner_id == user.id,
+    # a colleague's achievement of the user's organisation is the user's too (listings.can_edit_listing)
+    owned = set(session.scalars(select(Achievement.id).where(Achievement.id.in_(ids), owning_side(Achievement, user),
                                                               Achievement.status == Status.PUBLISHED.value)))
     if owned != set(ids):
         raise ServiceError("challenge.bad_achievement")

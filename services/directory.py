@@ -18,7 +18,7 @@ from matchmaking.text import tokenize
 from models import (FACILITY_KINDS, INVESTOR_STAGES, PROVIDER_KINDS, Achievement, Demand, Field, OrgKind,
                     Organisation, Provider, ProviderContactRequest, Region, Role, User, utcnow)
 
-from . import accounts, audit, regions
+from . import accounts, audit, notifications, regions
 from .errors import NotFound, ServiceError
 
 REVIEWERS = (Role.BROKER.value, Role.ADMIN.value)
@@ -318,6 +318,9 @@ def request_contact(session: Session, user: User, provider: Provider, message: s
         raise ServiceError("directory.already_requested") from None
     audit.record(session, "intro.requested", actor=user, target=f"provider_contact:{req.id}",
                  detail={"provider": provider.id})
+    who = user.organisation.name if user.organisation else user.display_name  # a name, never a contact
+    notifications.notify(session, provider.owner_id, "directory_request",
+                         {"provider_id": provider.id, "name": provider.name, "who": who, "request_id": req.id})
     return req
 
 
@@ -338,6 +341,8 @@ def answer(session: Session, req: ProviderContactRequest, user: User, accept: bo
     req.status, req.answered_at = ("accepted" if accept else "declined"), utcnow()
     audit.record(session, "intro.accepted" if accept else "intro.declined", actor=user,
                  target=f"provider_contact:{req.id}", detail={"provider": req.provider_id})
+    notifications.notify(session, req.requester_id, "directory_answer",
+                         {"provider_id": req.provider_id, "name": req.provider.name, "accepted": accept})
     session.flush()
     return req
 

@@ -15,7 +15,7 @@ from models import (FEEDBACK_REASONS, OUTCOMES, Achievement, Demand, Introductio
                     Status, User)
 
 from .errors import NotFound, ServiceError
-from .listings import is_reviewer
+from .listings import can_edit_listing, is_reviewer
 
 Pair = tuple[int, int]  # (demand_id, achievement_id)
 
@@ -159,8 +159,9 @@ def record(session: Session, user: User, demand_id: int, achievement_id: int, ou
 
 
 def is_party(session: Session, user: User, demand: Demand, achievement: Achievement) -> bool:
-    """The user owns one side of the pair and both sides accepted an introduction of it."""
-    if user.id not in (demand.owner_id, achievement.owner_id):
+    """The user is on one side of the pair (its organisation's members too: listings.can_edit_listing) and both
+    sides accepted an introduction of it."""
+    if not (can_edit_listing(user, demand) or can_edit_listing(user, achievement)):
         return False
     return session.scalar(select(Introduction.id).where(
         Introduction.demand_id == demand.id, Introduction.achievement_id == achievement.id,

@@ -10,7 +10,7 @@ from models import LIVE_STATUSES, Achievement, Demand, Introduction, IntroStatus
 
 from . import audit, notifications, pipeline
 from .errors import NotFound, ServiceError
-from .listings import can_view, is_owner, is_reviewer
+from .listings import can_view, is_owner, is_reviewer, owning_side
 
 MAX_REASON = 1000
 
@@ -58,7 +58,9 @@ def request_introduction(session: Session, user: User, demand_id: int, achieveme
     session.flush()
     audit.record(session, "intro.requested", actor=user, target=f"introduction:{intro.id}",
                  detail={"demand": demand.id, "achievement": achievement.id, "side": intro.requested_side})
-    for owner_id in {demand.owner_id, achievement.owner_id} - {user.id}:
+    # each side's organisation members are told (notifications.owner_ids: the owning side, not only the poster)
+    for owner_id in sorted(set(notifications.owner_ids(session, demand) + notifications.owner_ids(session, achievement))
+                           - {user.id}):
         notifications.notify(session, owner_id, "intro_requested", _note_params(intro))
     return intro
 
@@ -138,7 +140,7 @@ def inbox(session: Session, user: User) -> list[Introduction]:
     if not is_reviewer(user):
         stmt = stmt.join(Demand, Introduction.demand_id == Demand.id).join(
             Achievement, Introduction.achievement_id == Achievement.id).where(or_(
-                Demand.owner_id == user.id, Achievement.owner_id == user.id,
+                owning_side(Demand, user), owning_side(Achievement, user),
                 Introduction.requested_by_id == user.id))
     return list(session.scalars(stmt.limit(500)))
 

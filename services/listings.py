@@ -11,13 +11,13 @@ from sqlalchemy.orm import Session, contains_eager, joinedload, object_session
 from models import (ORG_MANAGER, ORG_ROLES, Achievement, Demand, Field, Introduction, IntroStatus, Patent,
                     ReviewEvent, Role, STAGE_TRL, Status, User, utcnow)
 
-from . import audit, regions, search_index  # search_index: listings are segmented for the full-text index on save
+from . import audit, ownership, regions, search_index  # search_index: listings are segmented for the full-text index on save
 from .errors import NotFound, ServiceError
 
 Listing = Union[Demand, Achievement]
 KINDS: dict[str, type] = {"demand": Demand, "achievement": Achievement}
 # Which role owns which kind of listing.
-OWNER_ROLE = {"demand": Role.COMPANY.value, "achievement": Role.UNIVERSITY.value}
+OWNER_ROLE = ownership.OWNER_ROLE
 REVIEWERS = (Role.BROKER.value, Role.ADMIN.value)
 
 COMMON_FIELDS = ("title", "keywords", "region", "contact_name", "contact_phone", "contact_email")
@@ -68,6 +68,20 @@ def on_owning_side(user: Optional[User], kind: str, owner_id: Optional[int], org
             and user.org_role in ORG_ROLES)
 
 
+def owning_side(model: type, user: User) -> Any:
+    """can_edit_listing as a WHERE clause on `model` (Demand or Achievement): the listings on the user's side."""
+    kind = "demand" if model is Demand else "achievement"
+    posted = (model.owner_id == user.id) & model.organisation_id.is_(None)
+    if user.organisation_id is not None and user.role == OWNER_ROLE[kind] and user.org_role in ORG_ROLES:
+        return or_(model.organisation_id == user.organisation_id, posted)
+    return posted
+
+
+def owning_side_user_ids(session: Session, listing: Listing) -> list[int]:
+    """The active accounts on a listing's owning side (can_edit_listing): ownership.side_user_ids."""
+    return ownership.side_user_ids(session, listing)
+
+
 def can_manage_listing(user: Optional[User], listing: Listing) -> bool:
     """Closing (or deleting) a listing: its organisation's managers, or the member who posted it."""
     return can_edit_listing(user, listing) and (user.org_role == ORG_MANAGER or listing.owner_id == user.id)
@@ -100,13 +114,14 @@ def can_see_contact(user: Optional[User], listing: Listing) -> bool:
 
 
 def accepted_counterpart(session: Session, user: User, listing: Listing) -> Optional[Introduction]:
-    """An accepted introduction pairing this listing with one the user owns (contact may be shown)."""
+    """An accepted introduction pairing this listing with one on the user's side (can_edit_listing: a colleague's
+    listing of the user's organisation counts; contact may be shown)."""
     if listing.kind == "demand":
         stmt = select(Introduction).join(Achievement, Introduction.achievement_id == Achievement.id).where(
-            Introduction.demand_id == listing.id, Achievement.owner_id == user.id)
+            Introduction.demand_id == listing.id, owning_side(Achievement, user))
     else:
         stmt = select(Introduction).join(Demand, Introduction.demand_id == Demand.id).where(
-            Introduction.achievement_id == listing.id, Demand.owner_id == user.id)
+            Introduction.achievement_id == listing.id, owning_side(Demand, user))
     return session.scalar(stmt.where(Introduction.status == IntroStatus.ACCEPTED.value).limit(1))
 
 
@@ -266,12 +281,7 @@ def history(session: Session, listing: Listing) -> list[ReviewEvent]:
 def owned_by(session: Session, kind: str, user: User) -> list[Listing]:
     """The listings of the user's side (their organisation's, see can_edit_listing), newest first."""
     model = model_for(kind)
-    mine = model.owner_id == user.id
-    if user.organisation_id is not None and user.role == OWNER_ROLE[kind] and user.org_role in ORG_ROLES:
-        mine = or_(model.organisation_id == user.organisation_id, mine & model.organisation_id.is_(None))
-    else:
-        mine = mine & model.organisation_id.is_(None)
-    return list(session.scalars(select(model).where(mine).order_by(model.updated_at.desc())))
+    return list(session.scalars(select(model).where(owning_side(model, user)).order_by(model.updated_at.desc())))
 
 
 def review_queue(session: Session, kind: str) -> list[Listing]:

@@ -15,6 +15,7 @@ from matchmaking.bands import POSSIBLE, RANK, at_least, band_of
 from models import (Achievement, Demand, MatchNotice, Notification, NotificationSetting, ReviewEvent, User,
                     utcnow)
 
+from . import ownership
 from .cache import versioned_get, versioned_set
 from .commits import CommitWatcher
 from .errors import NotFound
@@ -26,6 +27,7 @@ KINDS = ("listing_approved", "listing_returned", "listing_rejected", "strong_mat
          "challenge_result")
 KINDS += ("panel_assigned", "panel_review_due")  # 科技顾问团 (services/panels.py)
 KINDS += ("demand_assigned", "demand_confirm")  # broker operations (services/brokerage.py)
+KINDS += ("directory_request", "directory_answer")  # service directory contact requests (services/directory.py)
 TOPICS = KINDS + ("digest",)
 KIND_TOPIC = {kind: kind for kind in KINDS}  # one setting per event kind (hooks may group later kinds)
 REVIEW_KINDS = {"approve": "listing_approved", "return": "listing_returned", "reject": "listing_rejected"}
@@ -71,6 +73,14 @@ def notify(session: Session, user_id: int, kind: str, params: dict[str, Any]) ->
     return note
 
 
+def owner_ids(session: Session, listing: Any) -> list[int]:
+    """Who hears what is meant for a listing's owner: everyone on its owning side (listings.can_edit_listing), i.e.
+    its organisation's managers and members of the listing's role, or the poster of a listing without an
+    organisation. A listing belongs to its organisation (issue 21): a colleague who edits it hears of its review,
+    its matches and introductions; a poster who left the organisation does not."""
+    return ownership.side_user_ids(session, listing)
+
+
 def from_review_events(session: Session) -> None:
     """Turn review decisions being flushed into notifications for the listing's owner (before_flush hook)."""
     for obj in list(session.new):
@@ -79,9 +89,10 @@ def from_review_events(session: Session) -> None:
         listing = session.get(MODELS[obj.entity_type], obj.entity_id)
         if listing is None:
             continue
-        notify(session, listing.owner_id, REVIEW_KINDS[obj.action],
-               {"listing_kind": listing.kind, "listing_id": listing.id, "title": listing.title,
-                "reason": (obj.reason or "").strip()[:2000]})
+        for user_id in owner_ids(session, listing):
+            notify(session, user_id, REVIEW_KINDS[obj.action],
+                   {"listing_kind": listing.kind, "listing_id": listing.id, "title": listing.title,
+                    "reason": (obj.reason or "").strip()[:2000]})
 
 
 def install_hooks(factory: Any, mail_pending: Callable[[list[int]], None]) -> None:
@@ -183,10 +194,11 @@ def announce_matches(session: Session, listings: Iterable[Any], find: MatchFinde
             seen.add(pair)
             session.add(MatchNotice(demand_id=demand.id, achievement_id=achievement.id, score=score))
             for mine, theirs in ((demand, achievement), (achievement, demand)):
-                notify(session, mine.owner_id, "strong_match", {
-                    "listing_kind": mine.kind, "listing_id": mine.id, "title": mine.title,
-                    "other_kind": theirs.kind, "other_id": theirs.id, "other_title": theirs.title,
-                    "score": int(score), "band": band_of(score)})  # truncated, as shown: 59.6 is 59, possible
+                for user_id in owner_ids(session, mine):
+                    notify(session, user_id, "strong_match", {
+                        "listing_kind": mine.kind, "listing_id": mine.id, "title": mine.title,
+                        "other_kind": theirs.kind, "other_id": theirs.id, "other_title": theirs.title,
+                        "score": int(score), "band": band_of(score)})  # truncated, as shown: 59.6 is 59, possible
             announced += 1
     session.flush()
     return announced

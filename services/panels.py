@@ -273,6 +273,126 @@ def create_panel(session: Session, broker: User, data: dict, today: Optional[dat
     return panel
 
 
+# ------------------------------------------------------------------------------------------- panel sets
+
+@dataclass
+class SetSuggestion:
+    """An advisor for a set of achievements: the mean closeness, and the achievements they conflict with."""
+    profile: AdvisorProfile
+    score: float
+    conflicts: dict[int, str] = field(default_factory=dict)  # achievement id -> reason
+
+
+@dataclass
+class PanelSet:
+    """What forming panels over a set of achievements did: the panels formed, the advisors left off an
+    achievement for a conflict of interest, and the achievements that already had a panel for the roadshow."""
+    panels: list[Panel] = field(default_factory=list)
+    skipped: list[tuple[str, str, str]] = field(default_factory=list)  # (advisor, achievement title, reason)
+    existing: list[str] = field(default_factory=list)  # achievement titles
+
+
+def roadshow_achievements(session: Session, roadshow: Roadshow) -> list[Achievement]:
+    """The roadshow's presenting achievements that are published (a panel reviews a published achievement)."""
+    return [p.achievement for p in roadshow.presenters if p.achievement.status == Status.PUBLISHED.value]
+
+
+def suggest_for_set(session: Session, achievements: Sequence[Achievement], encoder: Any = None,
+                    k: int = 30) -> list[SetSuggestion]:
+    """Advisors ranked by their mean closeness to the achievements (as `suggest`), with the achievements each
+    conflicts with; those who conflict with every achievement are listed last."""
+    profiles = advisors(session)
+    texts = [advisor_text(p) for p in profiles]
+    totals = [0.0] * len(profiles)
+    for a in achievements:
+        query = achievement_text(a)
+        scores = engine_scores(encoder, query, texts) if encoder is not None else lexical_scores(query, texts)
+        totals = [t + s for t, s in zip(totals, scores)]
+    n = max(len(achievements), 1)
+    rows = [SetSuggestion(p, round(t / n, 4), {a.id: r for a in achievements
+                                                 if (r := conflict(session, p, a)) is not None})
+            for p, t in zip(profiles, totals)]
+    rows.sort(key=lambda r: (bool(achievements) and len(r.conflicts) == len(achievements), len(r.conflicts),
+                             -r.score, r.profile.id))
+    return rows[:k]
+
+
+def _panel_terms(data: dict, today: date) -> tuple[date, list[Any], str]:
+    """The deadline, advisor ids and note of a panel (or a set of them), checked as create_panel checks them."""
+    deadline = data.get("deadline")
+    if not isinstance(deadline, date) or deadline < today or deadline > today + timedelta(days=366):
+        raise ServiceError("panel.bad_deadline")
+    ids = list(dict.fromkeys(data.get("advisor_ids") or []))
+    if not ids:
+        raise ServiceError("panel.no_advisors")
+    if len(ids) > MAX_PANEL:
+        raise ServiceError("panel.too_many", n=MAX_PANEL)
+    note = (data.get("note") or "").strip()
+    if len(note) > MAX_COMMENT:
+        raise ServiceError("panel.bad_note", max=MAX_COMMENT)
+    return deadline, ids, note
+
+
+def create_panel_set(session: Session, broker: User, roadshow: Roadshow, data: dict,
+                     today: Optional[date] = None) -> PanelSet:
+    """Before a roadshow, one action forms one panel per chosen presenting achievement with the same advisors,
+    deadline, gate and note (each panel is an ordinary panel with the roadshow set). An advisor with a conflict
+    of interest is left off that achievement's panel only (reported, never seated); an achievement that
+    already has a panel for this roadshow is left alone. data: achievement_ids, advisor_ids, deadline, gate,
+    note. Refused (nothing saved) when no panel would be formed."""
+    from .roadshows import is_manager
+    _staff(broker)
+    if not is_manager(broker, roadshow):
+        raise NotFound()
+    today = today or date.today()
+    presenting = {a.id: a for a in roadshow_achievements(session, roadshow)}
+    chosen = list(dict.fromkeys(_id(i) for i in (data.get("achievement_ids") or [])))
+    if not chosen:
+        raise ServiceError("panel.set_no_achievements")
+    if any(i not in presenting for i in chosen):
+        raise ServiceError("panel.set_bad_achievement")
+    deadline, ids, note = _panel_terms(data, today)
+    if deadline > roadshow.held_on:
+        raise ServiceError("panel.set_after_roadshow", date=roadshow.held_on.isoformat())
+    profiles = [_advisor_profile(session, i) for i in ids]
+    taken = set(session.scalars(select(Panel.achievement_id).where(Panel.roadshow_id == roadshow.id,
+                                                                    Panel.achievement_id.in_(chosen))))
+    result = PanelSet()
+    plans: list[tuple[Achievement, list[AdvisorProfile]]] = []
+    for achievement_id in chosen:
+        achievement = presenting[achievement_id]
+        if achievement_id in taken:
+            result.existing.append(achievement.title)
+            continue
+        free = []
+        for p in profiles:
+            reason = conflict(session, p, achievement)
+            if reason:
+                result.skipped.append((p.user.display_name, achievement.title, reason))
+            else:
+                free.append(p)
+        if free:
+            plans.append((achievement, free))
+    if not plans:
+        raise ServiceError("panel.set_nothing", existing=len(result.existing), conflicts=len(result.skipped))
+    for achievement, free in plans:
+        panel = Panel(achievement=achievement, roadshow_id=roadshow.id, deadline=deadline, gate=bool(data.get("gate")),
+                      note=note, created_by_id=broker.id, status="open")
+        session.add(panel)
+        session.flush()
+        for p in free:
+            _assign(session, panel, p)
+        result.panels.append(panel)
+    session.flush()
+    return result
+
+
+def roadshow_panels(session: Session, roadshow_id: int) -> list[Panel]:
+    """The panels formed for a roadshow, by achievement."""
+    return list(session.scalars(select(Panel).where(Panel.roadshow_id == roadshow_id)
+                                .order_by(Panel.achievement_id, Panel.id)))
+
+
 def add_member(session: Session, broker: User, panel: Panel, advisor_id: Any) -> PanelMember:
     _staff(broker)
     member = _assign(session, panel, _advisor_profile(session, advisor_id))

@@ -18,6 +18,7 @@ from . import audit, jobs, listings
 from .bands import label_zh
 from .errors import NotFound, ServiceError
 from .exports import Table
+from .organisations import CONFIDENTIAL_NAME
 
 MAX_PAIRS = 5000  # a batch larger than this is refused: it would take long and nobody reads it
 MAX_K = 50
@@ -259,16 +260,27 @@ def _feedback_text(fb: Any) -> str:
     return text + (f"（{fb.note}）" if fb.note else "")
 
 
+def confidential_demand_ids(session: Session, demand_ids: list[int]) -> set[int]:
+    """The confidential demands among these (as they are now, so a report run before the flag was set follows it)."""
+    if not demand_ids:
+        return set()
+    return set(session.scalars(select(Demand.id).where(Demand.id.in_(set(demand_ids)), Demand.confidential.is_(True))))
+
+
 def report_table(session: Session, report: MatchReport, region_names: dict[str, str]) -> Table:
-    """The report as one table (Chinese headers), the same for .xlsx and PDF; no contact details."""
+    """The report as one table (Chinese headers), the same for .xlsx, CSV and PDF; no contact details. A file
+    leaves the platform (brokers forward it to the two sides), so a confidential demand's company is the
+    placeholder there (services.organisations.demand_company_name for an unknown reader); the page keeps it."""
     latest = feedback_service.latest_for_pairs(session, [(r.demand_id, r.achievement_id) for r in report.rows])
+    hidden = confidential_demand_ids(session, [r.demand_id for r in report.rows])
     table = Table(HEADERS, title="撮合报告")
     from .panels import latest_summaries
     panel = latest_summaries(session, [r.achievement_id for r in report.rows])
     for r in report.rows:
         s, d, a = r.snapshot, r.snapshot["demand"], r.snapshot["achievement"]
         b = s["breakdown"]
-        table.add([r.position, r.score, label_zh(r.score), d["title"], d["organisation"], d["field_zh"],
+        company = CONFIDENTIAL_NAME if r.demand_id in hidden else d["organisation"]
+        table.add([r.position, r.score, label_zh(r.score), d["title"], company, d["field_zh"],
                    region_names.get(d["region"], d["region"]), _money(d.get("budget_min"), d.get("budget_max")),
                    d.get("min_trl"), a["title"], a["organisation"], region_names.get(a["region"], a["region"]),
                    f"{STAGE_ZH.get(a.get('stage') or '', '')} TRL {a.get('trl') or '-'}", _price(a),

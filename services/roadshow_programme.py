@@ -22,6 +22,7 @@ from models import (PARTICIPANT_KINDS, ROADSHOW_KINDS, Achievement, Field, Role,
 
 from . import notifications
 from .errors import NotFound, ServiceError
+from .listings import can_edit_listing, owning_side
 from .roadshow_seats import lock, release_seat
 from .roadshows import MAX_LINK, add_presenter, flush_unique, is_manager, meeting_link_for
 
@@ -204,7 +205,8 @@ def apply_to_present(session: Session, roadshow: Roadshow, user: User, achieveme
     if roadshow.held_on < date.today():
         raise ServiceError("roadshow.over")
     achievement = session.get(Achievement, achievement_id) if achievement_id else None
-    if achievement is None or achievement.owner_id != user.id or achievement.status != Status.PUBLISHED.value:
+    # one of its organisation's achievements, a colleague's too (listings.can_edit_listing)
+    if achievement is None or not can_edit_listing(user, achievement) or achievement.status != Status.PUBLISHED.value:
         raise ServiceError("programme.apply_achievement")
     if any(p.achievement_id == achievement.id for p in roadshow.presenters):
         raise ServiceError("roadshow.presenter_exists")
@@ -220,12 +222,14 @@ def apply_to_present(session: Session, roadshow: Roadshow, user: User, achieveme
 
 
 def applications(session: Session, roadshow: Roadshow, user: Any = None) -> list[RoadshowApplication]:
-    """Applications to present: all for its managers, the user's own otherwise."""
+    """Applications to present: all for its managers; otherwise the user's own and those of achievements on the
+    user's side (a colleague's application for their organisation's achievement)."""
     stmt = select(RoadshowApplication).where(RoadshowApplication.roadshow_id == roadshow.id)
     if not is_manager(user, roadshow):
         if not getattr(user, "is_authenticated", False):
             return []
-        stmt = stmt.where(RoadshowApplication.applicant_id == user.id)
+        side = select(Achievement.id).where(owning_side(Achievement, user))
+        stmt = stmt.where(or_(RoadshowApplication.applicant_id == user.id, RoadshowApplication.achievement_id.in_(side)))
     return list(session.scalars(stmt.order_by(RoadshowApplication.id)))
 
 

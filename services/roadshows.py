@@ -13,17 +13,18 @@ from typing import Any, Iterable, Optional
 import numpy as np
 from sqlalchemy import delete, or_, select, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, object_session
 
 from matchmaking.bands import is_match
 from matchmaking.schedule import Binding, ScheduleProblem, ScheduleResult, Wish, check, select_presenters, solve
 from models import (OPEN_STAGES, ROADSHOW_KINDS, Achievement, Demand, Field, Panel, Region, Role, Roadshow, RoadshowConflict, RoadshowInvitation,
                     RoadshowMeeting, RoadshowPresenter, RoadshowWish, Status, User, utcnow)
 
-from . import jobs, notifications, pipeline
+from . import jobs, notifications, organisations, pipeline
 from . import roadshow_scoring as scoring
 from .roadshow_seats import lock, release_seat
 from .errors import NotFound, ServiceError
+from .listings import can_edit_listing, owning_side
 from .indexing import to_doc
 
 # Schedules with more wishes than this run as a background job; smaller ones inline.
@@ -137,7 +138,7 @@ def visible_to(session: Session, user: Any) -> list[Roadshow]:
         # IN (subquery), not DISTINCT: PostgreSQL cannot compare the roadshow's json columns for DISTINCT
         presents = (select(RoadshowPresenter.roadshow_id)
                     .join(Achievement, RoadshowPresenter.achievement_id == Achievement.id)
-                    .where(Achievement.owner_id == user.id))
+                    .where(owning_side(Achievement, user)))
         stmt = stmt.where(Roadshow.id.in_(presents))
     return list(session.scalars(stmt))
 
@@ -149,34 +150,44 @@ def invitation_of(session: Session, roadshow: Roadshow, company: User) -> Option
 
 
 def own_presenters(session: Session, roadshow: Roadshow, user: User) -> list[RoadshowPresenter]:
-    """Presenting achievements of this roadshow owned by the user."""
-    return [p for p in roadshow.presenters if p.achievement.owner_id == user.id]
+    """Presenting achievements of this roadshow on the user's side (its organisation's: listings.can_edit_listing)."""
+    return [p for p in roadshow.presenters if can_edit_listing(user, p.achievement)]
 
 
 # ------------------------------------------------------------------------------- scoring helpers
 
 def open_demands(session: Session, roadshow: Roadshow) -> list[Demand]:
     """Published demands of the roadshow's field (and its sub-fields) whose deadline has not passed."""
+    return list(session.scalars(_open_demands_stmt(roadshow, Demand)))
+
+
+def _open_demands_stmt(roadshow: Roadshow, *columns: Any) -> Any:
     code = roadshow.field.code
-    stmt = (select(Demand).join(Field, Demand.field_id == Field.id)
+    return (select(*columns).select_from(Demand).join(Field, Demand.field_id == Field.id)
             .where(Demand.status == Status.PUBLISHED.value,
                    or_(Field.code == code, Field.code.startswith(f"{code}.", autoescape=True)),
                    or_(Demand.deadline.is_(None), Demand.deadline >= date.today()))
             .order_by(Demand.id))
-    return list(session.scalars(stmt))
 
 
 def candidate_achievements(session: Session, roadshow: Roadshow) -> list[Achievement]:
     """Published achievements of the roadshow's field (top-level field, so neighbours count too), less those an
     advisory panel holds back: a gating panel (科技顾问团) whose reviews are not complete (services.panels)."""
+    return list(session.scalars(_candidates_stmt(roadshow, Achievement)))
+
+
+def _candidates_stmt(roadshow: Roadshow, *columns: Any) -> Any:
     top = roadshow.field.top_code
     held = select(Panel.id).where(Panel.achievement_id == Achievement.id, Panel.gate.is_(True),
                                   Panel.status != "complete")
-    stmt = (select(Achievement).join(Field, Achievement.field_id == Field.id)
+    return (select(*columns).select_from(Achievement).join(Field, Achievement.field_id == Field.id)
             .where(Achievement.status == Status.PUBLISHED.value,
                    or_(Field.code == top, Field.code.startswith(f"{top}.", autoescape=True)), ~held.exists())
             .order_by(Achievement.id))
-    return list(session.scalars(stmt))
+
+
+# what scoring reads of a listing: a proposal at 10,000 open demands loads these columns, not the listings
+_PARTIES = ("id", "owner_id", "organisation_id")
 
 
 def _conflicted(demand: Demand, achievement: Achievement) -> bool:
@@ -187,8 +198,9 @@ def _conflicted(demand: Demand, achievement: Achievement) -> bool:
 
 def score_matrix(runtime: Any, session: Session, demands: list[Demand], achievements: list[Achievement]) -> np.ndarray:
     """Calibrated match scores (0-100, as on the match pages), demands x achievements; conflicted pairs score 0.
-    One engine query per achievement for its best open demands, not one per demand (services/roadshow_scoring)."""
-    return scoring.reverse_matrix(runtime, session, demands, achievements)
+    Every pair at once from stored vectors and the lexical index, not one engine query per demand nor per
+    achievement (services/roadshow_scoring.batch_matrix)."""
+    return scoring.batch_matrix(runtime, session, demands, achievements)
 
 
 def score_matrix_per_demand(runtime: Any, session: Session, demands: list[Demand],
@@ -240,19 +252,23 @@ class Proposal:
 
 def propose_presenters(session: Session, runtime: Any, roadshow: Roadshow) -> Proposal:
     """Replace the presenters with the set that best covers the theme's open demands (exact MILP)."""
-    demands = open_demands(session, roadshow)
+    demands = session.execute(_open_demands_stmt(roadshow, *(getattr(Demand, c) for c in _PARTIES))).all()
     if not demands:
         raise ServiceError("roadshow.no_demands")
-    candidates = candidate_achievements(session, roadshow)
+    candidates = session.execute(_candidates_stmt(roadshow, *(getattr(Achievement, c) for c in _PARTIES))).all()
     if not candidates:
         raise ServiceError("roadshow.no_candidates")
     # the field's candidates shortlisted by the vector index first when there are many (services/roadshow_scoring)
-    candidates = scoring.shortlist_candidates(runtime, demands, candidates, scoring.shortlist_size(roadshow))
+    size = scoring.shortlist_size(roadshow)
+    chosen = {c.id for c in scoring.shortlist_candidates(runtime, demands, candidates, size)}
+    candidates = list(session.scalars(select(Achievement).where(Achievement.id.in_(chosen)).order_by(Achievement.id)))
     sim = matches_only(score_matrix(runtime, session, demands, candidates))
     if not sim.any():
         raise ServiceError("roadshow.no_matching_demands", demands=len(demands))
     useful = [j for j in range(len(candidates)) if sim[:, j].any()]
-    sel = select_presenters(sim[:, useful], roadshow.presentation_slots, time_limit=PROPOSAL_TIME_LIMIT)
+    matched = np.flatnonzero(sim.any(axis=1))  # a demand no candidate matches is no part of the MILP: left out
+    sel = select_presenters(sim[np.ix_(matched, useful)], roadshow.presentation_slots,
+                            time_limit=PROPOSAL_TIME_LIMIT)
     _clear_schedule(session, roadshow)
     roadshow.presenters.clear()
     session.flush()
@@ -564,14 +580,15 @@ def meeting_link_for(roadshow: Roadshow, slot: int, table: int) -> str:
 
 
 def _binding_row(session: Session, binding: Binding) -> dict:
-    """A binding with display names resolved (company organisation, presenter achievement title)."""
+    """A binding with display names resolved (company organisation, presenter achievement title). Kept in
+    schedule_info, which only the roadshow's manager (staff) reads: the company's own name, confidential or not."""
     params = dict(binding.params)
     if binding.code.startswith("company"):
-        params["name"] = company_name(session.get(User, params["who"]))
+        params["name"] = _own_name(session.get(User, params["who"]))
     elif binding.code.startswith("presenter"):
         params["name"] = session.get(RoadshowPresenter, params["who"]).achievement.title
     elif binding.code == "conflict":
-        params["company_name"] = company_name(session.get(User, params["company"]))
+        params["company_name"] = _own_name(session.get(User, params["company"]))
         params["presenter_name"] = session.get(RoadshowPresenter, params["presenter"]).achievement.title
     return {"code": binding.code, "params": params}
 
@@ -609,7 +626,7 @@ def meetings(session: Session, roadshow: Roadshow, user: Any = None) -> list[Roa
     rows = list(session.scalars(stmt.order_by(RoadshowMeeting.slot, RoadshowMeeting.table_no)))
     if user is None or is_manager(user, roadshow):
         return rows
-    return [m for m in rows if m.company_id == user.id or m.presenter.achievement.owner_id == user.id]
+    return [m for m in rows if m.company_id == user.id or can_edit_listing(user, m.presenter.achievement)]
 
 
 def record_intent(session: Session, meeting_id: int, user: User, intent: str) -> RoadshowMeeting:
@@ -621,7 +638,7 @@ def record_intent(session: Session, meeting_id: int, user: User, intent: str) ->
         raise ServiceError("roadshow.bad_intent")
     if meeting.company_id == user.id:
         meeting.company_intent = intent
-    elif meeting.presenter.achievement.owner_id == user.id:
+    elif can_edit_listing(user, meeting.presenter.achievement):
         meeting.presenter_intent = intent
     else:
         raise NotFound()
@@ -649,11 +666,49 @@ def _into_pipeline(session: Session, meeting: RoadshowMeeting) -> None:
                          note=f"roadshow #{roadshow.id}: both sides interested after their meeting")
 
 
-def company_name(user: Optional[User]) -> str:
-    """What a page or export shows for a company: its organisation's name (no personal contact)."""
+def company_name(user: Optional[User], viewer: Any = None, roadshow: Optional[Roadshow] = None,
+                 placeholder: Optional[str] = None) -> str:
+    """What a page or export shows for a company: its organisation's name (no personal contact). A company invited
+    to a roadshow for a confidential demand shows as the placeholder to a viewer who may not know that demand's
+    company (services.organisations.demand_company_name: the public, universities, advisors before an accepted
+    introduction; staff and the company's own members see it). Without a viewer the reader is unknown (an export,
+    a calendar file): the placeholder, so pass the viewer (and the roadshow) wherever it is known."""
+    if user is None:
+        return ""
+    if company_hidden(user, viewer, roadshow):
+        return placeholder or organisations.CONFIDENTIAL_NAME
+    return _own_name(user)
+
+
+def _own_name(user: Optional[User]) -> str:
+    """A company's organisation name (or the account's name), for staff-only views and stored manager data."""
     if user is None:
         return ""
     return user.organisation.name if user.organisation else user.display_name
+
+
+def company_hidden(user: Optional[User], viewer: Any = None, roadshow: Optional[Roadshow] = None) -> bool:
+    """True if company_name shows the placeholder to this viewer (see there)."""
+    if user is None:
+        return False
+    demand = _confidential_demand(user, roadshow)
+    if demand is None:
+        return False
+    return viewer is None or not organisations.may_see_company(viewer, demand)
+
+
+def _confidential_demand(company: User, roadshow: Optional[Roadshow]) -> Optional[Demand]:
+    """The confidential demand the company was invited for: to this roadshow, or (no roadshow given) to any."""
+    if roadshow is not None:
+        for invitation in roadshow.invitations:
+            if invitation.company_id == company.id and invitation.demand is not None and invitation.demand.confidential:
+                return invitation.demand
+        return None
+    session = object_session(company)
+    if session is None or company.id is None:
+        return None
+    return session.scalar(select(Demand).join(RoadshowInvitation, RoadshowInvitation.demand_id == Demand.id).where(
+        RoadshowInvitation.company_id == company.id, Demand.confidential.is_(True)).limit(1))
 
 
 def slot_times(roadshow: Roadshow, slot: int) -> str:
@@ -668,7 +723,8 @@ def slot_times(roadshow: Roadshow, slot: int) -> str:
 def schedule_rows(session: Session, roadshow: Roadshow, user: Any = None) -> list[dict]:
     """Plain rows of the schedule for pages and exports (no contact details)."""
     return [{"slot": m.slot, "time": slot_times(roadshow, m.slot), "table": m.table_no,
-             "company": company_name(m.company), "presenter": m.presenter.achievement.title,
+             "company": company_name(m.company, user, roadshow), "company_hidden": company_hidden(m.company, user, roadshow),
+             "presenter": m.presenter.achievement.title,
              "presenter_org": m.presenter.achievement.organisation.name if m.presenter.achievement.organisation else "",
              "score": round(m.score, 1), "company_intent": m.company_intent or "",
              "presenter_intent": m.presenter_intent or "", "id": m.id, "link": m.meeting_link or ""}
@@ -676,8 +732,9 @@ def schedule_rows(session: Session, roadshow: Roadshow, user: Any = None) -> lis
 
 
 def meeting_for(session: Session, meeting_id: int, user: Any) -> Optional[RoadshowMeeting]:
-    """The meeting if the user is one of its two sides (the company, or the presenting achievement's owner)."""
+    """The meeting if the user is one of its two sides (the invited company account, or the presenting
+    achievement's side: its organisation's members, listings.can_edit_listing)."""
     meeting = session.get(RoadshowMeeting, meeting_id)
-    if meeting is None or user.id not in (meeting.company_id, meeting.presenter.achievement.owner_id):
+    if meeting is None or not (meeting.company_id == user.id or can_edit_listing(user, meeting.presenter.achievement)):
         return None
     return meeting

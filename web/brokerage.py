@@ -9,13 +9,14 @@ from __future__ import annotations
 
 from typing import Any, Optional
 
-from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
+from flask import Blueprint, Response, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 
 from models import Role, User
-from services import brokerage, brokerage_entries, regions, taxonomy
+from services import brokerage, brokerage_entries, exports, organisations, regions, taxonomy
 from services.errors import NotFound, ServiceError
+from services.exports import Table
 
 from . import policy
 from .access import roles_required
@@ -23,12 +24,13 @@ from .brokerage_forms import (HOW_LABELS, LEVEL_LABELS, AssignForm, ConfirmForm,
                               RuleForm, level_choices, message)
 from .db import abandon, db
 from .forms import listing_data
-from .i18n import locale_code
+from .i18n import STATUS_LABELS, locale_code
 
 bp = Blueprint("brokerage", __name__)
 BROKER_ADMIN = frozenset({policy.BROKER, policy.ADMIN})
 policy.allow("brokerage.caseload", "GET", policy.STAFF, relation="self",
-             note="a broker's own caseload; admins may pick any broker (?broker=id)")
+             note="a broker's own caseload; admins may pick any broker (?broker=id); ?format=csv downloads it "
+                  "(no contact details)")
 policy.allow("brokerage.overdue", "GET", policy.STAFF, note="open demands idle for N days, and the unassigned ones")
 policy.allow("brokerage.assign", "POST", policy.STAFF, relation="staff",
              note="admins assign to any broker; a broker takes a demand on themselves only")
@@ -69,8 +71,25 @@ def caseload():
         user = db().get(User, chosen)
         broker = user if user is not None and user.role == Role.BROKER.value else None
     rows = brokerage.caseload(db(), broker) if broker is not None else []
+    if request.args.get("format") == "csv":
+        name = f"caseload-{broker.id}.csv" if broker is not None else "caseload.csv"
+        return Response(exports.to_csv(_caseload_table(rows)), mimetype=exports.CSV_MIME,
+                        headers={"Content-Disposition": f'attachment; filename="{name}"'})
     return render_template("brokerage/caseload.html", broker=broker, rows=rows, brokers=brokerage.brokers(db()),
                            overdue_days=brokerage.overdue_days(current_app.config.get("DEMAND_OVERDUE_DAYS")))
+
+
+def _caseload_table(rows: list[brokerage.CaseRow]) -> Table:
+    """The caseload as a table (the page's columns, and the last action's date): no contact details."""
+    def day(value: Any) -> str:
+        return value.strftime("%Y-%m-%d") if value else ""
+
+    return Table(headers=[_("Demand ID"), _("Demand"), _("Organisation"), _("Status"), _("Assigned"),
+                          _("Last action"), _("Days since last action"), _("Opportunities")],
+                 rows=[[r.demand.id, r.demand.title, organisations.demand_company_name(r.demand, current_user),
+                        str(STATUS_LABELS.get(r.demand.status, r.demand.status)), day(r.assigned_at),
+                        day(r.last_action), "" if r.days_idle() is None else r.days_idle(), r.opportunities]
+                       for r in rows], title="caseload")
 
 
 def _assign_form() -> AssignForm:

@@ -29,6 +29,8 @@ TOPIC_LABELS = {"listing_approved": _l("My listing was approved"),
                 "panel_review_due": _l("A review of an advisory panel I sit on is due soon"),
                 "demand_assigned": _l("A demand was assigned to me (brokers)"),
                 "demand_confirm": _l("A broker entered a demand for my company and asks me to confirm it"),
+                "directory_request": _l("Someone asks for the contact of my service directory entry"),
+                "directory_answer": _l("A service provider answered my contact request"),
                 "digest": _l("Weekly digest")}
 
 
@@ -67,6 +69,12 @@ def describe(note: Notification) -> str:
         "demand_confirm": lambda: _("Broker %(broker)s entered the demand “%(title)s” for your company. Check it "
                                     "and confirm it to send it to review.", broker=p.get("broker"),
                                     title=p.get("title")),
+        "directory_request": lambda: _("%(who)s asks for the contact of your directory entry “%(name)s”. Accept to "
+                                       "show both contacts to each other.", who=p.get("who"), name=p.get("name")),
+        "directory_answer": lambda: (
+            _("“%(name)s” accepted your contact request: its contact is now shown on its directory page.",
+              name=p.get("name")) if p.get("accepted") else
+            _("“%(name)s” declined your contact request.", name=p.get("name"))),
         "panel_assigned": lambda: _("You are assigned to the advisory panel on “%(title)s”; please review it by "
                                     "%(date)s.", title=p.get("title"), date=p.get("deadline")),
         "panel_review_due": lambda: _("Your review for the advisory panel on “%(title)s” is due on %(date)s.",
@@ -116,6 +124,8 @@ def subject(note: Notification) -> str:
             "challenge_result": _("News of a challenge you applied to"),
             "demand_assigned": _("A demand was assigned to you"),
             "demand_confirm": _("Please confirm a demand entered for your company"),
+            "directory_request": _("A contact request for your directory entry"),
+            "directory_answer": _("A service provider answered your contact request"),
             "panel_assigned": _("You are assigned to an advisory panel"),
             "panel_review_due": _("An advisory panel review is due soon")}.get(note.kind, _("Notification"))
 
@@ -131,6 +141,10 @@ def link_for(note: Notification) -> Optional[str]:
         return url_for("brokerage.confirm", demand_id=p["listing_id"])
     if note.kind in ("intro_requested", "intro_accepted"):
         return url_for("introductions.inbox")
+    if note.kind == "directory_request":
+        return url_for("directory.requests")
+    if note.kind == "directory_answer":
+        return url_for("directory.detail", provider_id=p["provider_id"])
     if note.kind == "roadshow_invited":
         return url_for("roadshows.detail", roadshow_id=p["roadshow_id"])
     if note.kind in ("roadshow_seat", "roadshow_application"):

@@ -11,17 +11,22 @@ from typing import Any
 
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from sqlalchemy import select
+from wtforms import BooleanField, TextAreaField
+from wtforms.validators import InputRequired
+from wtforms.validators import Optional as Blank
 
 from models import Achievement, Status
-from services import panels
+from services import panels, roadshows
 from services.errors import NotFound, ServiceError
 
 from . import policy
 from .access import roles_required
-from .db import db
+from .db import abandon, db
 from .errors import refusal
+from .forms import REQUIRED, DateField, FlaskForm, MultiCheckboxField, _counted, _max, id_choice
 from .panel_forms import (CONFLICT_LABELS, CRITERION_LABELS, PERSPECTIVE_LABELS, AddMemberForm, AdvisorForm,
                           PanelForm, ProfileForm, RemoveMemberForm, ReviewForm)
 
@@ -32,7 +37,9 @@ OWNERS = ("university",)  # achievements are universities' (services/listings.OW
 _NOTE = "panel scores: staff every panel, the achievement's owner its own (404 for others), advisors never others'"
 policy.allow("panels.index", "GET", policy.STAFF | {policy.UNIVERSITY}, relation="owner_or_staff",
              note="staff: every panel; universities: the panels of their own achievements")
-policy.allow("panels.new", ("GET", "POST"), policy.STAFF, note="form a panel from suggested advisors")
+policy.allow("panels.new", ("GET", "POST"), policy.STAFF,
+             note="form a panel from suggested advisors; ?roadshow=id: one panel per presenting achievement "
+                  "(the roadshow's manager only, 404 otherwise)")
 policy.allow("panels.detail", "GET", policy.STAFF | {policy.UNIVERSITY}, relation="owner_or_staff", note=_NOTE)
 policy.allow("panels.add_member", "POST", policy.STAFF, note="a conflicting advisor is refused with the reason")
 policy.allow("panels.remove_member", "POST", policy.STAFF, note="takes the advisor and their review off")
@@ -105,6 +112,8 @@ def _published(achievement_id: Any) -> Achievement | None:
 @bp.route("/new", methods=["GET", "POST"])
 @roles_required(*STAFF)
 def new():
+    if request.values.get("roadshow"):
+        return _new_set(request.values.get("roadshow", ""))
     raw = request.values.get("achievement", "") or request.form.get("achievement_id", "")
     achievement = _published(raw) if raw.isdigit() and len(raw) <= 10 else None
     if achievement is None:
@@ -136,6 +145,79 @@ def new():
     _form_errors(form)
     return render_template("panels/new.html", form=form, achievement=achievement, suggestions=suggestions), \
         422 if form.errors else 200
+
+
+# ------------------------------------------------------------------------------------------- panel sets
+
+class PanelSetForm(FlaskForm):
+    """One panel per chosen presenting achievement of a roadshow, all with the same advisors and terms."""
+    achievement_ids = MultiCheckboxField(_l("Presenting achievements"), coerce=id_choice, validators=[
+        InputRequired(message=_l("Choose at least one presenting achievement."))])
+    advisor_ids = MultiCheckboxField(_l("Advisors"), coerce=id_choice,
+                                     validators=[InputRequired(message=_l("Choose at least one advisor."))])
+    deadline = DateField(_l("Reviews due by"), validators=[InputRequired(message=REQUIRED)])
+    gate = BooleanField(_l("Gate: a roadshow presentation is accepted only once every review is in"))
+    note = TextAreaField(_l("Note to the advisors"), validators=[Blank(), _max(4000)], render_kw=_counted(4000))
+
+
+def _set_message(err: ServiceError) -> str:
+    """The message of a refused panel set, in the current language (the codes of one panel: web.errors)."""
+    p = err.params
+    texts = {
+        "panel.set_no_achievements": lambda: _("Choose at least one presenting achievement."),
+        "panel.set_bad_achievement": lambda: _("Choose achievements among the roadshow's published presenters."),
+        "panel.set_after_roadshow": lambda: _("The reviews must be due on or before the roadshow (%(date)s).",
+                                              date=p.get("date")),
+        "panel.set_nothing": lambda: _("No panel was formed: each chosen achievement already has a panel for this "
+                                       "roadshow, or every chosen advisor has a conflict of interest with it."),
+    }
+    if err.code in texts:
+        abandon()
+        return texts[err.code]()
+    return refusal(err)
+
+
+def _set_done(result: panels.PanelSet) -> None:
+    flash(_("%(n)s panels formed; their advisors are told.", n=len(result.panels)), "success")
+    if result.skipped:
+        flash(_("Left off for a conflict of interest: %(list)s.", list="; ".join(
+            f"{name} – {title} ({CONFLICT_LABELS.get(reason, reason)})" for name, title, reason in result.skipped)),
+            "warning")
+    if result.existing:
+        flash(_("Already with a panel for this roadshow (left alone): %(list)s.", list="; ".join(result.existing)),
+              "warning")
+
+
+def _new_set(raw: str):
+    """Panels for a roadshow's presenting achievements (its manager only; 404 for anyone else)."""
+    number = int(raw) if raw.isascii() and raw.isdigit() and len(raw) <= 10 else 0
+    if not 1 <= number <= 2_147_483_647:  # beyond a database integer: no such roadshow (never an overflow)
+        abort(404)
+    try:
+        roadshow = roadshows.get_managed(db(), number, current_user)
+    except NotFound:
+        abort(404)
+    achievements = panels.roadshow_achievements(db(), roadshow)
+    suggestions = panels.suggest_for_set(db(), achievements, _encoder())
+    form = PanelSetForm()
+    form.achievement_ids.choices = [(a.id, a.title) for a in achievements]
+    form.advisor_ids.choices = [(s.profile.user_id, s.profile.user.display_name) for s in suggestions]
+    if request.method == "GET":
+        form.achievement_ids.data = [a.id for a in achievements]
+    context = {"form": form, "roadshow": roadshow, "achievements": achievements, "suggestions": suggestions,
+               "existing": {p.achievement_id for p in panels.roadshow_panels(db(), roadshow.id)}}
+    if form.validate_on_submit():
+        try:
+            result = panels.create_panel_set(db(), current_user, roadshow, {
+                "achievement_ids": form.achievement_ids.data, "advisor_ids": form.advisor_ids.data,
+                "deadline": form.deadline.data, "gate": form.gate.data, "note": form.note.data})
+        except ServiceError as err:
+            form.advisor_ids.errors = [_set_message(err)]
+            return render_template("panels/set.html", **context), 422
+        _set_done(result)
+        return redirect(url_for("roadshows.detail", roadshow_id=roadshow.id, _anchor="presenters"))
+    _form_errors(form)
+    return render_template("panels/set.html", **context), 422 if form.errors else 200
 
 
 def _viewable(panel_id: int) -> Any:

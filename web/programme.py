@@ -3,7 +3,7 @@ registration with a waiting list, universities' applications to present, online 
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import Any, Callable
+from typing import Any, Callable, Optional
 
 from flask import Blueprint, Response, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
@@ -15,7 +15,7 @@ from models import RoadshowApplication
 from services.errors import NotFound, ServiceError
 
 from . import policy
-from .db import db
+from .db import abandon, db
 from .errors import refusal
 from .i18n import locale_code
 from .programme_forms import (KIND_LABELS, PARTICIPANT_LABELS, DecideForm, MeetingLinkForm, PresenterLinksForm,
@@ -101,8 +101,10 @@ def roadshow(roadshow_id: int):
     return _page_of(_roadshow(roadshow_id))
 
 
-def _page_of(rs: Any, present_form: Any = None, status: int = 200):
-    """The public page; `present_form`: a refused application to present, drawn again with what was typed."""
+def _page_of(rs: Any, present_form: Any = None, status: int = 200, refused: Optional[dict[str, Any]] = None):
+    """The public page; `present_form`: a refused application to present, drawn again with what was typed;
+    `refused`: a manager's refused row form ({"form": links|decide|meeting, "id", "typed", "message"}), drawn
+    again on its row with what was typed and why."""
     s = db()
     manager = roadshows.is_manager(current_user, rs)
     entry = programme.entry_of(s, rs.id, current_user)
@@ -111,7 +113,8 @@ def _page_of(rs: Any, present_form: Any = None, status: int = 200):
                                position=programme.waiting_position(s, entry) if entry and entry.status == "waiting" else None,
                                applications=programme.applications(s, rs, current_user),
                                my_meetings=_meetings_of_user(rs), slot_times=roadshows.slot_times,
-                               company_name=roadshows.company_name, register_form=RegisterForm())
+                               company_name=roadshows.company_name, register_form=RegisterForm(),
+                               refused=refused or {})
     if current_user.is_authenticated and current_user.role == "university":
         form = present_form or PresentForm()
         form.achievement_id.choices = [(a.id, a.title) for a in listings.owned_by(s, "achievement", current_user)
@@ -132,7 +135,8 @@ def roadshow_ics(roadshow_id: int):
         events.append(ical.Event(
             uid=f"roadshow-{rs.id}-meeting-{m.id}@{request.host.split(':')[0]}", start=start,
             end=start + timedelta(minutes=rs.slot_minutes),
-            summary=_("1:1 meeting: %(a)s / %(b)s", a=roadshows.company_name(m.company), b=m.presenter.achievement.title),
+            summary=_("1:1 meeting: %(a)s / %(b)s", b=m.presenter.achievement.title,
+                      a=roadshows.company_name(m.company, current_user, rs, _("Confidential company"))),
             description=_("Table %(t)s", t=m.table_no) + (f"\n{m.meeting_link}" if m.meeting_link else ""),
             location=m.meeting_link or rs.venue, url=m.meeting_link or ""))
     return _ics(ical.calendar(events, rs.title), f"roadshow-{rs.id}.ics")
@@ -213,12 +217,35 @@ def _managed(roadshow_id: int) -> Any:
         abort(404)
 
 
+def _row_refused(rs: Any, which: str, row_id: int, message: str):
+    """A manager's row form refused: the page again (422) with what was typed on that row and the reason."""
+    typed = {k: v for k, v in request.form.items() if k != "csrf_token"}
+    flash(message, "danger")
+    return _page_of(rs, status=422, refused={"form": which, "id": row_id, "typed": typed, "message": message})
+
+
+def _row_form(rs: Any, which: str, row_id: int, form: Any, action: Callable[[], Any], done: str, anchor: str):
+    """A manager's row form (decide, presenter links, meeting link): saved and back to the page, or drawn again
+    with what was typed when the form or the service refuses it (a refusal is never a 500, nothing is lost)."""
+    if not form.validate_on_submit():
+        if "csrf_token" in form.errors:
+            abort(400)
+        return _row_refused(rs, which, row_id, " ".join(str(e) for errors in form.errors.values() for e in errors))
+    try:
+        action()
+    except NotFound:
+        abort(404)
+    except ServiceError as err:
+        abandon()  # nothing of the refused action is kept
+        return _row_refused(_roadshow(rs.id), which, row_id, refusal(err))
+    flash(done, "success")
+    return _back(rs.id, anchor)
+
+
 @bp.route("/roadshows/<int:roadshow_id>/applications/<int:application_id>/decide", methods=["POST"])
 def decide(roadshow_id: int, application_id: int):
     rs = _managed(roadshow_id)
     form = DecideForm()
-    if not form.validate_on_submit():
-        return _invalid(form, roadshow_id, "applications")
     accept = form.decision.data == "accept"
 
     def decide_after_panel() -> Any:  # 科技顾问团: a gating panel of the achievement must be complete first
@@ -226,29 +253,27 @@ def decide(roadshow_id: int, application_id: int):
         if accept and row is not None and row.roadshow_id == rs.id and row.status == "submitted":
             panels.check_gate(db(), row.achievement_id)
         return programme.decide(db(), rs, application_id, accept, form.reason.data)
-    return _attempt(roadshow_id, decide_after_panel,
-                    lambda _r: _("Accepted: the achievement presents.") if accept else _("Declined."), "applications")
+    return _row_form(rs, "decide", application_id, form, decide_after_panel,
+                     _("Accepted: the achievement presents.") if accept else _("Declined."), "applications")
 
 
 @bp.route("/roadshows/<int:roadshow_id>/presenters/<int:presenter_id>/links", methods=["POST"])
 def presenter_links(roadshow_id: int, presenter_id: int):
     rs = _managed(roadshow_id)
     form = PresenterLinksForm()
-    if not form.validate_on_submit():
-        return _invalid(form, roadshow_id, "presenters")
-    return _attempt(roadshow_id, lambda: programme.set_presenter_links(db(), rs, presenter_id, form.live_link.data,
-                                                                      form.recording_link.data),
-                    lambda _r: _("Links saved."), "presenters")
+    return _row_form(rs, "links", presenter_id, form,
+                     lambda: programme.set_presenter_links(db(), rs, presenter_id, form.live_link.data,
+                                                           form.recording_link.data),
+                     _("Links saved."), "presenters")
 
 
 @bp.route("/roadshows/<int:roadshow_id>/meetings/<int:meeting_id>/link", methods=["POST"])
 def meeting_link(roadshow_id: int, meeting_id: int):
     rs = _managed(roadshow_id)
     form = MeetingLinkForm()
-    if not form.validate_on_submit():
-        return _invalid(form, roadshow_id, "schedule")
-    return _attempt(roadshow_id, lambda: programme.set_meeting_link(db(), rs, meeting_id, form.meeting_link.data),
-                    lambda _r: _("Links saved."), "schedule")
+    return _row_form(rs, "meeting", meeting_id, form,
+                     lambda: programme.set_meeting_link(db(), rs, meeting_id, form.meeting_link.data),
+                     _("Links saved."), "schedule")
 
 
 @bp.route("/figures")

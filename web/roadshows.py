@@ -118,10 +118,12 @@ def _manager_context(roadshow: Any) -> dict[str, Any]:
     registered = [i for i in roadshow.invitations if i.status == "registered"]
     attendance = AttendanceForm(companies=[i.company_id for i in registered if i.attended],
                                 presenters=[p.id for p in roadshow.presenters if p.attended])
-    attendance.companies.choices = [(i.company_id, roadshows.company_name(i.company)) for i in registered]
+    attendance.companies.choices = [(i.company_id, roadshows.company_name(i.company, current_user, roadshow))
+                                    for i in registered]
     attendance.presenters.choices = [(p.id, p.achievement.title) for p in roadshow.presenters]
     conflict = ConflictForm()
-    conflict.company_id.choices = [(i.company_id, roadshows.company_name(i.company)) for i in roadshow.invitations]
+    conflict.company_id.choices = [(i.company_id, roadshows.company_name(i.company, current_user, roadshow))
+                                   for i in roadshow.invitations]
     conflict.presenter_id.choices = [(p.id, p.achievement.title) for p in roadshow.presenters]
     info = roadshow.schedule_info or {}
     return dict(add_form=AddPresenterForm(), attendance=attendance, conflict_form=conflict,

@@ -89,10 +89,14 @@ def test_contact_after_the_provider_accepts_and_hidden_after_withdrawal(client, 
     login(people["provider"])
     received = client.get("/directory/requests").get_data(as_text=True)
     assert "想预约中试" in received and people["company"].email not in received  # requester's e-mail after accepting
+    told = client.get("/notifications/").get_data(as_text=True)  # the provider hears of the request, with a way to it
+    assert p.name in told and 'href="/directory/requests"' in told and people["company"].email not in told
     assert client.submit(f"/directory/requests/{req.id}/accept", {}, form_url="/directory/requests").status_code == 302
     assert people["company"].email in client.get("/directory/requests").get_data(as_text=True)
     client.post("/logout", data={"csrf_token": client.token("/")})
     login(people["company"])
+    answered = client.get("/notifications/").get_data(as_text=True)  # and the requester of the answer
+    assert p.name in answered and f'href="/directory/{p.id}"' in answered and "pilot.canary@example.cn" not in answered
     assert "pilot.canary@example.cn" in client.get(f"/directory/{p.id}").get_data(as_text=True)
     assert client.submit(f"/directory/requests/{req.id}/withdraw", {},
                          form_url="/directory/requests").status_code == 302

@@ -27,6 +27,9 @@ def _noop_job(session: Any, job: Any, progress: Any, ctx: Any) -> dict:
 
 _n = itertools.count(1)
 PANEL_CANARY = "金丝雀顾问评语"  # an advisor's review comment on the canary achievement's panel
+# the company of a confidential demand (issue 21): staff only see it, as no one here accepted an introduction with it;
+# the company has no organisation, so its name (its account's) is not in the partner lists of the challenge forms
+CONFIDENTIAL_CANARY = "金丝雀保密企业"
 
 
 class World:
@@ -409,8 +412,51 @@ def canaries(world):
                                      contact_phone=f"1770000{n:04d}", contact_email=f"canary{n}@leak.test")
                 rows.append(item)
     pair = _accepted_between(world, rows, owners["company"][0], owners["university"][0])
+    secret = _confidential_company(world)
+    n = next(_n)
+    rows.append(world.listing("demand", secret, confidential=True, contact_name=f"金丝雀{n}",
+                              contact_phone=f"1770000{n:04d}", contact_email=f"canary{n}@leak.test"))
     _feature_objects(world, rows, owners["company"][0], owners["university"][1])
+    _confidential_objects(world, rows, secret, owners["university"][0])
     return rows, svc, pair
+
+
+def _confidential_company(world: World) -> Any:
+    from services import accounts
+
+    with world.factory() as s:
+        user = accounts.create_user(s, email=f"secret{next(_n)}@example.com", password=PASSWORD,
+                                    display_name=CONFIDENTIAL_CANARY, role="company")
+        s.commit()
+        return user
+
+
+def _confidential_objects(world: World, rows: list, secret: Any, university: Any) -> None:
+    """The confidential demand's company meets the first university's presenting achievement at the canary roadshow
+    (invited for that demand), and a challenge is made from the demand: the company stays unnamed to both."""
+    from sqlalchemy import select
+
+    from models import Roadshow, RoadshowMeeting
+    from services import challenge_race, roadshows
+
+    demand = rows[-1]
+    achievement = next(r for r in rows if r.owner_id == university.id and r.status == "published")
+    with world.factory() as s:
+        roadshow = s.scalar(select(Roadshow).where(Roadshow.title == "金丝雀路演"))
+        kept = [(m.company_id, m.presenter_id, m.slot, m.table_no, m.score) for m in s.scalars(
+            select(RoadshowMeeting).where(RoadshowMeeting.roadshow_id == roadshow.id))]
+        presenter = roadshows.add_presenter(s, roadshow, achievement.id)  # clears the schedule: put back below
+        s.add_all(RoadshowMeeting(roadshow_id=roadshow.id, company_id=c, presenter_id=p, slot=slot, table_no=t,
+                                  score=score) for c, p, slot, t, score in kept)
+        roadshows.invite(s, roadshow, secret.id, demand_id=demand.id)
+        roadshows.register(s, roadshow.id, s.get(type(secret), secret.id))
+        s.add(RoadshowMeeting(roadshow_id=roadshow.id, company_id=secret.id, presenter_id=presenter.id, slot=2,
+                              table_no=1, score=60.0))
+        challenge_race.create_from_demands(s, s.get(type(secret), world.users["broker"].id), [demand.id], {
+            "title": "金丝雀保密揭榜", "problem": "储能电池热失控风险高，需要从材料到系统的安全防护技术方案。",
+            "indicators": "", "reward": 100.0, "deadline": date.today() + timedelta(days=20), "eligibility": "",
+            "criteria": "技术先进性 | scientist | 100"})
+        s.commit()
 
 
 def _feature_objects(world: World, rows: list, company: Any, presenter_owner: Any) -> None:
@@ -516,6 +562,13 @@ def test_canary_sweep_never_leaks_contacts(world, canaries, role):
         assert "金丝雀路演" in pages[world.downloads[0]] and "14:40-15:00" in pages[world.downloads[1]]
     if role not in ("broker", "admin"):  # panel scores: staff and the achievement's owner only (not these roles)
         assert PANEL_CANARY not in text, role
+        # a confidential demand's company: on no page, download or API answer (the roadshow, its calendar file,
+        # the challenge made from it, search, the university's matches)
+        assert CONFIDENTIAL_CANARY not in text, role
+    else:  # staff always see it
+        assert CONFIDENTIAL_CANARY in pages[f"/demand/{rows[-1].id}"]
+    if role == "university":  # the presenter meeting the confidential company reached the roadshow's pages
+        assert "金丝雀路演" in text and "金丝雀保密揭榜" in text
     if role != "anonymous":  # the later features' pages holding canary listings were crawled (_feature_objects)
         assert "金丝雀揭榜难题" in text
         assert "金丝雀路演" in text or role == "university"

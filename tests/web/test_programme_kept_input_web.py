@@ -42,3 +42,20 @@ def test_a_refused_challenge_application_keeps_the_approach(client, login, make_
     assert session.scalar(select(func.count()).select_from(ChallengeApplication)) == 0
     resp = client.submit(f"{race}/apply", {"team": "王教授团队", "approach": approach}, form_url=race)
     assert resp.status_code == 302
+
+
+def test_a_managers_refused_row_form_keeps_what_was_typed(client, login, show, session, zh):  # noqa: F811
+    """The broker's row forms (presenter links, meeting links, a decision's reason) draw the page again with the
+    row's typed values and the reason, instead of a redirect that lost them; nothing is saved."""
+    from models import RoadshowPresenter
+    url = f"/programme/roadshows/{show['rs'].id}"
+    login(show["broker"])
+    presenter = show["presenter"]
+    typed = "https://live.example.cn/p1 with a typo"
+    resp = client.submit(f"{url}/presenters/{presenter.id}/links",
+                         {"live_link": typed, "recording_link": "ftp://rec.example.cn/kept"}, form_url=url)
+    body = text(resp)
+    assert resp.status_code == 422 and typed in body and "ftp://rec.example.cn/kept" in body
+    assert zh("Enter a link starting with http:// or https://.") in body and 'aria-invalid="true"' in body
+    session.expire_all()
+    assert session.get(RoadshowPresenter, presenter.id).live_link in (None, "")

@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from flask.views import MethodView
+from flask_babel import gettext as _
 from flask_login import current_user
 from flask_smorest import Blueprint, abort
 
@@ -45,7 +46,8 @@ def summary(roadshow: Any, rel: str) -> dict[str, Any]:
 
 def _meeting(roadshow: Any, m: Any, rel: str) -> dict[str, Any]:
     achievement = m.presenter.achievement
-    company = roadshows.company_name(m.company)
+    # a company invited for a confidential demand stays unnamed to a presenter until an accepted introduction
+    company = roadshows.company_name(m.company, current_user, roadshow, _("Confidential company"))
     counterpart = {"company": _org(achievement), "presenter": company}.get(rel)  # managers: both sides above
     return {"id": m.id, "slot": m.slot, "time": roadshows.slot_times(roadshow, m.slot), "table": m.table_no,
             "company": company, "presenter_id": m.presenter_id, "achievement_id": achievement.id,
