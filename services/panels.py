@@ -242,22 +242,10 @@ def create_panel(session: Session, broker: User, data: dict, today: Optional[dat
     with the reason (nothing is saved). data: achievement_id, advisor_ids, deadline, gate, roadshow_id, note."""
     _staff(broker)
     achievement = _achievement(session, data.get("achievement_id"))
-    deadline = data.get("deadline")
-    if not isinstance(deadline, date) or deadline < (today or date.today()):
-        raise ServiceError("panel.bad_deadline")
-    if deadline > (today or date.today()) + timedelta(days=366):
-        raise ServiceError("panel.bad_deadline")
-    ids = list(dict.fromkeys(data.get("advisor_ids") or []))
-    if not ids:
-        raise ServiceError("panel.no_advisors")
-    if len(ids) > MAX_PANEL:
-        raise ServiceError("panel.too_many", n=MAX_PANEL)
+    deadline, ids, note = _panel_terms(data, today or date.today())
     roadshow_id = data.get("roadshow_id") or None
     if roadshow_id and (_id(roadshow_id) is None or session.get(Roadshow, _id(roadshow_id)) is None):
         raise ServiceError("panel.bad_roadshow")
-    note = (data.get("note") or "").strip()
-    if len(note) > MAX_COMMENT:
-        raise ServiceError("panel.bad_note", max=MAX_COMMENT)
     profiles = [_advisor_profile(session, i) for i in ids]
     panel = Panel(achievement=achievement, roadshow_id=roadshow_id, deadline=deadline, gate=bool(data.get("gate")),
                   note=note, created_by_id=broker.id, status="open")

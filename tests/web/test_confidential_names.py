@@ -10,7 +10,7 @@ import pytest
 
 from models import RoadshowMeeting
 from services import challenge_race, introductions, roadshows, tokens
-from tests.conftest import CSRF_RE, PASSWORD
+from tests.web.test_confidential_demands import _client
 
 SECRET = "灞河绝密储能材料有限公司"
 
@@ -41,16 +41,6 @@ def world(session, make_user, make_listing):
                                 table_no=1, score=50.0))
     session.commit()
     return dict(broker=broker, company=company, uni=uni, demand=demand, achievement=achievement, rs=rs)
-
-
-def _client(app, user=None):
-    client = app.test_client()
-    if user is not None:
-        page = client.get("/login").get_data(as_text=True)
-        resp = client.post("/login", data={"email": user.email, "password": PASSWORD,
-                                           "csrf_token": CSRF_RE.search(page).group(1)})
-        assert resp.status_code == 302
-    return client
 
 
 def _api(app, session, user, url):
