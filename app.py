@@ -14,7 +14,7 @@ from web import account, exports_web, imports as imports_web, notifications as n
 from web.api import core as api_core, jobs as api_jobs, listings as api_listings
 from web.api import feedback as api_feedback, reports as api_reports, roadshows as api_roadshows
 from web import challenges, input_guard, roadshows
-from web import backup_cli, introductions, matches_cli, security
+from web import backup_cli, introductions, matches_cli, model_cli, security
 from web import contract_stats, contracts, regions_admin
 from web.api import contracts as api_contracts
 from web.api import chains as api_chains
@@ -88,6 +88,7 @@ def create_app(overrides: Optional[Mapping[str, Any]] = None) -> Flask:
     workbench_cli.init_app(app)
     backup_cli.init_app(app)
     matches_cli.init_app(app)
+    model_cli.init_app(app)
     notify_cli.init_app(app)
     chains_cli.init_app(app)
     return app

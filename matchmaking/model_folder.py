@@ -9,8 +9,9 @@ from pathlib import Path
 
 from matchmaking.errors import MatchingUnavailable
 
-# files that do not change the vectors: the model card and our conversion marker (has a timestamp)
-_DIGEST_SKIP = {"README.md", "conversion.json"}
+# files that do not change the vectors: the model card, our conversion and adaptation markers, a version's
+# own score calibration (matchmaking/versions.py)
+_DIGEST_SKIP = {"README.md", "conversion.json", "adaptation.json", "calibration.json"}
 
 
 class ModelNotReady(MatchingUnavailable):

@@ -15,6 +15,7 @@ from matchmaking import calibration as _calibration
 from matchmaking.engine import HybridMatcher
 from matchmaking.lexical import LexicalIndex, SnapshotError
 from matchmaking.vectorstore import VectorShelf
+from matchmaking.versions import CALIBRATION as VERSION_CALIBRATION
 
 from .indexing import published_docs
 
@@ -29,7 +30,8 @@ class MatcherSet:
     the lexical snapshot is kept whatever the vector store."""
 
     def __init__(self, config: Mapping[str, Any], factory: sessionmaker, *, encoder: Callable[[], Any],
-                 shelf: VectorShelf, lock: threading.RLock, directory: Callable[[str], Path]) -> None:
+                 shelf: VectorShelf, lock: threading.RLock, directory: Callable[[str], Path],
+                 model_folder: Optional[Callable[[], str]] = None) -> None:
         refresh = config.get("MATCHER_REFRESH", "background")
         if refresh not in ("background", "inline"):
             raise ValueError(f"MATCHER_REFRESH must be background or inline, not {refresh!r}")
@@ -40,7 +42,8 @@ class MatcherSet:
         self._refresh_retry_at: dict[str, float] = {}
         self._matchers: dict[str, tuple[int, HybridMatcher]] = {}
         self._config = config
-        self.calibration_path = calibration_path(config)
+        self._model_folder = model_folder or (lambda: None)  # the serving model's folder: its own refit first
+        self.calibration_path = calibration_path(config, self._model_folder())
         self._calibration = load_calibration(self.calibration_path)
         self._calibration_seen = (time.monotonic(), _mtime(self.calibration_path))
 
@@ -145,7 +148,7 @@ class MatcherSet:
         seen_at, mtime = self._calibration_seen
         now = time.monotonic()
         if now - seen_at >= 1.0:
-            path = calibration_path(self._config)  # a first refit appears, or a refit is removed
+            path = calibration_path(self._config, self._model_folder())  # a refit appears or goes, the model changes
             current = _mtime(path)
             if current != mtime or path != self.calibration_path:
                 try:
@@ -164,11 +167,15 @@ class MatcherSet:
         return f"{self.calibration.source}@{self._calibration_seen[1]}"
 
 
-def calibration_path(config: Mapping[str, Any]) -> Path:
-    """CALIBRATION_FILE when set; else the instance's refit (`flask matches calibrate`) when there; else the
-    calibration shipped with the engine."""
+def calibration_path(config: Mapping[str, Any], model_folder: Optional[str] = None) -> Path:
+    """CALIBRATION_FILE when set; else the serving model version's own refit (an adapted model's, written by
+    `flask model adapt --calibrate`) when there; else the instance's refit (`flask matches calibrate`) when
+    there; else the calibration shipped with the engine."""
     if config.get("CALIBRATION_FILE"):
         return Path(config["CALIBRATION_FILE"])
+    own = Path(model_folder) / VERSION_CALIBRATION if model_folder else None
+    if own is not None and own.is_file():
+        return own
     refit = Path(config.get("INSTANCE_DIR") or "instance") / "calibration.json"
     return refit if refit.exists() else _calibration.SHIPPED
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Callable, Mapping, Optional, Sequence
@@ -24,6 +25,7 @@ from matchmaking.engine import HybridMatcher, Match, highlight
 from matchmaking.errors import MatchingUnavailable
 from matchmaking.stores import build_shelf
 from matchmaking.vectorstore import IndexCorruptError, IndexMismatchError, VectorStore
+from matchmaking.versions import ModelVersions
 from models import Achievement, Demand, Status
 
 from .index_sync import KINDS, SYNC_JOB, IndexSync, submit_sync_job, sync_items
@@ -57,18 +59,18 @@ class MatchingRuntime:
     """Per-process holder of the encoder and the parts above; rebuilt from the database at will."""
 
     def __init__(self, config: Mapping[str, Any], factory: sessionmaker) -> None:
-        self.model_path = config["EMBEDDING_MODEL"]
+        self.configured_model = config["EMBEDDING_MODEL"]
         self.query_backend = config.get("EMBEDDING_QUERY_BACKEND") or "auto"
-        # "auto" resolved once, on this CPU (encoders.resolve_setup): bf16 torch, else int8 ONNX passages
-        self.backend, self.quantize = resolve_setup(self.model_path, config.get("EMBEDDING_BACKEND") or "auto",
-                                                    config.get("EMBEDDING_QUANTIZE", "auto"))
+        self._setup = (config.get("EMBEDDING_BACKEND") or "auto", config.get("EMBEDDING_QUANTIZE", "auto"))
+        # the configured model, or the adaptation of it that `flask model adapt|use|rollback` made serve
+        self.versions = ModelVersions(Path(config.get("INSTANCE_DIR") or "instance") / "models")
+        self._model_seen = (time.monotonic(), self.versions.stamp())
+        self._use_model(self.versions.serving(self.configured_model))
         self.index_root = Path(config["INDEX_DIR"])
         # one torch thread per web process: two gave a long p95 tail under load (docs/benchmarks.md)
         self.threads = int(config.get("ENCODER_THREADS", 1)) or None
         self.parallel = max(1, int(config.get("ENCODER_PARALLEL", 1)))
         self.factory = factory
-        # the configured model (path and quantisation): part of an index.sync job's key
-        self.model_ident = f"{Path(self.model_path).expanduser()}|{self.backend}|{self.quantize or 'fp32'}"
         self._lock = threading.RLock()  # the stores and matchers of this process
         encoder = lambda: self.encoder  # noqa: E731 - loaded on first use
         self.shelf = build_shelf(config.get("VECTOR_STORE", "faiss"), directory=self.index_dir,
@@ -80,7 +82,7 @@ class MatchingRuntime:
                                   pages=self.pages, model_ident=lambda: self.model_ident)
         self.pages.install(factory)
         self.matchers = MatcherSet(config, factory, encoder=encoder, shelf=self.shelf, lock=self._lock,
-                                   directory=self.index_dir)
+                                   directory=self.index_dir, model_folder=lambda: self.model_path)
         self.vectors = QueryVectors(encoder, self.results.cache)
 
     @property
@@ -92,9 +94,36 @@ class MatchingRuntime:
     def cache(self, cache: Any) -> None:  # one store for both: results and query vectors
         self.results.cache = self.vectors.cache = cache
 
+    def _use_model(self, path: str) -> None:
+        self.model_path = path
+        # "auto" resolved once per model, on this CPU (encoders.resolve_setup): bf16 torch, else int8 ONNX passages
+        self.backend, self.quantize = resolve_setup(path, *self._setup)
+        # the serving model (path and quantisation): part of an index.sync job's key and of cached pages' keys
+        self.model_ident = f"{Path(path).expanduser()}|{self.backend}|{self.quantize or 'fp32'}"
+
+    def follow_model(self, force: bool = False) -> None:
+        """Serve the model version another process switched to (`flask model use|rollback`, an adaptation
+        activated): looked at most once a second (force: now); the stores and matchers of the old model are let go."""
+        seen_at, stamp = self._model_seen
+        now = time.monotonic()
+        if now - seen_at < 1.0 and not force:
+            return
+        current = self.versions.stamp()
+        self._model_seen = (now, current)
+        if current == stamp:
+            return
+        path = self.versions.serving(self.configured_model)
+        if path != self.model_path:
+            log.info("model version switched: %s -> %s", self.model_path, path)
+            with self._lock:
+                self._use_model(path)
+                self.matchers.forget()
+                self.shelf.close()
+
     @property
     def encoder(self) -> Any:
-        """The configured encoder (loaded once per process)."""
+        """The serving model's encoder (loaded once per process and model)."""
+        self.follow_model()
         return build_encoder(self.model_path, quantize=self.quantize, threads=self.threads, backend=self.backend,
                              parallel=self.parallel, query_backend=self.query_backend)
 

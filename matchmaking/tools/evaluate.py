@@ -16,6 +16,7 @@ from matchmaking.encoders import QUANTIZE_CHOICES
 from matchmaking.engine import METHODS
 DEFAULT_MODEL = Path("instance/models/multilingual-e5-small")
 DEFAULT_CACHE = Path("instance/cache/vectors")
+DEFAULT_ADAPTED = Path("instance/models/adapted")  # --adapt: one folder per (corpus, base model, recipe)
 
 
 class BeirFormatError(ValueError):
@@ -138,11 +139,36 @@ def _args(argv: Sequence[str] | None) -> argparse.Namespace:
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.add_argument("--model", default=os.environ.get("EMBEDDING_MODEL", str(DEFAULT_MODEL)))
     p.add_argument("--cache-dir", default=str(DEFAULT_CACHE), help="vector cache folder")
+    p.add_argument("--adapt", action="store_true",
+                   help="adapt the model on this set's corpus texts first (never its queries or judgements), as the "
+                        "platform adapts on its listings (`flask model adapt`); report the adapted and the stock figures")
+    p.add_argument("--adapt-dir", default=str(DEFAULT_ADAPTED), help="where adapted models are kept, by corpus digest")
+    p.add_argument("--adapt-budget", type=float, default=None, help="stop training after this many seconds")
+    p.add_argument("--adapt-max-pairs", type=int, default=None, help="training pairs at most (default: the platform's)")
+    p.add_argument("--adapt-batch-size", type=int, default=None, help="pairs per step (default: the platform's)")
     encoder_args(p)
     args = p.parse_args(argv)
     if args.k < 1:
         p.error("--k must be >= 1")
+    if args.adapt and args.method == "lexical":
+        p.error("--adapt needs a method that uses the model (dense, rrf, hybrid)")
+    if args.adapt:
+        from matchmaking.adapt import AdaptError
+
+        try:
+            adapt_options(args).check()
+        except AdaptError as exc:
+            p.error(f"--adapt: {exc}")
     return args
+
+
+def adapt_options(args: argparse.Namespace):
+    """The adaptation's options: the platform's defaults (`flask model adapt`) unless given."""
+    from matchmaking.adapt import AdaptOptions
+
+    defaults = AdaptOptions()
+    return AdaptOptions(time_budget_s=args.adapt_budget, max_pairs=args.adapt_max_pairs or defaults.max_pairs,
+                        batch_size=args.adapt_batch_size or defaults.batch_size)
 
 
 def encoder_args(p: argparse.ArgumentParser) -> None:
@@ -228,6 +254,69 @@ def run_set(data: BeirSet, method: str, k: int, model: str, cache_dir: str | Non
     return {q: [sm.dids[r.id] for r in sm.rank(j, depth, method)] for j, q in enumerate(sm.qids)}
 
 
+def _evaluate(data: BeirSet, args: argparse.Namespace, model: str) -> dict:
+    """Run and score the set with this model; "auto" settings reported as what they resolved to here."""
+    from matchmaking.encoders import resolve_setup
+
+    start = time.perf_counter()
+    run = run_set(data, args.method, args.k, model, args.cache_dir, progress=not args.json,
+                  backend=args.backend, quantize=args.quantize, parallel=args.parallel,
+                  query_backend=args.query_backend)
+    result = score_run(run, data.qrels, args.k)
+    backend, quantize = resolve_setup(model, args.backend, args.quantize)
+    result.update(method=args.method, backend=backend, quantize=quantize or "none",
+                  seconds=round(time.perf_counter() - start, 2))
+    return result
+
+
+def adapted_model(data: BeirSet, args: argparse.Namespace) -> tuple[Path, float, bool]:
+    """The model adapted on this set's corpus (titles and texts only), from --adapt-dir when an earlier run made
+    it (same corpus, base model and recipe), else trained now and exported to ONNX as `make model` does.
+    Returns (folder, seconds the adaptation took, whether it came from the cache)."""
+    from matchmaking.adapt import MARKER, AdaptError, adapt, corpus_digest
+    from matchmaking.model_folder import model_key_for
+
+    base = Path(args.model).expanduser()
+    if not (base / "modules.json").is_file():
+        _fail(f"--adapt needs a local model folder; {base} is not one (set --model) / "
+              f"--adapt 需要本地模型目录，{base} 不是")
+    docs = [data.corpus[d] for d in sorted(data.corpus)]
+    options = adapt_options(args)
+    digest = corpus_digest(docs, model_key_for(base), options)
+    folder = Path(args.adapt_dir) / f"{base.resolve().name}-adapted-{digest[:12]}"
+    if (folder / "modules.json").is_file():
+        marker = json.loads((folder / MARKER).read_text(encoding="utf-8"))
+        return folder, float(marker.get("total_seconds", marker.get("seconds", 0))), True
+    start = time.perf_counter()
+    report = None if args.json else (lambda s, n, loss: print(f"adapt step {s}/{n} loss {loss:.3f}", file=sys.stderr)
+                                     if s % 20 == 0 or s == n else None)
+    try:
+        result = adapt(base, docs, folder, options, progress=report)
+    except AdaptError as exc:
+        _fail(str(exc))
+    _export_onnx(folder)
+    # re-encoding the corpus with the adapted model is part of the adaptation's cost (issue 19): timed here
+    encode_start = time.perf_counter()
+    build_set(data, "dense", str(folder), args.cache_dir, False, args.backend, args.quantize, args.parallel,
+              args.query_backend)
+    total = round(time.perf_counter() - start, 1)
+    marker = json.loads((folder / MARKER).read_text(encoding="utf-8"))
+    marker.update(total_seconds=total, encode_seconds=round(time.perf_counter() - encode_start, 1),
+                  train_seconds=result.seconds)
+    (folder / MARKER).write_text(json.dumps(marker, ensure_ascii=False, indent=2), encoding="utf-8")
+    return folder, total, False
+
+
+def _export_onnx(folder: Path) -> None:
+    """Export the adapted folder as `make model` exports the stock one, so both run on the same backend."""
+    try:
+        from matchmaking.tools.onnx_export import export
+
+        export(folder, quiet=True)
+    except Exception as exc:  # noqa: BLE001 - no onnxruntime here: the adapted model then runs on torch
+        print(f"ONNX export of {folder} skipped ({exc}); it runs on torch", file=sys.stderr)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """CLI entry point."""
     args = _args(argv)
@@ -237,22 +326,24 @@ def main(argv: Sequence[str] | None = None) -> int:
         _fail(str(exc))
     if not data.qrels or not data.corpus:
         _fail(f"{args.set_dir}: empty corpus or qrels / 语料或相关性标注为空")
-    start = time.perf_counter()
-    run = run_set(data, args.method, args.k, args.model, args.cache_dir, progress=not args.json,
-                  backend=args.backend, quantize=args.quantize, parallel=args.parallel,
-                  query_backend=args.query_backend)
-    result = score_run(run, data.qrels, args.k)
-    from matchmaking.encoders import resolve_setup  # "auto" reported as what it resolved to here
-
-    backend, quantize = resolve_setup(args.model, args.backend, args.quantize)
-    result.update(method=args.method, backend=backend, quantize=quantize or "none",
-                  seconds=round(time.perf_counter() - start, 2))
+    result = _evaluate(data, args, args.model)
+    if args.adapt:
+        stock = result
+        folder, seconds, cached = adapted_model(data, args)
+        result = _evaluate(data, args, str(folder))
+        result.update(stock=stock, adapt_seconds=seconds, adapt_cached=cached, adapted_model=str(folder))
     if args.json:
         print(json.dumps(result))
-    else:
-        print(f"{args.set_dir} [{args.method}] queries={result['queries']} "
-              f"nDCG@{args.k}={result[f'ndcg@{args.k}']:.4f} MRR@{args.k}={result[f'mrr@{args.k}']:.4f} "
-              f"R@100={result['recall@100']:.4f} ({result['seconds']}s)")
+        return 0
+    if args.adapt:
+        s = result["stock"]
+        print(f"stock   nDCG@{args.k}={s[f'ndcg@{args.k}']:.4f} MRR@{args.k}={s[f'mrr@{args.k}']:.4f} "
+              f"R@100={s['recall@100']:.4f}")
+        print(f"adapted on the corpus in {result['adapt_seconds']} s{' (cached)' if result['adapt_cached'] else ''}:"
+              f" {result['adapted_model']}")
+    print(f"{args.set_dir} [{args.method}] queries={result['queries']} "
+          f"nDCG@{args.k}={result[f'ndcg@{args.k}']:.4f} MRR@{args.k}={result[f'mrr@{args.k}']:.4f} "
+          f"R@100={result['recall@100']:.4f} ({result['seconds']}s)")
     return 0
 
 

@@ -81,3 +81,46 @@ def test_cli_process_prints_no_traceback(tmp_path):
     proc = subprocess.run([sys.executable, "-m", "matchmaking.evaluate", str(tmp_path / "nope")],
                           capture_output=True, text=True)
     assert proc.returncode == 2 and "Traceback" not in proc.stderr and "目录不存在" in proc.stderr
+
+
+ADAPT_CORPUS = [{"_id": f"d{i}", "title": title, "text": text} for i, (title, text) in enumerate([
+    ("锂电池回收技术", "废旧锂电池回收工艺，湿法冶金浸出钴镍锰等有价金属，回收率超过百分之九十五。能耗低，适合规模化生产线。"),
+    ("工业机器人视觉定位", "面向汽车焊装产线的机器视觉定位系统，采用深度学习识别工件位姿。定位精度零点一毫米，节拍小于两秒。"),
+    ("大豆高产育种", "利用分子标记辅助选择培育高蛋白大豆新品种。亩产提高百分之十二，抗倒伏和抗病性好，适合规模推广。"),
+    ("固态电池电解质", "硫化物固态电解质材料，室温离子电导率高，与锂金属负极界面稳定。可用于高能量密度固态电池。"),
+    ("光伏组件清洗机器人", "光伏电站组件自动清洗机器人，无水清洗，沿组件边框行走，每日清洗面积两万平方米以上。"),
+])]
+
+
+@pytest.mark.model
+def test_adapt_reports_adapted_and_stock_figures_and_adapts_a_corpus_once(tmp_path, capsys, monkeypatch,
+                                                                          default_model_path):
+    from matchmaking.tools import evaluate
+
+    monkeypatch.setattr(evaluate, "_export_onnx", lambda folder: None)  # a minute or two; test_onnx_export covers it
+    root = write_set(tmp_path / "set", corpus=ADAPT_CORPUS,
+                     queries=[{"_id": "q1", "text": "电池 回收"}, {"_id": "q2", "text": "机器视觉"}],
+                     qrels="query-id\tcorpus-id\tscore\nq1\td0\t1\nq2\td1\t1\n")
+    args = [str(root), "--method", "dense", "--json", "--model", str(default_model_path), "--adapt",
+            "--adapt-max-pairs", "8", "--adapt-batch-size", "4", "--adapt-dir", str(tmp_path / "adapted"),
+            "--cache-dir", str(tmp_path / "cache")]
+    assert main(args) == 0
+    first = json.loads(capsys.readouterr().out)
+    assert {"ndcg@10", "mrr@10", "recall@100"} <= set(first) and {"ndcg@10", "mrr@10"} <= set(first["stock"])
+    assert first["adapt_cached"] is False and first["adapt_seconds"] > 0
+    assert main(args) == 0  # the same corpus again: the adapted model comes from the cache
+    second = json.loads(capsys.readouterr().out)
+    assert second["adapt_cached"] is True and second["adapted_model"] == first["adapted_model"]
+    assert second["ndcg@10"] == first["ndcg@10"] and second["adapt_seconds"] == first["adapt_seconds"]
+
+
+@pytest.mark.parametrize("extra, says", [(["--method", "lexical"], "needs a method that uses the model"),
+                                         (["--adapt-budget", "-1"], "time_budget_s"),
+                                         (["--adapt-batch-size", "1"], "batch_size"),
+                                         (["--adapt-max-pairs", "x"], "invalid int")])
+def test_bad_adapt_options_exit_2_before_any_work(tmp_path, capsys, extra, says):
+    root = write_set(tmp_path / "set")
+    with pytest.raises(SystemExit) as exc:
+        main([str(root), "--adapt", *extra])
+    err = capsys.readouterr().err
+    assert exc.value.code == 2 and says in err and "Traceback" not in err
