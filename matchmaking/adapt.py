@@ -47,7 +47,7 @@ class AdaptOptions:
 
     epochs: int = 1
     batch_size: int = 32
-    max_pairs: int = 6000  # pairs drawn from all kinds, at random, when there are more
+    max_pairs: int = 2048  # pairs drawn from all kinds, at random, when there are more (64 steps of 32)
     max_seq_length: int = 128  # tokens of a passage (a listing's opening: title and first sentences)
     learning_rate: float = 2e-5
     scale: float = 20.0  # the inverse temperature of the contrastive loss (sentence-transformers' default)

@@ -108,8 +108,10 @@ def _filters() -> tuple[DirectoryFilterForm, directory.DirectoryFilter]:
 
 def _names() -> dict[str, Any]:
     lc = locale_code()
-    return {"region_names": taxonomy.region_names(db(), lc),
-            "field_names": {code: name for code, name in taxonomy.field_choices(db(), lc)}}
+    # top-level fields too: an investor or a platform may name a whole field (新能源) rather than a sub-field
+    fields = {code: name for code, name in taxonomy.filter_field_choices(db(), lc)}
+    fields.update(taxonomy.field_choices(db(), lc))
+    return {"region_names": taxonomy.region_names(db(), lc), "field_names": fields}
 
 
 @bp.route("/")
@@ -128,6 +130,10 @@ def detail(provider_id: int):
         provider = directory.get(db(), provider_id, current_user)
     except NotFound:
         abort(404)
+    return _detail_page(provider, ContactRequestForm())
+
+
+def _detail_page(provider: Any, form: ContactRequestForm, status: int = 200) -> Any:
     show_contact = directory.can_see_contact(db(), current_user, provider)
     if show_contact and not directory.is_owner(current_user, provider):
         with separate_unit() as s:
@@ -136,7 +142,7 @@ def detail(provider_id: int):
                            owner=directory.is_owner(current_user, provider),
                            reviewer=directory.is_reviewer(current_user),
                            live=directory.request_between(db(), current_user, provider),
-                           form=ContactRequestForm(), decision=DecisionForm(), **_names())
+                           form=form, decision=DecisionForm(), **_names()), status
 
 
 @bp.route("/<int:provider_id>/contact", methods=["POST"])
@@ -150,7 +156,7 @@ def contact(provider_id: int):
         if "csrf_token" in form.errors:
             abort(400)
         flash(_("Keep the message under 1,000 characters."), "danger")
-        return redirect(url_for("directory.detail", provider_id=provider_id))
+        return _detail_page(provider, form, 422)  # the message comes back to be shortened, not retyped
     try:
         directory.request_contact(db(), current_user, provider, form.message.data or "")
     except NotFound:

@@ -29,7 +29,7 @@ WEBSITE_RE = r"^https?://\S+$"
 class ProviderForm(FlaskForm):
     kind = SelectField(_l("Kind of provider"), choices=[(k, KIND_LABELS[k]) for k in PROVIDER_KINDS],
                        validators=[_required()])
-    name = StringField(_l("Name"), validators=[_required(), Length(
+    name = StringField(_l("Entry name"), validators=[_required(), Length(
         min=2, max=120, message=_l("The name needs 2 to 120 characters."))])
     description = TextAreaField(_l("What you offer"), validators=[_required(), Length(
         min=10, max=4000, message=_l("Describe what you offer in 10 to 4,000 characters."))],

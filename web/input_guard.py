@@ -76,6 +76,17 @@ def check_text(name: str, text: str) -> None:
                                             field=_label(name)))
 
 
+def check_form(name: str, text: str) -> None:
+    """check_text without the size of whole numbers: a form's numeric fields parse and bound their own numbers
+    (web/forms.py IntegerField / DecimalField) and answer on the form, with what was typed kept; a text field
+    may hold any digits (a phone, a registration number). Refusing here would throw the whole form away."""
+    try:
+        check_text(name, text)
+    except Refused as refused:
+        if refused.code != "number_too_large":
+            raise
+
+
 def check_name(name: str) -> None:
     """check_text on a field name, and on each of its parts: WTForms reads `patents-2-number` as entry 2."""
     check_text(name, name)
@@ -190,7 +201,7 @@ def _check_request() -> Optional[Refused]:
             if where == "name":
                 check_name(value)
             else:
-                (check_query if where == "query" else check_text)(name, value)
+                {"query": check_query, "form": check_form}.get(where, check_text)(name, value)
         if request.method not in ("GET", "HEAD", "OPTIONS") and request.is_json:
             problem = json_problem(request.get_data(cache=True))
             if problem is not None:

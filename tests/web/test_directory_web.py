@@ -281,3 +281,19 @@ def test_directory_canary_sweep(app, session, people, make_user, make_listing, r
         assert seen_any
     if role == "company":
         assert first.contact_email in text
+
+
+def test_a_too_long_contact_message_comes_back_to_be_shortened(client, login, session, people):
+    p = publish(session, people)
+    login(people["company"])
+    long = "我们希望预约中试服务。" * 120
+    resp = client.submit(f"/directory/{p.id}/contact", {"message": long})
+    assert resp.status_code == 422 and long in resp.get_data(as_text=True)
+    assert directory.requests_for(session, people["company"])[1] == []
+
+
+def test_a_whole_field_shows_by_its_name_not_its_code(client, session, people):
+    p = publish(session, people, field_codes=["new_energy"])
+    page = client.get("/directory/").get_data(as_text=True) + client.get(f"/directory/{p.id}").get_data(as_text=True)
+    shown = re.sub(r'value="[^"]*"', "", page)  # the filter's option values are codes, by design
+    assert "new_energy" not in shown and "新能源" in shown
