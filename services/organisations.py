@@ -9,7 +9,9 @@ Rules:
   organisation's kind, company or university, and the invited role), or, already signed in with the invited
   address and not yet in any organisation (an account staff created), joins with that account. An account that
   already belongs to an organisation cannot join another by invitation (its listings belong to that one): it is
-  refused with a clear message and staff move it. Registration never joins an organisation by its name;
+  refused with a clear message and staff move it. An address whose account is of another type than the
+  organisation's kind (a company account invited into a university) is refused at invitation time, since it
+  could never join. Registration never joins an organisation by its name;
 - a manager removes members and changes roles; the last manager can neither be removed nor demoted. A removed
   member keeps the account but leaves the organisation's listings (they stay with the organisation).
 """
@@ -87,6 +89,9 @@ def invite(session: Session, manager: User, email: str, org_role: str = ORG_MEMB
         raise ServiceError("organisation.already_member")
     if any(i.email == address for i in pending_invitations(session, org.id)):
         raise ServiceError("organisation.already_invited")
+    existing = accounts.get_user_by_email(session, address)
+    if existing is not None and existing.role != ROLE_OF_KIND[org.kind]:  # accept_existing would refuse it
+        raise ServiceError("organisation.invitee_wrong_kind")
     token = secrets.token_urlsafe(32)
     now = utcnow()
     invitation = OrganisationInvitation(organisation_id=org.id, email=address, org_role=org_role,

@@ -2,8 +2,9 @@
 (expertise against the achievement's text), conflicts of interest, panels, reviews, the summary, the gate
 before a roadshow presentation and the reminders.
 
-Who sees what: staff (brokers, admins) every panel; the achievement's owner the summary of its panels; an
-advisor only the panels assigned to them and their own review (never the other advisors' scores)."""
+Who sees what: staff (brokers, admins) every panel; the achievement's owning side (its organisation's members,
+as listings are shared: services/ownership.py) the summary of its panels; an advisor only the panels assigned to
+them and their own review (never the other advisors' scores)."""
 from __future__ import annotations
 
 import re
@@ -16,11 +17,11 @@ import numpy as np
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
-from models import (ADVISOR_PERSPECTIVES, CRITERIA, PERSPECTIVE_ZH, Achievement, AdvisorProfile, ChallengeApplication,
-                    ChallengePartner, Organisation, OrgKind, Panel, PanelMember, PanelReview, Role, Roadshow, Status,
-                    User, utcnow)
+from models import (ADVISOR_PERSPECTIVES, CRITERIA, ORG_ROLES, PERSPECTIVE_ZH, Achievement, AdvisorProfile,
+                    ChallengeApplication, ChallengePartner, Organisation, OrgKind, Panel, PanelMember, PanelReview,
+                    Role, Roadshow, Status, User, utcnow)
 
-from . import accounts, notifications
+from . import accounts, notifications, ownership
 from .errors import NotFound, ServiceError
 
 STAFF = (Role.BROKER.value, Role.ADMIN.value)
@@ -327,12 +328,14 @@ def create_panel_set(session: Session, broker: User, roadshow: Roadshow, data: d
     deadline, gate and note (each panel is an ordinary panel with the roadshow set). An advisor with a conflict
     of interest is left off that achievement's panel only (reported, never seated); an achievement that
     already has a panel for this roadshow is left alone. data: achievement_ids, advisor_ids, deadline, gate,
-    note. Refused (nothing saved) when no panel would be formed."""
+    note. Refused (nothing saved) when no panel would be formed, or when the roadshow has already taken place."""
     from .roadshows import is_manager
     _staff(broker)
     if not is_manager(broker, roadshow):
         raise NotFound()
     today = today or date.today()
+    if roadshow.held_on < today:  # no deadline fits between today and a roadshow already held
+        raise ServiceError("panel.set_roadshow_over", date=roadshow.held_on.isoformat())
     presenting = {a.id: a for a in roadshow_achievements(session, roadshow)}
     chosen = list(dict.fromkeys(_id(i) for i in (data.get("achievement_ids") or [])))
     if not chosen:
@@ -407,16 +410,33 @@ def get_panel(session: Session, panel_id: int) -> Panel:
 
 
 def is_owner(user: Optional[User], panel: Panel) -> bool:
-    return user is not None and getattr(user, "id", None) == panel.achievement.owner_id
+    """On the achievement's owning side, the rule of ownership.side_user_ids (as listings are shared): its
+    organisation's active members of the owner role, or its poster when it has no organisation."""
+    a = panel.achievement
+    if user is None or getattr(user, "id", None) is None:
+        return False
+    if a.organisation_id is None:
+        return a.owner_id == user.id
+    return (user.organisation_id == a.organisation_id and user.role == ownership.OWNER_ROLE[a.kind]
+            and user.org_role in ORG_ROLES and bool(user.active))
+
+
+def _owning_side(user: User) -> Any:
+    """is_owner as a WHERE clause on Achievement: the achievements on the user's owning side."""
+    posted = (Achievement.owner_id == user.id) & Achievement.organisation_id.is_(None)
+    lister = user.role == ownership.OWNER_ROLE["achievement"] and user.org_role in ORG_ROLES
+    if user.organisation_id is not None and lister:
+        return or_(Achievement.organisation_id == user.organisation_id, posted)
+    return posted
 
 
 def can_see_summary(user: Optional[User], panel: Panel) -> bool:
-    """Staff and the achievement's owner see the panel's summary; nobody else (advisors: their own review)."""
+    """Staff and the achievement's owning side see the panel's summary; nobody else (advisors: their own review)."""
     return user is not None and (user.role in STAFF or is_owner(user, panel))
 
 
 def panel_for_viewer(session: Session, panel_id: int, user: User) -> Panel:
-    """The panel for staff or the achievement's owner; NotFound for anyone else."""
+    """The panel for staff or the achievement's owning side; NotFound for anyone else."""
     panel = get_panel(session, panel_id)
     if not can_see_summary(user, panel):
         raise NotFound()
@@ -424,13 +444,14 @@ def panel_for_viewer(session: Session, panel_id: int, user: User) -> Panel:
 
 
 def panels_stmt(user: User):
-    """Panels a user may list: staff all, a lister those of its own achievements, an advisor its assignments."""
+    """Panels a user may list: staff all, a lister those of the achievements on its owning side (its
+    organisation's), an advisor its assignments."""
     stmt = select(Panel).order_by(Panel.deadline.desc(), Panel.id.desc())
     if user.role in STAFF:
         return stmt
     if user.role == Role.ADVISOR.value:
         return stmt.where(Panel.id.in_(select(PanelMember.panel_id).where(PanelMember.advisor_id == user.id)))
-    return stmt.where(Panel.achievement_id.in_(select(Achievement.id).where(Achievement.owner_id == user.id)))
+    return stmt.where(Panel.achievement_id.in_(select(Achievement.id).where(_owning_side(user))))
 
 
 def panels_for(session: Session, user: User, limit: int = 200) -> list[Panel]:

@@ -18,7 +18,7 @@ from services import brokerage, brokerage_entries, exports, organisations, regio
 from services.errors import NotFound, ServiceError
 from services.exports import Table
 
-from . import policy
+from . import policy, security
 from .access import roles_required
 from .brokerage_forms import (HOW_LABELS, LEVEL_LABELS, AssignForm, ConfirmForm, EnterDemandForm, ProfileForm,
                               RuleForm, level_choices, message)
@@ -182,7 +182,9 @@ def confirm(demand_id: int):
         flash(_("Kept as your draft: change it and submit it when ready.") if as_draft
               else _("Confirmed. The demand is now under review."), "success")
         return redirect(url_for("public.detail", kind="demand", listing_id=demand_id))
-    return render_template("brokerage/confirm.html", demand=demand, entry=entry, form=form)
+    security.no_store()  # every field the company confirms, its contact details included
+    return render_template("brokerage/confirm.html", demand=demand, entry=entry, form=form,
+                           region_names=taxonomy.region_names(db(), locale_code()))
 
 
 # ---------------------------------------------------------------- routing rules

@@ -17,6 +17,9 @@ MESSAGES: dict[str, Callable[[], str]] = {
                                                  "members; ask the platform staff."),
     "organisation.bad_email": lambda: _("Enter a valid e-mail address, like name@example.com."),
     "organisation.already_member": lambda: _("This address already belongs to a member of your organisation."),
+    "organisation.invitee_wrong_kind": lambda: _("This address already belongs to an account whose type does not "
+                                                 "fit this organisation, so it could not join: invite another "
+                                                 "address of that person."),
     "organisation.already_invited": lambda: _("This address already has a pending invitation: withdraw it first "
                                               "to send a new one."),
     "organisation.invitation_invalid": lambda: _("This invitation link is not valid (it may have been withdrawn). "

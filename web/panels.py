@@ -2,11 +2,12 @@
 
 Who: brokers and admins form panels from suggested advisors (ranked by the engine; conflicts of interest refused
 with the reason) and read every panel; administrators create advisor accounts; an advisor sees only the panels
-assigned to them and writes their own review; the achievement's owner reads its panels' summary. Anyone else
-gets 404 for a panel."""
+assigned to them and writes their own review; the achievement's owning side (every member of its organisation, as
+listings are shared) reads its panels' summary. Anyone else gets 404 for a panel."""
 from __future__ import annotations
 
 import logging
+from datetime import date
 from typing import Any
 
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
@@ -34,9 +35,10 @@ log = logging.getLogger(__name__)
 bp = Blueprint("panels", __name__, url_prefix="/panels")
 STAFF = ("broker", "admin")
 OWNERS = ("university",)  # achievements are universities' (services/listings.OWNER_ROLE)
-_NOTE = "panel scores: staff every panel, the achievement's owner its own (404 for others), advisors never others'"
+_NOTE = ("panel scores: staff every panel, the achievement's owning side (its organisation's members) its own "
+         "(404 for others), advisors never others'")
 policy.allow("panels.index", "GET", policy.STAFF | {policy.UNIVERSITY}, relation="owner_or_staff",
-             note="staff: every panel; universities: the panels of their own achievements")
+             note="staff: every panel; universities: the panels of their organisation's achievements")
 policy.allow("panels.new", ("GET", "POST"), policy.STAFF,
              note="form a panel from suggested advisors; ?roadshow=id: one panel per presenting achievement "
                   "(the roadshow's manager only, 404 otherwise)")
@@ -168,6 +170,8 @@ def _set_message(err: ServiceError) -> str:
         "panel.set_bad_achievement": lambda: _("Choose achievements among the roadshow's published presenters."),
         "panel.set_after_roadshow": lambda: _("The reviews must be due on or before the roadshow (%(date)s).",
                                               date=p.get("date")),
+        "panel.set_roadshow_over": lambda: _("The roadshow already took place on %(date)s: panels before it can no "
+                                             "longer be formed.", date=p.get("date")),
         "panel.set_nothing": lambda: _("No panel was formed: each chosen achievement already has a panel for this "
                                        "roadshow, or every chosen advisor has a conflict of interest with it."),
     }
@@ -197,6 +201,8 @@ def _new_set(raw: str):
         roadshow = roadshows.get_managed(db(), number, current_user)
     except NotFound:
         abort(404)
+    if roadshow.held_on < date.today():  # no deadline can fall between today and a roadshow already held
+        return _roadshow_over(roadshow)
     achievements = panels.roadshow_achievements(db(), roadshow)
     suggestions = panels.suggest_for_set(db(), achievements, _encoder())
     form = PanelSetForm()
@@ -218,6 +224,12 @@ def _new_set(raw: str):
         return redirect(url_for("roadshows.detail", roadshow_id=roadshow.id, _anchor="presenters"))
     _form_errors(form)
     return render_template("panels/set.html", **context), 422 if form.errors else 200
+
+
+def _roadshow_over(roadshow: Any):
+    """The roadshow has taken place: no panel can be formed before it (said up front; a POST is refused)."""
+    return render_template("panels/set.html", roadshow=roadshow, over=True), \
+        422 if request.method == "POST" else 200
 
 
 def _viewable(panel_id: int) -> Any:
