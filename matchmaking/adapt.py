@@ -10,8 +10,8 @@ the listing as its "passage":
   bridge a vocabulary gap instead of matching words;
 - one sentence -> the rest of the listing (the sentence taken out).
 
-The encoder is trained on them with in-batch negatives (the other passages of the batch; symmetric InfoNCE,
-the loss of sentence-transformers' MultipleNegativesRankingLoss), the word embeddings frozen (a few thousand
+The encoder is trained on them with in-batch negatives (the other passages of the batch; symmetric InfoNCE as
+sentence-transformers' MultipleNegativesSymmetricRankingLoss), the word embeddings frozen (a few thousand
 pairs should not move a 250k-word vocabulary). The adapted model is written beside, never over, the model it
 started from: a new folder, so a new model key, and a failed run leaves nothing behind.
 """

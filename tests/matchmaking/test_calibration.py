@@ -129,6 +129,7 @@ def test_a_running_platform_picks_up_a_first_refit_and_falls_back_from_a_broken_
     runtime = object.__new__(matching.MatcherSet)  # only the calibration part: no database, no model
     config = {"INSTANCE_DIR": str(tmp_path), "CALIBRATION_FILE": ""}
     runtime._config, runtime._lock, runtime._matchers = config, __import__("threading").RLock(), {}
+    runtime._model_folder = lambda: None  # the configured model serves (no adapted version with its own refit)
     runtime.calibration_path = matching.calibration_path(config)
     runtime._calibration = matching.load_calibration(runtime.calibration_path)
     runtime._calibration_seen = (0.0, matching._mtime(runtime.calibration_path))
@@ -138,3 +139,17 @@ def test_a_running_platform_picks_up_a_first_refit_and_falls_back_from_a_broken_
     assert runtime.calibration.source == str(refit) and runtime.calibration.structured_logit == 0.3
     refit.write_text("{broken", encoding="utf-8")
     assert matching.load_calibration(refit).source == str(calibration.SHIPPED)
+
+
+def test_a_serving_model_version_uses_its_own_refit_first(tmp_path):
+    from services.matchers import calibration_path
+
+    version = tmp_path / "versions" / "adapted"
+    version.mkdir(parents=True)
+    config = {"INSTANCE_DIR": str(tmp_path), "CALIBRATION_FILE": ""}
+    instance_refit = Calibration({"text": _stratum()}).save(tmp_path / "calibration.json")
+    assert calibration_path(config, str(version)) == instance_refit  # the version has none: the instance's
+    own = Calibration({"text": _stratum()}).save(version / "calibration.json")
+    assert calibration_path(config, str(version)) == own
+    assert calibration_path(config, None) == instance_refit
+    assert calibration_path({**config, "CALIBRATION_FILE": str(instance_refit)}, str(version)) == instance_refit
