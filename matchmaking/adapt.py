@@ -176,12 +176,12 @@ def adapt(base: str | os.PathLike, docs: Sequence[tuple[str, str]], out: str | o
         result = AdaptResult(dest, str(base_path), model_key_for(base_path), "", len(pairs), steps,
                              round(time.perf_counter() - start, 1), losses[0], losses[-1], device,
                              asdict(options))
+        result.model_key = f"{dest.name}@{model_key_for(tmp).split('@', 1)[1]}"  # the key it has once in place
         (tmp / MARKER).write_text(json.dumps(result.marker(), ensure_ascii=False, indent=2), encoding="utf-8")
         os.chmod(tmp, 0o755)
         os.replace(tmp, dest)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
-    result.model_key = model_key_for(dest)
     return result
 
 

@@ -61,7 +61,7 @@ class MatchingRuntime:
     def __init__(self, config: Mapping[str, Any], factory: sessionmaker) -> None:
         self.configured_model = config["EMBEDDING_MODEL"]
         self.query_backend = config.get("EMBEDDING_QUERY_BACKEND") or "auto"
-        self._setup = (config.get("EMBEDDING_BACKEND") or "auto", config.get("EMBEDDING_QUANTIZE", "auto"))
+        self.setup = (config.get("EMBEDDING_BACKEND") or "auto", config.get("EMBEDDING_QUANTIZE", "auto"))
         # the configured model, or the adaptation of it that `flask model adapt|use|rollback` made serve
         self.versions = ModelVersions(Path(config.get("INSTANCE_DIR") or "instance") / "models")
         self._model_seen = (time.monotonic(), self.versions.stamp())
@@ -97,7 +97,7 @@ class MatchingRuntime:
     def _use_model(self, path: str) -> None:
         self.model_path = path
         # "auto" resolved once per model, on this CPU (encoders.resolve_setup): bf16 torch, else int8 ONNX passages
-        self.backend, self.quantize = resolve_setup(path, *self._setup)
+        self.backend, self.quantize = resolve_setup(path, *self.setup)
         # the serving model (path and quantisation): part of an index.sync job's key and of cached pages' keys
         self.model_ident = f"{Path(path).expanduser()}|{self.backend}|{self.quantize or 'fp32'}"
 

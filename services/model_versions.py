@@ -20,6 +20,7 @@ from typing import Any, Callable, Mapping, Optional, Sequence
 from sqlalchemy.orm import Session, sessionmaker
 
 from matchmaking.adapt import AdaptError, AdaptOptions, AdaptResult, adapt
+from matchmaking.encoders import resolve_setup
 from matchmaking.versions import CALIBRATION, VERSIONS, ModelVersions, VersionError
 
 from . import judged
@@ -77,7 +78,9 @@ def adapt_listings(config: Mapping[str, Any], session: Session, runtime: Matchin
                    progress=lambda s, n, loss: say(f"step {s}/{n} loss {loss:.3f}") if s % 20 == 0 or s == n
                    else None)
     try:
-        _export_onnx(folder)
+        if resolve_setup(runtime.configured_model, *runtime.setup)[0] == "onnx":  # the configured model runs on
+            # ONNX Runtime on this CPU (no bf16): so does its adaptation
+            _export_onnx(folder)
         new = _runtime_for(config, session, folder)
         say(f"encoding the published listings with the adapted model / 用适配后的模型编码: {new.encoder!r}")
         report = new.sync(session)

@@ -146,6 +146,8 @@ def _args(argv: Sequence[str] | None) -> argparse.Namespace:
     p.add_argument("--adapt-budget", type=float, default=None, help="stop training after this many seconds")
     p.add_argument("--adapt-max-pairs", type=int, default=None, help="training pairs at most (default: the platform's)")
     p.add_argument("--adapt-batch-size", type=int, default=None, help="pairs per step (default: the platform's)")
+    p.add_argument("--adapt-scale", type=float, default=None, help="inverse temperature of the loss (ablations)")
+    p.add_argument("--adapt-learning-rate", type=float, default=None, help="AdamW learning rate (ablations)")
     encoder_args(p)
     args = p.parse_args(argv)
     if args.k < 1:
@@ -168,7 +170,9 @@ def adapt_options(args: argparse.Namespace):
 
     defaults = AdaptOptions()
     return AdaptOptions(time_budget_s=args.adapt_budget, max_pairs=args.adapt_max_pairs or defaults.max_pairs,
-                        batch_size=args.adapt_batch_size or defaults.batch_size)
+                        batch_size=args.adapt_batch_size or defaults.batch_size,
+                        scale=args.adapt_scale or defaults.scale,
+                        learning_rate=args.adapt_learning_rate or defaults.learning_rate)
 
 
 def encoder_args(p: argparse.ArgumentParser) -> None:
@@ -294,7 +298,10 @@ def adapted_model(data: BeirSet, args: argparse.Namespace) -> tuple[Path, float,
         result = adapt(base, docs, folder, options, progress=report)
     except AdaptError as exc:
         _fail(str(exc))
-    _export_onnx(folder)
+    from matchmaking.encoders import resolve_setup
+
+    if resolve_setup(str(base), args.backend, args.quantize)[0] == "onnx":  # the stock model runs on onnx here
+        _export_onnx(folder)
     # re-encoding the corpus with the adapted model is part of the adaptation's cost (issue 19): timed here
     encode_start = time.perf_counter()
     build_set(data, "dense", str(folder), args.cache_dir, False, args.backend, args.quantize, args.parallel,
@@ -308,7 +315,9 @@ def adapted_model(data: BeirSet, args: argparse.Namespace) -> tuple[Path, float,
 
 
 def _export_onnx(folder: Path) -> None:
-    """Export the adapted folder as `make model` exports the stock one, so both run on the same backend."""
+    """Export the adapted folder as `make model` exports the stock one, so both run on the same backend (only
+    where the stock one runs on ONNX Runtime: on a CPU with bf16 both run on torch, and the export's minute and
+    memory are saved)."""
     try:
         from matchmaking.tools.onnx_export import export
 

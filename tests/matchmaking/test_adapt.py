@@ -97,6 +97,7 @@ def test_adapting_writes_a_new_model_with_its_own_key_and_leaves_the_base_alone(
     before = model_key_for(str(default_model_path))
     result = adapt(str(default_model_path), DOCS, tmp_path / "adapted", TINY)
     assert result.steps == 2 and result.model_key != before and model_key_for(str(default_model_path)) == before
+    assert result.model_key == model_key_for(tmp_path / "adapted")
     marker = json.loads((tmp_path / "adapted" / MARKER).read_text(encoding="utf-8"))
     assert marker["pairs"] == 8 and marker["recipe"]
     stock = build_encoder(str(default_model_path), backend="torch").encode_passages([DOCS[0][1]])
