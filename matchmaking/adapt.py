@@ -33,7 +33,7 @@ from typing import Callable, Iterable, Optional, Sequence
 from matchmaking.model_folder import ModelNotReady, model_key_for
 from matchmaking.text import is_term, keywords, split_sentences, tokenize
 
-RECIPE = "ict-pairs-v1"  # part of every cache key: change it when the recipe changes
+RECIPE = "ict-pairs-v2"  # part of every cache key: change it when the recipe changes
 MARKER = "adaptation.json"  # written into the adapted folder (not part of the model digest)
 
 
@@ -87,6 +87,7 @@ class AdaptResult:
     last_loss: float
     device: str
     options: dict = field(default_factory=dict)
+    fusion: dict = field(default_factory=dict)  # the engine's cosine anchors for this model (align_cosines)
 
     def marker(self) -> dict:
         out = asdict(self)
@@ -169,13 +170,14 @@ def adapt(base: str | os.PathLike, docs: Sequence[tuple[str, str]], out: str | o
                          f"仅得到 {len(pairs)} 个训练样本对，至少需要 {options.batch_size} 个")
     start = time.perf_counter()
     model, device, steps, losses = _train(base_path, pairs, options, progress)
+    fusion = align_cosines(base_path, model, pairs, options.seed)
     dest.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{dest.name}-", dir=dest.parent))
     try:
         model.save(str(tmp))
         result = AdaptResult(dest, str(base_path), model_key_for(base_path), "", len(pairs), steps,
                              round(time.perf_counter() - start, 1), losses[0], losses[-1], device,
-                             asdict(options))
+                             asdict(options), fusion)
         result.model_key = f"{dest.name}@{model_key_for(tmp).split('@', 1)[1]}"  # the key it has once in place
         (tmp / MARKER).write_text(json.dumps(result.marker(), ensure_ascii=False, indent=2), encoding="utf-8")
         os.chmod(tmp, 0o755)
@@ -246,3 +248,49 @@ def _embed(model, texts: list[str], device: str):
     features = (model.preprocess if hasattr(model, "preprocess") else model.tokenize)(texts)
     features = {k: v.to(device) if hasattr(v, "to") else v for k, v in features.items()}
     return model(features)["sentence_embedding"]
+
+
+# the stock model's cosine anchors in the engine (matchmaking.engine.Fusion: cos_floor, cos_ceil)
+STOCK_ANCHORS = {"cos_floor": 0.78, "cos_ceil": 0.95}
+
+
+def align_cosines(base: Path, model, pairs: list[tuple[str, str]], seed: int, sample: int = 256) -> dict:
+    """The engine's cosine anchors carried over to the adapted model, without labels: training moves where
+    unrelated and related texts sit (e5's cosines live in 0.75-0.95; after contrastive training they spread),
+    and fixed anchors would then read most candidates as "no semantic match". On a sample of the training
+    pairs, the mean cosine of mismatched pairs (query i, passage j) and of matched ones is measured under both
+    models; each anchor keeps its place between the two means (an affine map)."""
+    import numpy as np
+    from sentence_transformers import SentenceTransformer
+
+    rng = random.Random(seed + 1)
+    chosen = rng.sample(pairs, min(sample, len(pairs)))
+    stock = SentenceTransformer(str(base), device="cpu", local_files_only=True)
+    stock.max_seq_length = model.max_seq_length
+
+    def means(m) -> tuple[float, float]:
+        prompts = m.prompts or {}
+        q = m.encode([prompts.get("query", "") + a for a, _ in chosen], normalize_embeddings=True,
+                     convert_to_numpy=True, show_progress_bar=False, batch_size=32)
+        p = m.encode([prompts.get("passage", "") + b for _, b in chosen], normalize_embeddings=True,
+                     convert_to_numpy=True, show_progress_bar=False, batch_size=32)
+        sims = q @ p.T
+        matched = float(np.mean(np.diag(sims)))
+        off = ~np.eye(len(chosen), dtype=bool)
+        return float(np.mean(sims[off])), matched
+
+    (su, sm), (au, am) = means(stock), means(model)
+    if not sm > su or not am > au:  # a degenerate sample: keep the stock anchors
+        return dict(STOCK_ANCHORS)
+    out = {name: round(au + (value - su) * (am - au) / (sm - su), 4) for name, value in STOCK_ANCHORS.items()}
+    out.update(stock_means=[round(su, 4), round(sm, 4)], adapted_means=[round(au, 4), round(am, 4)])
+    return out
+
+
+def fusion_overrides(folder: str | os.PathLike) -> dict[str, float]:
+    """The engine's Fusion fields an adapted model folder carries (empty for any other model)."""
+    try:
+        marker = json.loads((Path(folder) / MARKER).read_text(encoding="utf-8"))
+        return {k: float(v) for k, v in (marker.get("fusion") or {}).items() if k in STOCK_ANCHORS}
+    except (OSError, ValueError, TypeError, AttributeError):
+        return {}

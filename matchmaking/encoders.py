@@ -389,4 +389,9 @@ def build_encoder(name_or_path: str, *, quantize: str | None = None, threads: in
     # one build at a time: transformers imports its classes lazily, and two threads importing AutoTokenizer at
     # once (a request and the index refresh, right after start) raised ImportError in one of them
     with _BUILD_LOCK:
-        return _BUILDERS[backend](key, quantize, threads, parallel, query_backend)
+        encoder = _BUILDERS[backend](key, quantize, threads, parallel, query_backend)
+        if not hasattr(encoder, "fusion"):  # an adapted model carries its own cosine anchors (matchmaking/adapt.py)
+            from matchmaking.adapt import fusion_overrides
+
+            encoder.fusion = fusion_overrides(key) if _looks_local(key) else {}
+        return encoder

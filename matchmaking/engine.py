@@ -154,7 +154,9 @@ class HybridMatcher:
         self.store = store
         self.lexical = lexical
         self.docs = docs
-        self.fusion = weights if isinstance(weights, Fusion) else Fusion(**dict(weights or {}))
+        # an adapted model's own cosine anchors (matchmaking/adapt.py align_cosines), unless weights are given
+        own = getattr(encoder, "fusion", None) or {}
+        self.fusion = weights if isinstance(weights, Fusion) else Fusion(**{**own, **dict(weights or {})})
         self._by_kind: dict[str, set[int]] = {}
         self._heads: dict[int, int] = {}
         for doc_id, doc in docs.items():

@@ -100,6 +100,11 @@ def test_adapting_writes_a_new_model_with_its_own_key_and_leaves_the_base_alone(
     assert result.model_key == model_key_for(tmp_path / "adapted")
     marker = json.loads((tmp_path / "adapted" / MARKER).read_text(encoding="utf-8"))
     assert marker["pairs"] == 8 and marker["recipe"]
+    anchors = marker["fusion"]  # the engine's cosine anchors, carried over to where this model's cosines sit
+    assert anchors["cos_floor"] < anchors["cos_ceil"]
+    assert build_encoder(str(tmp_path / "adapted"), backend="torch").fusion == {
+        "cos_floor": anchors["cos_floor"], "cos_ceil": anchors["cos_ceil"]}
+    assert build_encoder(str(default_model_path), backend="torch").fusion == {}
     stock = build_encoder(str(default_model_path), backend="torch").encode_passages([DOCS[0][1]])
     new = build_encoder(str(tmp_path / "adapted"), backend="torch").encode_passages([DOCS[0][1]])
     assert new.shape == stock.shape and not np.allclose(new, stock, atol=1e-4)  # the weights moved
@@ -117,3 +122,23 @@ def test_a_failed_adaptation_leaves_no_folder(tmp_path, default_model_path):
     assert not (tmp_path / "adapted").exists() and not list(tmp_path.glob(".adapted-*"))
     with pytest.raises(AdaptError, match="training pairs"):
         adapt(str(default_model_path), DOCS[:1], tmp_path / "adapted", AdaptOptions(batch_size=8))
+
+
+def test_an_adapted_folder_carries_its_cosine_anchors_into_the_engine(tmp_path):
+    from matchmaking.adapt import fusion_overrides
+    from matchmaking.engine import Fusion, HybridMatcher
+    from matchmaking.lexical import LexicalIndex
+    from matchmaking.vectorstore import FaissStore
+
+    folder = _folder(tmp_path, "adapted")
+    (folder / MARKER).write_text(json.dumps({"fusion": {"cos_floor": 0.2, "cos_ceil": 0.7, "stock_means": [1, 2]}}))
+    assert fusion_overrides(folder) == {"cos_floor": 0.2, "cos_ceil": 0.7}
+    assert fusion_overrides(_folder(tmp_path, "stock")) == {}
+
+    class Encoder:
+        dim, model_key, fusion = 4, "m@1", {"cos_floor": 0.2, "cos_ceil": 0.7}
+
+    matcher = HybridMatcher(Encoder(), FaissStore(4), LexicalIndex.build([], []), {})
+    assert (matcher.fusion.cos_floor, matcher.fusion.cos_ceil) == (0.2, 0.7)
+    given = HybridMatcher(Encoder(), FaissStore(4), LexicalIndex.build([], []), {}, weights=Fusion())
+    assert given.fusion.cos_floor == Fusion().cos_floor  # weights given by the caller win
