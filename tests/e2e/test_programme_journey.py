@@ -186,6 +186,10 @@ def test_registration_presenting_and_online_meeting_links(server, browser, sessi
     bad.locator("button").click()
     page.wait_for_load_state()
     assert page.locator(".flash.danger").count() == 1
+    # the refused row comes back with what was typed, to be corrected; what is saved is unchanged
+    assert page.locator("#schedule ~ table form").first.locator("input[name=meeting_link]").input_value() \
+        == "javascript:alert(1)"
+    page.goto(public_url)
     links = [i.input_value() for i in page.locator("#schedule ~ table input[name=meeting_link]").all()]
     assert "https://meet.example.cn/vip" in links and "javascript:alert(1)" not in links
     ctx.close()
