@@ -155,7 +155,8 @@ class HybridMatcher:
         self.lexical = lexical
         self.docs = docs
         # an adapted model's own cosine anchors (matchmaking/adapt.py align_cosines), unless weights are given
-        own = getattr(encoder, "fusion", None) or {}
+        own = getattr(encoder, "fusion", None)
+        own = own if isinstance(own, dict) else {}
         self.fusion = weights if isinstance(weights, Fusion) else Fusion(**{**own, **dict(weights or {})})
         self._by_kind: dict[str, set[int]] = {}
         self._heads: dict[int, int] = {}
