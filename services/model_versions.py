@@ -84,12 +84,11 @@ def adapt_listings(config: Mapping[str, Any], session: Session, runtime: Matchin
         new = _runtime_for(config, session, folder)
         say(f"encoding the published listings with the adapted model / 用适配后的模型编码: {new.encoder!r}")
         report = new.sync(session)
-        session.flush()
+        commit()  # its vectors durable before its matchers (own sessions) read them or any process serves them
         calibrated = False
         if judged_rows:
             judged.fit(new, session, list(judged_rows)).save(folder / CALIBRATION)
             calibrated = True
-        commit()
         if activate:
             runtime.versions.activate(runtime.configured_model, folder)
     except BaseException:
