@@ -2,6 +2,8 @@
 their amount per broker in a period, for brokers and admins; as a page and as CSV."""
 from __future__ import annotations
 
+from decimal import Decimal
+
 from flask import Blueprint, Response, render_template
 from flask_babel import gettext as _
 
@@ -31,7 +33,13 @@ def _table(rows: list[brokerage.BrokerFigures]) -> Table:
     return Table(headers=[_("Broker"), _("Introductions made"), _("Agreed by both sides"), _("Opportunities"),
                           _("Contracts"), _("Contract amount (10k yuan)")],
                  rows=[[r.broker.display_name, r.introductions, r.agreed, r.opportunities, r.contracts,
-                        f"{r.amount:g}"] for r in rows])
+                        _amount(r.amount)] for r in rows])
+
+
+def _amount(value: object) -> str:
+    """An amount in 10k yuan as people write it: at most two decimals, no trailing zeros (15366, 120.5)."""
+    figure = Decimal(str(value or 0)).quantize(Decimal("0.01")).normalize()
+    return f"{figure:f}"
 
 
 @bp.route("/")

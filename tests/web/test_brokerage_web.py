@@ -203,3 +203,12 @@ def test_api_caseload_rules_profile_and_performance(api, session, make_user, mak
         "The end of the period cannot be before its start."]
     overdue = api.get("/api/v1/brokerage/overdue?days=1", headers=token_for(broker)).get_json()["items"]
     assert overdue == []
+
+
+def test_contract_amounts_read_as_people_write_them():
+    from decimal import Decimal
+
+    from web.broker_stats import _amount
+
+    assert [_amount(v) for v in (Decimal("15366.0000"), 120.5, None, Decimal("1234567.891"), 1e6)] == [
+        "15366", "120.5", "0", "1234567.89", "1000000"]
