@@ -30,11 +30,12 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Callable, Iterable, Optional, Sequence
 
-from matchmaking.model_folder import ModelNotReady, model_key_for
+from matchmaking.engine import Fusion
+from matchmaking.model_folder import ANCHORS, MARKER, ModelNotReady, model_key_for
 from matchmaking.text import is_term, keywords, split_sentences, tokenize
 
 RECIPE = "ict-pairs-v2"  # part of every cache key: change it when the recipe changes
-MARKER = "adaptation.json"  # written into the adapted folder (not part of the model digest)
+# MARKER ("adaptation.json") is written into the adapted folder; model_folder.fusion_overrides reads its anchors
 
 
 class AdaptError(ValueError):
@@ -250,8 +251,8 @@ def _embed(model, texts: list[str], device: str):
     return model(features)["sentence_embedding"]
 
 
-# the stock model's cosine anchors in the engine (matchmaking.engine.Fusion: cos_floor, cos_ceil)
-STOCK_ANCHORS = {"cos_floor": 0.78, "cos_ceil": 0.95}
+# the stock model's cosine anchors: the engine's defaults (matchmaking.engine.Fusion: cos_floor, cos_ceil)
+STOCK_ANCHORS = {name: getattr(Fusion(), name) for name in ANCHORS}
 
 
 def align_cosines(base: Path, model, pairs: list[tuple[str, str]], seed: int, sample: int = 256) -> dict:
@@ -287,10 +288,14 @@ def align_cosines(base: Path, model, pairs: list[tuple[str, str]], seed: int, sa
     return out
 
 
-def fusion_overrides(folder: str | os.PathLike) -> dict[str, float]:
-    """The engine's Fusion fields an adapted model folder carries (empty for any other model)."""
+def export_onnx(folder: str | os.PathLike) -> Optional[str]:
+    """Export an adapted folder to ONNX as `make model` exports the stock one, so both run on the same backend
+    where the stock one runs on ONNX Runtime. Returns why it could not (None: exported); the adapted model
+    then runs on torch."""
     try:
-        marker = json.loads((Path(folder) / MARKER).read_text(encoding="utf-8"))
-        return {k: float(v) for k, v in (marker.get("fusion") or {}).items() if k in STOCK_ANCHORS}
-    except (OSError, ValueError, TypeError, AttributeError):
-        return {}
+        from matchmaking.tools.onnx_export import export
+
+        export(folder, quiet=True)
+        return None
+    except Exception as exc:  # noqa: BLE001 - no onnxruntime, no room: torch serves it instead
+        return str(exc)

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any, Protocol, Sequence, runtime_checkable
 
 import numpy as np
 
-from matchmaking.model_folder import ModelNotReady, folder_digest, model_key_for
+from matchmaking.model_folder import ModelNotReady, folder_digest, fusion_overrides, model_key_for
 
 _log = logging.getLogger(__name__)
 
@@ -391,7 +391,5 @@ def build_encoder(name_or_path: str, *, quantize: str | None = None, threads: in
     with _BUILD_LOCK:
         encoder = _BUILDERS[backend](key, quantize, threads, parallel, query_backend)
         if not hasattr(encoder, "fusion"):  # an adapted model carries its own cosine anchors (matchmaking/adapt.py)
-            from matchmaking.adapt import fusion_overrides
-
             encoder.fusion = fusion_overrides(key) if _looks_local(key) else {}
         return encoder

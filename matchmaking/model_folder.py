@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import json
 import os
 from pathlib import Path
 
@@ -11,7 +12,9 @@ from matchmaking.errors import MatchingUnavailable
 
 # files that do not change the vectors: the model card, our conversion and adaptation markers, a version's
 # own score calibration (matchmaking/versions.py)
-_DIGEST_SKIP = {"README.md", "conversion.json", "adaptation.json", "calibration.json"}
+MARKER = "adaptation.json"  # an adapted folder's record (matchmaking/adapt.py), its cosine anchors included
+ANCHORS = ("cos_floor", "cos_ceil")  # the engine's Fusion fields an adapted folder may carry
+_DIGEST_SKIP = {"README.md", "conversion.json", MARKER, "calibration.json"}
 
 
 class ModelNotReady(MatchingUnavailable):
@@ -54,3 +57,12 @@ def model_key_for(folder: str | os.PathLike, quantize: str | None = None) -> str
     """``<folder name>@<12 hex of its digest>[+int8]``: vectors of different keys never mix."""
     key = f"{Path(folder).resolve().name}@{folder_digest(folder)[:12]}"
     return f"{key}+{quantize}" if quantize else key
+
+
+def fusion_overrides(folder: str | os.PathLike) -> dict[str, float]:
+    """The engine's cosine anchors an adapted model folder carries (empty for any other model)."""
+    try:
+        marker = json.loads((Path(folder) / MARKER).read_text(encoding="utf-8"))
+        return {k: float(v) for k, v in (marker.get("fusion") or {}).items() if k in ANCHORS}
+    except (OSError, ValueError, TypeError, AttributeError):
+        return {}

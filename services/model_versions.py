@@ -19,6 +19,7 @@ from typing import Any, Callable, Mapping, Optional, Sequence
 
 from sqlalchemy.orm import Session, sessionmaker
 
+from matchmaking import adapt as adapt_module
 from matchmaking.adapt import AdaptError, AdaptOptions, AdaptResult, adapt
 from matchmaking.encoders import resolve_setup
 from matchmaking.versions import CALIBRATION, VERSIONS, ModelVersions, VersionError
@@ -80,7 +81,9 @@ def adapt_listings(config: Mapping[str, Any], session: Session, runtime: Matchin
     try:
         if resolve_setup(runtime.configured_model, *runtime.setup)[0] == "onnx":  # the configured model runs on
             # ONNX Runtime on this CPU (no bf16): so does its adaptation
-            _export_onnx(folder)
+            why = adapt_module.export_onnx(folder)
+            if why:
+                log.warning("ONNX export of %s skipped (%s); it runs on torch", folder, why)
         new = _runtime_for(config, session, folder)
         say(f"encoding the published listings with the adapted model / 用适配后的模型编码: {new.encoder!r}")
         report = new.sync(session)
@@ -153,16 +156,6 @@ def _runtime_for(config: Mapping[str, Any], session: Session, folder: Path) -> M
 
 def _sync_with(config: Mapping[str, Any], session: Session, folder: Path) -> None:
     _runtime_for(config, session, folder).sync(session)
-
-
-def _export_onnx(folder: Path) -> None:
-    """ONNX export of the adapted folder, as `make model` exports the stock one (same backend for both)."""
-    try:
-        from matchmaking.tools.onnx_export import export
-
-        export(folder, quiet=True)
-    except Exception as exc:  # noqa: BLE001 - without onnxruntime the adapted model runs on torch
-        log.warning("ONNX export of %s skipped (%s); it runs on torch", folder, exc)
 
 
 def _discard(folder: Path) -> None:

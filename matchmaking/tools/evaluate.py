@@ -277,6 +277,7 @@ def adapted_model(data: BeirSet, args: argparse.Namespace) -> tuple[Path, float,
     """The model adapted on this set's corpus (titles and texts only), from --adapt-dir when an earlier run made
     it (same corpus, base model and recipe), else trained now and exported to ONNX as `make model` does.
     Returns (folder, seconds the adaptation took, whether it came from the cache)."""
+    from matchmaking import adapt as adapt_module
     from matchmaking.adapt import MARKER, AdaptError, adapt, corpus_digest
     from matchmaking.model_folder import model_key_for
 
@@ -301,7 +302,9 @@ def adapted_model(data: BeirSet, args: argparse.Namespace) -> tuple[Path, float,
     from matchmaking.encoders import resolve_setup
 
     if resolve_setup(str(base), args.backend, args.quantize)[0] == "onnx":  # the stock model runs on onnx here
-        _export_onnx(folder)
+        why = adapt_module.export_onnx(folder)
+        if why:
+            print(f"ONNX export of {folder} skipped ({why}); it runs on torch", file=sys.stderr)
     # re-encoding the corpus with the adapted model is part of the adaptation's cost (issue 19): timed here
     encode_start = time.perf_counter()
     build_set(data, "dense", str(folder), args.cache_dir, False, args.backend, args.quantize, args.parallel,
@@ -312,18 +315,6 @@ def adapted_model(data: BeirSet, args: argparse.Namespace) -> tuple[Path, float,
                   train_seconds=result.seconds)
     (folder / MARKER).write_text(json.dumps(marker, ensure_ascii=False, indent=2), encoding="utf-8")
     return folder, total, False
-
-
-def _export_onnx(folder: Path) -> None:
-    """Export the adapted folder as `make model` exports the stock one, so both run on the same backend (only
-    where the stock one runs on ONNX Runtime: on a CPU with bf16 both run on torch, and the export's minute and
-    memory are saved)."""
-    try:
-        from matchmaking.tools.onnx_export import export
-
-        export(folder, quiet=True)
-    except Exception as exc:  # noqa: BLE001 - no onnxruntime here: the adapted model then runs on torch
-        print(f"ONNX export of {folder} skipped ({exc}); it runs on torch", file=sys.stderr)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

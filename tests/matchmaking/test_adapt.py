@@ -125,7 +125,7 @@ def test_a_failed_adaptation_leaves_no_folder(tmp_path, default_model_path):
 
 
 def test_an_adapted_folder_carries_its_cosine_anchors_into_the_engine(tmp_path):
-    from matchmaking.adapt import fusion_overrides
+    from matchmaking.model_folder import fusion_overrides
     from matchmaking.engine import Fusion, HybridMatcher
     from matchmaking.lexical import LexicalIndex
     from matchmaking.vectorstore import FaissStore
@@ -142,3 +142,10 @@ def test_an_adapted_folder_carries_its_cosine_anchors_into_the_engine(tmp_path):
     assert (matcher.fusion.cos_floor, matcher.fusion.cos_ceil) == (0.2, 0.7)
     given = HybridMatcher(Encoder(), FaissStore(4), LexicalIndex.build([], []), {}, weights=Fusion())
     assert given.fusion.cos_floor == Fusion().cos_floor  # weights given by the caller win
+
+
+def test_an_export_that_cannot_run_says_why_instead_of_failing_the_adaptation(tmp_path):
+    from matchmaking.adapt import export_onnx
+
+    why = export_onnx(tmp_path / "not-a-model")
+    assert why and "not-a-model" in why

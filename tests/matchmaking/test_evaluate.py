@@ -95,9 +95,9 @@ ADAPT_CORPUS = [{"_id": f"d{i}", "title": title, "text": text} for i, (title, te
 @pytest.mark.model
 def test_adapt_reports_adapted_and_stock_figures_and_adapts_a_corpus_once(tmp_path, capsys, monkeypatch,
                                                                           default_model_path):
-    from matchmaking.tools import evaluate
+    from matchmaking import adapt
 
-    monkeypatch.setattr(evaluate, "_export_onnx", lambda folder: None)  # a minute or two; test_onnx_export covers it
+    monkeypatch.setattr(adapt, "export_onnx", lambda folder: None)  # a minute or two; test_onnx_export covers it
     root = write_set(tmp_path / "set", corpus=ADAPT_CORPUS,
                      queries=[{"_id": "q1", "text": "电池 回收"}, {"_id": "q2", "text": "机器视觉"}],
                      qrels="query-id\tcorpus-id\tscore\nq1\td0\t1\nq2\td1\t1\n")

@@ -30,9 +30,9 @@ TINY = ["--max-pairs", "8", "--batch-size", "4", "--max-seq-length", "32"]
 def app(tmp_path: Path, database_url: str, monkeypatch: pytest.MonkeyPatch):
     """The app with an instance folder of its own: the version pointer lives there, not in the shared one."""
     from app import create_app
-    from services import model_versions
+    from matchmaking import adapt
 
-    monkeypatch.setattr(model_versions, "_export_onnx", lambda folder: None)
+    monkeypatch.setattr(adapt, "export_onnx", lambda folder: None)
     application = create_app(app_config(tmp_path, database_url, INSTANCE_DIR=str(tmp_path / "instance")))
     yield application
     dispose_app(application)
