@@ -169,10 +169,12 @@ def adapt_options(args: argparse.Namespace):
     from matchmaking.adapt import AdaptOptions
 
     defaults = AdaptOptions()
-    return AdaptOptions(time_budget_s=args.adapt_budget, max_pairs=args.adapt_max_pairs or defaults.max_pairs,
-                        batch_size=args.adapt_batch_size or defaults.batch_size,
-                        scale=args.adapt_scale or defaults.scale,
-                        learning_rate=args.adapt_learning_rate or defaults.learning_rate)
+    return AdaptOptions(time_budget_s=args.adapt_budget,
+                        max_pairs=defaults.max_pairs if args.adapt_max_pairs is None else args.adapt_max_pairs,
+                        batch_size=defaults.batch_size if args.adapt_batch_size is None else args.adapt_batch_size,
+                        scale=defaults.scale if args.adapt_scale is None else args.adapt_scale,
+                        learning_rate=defaults.learning_rate if args.adapt_learning_rate is None
+                        else args.adapt_learning_rate)
 
 
 def encoder_args(p: argparse.ArgumentParser) -> None:

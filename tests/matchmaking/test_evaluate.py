@@ -117,7 +117,9 @@ def test_adapt_reports_adapted_and_stock_figures_and_adapts_a_corpus_once(tmp_pa
 @pytest.mark.parametrize("extra, says", [(["--method", "lexical"], "needs a method that uses the model"),
                                          (["--adapt-budget", "-1"], "time_budget_s"),
                                          (["--adapt-batch-size", "1"], "batch_size"),
-                                         (["--adapt-max-pairs", "x"], "invalid int")])
+                                         (["--adapt-max-pairs", "x"], "invalid int"),
+                                         (["--adapt-max-pairs", "0"], "max_pairs"),
+                                         (["--adapt-scale", "0"], "scale")])
 def test_bad_adapt_options_exit_2_before_any_work(tmp_path, capsys, extra, says):
     root = write_set(tmp_path / "set")
     with pytest.raises(SystemExit) as exc:
