@@ -92,6 +92,8 @@ def invite(session: Session, manager: User, email: str, org_role: str = ORG_MEMB
     existing = accounts.get_user_by_email(session, address)
     if existing is not None and existing.role != ROLE_OF_KIND[org.kind]:  # accept_existing would refuse it
         raise ServiceError("organisation.invitee_wrong_kind")
+    if existing is not None and existing.organisation_id is not None:  # accept_existing would refuse it too
+        raise ServiceError("organisation.invitee_has_organisation")
     token = secrets.token_urlsafe(32)
     now = utcnow()
     invitation = OrganisationInvitation(organisation_id=org.id, email=address, org_role=org_role,

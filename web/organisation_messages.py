@@ -20,6 +20,10 @@ MESSAGES: dict[str, Callable[[], str]] = {
     "organisation.invitee_wrong_kind": lambda: _("This address already belongs to an account whose type does not "
                                                  "fit this organisation, so it could not join: invite another "
                                                  "address of that person."),
+    "organisation.invitee_has_organisation": lambda: _("This address already belongs to an account of another "
+                                                       "organisation, so it could not join: ask the platform staff "
+                                                       "to move that account, or invite another address of that "
+                                                       "person."),
     "organisation.already_invited": lambda: _("This address already has a pending invitation: withdraw it first "
                                               "to send a new one."),
     "organisation.invitation_invalid": lambda: _("This invitation link is not valid (it may have been withdrawn). "

@@ -297,3 +297,13 @@ def test_a_whole_field_shows_by_its_name_not_its_code(client, session, people):
     page = client.get("/directory/").get_data(as_text=True) + client.get(f"/directory/{p.id}").get_data(as_text=True)
     shown = re.sub(r'value="[^"]*"', "", page)  # the filter's option values are codes, by design
     assert "new_energy" not in shown and "新能源" in shown
+
+
+def test_a_page_past_the_end_says_so_and_leads_back(client, session, people, zh):
+    """An old link or a typed ?page=999 used to read "page 999 of 1" over an empty list."""
+    publish(session, people)
+    page = client.get("/directory/?page=999").get_data(as_text=True)
+    assert zh("There is no page %(p)s: the last page is %(n)s.", p=999, n=1) in page
+    assert "/directory/?page=1" in page and zh("Go to the last page") in page
+    assert zh("There is no page %(p)s: the last page is %(n)s.", p=1, n=1) not in \
+        client.get("/directory/").get_data(as_text=True)

@@ -146,9 +146,10 @@ def test_an_invitation_link_refuses_clearly(app, client, session, make_user, zh)
     assert resp.status_code == 422
     assert zh("Use a password of at least 10 characters.") in resp.get_data(as_text=True)
     assert accounts.get_user_by_email(session, "new@example.com") is None
-    # signed in with an account that has an organisation of its own: refused, nothing changes
-    other = make_user("company", email="new2@example.com")
+    # signed in with an account that has an organisation of its own (made after the invitation, which refuses
+    # such an address when it is made): refused, nothing changes
     _, token2 = organisations.invite(session, manager, "new2@example.com")
+    other = make_user("company", email="new2@example.com")
     session.commit()
     client.submit("/login", {"email": other.email, "password": PASSWORD})
     resp = client.submit(f"/organisation/join/{token2}", {})

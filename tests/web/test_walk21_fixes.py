@@ -127,3 +127,19 @@ def test_inviting_an_account_of_another_type_is_refused_keeping_the_input(client
     assert "This address already belongs to an account whose type does not fit this organisation" in page
     assert 'value="boss@company.example.com"' in page
     assert session.scalar(select(func.count(OrganisationInvitation.id))) == 0
+
+
+def test_inviting_a_member_of_another_organisation_is_refused_when_made(client, session, make_user, login):
+    """accept_existing refuses an account that already has an organisation: the invitation says so up front
+    instead of mailing a link that dead-ends."""
+    manager = make_user("university", org="走查研究院")
+    make_user("university", email="prof@other.example.com", org="别的大学")
+    login(manager)
+    _english(client)
+    resp = client.submit("/organisation/invite", {"email": "prof@other.example.com", "org_role": "member"},
+                         form_url="/organisation/")
+    page = resp.get_data(as_text=True)
+    assert resp.status_code == 422
+    assert "already belongs to an account of another organisation" in page
+    assert 'value="prof@other.example.com"' in page
+    assert session.scalar(select(func.count(OrganisationInvitation.id))) == 0
