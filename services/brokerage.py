@@ -71,11 +71,20 @@ def save_rule(session: Session, actor: User, rule: Optional[RoutingRule], data: 
                                                      User.active.is_(True)))) if ids else []
     if not chosen or len(chosen) != len(ids):
         raise ServiceError("brokerage.rule_brokers")
+    active = bool(data.get("active", True))
+    if active:  # an active twin (same field, region and priority) would always win or always lose: one never fires
+        twin = session.scalar(select(RoutingRule).where(
+            RoutingRule.active.is_(True), RoutingRule.priority == priority,
+            RoutingRule.field_id.is_(None) if field is None else RoutingRule.field_id == field.id,
+            RoutingRule.region_id.is_(None) if region is None else RoutingRule.region_id == region.id,
+            *(() if rule is None or rule.id is None else (RoutingRule.id != rule.id,))).order_by(RoutingRule.id))
+        if twin is not None:
+            raise ServiceError("brokerage.rule_duplicate", name=twin.name)
     if rule is None:
         rule = RoutingRule(rr_position=0)
         session.add(rule)
     rule.name, rule.field, rule.region, rule.priority = name, field, region, priority
-    rule.active = bool(data.get("active", True))
+    rule.active = active
     rule.brokers = sorted(chosen, key=lambda u: u.id)
     session.flush()
     audit.record(session, "routing.rule_saved", actor=actor, target=f"routing_rule:{rule.id}",

@@ -7,13 +7,14 @@ The hybrid text score of a candidate is semantic + w_cov * coverage^p + w_bm25 *
 Here w(q) = the engine's constant x exp(theta . [1, z(q)]), z(q) the query's own standardised features: its
 length, the largest coverage among its candidates, the dense margin (best cosine minus the 10th), how much the
 dense and BM25 top 10 agree, and the share of its words the index knows. theta maximises the mean nDCG@10 of the
-training sets (Powell's method, a little L2 towards the constants).
+training sets (coordinate grid sweeps, then Powell's method; a little L2 towards the constants).
 
 For each dev set, weights fit on the two others are scored on it, so no figure comes from weights that saw
 its set. Reported per held set: the engine's constants (tuned on all three sets: an in-sample figure),
 constants refit on the other sets, per-query weights from all the features, and from each feature alone.
-The engine keeps its constants unless a per-query model beats them on average over the held sets; on the dev
-sets none does (docs/evaluation.md), so the engine has no per-query weights and this stays an experiment."""
+The engine keeps its constants unless a per-query model beats them on average over the held sets by more than
+one query's worth (1 / the smallest set's query count); on the dev sets none does (docs/evaluation.md), so the
+engine has no per-query weights and this stays an experiment."""
 from __future__ import annotations
 
 import argparse
@@ -81,6 +82,8 @@ class QueryWeights:
         return cov, bm
 
 
+GRID = np.linspace(-3.0, 3.0, 13)  # coordinate values tried before the local search
+SWEEPS = 2
 K = 10
 L2 = 0.02  # pull towards the hand-set constants (theta = 0), per parameter, in nDCG units
 
@@ -171,8 +174,15 @@ def fit(train: list[Cases], features: tuple[str, ...], base: Fusion) -> QueryWei
         mdl = model(theta)
         return -float(np.mean([evaluate(mdl, c) for c in train])) + L2 * float((theta**2).sum()) / len(theta)
 
-    best = minimize(loss, np.zeros(2 * n), method="Powell", options={"xtol": 1e-2, "ftol": 1e-5, "maxfev": 4000})
-    return model(best.x)
+    # nDCG is a step function of theta: a coarse coordinate grid first (a local search from 0 can sit on a
+    # plateau), then Powell's method from the best point
+    theta = np.zeros(2 * n)
+    for _ in range(SWEEPS):
+        for i in range(len(theta)):
+            trials = [np.where(np.arange(len(theta)) == i, v, theta) for v in GRID]
+            theta = min([theta, *trials], key=loss)
+    best = minimize(loss, theta, method="Powell", options={"xtol": 1e-2, "ftol": 1e-5, "maxfev": 2000})
+    return model(best.x if best.fun <= loss(theta) else theta)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -207,7 +217,11 @@ def main(argv: list[str] | None = None) -> int:
     mean = {k: round(float(np.mean([r[k] for r in report["sets"].values()])), 4)
             for k in ("hand-set", *variants)}
     report["mean over held sets"] = mean
-    report["engine keeps its constants"] = all(mean[k] <= mean["hand-set"] for k in variants)
+    # one query of the smallest set going from a miss to a full hit moves that set's figure by 1/queries:
+    # a smaller gain in the mean is not evidence that a model generalises
+    margin = 1.0 / min(len(c.idcg) for c in cases)
+    report["noise margin"] = round(margin, 4)
+    report["engine keeps its constants"] = all(mean[k] <= mean["hand-set"] + margin for k in variants)
     report["seconds"] = round(time.perf_counter() - start, 1)
     print(json.dumps(report, ensure_ascii=False, indent=None if args.json else 1))
     return 0
