@@ -172,6 +172,18 @@ def whole(default: str) -> Any:
     return _setting(default, _int)
 
 
+def whole_in(default: str, lo: int, hi: int) -> Any:
+    """A whole number from lo to hi; outside stops start-up with a message naming the range."""
+    def read(name: str, shown: str) -> int:
+        value = _int(name, shown)
+        if not lo <= value <= hi:
+            raise ConfigError(f"环境变量 {name} 必须是 {lo} 到 {hi} 之间的整数（当前为 {value}，默认 {default}）。\n"
+                              f"Environment variable {name} must be a whole number from {lo} to {hi} (it is {value};"
+                              f" the default is {default}).")
+        return value
+    return _setting(default, read)
+
+
 def number(default: str) -> Any:
     """A number (int or float)."""
     return _setting(default, _float)
@@ -396,9 +408,9 @@ class WorkbenchSettings(Section):
     """Broker workbench, bulk import and export (docs/workbench.md, docs/api.md)."""
 
     # an open opportunity whose stage has not moved for longer is flagged
-    OPPORTUNITY_IDLE_DAYS: int = whole("14")
+    OPPORTUNITY_IDLE_DAYS: int = whole_in("14", 1, 365)
     # days without any action on an open demand before it shows in the overdue queue (services/brokerage.py)
-    DEMAND_OVERDUE_DAYS: int = whole("14")
+    DEMAND_OVERDUE_DAYS: int = whole_in("14", 1, 365)
     # reports with more pairs get their PDF built by a job (docs/configuration.md "Report PDFs")
     REPORT_PDF_INLINE_ROWS: int = whole("500")
     # CJK font embedded in PDF exports ("path" or "path#index" for a .ttc); empty: found automatically

@@ -25,6 +25,7 @@ from .errors import NotFound, ServiceError
 
 OPEN_STATUSES = (Status.SUBMITTED.value, Status.PUBLISHED.value)
 DEFAULT_OVERDUE_DAYS = 14
+OVERDUE_DAYS_RANGE = (1, 365)
 
 
 # ---------------------------------------------------------------- routing rules
@@ -372,10 +373,11 @@ def performance(session: Session, since: Optional[date] = None, until: Optional[
 
 
 def overdue_days(config_value: Any) -> int:
-    """The configured number of idle days before a demand counts as overdue (default 14)."""
+    """The configured number of idle days before a demand counts as overdue (default 14; config.py refuses a
+    value outside 1-365 at start-up)."""
     try:
         days = int(config_value)
     except (TypeError, ValueError):
         return DEFAULT_OVERDUE_DAYS
-    return days if 1 <= days <= 365 else DEFAULT_OVERDUE_DAYS
+    return days if OVERDUE_DAYS_RANGE[0] <= days <= OVERDUE_DAYS_RANGE[1] else DEFAULT_OVERDUE_DAYS
 

@@ -188,3 +188,17 @@ def test_server_settings_are_read_and_checked(monkeypatch: pytest.MonkeyPatch) -
     monkeypatch.setenv("WEB_TIMEOUT", "soon")
     with pytest.raises(ConfigError, match="Environment variable WEB_TIMEOUT must be a whole number"):
         server_settings()
+
+
+@pytest.mark.parametrize("name, value", [("DEMAND_OVERDUE_DAYS", "0"), ("DEMAND_OVERDUE_DAYS", "400"),
+                                         ("OPPORTUNITY_IDLE_DAYS", "-3")])
+def test_a_number_of_days_outside_its_range_is_refused_naming_the_range(monkeypatch, name, value):
+    """It used to fall back to 14 silently, so an operator's 0 or 400 did nothing they could see."""
+    monkeypatch.setenv(name, value)
+    with pytest.raises(ConfigError) as err:
+        Config()
+    message = str(err.value.code)
+    assert f"环境变量 {name} 必须是 1 到 365 之间的整数" in message
+    assert f"Environment variable {name} must be a whole number from 1 to 365 (it is {int(value)}" in message
+    monkeypatch.setenv(name, "30")
+    assert getattr(Config(), name) == 30

@@ -102,7 +102,13 @@ def _assign_form() -> AssignForm:
 @roles_required("broker", "admin")
 def overdue():
     default = brokerage.overdue_days(current_app.config.get("DEMAND_OVERDUE_DAYS"))
-    days = _int_arg("days", 1, 365) or default
+    lo, hi = brokerage.OVERDUE_DAYS_RANGE
+    days = _int_arg("days", lo, hi)
+    if days is None:
+        if (request.args.get("days") or "").strip():  # typed, but not a number of days: say so, show the default
+            flash(_("Enter a number of days from %(lo)s to %(hi)s; the queue shows the default of %(days)s days.",
+                    lo=lo, hi=hi, days=default), "warning")
+        days = default
     return render_template("brokerage/overdue.html", days=days, rows=brokerage.overdue(db(), days),
                            unassigned=brokerage.unassigned(db()), form=_assign_form())
 

@@ -228,3 +228,15 @@ def test_contract_amounts_read_as_people_write_them():
 
     assert [_amount(v) for v in (Decimal("15366.0000"), 120.5, None, Decimal("1234567.891"), 1e6)] == [
         "15366", "120.5", "0", "1234567.89", "1000000"]
+
+
+def test_overdue_days_out_of_range_say_so_and_show_the_default(client, make_user, login, zh):
+    login(make_user("broker"))
+    message = zh("Enter a number of days from %(lo)s to %(hi)s; the queue shows the default of %(days)s days.",
+                 lo=1, hi=365, days=14)
+    for bad in ("999", "0", "abc"):
+        resp = client.get(f"/caseload/overdue?days={bad}")
+        assert resp.status_code == 200 and message in resp.get_data(as_text=True), bad
+        assert 'value="14"' in resp.get_data(as_text=True)
+    for fine in ("/caseload/overdue?days=30", "/caseload/overdue"):
+        assert message not in client.get(fine).get_data(as_text=True)
