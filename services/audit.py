@@ -31,6 +31,7 @@ ACTIONS = ("auth.login", "auth.login_failed", "auth.logout", "auth.logout_everyw
            "organisation.invite", "organisation.join", "organisation.remove", "organisation.role")
 # broker operations: routing rules, (re)assignments, demands entered for a company (issue 21 part 4)
 ACTIONS += ("routing.rule_saved", "routing.rule_deleted", "routing.assigned", "demand.entered_for")
+ACTIONS += ("panel.review_dropped",)  # staff took a reviewed advisor off a panel, with their scores
 # Keys that must never reach an audit detail: secrets and contact values.
 SENSITIVE = ("password", "token", "secret", "totp", "code", "contact", "phone", "email", "csrf")
 

@@ -21,7 +21,7 @@ from models import (ADVISOR_PERSPECTIVES, CRITERIA, ORG_ROLES, PERSPECTIVE_ZH, A
                     ChallengeApplication, ChallengePartner, Organisation, OrgKind, Panel, PanelMember, PanelReview,
                     Role, Roadshow, Status, User, utcnow)
 
-from . import accounts, notifications, ownership
+from . import accounts, audit, notifications, ownership
 from .errors import NotFound, ServiceError
 
 STAFF = (Role.BROKER.value, Role.ADMIN.value)
@@ -391,12 +391,18 @@ def add_member(session: Session, broker: User, panel: Panel, advisor_id: Any) ->
     return member
 
 
-def remove_member(session: Session, broker: User, panel: Panel, member_id: int) -> None:
-    """Staff take an advisor off a panel (with their review, if any); the panel may become complete."""
+def remove_member(session: Session, broker: User, panel: Panel, member_id: int, drop_review: bool = False) -> None:
+    """Staff take an advisor off a panel; the panel may become complete. An advisor who has reviewed takes their
+    scores out of the summary: only when drop_review says the staff member meant that (refused otherwise)."""
     _staff(broker)
     member = next((m for m in panel.members if m.id == member_id), None)
     if member is None:
         raise NotFound()
+    if member.review is not None and not drop_review:
+        raise ServiceError("panel.member_reviewed", name=member.advisor.display_name)
+    if member.review is not None:
+        audit.record(session, "panel.review_dropped", actor=broker, target=f"panel:{panel.id}",
+                     detail={"advisor": member.advisor_id})
     panel.members.remove(member)
     session.flush()
     _update_status(panel)

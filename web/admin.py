@@ -182,6 +182,7 @@ AUDIT_LABELS = {
 AUDIT_LABELS.update({"routing.rule_saved": _l("Routing rule saved"), "routing.rule_deleted": _l("Routing rule deleted"),
                     "routing.assigned": _l("Demand assigned to a broker"),
                     "demand.entered_for": _l("Demand entered for a company by a broker")})
+AUDIT_LABELS.update({"panel.review_dropped": _l("Reviewed advisor taken off a panel, with their review")})
 AUDIT_LABELS.update({"organisation.invite": _l("Colleague invited to the organisation"),
                      "organisation.join": _l("Invitation accepted: joined the organisation"),
                      "organisation.remove": _l("Member removed from the organisation"),

@@ -27,6 +27,9 @@ def panel_messages(p: dict) -> dict[str, Callable[[], str]]:
         "panel.bad_note": lambda: _("Keep the note under %(n)s characters.", n=p.get("max")),
         "panel.conflict": lambda: _("%(name)s cannot sit on this panel: conflict of interest (%(reason)s).",
                                     name=p.get("name"), reason=str(CONFLICT_LABELS.get(p.get("reason"), p.get("reason")))),
+        "panel.member_reviewed": lambda: _("%(name)s has already reviewed: taking them off removes their scores from "
+                                           "the summary. Tick “Remove their review too” to confirm.",
+                                           name=p.get("name")),
         "panel.already_member": lambda: _("%(name)s is already on this panel.", name=p.get("name")),
         "panel.deadline_passed": lambda: _("The deadline of this panel (%(date)s) has passed; reviews are closed.",
                                            date=p.get("date")),

@@ -291,9 +291,13 @@ def remove_member(panel_id: int, member_id: int):
     if not form.validate_on_submit():
         abort(400)
     try:
-        panels.remove_member(db(), current_user, panels.get_panel(db(), panel_id), member_id)
+        panels.remove_member(db(), current_user, panels.get_panel(db(), panel_id), member_id,
+                             drop_review=request.form.get("drop_review") == "1")
     except NotFound:
         abort(404)
+    except ServiceError as err:
+        flash(refusal(err), "danger")
+        return redirect(url_for("panels.detail", panel_id=panel_id))
     flash(_("The advisor is taken off the panel."), "success")
     return redirect(url_for("panels.detail", panel_id=panel_id))
 

@@ -11,7 +11,7 @@ import pytest
 from openpyxl import load_workbook
 from sqlalchemy import func, select
 
-from models import MatchReport, MatchReportRow, Panel, PanelReview
+from models import AuditEvent, MatchReport, MatchReportRow, Panel, PanelReview
 from services import accounts, panels, reports
 from tests.conftest import PASSWORD
 
@@ -299,3 +299,34 @@ def test_bad_input_gets_a_clear_message_in_both_languages(client, session, login
     assert resp.status_code == 422 and tr("Choose at least one advisor.") in resp.get_data(as_text=True)
     resp = client.c.post("/api/v1/panels/", json={"achievement_id": a.id, "advisor_ids": [], "deadline": "x"})
     assert resp.status_code in (401, 422)
+
+
+def test_taking_off_an_advisor_who_reviewed_needs_the_review_dropped_on_purpose(client, session, login, world, zh):
+    """Removing a reviewed advisor used to drop their scores from the summary without a word."""
+    admin, broker = world["admin"], world["broker"]
+    sci = panels.create_advisor(session, admin, _advisor_form(7, "scientist", "正极材料", "某大学", "university"))
+    eng = panels.create_advisor(session, admin, _advisor_form(8, "entrepreneur", "电池制造", "某公司"))
+    panel = panels.create_panel(session, broker, {"achievement_id": world["achievement"].id,
+                                                  "advisor_ids": [sci.user_id, eng.user_id],
+                                                  "deadline": date.today() + timedelta(days=3)})
+    panels.submit_review(session, panel.id, sci.user, {"tech_score": 5, "market_score": 4, "value_score": 3})
+    session.commit()
+    reviewed = next(m for m in panel.members if m.advisor_id == sci.user_id)
+    pending = next(m for m in panel.members if m.advisor_id == eng.user_id)
+    login(broker)
+    page = client.get(f"/panels/{panel.id}").get_data(as_text=True)
+    assert page.count('name="drop_review"') == 1  # only the advisor who reviewed asks for it
+    url = f"/panels/{panel.id}/members/{reviewed.id}/remove"
+    resp = client.submit(url, {}, form_url=f"/panels/{panel.id}")
+    assert resp.status_code == 302
+    page = client.get(f"/panels/{panel.id}").get_data(as_text=True)
+    assert zh("%(name)s has already reviewed: taking them off removes their scores from the summary. Tick “Remove "
+              "their review too” to confirm.", name=sci.user.display_name) in page
+    session.expire_all()
+    assert {m.advisor_id for m in session.get(Panel, panel.id).members} == {sci.user_id, eng.user_id}
+    assert client.submit(f"/panels/{panel.id}/members/{pending.id}/remove", {},
+                         form_url=f"/panels/{panel.id}").status_code == 302  # no review: no question
+    assert client.submit(url, {"drop_review": "1"}, form_url=f"/panels/{panel.id}").status_code == 302
+    session.expire_all()
+    assert session.get(Panel, panel.id).members == []
+    assert session.scalar(select(AuditEvent).where(AuditEvent.action == "panel.review_dropped")) is not None
