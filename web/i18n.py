@@ -1,6 +1,11 @@
 """Language selection and translated labels for stored codes."""
 from __future__ import annotations
 
+from datetime import datetime, timezone
+from functools import lru_cache
+from typing import Optional
+from zoneinfo import ZoneInfo
+
 from flask import Flask, current_app, render_template, request, session
 from flask_babel import Babel, get_locale
 from flask_babel import lazy_gettext as _l
@@ -51,7 +56,21 @@ def init_app(app: Flask) -> None:
         PATENT_STATUS_LABELS=PATENT_STATUS_LABELS, ACTION_LABELS=ACTION_LABELS, locale_code=locale_code,
         html_lang=lambda: "en" if locale_code() == "en" else "zh-CN", request_path=lambda: request.full_path,
         nav_links=nav_links)
+    app.jinja_env.filters["local_time"] = local_time
     app.extensions["nav_links"] = {}
+
+
+def local_time(stored: Optional[datetime], fmt: str = "%Y-%m-%d %H:%M") -> str:
+    """A stored time (naive UTC) as the platform's clock shows it (PLATFORM_TIMEZONE); empty for None."""
+    if stored is None:
+        return ""
+    zone = current_app.config.get("PLATFORM_TIMEZONE") or "UTC"
+    return stored.replace(tzinfo=timezone.utc).astimezone(_zone(zone)).strftime(fmt)
+
+
+@lru_cache(maxsize=8)
+def _zone(name: str) -> ZoneInfo:
+    return ZoneInfo(name)
 
 
 def nav_links(part: str) -> Markup:

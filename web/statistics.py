@@ -15,7 +15,7 @@ from . import jobs as jobs_web
 from . import policy
 from .charts import bar_chart
 from .db import db, fresh_snapshot, separate_unit
-from .i18n import locale_code
+from .i18n import local_time, locale_code
 from .matches import runtime
 from .reports import OUTCOME_LABELS
 
@@ -69,9 +69,9 @@ def _coverage() -> tuple[str, Table, Optional[str]]:
         return _("Match coverage"), table, _("Not computed yet: it is being computed in the background. "
                                              "Reload the page in a minute.")
     table.add([c.total, c.covered, round(100 * c.share, 1)])
-    when = c.computed_at.strftime("%Y-%m-%d %H:%M") if c.computed_at else "?"
-    note = _("Computed at %(when)s UTC.", when=when) if figure.current else _(
-        "Computed at %(when)s UTC. Listings, the index or the score calibration changed since: an update is being "
+    when = local_time(c.computed_at) if c.computed_at else "?"
+    note = _("Computed at %(when)s.", when=when) if figure.current else _(
+        "Computed at %(when)s. Listings, the index or the score calibration changed since: an update is being "
         "computed in the background.", when=when)
     return _("Match coverage"), table, note
 
