@@ -78,6 +78,27 @@ def _choice(name: str, default: str, choices: tuple[str, ...]) -> str:
     return value
 
 
+def _crontab(name: str, default: str) -> str:
+    """Empty (off) or a crontab "minute hour day month weekday" (e.g. "30 2 * * *"); anything else stops
+    start-up with a bilingual message."""
+    value = " ".join(_env(name, default).split())
+    if not value:
+        return ""
+    from huey import crontab
+
+    fields = value.split(" ")
+    try:
+        if len(fields) != 5:
+            raise ValueError(f"{len(fields)} fields")
+        crontab(*fields)
+    except ValueError as exc:
+        raise ConfigError(f"{name}={value!r} 不是有效的 crontab 表达式（五个字段：分 时 日 月 周，例如 \"30 2 * * *\"；"
+                          f"留空则关闭）：{exc}。\n"
+                          f"{name}={value!r} is not a crontab (five fields: minute hour day month weekday, e.g. "
+                          f"\"30 2 * * *\"; empty turns it off): {exc}.") from None
+    return value
+
+
 def _timezone(name: str, default: str) -> str:
     """An IANA time zone name (e.g. Asia/Shanghai); an unknown one stops start-up with a bilingual message."""
     from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -278,6 +299,14 @@ class ModelSettings(Section):
     FEEDBACK_RERANK_SHARE: float = number("0")
     # empty: INSTANCE_DIR/calibration.json when `flask matches calibrate` wrote one, else matchmaking/data/'s
     CALIBRATION_FILE: str = text("")
+    # scheduled adaptation of the model to the published listings (docs/model.md "Adapting the model"):
+    # a crontab in PLATFORM_TIMEZONE ("30 2 * * *": 02:30 every night); empty: only `flask model adapt`
+    MODEL_ADAPT_SCHEDULE: str = _setting("", _crontab)
+    # seconds of training at most (0: the recipe's own length), judged pairs to refit the calibration with
+    # (empty: keep the calibration), adaptations kept on disk besides the serving one and the one before it
+    MODEL_ADAPT_TIME_BUDGET: float = number("0")
+    MODEL_ADAPT_CALIBRATE: str = text("")
+    MODEL_ADAPT_KEEP: int = whole_in("3", 1, 100)
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -24,13 +24,17 @@ from matchmaking.adapt import AdaptError, AdaptOptions, AdaptResult, adapt
 from matchmaking.encoders import resolve_setup
 from matchmaking.versions import CALIBRATION, VERSIONS, ModelVersions, VersionError
 
-from . import judged
+from models import Job
+
+from . import jobs, judged
+from .errors import ServiceError
 from .indexing import MODELS, published_docs
 from .matching import MatchingRuntime
 
 log = logging.getLogger(__name__)
 __all__ = ["AdaptError", "AdaptOptions", "VersionError", "Adapted", "adapt_listings", "use_version",
-           "rollback", "listing_texts", "versions_table"]
+           "rollback", "listing_texts", "versions_table", "prune", "submit_adapt", "ADAPT_JOB"]
+ADAPT_JOB = "model.adapt"
 
 
 @dataclass
@@ -164,3 +168,57 @@ def _discard(folder: Path) -> None:
     for path in (folder, default_onnx_dir(folder)):
         shutil.rmtree(path, ignore_errors=True)
 
+
+
+def prune(runtime: MatchingRuntime, keep: int) -> list[Path]:
+    """Remove adaptations of the configured model beyond the newest ``keep`` (never the one that serves, nor the
+    one a rollback would go back to); returns the folders removed. A nightly adaptation would otherwise add a
+    model folder (~0.5 GB with its ONNX copy) every night."""
+    pointer = runtime.versions.read()
+    protected = {str(Path(runtime.versions.serving(runtime.configured_model)).expanduser().resolve())}
+    if pointer is not None and pointer.history:
+        protected.add(str(Path(pointer.history[-1]).expanduser().resolve()))
+    folders = runtime.versions.adapted(runtime.configured_model)  # oldest first
+    removed = []
+    for folder in folders[: max(0, len(folders) - max(keep, 0))]:
+        if str(folder.resolve()) not in protected:
+            _discard(folder)
+            removed.append(folder)
+    return removed
+
+
+def submit_adapt(session: Session, owner_id: Optional[int], params: Mapping[str, Any]) -> Job:
+    """Queue an adaptation (the caller commits and hands the job to the queue). One at a time: while one is
+    queued or running, that job is returned (a nightly schedule fires in every consumer that runs it)."""
+    return jobs.submit_job(session, ADAPT_JOB, owner_id, dict(params), key=ADAPT_JOB)
+
+
+def scheduled_params(config: Mapping[str, Any]) -> dict[str, Any]:
+    """The job parameters of the scheduled adaptation (MODEL_ADAPT_*)."""
+    budget = float(config.get("MODEL_ADAPT_TIME_BUDGET") or 0)
+    return {"time_budget_s": budget or None, "calibrate": config.get("MODEL_ADAPT_CALIBRATE") or "",
+            "keep": int(config.get("MODEL_ADAPT_KEEP") or 3), "activate": True}
+
+
+@jobs.handler(ADAPT_JOB)
+def _adapt_job(session: Session, job: Job, progress: jobs.Progress, ctx: jobs.JobContext) -> dict:
+    """`flask model adapt` as a job: train, index, calibrate (when a judged file is configured), switch, prune.
+    A failure leaves the serving model as it was and fails the job with the reason."""
+    runtime = ctx.need("matching")
+    p = job.params or {}
+    try:
+        # options: AdaptOptions fields a caller chose (`flask model adapt --background`); the schedule sets none
+        options = AdaptOptions(**{**dict(p.get("options") or {}), "time_budget_s": p.get("time_budget_s") or None})
+        options.check()
+        rows = judged.read(p["calibrate"]) if p.get("calibrate") else None
+        done = adapt_listings(ctx.config, session, runtime, options=options, judged_rows=rows,
+                              activate=bool(p.get("activate", True)),
+                              progress=lambda message: log.info("model.adapt job %s: %s", job.id, message),
+                              commit=session.commit)
+    except (AdaptError, VersionError, judged.JudgedFileError, TypeError) as exc:  # TypeError: an unknown option
+        raise ServiceError("model.adapt_failed", reason=str(exc)) from None
+    runtime.follow_model(force=True)
+    removed = prune(runtime, int(p.get("keep", 3)))
+    return {"folder": str(done.folder), "model_key": done.model_key, "pairs": done.result.pairs,
+            "steps": done.result.steps, "seconds": done.seconds, "encoded": done.encoded,
+            "calibrated": done.calibrated, "serving": done.active, "pruned": [str(f) for f in removed]}

@@ -60,6 +60,17 @@ class QueueSettings:
     stale_minutes: float = 10.0
     heartbeat_seconds: float = 30.0
     recover_every_minutes: int = 1
+    # jobs submitted on a schedule: (task name, crontab "m h dom mon dow", IANA zone it is read in,
+    # submit(session) -> the Job to hand over, or None)
+    periodic: tuple[tuple[str, str, str, Callable[[Any], Any]], ...] = ()
+
+
+def local_minute(now: Any, zone: str) -> Any:
+    """Huey's clock (naive UTC, its default) as the wall clock of ``zone``, naive, for a crontab to read."""
+    from datetime import timezone
+    from zoneinfo import ZoneInfo
+
+    return now.replace(tzinfo=timezone.utc).astimezone(ZoneInfo(zone)).replace(tzinfo=None)
 
 
 class JobQueue:
@@ -110,7 +121,31 @@ class JobQueue:
         def recover() -> None:
             self.recover(idle_minutes=s.stale_minutes)
 
+        for name, cron, zone, submit in s.periodic:
+            self._define_periodic(huey, name, cron, zone, submit)
         self._run_task = run_job
+
+    def _define_periodic(self, huey: Any, name: str, cron: str, zone: str, submit: Callable[[Any], Any]) -> None:
+        """A Huey periodic task that submits a job when the crontab, read in ``zone``, matches. Every consumer
+        runs it; the job's idempotency key keeps one job per firing."""
+        from huey import crontab
+
+        matches = crontab(*cron.split())
+
+        @huey.periodic_task(lambda now: matches(local_minute(now, zone)), name=name)
+        def fire() -> None:
+            self.submit_now(submit)
+
+    def submit_now(self, submit: Callable[[Any], Any]) -> Optional[int]:
+        """Record the job submit(session) returns, commit, and hand it to the queue; its id (None: nothing)."""
+        with self.factory() as session:
+            job = submit(session)
+            if job is None:
+                return None
+            session.commit()
+            job_id = job.id
+        self.enqueue(job_id)
+        return job_id
 
     def enqueue(self, job_id: int) -> bool:
         """Run this committed job now (inline) or hand it to the queue; False when the queue is unreachable

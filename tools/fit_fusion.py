@@ -82,6 +82,7 @@ class QueryWeights:
         return cov, bm
 
 
+MULTIPLIERS = (0.0, 0.25, 0.5, 1.0, 2.0, 4.0, 8.0)  # of both lexical weights, for the upper-bound rows
 GRID = np.linspace(-3.0, 3.0, 13)  # coordinate values tried before the local search
 SWEEPS = 2
 K = 10
@@ -144,13 +145,18 @@ def cached_collect(set_dir: Path, model: str, cache_dir: str, folder: Path | Non
 DISCOUNT = 1.0 / np.log2(np.arange(2, K + 2))
 
 
-def ndcg(c: Cases, w_cov: np.ndarray, w_bm: np.ndarray) -> float:
-    """Mean nDCG@K of the fused ranking with per-query weights."""
+def ndcg_per_query(c: Cases, w_cov: np.ndarray, w_bm: np.ndarray) -> np.ndarray:
+    """nDCG@K of each query's fused ranking with per-query weights."""
     score = c.semantic + w_cov[:, None] * c.covp + w_bm[:, None] * c.rel
     top = np.argpartition(-score, K - 1, axis=1)[:, :K]
     order = np.take_along_axis(top, np.argsort(-np.take_along_axis(score, top, 1), axis=1, kind="stable"), 1)
     dcg = (np.take_along_axis(c.gain, order, 1) * DISCOUNT).sum(axis=1)
-    return float(np.where(c.idcg > 0, dcg / np.maximum(c.idcg, 1e-12), 0.0).mean())
+    return np.where(c.idcg > 0, dcg / np.maximum(c.idcg, 1e-12), 0.0)
+
+
+def ndcg(c: Cases, w_cov: np.ndarray, w_bm: np.ndarray) -> float:
+    """Mean nDCG@K of the fused ranking with per-query weights."""
+    return float(ndcg_per_query(c, w_cov, w_bm).mean())
 
 
 def evaluate(model: QueryWeights, c: Cases) -> float:
@@ -217,6 +223,14 @@ def main(argv: list[str] | None = None) -> int:
     mean = {k: round(float(np.mean([r[k] for r in report["sets"].values()])), 4)
             for k in ("hand-set", *variants)}
     report["mean over held sets"] = mean
+    # how much a per-query weight could win at most: one multiplier of both lexical weights for the whole set,
+    # and the best multiplier chosen per query with hindsight (an oracle no feature model can beat)
+    for c in cases:
+        per = np.stack([ndcg_per_query(c, np.full(len(c.idcg), m * base.coverage_bonus),
+                                       np.full(len(c.idcg), m * base.bm25_bonus)) for m in MULTIPLIERS])
+        report["sets"][c.name]["multipliers"] = {f"x{m:g}": round(float(v), 4) for m, v in zip(MULTIPLIERS,
+                                                                                                per.mean(axis=1))}
+        report["sets"][c.name]["oracle"] = round(float(per.max(axis=0).mean()), 4)
     # one query of the smallest set going from a miss to a full hit moves that set's figure by 1/queries:
     # a smaller gain in the mean is not evidence that a model generalises
     margin = 1.0 / min(len(c.idcg) for c in cases)

@@ -57,6 +57,8 @@ def message_for(err: ServiceError) -> str:
         "job.unavailable": lambda: _("The job could not reach a service it needs (the database, the queue or "
                                      "the mail server) after several tries. Try again later, or ask an "
                                      "administrator to retry it from the job queue page."),
+        "model.adapt_failed": lambda: _("The model adaptation stopped; the serving model is unchanged. "
+                                        "`flask jobs status` shows the reason."),
         "job.not_failed": lambda: _("Only a failed job can be retried; this one is queued, running or done."),
         "pdf.font_missing": lambda: _("PDF export needs a Chinese font, which is not installed on the server. "
                                       "Ask the administrator to run `make setup` or set PDF_FONT."),

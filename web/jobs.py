@@ -10,7 +10,7 @@ from flask_babel import gettext as _
 from flask_login import current_user
 
 from models import JobStatus
-from services import audit, jobs
+from services import audit, jobs, model_versions
 from services.errors import NotFound, ServiceError
 from services.queue import JobQueue, QueueSettings, build_huey, check_url
 
@@ -44,9 +44,14 @@ def context(app: Flask | None = None) -> jobs.JobContext:
 def build_queue(app: Flask) -> JobQueue:
     """The app's queue from its settings: inline (no Huey) or Huey on JOBS_QUEUE_URL."""
     c = app.config
+    periodic = []
+    if c.get("MODEL_ADAPT_SCHEDULE"):  # the nightly adaptation (docs/model.md "Adapting the model")
+        params = model_versions.scheduled_params(c)
+        periodic.append(("techmatch.model_adapt", c["MODEL_ADAPT_SCHEDULE"], c.get("PLATFORM_TIMEZONE") or "UTC",
+                         lambda session: model_versions.submit_adapt(session, None, params)))
     settings = QueueSettings(retries=int(c["JOBS_RETRIES"]), retry_delay=float(c["JOBS_RETRY_DELAY"]),
                              stale_minutes=float(c["JOBS_STALE_MINUTES"]),
-                             heartbeat_seconds=float(c["JOBS_HEARTBEAT_SECONDS"]))
+                             heartbeat_seconds=float(c["JOBS_HEARTBEAT_SECONDS"]), periodic=tuple(periodic))
     inline = c.get("JOBS_MODE", "queue") == "inline"
     url = c["JOBS_QUEUE_URL"]
     if not inline:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+from pathlib import Path
 
 import click
 from flask import Flask, current_app
@@ -46,12 +47,17 @@ def _runtime():
 @click.option("--calibrate", "judged_file", type=click.Path(dir_okay=True), default=None,
               help="judged pairs (as `flask matches calibrate`): refit the score calibration for the new model")
 @click.option("--no-activate", is_flag=True, help="build and index the new version but keep the current one serving")
+@click.option("--background", is_flag=True, help="queue it as a job (as MODEL_ADAPT_SCHEDULE does) and return; "
+              "`flask jobs status` and /jobs/<id> follow it")
 @click.option("--json", "as_json", is_flag=True, help="print one JSON object")
 def adapt(epochs: int, max_pairs: int, batch_size: int, max_seq_length: int, time_budget: float | None,
-          device: str, judged_file: str | None, no_activate: bool, as_json: bool) -> None:
+          device: str, judged_file: str | None, no_activate: bool, background: bool, as_json: bool) -> None:
     options = model_versions.AdaptOptions(epochs=epochs, max_pairs=max_pairs, batch_size=batch_size,
                                           max_seq_length=max_seq_length, time_budget_s=time_budget, device=device)
     rows = _judged(judged_file) if judged_file else None
+    if background:
+        _queue_adapt(options, judged_file, not no_activate, as_json)
+        return
     say = (lambda m: None) if as_json else (lambda m: click.echo(m, err=True))
     with sessionmaker_for(current_app)() as session:
         try:
@@ -76,6 +82,23 @@ def adapt(epochs: int, max_pairs: int, batch_size: int, max_seq_length: int, tim
                f"{done.result.last_loss:.3f}, {done.seconds} s in all")
     click.echo("  serving now / 已启用" if done.active else
                f"  not serving: `flask model use {done.folder}` / 未启用")
+
+
+def _queue_adapt(options: model_versions.AdaptOptions, judged_file: str | None, activate: bool,
+                 as_json: bool) -> None:
+    chosen = {"epochs": options.epochs, "max_pairs": options.max_pairs, "batch_size": options.batch_size,
+              "max_seq_length": options.max_seq_length, "device": options.device}
+    params = {"options": chosen, "time_budget_s": options.time_budget_s, "activate": activate,
+              "calibrate": str(Path(judged_file).resolve()) if judged_file else "",
+              "keep": int(current_app.config.get("MODEL_ADAPT_KEEP") or 3)}
+    try:
+        job_id = current_app.extensions["jobs"].submit_now(lambda s: model_versions.submit_adapt(s, None, params))
+    except Exception as exc:  # noqa: BLE001 - the database or queue unreachable: said, nothing queued
+        _fail(f"could not queue the adaptation / 无法排队适配任务: {type(exc).__name__}: {exc}")
+    if as_json:
+        click.echo(json.dumps({"job": job_id}))
+        return
+    click.echo(f"adaptation queued as job {job_id}: `flask jobs status`, /jobs/{job_id} / 适配任务已排队")
 
 
 def _judged(path: str) -> list:

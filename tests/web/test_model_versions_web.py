@@ -138,3 +138,49 @@ def test_bad_options_say_what_to_fix(app, args, says):
 def test_too_few_listings_to_adapt_on_is_said_plainly(app, market):
     result = _cli(app, "model", "adapt", "--batch-size", "64")
     assert result.exit_code == 2 and "training pairs" in result.output and "训练样本对" in result.output
+
+
+def _fake_old_version(runtime, name: str) -> Path:
+    """An older adaptation folder of the configured model (marker and modules.json), as earlier nights leave."""
+    folder = runtime.versions.root / "versions" / name
+    folder.mkdir(parents=True)
+    (folder / "modules.json").write_text("[]", encoding="utf-8")
+    (folder / "adaptation.json").write_text(json.dumps({"base": str(Path(runtime.configured_model).resolve())}),
+                                            encoding="utf-8")
+    return folder
+
+
+def test_the_adaptation_job_serves_the_new_version_and_prunes_old_ones(app, session, market):
+    """What MODEL_ADAPT_SCHEDULE queues each night (tests/jobs/test_scheduled_adaptation.py fires it), here
+    queued by `flask model adapt --background`."""
+    from models import Job
+
+    _broker, demand = market
+    runtime = app.extensions["matching"]
+    stock = _ranking(app, session, demand)
+    old = [_fake_old_version(runtime, f"old-{n}") for n in (1, 2)]
+    app.config["MODEL_ADAPT_KEEP"] = 1
+    queued = _cli(app, "model", "adapt", *TINY, "--background", "--json")  # inline jobs here: it runs at once
+    assert queued.exit_code == 0, queued.output
+    job_id = json.loads(queued.stdout.strip().splitlines()[-1])["job"]
+    session.expire_all()
+    job = session.get(Job, job_id)
+    assert job.status == "done", (job.error, job.error_detail)
+    assert Path(runtime.model_path) == Path(job.result["folder"]) and job.result["serving"] is True
+    assert sorted(job.result["pruned"]) == sorted(str(f) for f in old) and not any(f.exists() for f in old)
+    assert _ranking(app, session, demand) != stock
+
+
+def test_a_failed_adaptation_job_says_why_and_changes_nothing(app, session, market):
+    from models import Job
+    from services import model_versions
+
+    _broker, demand = market
+    runtime = app.extensions["matching"]
+    stock_model, stock = runtime.model_path, _ranking(app, session, demand)
+    job_id = app.extensions["jobs"].submit_now(lambda s: model_versions.submit_adapt(s, None, {
+        "options": {"batch_size": 64}}))
+    session.expire_all()
+    job = session.get(Job, job_id)
+    assert job.status == "failed" and job.error == "model.adapt_failed" and "training pairs" in job.error_detail
+    assert runtime.model_path == stock_model and _ranking(app, session, demand) == stock
