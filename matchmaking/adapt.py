@@ -55,6 +55,9 @@ class AdaptOptions:
     seed: int = 13
     time_budget_s: Optional[float] = None  # stop training (keeping what was learned) after this long
     device: str = "auto"  # auto: cuda when there is one, else cpu
+    # gradient checkpointing: activations recomputed in the backward pass instead of kept. Measured on the dev
+    # corpus (8 steps of 32, 128 tokens): peak RSS 8.2 -> 4.2 GB for 17% more time, same losses (docs/evaluation.md)
+    low_memory: bool = True
 
     def check(self) -> None:
         """Raise AdaptError for values that cannot train."""
@@ -101,7 +104,7 @@ def corpus_digest(docs: Iterable[tuple[str, str]], base_key: str, options: Adapt
     """sha256 over the texts (in order), the base model's key, the recipe and the options that change weights."""
     h = hashlib.sha256(f"{RECIPE}|{base_key}|".encode())
     opts = asdict(options)
-    opts.pop("time_budget_s"), opts.pop("device")
+    opts.pop("time_budget_s"), opts.pop("device"), opts.pop("low_memory")  # same weights either way
     h.update(json.dumps(opts, sort_keys=True).encode())
     for title, body in docs:
         h.update(b"\x1e" + (title or "").encode() + b"\x1f" + (body or "").encode())
@@ -206,6 +209,10 @@ def _train(base: Path, pairs: list[tuple[str, str]], options: AdaptOptions,
     for name, param in model.named_parameters():
         if "word_embeddings" in name:
             param.requires_grad_(False)
+    transformer = getattr(model[0], "auto_model", None)
+    if options.low_memory and getattr(transformer, "supports_gradient_checkpointing", False):
+        # non-reentrant: works with the frozen embeddings' inputs; the RNG state is kept, so dropout repeats
+        _checkpointing(transformer, True)
     params = [p for p in model.parameters() if p.requires_grad]
     optimiser = torch.optim.AdamW(params, lr=options.learning_rate, weight_decay=0.01)
     per_epoch = len(pairs) // options.batch_size
@@ -241,8 +248,24 @@ def _train(base: Path, pairs: list[tuple[str, str]], options: AdaptOptions,
         else:
             continue
         break
+    if options.low_memory and getattr(transformer, "supports_gradient_checkpointing", False):
+        _checkpointing(transformer, False)  # a training device only: not saved with the model
     model.eval()
     return model, device, step, losses or [math.nan]
+
+
+def _checkpointing(transformer, on: bool) -> None:
+    """Activation (gradient) checkpointing on or off, under the name this transformers version has."""
+    kwargs = {"use_reentrant": False}
+    if hasattr(transformer, "activation_checkpointing_enable"):  # transformers 5: the old names warn
+        if on:
+            transformer.activation_checkpointing_enable(activation_checkpointing_kwargs=kwargs)
+        else:
+            transformer.activation_checkpointing_disable()
+    elif on:
+        transformer.gradient_checkpointing_enable(gradient_checkpointing_kwargs=kwargs)
+    else:
+        transformer.gradient_checkpointing_disable()
 
 
 def _embed(model, texts: list[str], device: str):

@@ -50,7 +50,7 @@ def test_bad_options_are_refused_with_what_to_fix(bad):
 
 def test_the_cache_key_follows_texts_model_and_recipe_but_not_the_time_budget():
     key = corpus_digest(DOCS, "m@1", AdaptOptions())
-    assert key == corpus_digest(DOCS, "m@1", AdaptOptions(time_budget_s=5.0, device="cpu"))
+    assert key == corpus_digest(DOCS, "m@1", AdaptOptions(time_budget_s=5.0, device="cpu", low_memory=False))
     assert key != corpus_digest(DOCS[:-1], "m@1", AdaptOptions())
     assert key != corpus_digest(DOCS, "m@2", AdaptOptions())
     assert key != corpus_digest(DOCS, "m@1", AdaptOptions(epochs=2))
@@ -110,6 +110,28 @@ def test_adapting_writes_a_new_model_with_its_own_key_and_leaves_the_base_alone(
     assert new.shape == stock.shape and not np.allclose(new, stock, atol=1e-4)  # the weights moved
     with pytest.raises(AdaptError):  # never over an existing folder
         adapt(str(default_model_path), DOCS, tmp_path / "adapted", TINY)
+
+
+@pytest.mark.model
+def test_low_memory_training_learns_the_same_weights(tmp_path, default_model_path, monkeypatch):
+    """Gradient checkpointing only trades memory for time: the same seed gives the same model, and the saved
+    folder does not carry the training-time setting."""
+    from dataclasses import replace
+
+    from matchmaking import adapt as adapt_module
+    from matchmaking.encoders import build_encoder
+
+    calls: list[bool] = []
+    real = adapt_module._checkpointing
+    monkeypatch.setattr(adapt_module, "_checkpointing", lambda t, on: (calls.append(on), real(t, on)))
+    adapt(str(default_model_path), DOCS, tmp_path / "low", TINY)
+    assert calls == [True, False]  # on for the training, off before the save
+    adapt(str(default_model_path), DOCS, tmp_path / "plain", replace(TINY, low_memory=False))
+    assert calls == [True, False]
+    low, plain = (build_encoder(str(tmp_path / n), backend="torch").encode_passages([DOCS[0][1]])
+                  for n in ("low", "plain"))
+    assert np.allclose(low, plain, atol=1e-4)
+    assert "gradient_checkpointing" not in (tmp_path / "low" / "config.json").read_text(encoding="utf-8")
 
 
 @pytest.mark.model
