@@ -90,7 +90,7 @@ def _crontab(name: str, default: str) -> str:
     try:
         if len(fields) != 5:
             raise ValueError(f"{len(fields)} fields")
-        crontab(*fields)
+        crontab(*fields, strict=True)
     except ValueError as exc:
         raise ConfigError(f"{name}={value!r} 不是有效的 crontab 表达式（五个字段：分 时 日 月 周，例如 \"30 2 * * *\"；"
                           f"留空则关闭）：{exc}。\n"
@@ -205,6 +205,18 @@ def whole_in(default: str, lo: int, hi: int) -> Any:
     return _setting(default, read)
 
 
+def number_in(default: str, lo: float, hi: float) -> Any:
+    """A number from lo to hi; outside stops start-up with a message naming the range."""
+    def read(name: str, shown: str) -> float:
+        value = _float(name, shown)
+        if not lo <= value <= hi:
+            raise ConfigError(f"环境变量 {name} 必须在 {lo:g} 到 {hi:g} 之间（当前为 {value:g}，默认 {default}）。\n"
+                              f"Environment variable {name} must be from {lo:g} to {hi:g} (it is {value:g}; the "
+                              f"default is {default}).")
+        return value
+    return _setting(default, read)
+
+
 def number(default: str) -> Any:
     """A number (int or float)."""
     return _setting(default, _float)
@@ -304,7 +316,7 @@ class ModelSettings(Section):
     MODEL_ADAPT_SCHEDULE: str = _setting("", _crontab)
     # seconds of training at most (0: the recipe's own length), judged pairs to refit the calibration with
     # (empty: keep the calibration), adaptations kept on disk besides the serving one and the one before it
-    MODEL_ADAPT_TIME_BUDGET: float = number("0")
+    MODEL_ADAPT_TIME_BUDGET: float = number_in("0", 0, 7 * 24 * 3600)
     MODEL_ADAPT_CALIBRATE: str = text("")
     MODEL_ADAPT_KEEP: int = whole_in("3", 1, 100)
 

@@ -103,7 +103,8 @@ class ModelVersions:
                 continue
             if _norm(marker.get("base", "")) == base:
                 out.append(folder.parent)
-        return sorted(out, key=lambda p: p.stat().st_mtime_ns)
+        # by when each was made (its marker, written once; the folder's own time moves when a calibration is added)
+        return sorted(out, key=lambda p: (p / "adaptation.json").stat().st_mtime_ns)
 
     def _write(self, pointer: Pointer) -> None:
         self.root.mkdir(parents=True, exist_ok=True)

@@ -73,14 +73,18 @@ def save_rule(session: Session, actor: User, rule: Optional[RoutingRule], data: 
     if not chosen or len(chosen) != len(ids):
         raise ServiceError("brokerage.rule_brokers")
     active = bool(data.get("active", True))
-    if active:  # an active twin (same field, region and priority) would always win or always lose: one never fires
-        twin = session.scalar(select(RoutingRule).where(
+    if active:
+        # an active twin (same field, region and priority) to the same brokers is a copy that never fires: the
+        # older one always wins. A twin to other brokers is a fallback (a rule whose brokers are all inactive is
+        # passed over), so it stays allowed.
+        twins = session.scalars(select(RoutingRule).where(
             RoutingRule.active.is_(True), RoutingRule.priority == priority,
             RoutingRule.field_id.is_(None) if field is None else RoutingRule.field_id == field.id,
             RoutingRule.region_id.is_(None) if region is None else RoutingRule.region_id == region.id,
             *(() if rule is None or rule.id is None else (RoutingRule.id != rule.id,))).order_by(RoutingRule.id))
-        if twin is not None:
-            raise ServiceError("brokerage.rule_duplicate", name=twin.name)
+        same = next((t for t in twins if sorted(u.id for u in t.brokers) == ids), None)
+        if same is not None:
+            raise ServiceError("brokerage.rule_duplicate", name=same.name)
     if rule is None:
         rule = RoutingRule(rr_position=0)
         session.add(rule)

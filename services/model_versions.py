@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Mapping, Optional, Sequence
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from matchmaking import adapt as adapt_module
@@ -33,7 +34,7 @@ from .matching import MatchingRuntime
 
 log = logging.getLogger(__name__)
 __all__ = ["AdaptError", "AdaptOptions", "VersionError", "Adapted", "adapt_listings", "use_version",
-           "rollback", "listing_texts", "versions_table", "prune", "submit_adapt", "ADAPT_JOB"]
+           "rollback", "listing_texts", "versions_table", "prune", "submit_adapt", "submit_scheduled", "ADAPT_JOB"]
 ADAPT_JOB = "model.adapt"
 
 
@@ -171,26 +172,45 @@ def _discard(folder: Path) -> None:
 
 
 def prune(runtime: MatchingRuntime, keep: int) -> list[Path]:
-    """Remove adaptations of the configured model beyond the newest ``keep`` (never the one that serves, nor the
-    one a rollback would go back to); returns the folders removed. A nightly adaptation would otherwise add a
-    model folder (~0.5 GB with its ONNX copy) every night."""
+    """Remove adaptations of the configured model beyond the newest ``keep``, not counting the one that serves
+    and the one a rollback would go back to (both always kept); returns the folders removed. A nightly
+    adaptation would otherwise add a model folder (~0.5 GB with its ONNX copy) every night."""
     pointer = runtime.versions.read()
     protected = {str(Path(runtime.versions.serving(runtime.configured_model)).expanduser().resolve())}
-    if pointer is not None and pointer.history:
-        protected.add(str(Path(pointer.history[-1]).expanduser().resolve()))
-    folders = runtime.versions.adapted(runtime.configured_model)  # oldest first
-    removed = []
-    for folder in folders[: max(0, len(folders) - max(keep, 0))]:
-        if str(folder.resolve()) not in protected:
-            _discard(folder)
-            removed.append(folder)
+    back = next((h for h in reversed(pointer.history) if (Path(h) / "modules.json").is_file()), None) \
+        if pointer is not None else None  # what rollback() would serve: the newest earlier folder still there
+    if back is not None:
+        protected.add(str(Path(back).expanduser().resolve()))
+    others = [f for f in runtime.versions.adapted(runtime.configured_model) if str(f.resolve()) not in protected]
+    removed = others[: max(0, len(others) - max(keep, 0))]  # oldest first
+    for folder in removed:
+        _discard(folder)
     return removed
 
 
-def submit_adapt(session: Session, owner_id: Optional[int], params: Mapping[str, Any]) -> Job:
-    """Queue an adaptation (the caller commits and hands the job to the queue). One at a time: while one is
-    queued or running, that job is returned (a nightly schedule fires in every consumer that runs it)."""
-    return jobs.submit_job(session, ADAPT_JOB, owner_id, dict(params), key=ADAPT_JOB)
+def running_adaptation(session: Session) -> Optional[Job]:
+    """The adaptation job that is queued or running, if any (one at a time: two would train side by side)."""
+    return session.scalar(select(Job).where(Job.kind == ADAPT_JOB, Job.status.in_(jobs.UNFINISHED))
+                          .order_by(Job.id).limit(1))
+
+
+def submit_adapt(session: Session, owner_id: Optional[int], params: Mapping[str, Any]) -> tuple[Job, bool]:
+    """Queue an adaptation (the caller commits and hands the job to the queue); (job, True) when this call
+    queued it, (the job already queued or running, False) otherwise."""
+    current = running_adaptation(session)
+    if current is not None:
+        return current, False
+    return jobs.submit_job(session, ADAPT_JOB, owner_id, dict(params), key=ADAPT_JOB), True
+
+
+def submit_scheduled(session: Session, params: Mapping[str, Any], firing: str) -> Optional[Job]:
+    """The job of one firing of MODEL_ADAPT_SCHEDULE, or None: while an adaptation is queued or running, and
+    when another consumer already recorded this firing's job (whatever became of it: a job that failed fast
+    is not queued again by the next consumer to fire)."""
+    key = f"{ADAPT_JOB}@{firing}"
+    if running_adaptation(session) is not None or session.scalar(select(Job.id).where(Job.key == key)):
+        return None
+    return jobs.submit_job(session, ADAPT_JOB, None, dict(params), key=key)
 
 
 def scheduled_params(config: Mapping[str, Any]) -> dict[str, Any]:
@@ -206,6 +226,9 @@ def _adapt_job(session: Session, job: Job, progress: jobs.Progress, ctx: jobs.Jo
     A failure leaves the serving model as it was and fails the job with the reason."""
     runtime = ctx.need("matching")
     p = job.params or {}
+    if job.attempts > 1:  # its consumer died mid-run (a recycled or killed worker): not started over and over
+        raise ServiceError("model.adapt_failed", reason=f"interrupted (attempt {job.attempts}); the next run "
+                           "starts afresh / 适配中途中断，不再自动重试")
     try:
         # options: AdaptOptions fields a caller chose (`flask model adapt --background`); the schedule sets none
         options = AdaptOptions(**{**dict(p.get("options") or {}), "time_budget_s": p.get("time_budget_s") or None})

@@ -9,8 +9,11 @@ from __future__ import annotations
 import logging
 import threading
 from dataclasses import dataclass
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable, Optional
+
+from sqlalchemy.exc import IntegrityError
 
 from . import jobs
 
@@ -61,16 +64,29 @@ class QueueSettings:
     heartbeat_seconds: float = 30.0
     recover_every_minutes: int = 1
     # jobs submitted on a schedule: (task name, crontab "m h dom mon dow", IANA zone it is read in,
-    # submit(session) -> the Job to hand over, or None)
-    periodic: tuple[tuple[str, str, str, Callable[[Any], Any]], ...] = ()
+    # submit(session, firing) -> the Job to hand over, or None; firing: the local minute the crontab matched,
+    # the same in every consumer, for the job's idempotency key)
+    periodic: tuple[tuple[str, str, str, Callable[[Any, str], Any]], ...] = ()
 
 
 def local_minute(now: Any, zone: str) -> Any:
     """Huey's clock (naive UTC, its default) as the wall clock of ``zone``, naive, for a crontab to read."""
-    from datetime import timezone
     from zoneinfo import ZoneInfo
 
     return now.replace(tzinfo=timezone.utc).astimezone(ZoneInfo(zone)).replace(tzinfo=None)
+
+
+def last_firing(matches: Callable[[Any], bool], now: Any, look_back_minutes: int = 24 * 60) -> str:
+    """The latest minute at or before ``now`` that the crontab matches ("YYYY-mm-ddTHH:MM"): consumers that
+    run the task a few seconds apart, even across a minute boundary, name the same firing."""
+    from datetime import timedelta
+
+    minute = now.replace(second=0, microsecond=0)
+    for back in range(look_back_minutes + 1):
+        at = minute - timedelta(minutes=back)
+        if matches(at):
+            return at.strftime("%Y-%m-%dT%H:%M")
+    return minute.strftime("%Y-%m-%dT%H:%M")
 
 
 class JobQueue:
@@ -125,16 +141,21 @@ class JobQueue:
             self._define_periodic(huey, name, cron, zone, submit)
         self._run_task = run_job
 
-    def _define_periodic(self, huey: Any, name: str, cron: str, zone: str, submit: Callable[[Any], Any]) -> None:
+    def _define_periodic(self, huey: Any, name: str, cron: str, zone: str,
+                         submit: Callable[[Any, str], Any]) -> None:
         """A Huey periodic task that submits a job when the crontab, read in ``zone``, matches. Every consumer
-        runs it; the job's idempotency key keeps one job per firing."""
+        runs it, each at its own second of the minute; submit keys the job by the firing, so one job each."""
         from huey import crontab
 
-        matches = crontab(*cron.split())
+        matches = crontab(*cron.split(), strict=True)
 
         @huey.periodic_task(lambda now: matches(local_minute(now, zone)), name=name)
         def fire() -> None:
-            self.submit_now(submit)
+            firing = last_firing(matches, local_minute(datetime.now(timezone.utc).replace(tzinfo=None), zone))
+            try:
+                self.submit_now(lambda session: submit(session, firing))
+            except IntegrityError:  # another consumer recorded this firing's job a moment earlier
+                log.info("%s: the job of %s was queued by another consumer", name, firing)
 
     def submit_now(self, submit: Callable[[Any], Any]) -> Optional[int]:
         """Record the job submit(session) returns, commit, and hand it to the queue; its id (None: nothing)."""

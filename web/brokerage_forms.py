@@ -26,8 +26,8 @@ def _messages(p: dict[str, Any]) -> dict[str, Callable[[], str]]:
         "brokerage.unknown_region": lambda: _("Choose a region from the list."),
         "brokerage.rule_brokers": lambda: _("Choose at least one active broker for the rule."),
         "brokerage.rule_duplicate": lambda: _("The active rule “%(name)s” already routes this field and region at "
-                                              "this priority, so one of the two would never be used: change that "
-                                              "rule, or give this one another priority.", name=p.get("name", "")),
+                                              "this priority to the same brokers, so this one would never be used: "
+                                              "change that rule instead.", name=p.get("name", "")),
         "brokerage.assign_self_only": lambda: _("Brokers can only take a demand on themselves; an administrator "
                                                 "assigns it to someone else."),
         "brokerage.not_a_broker": lambda: _("Choose an active broker."),

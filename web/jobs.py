@@ -45,10 +45,12 @@ def build_queue(app: Flask) -> JobQueue:
     """The app's queue from its settings: inline (no Huey) or Huey on JOBS_QUEUE_URL."""
     c = app.config
     periodic = []
+    if c.get("MODEL_ADAPT_SCHEDULE") and c.get("JOBS_MODE", "queue") == "inline":
+        log.warning("MODEL_ADAPT_SCHEDULE is set but JOBS_MODE=inline runs no consumer: the schedule never fires")
     if c.get("MODEL_ADAPT_SCHEDULE"):  # the nightly adaptation (docs/model.md "Adapting the model")
         params = model_versions.scheduled_params(c)
         periodic.append(("techmatch.model_adapt", c["MODEL_ADAPT_SCHEDULE"], c.get("PLATFORM_TIMEZONE") or "UTC",
-                         lambda session: model_versions.submit_adapt(session, None, params)))
+                         lambda session, firing: model_versions.submit_scheduled(session, params, firing)))
     settings = QueueSettings(retries=int(c["JOBS_RETRIES"]), retry_delay=float(c["JOBS_RETRY_DELAY"]),
                              stale_minutes=float(c["JOBS_STALE_MINUTES"]),
                              heartbeat_seconds=float(c["JOBS_HEARTBEAT_SECONDS"]), periodic=tuple(periodic))

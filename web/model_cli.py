@@ -94,14 +94,24 @@ def _queue_adapt(options: model_versions.AdaptOptions, judged_file: str | None, 
     params = {"options": chosen, "time_budget_s": options.time_budget_s, "activate": activate,
               "calibrate": str(Path(judged_file).resolve()) if judged_file else "",
               "keep": int(current_app.config.get("MODEL_ADAPT_KEEP") or 3)}
+    queued: list[bool] = []
+
+    def submit(session):
+        job, new = model_versions.submit_adapt(session, None, params)
+        queued.append(new)
+        return job
+
     try:
-        job_id = current_app.extensions["jobs"].submit_now(lambda s: model_versions.submit_adapt(s, None, params))
+        job_id = current_app.extensions["jobs"].submit_now(submit)
     except Exception as exc:  # noqa: BLE001 - the database or queue unreachable: said, nothing queued
         _fail(f"could not queue the adaptation / 无法排队适配任务: {type(exc).__name__}: {exc}")
     if as_json:
-        click.echo(json.dumps({"job": job_id}))
-        return
-    click.echo(f"adaptation queued as job {job_id}: `flask jobs status`, /jobs/{job_id} / 适配任务已排队")
+        click.echo(json.dumps({"job": job_id, "queued": queued[0]}))
+    elif queued[0]:
+        click.echo(f"adaptation queued as job {job_id}: `flask jobs status`, /jobs/{job_id} / 适配任务已排队")
+    else:  # its options are that job's, not these
+        click.echo(f"an adaptation is already queued or running: job {job_id}; these options were not used / "
+                   f"已有适配任务在排队或运行（任务 {job_id}），本次选项未使用")
 
 
 def _judged(path: str) -> list:

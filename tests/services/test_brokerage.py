@@ -80,20 +80,22 @@ def test_ties_go_to_the_higher_priority_then_the_deeper_region_then_the_older_ru
     _rule(session, admin, "low", [b[0]], region_code="shaanxi", priority=1)
     _rule(session, admin, "high", [b[1]], region_code="shaanxi", priority=5)
     assert _broker_of(session, _submit(make_listing, people["company"])) == b[1].id
-    # a twin of an active rule (same field, region and priority) would never be used: refused, unless inactive
+    _rule(session, admin, "high too", [b[2]], region_code="shaanxi", priority=5)  # same rank, newer: a fallback
+    assert _broker_of(session, _submit(make_listing, people["company"])) == b[1].id
+    # a copy of an active rule (same field, region, priority and brokers) would never be used: refused,
+    # unless it is inactive, and it cannot then be switched on
     with pytest.raises(ServiceError) as err:
-        _rule(session, admin, "high too", [b[2]], region_code="shaanxi", priority=5)
+        _rule(session, admin, "high copy", [b[1]], region_code="shaanxi", priority=5)
     assert err.value.code == "brokerage.rule_duplicate" and err.value.params == {"name": "high"}
     session.rollback()
-    twin = _rule(session, admin, "high too", [b[2]], region_code="shaanxi", priority=5, active=False)
-    with pytest.raises(ServiceError):  # and it cannot be switched on while "high" is
-        brokerage.save_rule(session, admin, twin, {"name": "high too", "region_code": "shaanxi", "priority": 5,
-                                                   "active": True, "broker_ids": [b[2].id]})
+    copy = _rule(session, admin, "high copy", [b[1]], region_code="shaanxi", priority=5, active=False)
+    with pytest.raises(ServiceError):
+        brokerage.save_rule(session, admin, copy, {"name": "high copy", "region_code": "shaanxi", "priority": 5,
+                                                   "active": True, "broker_ids": [b[1].id]})
     session.rollback()
     high = session.scalar(select(RoutingRule).where(RoutingRule.name == "high"))
     brokerage.save_rule(session, admin, high, {"name": "high", "region_code": "shaanxi", "priority": 5,
-                                               "active": True, "broker_ids": [b[1].id]})  # itself is no twin
-    assert _broker_of(session, _submit(make_listing, people["company"])) == b[1].id
+                                               "active": True, "broker_ids": [b[1].id]})  # itself is no copy
     _rule(session, admin, "xian", [b[3]], region_code="xian", priority=5)  # deeper node wins the tie
     assert _broker_of(session, _submit(make_listing, people["company"], region="xian")) == b[3].id
 

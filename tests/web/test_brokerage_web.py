@@ -77,7 +77,7 @@ def test_bad_rule_input_answers_422_in_both_languages(client, session, make_user
     assert session.scalar(select(func.count(RoutingRule.id))) == 0
 
 
-def test_a_twin_of_an_active_rule_is_refused_naming_it(client, session, make_user, login, zh):
+def test_a_copy_of_an_active_rule_is_refused_naming_it(client, session, make_user, login, zh):
     admin, broker = make_user("admin"), make_user("broker")
     login(admin)
     data = {"name": "陕西新能源", "field_code": "new_energy", "region_code": "shaanxi", "priority": "3", "active": "y",
@@ -86,8 +86,8 @@ def test_a_twin_of_an_active_rule_is_refused_naming_it(client, session, make_use
     resp = client.submit("/admin/routing/new", {**data, "name": "又一条"})
     page = resp.get_data(as_text=True)
     assert resp.status_code == 422
-    assert zh("The active rule “%(name)s” already routes this field and region at this priority, so one of the two "
-              "would never be used: change that rule, or give this one another priority.", name="陕西新能源") in page
+    assert zh("The active rule “%(name)s” already routes this field and region at this priority to the same brokers, "
+              "so this one would never be used: change that rule instead.", name="陕西新能源") in page
     assert 'value="又一条"' in page
     assert session.scalar(select(func.count(RoutingRule.id))) == 1
     assert client.submit("/admin/routing/new", {**data, "name": "又一条", "priority": "4"}).status_code == 302

@@ -5,6 +5,7 @@ test_onnx_export.py covers it): the adapted model then runs on torch, as the pla
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -159,6 +160,7 @@ def test_the_adaptation_job_serves_the_new_version_and_prunes_old_ones(app, sess
     runtime = app.extensions["matching"]
     stock = _ranking(app, session, demand)
     old = [_fake_old_version(runtime, f"old-{n}") for n in (1, 2)]
+    os.utime(old[0] / "adaptation.json", (1_000_000_000, 1_000_000_000))  # made first, whatever the clock's grain
     app.config["MODEL_ADAPT_KEEP"] = 1
     queued = _cli(app, "model", "adapt", *TINY, "--background", "--json")  # inline jobs here: it runs at once
     assert queued.exit_code == 0, queued.output
@@ -167,7 +169,8 @@ def test_the_adaptation_job_serves_the_new_version_and_prunes_old_ones(app, sess
     job = session.get(Job, job_id)
     assert job.status == "done", (job.error, job.error_detail)
     assert Path(runtime.model_path) == Path(job.result["folder"]) and job.result["serving"] is True
-    assert sorted(job.result["pruned"]) == sorted(str(f) for f in old) and not any(f.exists() for f in old)
+    # keep 1 besides the serving version (and the rollback target, the configured model here): the older goes
+    assert job.result["pruned"] == [str(old[0])] and not old[0].exists() and old[1].exists()
     assert _ranking(app, session, demand) != stock
 
 
@@ -179,7 +182,7 @@ def test_a_failed_adaptation_job_says_why_and_changes_nothing(app, session, mark
     runtime = app.extensions["matching"]
     stock_model, stock = runtime.model_path, _ranking(app, session, demand)
     job_id = app.extensions["jobs"].submit_now(lambda s: model_versions.submit_adapt(s, None, {
-        "options": {"batch_size": 64}}))
+        "options": {"batch_size": 64}})[0])
     session.expire_all()
     job = session.get(Job, job_id)
     assert job.status == "failed" and job.error == "model.adapt_failed" and "training pairs" in job.error_detail
