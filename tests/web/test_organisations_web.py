@@ -186,6 +186,11 @@ def test_the_api_lists_invites_and_removes_members(app, session, make_user, zh):
                      headers=dict(headers, **{"Accept-Language": "en"}))
     assert twice.status_code == 409
     assert twice.get_json()["errors"] == {"email": ["This address already belongs to a member of your organisation."]}
+    elsewhere = make_user("university", email="prof@elsewhere.example.com", org="别处大学")
+    other = api.post("/api/v1/organisation/invitations", json={"email": elsewhere.email},
+                     headers=dict(headers, **{"Accept-Language": "en"}))
+    assert other.status_code == 409 and "already belongs to an account of another organisation" in \
+        other.get_json()["errors"]["email"][0]
     member_headers = _bearer(session, colleague)
     refused = api.post("/api/v1/organisation/invitations", json={"email": "x@example.com"}, headers=member_headers)
     assert refused.status_code == 403

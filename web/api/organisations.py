@@ -25,7 +25,8 @@ TOKEN = [{"bearerAuth": []}]
 SERVICE_ERRORS = {"organisation.manager_only": (403, None), "organisation.bad_role": (422, "org_role"),
                   "organisation.bad_email": (422, "email"), "organisation.already_member": (409, "email"),
                   "organisation.already_invited": (409, "email"), "organisation.kind_not_invitable": (403, None),
-                  "organisation.last_manager": (409, None)}
+                  "organisation.last_manager": (409, None), "organisation.invitee_wrong_kind": (409, "email"),
+                  "organisation.invitee_has_organisation": (409, "email")}
 
 bp = api_blueprint(Blueprint("api_organisation", __name__, url_prefix="/api/v1/organisation",
                              description="The caller's organisation: members, invitations (managers)."))
