@@ -10,6 +10,7 @@ import click
 from flask import Flask, current_app
 from flask.cli import AppGroup
 
+from models import Job
 from services import judged, model_versions
 from services.matching import MatchingUnavailable
 
@@ -105,8 +106,17 @@ def _queue_adapt(options: model_versions.AdaptOptions, judged_file: str | None, 
         job_id = current_app.extensions["jobs"].submit_now(submit)
     except Exception as exc:  # noqa: BLE001 - the database or queue unreachable: said, nothing queued
         _fail(f"could not queue the adaptation / 无法排队适配任务: {type(exc).__name__}: {exc}")
+    with sessionmaker_for(current_app)() as session:
+        job = session.get(Job, job_id)
+        status, error = (job.status, job.error) if job is not None else ("?", None)
+    finished = queued[0] and status in ("done", "failed")  # JOBS_MODE=inline: it ran here, in the foreground
     if as_json:
-        click.echo(json.dumps({"job": job_id, "queued": queued[0]}))
+        click.echo(json.dumps({"job": job_id, "queued": queued[0], "status": status, "error": error}))
+    elif finished:
+        click.echo(f"adaptation job {job_id} ran here (JOBS_MODE=inline) and is {status}"
+                   f"{f': {error}' if error else ''} / 适配任务 {job_id} 已在本进程运行完毕: {status}")
+        if status == "failed":
+            sys.exit(2)
     elif queued[0]:
         click.echo(f"adaptation queued as job {job_id}: `flask jobs status`, /jobs/{job_id} / 适配任务已排队")
     else:  # its options are that job's, not these

@@ -305,5 +305,6 @@ def test_a_page_past_the_end_says_so_and_leads_back(client, session, people, zh)
     page = client.get("/directory/?page=999").get_data(as_text=True)
     assert zh("There is no page %(p)s: the last page is %(n)s.", p=999, n=1) in page
     assert "/directory/?page=1" in page and zh("Go to the last page") in page
+    assert zh("No provider matches these filters.") not in page  # there are providers: only not on page 999
     assert zh("There is no page %(p)s: the last page is %(n)s.", p=1, n=1) not in \
         client.get("/directory/").get_data(as_text=True)

@@ -164,7 +164,9 @@ def test_the_adaptation_job_serves_the_new_version_and_prunes_old_ones(app, sess
     app.config["MODEL_ADAPT_KEEP"] = 1
     queued = _cli(app, "model", "adapt", *TINY, "--background", "--json")  # inline jobs here: it runs at once
     assert queued.exit_code == 0, queued.output
-    job_id = json.loads(queued.stdout.strip().splitlines()[-1])["job"]
+    said = json.loads(queued.stdout.strip().splitlines()[-1])
+    job_id = said["job"]
+    assert said["queued"] is True and said["status"] == "done"  # inline: it ran in the foreground, and says so
     session.expire_all()
     job = session.get(Job, job_id)
     assert job.status == "done", (job.error, job.error_detail)
