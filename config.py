@@ -195,26 +195,24 @@ def whole(default: str) -> Any:
 
 def whole_in(default: str, lo: int, hi: int) -> Any:
     """A whole number from lo to hi; outside stops start-up with a message naming the range."""
-    def read(name: str, shown: str) -> int:
-        value = _int(name, shown)
-        if not lo <= value <= hi:
-            raise ConfigError(f"环境变量 {name} 必须是 {lo} 到 {hi} 之间的整数（当前为 {value}，默认 {default}）。\n"
-                              f"Environment variable {name} must be a whole number from {lo} to {hi} (it is {value};"
-                              f" the default is {default}).")
-        return value
-    return _setting(default, read)
+    return _setting(default, _in_range(_int, default, lo, hi, ("整数", "a whole number")))
 
 
 def number_in(default: str, lo: float, hi: float) -> Any:
     """A number from lo to hi; outside stops start-up with a message naming the range."""
-    def read(name: str, shown: str) -> float:
-        value = _float(name, shown)
+    return _setting(default, _in_range(_float, default, lo, hi, ("数", "a number")))
+
+
+def _in_range(read: Callable[[str, str], Any], default: str, lo: float, hi: float,
+              what: tuple[str, str]) -> Callable[[str, str], Any]:
+    def checked(name: str, shown: str) -> Any:
+        value = read(name, shown)
         if not lo <= value <= hi:
-            raise ConfigError(f"环境变量 {name} 必须在 {lo:g} 到 {hi:g} 之间（当前为 {value:g}，默认 {default}）。\n"
-                              f"Environment variable {name} must be from {lo:g} to {hi:g} (it is {value:g}; the "
-                              f"default is {default}).")
+            raise ConfigError(f"环境变量 {name} 必须是 {lo:g} 到 {hi:g} 之间的{what[0]}（当前为 {value:g}，默认 {default}）。\n"
+                              f"Environment variable {name} must be {what[1]} from {lo:g} to {hi:g} (it is "
+                              f"{value:g}; the default is {default}).")
         return value
-    return _setting(default, read)
+    return checked
 
 
 def number(default: str) -> Any:

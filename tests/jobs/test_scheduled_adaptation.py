@@ -99,7 +99,7 @@ def test_a_negative_time_budget_stops_start_up(monkeypatch, tmp_path):
     monkeypatch.setenv("MODEL_ADAPT_TIME_BUDGET", "-60")
     with pytest.raises(ConfigError) as err:
         Config()
-    assert "MODEL_ADAPT_TIME_BUDGET must be from 0 to 604800 (it is -60" in str(err.value.code)
+    assert "MODEL_ADAPT_TIME_BUDGET must be a number from 0 to 604800 (it is -60" in str(err.value.code)
 
 
 def _folder(root: Path, name: str) -> Path:
