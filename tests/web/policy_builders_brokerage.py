@@ -26,9 +26,17 @@ def _entered(w: Any, role: str) -> int:
 
 
 def _rule(w: Any) -> int:
+    """The matrix's routing rule, made once per world (an exact copy of an active rule is refused), again after a
+    case deleted it."""
+    from sqlalchemy import select
+
+    from models import RoutingRule
     from services import brokerage
 
     with w.factory() as s:
+        existing = s.scalar(select(RoutingRule.id).where(RoutingRule.name == "矩阵规则"))
+        if existing is not None:
+            return existing
         admin = s.get(type(w.users["admin"]), w.users["admin"].id)
         rule = brokerage.save_rule(s, admin, None, {"name": "矩阵规则", "field_code": "", "region_code": "jiangsu",
                                                    "priority": 0, "active": True,
