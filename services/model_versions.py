@@ -170,7 +170,6 @@ def _discard(folder: Path) -> None:
         shutil.rmtree(path, ignore_errors=True)
 
 
-
 def prune(runtime: MatchingRuntime, keep: int) -> list[Path]:
     """Remove adaptations of the configured model beyond the newest ``keep``, not counting the one that serves
     and the one a rollback would go back to (both always kept); returns the folders removed. A nightly
@@ -232,13 +231,16 @@ def _adapt_job(session: Session, job: Job, progress: jobs.Progress, ctx: jobs.Jo
     try:
         # options: AdaptOptions fields a caller chose (`flask model adapt --background`); the schedule sets none
         options = AdaptOptions(**{**dict(p.get("options") or {}), "time_budget_s": p.get("time_budget_s") or None})
+    except TypeError as exc:  # an option AdaptOptions does not have
+        raise ServiceError("model.adapt_failed", reason=str(exc)) from None
+    try:
         options.check()
         rows = judged.read(p["calibrate"]) if p.get("calibrate") else None
         done = adapt_listings(ctx.config, session, runtime, options=options, judged_rows=rows,
                               activate=bool(p.get("activate", True)),
                               progress=lambda message: log.info("model.adapt job %s: %s", job.id, message),
                               commit=session.commit)
-    except (AdaptError, VersionError, judged.JudgedFileError, TypeError) as exc:  # TypeError: an unknown option
+    except (AdaptError, VersionError, judged.JudgedFileError) as exc:
         raise ServiceError("model.adapt_failed", reason=str(exc)) from None
     runtime.follow_model(force=True)
     removed = prune(runtime, int(p.get("keep", 3)))
