@@ -13,10 +13,11 @@ from typing import Any, Callable, Iterable, Optional
 
 import numpy as np
 from sqlalchemy import delete, select
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, selectinload
 
 from matchmaking.documents import Listing as Doc
-from models import Achievement, Demand, ListingVector, Status
+from models import Achievement, Demand, ListingVector, Status, utcnow
 
 from . import regions
 from .commits import CommitWatcher
@@ -115,12 +116,26 @@ def refresh_vectors(session: Session, encoder: Any, kind: str, docs: dict[int, D
 
 
 def _upsert_vector(session: Session, kind: str, doc: Doc, model_key: str, vec: np.ndarray) -> None:
-    row = session.scalar(select(ListingVector).where(
-        ListingVector.entity_type == kind, ListingVector.entity_id == doc.id, ListingVector.model_key == model_key))
-    if row is None:
-        row = ListingVector(entity_type=kind, entity_id=doc.id, model_key=model_key)
-        session.add(row)
-    row.text_sha256, row.dim, row.vector = text_sha256(doc), int(vec.shape[0]), vec.tobytes()
+    """One statement, so two writers of the same listing (a request's after-commit sync and `flask index sync`,
+    or the background thread and the seed) do not both insert: the later one overwrites."""
+    values = dict(entity_type=kind, entity_id=doc.id, model_key=model_key, text_sha256=text_sha256(doc),
+                  dim=int(vec.shape[0]), vector=vec.tobytes(), updated_at=utcnow())
+    dialect = session.get_bind().dialect.name
+    insert = {"postgresql": postgresql.insert, "sqlite": sqlite.insert}.get(dialect)
+    if insert is None:  # a database without ON CONFLICT: select, then insert or update
+        row = session.scalar(select(ListingVector).where(
+            ListingVector.entity_type == kind, ListingVector.entity_id == doc.id,
+            ListingVector.model_key == model_key))
+        if row is None:
+            row = ListingVector(entity_type=kind, entity_id=doc.id, model_key=model_key)
+            session.add(row)
+        row.text_sha256, row.dim, row.vector, row.updated_at = (values["text_sha256"], values["dim"],
+                                                                values["vector"], values["updated_at"])
+        return
+    stmt = insert(ListingVector).values(**values)
+    session.execute(stmt.on_conflict_do_update(
+        index_elements=["entity_type", "entity_id", "model_key"],
+        set_={c: stmt.excluded[c] for c in ("text_sha256", "dim", "vector", "updated_at")}))
 
 
 def delete_vectors(session: Session, kind: str, ids: Iterable[int]) -> None:
