@@ -8,7 +8,6 @@ from pathlib import Path
 
 import click
 from flask import Flask, current_app
-from flask.cli import AppGroup
 from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -17,10 +16,11 @@ from services import audit, backup
 from services.errors import ServiceError
 
 from .cli import message_for_cli
+from .cli_group import CliGroup
 from .db import sessionmaker_for, write_session
 
 log = logging.getLogger(__name__)
-backup_cli = AppGroup("backup", help="Back up and restore the database (SQLite online backup API; pg_dump/pg_restore).")
+backup_cli = CliGroup("backup", help="Back up and restore the database (SQLite online backup API; pg_dump/pg_restore).")
 
 
 def init_app(app: Flask) -> None:

@@ -14,7 +14,6 @@ from typing import Optional
 
 import click
 from flask import Flask, current_app
-from flask.cli import AppGroup
 from sqlalchemy import func, select
 
 from models import Achievement, ChainNode, Demand
@@ -25,10 +24,11 @@ from services import chains
 from services.matching import MatchingUnavailable
 from services.seed import DATA
 
+from .cli_group import CliGroup
 from .db import separate_unit, sessionmaker_for
 
 log = logging.getLogger(__name__)
-chains_cli = AppGroup("chains", help="Industry chains: load them, place the listings on their nodes.")
+chains_cli = CliGroup("chains", help="Industry chains: load them, place the listings on their nodes.")
 AUTOPLACE = "chains_autoplace"  # app.extensions key: what runs after such a commit (tests may swap it)
 
 

@@ -7,20 +7,20 @@ from typing import Any
 
 import click
 from flask import Flask, current_app
-from flask.cli import AppGroup
 
 from services import accounts, search_index, seed
 from services.errors import ServiceError
 from services.exports import unstorable_char
 from services.matching import IndexCorruptError, IndexMismatchError, ModelNotReady
 
+from .cli_group import CliGroup
 from .db import sessionmaker_for
 from .errors import message_for
 
-db_cli = AppGroup("db", help="Database schema (Alembic migrations).")
-seed_cli = AppGroup("seed", help="Load data.")
-users_cli = AppGroup("users", help="Manage accounts.")
-index_cli = AppGroup("index", help="The vector and full-text indexes: check, sync, rebuild.")
+db_cli = CliGroup("db", help="Database schema (Alembic migrations).")
+seed_cli = CliGroup("seed", help="Load data.")
+users_cli = CliGroup("users", help="Manage accounts.")
+index_cli = CliGroup("index", help="The vector and full-text indexes: check, sync, rebuild.")
 
 
 def init_app(app: Flask) -> None:

@@ -105,6 +105,20 @@ def is_busy(err: BaseException) -> bool:
 UNAVAILABLE_SQLSTATES = frozenset({"57P01", "57P02", "57P03"})
 
 
+# undefined_table, undefined_column: the schema is older than the code
+MISSING_SCHEMA_SQLSTATES = frozenset({"42P01", "42703"})
+
+
+def is_missing_schema(err: BaseException) -> bool:
+    """True when a table or column the code needs is not in the database: it was never migrated (a new
+    DATABASE_URL, a deleted file) or is behind the code's migrations. `flask db upgrade` is the remedy."""
+    orig = err.orig if isinstance(err, DBAPIError) else err
+    if getattr(orig, "sqlstate", None) in MISSING_SCHEMA_SQLSTATES:
+        return True
+    text = str(orig).lower()
+    return isinstance(err, OperationalError) and ("no such table" in text or "no such column" in text)
+
+
 def is_unavailable(err: BaseException) -> bool:
     """True when the database server cannot be reached or dropped the connection (stopped, restarting,
     network): a temporary condition for the user, and the pool reconnects (pool_pre_ping) once it is back."""

@@ -20,7 +20,7 @@ from services.errors import ServiceError
 from .api_messages import api_messages
 from .programme_messages import programme_messages
 from .panel_messages import panel_messages
-from .db import abandon, is_busy, is_unavailable, rollback_quietly
+from .db import abandon, is_busy, is_missing_schema, is_unavailable, rollback_quietly
 
 log = logging.getLogger(__name__)
 BUSY_RETRY_AFTER_S = 5
@@ -271,6 +271,10 @@ def database_error(e: Exception) -> Any:
 
     if is_unavailable(e):
         return _unavailable()
+    if is_missing_schema(e):
+        log.error("the database does not have this version's tables: run `flask db upgrade` (%s)", e)
+        return _unavailable(_("The platform is being set up or upgraded and nothing was changed. "
+                              "Please try again in a few minutes."))
     if is_busy(e):
         return busy()
     if _unstorable(e):

@@ -5,7 +5,6 @@ import logging
 
 import click
 from flask import Blueprint, Flask, abort, current_app, flash, jsonify, redirect, render_template, request, url_for
-from flask.cli import AppGroup
 from flask_babel import gettext as _
 from flask_login import current_user
 
@@ -16,13 +15,14 @@ from services.queue import JobQueue, QueueSettings, build_huey, check_url
 
 from . import policy
 from .access import roles_required
+from .cli_group import CliGroup
 from .db import after_commit, db, sessionmaker_for, write_session
 from .errors import message_for, refusal
 from .forms import ActionForm
 
 bp = Blueprint("jobs", __name__, url_prefix="/jobs")
 log = logging.getLogger(__name__)
-jobs_cli = AppGroup("jobs", help="The job queue: run a worker, requeue lost jobs, show counts.")
+jobs_cli = CliGroup("jobs", help="The job queue: run a worker, requeue lost jobs, show counts.")
 policy.allow("jobs.status", "GET", policy.SIGNED_IN, relation="self", note="owner of the job; admins all")
 policy.allow("jobs.status_json", "GET", policy.SIGNED_IN, relation="self", note="owner of the job; admins all")
 policy.allow("jobs.queue", "GET", {policy.ADMIN}, relation="staff")

@@ -9,14 +9,14 @@ from pathlib import Path
 
 import click
 from flask import Flask, current_app
-from flask.cli import AppGroup
 
 from services import judged
 from services.matching import MatchingUnavailable, calibration_path
 
+from .cli_group import CliGroup
 from .db import sessionmaker_for
 
-matches_cli = AppGroup("matches", help="The match score: evaluate it on judged pairs, refit its calibration.")
+matches_cli = CliGroup("matches", help="The match score: evaluate it on judged pairs, refit its calibration.")
 
 
 def init_app(app: Flask) -> None:

@@ -8,15 +8,15 @@ from pathlib import Path
 
 import click
 from flask import Flask, current_app
-from flask.cli import AppGroup
 
 from models import Job
 from services import judged, model_versions
 from services.matching import MatchingUnavailable
 
+from .cli_group import CliGroup
 from .db import sessionmaker_for
 
-model_cli = AppGroup("model", help="Model versions: adapt the encoder to the published listings, list, switch, roll back.")
+model_cli = CliGroup("model", help="Model versions: adapt the encoder to the published listings, list, switch, roll back.")
 
 
 def init_app(app: Flask) -> None:

@@ -5,15 +5,15 @@ from typing import Any, Optional
 
 import click
 from flask import Flask, current_app
-from flask.cli import AppGroup
 
 from services import bands, challenges, listings, notifications
 from services.matching import MatchingUnavailable
 
+from .cli_group import CliGroup
 from .db import sessionmaker_for
 from .notification_mail import deliver, send_digest
 
-notify_cli = AppGroup("notify", help="Notifications: new matches, weekly digest, pending mail.")
+notify_cli = CliGroup("notify", help="Notifications: new matches, weekly digest, pending mail.")
 
 
 def init_app(app: Flask) -> None:

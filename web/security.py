@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import logging
 import time
-from typing import Any
+from typing import Any, Optional
 
 from flask import Flask, current_app, flash, g, redirect, render_template, request, session, url_for
 from flask.sessions import SecureCookieSessionInterface
@@ -167,12 +167,14 @@ def _raise(e: BaseException) -> Any:
     raise e
 
 
-def _unavailable() -> Any:
-    """503 page (JSON under /api/) while the database cannot be reached; nothing was changed."""
+def _unavailable(message: Optional[str] = None) -> Any:
+    """503 page (JSON under /api/) while the database cannot be reached (or says why else it cannot serve);
+    nothing was changed."""
     log.warning("database unavailable on %s %s", request.method, request.endpoint)
     # the page is drawn as for a visitor: loading the signed-in user would need the database again
     g._login_user = current_app.login_manager.anonymous_user()
-    message = _("The database cannot be reached right now and nothing was changed. Please try again in a minute.")
+    message = message or _("The database cannot be reached right now and nothing was changed. "
+                           "Please try again in a minute.")
     api = current_app.extensions.get("api_errors")  # the API's JSON answers (web/api/core.py registers them)
     if api is not None and api.is_api_request():
         resp = api.error_response(503, "database_unavailable", message)

@@ -5,15 +5,15 @@ import sys
 
 import click
 from flask import Flask, current_app
-from flask.cli import AppGroup
 
 from services import feedback
 from services.errors import ServiceError
 
+from .cli_group import CliGroup
 from .db import sessionmaker_for
 from .errors import message_for
 
-feedback_cli = AppGroup("feedback", help="Broker feedback on suggested pairs.")
+feedback_cli = CliGroup("feedback", help="Broker feedback on suggested pairs.")
 
 
 def init_app(app: Flask) -> None:
@@ -66,7 +66,7 @@ def feedback_fit() -> None:
                " (0: not used; set it to e.g. 0.3 and restart to blend it in)")
 
 
-opportunities_cli = AppGroup("opportunities", help="The deal pipeline.")
+opportunities_cli = CliGroup("opportunities", help="The deal pipeline.")
 
 
 @opportunities_cli.command("idle", help="List open opportunities whose stage has not moved for more than N days.")

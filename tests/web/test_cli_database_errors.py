@@ -1,0 +1,52 @@
+"""CLI commands on a database they cannot use (never migrated, or unreachable) say what to do in one line, in
+both languages, and exit non-zero: no traceback."""
+from __future__ import annotations
+
+import pytest
+
+from tests.conftest import app_config, dispose_app
+
+
+@pytest.fixture
+def unmigrated(tmp_path):
+    from app import create_app
+
+    application = create_app(app_config(tmp_path, f"sqlite:///{tmp_path / 'empty.db'}"))
+    yield application
+    dispose_app(application)
+
+
+@pytest.mark.parametrize("args", [["seed", "demo"], ["index", "check"], ["jobs", "status"],
+                                  ["users", "create", "--email", "a@example.com", "--name", "A", "--role", "broker",
+                                   "--password", "a long enough passphrase 42"]])
+def test_a_database_without_tables_says_run_db_upgrade(unmigrated, args):
+    result = unmigrated.test_cli_runner().invoke(args=args)
+    assert result.exit_code == 1, result.output
+    assert "flask db upgrade" in result.output and "请先运行" in result.output
+    assert "Traceback" not in result.output
+
+
+def test_db_upgrade_itself_still_runs_on_that_database(unmigrated):
+    runner = unmigrated.test_cli_runner()
+    assert runner.invoke(args=["db", "upgrade"]).exit_code == 0
+    result = runner.invoke(args=["jobs", "status"])
+    assert result.exit_code == 0 and "flask db upgrade" not in result.output
+
+
+def test_an_unreachable_database_is_named(tmp_path):
+    from app import create_app
+
+    application = create_app(app_config(tmp_path, "postgresql+psycopg://nobody:x@127.0.0.1:9/none"))
+    try:
+        result = application.test_cli_runner().invoke(args=["index", "check"])
+    finally:
+        dispose_app(application)
+    assert result.exit_code == 1 and "cannot reach the database" in result.output and "无法连接数据库" in result.output
+
+
+def test_pages_on_that_database_answer_503_not_500(unmigrated):
+    client = unmigrated.test_client()
+    for path in ("/", "/search/demand?q=电池", "/api/v1/demands/"):
+        resp = client.get(path)
+        assert resp.status_code == 503, (path, resp.status_code)
+        assert resp.headers.get("Retry-After")
