@@ -78,6 +78,15 @@ def to_utc(day: date, zone: tzinfo) -> datetime:
     return datetime.combine(day, time.min, tzinfo=zone).astimezone(timezone.utc).replace(tzinfo=None)
 
 
+def day_range(since: Optional[date], until: Optional[date],
+              zone: tzinfo) -> tuple[Optional[datetime], Optional[datetime]]:
+    """The stored (naive UTC) bounds of the whole days since..until as they are in a time zone: the start is
+    inclusive, the end exclusive; None where the range is open (or ends on the calendar's last day)."""
+    start = to_utc(since, zone) if since else None
+    end = to_utc(until + timedelta(days=1), zone) if until and until < date.max else None
+    return start, end
+
+
 def local_time(stored: datetime, zone: tzinfo) -> datetime:
     """A stored (naive UTC) time in a time zone."""
     return stored.replace(tzinfo=timezone.utc).astimezone(zone)
@@ -92,10 +101,11 @@ def search(session: Session, f: AuditFilter, limit: int = 200, offset: int = 0) 
         stmt = stmt.where(AuditEvent.actor_id == f.actor_id)
     if f.target:
         stmt = stmt.where(AuditEvent.target == f.target)
-    if f.since:
-        stmt = stmt.where(AuditEvent.created_at >= to_utc(f.since, f.zone))
-    if f.until:
-        stmt = stmt.where(AuditEvent.created_at < to_utc(f.until + timedelta(days=1), f.zone))
+    start, end = day_range(f.since, f.until, f.zone)
+    if start is not None:
+        stmt = stmt.where(AuditEvent.created_at >= start)
+    if end is not None:
+        stmt = stmt.where(AuditEvent.created_at < end)
     return list(session.scalars(stmt.limit(limit).offset(offset)))
 
 

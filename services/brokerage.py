@@ -9,7 +9,7 @@ brokers are all inactive is passed over; no rule at all leaves the demand unassi
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, timedelta, timezone, tzinfo
 from decimal import Decimal
 from typing import Any, Optional
 
@@ -336,16 +336,19 @@ class BrokerFigures:
     amount: Decimal = Decimal(0)
 
 
-def _in_period(col: Any, since: Optional[date], until: Optional[date], *, is_date: bool = False) -> list[Any]:
-    conds = []
-    if since:
-        conds.append(col >= (since if is_date else datetime.combine(since, datetime.min.time())))
-    if until:
-        conds.append(col <= (until if is_date else datetime.combine(until, datetime.max.time())))
-    return conds
+def _in_period(col: Any, since: Optional[date], until: Optional[date], *, is_date: bool = False,
+               zone: tzinfo = timezone.utc) -> list[Any]:
+    """Conditions for a period of whole days: a date column compares with the days; a stored (UTC) time with
+    the days as they are in the platform's time zone."""
+    if is_date:
+        return [c for c in (col >= since if since else None, col <= until if until else None) if c is not None]
+    start, end = audit.day_range(since, until, zone)
+    return [c for c in (col >= start if start is not None else None, col < end if end is not None else None)
+            if c is not None]
 
 
-def performance(session: Session, since: Optional[date] = None, until: Optional[date] = None) -> list[BrokerFigures]:
+def performance(session: Session, since: Optional[date] = None, until: Optional[date] = None,
+                zone: tzinfo = timezone.utc) -> list[BrokerFigures]:
     """Per broker, in the period: introductions the broker asked for (by request time), of those agreed by both
     sides, opportunities opened (by creation), registered contracts signed (the contract's broker, or its
     opportunity's when the contract names none) and their amount (万元). One GROUP BY query per figure."""
@@ -354,13 +357,13 @@ def performance(session: Session, since: Optional[date] = None, until: Optional[
     intro = session.execute(
         select(Introduction.requested_by_id, func.count(Introduction.id),
                func.count(Introduction.accepted_at))
-        .where(*_in_period(Introduction.created_at, since, until))
+        .where(*_in_period(Introduction.created_at, since, until, zone=zone))
         .group_by(Introduction.requested_by_id)).all()
     for uid, made, agreed in intro:
         if uid in out:
             out[uid].introductions, out[uid].agreed = int(made), int(agreed)
     for uid, n in session.execute(select(Opportunity.broker_id, func.count(Opportunity.id))
-                                  .where(*_in_period(Opportunity.created_at, since, until))
+                                  .where(*_in_period(Opportunity.created_at, since, until, zone=zone))
                                   .group_by(Opportunity.broker_id)).all():
         if uid in out:
             out[uid].opportunities = int(n)

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from datetime import date, datetime
+from datetime import date, timezone, tzinfo
 from typing import Any, Iterable, Optional, Union
 
 from sqlalchemy import Select, func, or_, select
@@ -309,8 +309,9 @@ class SearchFilters:
     budget: Optional[float] = None   # demands: budget reaching at least this much (万元)
     max_price: Optional[float] = None  # achievements: asking price at most this (or negotiable)
     status: str = "published"
-    since: Optional[date] = None
+    since: Optional[date] = None  # days as the platform's clock has them (zone), inclusive
     until: Optional[date] = None
+    zone: tzinfo = timezone.utc
 
 
 def search_stmt(kind: str, f: SearchFilters, viewer: Optional[User]) -> Select:
@@ -344,10 +345,11 @@ def _filter(stmt: Select, model: type, kind: str, f: SearchFilters) -> Select:
     if kind == "achievement" and f.max_price is not None:
         stmt = stmt.where(or_(model.price <= f.max_price, model.negotiable.is_(True)))
     date_col = func.coalesce(model.published_at, model.created_at)
-    if f.since:
-        stmt = stmt.where(date_col >= datetime.combine(f.since, datetime.min.time()))
-    if f.until:  # the whole day (<= its last instant: the day after 9999-12-31 does not exist)
-        stmt = stmt.where(date_col <= datetime.combine(f.until, datetime.max.time()))
+    start, end = audit.day_range(f.since, f.until, f.zone)  # the stored times are UTC
+    if start is not None:
+        stmt = stmt.where(date_col >= start)
+    if end is not None:
+        stmt = stmt.where(date_col < end)
     return stmt
 
 

@@ -7,6 +7,7 @@ import unicodedata
 from dataclasses import asdict, dataclass
 from datetime import date
 from typing import Any, Optional, Protocol
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
@@ -45,8 +46,9 @@ class ReportParams:
     k: int = 10
     field: str = ""
     region: str = ""
-    since: Optional[date] = None
+    since: Optional[date] = None  # publication days as the platform's clock has them (zone, an IANA name)
     until: Optional[date] = None
+    zone: str = "UTC"
 
     def as_json(self) -> dict:
         """Parameters as stored on the report (dates as ISO strings)."""
@@ -116,7 +118,7 @@ def run_single(session: Session, runtime: Runtime, user: User, params: ReportPar
 def batch_demands_stmt(params: ReportParams):
     """Open published demands (deadline not passed) filtered by field, region and publication period."""
     filters = listings.SearchFilters(field=params.field, region=params.region, since=params.since,
-                                     until=params.until)
+                                     until=params.until, zone=ZoneInfo(params.zone))
     stmt = listings.search_stmt("demand", filters, None)
     return stmt.where(or_(Demand.deadline.is_(None), Demand.deadline >= date.today()))
 

@@ -13,6 +13,7 @@ from services.exports import Table
 from . import policy
 from .brokerage_forms import PeriodForm
 from .db import db
+from .i18n import platform_zone
 
 bp = Blueprint("broker_stats", __name__, url_prefix="/statistics/brokers")
 policy.allow("broker_stats.table", "GET", policy.STAFF, note="per-broker figures, no contact details")
@@ -26,7 +27,7 @@ def _figures() -> tuple[PeriodForm, list[brokerage.BrokerFigures]]:
     form.validate()
     since = form.since.data if not form.since.errors else None
     until = form.until.data if not (form.until.errors or form.since.errors) else None
-    return form, brokerage.performance(db(), since, until)
+    return form, brokerage.performance(db(), since, until, platform_zone())
 
 
 def _table(rows: list[brokerage.BrokerFigures]) -> Table:

@@ -68,6 +68,11 @@ def local_time(stored: Optional[datetime], fmt: str = "%Y-%m-%d %H:%M") -> str:
     return stored.replace(tzinfo=timezone.utc).astimezone(_zone(zone)).strftime(fmt)
 
 
+def platform_zone() -> ZoneInfo:
+    """The platform's time zone (PLATFORM_TIMEZONE): the days people type in date filters are its days."""
+    return _zone(current_app.config.get("PLATFORM_TIMEZONE") or "UTC")
+
+
 @lru_cache(maxsize=8)
 def _zone(name: str) -> ZoneInfo:
     return ZoneInfo(name)

@@ -16,7 +16,7 @@ from services.errors import NotFound
 
 from . import policy, security
 from .db import db, separate_unit
-from .i18n import locale_code
+from .i18n import locale_code, platform_zone
 from .matches import marked, possible_duplicates
 from .matches import runtime as matching_runtime
 
@@ -145,7 +145,8 @@ def parse_filters(args: Any) -> tuple[listings.SearchFilters, list[str]]:
         problems.append(_("Only the first %(n)s characters of the search text are used.", n=QUERY_CHARS))
     f = listings.SearchFilters(q=q[:QUERY_CHARS], field=args.get("field", "")[:64],
                                region=args.get("region", "")[:32], mode=args.get("mode", "")[:16],
-                               stage=args.get("stage", "")[:16], status=args.get("status", "published")[:16])
+                               stage=args.get("stage", "")[:16], status=args.get("status", "published")[:16],
+                               zone=platform_zone())
     for name in ("budget", "max_price"):
         raw = args.get(name, "").strip()
         if raw:

@@ -19,7 +19,7 @@ from . import policy
 from .db import abandon, after_commit, db
 from .errors import refusal
 from .forms import CommentForm, ReportForm
-from .i18n import locale_code
+from .i18n import locale_code, platform_zone
 from .jobs import start as start_job
 from .jobs import context as job_context
 from .matches import reranker, runtime
@@ -70,7 +70,7 @@ def _populate(form: ReportForm) -> None:
 def _params(form: ReportForm) -> reports.ReportParams:
     return reports.ReportParams(scope=form.scope.data, listing_id=form.listing_id.data, k=form.k.data,
                                 field=form.field_code.data or "", region=form.region.data or "",
-                                since=form.since.data, until=form.until.data)
+                                since=form.since.data, until=form.until.data, zone=platform_zone().key)
 
 
 @bp.route("/")

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from datetime import datetime
 
+import pytest
+
 from models import Notification
 from services import notifications
 from web.i18n import local_time
@@ -31,3 +33,38 @@ def test_a_notification_shows_its_time_in_the_platform_clock(app, client, sessio
     login(user)
     page = client.get("/notifications/").get_data(as_text=True)
     assert "2026-03-02 01:30" in page and "2026-03-01 17:30" not in page
+
+
+def test_day_range_is_the_platform_days_in_stored_utc():
+    from datetime import date
+    from zoneinfo import ZoneInfo
+
+    from services.audit import day_range
+
+    shanghai = ZoneInfo("Asia/Shanghai")
+    assert day_range(date(2026, 3, 2), date(2026, 3, 2), shanghai) == (datetime(2026, 3, 1, 16), datetime(2026, 3, 2, 16))
+    assert day_range(None, date.max, shanghai) == (None, None)  # the calendar's last day: no end
+    assert day_range(date(2026, 3, 2), None, ZoneInfo("UTC")) == (datetime(2026, 3, 2), None)
+
+
+@pytest.mark.model  # publishing encodes the listing
+def test_date_filters_take_the_days_the_pages_show(app, client, session, make_user, make_listing):
+    """A demand published at 04:00 on 2 March in Shanghai (20:00 on 1 March UTC) is on 2 March for a
+    since/until filter, as its card shows, on the search page and in the API."""
+    app.config["PLATFORM_TIMEZONE"] = "Asia/Shanghai"
+    demand = make_listing("demand", make_user("company"), reviewer=make_user("broker"), title="时区边界的需求：凌晨发布")
+    demand.published_at = datetime(2026, 3, 1, 20, 0)
+    session.commit()
+
+    def found(**query):
+        page = client.get("/search/demand", query_string=query).get_data(as_text=True)
+        api = client.get("/api/v1/demands/", query_string=query).get_json()
+        listed = demand.id in [i["id"] for i in api["items"]]
+        assert ("时区边界的需求" in page) == listed, query
+        return listed
+
+    assert found(since="2026-03-02", until="2026-03-02")
+    assert not found(until="2026-03-01")
+    assert not found(since="2026-03-03")
+    app.config["PLATFORM_TIMEZONE"] = "UTC"
+    assert found(until="2026-03-01") and not found(since="2026-03-02")

@@ -18,6 +18,7 @@ from services.errors import NotFound, ServiceError
 from .. import policy
 from ..brokerage_forms import message
 from ..db import abandon, db
+from ..i18n import platform_zone
 from . import schemas as s
 from .core import api_blueprint
 
@@ -206,6 +207,7 @@ def performance(args: dict[str, Any]) -> dict[str, Any]:
     if args["since"] and args["until"] and args["until"] < args["since"]:
         text = message(ServiceError("brokerage.bad_period"))
         abort(422, code="brokerage.bad_period", message=text, errors={"until": [text]})
+    rows = brokerage.performance(db(), args["since"], args["until"], platform_zone())
     return {"items": [{"broker_id": r.broker.id, "name": r.broker.display_name, "introductions": r.introductions,
                        "agreed": r.agreed, "opportunities": r.opportunities, "contracts": r.contracts,
-                       "amount": r.amount} for r in brokerage.performance(db(), args["since"], args["until"])]}
+                       "amount": r.amount} for r in rows]}

@@ -19,7 +19,7 @@ from .. import policy, security
 from ..api_messages import api_notice
 from ..db import db, separate_unit
 from ..errors import message_for
-from ..i18n import locale_code
+from ..i18n import locale_code, platform_zone
 from ..matches import reranker, runtime
 from . import schemas as s
 from .core import api_blueprint
@@ -146,7 +146,8 @@ def make_blueprint(kind: str) -> Blueprint:
             f = listings.SearchFilters(q=args["q"], field=args["field"], region=args["region"],
                                        mode=args["mode"], status=args["status"], since=args["since"],
                                        until=args["until"], stage=args.get("stage", ""),
-                                       budget=args.get("budget"), max_price=args.get("max_price"))
+                                       budget=args.get("budget"), max_price=args.get("max_price"),
+                                       zone=platform_zone())
             if f.q.strip():  # a text query runs the embedding model: counted per address, as on the pages
                 security.throttle().hit("search_address", security.client_ip() or "-")
             rows, total, _ranked = search_service.search(db(), current_app.extensions["matching"], kind, f,

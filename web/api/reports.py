@@ -20,7 +20,7 @@ from services.matching import MatchingUnavailable
 
 from .. import policy
 from ..db import after_commit, db
-from ..i18n import locale_code
+from ..i18n import locale_code, platform_zone
 from ..jobs import runner
 from ..matches import reranker, runtime
 from . import schemas as s
@@ -109,7 +109,7 @@ class Collection(MethodView):
         _check_filters(data)
         params = reports.ReportParams(scope=data["scope"], listing_id=data.get("listing_id"), k=data["k"],
                                       field=data["field_code"], region=data["region"], since=data["since"],
-                                      until=data["until"])
+                                      until=data["until"], zone=platform_zone().key)
         try:
             if params.scope == "batch":
                 report = reports.start_batch(db(), runtime(), current_user, params)
