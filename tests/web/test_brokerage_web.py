@@ -240,3 +240,12 @@ def test_overdue_days_out_of_range_say_so_and_show_the_default(client, make_user
         assert 'value="14"' in resp.get_data(as_text=True)
     for fine in ("/caseload/overdue?days=30", "/caseload/overdue"):
         assert message not in client.get(fine).get_data(as_text=True)
+
+
+def test_overdue_heading_counts_days_in_both_languages(client, make_user, login):
+    login(make_user("broker"))
+    assert "超期：1 天及以上未处理" in client.get("/caseload/overdue?days=1").get_data(as_text=True)
+    with client.c.session_transaction() as s:
+        s["lang"] = "en"
+    assert "no action for 1 day or more" in client.get("/caseload/overdue?days=1").get_data(as_text=True)
+    assert "no action for 30 days or more" in client.get("/caseload/overdue?days=30").get_data(as_text=True)
