@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import secrets
 from collections.abc import Callable
+from datetime import datetime, timedelta
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any, ClassVar
@@ -91,12 +92,26 @@ def _crontab(name: str, default: str) -> str:
         if len(fields) != 5:
             raise ValueError(f"{len(fields)} fields")
         crontab(*fields, strict=True)
+        if not _ever_fires(crontab("*", "*", *fields[2:], strict=True)):
+            raise ValueError(f"no date has day {fields[2]!r} in month {fields[3]!r} and weekday {fields[4]!r}, "
+                             "so it never fires")
     except ValueError as exc:
         raise ConfigError(f"{name}={value!r} 不是有效的 crontab 表达式（五个字段：分 时 日 月 周，例如 \"30 2 * * *\"；"
                           f"留空则关闭）：{exc}。\n"
                           f"{name}={value!r} is not a crontab (five fields: minute hour day month weekday, e.g. "
                           f"\"30 2 * * *\"; empty turns it off): {exc}.") from None
     return value
+
+
+def _ever_fires(day_matches: Callable[[datetime], bool]) -> bool:
+    """Whether a crontab's day, month and weekday meet on some date: its minute and hour always can. 28 years
+    from 2000 hold every weekday of every date, 29 February included."""
+    day, last = datetime(2000, 1, 1), datetime(2028, 1, 1)
+    while day < last:
+        if day_matches(day):
+            return True
+        day += timedelta(days=1)
+    return False
 
 
 def _timezone(name: str, default: str) -> str:

@@ -94,6 +94,22 @@ def test_a_bad_schedule_stops_start_up_saying_what_a_crontab_is(monkeypatch, tmp
     assert Config().MODEL_ADAPT_SCHEDULE == "30 2 * * *"
 
 
+@pytest.mark.parametrize("value", ["30 2 31 2 *", "0 0 31 4,6,9,11 *", "0 0 30 2 *"])
+def test_a_schedule_that_never_fires_stops_start_up(monkeypatch, tmp_path, value):
+    monkeypatch.setenv("INSTANCE_DIR", str(tmp_path))
+    monkeypatch.setenv("MODEL_ADAPT_SCHEDULE", value)
+    with pytest.raises(ConfigError) as err:
+        Config()
+    assert "never fires" in str(err.value.code) and "不是有效的 crontab 表达式" in str(err.value.code)
+
+
+@pytest.mark.parametrize("value", ["0 0 29 2 *", "0 0 29 2 1", "0 3 31 * *", "0 3 13 * 5"])
+def test_rare_dates_that_do_come_are_accepted(monkeypatch, tmp_path, value):
+    monkeypatch.setenv("INSTANCE_DIR", str(tmp_path))
+    monkeypatch.setenv("MODEL_ADAPT_SCHEDULE", value)
+    assert Config().MODEL_ADAPT_SCHEDULE == value
+
+
 def test_a_negative_time_budget_stops_start_up(monkeypatch, tmp_path):
     monkeypatch.setenv("INSTANCE_DIR", str(tmp_path))
     monkeypatch.setenv("MODEL_ADAPT_TIME_BUDGET", "-60")
