@@ -45,8 +45,7 @@ def _users_page(create_form: CreateUserForm, status: int = 200):
     if active:  # accounts.list_users has no active filter; the list is an admin's, a few hundred rows at most
         rows = [u for u in rows if bool(u.active) is ACTIVE_FILTERS[active]]
     size = current_app.config["PAGE_SIZE"]
-    pages = max((len(rows) + size - 1) // size, 1)
-    number = min(max(args.get("page", 1, type=int) or 1, 1), pages)
+    number = max(args.get("page", 1, type=int) or 1, 1)  # past the last page: the pager says so and leads back
     return render_template("admin/users.html", rows=rows[(number - 1) * size:number * size], total=len(rows),
                            page=number, page_size=size, role_form=UserAdminForm(), action_form=ActionForm(),
                            create_form=create_form, role=role, active=active, q=q), status

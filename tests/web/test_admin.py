@@ -60,7 +60,9 @@ def test_the_user_list_is_paged(client, make_user, login, app):
     assert first.count("@example.com</td>") == app.config["PAGE_SIZE"] and 'class="pager"' in first
     last = client.get("/admin/users?page=3").get_data(as_text=True)
     assert last.count("@example.com</td>") == 6  # 46 companies + the admin, 20 a page
-    assert client.get("/admin/users?page=99").status_code == 200  # past the end: the last page
+    past = client.get("/admin/users?page=99").get_data(as_text=True)  # an old link: say so, lead back
+    assert "@example.com</td>" not in past and "/admin/users?page=3" in past
+    assert "没有第 99 页：最后一页是第 3 页" in past
 
 
 def test_the_user_list_filters_by_role_state_and_text(client, make_user, login, session):
