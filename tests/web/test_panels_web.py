@@ -330,3 +330,24 @@ def test_taking_off_an_advisor_who_reviewed_needs_the_review_dropped_on_purpose(
     session.expire_all()
     assert session.get(Panel, panel.id).members == []
     assert session.scalar(select(AuditEvent).where(AuditEvent.action == "panel.review_dropped")) is not None
+
+
+def test_the_same_form_sent_twice_forms_one_panel(client, session, login, world, zh):
+    """A double click (or a second broker at the same time) must not form a twin panel: the second submit is
+    refused, naming the open panel to add advisors to."""
+    advisors = _create_advisors(client, login, world)
+    a = world["achievement"]
+    login(world["broker"])
+    data = {"achievement_id": str(a.id), "advisor_ids": [str(advisors[0].id)], "deadline": DUE}
+    assert client.submit(f"/panels/new?achievement={a.id}", data).status_code == 302
+    panel = session.scalars(select(Panel)).one()
+    again = client.submit(f"/panels/new?achievement={a.id}", dict(data, advisor_ids=[str(advisors[1].id)]))
+    assert again.status_code == 422
+    assert zh("This achievement already has an open panel (no. %(id)s) for the same roadshow: add advisors to that "
+              "panel instead.", id=panel.id) in again.get_data(as_text=True)
+    session.expire_all()
+    assert session.scalar(select(func.count()).select_from(Panel)) == 1
+    # once that panel is complete, a new one for a second assessment may be formed
+    panel.status = "complete"
+    session.commit()
+    assert client.submit(f"/panels/new?achievement={a.id}", data).status_code == 302
