@@ -261,14 +261,17 @@ def test_a_large_report_pdf_is_built_by_a_job_and_downloaded_by_its_owner_only(a
     assert client.get(f"/reports/{rid}/pdf/{job_id}").status_code == 404
 
 
-def test_batch_period_filter_selects_demands_by_publication_date(client, market, login, session):
-    from datetime import date, timedelta
+def test_batch_period_filter_selects_demands_by_publication_date(app, client, market, login, session):
+    from datetime import datetime, timedelta
+    from zoneinfo import ZoneInfo
 
     from models import MatchReport
     login(market["broker"])
-    tomorrow = (date.today() + timedelta(days=1)).isoformat()
+    # the days a broker types are the platform's (PLATFORM_TIMEZONE), whatever the server's own date is
+    today = datetime.now(ZoneInfo(app.config["PLATFORM_TIMEZONE"])).date()
+    tomorrow = (today + timedelta(days=1)).isoformat()
     client.submit("/reports/new", {"scope": "batch", "k": 3, "since": tomorrow})
-    client.submit("/reports/new", {"scope": "batch", "k": 3, "since": date.today().isoformat(),
+    client.submit("/reports/new", {"scope": "batch", "k": 3, "since": today.isoformat(),
                                    "until": tomorrow, "region": "shaanxi"})
     later, today = session.query(MatchReport).order_by(MatchReport.id).all()
     assert later.row_count == 0 and later.params["since"] == tomorrow
