@@ -9,11 +9,13 @@ acceptance concluded).
 from __future__ import annotations
 
 import math
+import re
+import unicodedata
 from dataclasses import dataclass
 from datetime import date
 from typing import Any, Iterable, Optional
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from models import (Achievement, Challenge, ChallengeAcceptanceScore, ChallengeApplication, ChallengeDemand,
@@ -75,11 +77,35 @@ def published_demands(session: Session, limit: int = 200) -> list[Demand]:
 
 # ------------------------------------------------------------------------------------------ apply
 
-def partner_choices(session: Session, user: Any) -> list[Organisation]:
-    """Organisations a team may apply with: companies and universities other than the user's own."""
-    own = getattr(user, "organisation_id", None)
-    stmt = select(Organisation).where(Organisation.kind.in_((OrgKind.COMPANY.value, OrgKind.UNIVERSITY.value)))
-    return [o for o in session.scalars(stmt.order_by(Organisation.name).limit(500)) if o.id != own]
+def partner_ids_named(session: Session, user: Any, text: str) -> list[int]:
+    """The partner organisations an applicant typed, one name per line (or separated by 、 ; ，), as registered
+    on the platform: companies and universities other than the applicant's own. The applicant names partners
+    they know; the platform does not list every organisation to every applicant (thousands in a province, and
+    who is registered is not for everyone to browse). A name that matches no organisation, or several, is
+    refused, naming it."""
+    names = list(dict.fromkeys(n for n in (" ".join(unicodedata.normalize("NFKC", part).split())
+                                          for part in re.split(r"[\n\r、;；,，]+", text or "")) if n))
+    if len(names) > MAX_PARTNERS:
+        raise ServiceError("race.partners_many", n=MAX_PARTNERS)
+    if any(len(n) > 200 for n in names):
+        raise ServiceError("race.unknown_partner", names="、".join(n[:40] for n in names if len(n) > 200))
+    if not names:
+        return []
+    kinds = (OrgKind.COMPANY.value, OrgKind.UNIVERSITY.value)
+    found: dict[str, list[Organisation]] = {}
+    for org in session.scalars(select(Organisation).where(Organisation.kind.in_(kinds),
+                                                         func.lower(Organisation.name).in_([n.lower() for n in names]))):
+        found.setdefault(org.name.lower(), []).append(org)
+    unknown = [n for n in names if n.lower() not in found]
+    if unknown:
+        raise ServiceError("race.unknown_partner", names="、".join(unknown))
+    ambiguous = [n for n in names if len(found[n.lower()]) > 1]
+    if ambiguous:
+        raise ServiceError("race.ambiguous_partner", names="、".join(ambiguous))
+    ids = [found[n.lower()][0].id for n in names]
+    if getattr(user, "organisation_id", None) in ids:
+        raise ServiceError("race.own_partner")
+    return ids
 
 
 def apply_joint(session: Session, challenge: Challenge, user: User, data: dict[str, Any]) -> ChallengeApplication:

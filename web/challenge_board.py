@@ -75,7 +75,6 @@ def board():
 
 def _apply_form(challenge: Any) -> JointApplicationForm:
     form = JointApplicationForm()
-    form.partner_ids.choices = [(o.id, o.name) for o in races.partner_choices(db(), current_user)]
     form.achievement_ids.choices = [(a.id, a.title) for a in listings.owned_by(db(), "achievement", current_user)
                                     if a.status == "published"] if current_user.role == "university" else []
     return form
@@ -131,9 +130,10 @@ def apply(challenge_id: int):
         if "csrf_token" in form.errors:
             abort(400)
         return _race_page(challenge, form, 422)  # the messages on the form, what was typed kept
-    data = {"team": form.team.data, "approach": form.approach.data, "partner_ids": form.partner_ids.data,
-            "achievement_ids": form.achievement_ids.data}
     try:
+        data = {"team": form.team.data, "approach": form.approach.data,
+                "partner_ids": races.partner_ids_named(db(), current_user, form.partners.data or ""),
+                "achievement_ids": form.achievement_ids.data}
         races.apply_joint(db(), challenge, current_user, data)
     except ServiceError as err:
         flash(refusal(err), "danger")

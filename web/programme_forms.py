@@ -80,8 +80,8 @@ class JointApplicationForm(FlaskForm):
         min=4, max=2000, message=_l("Describe the team in 4 to 2,000 characters."))])
     approach = TextAreaField(_l("Technical approach"), validators=[_required(), Length(
         min=20, max=6000, message=_l("Describe the approach in 20 to 6,000 characters."))])
-    partner_ids = MultiCheckboxField(_l("Partner organisations (joint application)"), coerce=id_choice,
-                                     validators=[Blank()])
+    partners = TextAreaField(_l("Partner organisations (joint application)"), validators=[Length(
+        max=1200, message=_l("Name at most 5 partners, one per line."))])
     achievement_ids = MultiCheckboxField(_l("Linked achievements"), coerce=id_choice, validators=[Blank()])
 
 

@@ -36,6 +36,12 @@ def programme_messages(p: dict) -> dict[str, Callable[[], str]]:
         "race.apply_role": lambda: _("Universities, institutes and companies apply; brokers and administrators run "
                                      "the challenge."),
         "race.bad_partner": lambda: _("Choose partner organisations from the list (not your own)."),
+        "race.unknown_partner": lambda: _("No company or university is registered as %(names)s: type each partner's "
+                                          "name as it is registered on the platform, one per line.",
+                                          names=p.get("names")),
+        "race.ambiguous_partner": lambda: _("Several organisations are registered as %(names)s and cannot be told "
+                                            "apart: name it in the team description instead.", names=p.get("names")),
+        "race.own_partner": lambda: _("Your own organisation is the applicant, not a partner: leave it out."),
         "race.partners_many": lambda: _("A joint application has at most %(n)s partners.", n=p.get("n")),
         "race.too_many_winners": lambda: _("At most %(n)s teams can win this challenge.", n=p.get("n")),
         "race.not_shortlisted": lambda: _("Winners are chosen from the shortlist: shortlist the application first."),

@@ -244,7 +244,7 @@ def test_challenge_from_demands_joint_applications_two_winners_milestones_accept
     page.click("text=动力电池安全揭榜")
     page.fill("textarea[name=team]", "西交大+秦创原联合团队")
     page.fill("textarea[name=approach]", "正极包覆与电池包隔热层协同，降低热失控风险并延缓蔓延。")
-    page.locator("li", has_text="秦创原新材料").locator("input[name=partner_ids]").check()
+    page.fill("textarea[name=partners]", " 秦创原新材料 \n")  # the partner's registered name, typed
     page.locator("input[name=achievement_ids]").first.check()
     _submit(page, "form[action$='/apply']")
     assert page.locator(".flash.success").count() == 1

@@ -191,9 +191,21 @@ def test_challenge_from_demands_raced_by_two_winners_end_to_end(client, login, m
     race = f"/programme/challenges/{challenge.id}"
     login(uni)
     org_id = partner_company.organisation_id
-    resp = client.submit(f"{race}/apply", {"team": "西交大+秦创原联合团队", "approach": "正极包覆与电池包隔热层协同，降低热失控风险并延缓蔓延。",
-                                           "partner_ids": [org_id], "achievement_ids": [ach.id]},
-                         form_url=race, follow_redirects=True)
+    application = {"team": "西交大+秦创原联合团队", "approach": "正极包覆与电池包隔热层协同，降低热失控风险并延缓蔓延。",
+                   "achievement_ids": [ach.id]}
+    page = client.get(race).get_data(as_text=True)
+    assert "秦创原新材料" not in page  # the platform does not list every organisation to every applicant
+    for typed, message in (("秦创原新材料\n不存在的公司", zh(
+            "No company or university is registered as %(names)s: type each partner's name as it is registered on "
+            "the platform, one per line.", names="不存在的公司")),
+                           ("西安交通大学", zh("Your own organisation is the applicant, not a partner: leave it out.")),
+                           ("\n".join(f"伙伴{i}" for i in range(6)), zh("A joint application has at most %(n)s partners.",
+                                                                        n=5))):
+        refused = client.submit(f"{race}/apply", dict(application, partners=typed), form_url=race)
+        assert refused.status_code == 422 and message in text(refused), typed
+        assert typed.split("\n")[0] in text(refused)  # what was typed is kept
+    resp = client.submit(f"{race}/apply", dict(application, partners="秦创原新材料"), form_url=race,
+                         follow_redirects=True)
     assert zh("Your application is submitted.") in text(resp)
     logout(client)
     login(lone)
