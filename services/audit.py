@@ -82,9 +82,13 @@ def day_range(since: Optional[date], until: Optional[date],
               zone: tzinfo) -> tuple[Optional[datetime], Optional[datetime]]:
     """The stored (naive UTC) bounds of the whole days since..until as they are in a time zone: the start is
     inclusive, the end exclusive; None where the range is open (or ends on the calendar's last day)."""
-    start = to_utc(since, zone) if since else None
-    end = to_utc(until + timedelta(days=1), zone) if until and until < date.max else None
-    return start, end
+    def bound(day: Optional[date]) -> Optional[datetime]:
+        try:
+            return to_utc(day, zone) if day else None
+        except OverflowError:  # the calendar's first or last day in a zone east or west of UTC: no bound
+            return None
+
+    return bound(since), bound(until + timedelta(days=1) if until and until < date.max else None)
 
 
 def local_time(stored: datetime, zone: tzinfo) -> datetime:

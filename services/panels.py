@@ -251,10 +251,11 @@ def create_panel(session: Session, broker: User, data: dict, today: Optional[dat
     # one open panel per achievement and roadshow (as a panel set has it): a second submit of the same form, or
     # two brokers at once, must not form a twin. The achievement's row is locked first (PostgreSQL; SQLite's
     # writing transactions are one at a time already), so two requests check one after the other.
-    session.execute(select(Achievement.id).where(Achievement.id == achievement.id).with_for_update())
+    # A panel past its deadline takes no more reviews, so it does not count: the broker forms a new one.
+    session.execute(select(Achievement.id).where(Achievement.id == achievement.id).with_for_update(key_share=True))
     same_roadshow = Panel.roadshow_id.is_(None) if roadshow_id is None else Panel.roadshow_id == _id(roadshow_id)
     twin = session.scalar(select(Panel.id).where(Panel.achievement_id == achievement.id, Panel.status == "open",
-                                                 same_roadshow).limit(1))
+                                                 Panel.deadline >= (today or date.today()), same_roadshow).limit(1))
     if twin is not None:
         raise ServiceError("panel.exists", id=twin)
     panel = Panel(achievement=achievement, roadshow_id=roadshow_id, deadline=deadline, gate=bool(data.get("gate")),

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import unicodedata
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields
 from datetime import date
 from typing import Any, Optional, Protocol
 from zoneinfo import ZoneInfo
@@ -160,7 +160,9 @@ def _batch_title(session: Session, params: ReportParams) -> str:
 
 
 def _params_from(data: dict) -> ReportParams:
-    d = dict(data)
+    """The parameters stored on a report; keys this version does not know (a newer or older one's) are left out."""
+    known = {f.name for f in fields(ReportParams)}
+    d = {k: v for k, v in data.items() if k in known}
     for key in ("since", "until"):
         d[key] = date.fromisoformat(d[key]) if d.get(key) else None
     return ReportParams(**d)

@@ -17,7 +17,7 @@ from .cli_group import CliGroup
 from .db import sessionmaker_for
 from .errors import message_for
 
-db_cli = CliGroup("db", help="Database schema (Alembic migrations).")
+db_cli = CliGroup("db", help="Database schema (Alembic migrations).", schema_hint=False)
 seed_cli = CliGroup("seed", help="Load data.")
 users_cli = CliGroup("users", help="Manage accounts.")
 index_cli = CliGroup("index", help="The vector and full-text indexes: check, sync, rebuild.")

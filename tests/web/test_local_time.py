@@ -44,6 +44,7 @@ def test_day_range_is_the_platform_days_in_stored_utc():
     shanghai = ZoneInfo("Asia/Shanghai")
     assert day_range(date(2026, 3, 2), date(2026, 3, 2), shanghai) == (datetime(2026, 3, 1, 16), datetime(2026, 3, 2, 16))
     assert day_range(None, date.max, shanghai) == (None, None)  # the calendar's last day: no end
+    assert day_range(date.min, None, shanghai) == (None, None)  # its first day, east of UTC: no start
     assert day_range(date(2026, 3, 2), None, ZoneInfo("UTC")) == (datetime(2026, 3, 2), None)
 
 
@@ -68,3 +69,14 @@ def test_date_filters_take_the_days_the_pages_show(app, client, session, make_us
     assert not found(since="2026-03-03")
     app.config["PLATFORM_TIMEZONE"] = "UTC"
     assert found(until="2026-03-01") and not found(since="2026-03-02")
+
+
+def test_stored_report_parameters_of_another_version_still_load():
+    """A batch queued by a version without `zone` (or a later one with more keys) runs under this one."""
+    from services.reports import ReportParams, _params_from
+
+    old = {"scope": "batch", "listing_id": None, "k": 10, "field": "", "region": "", "since": "2026-03-02",
+           "until": None}
+    assert _params_from(old).zone == "UTC" and _params_from(old).since.isoformat() == "2026-03-02"
+    newer = dict(ReportParams(scope="batch", zone="Asia/Shanghai").as_json(), ranker="v9")
+    assert _params_from(newer).zone == "Asia/Shanghai"

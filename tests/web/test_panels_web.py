@@ -347,7 +347,20 @@ def test_the_same_form_sent_twice_forms_one_panel(client, session, login, world,
               "panel instead.", id=panel.id) in again.get_data(as_text=True)
     session.expire_all()
     assert session.scalar(select(func.count()).select_from(Panel)) == 1
+    from services import tokens
+    with client.c.application.test_request_context():
+        _row, clear = tokens.create_token(session, world["broker"], "t")
+    session.commit()
+    api = client.c.application.test_client()
+    twin = api.post("/api/v1/panels/", json={"achievement_id": a.id, "advisor_ids": [advisors[1].id], "deadline": DUE},
+                    headers={"Authorization": f"Bearer {clear}"})
+    assert twin.status_code == 409 and "achievement_id" in twin.get_json()["errors"], twin.get_json()
     # once that panel is complete, a new one for a second assessment may be formed
     panel.status = "complete"
+    session.commit()
+    assert client.submit(f"/panels/new?achievement={a.id}", data).status_code == 302
+    # an open panel past its deadline takes no more reviews: it does not block a new one either
+    second = session.scalars(select(Panel).where(Panel.id != panel.id)).one()
+    second.deadline = date.today() - timedelta(days=1)
     session.commit()
     assert client.submit(f"/panels/new?achievement={a.id}", data).status_code == 302
