@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 from models import (Achievement, Challenge, ChallengeAcceptanceScore, ChallengeApplication, ChallengeDemand,
                     ChallengeMilestone, ChallengePartner, Demand, Organisation, OrgKind, Role, Status, User, utcnow)
 
-from . import challenge_notices, challenges, pipeline
+from . import challenge_notices, challenges, clock, pipeline
 from .errors import NotFound, ServiceError
 from .listings import owning_side
 from .organisations import CONFIDENTIAL_NAME
@@ -112,7 +112,7 @@ def apply_joint(session: Session, challenge: Challenge, user: User, data: dict[s
     """A university, institute or company applies, alone or with partner organisations."""
     if user.role not in APPLICANT_ROLES:
         raise ServiceError("race.apply_role")
-    if challenge.deadline < date.today():
+    if challenge.deadline < clock.today():
         raise ServiceError("challenge.deadline_passed", deadline=challenge.deadline.isoformat())
     if challenge.status != "open":
         raise ServiceError("challenge.closed")
@@ -225,7 +225,7 @@ def set_progress(session: Session, challenge: Challenge, milestone_id: int, prog
     if isinstance(progress, bool) or not isinstance(progress, int) or not 0 <= progress <= 100:
         raise ServiceError("race.bad_progress")
     milestone.progress, milestone.note = progress, (note or "").strip()[:2000]
-    milestone.done_on = date.today() if progress == 100 else None
+    milestone.done_on = clock.today() if progress == 100 else None
     session.flush()
     return milestone
 
@@ -312,7 +312,7 @@ def board(session: Session, status: str = "") -> list[BoardRow]:
 
 
 def _board_status(challenge: Challenge) -> str:
-    return "closed" if challenge.status == "open" and challenge.deadline < date.today() else challenge.status
+    return "closed" if challenge.status == "open" and challenge.deadline < clock.today() else challenge.status
 
 
 def team_name(application: ChallengeApplication) -> str:

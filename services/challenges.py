@@ -17,7 +17,7 @@ from matchmaking.documents import Listing as Doc
 from models import (PERSPECTIVES, Achievement, Challenge, ChallengeApplication, ChallengePanelist, ChallengeScore,
                     Field, Notification, Role, Status, User, utcnow)
 
-from . import challenge_notices, notifications
+from . import challenge_notices, clock, notifications
 from .errors import NotFound, ServiceError
 from .listings import owning_side
 from .roadshows import flush_unique
@@ -81,7 +81,7 @@ def is_manager(user: Any, challenge: Challenge) -> bool:
 
 def is_open(challenge: Challenge, today: Optional[date] = None) -> bool:
     """Accepting applications: open and the deadline (inclusive) not passed."""
-    return challenge.status == "open" and challenge.deadline >= (today or date.today())
+    return challenge.status == "open" and challenge.deadline >= (today or clock.today())
 
 
 def create_challenge(session: Session, broker: User, data: dict[str, Any]) -> Challenge:
@@ -90,7 +90,7 @@ def create_challenge(session: Session, broker: User, data: dict[str, Any]) -> Ch
         raise ServiceError("challenge.forbidden")
     challenge = Challenge(broker=broker, status="open")
     _apply(session, challenge, data)
-    if challenge.deadline < date.today():
+    if challenge.deadline < clock.today():
         raise ServiceError("challenge.deadline_past")
     session.add(challenge)
     session.flush()
@@ -105,9 +105,9 @@ def update_challenge(session: Session, challenge: Challenge, editor: User, data:
         raise ServiceError("challenge.announced")
     new_deadline = data.get("deadline", challenge.deadline)
     if new_deadline != challenge.deadline:
-        if challenge.deadline < date.today() or challenge.status != "open":
+        if challenge.deadline < clock.today() or challenge.status != "open":
             raise ServiceError("challenge.no_reopen")
-        if new_deadline < date.today():
+        if new_deadline < clock.today():
             raise ServiceError("challenge.deadline_past")
     _apply(session, challenge, data)
     session.flush()
@@ -159,7 +159,7 @@ def listing(session: Session) -> list[Challenge]:
 
 def close_if_due(session: Session, challenge: Challenge) -> None:
     """Mark an open challenge closed once its deadline has passed (shown and enforced either way)."""
-    if challenge.status == "open" and challenge.deadline < date.today():
+    if challenge.status == "open" and challenge.deadline < clock.today():
         challenge.status = "closed"
         session.flush()
 
@@ -174,7 +174,7 @@ def remind_deadlines(session: Session, days: int, today: Optional[date] = None) 
     """Tell university accounts with a published achievement in an open challenge's top-level field that its
     deadline is at most `days` away, unless they applied already; each user once per challenge.
     Returns the number of notifications created (the caller commits)."""
-    today = today or date.today()
+    today = today or clock.today()
     due = session.scalars(select(Challenge).where(Challenge.status == "open", Challenge.deadline >= today,
                                                   Challenge.deadline <= today + timedelta(days=days)))
     created = 0
@@ -207,7 +207,7 @@ def apply(session: Session, challenge: Challenge, user: User, data: dict[str, An
     """A university team's proposal; refused after the deadline, twice, or with others' achievements."""
     if user.role != Role.UNIVERSITY.value:
         raise ServiceError("challenge.wrong_role")
-    if challenge.deadline < date.today():
+    if challenge.deadline < clock.today():
         raise ServiceError("challenge.deadline_passed", deadline=challenge.deadline.isoformat())
     if challenge.status != "open":
         raise ServiceError("challenge.closed")
@@ -349,7 +349,7 @@ def shortlist(session: Session, challenge: Challenge, application_ids: Iterable[
     """Shortlist applications once applications have closed."""
     if challenge.status in ("announced", "accepted"):
         raise ServiceError("challenge.announced")
-    if challenge.deadline >= date.today():
+    if challenge.deadline >= clock.today():
         raise ServiceError("challenge.still_open", deadline=challenge.deadline.isoformat())
     chosen = set(application_ids)
     if not chosen:

@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session, joinedload
 from models import (CONTRACT_STATUSES, IP_KINDS, PARTY_NATURES, TECH_CONTRACT_TYPE_ZH, TECH_CONTRACT_TYPES,
                     Achievement, Challenge, Demand, Field, Opportunity, Region, TechContract, User)
 
-from . import audit, regions
+from . import audit, clock, regions
 from .errors import NotFound, ServiceError
 
 REG_NUMBER_RE = re.compile(r"^\d{16}$")
@@ -201,7 +201,7 @@ def _amounts(data: dict[str, Any], out: dict[str, Any], bad: Any) -> None:
 
 
 def _dates(data: dict[str, Any], out: dict[str, Any], bad: Any) -> None:
-    today = date.today()
+    today = clock.today()
     unreadable = set()
     for key in ("signed_on", "registered_on", "term_from", "term_to"):
         try:

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import json
 import random
-from datetime import date, timedelta
+from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 
 from models import TechContract, User
 
-from . import contract_stats, contracts, regions
+from . import clock, contract_stats, contracts, regions
 
 DATA = Path(__file__).resolve().parent / "demo_data"
 # where the Shaanxi demo organisations sit below the province (the rest keep their province)
@@ -57,7 +57,7 @@ def load(session: Session, broker: User, admin: User, by_key: dict[str, Any]) ->
         n += 1
         contracts.create_contract(session, broker, _values(rng, n, achievement, by_key.get(demand_key or ""),
                                                            buyer_key, place, org_of[ach_key]))
-    this_year = date.today().year
+    this_year = clock.today().year
     for code, (amount, measure) in TARGETS.items():
         node = regions.by_code(session, code)
         if node is not None:
@@ -69,7 +69,7 @@ def load(session: Session, broker: User, admin: User, by_key: dict[str, Any]) ->
 def _values(rng: random.Random, n: int, achievement: Any, demand: Any, buyer_key: str, place: dict[str, str],
             seller_key: str) -> dict[str, Any]:
     orgs = {row["key"]: row for kind in ("companies", "universities") for row in _load_orgs()[kind]}
-    today = date.today()
+    today = clock.today()
     signed = today - timedelta(days=rng.randint(3, 700))
     modes = [m for m in achievement.modes if m != "transfer"]
     ctype = "transfer.patent" if "transfer" in achievement.modes and achievement.patents else \

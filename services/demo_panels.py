@@ -3,7 +3,7 @@ completed reviews on a few published demo achievements (the demo university's fi
 advisor1@demo.example.cn ... advisor6@demo.example.cn with the demo password."""
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import timedelta
 from typing import Any, Optional
 
 from sqlalchemy import select
@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 
 from models import Achievement, Status, User
 
-from . import accounts, panels
+from . import accounts, clock, panels
 
 ADVISORS = [
     ("advisor1@demo.example.cn", "王振华（顾问）", "scientist", "锂离子电池正极材料、固态电解质与界面改性，电化学储能机理",
@@ -61,7 +61,7 @@ def load(session: Session, broker: User, admin: User, university: Optional[User]
                                        .order_by(Achievement.id).limit(1)))
     chosen += [a for a in session.scalars(select(Achievement).where(Achievement.status == Status.PUBLISHED.value)
                                           .order_by(Achievement.id).limit(10)) if a not in chosen][:3 - len(chosen)]
-    today = date.today()
+    today = clock.today()
     made = 0
     for n, achievement in enumerate(chosen):
         free = [i for i, p in enumerate(profiles) if panels.conflict(session, p, achievement) is None]

@@ -6,7 +6,7 @@ the 赛马 stage: two winning teams, one a joint application of the demo univers
 milestones under way."""
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import timedelta
 from typing import Any, Optional
 
 from sqlalchemy import select, update
@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 
 from models import Achievement, Challenge, Demand, Field, Region, Roadshow, RoadshowMeeting, Role, Status, User
 
-from . import challenge_race, challenges, pipeline, roadshow_programme, roadshows
+from . import challenge_race, challenges, clock, pipeline, roadshow_programme, roadshows
 
 TITLES = {"achievement": "秦创原高校科技成果路演（新材料专场）", "product": "智能制造新产品发布路演",
           "scenario": "储能电站安全应用场景路演：企业出题、团队答题"}
@@ -39,7 +39,7 @@ def _show(session: Session, broker: User, kind: str, days: int, field: str, **ov
             "theme": over.pop("theme", ""), "field_code": field, "kind": kind, "city": "西安",
             "region_code": _region(session), "agenda": "09:00 开场致辞\n09:10 项目路演（每项 15 分钟）\n"
                                                    "11:00 投资人点评\n13:30 一对一洽谈（线上线下同步）",
-            "open_registration": True, "held_on": date.today() + timedelta(days=days), "start_time": "09:00",
+            "open_registration": True, "held_on": clock.today() + timedelta(days=days), "start_time": "09:00",
             "venue": "西安科技大市场路演厅", "online_link": "https://live.example.cn/techmatch", "presentation_slots": 5,
             "meeting_slots": 4, "tables": 4, "slot_minutes": 15, "presenter_cap": 4, "company_cap": 3, "seats": 30,
             "meeting_link_template": "https://meeting.example.cn/roadshow-{table}"}
@@ -116,7 +116,7 @@ def _past(session: Session, broker: User) -> None:
         session.flush()
         # it took place: the date moves into the past (the services refuse past dates for new roadshows)
         session.execute(update(Roadshow).where(Roadshow.id == show.id)
-                        .values(held_on=date.today() + timedelta(days=days)))
+                        .values(held_on=clock.today() + timedelta(days=days)))
         session.expire(show)
 
 
@@ -133,7 +133,7 @@ def _race(session: Session, broker: User, company: Optional[User], university: O
         "problem": "动力电池在高倍率与高温工况下寿命衰减快、热失控风险高，需要材料改性与系统防护协同的技术方案，"
                    "两支团队并行攻关、按里程碑考核。",
         "indicators": "循环1000次容量保持率≥88%；热失控蔓延时间≥30分钟；完成吨级中试", "reward": 800.0,
-        "budget": 1200.0, "max_winners": 2, "deadline": date.today() + timedelta(days=1),
+        "budget": 1200.0, "max_winners": 2, "deadline": clock.today() + timedelta(days=1),
         "eligibility": "高校、科研院所、企业单独或联合申报",
         "criteria": "技术先进性 | scientist | 40\n产业化前景 | entrepreneur | 35\n投资价值 | investor | 25"})
     own = list(session.scalars(select(Achievement.id).where(Achievement.owner_id == university.id,
@@ -151,7 +151,7 @@ def _race(session: Session, broker: User, company: Optional[User], university: O
         "achievement_ids": []}) if others else None
     session.flush()
     session.execute(update(Challenge).where(Challenge.id == challenge.id)
-                    .values(deadline=date.today() - timedelta(days=20)))
+                    .values(deadline=clock.today() - timedelta(days=20)))
     session.expire(challenge)
     winners = [a.id for a in (first, second) if a is not None]
     challenges.shortlist(session, challenge, winners)
@@ -162,6 +162,6 @@ def _race(session: Session, broker: User, company: Optional[User], university: O
     for application_id in winners:
         for deliverable, days, amount, progress in plan:
             stone = challenge_race.add_milestone(session, challenge, application_id,
-                                                 date.today() + timedelta(days=days - 30), deliverable, amount)
+                                                 clock.today() + timedelta(days=days - 30), deliverable, amount)
             challenge_race.set_progress(session, challenge, stone.id, progress if application_id == winners[0]
                                         else progress // 2)

@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session
 from models import (COOPERATION_MODES, MODE_ZH, STAGE_TRL, STAGE_ZH, STAGES, Field, ImportBatch, Region,
                     User, utcnow)
 
-from . import listings, taxonomy
+from . import clock, listings, taxonomy
 from .errors import NotFound, ServiceError
 from .exports import FORMULA_PREFIXES, Table, clean_text
 
@@ -395,7 +395,7 @@ def check_rows(session: Session, kind: str, owner: User, rows: list[dict[str, An
 def _check(session: Session, kind: str, owner: User, rows: list[dict[str, Any]],
            similar: Optional[SimilarFn], progress: Optional[ProgressFn]) -> list[tuple[dict, dict]]:
     lookups = Lookups(session)
-    today = date.today()
+    today = clock.today()
     own_titles = {_key(item.title): item.id for item in listings.owned_by(session, kind, owner)}
     seen: dict[str, int] = {}
     out = []

@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session, contains_eager, joinedload, object_session
 from models import (ORG_MANAGER, ORG_ROLES, Achievement, Demand, Field, Introduction, IntroStatus, Patent,
                     ReviewEvent, Role, STAGE_TRL, Status, User, utcnow)
 
-from . import audit, ownership, regions, search_index  # search_index: listings are segmented for the full-text index on save
+from . import audit, clock, ownership, regions, search_index  # search_index: listings are segmented for the full-text index on save
 from .errors import NotFound, ServiceError
 
 Listing = Union[Demand, Achievement]
@@ -195,7 +195,7 @@ def _validate(listing: Listing, kind: str) -> None:
 def create_listing(session: Session, kind: str, owner: User, data: dict[str, Any]) -> Listing:
     """Save a new draft owned by the user."""
     _check_owner_role(kind, owner)
-    if kind == "demand" and data.get("deadline") and data["deadline"] < date.today():
+    if kind == "demand" and data.get("deadline") and data["deadline"] < clock.today():
         raise ServiceError("listing.deadline_past")
     listing = model_for(kind)(owner=owner, organisation=owner.organisation, status=Status.DRAFT.value)
     _apply(session, listing, kind, data)
@@ -211,7 +211,7 @@ def update_listing(session: Session, listing: Listing, editor: User, data: dict[
         raise NotFound()
     if listing.status not in EDITABLE:
         raise ServiceError("listing.not_editable", status=listing.status)
-    if listing.kind == "demand" and data.get("deadline") and data["deadline"] < date.today() \
+    if listing.kind == "demand" and data.get("deadline") and data["deadline"] < clock.today() \
             and data["deadline"] != listing.deadline:
         raise ServiceError("listing.deadline_past")
     _apply(session, listing, listing.kind, data)

@@ -21,7 +21,7 @@ from models import (ADVISOR_PERSPECTIVES, CRITERIA, ORG_ROLES, PERSPECTIVE_ZH, A
                     ChallengeApplication, ChallengePartner, Organisation, OrgKind, Panel, PanelMember, PanelReview,
                     Role, Roadshow, Status, User, utcnow)
 
-from . import accounts, audit, notifications, ownership
+from . import accounts, audit, clock, notifications, ownership
 from .errors import NotFound, ServiceError
 
 STAFF = (Role.BROKER.value, Role.ADMIN.value)
@@ -243,7 +243,7 @@ def create_panel(session: Session, broker: User, data: dict, today: Optional[dat
     with the reason (nothing is saved). data: achievement_id, advisor_ids, deadline, gate, roadshow_id, note."""
     _staff(broker)
     achievement = _achievement(session, data.get("achievement_id"))
-    deadline, ids, note = _panel_terms(data, today or date.today())
+    deadline, ids, note = _panel_terms(data, today or clock.today())
     roadshow_id = data.get("roadshow_id") or None
     if roadshow_id and (_id(roadshow_id) is None or session.get(Roadshow, _id(roadshow_id)) is None):
         raise ServiceError("panel.bad_roadshow")
@@ -255,7 +255,7 @@ def create_panel(session: Session, broker: User, data: dict, today: Optional[dat
     session.execute(select(Achievement.id).where(Achievement.id == achievement.id).with_for_update(key_share=True))
     same_roadshow = Panel.roadshow_id.is_(None) if roadshow_id is None else Panel.roadshow_id == _id(roadshow_id)
     twin = session.scalar(select(Panel.id).where(Panel.achievement_id == achievement.id, Panel.status == "open",
-                                                 Panel.deadline >= (today or date.today()), same_roadshow).limit(1))
+                                                 Panel.deadline >= (today or clock.today()), same_roadshow).limit(1))
     if twin is not None:
         raise ServiceError("panel.exists", id=twin)
     panel = Panel(achievement=achievement, roadshow_id=roadshow_id, deadline=deadline, gate=bool(data.get("gate")),
@@ -343,7 +343,7 @@ def create_panel_set(session: Session, broker: User, roadshow: Roadshow, data: d
     _staff(broker)
     if not is_manager(broker, roadshow):
         raise NotFound()
-    today = today or date.today()
+    today = today or clock.today()
     if roadshow.held_on < today:  # no deadline fits between today and a roadshow already held
         raise ServiceError("panel.set_roadshow_over", date=roadshow.held_on.isoformat())
     presenting = {a.id: a for a in roadshow_achievements(session, roadshow)}
@@ -520,7 +520,7 @@ def submit_review(session: Session, panel_id: int, advisor: User, data: dict,
     """An assigned advisor scores the achievement (again, until the deadline); the last review completes it."""
     member = assignment(session, panel_id, advisor)
     panel = member.panel
-    if (today or date.today()) > panel.deadline:
+    if (today or clock.today()) > panel.deadline:
         raise ServiceError("panel.deadline_passed", date=panel.deadline.isoformat())
     scores = {key: _score(data, key) for key in CRITERIA}
     comment = (data.get("comment") or "").strip()
@@ -636,7 +636,7 @@ def check_gate(session: Session, achievement_id: int) -> None:
 def remind_due(session: Session, days: int = REMIND_DAYS, today: Optional[date] = None) -> int:
     """Tell each advisor once whose review of an open panel is missing and due within `days` days.
     Returns the number of reminders (the caller commits)."""
-    today = today or date.today()
+    today = today or clock.today()
     rows = session.scalars(select(PanelMember).join(Panel).where(
         Panel.status == "open", Panel.deadline >= today, Panel.deadline <= today + timedelta(days=days),
         PanelMember.reminded_at.is_(None)))

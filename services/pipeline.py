@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 
 from models import (CONTRACT_TYPES, FINAL_STAGES, OPEN_STAGES, Opportunity, OpportunityEvent, User, utcnow)
 
+from . import clock
 from .errors import NotFound, ServiceError
 
 MAX_AMOUNT = 1_000_000.0  # 万元: a contract above 100 billion yuan is a typing error
@@ -78,7 +79,7 @@ def sign(session: Session, opp: Opportunity, actor: User, contract_type: str, am
     if contract_type not in CONTRACT_TYPES:
         raise ServiceError("opportunity.bad_contract_type")
     opp.amount = clean_amount(amount)
-    if signed_on is None or signed_on > date.today():
+    if signed_on is None or signed_on > clock.today():
         raise ServiceError("opportunity.bad_signed_on")
     opp.contract_type, opp.signed_on = contract_type, signed_on
     return _move(opp, actor, "signed")

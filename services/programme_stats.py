@@ -8,7 +8,6 @@ presenting achievement), "contracts" those of them signed.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date
 from typing import Any, Optional
 
 from sqlalchemy import and_, distinct, extract, func, select
@@ -16,6 +15,8 @@ from sqlalchemy.orm import Session
 
 from models import (ROADSHOW_KINDS, Demand, Opportunity, Region, Roadshow, RoadshowInvitation, RoadshowMeeting,
                     RoadshowPresenter)
+
+from . import clock
 
 
 @dataclass
@@ -62,7 +63,7 @@ def selected(session: Session, year: int, region_code: str = "") -> Any:
 def figures(session: Session, year: Optional[int] = None, region_code: str = "", roadshow_target: int = 200,
             project_target: int = 10_000) -> Figures:
     """Every figure of the year (this year by default) in a handful of aggregate queries."""
-    year = year or date.today().year
+    year = year or clock.today().year
     ids = selected(session, year, region_code)
     out = Figures(year=year, region_code=region_code, roadshow_target=roadshow_target, project_target=project_target)
     kinds = dict(session.execute(select(Roadshow.kind, func.count()).where(Roadshow.id.in_(ids))
@@ -105,7 +106,7 @@ class RoadshowRows:
 def roadshow_rows(session: Session, year: Optional[int] = None, region_code: str = "", page: int = 1,
                   per_page: int = 20) -> RoadshowRows:
     """Every roadshow of the year and region, latest first, paged; the counts per row are grouped queries."""
-    year = year or date.today().year
+    year = year or clock.today().year
     ids = selected(session, year, region_code)
     total = session.scalar(select(func.count()).select_from(ids.subquery())) or 0
     shows = list(session.scalars(select(Roadshow).where(Roadshow.id.in_(ids))
@@ -134,4 +135,4 @@ def roadshow_rows(session: Session, year: Optional[int] = None, region_code: str
 def years(session: Session) -> list[int]:
     """Years with at least one roadshow, latest first (this year always offered)."""
     found = {int(y) for y in session.scalars(select(extract("year", Roadshow.held_on)).distinct()) if y is not None}
-    return sorted(found | {date.today().year}, reverse=True)
+    return sorted(found | {clock.today().year}, reverse=True)

@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 from models import Achievement, Demand, Job, MatchReport, MatchReportRow, Status, User, utcnow
 
 from . import feedback as feedback_service
-from . import audit, jobs, listings
+from . import audit, clock, jobs, listings
 from .bands import label_zh
 from .errors import NotFound, ServiceError
 from .exports import Table
@@ -120,7 +120,7 @@ def batch_demands_stmt(params: ReportParams):
     filters = listings.SearchFilters(field=params.field, region=params.region, since=params.since,
                                      until=params.until, zone=ZoneInfo(params.zone))
     stmt = listings.search_stmt("demand", filters, None)
-    return stmt.where(or_(Demand.deadline.is_(None), Demand.deadline >= date.today()))
+    return stmt.where(or_(Demand.deadline.is_(None), Demand.deadline >= clock.today()))
 
 
 def count_batch(session: Session, params: ReportParams) -> int:

@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 from models import (PARTICIPANT_KINDS, ROADSHOW_KINDS, Achievement, Field, Role, Roadshow, RoadshowApplication,
                     RoadshowInvitation, RoadshowMeeting, RoadshowPresenter, RoadshowWish, Region, Status, User, utcnow)
 
-from . import notifications
+from . import clock, notifications
 from .errors import NotFound, ServiceError
 from .listings import can_edit_listing, owning_side
 from .roadshow_seats import lock, release_seat
@@ -59,7 +59,7 @@ def _filtered(stmt: Any, *, field_code: str = "", city: str = "", kind: str = ""
 def calendar(session: Session, *, past: bool = False, field_code: str = "", city: str = "", kind: str = "",
              page: int = 1, per_page: int = 20, today: Optional[date] = None) -> CalendarPage:
     """Upcoming roadshows (soonest first) or past ones (latest first), filtered and paged in SQL."""
-    today = today or date.today()
+    today = today or clock.today()
     when = Roadshow.held_on < today if past else Roadshow.held_on >= today
     base = _filtered(select(Roadshow.id).where(when), field_code=field_code, city=city, kind=kind)
     total = session.scalar(select(func.count()).select_from(base.subquery())) or 0
@@ -80,7 +80,7 @@ def feed_rows(session: Session, *, field_code: str = "", city: str = "", kind: s
               limit: int = 500, today: Optional[date] = None) -> list[Roadshow]:
     """Roadshows for the iCalendar feed: recent past and every upcoming one (capped), soonest first."""
     from datetime import timedelta
-    since = (today or date.today()) - timedelta(days=days_back)
+    since = (today or clock.today()) - timedelta(days=days_back)
     stmt = _filtered(select(Roadshow).where(Roadshow.held_on >= since), field_code=field_code, city=city, kind=kind)
     return list(session.scalars(stmt.order_by(Roadshow.held_on, Roadshow.id).limit(limit)))
 
@@ -138,7 +138,7 @@ def register_open(session: Session, roadshow_id: int, user: User, participant: s
     roadshow = session.get(Roadshow, roadshow_id)
     if roadshow is None:
         raise NotFound()
-    if roadshow.held_on < date.today():
+    if roadshow.held_on < clock.today():
         raise ServiceError("roadshow.over")
     if not roadshow.open_registration:
         raise ServiceError("programme.registration_closed")
@@ -182,7 +182,7 @@ def cancel(session: Session, roadshow_id: int, user: User) -> RoadshowInvitation
     if row is None or row.status not in ("registered", "waiting"):
         raise ServiceError("programme.not_registered")
     roadshow = session.get(Roadshow, roadshow_id)
-    if roadshow.held_on < date.today():
+    if roadshow.held_on < clock.today():
         raise ServiceError("roadshow.over")
     held = row.status == "registered"
     row.status, row.registered_at = "declined", None
@@ -202,7 +202,7 @@ def apply_to_present(session: Session, roadshow: Roadshow, user: User, achieveme
     """A university or institute asks to present one of its published achievements."""
     if user.role != Role.UNIVERSITY.value:
         raise ServiceError("programme.apply_role")
-    if roadshow.held_on < date.today():
+    if roadshow.held_on < clock.today():
         raise ServiceError("roadshow.over")
     achievement = session.get(Achievement, achievement_id) if achievement_id else None
     # one of its organisation's achievements, a colleague's too (listings.can_edit_listing)

@@ -7,7 +7,7 @@ pages and exports carry titles and organisation names only.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any, Iterable, Optional
 
 import numpy as np
@@ -20,7 +20,7 @@ from matchmaking.schedule import Binding, ScheduleProblem, ScheduleResult, Wish,
 from models import (OPEN_STAGES, ROADSHOW_KINDS, Achievement, Demand, Field, Panel, Region, Role, Roadshow, RoadshowConflict, RoadshowInvitation,
                     RoadshowMeeting, RoadshowPresenter, RoadshowWish, Status, User, utcnow)
 
-from . import jobs, notifications, organisations, pipeline
+from . import clock, jobs, notifications, organisations, pipeline
 from . import roadshow_scoring as scoring
 from .roadshow_seats import lock, release_seat
 from .errors import NotFound, ServiceError
@@ -84,7 +84,7 @@ def _apply(session: Session, roadshow: Roadshow, data: dict[str, Any]) -> None:
         if field is None:
             raise ServiceError("listing.unknown_field")
         roadshow.field = field
-    if roadshow.held_on is None or roadshow.held_on < date.today():
+    if roadshow.held_on is None or roadshow.held_on < clock.today():
         raise ServiceError("roadshow.date_past")
     if not (roadshow.venue or "").strip() and not (roadshow.online_link or "").strip():
         raise ServiceError("roadshow.no_place")
@@ -166,7 +166,7 @@ def _open_demands_stmt(roadshow: Roadshow, *columns: Any) -> Any:
     return (select(*columns).select_from(Demand).join(Field, Demand.field_id == Field.id)
             .where(Demand.status == Status.PUBLISHED.value,
                    or_(Field.code == code, Field.code.startswith(f"{code}.", autoescape=True)),
-                   or_(Demand.deadline.is_(None), Demand.deadline >= date.today()))
+                   or_(Demand.deadline.is_(None), Demand.deadline >= clock.today()))
             .order_by(Demand.id))
 
 
@@ -362,7 +362,7 @@ def propose_companies(session: Session, runtime: Any, roadshow: Roadshow, per_pr
     if not roadshow.presenters:
         raise ServiceError("roadshow.no_presenters")
     invited = {i.company_id for i in roadshow.invitations}
-    today = date.today()
+    today = clock.today()
     best: dict[int, CompanyProposal] = {}
     for presenter in roadshow.presenters:
         for view in runtime.find_matches(session, presenter.achievement, k=per_presenter):
@@ -378,7 +378,7 @@ def propose_companies(session: Session, runtime: Any, roadshow: Roadshow, per_pr
 
 def _all_open_demands(session: Session) -> list[Demand]:
     stmt = select(Demand).where(Demand.status == Status.PUBLISHED.value,
-                                or_(Demand.deadline.is_(None), Demand.deadline >= date.today()))
+                                or_(Demand.deadline.is_(None), Demand.deadline >= clock.today()))
     return list(session.scalars(stmt.order_by(Demand.id)))
 
 
@@ -408,7 +408,7 @@ def register(session: Session, roadshow_id: int, company: User) -> RoadshowInvit
     roadshow = session.get(Roadshow, roadshow_id)
     if roadshow is None:
         raise NotFound()
-    if roadshow.held_on < date.today():
+    if roadshow.held_on < clock.today():
         raise ServiceError("roadshow.over")
     claimed = session.execute(
         update(RoadshowInvitation)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 
 from models import MODE_ZH, STAGE_ZH, Achievement, Demand, Field, OrgKind, Region, Role, User
 
-from . import accounts, chains, challenges, demo_contracts, demo_programme, listings, regions, roadshows
+from . import accounts, chains, challenges, clock, demo_contracts, demo_programme, listings, regions, roadshows
 
 DATA = Path(__file__).resolve().parent / "demo_data"
 DEMO_PASSWORD = "demo-password-2026"
@@ -103,7 +103,7 @@ def demand_data(row: dict) -> dict[str, Any]:
             "field_code": row["field"], "keywords": ",".join(row.get("keywords", [])), "region": row["region"],
             "modes": [MODE_CODE[m] for m in row["modes"]], "budget_min": row.get("budget_min"),
             "budget_max": row.get("budget_max"), "min_trl": row.get("min_trl"),
-            "deadline": date.today() + timedelta(days=int(row.get("deadline_days") or 90)), **_contact(row)}
+            "deadline": clock.today() + timedelta(days=int(row.get("deadline_days") or 90)), **_contact(row)}
 
 
 def achievement_data(row: dict, region: str | None) -> dict[str, Any]:
@@ -185,7 +185,7 @@ def _roadshow_and_challenge(session: Session, broker: User, demo_pair: tuple[Any
     session.flush()
     show = roadshows.create_roadshow(session, broker, {
         "title": "新能源与储能技术专场路演", "theme": "动力电池、光伏与储能材料的产业化成果，另设先进金属材料对接专场",
-        "field_code": "new_energy", "held_on": date.today() + timedelta(days=14), "start_time": "09:00",
+        "field_code": "new_energy", "held_on": clock.today() + timedelta(days=14), "start_time": "09:00",
         "venue": "西安科技大市场路演厅", "online_link": "", "presentation_slots": 5, "meeting_slots": 6,
         "tables": 4, "slot_minutes": 20, "presenter_cap": 5, "company_cap": 3, "seats": 20})
     for achievement in _published(session, Achievement, "new_energy")[:4]:
@@ -204,6 +204,6 @@ def _roadshow_and_challenge(session: Session, broker: User, demo_pair: tuple[Any
         "title": "高镍正极材料循环寿命提升揭榜挂帅", "sponsor": "陕西省科学技术厅",
         "problem": "高镍三元正极在高电压下界面副反应严重、循环衰减快，需开发可量产的表面包覆与掺杂改性技术。",
         "indicators": "4.4V下1000次循环容量保持率≥85%；吨级中试验证；成本增加≤5%", "reward": 500.0,
-        "deadline": date.today() + timedelta(days=30), "eligibility": "高校、科研院所或其牵头的产学研联合体",
+        "deadline": clock.today() + timedelta(days=30), "eligibility": "高校、科研院所或其牵头的产学研联合体",
         "field_code": "new_energy.battery",
         "criteria": "技术先进性 | scientist | 40\n产业化前景 | entrepreneur | 35\n投资价值 | investor | 25"})

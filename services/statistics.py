@@ -12,7 +12,7 @@ from __future__ import annotations
 import hashlib
 from collections import Counter
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any, Callable, Optional, Protocol
 
 from sqlalchemy import BigInteger, String, case, delete, distinct, func, literal_column, or_, select, true
@@ -25,7 +25,7 @@ from models import (CONTRACT_TYPES, Achievement, Challenge, ChallengeApplication
                     MatchReportRow, Opportunity, OpportunityEvent, PairFeedback, Roadshow, RoadshowInvitation,
                     RoadshowMeeting, RoadshowPresenter, Status, utcnow)
 
-from . import jobs, reports
+from . import clock, jobs, reports
 from .matching import SYNC_JOB
 
 DIMENSIONS = ("field", "region", "month")
@@ -106,7 +106,7 @@ def listings_version(session: Session) -> ListingsVersion:
         cols: list[Any] = [func.count(), func.sum(model.id), func.max(model.updated_at),
                            func.sum(epoch_seconds(model.updated_at))]
         if model is Demand:  # open as reports.batch_demands_stmt has it: no deadline, or not passed
-            cols.append(func.sum(case((or_(Demand.deadline.is_(None), Demand.deadline >= date.today()), 1),
+            cols.append(func.sum(case((or_(Demand.deadline.is_(None), Demand.deadline >= clock.today()), 1),
                                       else_=0)))
         row = session.execute(select(*cols).where(model.status == Status.PUBLISHED.value)).one()
         parts[kind] = tuple(str(v) for v in row[:4])
@@ -220,7 +220,7 @@ def coverage_inputs(session: Session, runtime: Runtime, version: Optional[Listin
     deletion moves it), the date (deadlines pass), the achievements' index stamp (the figure follows the index,
     which lags a commit when it syncs in the background), the calibration and the model."""
     version = version or listings_version(session)
-    parts = (version.demand, version.open_demands, version.achievement, date.today().isoformat(),
+    parts = (version.demand, version.open_demands, version.achievement, clock.today().isoformat(),
              list(runtime.stamps(("achievement",))),
              runtime.calibration_ident, runtime.model_ident)
     return CoverageInputs(hashlib.sha256(repr(parts).encode()).hexdigest()[:32], version.open_demands)

@@ -10,7 +10,7 @@ import os
 import re
 import shutil
 import tempfile
-from datetime import date, timedelta
+from datetime import timedelta
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
@@ -27,6 +27,7 @@ ON_POSTGRESQL = TEST_DATABASE == "postgresql"
 
 from tests.pg_server import (pg_drop_database, pg_new_database, pg_server, pg_template,  # noqa: E402,F401
                              pg_url)
+from services import clock  # noqa: E402
 
 
 # `make test-fast` (TEST_TIER=fast): only the tests marked neither `model`, `server`, `e2e` nor `slow`, and a test
@@ -224,7 +225,7 @@ def demand_data(**over: Any) -> dict[str, Any]:
             "1000次循环后容量保持率不足80%，希望通过表面包覆或掺杂改性提升循环寿命。",
             "indicators": "0.5C循环1000次容量保持率≥85%", "field_code": "new_energy.battery",
             "keywords": "高镍三元,循环寿命,包覆改性", "region": "shaanxi", "modes": ["joint", "commissioned"],
-            "budget_min": 50.0, "budget_max": 200.0, "deadline": date.today() + timedelta(days=60),
+            "budget_min": 50.0, "budget_max": 200.0, "deadline": clock.today() + timedelta(days=60),
             "min_trl": 4, "contact_name": "张工", "contact_phone": "13800000001",
             "contact_email": "canary.demand@example.com"}
     data.update(over)

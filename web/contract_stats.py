@@ -14,7 +14,7 @@ from flask_login import current_user
 from sqlalchemy import select
 
 from models import Region, User
-from services import contract_stats as stats
+from services import clock, contract_stats as stats
 from services import exports, regions, taxonomy
 from services.errors import ServiceError
 from services.exports import Table
@@ -45,7 +45,7 @@ class Query:
 
     def __init__(self, args: Any) -> None:
         self.problem: Optional[str] = None
-        today = date.today()
+        today = clock.today()
         self.kind = args.get("kind", "year") if args.get("kind") in ("year", "quarter", "month", "custom") else "year"
         self.year = _int(args.get("year"), today.year)
         self.part = _int(args.get("part"), 1)
@@ -204,7 +204,7 @@ def targets():
     lc = locale_code()
     form.region_id.choices = [(n.region.id, "\u3000" * n.depth + n.region.name(lc)) for n in regions.tree(db())]
     if request.method == "GET" and not form.year.data:
-        form.year.data = date.today().year
+        form.year.data = clock.today().year
     if form.validate_on_submit():
         node = db().get(Region, form.region_id.data)
         try:
@@ -221,6 +221,6 @@ def targets():
 
 
 def _targets_page(form: TargetForm) -> str:
-    year = _int(request.args.get("year"), form.year.data or date.today().year)
+    year = _int(request.args.get("year"), form.year.data or clock.today().year)
     rows = [(t, stats.progress(db(), t.region, year)) for t in stats.targets_of(db(), year)]
     return render_template("contract_stats/targets.html", form=form, rows=rows, year=year, MEASURES=_flow_labels())

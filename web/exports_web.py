@@ -1,14 +1,13 @@
 """Downloads of filtered lists: the public search (no contact details) and each owner's own list."""
 from __future__ import annotations
 
-from datetime import date
 from typing import Callable
 
 from flask import Blueprint, Response, abort, current_app, request
 from flask_babel import gettext as _
 from flask_login import current_user
 
-from services import audit, exports, list_exports, listings, taxonomy
+from services import audit, clock, exports, list_exports, listings, taxonomy
 
 from . import policy
 from .db import db
@@ -46,7 +45,7 @@ def labeller() -> Callable[[str, str], str]:
 
 def _send(table: exports.Table, fmt: str, stem: str) -> Response:
     body = exports.to_xlsx(table) if fmt == "xlsx" else exports.to_csv(table)
-    name = f"{stem}-{date.today().isoformat()}.{fmt}"
+    name = f"{stem}-{clock.today().isoformat()}.{fmt}"
     return Response(body, mimetype=exports.XLSX_MIME if fmt == "xlsx" else exports.CSV_MIME,
                     headers={"Content-Disposition": f"attachment; filename={name}"})
 

@@ -18,6 +18,8 @@ from wtforms.widgets import CheckboxInput, ListWidget
 
 from models import COOPERATION_MODES, STAGE_TRL, STAGES
 
+from services import clock
+
 from .i18n import MODE_LABELS, PATENT_KIND_LABELS, PATENT_STATUS_LABELS, ROLE_LABELS, STAGE_LABELS
 
 REQUIRED = _l("This field is required.")
@@ -238,7 +240,7 @@ class DemandForm(ListingForm):
 
     def validate_deadline(self, field: DateField) -> None:
         keep = getattr(self, "_existing_deadline", None)
-        if field.data and field.data < date.today() and field.data != keep:
+        if field.data and field.data < clock.today() and field.data != keep:
             raise ValidationError(_l("The deadline must be today or later."))
 
 
@@ -422,7 +424,7 @@ class SignForm(FlaskForm):
     signed_on = DateField(_l("Signed on"), validators=[InputRequired(message=REQUIRED)])
 
     def validate_signed_on(self, field: DateField) -> None:
-        if field.data and field.data > date.today():
+        if field.data and field.data > clock.today():
             raise ValidationError(_l("The signing date cannot be in the future."))
 
 

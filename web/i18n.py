@@ -12,6 +12,8 @@ from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from markupsafe import Markup
 
+from services import clock
+
 MODE_LABELS = {"transfer": _l("Technology transfer"), "license": _l("Technology licensing"),
                "joint": _l("Joint development"), "commissioned": _l("Commissioned development"),
                "service": _l("Technical service"), "consulting": _l("Technical consulting")}
@@ -48,7 +50,9 @@ def locale_code() -> str:
 
 
 def init_app(app: Flask) -> None:
-    """Wire Flask-Babel and expose the label tables to templates."""
+    """Wire Flask-Babel, set the platform's calendar (services/clock.py) and expose the label tables to
+    templates."""
+    clock.configure(app.config.get("PLATFORM_TIMEZONE") or "UTC")
     Babel(app, locale_selector=select_locale)
     app.jinja_env.globals.update(
         MODE_LABELS=MODE_LABELS, STAGE_LABELS=STAGE_LABELS, STATUS_LABELS=STATUS_LABELS,

@@ -7,7 +7,6 @@ listings are shared) reads its panels' summary. Anyone else gets 404 for a panel
 from __future__ import annotations
 
 import logging
-from datetime import date
 from typing import Any
 
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
@@ -20,7 +19,7 @@ from wtforms.validators import InputRequired
 from wtforms.validators import Optional as Blank
 
 from models import Achievement, Status
-from services import panels, roadshows
+from services import clock, panels, roadshows
 from services.errors import NotFound, ServiceError
 
 from . import policy
@@ -201,7 +200,7 @@ def _new_set(raw: str):
         roadshow = roadshows.get_managed(db(), number, current_user)
     except NotFound:
         abort(404)
-    if roadshow.held_on < date.today():  # no deadline can fall between today and a roadshow already held
+    if roadshow.held_on < clock.today():  # no deadline can fall between today and a roadshow already held
         return _roadshow_over(roadshow)
     achievements = panels.roadshow_achievements(db(), roadshow)
     suggestions = panels.suggest_for_set(db(), achievements, _encoder())

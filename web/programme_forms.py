@@ -1,13 +1,14 @@
 """Forms of the roadshow programme and of 揭榜挂帅 end to end (kept apart from web/roadshow_forms.py)."""
 from __future__ import annotations
 
-from datetime import date
 from typing import Any
 
 from flask_babel import lazy_gettext as _l
 from wtforms import SelectField, StringField, TextAreaField
 from wtforms.validators import InputRequired, Length, NumberRange, Regexp, ValidationError
 from wtforms.validators import Optional as Blank
+
+from services import clock
 
 from .forms import REQUIRED, DateField, FlaskForm, IntegerField, MultiCheckboxField, _max, _money, _required, id_choice
 
@@ -71,7 +72,7 @@ class FromDemandsForm(FlaskForm):
             raise ValidationError(REQUIRED)
 
     def validate_deadline(self, field: DateField) -> None:
-        if field.data and field.data < date.today():
+        if field.data and field.data < clock.today():
             raise ValidationError(_l("The deadline must be today or later."))
 
 

@@ -9,6 +9,8 @@ from wtforms import BooleanField, HiddenField, SelectField, StringField, TextAre
 from wtforms.validators import InputRequired, Length, NumberRange, Regexp, ValidationError
 from wtforms.validators import Optional as Blank
 
+from services import clock
+
 # the field classes of web/forms.py: one rule per kind of input (bounded whole numbers and dates, choices of
 # rows as ids, multi-selects without repeats, WTForms' messages in the interface language)
 from .forms import (REQUIRED, DateField, FlaskForm, IntegerField, MultiCheckboxField, _max, _money, _required,
@@ -54,7 +56,7 @@ class RoadshowForm(FlaskForm):
         description=_l("{table} and {slot} are replaced per meeting, e.g. https://meeting.example.cn/rs-{table}"))
 
     def validate_held_on(self, field: DateField) -> None:
-        if field.data and field.data < date.today():
+        if field.data and field.data < clock.today():
             raise ValidationError(_l("The date must be today or later."))
 
     def validate(self, extra_validators: Any = None) -> bool:
@@ -120,7 +122,7 @@ class ChallengeForm(FlaskForm):
     current_deadline: Optional[date] = None
 
     def validate_deadline(self, field: DateField) -> None:
-        if field.data and field.data < date.today() and field.data != self.current_deadline:
+        if field.data and field.data < clock.today() and field.data != self.current_deadline:
             raise ValidationError(_l("The deadline must be today or later."))
 
 

@@ -2,11 +2,11 @@
 advance the opportunity to a signed contract -> the amount shows in the statistics."""
 from __future__ import annotations
 
-from datetime import date
 
 import pytest
 
 from tests.e2e.test_journey import CHROMIUM, _login, browser, server  # noqa: F401  (fixtures)
+from services import clock
 
 pytestmark = pytest.mark.e2e
 assert CHROMIUM
@@ -55,14 +55,14 @@ def test_report_feedback_introduce_sign_and_statistics(server, browser, make_use
         page.wait_for_load_state()
     page.select_option("select[name=contract_type]", "transfer")
     page.fill("input[name=amount]", "-5")  # a negative amount: a clear message (non-numbers: test_pipeline_web)
-    page.fill("input[name=signed_on]", date.today().isoformat())
+    page.fill("input[name=signed_on]", clock.today().isoformat())
     page.click("text=合同已签订")
     page.wait_for_load_state()
     assert "请输入 0 至 1,000,000 之间的金额（单位：万元）。" in page.locator("p.error").first.inner_text()
     assert page.locator("select[name=contract_type]").input_value() == "transfer"  # nothing lost
     assert page.locator(".stage").get_attribute("data-stage") == "negotiating"
     page.fill("input[name=amount]", "120.5")
-    page.fill("input[name=signed_on]", date.today().isoformat())
+    page.fill("input[name=signed_on]", clock.today().isoformat())
     page.click("text=合同已签订")
     page.wait_for_load_state()
     assert page.locator(".stage").get_attribute("data-stage") == "signed"

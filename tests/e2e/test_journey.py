@@ -5,10 +5,11 @@ from __future__ import annotations
 import os
 import shutil
 import threading
-from datetime import date, timedelta
+from datetime import timedelta
 
 import pytest
 from werkzeug.serving import make_server
+from services import clock
 
 pytestmark = pytest.mark.e2e
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
@@ -61,7 +62,7 @@ def test_company_posts_broker_approves_public_sees_no_contact(server, browser, m
     page.check("input[name=modes][value=joint]")
     page.fill("input[name=budget_min]", "50")
     page.fill("input[name=budget_max]", "20")  # wrong on purpose: max below min
-    page.fill("input[name=deadline]", (date.today() + timedelta(days=30)).isoformat())
+    page.fill("input[name=deadline]", (clock.today() + timedelta(days=30)).isoformat())
     page.fill("input[name=contact_name]", "张工")
     page.fill("input[name=contact_phone]", "13800000001")
     page.fill("input[name=contact_email]", "e2e.canary@example.com")

@@ -2,11 +2,12 @@
 refused with the reason), three advisors score, the owner sees the summary and the report PDF carries it."""
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import timedelta
 
 import pytest
 
 from tests.e2e.test_journey import _login, browser, server  # noqa: F401  (fixtures: chromium, the app on a port)
+from services import clock
 
 pytestmark = pytest.mark.e2e
 EXPERTS = [("scientist", "锂离子电池正极材料与原子层沉积包覆", "浏览器电池大学", "university"),
@@ -41,7 +42,7 @@ def test_a_broker_forms_a_panel_three_advisors_score_the_owner_and_the_report_se
     page.goto(f"{server}/panels/new?achievement={achievement.id}")
     for profile in advisors:
         page.check(f"input[name=advisor_ids][value='{profile.user_id}']")
-    page.fill("input[name=deadline]", (date.today() + timedelta(days=5)).isoformat())
+    page.fill("input[name=deadline]", (clock.today() + timedelta(days=5)).isoformat())
     page.click("button[type=submit].primary")
     page.wait_for_load_state()
     assert "浏览器顾问4" in page.content() and "利益冲突" in page.content()  # refused with the reason

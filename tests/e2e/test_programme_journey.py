@@ -10,7 +10,7 @@ time are the only things set up directly):
 """
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import timedelta
 from urllib.parse import unquote
 
 import pytest
@@ -18,6 +18,7 @@ from sqlalchemy import update
 
 from tests.e2e.test_journey import CHROMIUM, _login, browser, server  # noqa: F401  (fixtures)
 from tests.services.test_roadshows import SOLID_ACH, SOLID_DEMAND
+from services import clock
 
 pytestmark = pytest.mark.e2e
 assert CHROMIUM
@@ -44,7 +45,7 @@ def test_visitor_browses_the_calendar_and_subscribes_to_the_feed(server, browser
     roadshows.create_roadshow(session, broker, roadshow_data(title="南京农业成果路演", city="南京", kind="achievement",
                                                               field_code="agriculture"))
     past = roadshows.create_roadshow(session, broker, roadshow_data(title="西安往期场景路演", city="西安", kind="scenario"))
-    past.held_on = date.today() - timedelta(days=30)
+    past.held_on = clock.today() - timedelta(days=30)
     session.commit()
 
     ctx = browser.new_context()
@@ -106,7 +107,7 @@ def test_registration_presenting_and_online_meeting_links(server, browser, sessi
     page.fill("input[name=city]", "西安")
     page.check("input[name=open_registration]")
     page.fill("input[name=meeting_link_template]", "https://meet.example.cn/rs-{table}-{slot}")
-    page.fill("input[name=held_on]", (date.today() + timedelta(days=14)).isoformat())
+    page.fill("input[name=held_on]", (clock.today() + timedelta(days=14)).isoformat())
     page.fill("input[name=venue]", "")
     page.fill("input[name=online_link]", "not a link")  # answered on the form, nothing typed is lost
     for name, value in (("presentation_slots", "1"), ("meeting_slots", "2"), ("tables", "2"), ("seats", "5")):
@@ -231,7 +232,7 @@ def test_challenge_from_demands_joint_applications_two_winners_milestones_accept
     page.fill("input[name=reward]", "300")
     page.fill("input[name=budget]", "600")
     page.fill("input[name=max_winners]", "2")
-    page.fill("input[name=deadline]", (date.today() + timedelta(days=20)).isoformat())
+    page.fill("input[name=deadline]", (clock.today() + timedelta(days=20)).isoformat())
     page.click("button[type=submit].primary")
     page.wait_for_url("**/programme/challenges/*")
     race_url = page.url
@@ -261,7 +262,7 @@ def test_challenge_from_demands_joint_applications_two_winners_milestones_accept
     # applications close (time passes); the broker seats a panel, shortlists two and names both winners
     challenge = session.query(Challenge).filter_by(title="动力电池安全揭榜").one()
     session.execute(update(Challenge).where(Challenge.id == challenge.id)
-                    .values(deadline=date.today() - timedelta(days=1)))
+                    .values(deadline=clock.today() - timedelta(days=1)))
     session.commit()
     ctx, page = _session(browser, server, broker)
     page.goto(race_url)
@@ -290,7 +291,7 @@ def test_challenge_from_demands_joint_applications_two_winners_milestones_accept
     team = page.locator(".team").first
     for due, deliverable, amount in ((90, "样品电池包", "100"), (180, "中试验证报告", "300")):
         team = page.locator(".team").first
-        team.locator("input[name=due_on]").fill((date.today() + timedelta(days=due)).isoformat())
+        team.locator("input[name=due_on]").fill((clock.today() + timedelta(days=due)).isoformat())
         team.locator("input[name=deliverable]").fill(deliverable)
         team.locator("input[name=amount]").fill(amount)
         team.locator("form[action$='/milestones'] button").click()

@@ -2,12 +2,13 @@
 registration and wishes -> schedule -> attendance and intents."""
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import timedelta
 
 import pytest
 
 from tests.e2e.test_journey import _login, browser, server  # noqa: F401  (fixtures)
 from tests.services.test_roadshows import SOLID_ACH, SOLID_DEMAND
+from services import clock
 
 pytestmark = pytest.mark.e2e
 
@@ -34,14 +35,14 @@ def test_roadshow_from_creation_to_intents(server, browser, make_user, make_list
     page.goto(f"{server}/roadshows/new")
     page.fill("input[name=title]", "新能源电池专场路演")
     page.select_option("select[name=field_code]", "new_energy")
-    page.fill("input[name=held_on]", (date.today() - timedelta(days=1)).isoformat())
+    page.fill("input[name=held_on]", (clock.today() - timedelta(days=1)).isoformat())
     page.fill("input[name=venue]", "西安科技大市场")
     for name, value in (("presentation_slots", "2"), ("meeting_slots", "2"), ("tables", "2"), ("seats", "5")):
         page.fill(f"input[name={name}]", value)
     page.click("button[type=submit].primary")
     assert page.locator(".error").count() >= 1
     assert page.input_value("input[name=title]") == "新能源电池专场路演"
-    page.fill("input[name=held_on]", (date.today() + timedelta(days=7)).isoformat())
+    page.fill("input[name=held_on]", (clock.today() + timedelta(days=7)).isoformat())
     page.click("button[type=submit].primary")
     page.wait_for_url("**/roadshows/*")
     roadshow_url = page.url

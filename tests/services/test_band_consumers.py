@@ -5,7 +5,7 @@ engine scores today: what is tested is how each consumer treats the bands."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import timedelta
 from typing import Any
 
 import numpy as np
@@ -14,7 +14,7 @@ import pytest
 from config import NOTIFY_MATCH_BANDS, Config, ConfigError
 from matchmaking import bands
 from matchmaking.engine import Match
-from services import notifications, roadshows, statistics
+from services import clock, notifications, roadshows, statistics
 from services.errors import ServiceError
 
 class NoMemo:
@@ -62,7 +62,7 @@ class FakeRuntime:
 
 def roadshow_data(**over: Any) -> dict[str, Any]:
     data = {"title": "新能源电池专场路演", "theme": "动力电池材料", "field_code": "new_energy",
-            "held_on": date.today() + timedelta(days=10), "start_time": "14:00", "venue": "西安科技大市场",
+            "held_on": clock.today() + timedelta(days=10), "start_time": "14:00", "venue": "西安科技大市场",
             "online_link": "", "presentation_slots": 2, "meeting_slots": 3, "tables": 2, "slot_minutes": 20,
             "presenter_cap": 3, "company_cap": 2, "seats": 10}
     data.update(over)

@@ -1,12 +1,12 @@
 """揭榜挂帅 challenges: criteria, deadlines, applications, panel scoring, shortlist and winner, suggestions."""
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import timedelta
 
 import pytest
 
 from models import Challenge
-from services import challenges
+from services import challenges, clock
 from services.errors import NotFound, ServiceError
 from tests.services.test_roadshows import SOLID_ACH
 
@@ -19,7 +19,7 @@ def challenge_data(**over):
     data = {"title": "全固态电池硫化物电解质界面难题", "sponsor": "陕西省科技厅",
             "problem": "硫化物固态电解质与高镍正极界面阻抗大、循环衰减快，需要开发界面修饰与电解质改性技术。",
             "indicators": "室温离子电导率≥5mS/cm；1000次循环容量保持率≥85%", "reward": 500.0,
-            "deadline": date.today() + timedelta(days=30), "eligibility": "高校或科研院所团队",
+            "deadline": clock.today() + timedelta(days=30), "eligibility": "高校或科研院所团队",
             "field_code": "new_energy.battery", "criteria": CRITERIA}
     data.update(over)
     return data
@@ -65,7 +65,7 @@ def test_bad_criteria_are_refused_with_a_code(text, code):
 
 
 def test_create_refuses_past_deadline_bad_reward_and_non_staff(session, setup, make_user):
-    for over, code in [({"deadline": date.today() - timedelta(days=1)}, "challenge.deadline_past"),
+    for over, code in [({"deadline": clock.today() - timedelta(days=1)}, "challenge.deadline_past"),
                        ({"reward": 0}, "challenge.bad_reward"), ({"reward": float("inf")}, "challenge.bad_reward")]:
         with pytest.raises(ServiceError) as err:
             challenges.create_challenge(session, setup["broker"], challenge_data(**over))
@@ -91,7 +91,7 @@ def test_apply_with_own_achievements_once(session, setup):
 
 def _expire(session, ch: Challenge) -> None:
     """Move the deadline into the past as time would (bypassing the services on purpose)."""
-    ch.deadline = date.today() - timedelta(days=1)
+    ch.deadline = clock.today() - timedelta(days=1)
     session.commit()
 
 
@@ -106,7 +106,7 @@ def test_a_past_deadline_cannot_be_edited_to_reopen(session, setup):
     ch = setup["ch"]
     _expire(session, ch)
     with pytest.raises(ServiceError) as err:
-        challenges.update_challenge(session, ch, setup["broker"], {"deadline": date.today() + timedelta(days=10)})
+        challenges.update_challenge(session, ch, setup["broker"], {"deadline": clock.today() + timedelta(days=10)})
     assert err.value.code == "challenge.no_reopen"
     challenges.update_challenge(session, ch, setup["broker"], {"eligibility": "仅限高校"})  # text edits still fine
     assert not challenges.is_open(ch)
@@ -114,9 +114,9 @@ def test_a_past_deadline_cannot_be_edited_to_reopen(session, setup):
 
 def test_open_challenge_deadline_can_move_forward_not_into_the_past(session, setup, make_user):
     ch = setup["ch"]
-    challenges.update_challenge(session, ch, setup["broker"], {"deadline": date.today() + timedelta(days=60)})
+    challenges.update_challenge(session, ch, setup["broker"], {"deadline": clock.today() + timedelta(days=60)})
     with pytest.raises(ServiceError) as err:
-        challenges.update_challenge(session, ch, setup["broker"], {"deadline": date.today() - timedelta(days=2)})
+        challenges.update_challenge(session, ch, setup["broker"], {"deadline": clock.today() - timedelta(days=2)})
     assert err.value.code == "challenge.deadline_past"
     with pytest.raises(NotFound):
         challenges.update_challenge(session, ch, make_user("broker"), {"title": "别人的榜单"})

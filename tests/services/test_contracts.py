@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import func, select, text
 
 from models import AuditEvent, Region, TechContract
-from services import contract_stats as stats
+from services import clock, contract_stats as stats
 from services import contracts, regions
 from services.errors import ServiceError
 from services.seed import DATA
@@ -57,7 +57,7 @@ BAD = [
     ({"buyer_region": "atlantis"}, "buyer_region", "contract.unknown_region"),
     ({"contract_type": "gift"}, "contract_type", "contract.bad_type"),
     ({"seller_nature": "999"}, "seller_nature", "contract.bad_nature"),
-    ({"signed_on": date.today() + timedelta(days=3)}, "signed_on", "contract.signed_future"),
+    ({"signed_on": clock.today() + timedelta(days=3)}, "signed_on", "contract.signed_future"),
     ({"registered_on": date(2026, 2, 1)}, "registered_on", "contract.registered_before_signed"),
     ({"amount": "abc"}, "amount", "contract.bad_number"),
     ({"demand_id": "999999"}, "demand_id", "contract.unknown_link"),

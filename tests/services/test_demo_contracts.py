@@ -1,7 +1,6 @@
 """`flask seed demo` loads Shaanxi down to Xi'an's parks and contracts between the demo parties."""
 from __future__ import annotations
 
-from datetime import date
 
 import pytest
 from sqlalchemy import create_engine, func, select
@@ -9,7 +8,7 @@ from sqlalchemy.orm import Session
 
 from migrations import runner
 from models import Achievement, Demand, Region, RegionTarget, TechContract
-from services import contract_stats, regions, seed
+from services import clock, contract_stats, regions, seed
 
 pytestmark = pytest.mark.slow  # seeds the whole demo (about 30 s); no model: a plain session runs no index sync
 
@@ -31,9 +30,9 @@ def test_the_demo_has_parks_contracts_of_its_listings_and_targets(tmp_path):
         demands = {d.id: d for d in s.scalars(select(Demand))}
         assert all(demands[r.demand_id].organisation.name == r.buyer_name for r in rows if r.demand_id)
         signed = [r.signed_on for r in rows]
-        assert max(signed) <= date.today() and (max(signed) - min(signed)).days > 365  # two years: year on year
+        assert max(signed) <= clock.today() and (max(signed) - min(signed)).days > 365  # two years: year on year
         xian = regions.by_code(s, "xian")
-        flows = contract_stats.flows(s, xian, contract_stats.Period(min(signed), date.today()))
+        flows = contract_stats.flows(s, xian, contract_stats.Period(min(signed), clock.today()))
         assert flows["local"].count > 0 and flows["absorbed"].count > flows["local"].count
         assert s.scalar(select(func.count()).select_from(RegionTarget)) == 4
         again = seed.demo_contracts.load(s, None, None, {})  # a second load adds nothing

@@ -4,7 +4,7 @@ challenges, roadshows, introductions, feedback and notifications; and a confiden
 unnamed on a challenge made from it and in a report's export."""
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import timedelta
 
 import pytest
 from sqlalchemy import select
@@ -14,6 +14,7 @@ from services import (challenge_race, challenges, exports, feedback, introductio
                       organisations, reports, roadshow_programme, roadshows)
 from services.errors import ServiceError
 from tests.conftest import PASSWORD
+from services import clock
 
 SECRET = "渭河绝密新能源科技有限公司"
 
@@ -51,7 +52,7 @@ def org(session, make_user, make_listing):
 def _challenge_data(**over):
     data = {"title": "全固态电池界面难题", "sponsor": "陕西省科技厅",
             "problem": "硫化物固态电解质与高镍正极界面阻抗大、循环衰减快，需要开发界面修饰与电解质改性技术。",
-            "indicators": "室温离子电导率≥5mS/cm", "reward": 500.0, "deadline": date.today() + timedelta(days=30),
+            "indicators": "室温离子电导率≥5mS/cm", "reward": 500.0, "deadline": clock.today() + timedelta(days=30),
             "eligibility": "", "field_code": "new_energy.battery", "criteria": "技术先进性 | scientist | 100"}
     data.update(over)
     return data
@@ -59,7 +60,7 @@ def _challenge_data(**over):
 
 def _roadshow(session, broker):
     return roadshows.create_roadshow(session, broker, {
-        "title": "组织路演", "theme": "", "field_code": "new_energy", "held_on": date.today() + timedelta(days=9),
+        "title": "组织路演", "theme": "", "field_code": "new_energy", "held_on": clock.today() + timedelta(days=9),
         "start_time": "14:00", "venue": "西安", "online_link": "", "presentation_slots": 2, "meeting_slots": 2,
         "tables": 2, "slot_minutes": 20, "presenter_cap": 2, "company_cap": 2, "seats": 5})
 

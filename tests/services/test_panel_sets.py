@@ -3,13 +3,13 @@ chosen presenting achievement with the same advisors; a conflicting advisor is l
 an achievement with a panel for the roadshow is left alone; refusals save nothing."""
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import timedelta
 
 import pytest
 from sqlalchemy import func, select
 
 from models import Notification, Panel, PanelMember
-from services import panels, roadshows
+from services import clock, panels, roadshows
 from services.errors import NotFound, ServiceError
 
 
@@ -21,7 +21,7 @@ def _no_index(monkeypatch):
 
 
 PASSWORD = "correct horse battery staple"
-TODAY = date.today()
+TODAY = clock.today()
 
 
 def _roadshow(session, broker, achievements, days=20):

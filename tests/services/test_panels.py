@@ -2,14 +2,14 @@
 and who may see what."""
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import timedelta
 from decimal import Decimal
 
 import pytest
 from sqlalchemy import select
 
 from models import Notification, Panel
-from services import challenges, panels
+from services import challenges, clock, panels
 from services.errors import NotFound, ServiceError
 
 
@@ -21,7 +21,7 @@ def _no_index(monkeypatch):
 
 
 PASSWORD = "correct horse battery staple"
-TODAY = date.today()
+TODAY = clock.today()
 
 
 @pytest.fixture

@@ -2,18 +2,18 @@
 from __future__ import annotations
 
 import itertools
-from datetime import date, timedelta
+from datetime import timedelta
 
 import pytest
 from sqlalchemy import select, update
 
 from models import (Achievement, Demand, Opportunity, Region, Roadshow, RoadshowInvitation, RoadshowMeeting,
                     RoadshowPresenter)
-from services import programme_stats, roadshows
+from services import clock, programme_stats, roadshows
 from tests.conftest import achievement_data, demand_data
 from tests.services.test_roadshow_programme import roadshow_data
 
-THIS_YEAR = date.today().year
+THIS_YEAR = clock.today().year
 
 
 @pytest.fixture(autouse=True)
@@ -52,7 +52,7 @@ def seeded(session, make_user):
     made = []
     for n, (kind, region, shift) in enumerate(plan):
         rs = roadshows.create_roadshow(session, broker, roadshow_data(title=f"路演{n}", kind=kind, region_code=region))
-        rs.held_on = date.today() + timedelta(days=shift + 1)  # -400: last year (or the one before)
+        rs.held_on = clock.today() + timedelta(days=shift + 1)  # -400: last year (or the one before)
         made.append(rs)
         for a in achievements[n % 2: n % 2 + 2 + (n % 2)]:
             session.add(RoadshowPresenter(roadshow_id=rs.id, achievement_id=a.id, position=0))
@@ -115,7 +115,7 @@ def test_figures_equal_counts_by_hand_for_every_filter(session, seeded):
 
 
 def test_targets_and_every_roadshow_paged(session, seeded):
-    year = (date.today() + timedelta(days=1)).year
+    year = (clock.today() + timedelta(days=1)).year
     f = programme_stats.figures(session, year=year, roadshow_target=4, project_target=8)
     assert f.roadshow_progress == round(100 * f.roadshows / 4, 1) and f.project_progress == round(100 * f.projects / 8, 1)
     first = programme_stats.roadshow_rows(session, year=year, per_page=2)

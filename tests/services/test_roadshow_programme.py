@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import func, select, update
 
 from models import Achievement, Notification, Roadshow, RoadshowInvitation
-from services import ical, roadshow_programme as programme, roadshows
+from services import clock, ical, roadshow_programme as programme, roadshows
 from services.errors import NotFound, ServiceError
 from tests.conftest import achievement_data
 
@@ -25,7 +25,7 @@ def _no_index(monkeypatch):
 def roadshow_data(**over):
     data = {"title": "新能源产品路演", "theme": "储能", "field_code": "new_energy", "kind": "product",
             "city": "西安", "agenda": "14:00 开场\n14:10 路演", "open_registration": True,
-            "held_on": date.today() + timedelta(days=10), "start_time": "14:00", "venue": "西安科技大市场",
+            "held_on": clock.today() + timedelta(days=10), "start_time": "14:00", "venue": "西安科技大市场",
             "online_link": "", "presentation_slots": 2, "meeting_slots": 3, "tables": 2, "slot_minutes": 20,
             "presenter_cap": 3, "company_cap": 2, "seats": 10}
     data.update(over)
@@ -61,10 +61,10 @@ def test_types_are_checked_and_stored(session, broker):
 
 def test_calendar_splits_upcoming_and_past_filters_and_pages(session, broker):
     for n in range(5):
-        roadshows.create_roadshow(session, broker, roadshow_data(title=f"西安路演{n}", held_on=date.today() + timedelta(days=n)))
+        roadshows.create_roadshow(session, broker, roadshow_data(title=f"西安路演{n}", held_on=clock.today() + timedelta(days=n)))
     roadshows.create_roadshow(session, broker, roadshow_data(title="宝鸡路演", city="宝鸡", field_code="smart_manufacturing"))
     past = roadshows.create_roadshow(session, broker, roadshow_data(title="去年路演"))
-    past.held_on = date.today() - timedelta(days=3)
+    past.held_on = clock.today() - timedelta(days=3)
     session.commit()
     page1 = programme.calendar(session, city="西安", per_page=2)
     assert page1.total == 5 and page1.pages == 3 and [r.title for r in page1.rows] == ["西安路演0", "西安路演1"]

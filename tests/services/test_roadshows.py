@@ -2,14 +2,14 @@
 from __future__ import annotations
 
 import threading
-from datetime import date, timedelta
+from datetime import timedelta
 
 import pytest
 from sqlalchemy import func, select
 
 from matchmaking.bands import is_match
 from models import RoadshowInvitation, RoadshowMeeting
-from services import roadshows
+from services import clock, roadshows
 from services.errors import NotFound, ServiceError
 
 pytestmark = pytest.mark.model  # loads the real embedding model (not in `make test-fast`)
@@ -27,7 +27,7 @@ NICKEL_TWIN = dict(title="高镍正极表面氧化铝包覆改性技术",
 
 def roadshow_data(**over):
     data = {"title": "新能源电池专场路演", "theme": "动力电池材料", "field_code": "new_energy",
-            "held_on": date.today() + timedelta(days=10), "start_time": "14:00", "venue": "西安科技大市场",
+            "held_on": clock.today() + timedelta(days=10), "start_time": "14:00", "venue": "西安科技大市场",
             "online_link": "", "presentation_slots": 2, "meeting_slots": 3, "tables": 2, "slot_minutes": 20,
             "presenter_cap": 3, "company_cap": 2, "seats": 10}
     data.update(over)
@@ -55,7 +55,7 @@ def runtime(app):
 
 def test_create_refuses_past_date_no_place_and_bad_numbers(session, make_user):
     broker = make_user("broker")
-    for over, code in [({"held_on": date.today() - timedelta(days=1)}, "roadshow.date_past"),
+    for over, code in [({"held_on": clock.today() - timedelta(days=1)}, "roadshow.date_past"),
                        ({"venue": "", "online_link": ""}, "roadshow.no_place"),
                        ({"tables": 0}, "roadshow.bad_number"),
                        ({"field_code": "nope"}, "listing.unknown_field")]:
@@ -330,7 +330,7 @@ def test_a_double_invite_race_is_refused_by_the_database_not_a_crash(session, wo
 def test_registration_after_the_roadshow_is_refused(session, world):
     rs = roadshows.create_roadshow(session, world["broker"], roadshow_data())
     roadshows.invite(session, rs, world["c1"].id)
-    rs.held_on = date.today() - timedelta(days=1)  # time passed
+    rs.held_on = clock.today() - timedelta(days=1)  # time passed
     session.commit()
     with pytest.raises(ServiceError) as err:
         roadshows.register(session, rs.id, world["c1"])
@@ -361,7 +361,7 @@ def test_university_sees_each_roadshow_it_presents_at_once_newest_first(session,
     over the roadshow's json columns)."""
     early = roadshows.create_roadshow(session, world["broker"], roadshow_data(title="早场"))
     late = roadshows.create_roadshow(session, world["broker"], roadshow_data(
-        title="晚场", held_on=date.today() + timedelta(days=20)))
+        title="晚场", held_on=clock.today() + timedelta(days=20)))
     roadshows.create_roadshow(session, world["broker"], roadshow_data(title="无关场次"))
     for rs, items in ((early, ("a1", "a3")), (late, ("a2",))):
         for key in items:

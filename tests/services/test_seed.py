@@ -6,7 +6,7 @@ import pytest
 from sqlalchemy import func, select
 
 from models import Achievement, Challenge, Demand, Notification, Roadshow, User
-from services import seed
+from services import clock, seed
 
 
 pytestmark = pytest.mark.slow  # loads the whole demo (not in `make test-fast`)
@@ -55,13 +55,13 @@ def test_the_readme_demo_company_and_university_take_part_in_the_roadshow(sessio
 
 
 def test_demo_programme_has_each_roadshow_type_past_outcomes_and_a_race_with_two_winners(session):
-    from datetime import date, timedelta
+    from datetime import timedelta
 
     from models import ChallengeApplication, Opportunity, RoadshowMeeting
     from services import challenge_race, programme_stats
     seed.load_demo(session)
     session.flush()
-    today = date.today()
+    today = clock.today()
     coming = session.scalars(select(Roadshow).where(Roadshow.held_on >= today,
                                                     Roadshow.held_on <= today + timedelta(days=31))).all()
     assert {"achievement", "product", "scenario"} <= {r.kind for r in coming}

@@ -8,7 +8,7 @@ from __future__ import annotations
 import random
 from collections import Counter
 from contextlib import contextmanager
-from datetime import date, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any, Iterator
 
 import pytest
@@ -17,7 +17,7 @@ from sqlalchemy import event, insert, select, update
 from matchmaking import bands
 from matchmaking.engine import Match
 from models import Achievement, Demand, Field, Job, Region, Status, utcnow
-from services import jobs, reports, statistics
+from services import clock, jobs, reports, statistics
 from services.matching import SYNC_JOB
 from web.jobs import context as job_context
 
@@ -44,7 +44,7 @@ def seed_listings(session: Any, owner_id: int, n: int, *, seed: int = 0) -> list
                    published_at=published if status in (Status.PUBLISHED.value, Status.CLOSED.value) else None,
                    owner_id=owner_id, field_id=rng.choice(fields))
         if kind == "demand":
-            row.update(description="需求描述", deadline=date.today() + timedelta(days=rng.choice([-5, 30, 90])))
+            row.update(description="需求描述", deadline=clock.today() + timedelta(days=rng.choice([-5, 30, 90])))
         else:
             row.update(abstract="成果简介")
         rows[kind].append(row)
@@ -281,7 +281,7 @@ def test_the_figure_reads_in_a_few_queries_whatever_the_number_of_listings(app, 
 @pytest.mark.parametrize("change", ["publish demand", "close demand", "edit demand", "deadline passed",
                                     "publish achievement", "index synced", "calibration refit"])
 def test_the_figure_goes_stale_when_what_it_depends_on_changes(app, session, owner, engine_stand_in, change):
-    ids = publish_demands(session, owner, 2, deadline=date.today() + timedelta(days=5))
+    ids = publish_demands(session, owner, 2, deadline=clock.today() + timedelta(days=5))
     publish_achievement(session, owner)
     run_queued(app, session)
     assert statistics.coverage_figure(session, engine_stand_in).current
@@ -294,7 +294,7 @@ def test_the_figure_goes_stale_when_what_it_depends_on_changes(app, session, own
         session.execute(update(Demand).where(Demand.id == ids[0]).values(title="改过的需求", updated_at=later))
     elif change == "deadline passed":
         session.execute(update(Demand).where(Demand.id == ids[0]).values(
-            deadline=date.today() - timedelta(days=1), updated_at=session.get(Demand, ids[0]).updated_at))
+            deadline=clock.today() - timedelta(days=1), updated_at=session.get(Demand, ids[0]).updated_at))
     elif change == "publish achievement":
         publish_achievement(session, owner)
     elif change == "index synced":

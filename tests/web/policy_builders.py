@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import itertools
 import os
-from datetime import date, timedelta
+from datetime import timedelta
 from typing import Any, Callable
 
 from tests.conftest import achievement_data, demand_data
+from services import clock
 
 Builder = Callable[[Any, str], tuple[str, dict]]
 STAFF = ("broker", "admin")
@@ -232,7 +233,7 @@ def _roadshow(w: Any, role: str, *, register: bool = False, meeting: bool = Fals
 
     achievement = w.listing("achievement", w.users["university"])
     data = {"title": f"路演 {next(_n)}", "theme": "动力电池材料", "field_code": "new_energy",
-            "held_on": date.today() + timedelta(days=10), "start_time": "14:00", "venue": "西安科技大市场",
+            "held_on": clock.today() + timedelta(days=10), "start_time": "14:00", "venue": "西安科技大市场",
             "online_link": "", "presentation_slots": 3, "meeting_slots": 3, "tables": 2, "slot_minutes": 20,
             "presenter_cap": 3, "company_cap": 2, "seats": 10}
     with w.factory() as s:
@@ -292,7 +293,7 @@ def _challenge(w: Any, role: str, *, application: bool = False, panelist: bool =
 
     data = {"title": f"揭榜挂帅难题 {next(_n)}", "sponsor": "陕西省科技厅",
             "problem": "硫化物固态电解质与高镍正极界面阻抗大、循环衰减快，需要开发界面修饰与电解质改性技术。",
-            "indicators": "室温离子电导率≥5mS/cm", "reward": 500.0, "deadline": date.today() + timedelta(days=30),
+            "indicators": "室温离子电导率≥5mS/cm", "reward": 500.0, "deadline": clock.today() + timedelta(days=30),
             "eligibility": "高校团队", "field_code": "new_energy.battery", "criteria": CRITERIA}
     with w.factory() as s:
         actor = _fresh(s, _staff(w, role))
@@ -403,7 +404,7 @@ FEATURE_BUILDERS: dict[tuple[str, str], Builder] = {
     ("pipeline.advance", "POST"): lambda w, r: (f"/opportunities/{_opportunity(w, r).id}/advance", {"note": "见面"}),
     ("pipeline.sign", "POST"): lambda w, r: (f"/opportunities/{_opportunity(w, r, 'negotiating').id}/sign",
                                              {"contract_type": "transfer", "amount": "120.5",
-                                              "signed_on": date.today().isoformat()}),
+                                              "signed_on": clock.today().isoformat()}),
     ("pipeline.close", "POST"): lambda w, r: (f"/opportunities/{_opportunity(w, r).id}/close", {"reason": "预算不足"}),
     ("statistics.dashboard", "GET"): lambda w, r: ("/statistics/", {}),
     ("statistics.csv", "GET"): lambda w, r: ("/statistics/by_field.csv", {}),

@@ -5,8 +5,9 @@ stopped by the policy."""
 from __future__ import annotations
 
 import itertools
-from datetime import date, timedelta
+from datetime import timedelta
 from typing import Any
+from services import clock
 
 _n = itertools.count(1)
 PROFILE = {"perspective": "scientist", "expertise": "锂离子电池正极材料与界面改性", "fields": "新能源"}
@@ -37,7 +38,7 @@ def _panel(w: Any, role: str) -> int:
     with w.factory() as s:
         panel = panels.create_panel(s, s.get(type(advisor), _staff(w, role).id), {
             "achievement_id": achievement.id, "advisor_ids": [advisor.id],
-            "deadline": date.today() + timedelta(days=5)})
+            "deadline": clock.today() + timedelta(days=5)})
         s.commit()
         return panel.id
 
@@ -56,7 +57,7 @@ def _new_panel(w: Any, role: str) -> tuple[str, dict]:
     advisor = _advisor(w)
     return f"/panels/new?achievement={achievement.id}", {
         "achievement_id": str(achievement.id), "advisor_ids": str(advisor.id),
-        "deadline": (date.today() + timedelta(days=5)).isoformat()}
+        "deadline": (clock.today() + timedelta(days=5)).isoformat()}
 
 
 def _add_member(w: Any, role: str) -> tuple[str, dict]:
@@ -83,7 +84,7 @@ def _api_panel(w: Any, role: str) -> tuple[str, dict]:
     achievement = w.listing("achievement", w.users["university"])
     advisor = _advisor(w)
     return "/api/v1/panels/", {"achievement_id": achievement.id, "advisor_ids": [advisor.id],
-                               "deadline": (date.today() + timedelta(days=5)).isoformat()}
+                               "deadline": (clock.today() + timedelta(days=5)).isoformat()}
 
 
 PANEL_BUILDERS = {

@@ -4,8 +4,9 @@ an allowed role reaches the view and a refused one is stopped by the policy."""
 from __future__ import annotations
 
 import itertools
-from datetime import date, timedelta
+from datetime import timedelta
 from typing import Any, Callable
+from services import clock
 
 Builder = Callable[[Any, str], tuple[str, dict]]
 _n = itertools.count(1)
@@ -29,7 +30,7 @@ def _roadshow(w: Any, role: str, *, application: bool = False, meeting: bool = F
     other = w.listing("achievement", w.users["university"]) if application else None  # before the write below
     data = {"title": f"公开路演 {next(_n)}", "theme": "储能", "field_code": "new_energy", "kind": "product",
             "city": "西安", "agenda": "14:00 开场", "open_registration": True,
-            "held_on": date.today() + timedelta(days=12), "start_time": "14:00", "venue": "西安科技大市场",
+            "held_on": clock.today() + timedelta(days=12), "start_time": "14:00", "venue": "西安科技大市场",
             "online_link": "", "presentation_slots": 3, "meeting_slots": 3, "tables": 2, "slot_minutes": 20,
             "presenter_cap": 3, "company_cap": 2, "seats": 10,
             "meeting_link_template": "https://meet.example.cn/{slot}-{table}"}
@@ -80,7 +81,7 @@ def _challenge(w: Any, role: str, *, winner: bool = False, panelist: bool = Fals
     demand = w.listing("demand", w.users["company"])
     data = {"title": f"揭榜赛马 {next(_n)}", "problem": "高镍电池热失控风险高，需要从材料到系统的安全防护技术方案。",
             "indicators": "热失控蔓延时间≥30min", "reward": 300.0, "budget": 600.0, "max_winners": 2,
-            "deadline": date.today() + timedelta(days=30), "eligibility": "",
+            "deadline": clock.today() + timedelta(days=30), "eligibility": "",
             "criteria": "技术先进性 | scientist | 60\n产业化 | entrepreneur | 40"}
     with w.factory() as s:
         actor = _fresh(s, _staff(w, role))
@@ -97,12 +98,12 @@ def _challenge(w: Any, role: str, *, winner: bool = False, panelist: bool = Fals
         s.commit()
         if winner:
             s.execute(update(Challenge).where(Challenge.id == challenge.id)
-                      .values(deadline=date.today() - timedelta(days=1)))
+                      .values(deadline=clock.today() - timedelta(days=1)))
             s.commit()
             challenge = s.get(Challenge, out["id"])
             challenges.shortlist(s, challenge, [app.id])
             challenge_race.award(s, challenge, [app.id])
-            stone = challenge_race.add_milestone(s, challenge, app.id, date.today() + timedelta(days=60), "样品", 50)
+            stone = challenge_race.add_milestone(s, challenge, app.id, clock.today() + timedelta(days=60), "样品", 50)
             out["milestone_id"] = stone.id
             s.commit()
         return out
@@ -169,7 +170,7 @@ PROGRAMME_BUILDERS: dict[tuple[str, str], Builder] = {
     ("challenge_board.apply", "POST"): _ch("/apply", lambda c: {"team": "团队", "approach": APPROACH}),
     ("challenge_board.award", "POST"): _ch("/award", lambda c: {"application_ids": [c["application_id"]]}),
     ("challenge_board.milestone", "POST"): _ch("/applications/{application_id}/milestones",
-                                               lambda c: {"due_on": (date.today() + timedelta(days=30)).isoformat(),
+                                               lambda c: {"due_on": (clock.today() + timedelta(days=30)).isoformat(),
                                                           "deliverable": "报告", "amount": "10"}, winner=True),
     ("challenge_board.progress", "POST"): _ch("/milestones/{milestone_id}/progress",
                                               lambda c: {"progress": "50"}, winner=True),

@@ -14,6 +14,7 @@ from schemathesis import GenerationMode
 from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import (content_type_conformance, ignored_auth, negative_data_rejection,
                                                response_schema_conformance, status_code_conformance)
+from services import clock
 
 pytestmark = pytest.mark.model  # loads the real embedding model (not in `make test-fast`)
 
@@ -45,7 +46,7 @@ def world(app, make_user, make_listing, session):
 def _workbench_ids(app, session, users, ids):
     """A report of the broker and a roadshow it manages (the university presents, the company is invited),
     so the workbench operations also run against real objects."""
-    from datetime import date, timedelta
+    from datetime import timedelta
 
     from services import reports, roadshows
     broker = users["broker"]
@@ -53,7 +54,7 @@ def _workbench_ids(app, session, users, ids):
                                 reports.ReportParams(scope="demand", listing_id=ids["demand"][0], k=3))
     roadshow = roadshows.create_roadshow(session, broker, {
         "title": "动力电池材料路演", "theme": "动力电池材料", "field_code": "new_energy",
-        "held_on": date.today() + timedelta(days=10), "start_time": "14:00", "venue": "西安科技大市场",
+        "held_on": clock.today() + timedelta(days=10), "start_time": "14:00", "venue": "西安科技大市场",
         "online_link": "", "presentation_slots": 3, "meeting_slots": 3, "tables": 2, "slot_minutes": 20,
         "presenter_cap": 3, "company_cap": 2, "seats": 10})
     roadshows.add_presenter(session, roadshow, ids["achievement"][0])

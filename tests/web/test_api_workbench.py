@@ -5,11 +5,12 @@ objects), bad input (422 with field errors in the caller's language), and never 
 """
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import timedelta
 
 import pytest
 
 from tests.web.test_api import CANARIES
+from services import clock
 
 pytestmark = pytest.mark.model  # loads the real embedding model (not in `make test-fast`)
 
@@ -133,7 +134,7 @@ def test_batch_report_follows_the_job_pattern(api, auth, people, pair, make_user
     demand, achievement = pair
     broker = auth(people["broker"])
     resp = api.post("/api/v1/reports/", json={"scope": "batch", "k": 3, "region": demand.region,
-                                              "since": (date.today() - timedelta(days=1)).isoformat()},
+                                              "since": (clock.today() - timedelta(days=1)).isoformat()},
                     headers=broker)
     assert resp.status_code == 202, resp.get_json()
     started = _clean(resp)
@@ -283,7 +284,7 @@ def roadshow(app, session, people, pair):
     from services import roadshows
     _demand, achievement = pair
     data = {"title": "动力电池材料路演", "theme": "动力电池材料", "field_code": "new_energy",
-            "held_on": date.today() + timedelta(days=10), "start_time": "14:00", "venue": "西安科技大市场",
+            "held_on": clock.today() + timedelta(days=10), "start_time": "14:00", "venue": "西安科技大市场",
             "online_link": "", "presentation_slots": 3, "meeting_slots": 3, "tables": 2, "slot_minutes": 20,
             "presenter_cap": 3, "company_cap": 2, "seats": 10}
     rs = roadshows.create_roadshow(session, people["broker"], data)

@@ -4,12 +4,11 @@ and set by admins with PUT, the statistics of a region node and period equal to 
 answered with its code and a message in the caller's language. No embedding model."""
 from __future__ import annotations
 
-from datetime import date
 
 import pytest
 
 from models import ChainPlacement
-from services import chains, contract_stats, contracts, regions
+from services import chains, clock, contract_stats, contracts, regions
 from tests.chain_fixtures import load_seed_chains, no_index_sync
 from tests.web.policy_builders_contracts import _contract_values
 
@@ -71,7 +70,7 @@ def test_chain_refusals_in_both_languages(api, session, seeded, make_user, token
 
 def test_targets_read_by_staff_and_set_by_admins(api, session, make_user, token_for, zh):
     admin, broker = make_user("admin"), make_user("broker")
-    year = date.today().year
+    year = clock.today().year
     put = api.put(f"/api/v1/targets/shaanxi/{year}", json={"amount": "1000", "count": 5}, headers=token_for(admin))
     assert put.status_code == 200, put.get_json()
     body = put.get_json()

@@ -1,12 +1,12 @@
 """揭榜挂帅 pages: publish with validation, apply (and after the deadline), panel scoring, winner, privacy."""
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import timedelta
 
 import pytest
 
 from models import Challenge, ChallengeApplication
-from services import challenges
+from services import challenges, clock
 from tests.services.test_challenges import CRITERIA, challenge_data
 from tests.services.test_roadshows import SOLID_ACH
 from tests.web.test_roadshows_web import CANARIES
@@ -18,7 +18,7 @@ def form(**over):
     data = {"title": "全固态电池硫化物电解质界面难题", "sponsor": "陕西省科技厅",
             "problem": "硫化物固态电解质与高镍正极界面阻抗大、循环衰减快，需要开发界面修饰与电解质改性技术。",
             "indicators": "室温离子电导率≥5mS/cm", "reward": "500", "field_code": "new_energy.battery",
-            "deadline": (date.today() + timedelta(days=30)).isoformat(), "eligibility": "高校团队",
+            "deadline": (clock.today() + timedelta(days=30)).isoformat(), "eligibility": "高校团队",
             "criteria": CRITERIA}
     data.update(over)
     return data
@@ -44,7 +44,7 @@ def cast(session, make_user, make_listing):
 
 def test_publish_form_validates_and_publishes(client, login, make_user, zh, session):
     login(make_user("broker"))
-    bad = client.submit("/challenges/new", form(reward="abc", deadline=(date.today() - timedelta(days=1)).isoformat(),
+    bad = client.submit("/challenges/new", form(reward="abc", deadline=(clock.today() - timedelta(days=1)).isoformat(),
                                                 criteria="技术 | poet | 10"))
     assert bad.status_code == 200
     assert zh("The deadline must be today or later.") in text(bad)
@@ -79,7 +79,7 @@ def test_university_applies_once_and_not_after_the_deadline(client, login, cast,
     logout(client)
     late = make_user("university")
     ch = session.get(Challenge, cast["ch"].id)
-    ch.deadline = date.today() - timedelta(days=1)
+    ch.deadline = clock.today() - timedelta(days=1)
     session.commit()
     login(late)
     page = text(client.get(url))
@@ -94,14 +94,14 @@ def test_university_applies_once_and_not_after_the_deadline(client, login, cast,
 
 def test_past_deadline_edit_cannot_reopen(client, login, cast, zh, session):
     ch = session.get(Challenge, cast["ch"].id)
-    past = date.today() - timedelta(days=1)
+    past = clock.today() - timedelta(days=1)
     ch.deadline = past
     session.commit()
     login(cast["broker"])
     url = f"/challenges/{ch.id}/edit"
     edit_page = client.get(url)
     assert edit_page.status_code == 200 and "技术先进性 | scientist | 40" in text(edit_page)
-    resp = client.submit(url, form(deadline=(date.today() + timedelta(days=9)).isoformat()))
+    resp = client.submit(url, form(deadline=(clock.today() + timedelta(days=9)).isoformat()))
     assert resp.status_code == 200
     assert zh("Applications for this challenge have closed, so its deadline cannot be moved. Publish a new "
               "challenge to collect new applications.") in text(resp)
@@ -145,7 +145,7 @@ def test_panel_scores_shortlist_and_announce(client, login, cast, zh, session, m
     assert zh("Applications are open until %(deadline)s; shortlist after that.",
               deadline=ch.deadline.isoformat()) in text(early)
     row = session.get(Challenge, ch.id)
-    row.deadline = date.today() - timedelta(days=1)
+    row.deadline = clock.today() - timedelta(days=1)
     session.commit()
     client.submit(f"{url}/shortlist", {"application_ids": [app1.id]}, form_url=url)
     resp = client.submit(f"{url}/announce", {"application_id": app1.id}, form_url=url, follow_redirects=True)

@@ -4,12 +4,12 @@ name it to a university before an accepted introduction; staff and the company i
 from __future__ import annotations
 
 import json
-from datetime import date, timedelta
+from datetime import timedelta
 
 import pytest
 
 from models import RoadshowMeeting
-from services import challenge_race, introductions, roadshows, tokens
+from services import challenge_race, clock, introductions, roadshows, tokens
 from tests.web.test_confidential_demands import _client
 
 SECRET = "灞河绝密储能材料有限公司"
@@ -31,7 +31,7 @@ def world(session, make_user, make_listing):
     demand = make_listing("demand", company, reviewer=broker, confidential=True, title="保密需求：储能电池热管理")
     achievement = make_listing("achievement", uni, reviewer=broker)
     rs = roadshows.create_roadshow(session, broker, {
-        "title": "保密企业路演", "theme": "", "field_code": "new_energy", "held_on": date.today() + timedelta(days=9),
+        "title": "保密企业路演", "theme": "", "field_code": "new_energy", "held_on": clock.today() + timedelta(days=9),
         "start_time": "14:00", "venue": "西安", "online_link": "", "presentation_slots": 2, "meeting_slots": 2,
         "tables": 2, "slot_minutes": 20, "presenter_cap": 2, "company_cap": 2, "seats": 5})
     presenter = roadshows.add_presenter(session, rs, achievement.id)
@@ -87,7 +87,7 @@ def test_the_programme_roadshow_page_hides_the_company_from_the_presenter(app, s
 def test_challenge_pages_made_from_a_confidential_demand_name_no_company(app, session, world):
     challenge = challenge_race.create_from_demands(session, world["broker"], [world["demand"].id], {
         "title": "保密揭榜难题", "problem": "储能电池热失控风险高，需要从材料到系统的安全防护技术方案。",
-        "indicators": "", "reward": 100.0, "deadline": date.today() + timedelta(days=20), "eligibility": "",
+        "indicators": "", "reward": 100.0, "deadline": clock.today() + timedelta(days=20), "eligibility": "",
         "criteria": "技术先进性 | scientist | 100"})
     session.commit()
     urls = ["/challenges/", f"/challenges/{challenge.id}", "/programme/challenges/",

@@ -2,11 +2,12 @@
 from __future__ import annotations
 
 import io
-from datetime import date, timedelta
+from datetime import timedelta
 
 import pytest
 from openpyxl import Workbook, load_workbook
 from sqlalchemy import func, select
+from services import clock
 
 pytestmark = pytest.mark.model  # loads the real embedding model (not in `make test-fast`)
 
@@ -19,7 +20,7 @@ ACH_ROW = {"名称": "单晶高镍正极原子层沉积包覆技术", "所属领
 DEMAND_ROW = {"名称": "高镍三元正极材料循环寿命提升", "所属领域": "new_energy.battery", "地区": "shaanxi",
               "合作方式": "joint", "需求描述": "我司动力电池高镍正极循环衰减快，1000次循环后容量保持率不足80%，希望改性。",
               "预算下限（万元）": "50", "预算上限（万元）": "200",
-              "截止日期": (date.today() + timedelta(days=30)).isoformat(), "最低成熟度（TRL）": "4",
+              "截止日期": (clock.today() + timedelta(days=30)).isoformat(), "最低成熟度（TRL）": "4",
               "联系人": "张工", "联系电话": "13800000001", "联系邮箱": "zhang@example.com"}
 
 

@@ -1,9 +1,10 @@
 """Companies post demands and universities list achievements through the forms."""
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import timedelta
 
 import pytest
+from services import clock
 
 pytestmark = pytest.mark.model  # loads the real embedding model (not in `make test-fast`)
 
@@ -11,7 +12,7 @@ DEMAND_FORM = {"title": "高镍三元正极材料循环寿命提升", "descripti
                "1000次循环后容量保持率不足80%，希望通过表面包覆或掺杂改性提升循环寿命。",
                "indicators": "0.5C循环1000次容量保持率≥85%", "field_code": "new_energy.battery",
                "keywords": "高镍三元,循环寿命", "region": "shaanxi", "modes": ["joint", "commissioned"],
-               "budget_min": "50", "budget_max": "200", "deadline": (date.today() + timedelta(days=30)).isoformat(),
+               "budget_min": "50", "budget_max": "200", "deadline": (clock.today() + timedelta(days=30)).isoformat(),
                "min_trl": "4", "contact_name": "张工", "contact_phone": "13800000001",
                "contact_email": "zhang.gong@example.com", "intent": "draft"}
 
@@ -39,7 +40,7 @@ def test_company_saves_a_draft_then_submits(client, login_as, zh):
 @pytest.mark.parametrize("change,message", [
     ({"title": ""}, "This field is required."),
     ({"budget_min": "300", "budget_max": "100"}, "The maximum budget must be at least the minimum."),
-    ({"deadline": (date.today() - timedelta(days=1)).isoformat()}, "The deadline must be today or later."),
+    ({"deadline": (clock.today() - timedelta(days=1)).isoformat()}, "The deadline must be today or later."),
     ({"field_code": "no.such_field"}, None),
     ({"modes": ["barter"]}, None),
     ({"contact_phone": "12345"}, "Enter a mobile number (11 digits) or a landline such as 029-88886666."),

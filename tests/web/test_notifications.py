@@ -12,6 +12,7 @@ import pytest
 
 from matchmaking.bands import POSSIBLE_MIN, STRONG_MIN
 from sqlalchemy import func, select
+from services import clock
 
 pytestmark = pytest.mark.model  # loads the real embedding model (not in `make test-fast`)
 
@@ -238,7 +239,7 @@ def test_mail_backends(capsys):
 
 
 def test_challenge_deadlines_are_reminded_once_to_universities_of_the_field(app, make_user, make_listing, session):
-    from datetime import date, timedelta
+    from datetime import timedelta
 
     from models import Notification
     from services import challenges
@@ -250,9 +251,9 @@ def test_challenge_deadlines_are_reminded_once_to_universities_of_the_field(app,
     make_listing("achievement", applied, "published", reviewer=broker)
     make_listing("achievement", other_field, "published", reviewer=broker, field_code="agriculture.breeding")
     make_listing("achievement", make_user("university"), "draft")  # not published: not told
-    soon = challenges.create_challenge(session, broker, challenge_data(deadline=date.today() + timedelta(days=3)))
+    soon = challenges.create_challenge(session, broker, challenge_data(deadline=clock.today() + timedelta(days=3)))
     challenges.create_challenge(session, broker, challenge_data(title="远期难题",
-                                                                deadline=date.today() + timedelta(days=30)))
+                                                                deadline=clock.today() + timedelta(days=30)))
     session.commit()
     challenges.apply(session, soon, applied, application())
     session.commit()

@@ -3,13 +3,13 @@ manager to one form that forms one panel per presenting achievement; refusals an
 Chinese and English, keep what was typed and save nothing; nobody else reaches the form."""
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import timedelta
 
 import pytest
 from sqlalchemy import func, select
 
 from models import Panel
-from services import panels, roadshows
+from services import clock, panels, roadshows
 from tests.conftest import PASSWORD
 
 
@@ -25,7 +25,7 @@ def _lexical(_no_index, app):
     app.config["PANEL_SUGGEST_ENGINE"] = False  # the engine's ranking is tested with the model (services tests)
 
 
-DUE = (date.today() + timedelta(days=6)).isoformat()
+DUE = (clock.today() + timedelta(days=6)).isoformat()
 
 
 @pytest.fixture
@@ -43,7 +43,7 @@ def world(make_user, make_listing, session):
             "perspective": perspective, "expertise": "锂离子电池正极材料与储能投资", "fields": "新能源",
             "organisation_name": org, "organisation_kind": kind}))
     show = roadshows.create_roadshow(session, broker, {
-        "title": "顾问团路演", "theme": "", "field_code": "new_energy", "held_on": date.today() + timedelta(days=20),
+        "title": "顾问团路演", "theme": "", "field_code": "new_energy", "held_on": clock.today() + timedelta(days=20),
         "start_time": "14:00", "venue": "西安", "online_link": "", "presentation_slots": 4, "meeting_slots": 2,
         "tables": 2, "slot_minutes": 20, "presenter_cap": 2, "company_cap": 2, "seats": 5})
     for a in (a1, a2):
@@ -87,7 +87,7 @@ def test_the_manager_forms_panels_for_the_presenters_from_the_roadshow_page(clie
 @pytest.mark.parametrize("over,msgid,kw", [
     ({"achievement_ids": []}, "Choose at least one presenting achievement.", {}),
     ({"advisor_ids": []}, "Choose at least one advisor.", {}),
-    ({"deadline": (date.today() + timedelta(days=40)).isoformat()},
+    ({"deadline": (clock.today() + timedelta(days=40)).isoformat()},
      "The reviews must be due on or before the roadshow (%(date)s).", {"date": "HELD"}),
 ])
 def test_bad_input_answers_422_in_both_languages_and_keeps_the_note(client, session, login, world, zh,

@@ -5,14 +5,14 @@ bad input gets a clear message in both languages."""
 from __future__ import annotations
 
 import io
-from datetime import date, timedelta
+from datetime import timedelta
 
 import pytest
 from openpyxl import load_workbook
 from sqlalchemy import func, select
 
 from models import AuditEvent, MatchReport, MatchReportRow, Panel, PanelReview
-from services import accounts, panels, reports
+from services import accounts, clock, panels, reports
 from tests.conftest import PASSWORD
 
 
@@ -23,7 +23,7 @@ def _no_index(monkeypatch):
     monkeypatch.setattr(IndexSync, "on_commit", lambda self, changed: None)
 
 
-DUE = (date.today() + timedelta(days=6)).isoformat()
+DUE = (clock.today() + timedelta(days=6)).isoformat()
 EXPERTS = [("scientist", "锂离子电池正极材料与原子层沉积包覆", "某电池大学"),
            ("entrepreneur", "动力电池制造与中试放大", "某电池公司"),
            ("investor", "新能源硬科技早期投资与估值", "某创投")]
@@ -131,7 +131,7 @@ def test_the_report_pdf_xlsx_and_csv_carry_the_summary(client, session, login, w
     inv = panels.create_advisor(session, admin, _advisor_form(8, "investor", "硬科技投资", "某创投"))
     panel = panels.create_panel(session, world["broker"], {"achievement_id": world["achievement"].id,
                                                            "advisor_ids": [sci.user_id, inv.user_id],
-                                                           "deadline": date.today() + timedelta(days=3)})
+                                                           "deadline": clock.today() + timedelta(days=3)})
     panels.submit_review(session, panel.id, sci.user, {"tech_score": 5, "market_score": 4, "value_score": 3})
     panels.submit_review(session, panel.id, inv.user, {"tech_score": 3, "market_score": 4, "value_score": 5,
                                                        "value_min": 100, "value_max": 250})
@@ -153,9 +153,9 @@ def test_the_gate_holds_a_presenter_back_until_the_panel_is_complete(client, ses
     admin, broker, a = world["admin"], world["broker"], world["achievement"]
     sci = panels.create_advisor(session, admin, _advisor_form(9, "scientist", "正极材料", "某大学", "university"))
     panel = panels.create_panel(session, broker, {"achievement_id": a.id, "advisor_ids": [sci.user_id],
-                                                  "deadline": date.today() + timedelta(days=3), "gate": True})
+                                                  "deadline": clock.today() + timedelta(days=3), "gate": True})
     show = roadshows.create_roadshow(session, broker, {
-        "title": "门槛路演", "theme": "", "field_code": "new_energy", "held_on": date.today() + timedelta(days=9),
+        "title": "门槛路演", "theme": "", "field_code": "new_energy", "held_on": clock.today() + timedelta(days=9),
         "start_time": "14:00", "venue": "西安", "online_link": "", "presentation_slots": 2, "meeting_slots": 2,
         "tables": 2, "slot_minutes": 20, "presenter_cap": 2, "company_cap": 2, "seats": 5})
     session.commit()
@@ -182,9 +182,9 @@ def test_the_gate_holds_an_application_to_present_until_the_panel_is_complete(cl
     admin, broker, a = world["admin"], world["broker"], world["achievement"]
     sci = panels.create_advisor(session, admin, _advisor_form(14, "scientist", "正极材料", "某大学", "university"))
     panel = panels.create_panel(session, broker, {"achievement_id": a.id, "advisor_ids": [sci.user_id],
-                                                  "deadline": date.today() + timedelta(days=3), "gate": True})
+                                                  "deadline": clock.today() + timedelta(days=3), "gate": True})
     show = roadshows.create_roadshow(session, broker, {
-        "title": "申请门槛路演", "theme": "", "field_code": "new_energy", "held_on": date.today() + timedelta(days=9),
+        "title": "申请门槛路演", "theme": "", "field_code": "new_energy", "held_on": clock.today() + timedelta(days=9),
         "start_time": "14:00", "venue": "西安", "online_link": "", "presentation_slots": 2, "meeting_slots": 2,
         "tables": 2, "slot_minutes": 20, "presenter_cap": 2, "company_cap": 2, "seats": 5})
     application = RoadshowApplication(roadshow_id=show.id, achievement_id=a.id, applicant_id=world["university"].id)
@@ -211,7 +211,7 @@ def test_visibility_api_and_pages(client, session, login, world, make_user, app)
     sci = panels.create_advisor(session, admin, _advisor_form(10, "scientist", "正极材料", "某大学", "university"))
     other = panels.create_advisor(session, admin, _advisor_form(11, "investor", "投资", "某创投"))
     panel = panels.create_panel(session, broker, {"achievement_id": a.id, "advisor_ids": [sci.user_id, other.user_id],
-                                                  "deadline": date.today() + timedelta(days=3)})
+                                                  "deadline": clock.today() + timedelta(days=3)})
     panels.submit_review(session, panel.id, other.user, {"tech_score": 2, "market_score": 2, "value_score": 2,
                                                          "comment": "另一位顾问的意见", "value_min": 1, "value_max": 2})
     session.commit()
@@ -263,7 +263,7 @@ def test_bad_input_gets_a_clear_message_in_both_languages(client, session, login
     sci = panels.create_advisor(session, admin, _advisor_form(13, "investor", "投资估值", "某创投"))
     panel = panels.create_panel(session, broker, {"achievement_id": world["achievement"].id,
                                                   "advisor_ids": [sci.user_id],
-                                                  "deadline": date.today() + timedelta(days=3)})
+                                                  "deadline": clock.today() + timedelta(days=3)})
     session.commit()
     headers: dict = {}
     tr = (lambda m, **kw: zh(m, **kw)) if lang != "en" else (lambda m, **kw: m % kw if kw else m)
@@ -308,7 +308,7 @@ def test_taking_off_an_advisor_who_reviewed_needs_the_review_dropped_on_purpose(
     eng = panels.create_advisor(session, admin, _advisor_form(8, "entrepreneur", "电池制造", "某公司"))
     panel = panels.create_panel(session, broker, {"achievement_id": world["achievement"].id,
                                                   "advisor_ids": [sci.user_id, eng.user_id],
-                                                  "deadline": date.today() + timedelta(days=3)})
+                                                  "deadline": clock.today() + timedelta(days=3)})
     panels.submit_review(session, panel.id, sci.user, {"tech_score": 5, "market_score": 4, "value_score": 3})
     session.commit()
     reviewed = next(m for m in panel.members if m.advisor_id == sci.user_id)
@@ -361,6 +361,6 @@ def test_the_same_form_sent_twice_forms_one_panel(client, session, login, world,
     assert client.submit(f"/panels/new?achievement={a.id}", data).status_code == 302
     # an open panel past its deadline takes no more reviews: it does not block a new one either
     second = session.scalars(select(Panel).where(Panel.id != panel.id)).one()
-    second.deadline = date.today() - timedelta(days=1)
+    second.deadline = clock.today() - timedelta(days=1)
     session.commit()
     assert client.submit(f"/panels/new?achievement={a.id}", data).status_code == 302

@@ -2,9 +2,10 @@
 a board per broker with stage filter and idle flags; bad amounts get clear messages."""
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import timedelta
 
 import pytest
+from services import clock
 
 pytestmark = pytest.mark.model  # loads the real embedding model (not in `make test-fast`)
 
@@ -26,7 +27,7 @@ def advance(client, oid):
 
 def sign(client, oid, amount, when=None, kind="license"):
     return client.submit(f"/opportunities/{oid}/sign", {"contract_type": kind, "amount": amount,
-                                                         "signed_on": (when or date.today()).isoformat()},
+                                                         "signed_on": (when or clock.today()).isoformat()},
                          form_url=f"/opportunities/{oid}")
 
 
@@ -40,7 +41,7 @@ def test_opportunity_moves_stage_by_stage_to_a_signed_contract(client, opp, logi
     assert sign(client, oid, "120.5").status_code == 302
     session.refresh(opp["opp"])
     o = opp["opp"]
-    assert (o.stage, o.contract_type, o.amount, o.signed_on) == ("signed", "license", 120.5, date.today())
+    assert (o.stage, o.contract_type, o.amount, o.signed_on) == ("signed", "license", 120.5, clock.today())
     assert [e.to_stage for e in o.events] == ["introduced", "agreed", "meeting", "negotiating", "signed"]
     page = client.get(f"/opportunities/{oid}").get_data(as_text=True)
     assert "120.5" in page and zh("Technology licensing") in page
@@ -73,7 +74,7 @@ def test_signing_date_in_the_future_or_too_early_a_stage_is_refused(client, opp,
     assert zh("This step is not possible at the opportunity's current stage.") in resp.get_data(as_text=True)
     for _ in range(3):
         advance(client, oid)
-    resp = sign(client, oid, "10", when=date.today() + timedelta(days=3))
+    resp = sign(client, oid, "10", when=clock.today() + timedelta(days=3))
     assert resp.status_code == 400 and zh("The signing date cannot be in the future.") in resp.get_data(as_text=True)
 
 

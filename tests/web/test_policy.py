@@ -5,14 +5,14 @@ import io
 import itertools
 import re
 from collections import deque
-from datetime import date, timedelta
+from datetime import timedelta
 from typing import Any, Callable
 from urllib.parse import urlsplit
 
 import pytest
 
 from tests.conftest import CSRF_RE, PASSWORD, achievement_data, app_config, demand_data, dispose_app
-from services import jobs as jobs_service
+from services import clock, jobs as jobs_service
 from tests.web.policy_builders import FEATURE_BUILDERS, api_token, is_api
 from web import policy
 
@@ -454,7 +454,7 @@ def _confidential_objects(world: World, rows: list, secret: Any, university: Any
                               table_no=1, score=60.0))
         challenge_race.create_from_demands(s, s.get(type(secret), world.users["broker"].id), [demand.id], {
             "title": "金丝雀保密揭榜", "problem": "储能电池热失控风险高，需要从材料到系统的安全防护技术方案。",
-            "indicators": "", "reward": 100.0, "deadline": date.today() + timedelta(days=20), "eligibility": "",
+            "indicators": "", "reward": 100.0, "deadline": clock.today() + timedelta(days=20), "eligibility": "",
             "criteria": "技术先进性 | scientist | 100"})
         s.commit()
 
@@ -471,7 +471,7 @@ def _feature_objects(world: World, rows: list, company: Any, presenter_owner: An
     with world.factory() as s:
         broker = s.get(type(company), world.users["broker"].id)
         roadshow = roadshows.create_roadshow(s, broker, {
-            "title": "金丝雀路演", "theme": "", "field_code": "new_energy", "held_on": date.today() + timedelta(days=9),
+            "title": "金丝雀路演", "theme": "", "field_code": "new_energy", "held_on": clock.today() + timedelta(days=9),
             "start_time": "14:00", "venue": "西安", "online_link": "", "presentation_slots": 2, "meeting_slots": 2,
             "tables": 2, "slot_minutes": 20, "presenter_cap": 2, "company_cap": 2, "seats": 5})
         presenter = roadshows.add_presenter(s, roadshow, achievement.id)
@@ -481,7 +481,7 @@ def _feature_objects(world: World, rows: list, company: Any, presenter_owner: An
                               table_no=1, score=50.0))
         challenge = challenges.create_challenge(s, broker, {
             "title": "金丝雀揭榜难题", "sponsor": "", "problem": "硫化物固态电解质与高镍正极界面阻抗大，需要界面修饰技术。",
-            "indicators": "离子电导率≥5mS/cm", "reward": 100.0, "deadline": date.today() + timedelta(days=20),
+            "indicators": "离子电导率≥5mS/cm", "reward": 100.0, "deadline": clock.today() + timedelta(days=20),
             "eligibility": "", "field_code": "new_energy.battery", "criteria": "技术先进性 | scientist | 100"})
         challenges.apply(s, challenge, s.get(type(company), presenter_owner.id),
                          {"team": "金丝雀团队", "approach": "采用原位聚合界面层协同改性，降低界面阻抗并提升循环寿命。",
@@ -491,7 +491,7 @@ def _feature_objects(world: World, rows: list, company: Any, presenter_owner: An
         for advisor_id in seated:
             panels.save_profile(s, s.get(type(company), advisor_id), {"perspective": "scientist", "expertise": "电池材料"})
         panel = panels.create_panel(s, broker, {"achievement_id": achievement.id, "advisor_ids": seated,
-                                                "deadline": date.today() + timedelta(days=5)})
+                                                "deadline": clock.today() + timedelta(days=5)})
         panels.submit_review(s, panel.id, s.get(type(company), reviewer.id), {
             "tech_score": 4, "market_score": 4, "value_score": 4, "comment": PANEL_CANARY})
         s.commit()

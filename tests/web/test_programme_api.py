@@ -2,12 +2,12 @@
 applications; refusals with their code and a message in the caller's language. No embedding model."""
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import timedelta
 
 import pytest
 
 from models import RoadshowMeeting
-from services import challenge_race, roadshows
+from services import challenge_race, clock, roadshows
 from tests.services.test_roadshow_programme import roadshow_data
 from tests.web.test_programme_web import publish
 
@@ -72,7 +72,7 @@ def test_challenge_applications_alone_and_jointly(api, session, make_user, token
     demand = publish(session, "demand", issuer)
     challenge = challenge_race.create_from_demands(session, broker, [demand.id], {
         "title": "电池安全揭榜", "problem": "高镍电池热失控风险高，需要从材料到系统的安全防护技术方案。", "indicators": "≥30min",
-        "reward": 100.0, "deadline": date.today() + timedelta(days=9), "criteria": "技术 | scientist | 1"})
+        "reward": 100.0, "deadline": clock.today() + timedelta(days=9), "criteria": "技术 | scientist | 1"})
     session.commit()
     partner = make_user("university", org="合作大学")
     url = f"/api/v1/programme/challenges/{challenge.id}/applications"

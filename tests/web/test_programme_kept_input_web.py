@@ -2,12 +2,13 @@
 messages on the form and everything typed kept (was: a redirect and a flash, the typed text lost)."""
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import timedelta
 
 from sqlalchemy import func, select
 
 from models import ChallengeApplication, RoadshowApplication
 from tests.web.test_programme_web import _no_index, publish, show, text  # noqa: F401  (fixtures)
+from services import clock
 
 
 def test_a_refused_application_to_present_keeps_the_pitch(client, login, show, session, zh):  # noqa: F811
@@ -30,7 +31,7 @@ def test_a_refused_challenge_application_keeps_the_approach(client, login, make_
     challenge = races.create_from_demands(session, broker, [demand.id], {
         "title": "储能安全揭榜", "problem": "高镍电池热失控风险高，需要从材料到系统的安全防护技术方案。",
         "indicators": "蔓延≥30min", "reward": 100.0, "budget": None, "max_winners": 2, "eligibility": "",
-        "deadline": date.today() + timedelta(days=10), "field_code": "new_energy",
+        "deadline": clock.today() + timedelta(days=10), "field_code": "new_energy",
         "criteria": "技术 | scientist | 50\n市场 | entrepreneur | 50"})
     session.commit()
     race = f"/programme/challenges/{challenge.id}"

@@ -4,14 +4,14 @@ and a challenge from demands raced by two winning teams with milestones and an a
 listings are published with a plain UPDATE and not indexed."""
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import timedelta
 
 import pytest
 from sqlalchemy import func, select, update
 
 from models import (Achievement, Challenge, ChallengeApplication, Demand, Notification, Opportunity, Roadshow,
                     RoadshowInvitation, RoadshowMeeting)
-from services import challenges, roadshows
+from services import challenges, clock, roadshows
 from tests.conftest import achievement_data, demand_data
 from tests.services.test_roadshow_programme import roadshow_data
 
@@ -153,7 +153,7 @@ def test_figures_page_shows_the_sql_counts_and_lists_every_roadshow_paged(client
     for n in range(25):
         roadshows.create_roadshow(session, broker, roadshow_data(title=f"路演{n:02d}", kind=("product", "scenario")[n % 2]))
     session.commit()
-    year = (date.today() + timedelta(days=10)).year  # roadshow_data's date
+    year = (clock.today() + timedelta(days=10)).year  # roadshow_data's date
     page = text(client.get(f"/programme/figures?year={year}"))
     assert 'id="fig-roadshows">25<' in page and 'id="fig-kind-scenario">12<' in page
     assert page.count('href="/programme/roadshows/') == 20  # every roadshow, 20 per page
@@ -179,7 +179,7 @@ def test_challenge_from_demands_raced_by_two_winners_end_to_end(client, login, m
     resp = client.submit("/programme/challenges/new", {
         "demand_ids": [d1.id, d2.id], "title": "动力电池安全揭榜", "problem": "高镍电池热失控风险高，需要从材料到系统的安全防护技术方案。",
         "indicators": "热失控蔓延时间≥30min", "reward": "300", "budget": "600", "max_winners": "2",
-        "deadline": (date.today() + timedelta(days=20)).isoformat(), "eligibility": "",
+        "deadline": (clock.today() + timedelta(days=20)).isoformat(), "eligibility": "",
         "criteria": "技术先进性 | scientist | 60\n产业化 | entrepreneur | 40"})
     assert resp.status_code == 302, text(resp)[:2000]
     challenge = session.scalar(select(Challenge).where(Challenge.title == "动力电池安全揭榜"))
@@ -215,7 +215,7 @@ def test_challenge_from_demands_raced_by_two_winners_end_to_end(client, login, m
     apps = {a.applicant_id: a for a in session.get(Challenge, challenge.id).applications}
     assert set(apps) == {uni.id, lone.id} and [p.organisation_id for p in apps[uni.id].partners] == [org_id]
     # the deadline passes; the broker shortlists both (existing page), then both win
-    session.execute(update(Challenge).where(Challenge.id == challenge.id).values(deadline=date.today() - timedelta(days=1)))
+    session.execute(update(Challenge).where(Challenge.id == challenge.id).values(deadline=clock.today() - timedelta(days=1)))
     session.commit()
     ch = session.get(Challenge, challenge.id)
     challenges.shortlist(session, ch, [a.id for a in apps.values()])
@@ -234,9 +234,9 @@ def test_challenge_from_demands_raced_by_two_winners_end_to_end(client, login, m
     assert session.get(ChallengeApplication, apps[uni.id].id).opportunity_id in [o.id for o in opps]
     # milestones, progress rolling up, acceptance by the panel
     win = apps[uni.id].id
-    client.submit(f"{race}/applications/{win}/milestones", {"due_on": (date.today() + timedelta(days=90)).isoformat(),
+    client.submit(f"{race}/applications/{win}/milestones", {"due_on": (clock.today() + timedelta(days=90)).isoformat(),
                                                               "deliverable": "样品电池包", "amount": "100"}, form_url=race)
-    client.submit(f"{race}/applications/{win}/milestones", {"due_on": (date.today() + timedelta(days=180)).isoformat(),
+    client.submit(f"{race}/applications/{win}/milestones", {"due_on": (clock.today() + timedelta(days=180)).isoformat(),
                                                               "deliverable": "中试验证报告", "amount": "300"}, form_url=race)
     english(client)
     bad = client.submit(f"{race}/applications/{win}/milestones", {"due_on": "", "deliverable": "", "amount": "abc"},

@@ -2,12 +2,12 @@
 from __future__ import annotations
 
 import io
-from datetime import date, timedelta
+from datetime import timedelta
 
 import pytest
 from openpyxl import load_workbook
 
-from services import roadshows
+from services import clock, roadshows
 from tests.services.test_pdf import pdf_text
 from tests.services.test_roadshows import SOLID_ACH, SOLID_DEMAND
 
@@ -18,7 +18,7 @@ CANARIES = ("canary.demand@example.com", "canary.achievement@example.cn", "13800
 
 def form_data(**over):
     data = {"title": "新能源电池专场路演", "theme": "动力电池材料", "field_code": "new_energy",
-            "held_on": (date.today() + timedelta(days=7)).isoformat(), "start_time": "14:00",
+            "held_on": (clock.today() + timedelta(days=7)).isoformat(), "start_time": "14:00",
             "venue": "西安科技大市场", "online_link": "", "presentation_slots": "2", "meeting_slots": "2",
             "tables": "2", "slot_minutes": "20", "presenter_cap": "3", "company_cap": "2", "seats": "5"}
     data.update(over)
@@ -49,7 +49,7 @@ def text(resp) -> str:
 
 def test_create_form_answers_bad_input_clearly(client, login, people, zh):
     login(people["broker"])
-    page = client.submit("/roadshows/new", form_data(held_on=(date.today() - timedelta(days=1)).isoformat(),
+    page = client.submit("/roadshows/new", form_data(held_on=(clock.today() - timedelta(days=1)).isoformat(),
                                                      venue="", tables="0", start_time="25:00"))
     assert page.status_code == 200
     body = text(page)
@@ -214,7 +214,7 @@ def test_empty_schedule_and_bad_forms_are_messages(client, login, people, zh):
 
 def test_intents_from_both_sides_and_nobody_else(client, login, people, zh, session, app, make_user):
     rs = roadshows.create_roadshow(session, people["broker"], {
-        "title": "电池路演", "field_code": "new_energy", "held_on": date.today() + timedelta(days=3), "venue": "西安",
+        "title": "电池路演", "field_code": "new_energy", "held_on": clock.today() + timedelta(days=3), "venue": "西安",
         "presentation_slots": 2, "meeting_slots": 2, "tables": 2, "slot_minutes": 20, "presenter_cap": 2,
         "company_cap": 2, "seats": 5})
     p1 = roadshows.add_presenter(session, rs, people["a1"].id)
@@ -252,7 +252,7 @@ def test_anonymous_is_sent_to_sign_in(client):
 
 def test_big_schedule_runs_as_a_background_job_with_a_status_page(client, login, people, session, app, monkeypatch):
     rs = roadshows.create_roadshow(session, people["broker"], {
-        "title": "电池路演", "field_code": "new_energy", "held_on": date.today() + timedelta(days=3), "venue": "西安",
+        "title": "电池路演", "field_code": "new_energy", "held_on": clock.today() + timedelta(days=3), "venue": "西安",
         "presentation_slots": 2, "meeting_slots": 2, "tables": 2, "slot_minutes": 20, "presenter_cap": 2,
         "company_cap": 2, "seats": 5})
     p1 = roadshows.add_presenter(session, rs, people["a1"].id)
@@ -271,7 +271,7 @@ def test_big_schedule_runs_as_a_background_job_with_a_status_page(client, login,
 
 def test_company_declines_through_the_page(client, login, people, zh, session):
     rs = roadshows.create_roadshow(session, people["broker"], {
-        "title": "电池路演", "field_code": "new_energy", "held_on": date.today() + timedelta(days=3), "venue": "西安",
+        "title": "电池路演", "field_code": "new_energy", "held_on": clock.today() + timedelta(days=3), "venue": "西安",
         "presentation_slots": 2, "meeting_slots": 2, "tables": 2, "slot_minutes": 20, "presenter_cap": 2,
         "company_cap": 2, "seats": 5})
     roadshows.invite(session, rs, people["c1"].id)

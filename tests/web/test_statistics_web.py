@@ -5,13 +5,13 @@ from __future__ import annotations
 import csv
 import io
 from contextlib import ExitStack
-from datetime import date
 
 import pytest
 
 from matchmaking.bands import POSSIBLE_MIN
 
 from tests.web.test_reports_web import report_id_of, run_single
+from services import clock
 
 pytestmark = pytest.mark.model  # loads the real embedding model (not in `make test-fast`)
 
@@ -34,7 +34,7 @@ def deal(client, market, login, session):
     opp = session.query(Opportunity).one()
     for _ in range(3):
         pipeline.advance(session, opp, market["broker"])
-    pipeline.sign(session, opp, market["broker"], "transfer", "88", date.today())
+    pipeline.sign(session, opp, market["broker"], "transfer", "88", clock.today())
     session.commit()
     return opp
 
@@ -55,7 +55,7 @@ def test_listings_by_field_region_and_month_csv(client, market, login, deal):
     regions = read_csv(client.get("/statistics/by_region.csv"))
     assert ["陕西省", "1", "0"] in regions and ["江苏省", "0", "2"] in regions
     months = read_csv(client.get("/statistics/by_month.csv"))
-    assert months[1] == [date.today().strftime("%Y-%m"), "1", "2"]
+    assert months[1] == [clock.today().strftime("%Y-%m"), "1", "2"]
 
 
 def test_funnel_and_contract_turnover(client, market, login, deal):
@@ -259,7 +259,7 @@ def test_every_roadshow_is_listed_paged_and_counted_as_sql_counts(client, login,
     made = []
     for n in range(total):
         rs = roadshows.create_roadshow(session, broker, roadshow_data(title=f"路演第{n:02d}场"))
-        rs.held_on = date.today() + timedelta(days=n)  # n: the later, the earlier it is listed
+        rs.held_on = clock.today() + timedelta(days=n)  # n: the later, the earlier it is listed
         if n % 3 == 0:
             session.add(RoadshowPresenter(roadshow_id=rs.id, achievement_id=ach.id, position=0))
         for k, c in enumerate(companies[: n % 4]):

@@ -4,13 +4,13 @@ field, and the broker can mark it confidential; a roadshow already held says so 
 no deadline fits; an invitation to an account of another type is refused when it is made."""
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import timedelta
 
 import pytest
 from sqlalchemy import func, select
 
 from models import Demand, OrganisationInvitation, Panel
-from services import panels, roadshows
+from services import clock, panels, roadshows
 from tests.conftest import PASSWORD
 
 
@@ -50,7 +50,7 @@ def test_every_member_of_the_owning_organisation_sees_its_panels(client, session
     achievement = make_listing("achievement", manager, reviewer=broker)
     mine, other = _advisor(session, admin, 1), _advisor(session, admin, 2)
     panel = panels.create_panel(session, broker, {"achievement_id": achievement.id, "advisor_ids": [mine.user_id],
-                                                  "deadline": date.today() + timedelta(days=5)})
+                                                  "deadline": clock.today() + timedelta(days=5)})
     session.commit()
     for user in (manager, member):
         login(user)
@@ -75,7 +75,7 @@ def test_the_company_confirms_every_field_of_a_broker_entered_demand(client, ses
         "description": "我司动力电池高镍正极循环衰减快，希望通过表面包覆提升循环寿命。",
         "indicators": "1000次循环容量保持率≥85%", "field_code": "new_energy.battery", "region": "shaanxi",
         "keywords": "高镍,包覆改性", "modes": "joint", "budget_min": "50", "budget_max": "200",
-        "deadline": (date.today() + timedelta(days=30)).isoformat(), "min_trl": "4", "confidential": "y",
+        "deadline": (clock.today() + timedelta(days=30)).isoformat(), "min_trl": "4", "confidential": "y",
         "contact_name": "张工", "contact_phone": "13800000001", "contact_email": "zhang@example.com"})
     assert resp.status_code == 302, resp.get_data(as_text=True)[:800]
     demand = session.scalar(select(Demand))
@@ -97,11 +97,11 @@ def test_a_roadshow_already_held_says_so_instead_of_offering_panels(client, sess
     achievement = make_listing("achievement", make_user("university"), reviewer=broker)
     advisor = _advisor(session, admin, 3)
     show = roadshows.create_roadshow(session, broker, {
-        "title": "已举办的路演", "theme": "", "field_code": "new_energy", "held_on": date.today() + timedelta(days=20),
+        "title": "已举办的路演", "theme": "", "field_code": "new_energy", "held_on": clock.today() + timedelta(days=20),
         "start_time": "14:00", "venue": "西安", "online_link": "", "presentation_slots": 4, "meeting_slots": 2,
         "tables": 2, "slot_minutes": 20, "presenter_cap": 2, "company_cap": 2, "seats": 5})
     roadshows.add_presenter(session, show, achievement.id)
-    show.held_on = date.today() - timedelta(days=1)
+    show.held_on = clock.today() - timedelta(days=1)
     session.commit()
     login(broker)
     _english(client)
@@ -110,7 +110,7 @@ def test_a_roadshow_already_held_says_so_instead_of_offering_panels(client, sess
     assert message in page and f"/roadshows/{show.id}" in page and 'name="deadline"' not in page
     resp = client.submit(f"/panels/new?roadshow={show.id}", {
         "roadshow": str(show.id), "achievement_ids": str(achievement.id), "advisor_ids": str(advisor.user_id),
-        "deadline": date.today().isoformat()}, form_url=f"/panels/new?roadshow={show.id}")
+        "deadline": clock.today().isoformat()}, form_url=f"/panels/new?roadshow={show.id}")
     assert resp.status_code == 422 and message in resp.get_data(as_text=True)
     assert session.scalar(select(func.count(Panel.id))) == 0
 

@@ -18,7 +18,7 @@ from marshmallow import fields, validate
 from sqlalchemy import select
 
 from models import CHAIN_STAGES, Field, Region
-from services import chains, contract_stats as stats, regions
+from services import chains, clock, contract_stats as stats, regions
 from services.errors import NotFound, ServiceError
 
 from .. import policy
@@ -259,7 +259,7 @@ def _target(row: Any) -> dict[str, Any]:
 @targets_bp.doc(security=TOKEN)
 def targets_index(args: dict[str, Any]) -> dict[str, Any]:
     """Every region target of a year (default: this year) with where it stands."""
-    return {"items": [_target(t) for t in stats.targets_of(db(), args["year"] or date.today().year)]}
+    return {"items": [_target(t) for t in stats.targets_of(db(), args["year"] or clock.today().year)]}
 
 
 @targets_bp.route("/<string(maxlength=64):region>/<int(max=2100):year>")
@@ -343,7 +343,7 @@ def stats_index(args: dict[str, Any]) -> dict[str, Any]:
     """The figures of /contracts/statistics/ for a region node and period (year, quarter, month or days)."""
     node = _region(args["region"]) if args["region"] else (db().scalar(_FIRST_ROOT) or _region(""))
     try:
-        p = stats.period(args["kind"], args["year"] or date.today().year, args["part"], args["start"], args["end"])
+        p = stats.period(args["kind"], args["year"] or clock.today().year, args["part"], args["start"], args["end"])
     except ServiceError as err:
         _refuse(err, contract_message(err), "kind")
     flows = stats.flows(db(), node, p)

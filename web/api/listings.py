@@ -1,7 +1,6 @@
 """API endpoints for demands and achievements: list, detail, create/update drafts, submit, matches."""
 from __future__ import annotations
 
-from datetime import date
 from typing import Any
 
 from flask import current_app, g
@@ -10,7 +9,7 @@ from flask_babel import gettext as _
 from flask_login import current_user
 from flask_smorest import Blueprint, abort
 
-from services import bands, feedback, listings, taxonomy
+from services import bands, clock, feedback, listings, taxonomy
 from services import search as search_service
 from services.errors import NotFound, ServiceError
 from services.matching import MatchingUnavailable
@@ -102,7 +101,7 @@ def _check_input(kind: str, data: dict[str, Any], item: Any = None) -> None:
     errors: dict[str, list[str]] = {}
     if "region" in data and data["region"] not in taxonomy.region_names(db(), "zh"):
         errors["region"] = [_("Choose a region from the list.")]
-    if kind == "demand" and data.get("deadline") and data["deadline"] < date.today() and \
+    if kind == "demand" and data.get("deadline") and data["deadline"] < clock.today() and \
             (item is None or data["deadline"] != item.deadline):
         errors["deadline"] = [_("The deadline must be today or later.")]
     if kind == "achievement":
