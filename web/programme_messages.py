@@ -35,7 +35,8 @@ def programme_messages(p: dict) -> dict[str, Callable[[], str]]:
         "race.bad_winners": lambda: _("Allow 1 to 20 winning teams."),
         "race.apply_role": lambda: _("Universities, institutes and companies apply; brokers and administrators run "
                                      "the challenge."),
-        "race.bad_partner": lambda: _("Choose partner organisations from the list (not your own)."),
+        "race.bad_partner": lambda: _("Partners must be other companies or universities registered on the platform, "
+                                      "not your own organisation."),
         "race.unknown_partner": lambda: _("No company or university is registered as %(names)s: type each partner's "
                                           "name as it is registered on the platform, one per line.",
                                           names=p.get("names")),

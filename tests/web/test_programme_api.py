@@ -82,7 +82,7 @@ def test_challenge_applications_alone_and_jointly(api, session, make_user, token
     me = make_user("university", org="单独大学")
     own = api.post(url, json=dict(body, partner_ids=[me.organisation_id]), headers=token_for(me))
     assert own.status_code == 422 and own.get_json()["message"] == zh(
-        "Choose partner organisations from the list (not your own).")
+        "Partners must be other companies or universities registered on the platform, not your own organisation.")
     short = api.post(url, json={"team": "x", "approach": "y"}, headers=token_for(me, "en"))
     assert short.status_code == 422 and {"team", "approach"} <= set(short.get_json()["errors"])
     assert api.post(url, json=body, headers=token_for(broker)).status_code == 403
