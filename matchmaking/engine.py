@@ -327,7 +327,7 @@ class HybridMatcher:
             tcov = self.lexical.coverage_all(tterms) * _known_share(self.lexical, tterms)
             feats["title_cos"] = vecs @ tvec
             feats["title_cov"] = np.where(rows >= 0, tcov[np.maximum(rows, 0)], 0.0)
-            feats["head_cov"] = self.lexical.head_coverage(terms, cand, [self._head_sentences(i) for i in cand])
+            feats["head_cov"] = self.lexical.head_coverage(terms, cand, [self.head_sentences(i) for i in cand])
         comps = [compatibility(query, self.docs[i]) for i in cand] if query.has_structure() else None
         structured = np.asarray([np.nan if (v := structured_score(c)) is None else v for c in comps]
                                 if comps else np.full(len(cand), np.nan))
@@ -336,7 +336,7 @@ class HybridMatcher:
         prob = calib.probability(z, structured)
         return _Scored(cand, fused, dense, lexical, cos, bm, feats, structured, prob, comps)
 
-    def _head_sentences(self, doc_id: int) -> int:
+    def head_sentences(self, doc_id: int) -> int:
         """How many of a listing's indexed sentences are its head (title and keywords), memoised per listing."""
         n = self._heads.get(doc_id)
         if n is None:

@@ -120,27 +120,9 @@ class _DemandSide:
         self.in_lex = self.rows >= 0
         self.safe_rows = np.maximum(self.rows, 0)
         self.floor = float(np.log(_FLOOR_PROB / (1.0 - _FLOOR_PROB)))
-        heads = [self.matcher._head_sentences(i) if k else 0 for i, k in zip(ids, known)]  # memoised per listing
-        self.heads, self.head_mass = self._head_terms(np.asarray(heads, dtype=np.int64))
-
-    def _head_terms(self, n: np.ndarray) -> tuple[Any, np.ndarray]:
-        """demands x terms: the IDF of each distinct term of a demand's head (LexicalIndex.head_coverage's pass,
-        once for all demands instead of once per query), and each head's IDF mass."""
-        from scipy.sparse import csr_matrix
-
-        lex, n_terms = self.lex, len(self.lex.idf) + 1
-        keep = np.flatnonzero(self.in_lex & (n > 0))
-        s0 = lex._doc_sent[self.rows[keep]].astype(np.int64)
-        s1 = np.minimum(s0 + n[keep], lex._doc_sent[self.rows[keep] + 1].astype(np.int64))
-        lo, hi = lex._sent_ptr[s0].astype(np.int64), lex._sent_ptr[s1].astype(np.int64)
-        lengths = hi - lo
-        ends = np.cumsum(lengths)
-        at = np.repeat(lo - (ends - lengths), lengths) + np.arange(int(ends[-1]) if len(ends) else 0)
-        pairs = np.unique(np.repeat(keep, lengths) * n_terms + lex._tok[at].astype(np.int64))
-        owner, toks = pairs // n_terms, pairs % n_terms
-        w = lex.idf[toks].astype(np.float64)
-        heads = csr_matrix((w, (owner, toks)), shape=(len(self.ids), n_terms))
-        return heads, np.bincount(owner, weights=w, minlength=len(self.ids))
+        heads = [self.matcher.head_sentences(i) if k else 0 for i, k in zip(ids, known)]  # memoised per listing
+        # demands x terms, once for all demands instead of once per query (LexicalIndex.head_coverage's pass)
+        self.heads, self.head_mass = self.lex.head_terms(ids, heads)
 
     def _head_coverage(self, terms: Any) -> np.ndarray:
         """Share of each demand's head IDF mass that the query's terms hold (0 for a demand without a head)."""

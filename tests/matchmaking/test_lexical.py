@@ -54,3 +54,23 @@ def test_shared_terms_and_best_sentence(index):
 def test_duplicate_ids_are_rejected():
     with pytest.raises(ValueError):
         LexicalIndex.build([1, 1], ["a", "b"])
+
+
+def test_head_terms_give_head_coverage_as_one_sparse_product():
+    """LexicalIndex.head_terms (the roadshow matrix's pass over many demands at once) agrees with head_coverage
+    for every document, unknown ids and headless documents included."""
+    import numpy as np
+
+    from matchmaking.lexical import LexicalIndex
+
+    texts = {1: "固态电池电解质。硫化物固态电解质薄膜制备", 2: "锂电池回收。湿法冶金回收镍钴锰", 3: "机器视觉检测。工业机器人视觉引导抓取"}
+    index = LexicalIndex.build(list(texts), list(texts.values()))
+    ids, heads = [1, 2, 3, 99], [1, 1, 0, 1]
+    matrix, mass = index.head_terms(ids, heads)
+    terms = index.query_terms("固态电解质 回收")
+    asked = np.zeros(matrix.shape[1])
+    asked[terms.ids] = 1.0
+    held = matrix @ asked
+    via_matrix = np.where(mass > 0, held / np.where(mass > 0, mass, 1.0), 0.0)
+    np.testing.assert_allclose(via_matrix, index.head_coverage(terms, ids, heads), rtol=1e-6)
+    assert mass[2] == 0 and mass[3] == 0 and via_matrix[0] > 0 and via_matrix[1] > 0
