@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any, Iterable, Optional
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from models import (Achievement, Challenge, ChallengeAcceptanceScore, ChallengeApplication, ChallengeDemand,
@@ -81,31 +81,53 @@ def partner_ids_named(session: Session, user: Any, text: str) -> list[int]:
     """The partner organisations an applicant typed, one name per line (or separated by 、 ; ，), as registered
     on the platform: companies and universities other than the applicant's own. The applicant names partners
     they know; the platform does not list every organisation to every applicant (thousands in a province, and
-    who is registered is not for everyone to browse). A name that matches no organisation, or several, is
-    refused, naming it."""
-    names = list(dict.fromkeys(n for n in (" ".join(unicodedata.normalize("NFKC", part).split())
-                                          for part in re.split(r"[\n\r、;；,，]+", text or "")) if n))
-    if len(names) > MAX_PARTNERS:
+    who is registered is not for everyone to browse). Names compare as people write them: full- or half-width
+    brackets and letters, spacing and case do not matter. Where several organisations answer to a name, the one
+    staff verified is meant (a new registration cannot take a known name over), then the one spelt exactly so;
+    a name that matches none, or several alike, is refused, naming it."""
+    typed: dict[str, str] = {}  # name key -> the name as first typed
+    for part in re.split(r"[\n\r、;；,，]+", text or ""):
+        if part.strip():
+            typed.setdefault(_name_key(part), part.strip())
+    if len(typed) > MAX_PARTNERS:
         raise ServiceError("race.partners_many", n=MAX_PARTNERS)
-    if any(len(n) > 200 for n in names):
-        raise ServiceError("race.unknown_partner", names="、".join(n[:40] for n in names if len(n) > 200))
-    if not names:
+    too_long = [n for n in typed.values() if len(n) > 200]
+    if too_long:
+        raise ServiceError("race.unknown_partner", names="、".join(n[:40] + "…" for n in too_long))
+    if not typed:
         return []
     kinds = (OrgKind.COMPANY.value, OrgKind.UNIVERSITY.value)
-    found: dict[str, list[Organisation]] = {}
-    for org in session.scalars(select(Organisation).where(Organisation.kind.in_(kinds),
-                                                         func.lower(Organisation.name).in_([n.lower() for n in names]))):
-        found.setdefault(org.name.lower(), []).append(org)
-    unknown = [n for n in names if n.lower() not in found]
+    found: dict[str, list[Any]] = {}  # a POST now and then: every name is read, compared as keys in Python
+    for row in session.execute(select(Organisation.id, Organisation.name, Organisation.verified)
+                               .where(Organisation.kind.in_(kinds))):
+        key = _name_key(row.name)
+        if key in typed:
+            found.setdefault(key, []).append(row)
+    unknown, ambiguous, ids = [], [], []
+    for key, name in typed.items():
+        rows = found.get(key, [])
+        verified = [r for r in rows if r.verified]
+        exact = [r for r in rows if r.name.strip() == name]
+        pick = next((c for c in (verified, exact, rows) if len(c) == 1), None)
+        if not rows:
+            unknown.append(name)
+        elif pick is None:
+            ambiguous.append(name)
+        else:
+            ids.append(pick[0].id)
     if unknown:
         raise ServiceError("race.unknown_partner", names="、".join(unknown))
-    ambiguous = [n for n in names if len(found[n.lower()]) > 1]
     if ambiguous:
         raise ServiceError("race.ambiguous_partner", names="、".join(ambiguous))
-    ids = [found[n.lower()][0].id for n in names]
     if getattr(user, "organisation_id", None) in ids:
         raise ServiceError("race.own_partner")
-    return ids
+    return list(dict.fromkeys(ids))
+
+
+def _name_key(name: str) -> str:
+    """An organisation's name as compared: NFKC (full-width brackets and letters as half-width), runs of spaces as
+    one, case folded."""
+    return " ".join(unicodedata.normalize("NFKC", name).split()).casefold()
 
 
 def apply_joint(session: Session, challenge: Challenge, user: User, data: dict[str, Any]) -> ChallengeApplication:

@@ -257,7 +257,7 @@ def create_panel(session: Session, broker: User, data: dict, today: Optional[dat
     twin = session.scalar(select(Panel.id).where(Panel.achievement_id == achievement.id, Panel.status == "open",
                                                  Panel.deadline >= (today or clock.today()), same_roadshow).limit(1))
     if twin is not None:
-        raise ServiceError("panel.exists", id=twin)
+        raise ServiceError("panel.exists", id=twin, roadshow=roadshow_id is not None)
     panel = Panel(achievement=achievement, roadshow_id=roadshow_id, deadline=deadline, gate=bool(data.get("gate")),
                   note=note, created_by_id=broker.id, status="open")
     session.add(panel)

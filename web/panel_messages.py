@@ -25,7 +25,9 @@ def panel_messages(p: dict) -> dict[str, Callable[[], str]]:
         "panel.too_many": lambda: _("A panel has at most %(n)s advisors.", n=p.get("n")),
         "panel.bad_roadshow": lambda: _("Choose an existing roadshow, or none."),
         "panel.exists": lambda: _("This achievement already has an open panel (no. %(id)s) for the same roadshow: "
-                                  "add advisors to that panel instead.", id=p.get("id")),
+                                  "add advisors to that panel instead.", id=p.get("id")) if p.get("roadshow") else
+        _("This achievement already has an open panel (no. %(id)s): add advisors to that panel instead.",
+          id=p.get("id")),
         "panel.bad_note": lambda: _("Keep the note under %(n)s characters.", n=p.get("max")),
         "panel.conflict": lambda: _("%(name)s cannot sit on this panel: conflict of interest (%(reason)s).",
                                     name=p.get("name"), reason=str(CONFLICT_LABELS.get(p.get("reason"), p.get("reason")))),

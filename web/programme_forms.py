@@ -82,7 +82,7 @@ class JointApplicationForm(FlaskForm):
     approach = TextAreaField(_l("Technical approach"), validators=[_required(), Length(
         min=20, max=6000, message=_l("Describe the approach in 20 to 6,000 characters."))])
     partners = TextAreaField(_l("Partner organisations (joint application)"), validators=[Length(
-        max=1200, message=_l("Name at most 5 partners, one per line."))])
+        max=1200, message=_l("Keep the partners' names under 1,200 characters in all, one per line."))])
     achievement_ids = MultiCheckboxField(_l("Linked achievements"), coerce=id_choice, validators=[Blank()])
 
 

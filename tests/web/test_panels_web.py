@@ -343,8 +343,8 @@ def test_the_same_form_sent_twice_forms_one_panel(client, session, login, world,
     panel = session.scalars(select(Panel)).one()
     again = client.submit(f"/panels/new?achievement={a.id}", dict(data, advisor_ids=[str(advisors[1].id)]))
     assert again.status_code == 422
-    assert zh("This achievement already has an open panel (no. %(id)s) for the same roadshow: add advisors to that "
-              "panel instead.", id=panel.id) in again.get_data(as_text=True)
+    assert zh("This achievement already has an open panel (no. %(id)s): add advisors to that panel instead.",
+              id=panel.id) in again.get_data(as_text=True)
     session.expire_all()
     assert session.scalar(select(func.count()).select_from(Panel)) == 1
     from services import tokens
