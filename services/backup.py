@@ -42,16 +42,26 @@ def _new_destination(dest: Path) -> tuple[Path, Path]:
 
 
 def create(db_file: Path, dest: Path) -> BackupInfo:
-    """Copy the live database page by page while it stays in use, to a new file (never overwrites)."""
+    """Copy the live database page by page while it stays in use, to a new file (never overwrites). A database
+    without the platform's tables (never migrated) is refused before anything is written."""
     dest, tmp = _new_destination(dest)
     src = sqlite3.connect(f"file:{db_file}?mode=ro", uri=True)
     try:
+        try:
+            tables = {r[0] for r in src.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+        except sqlite3.DatabaseError:
+            tables = set()
+        if not {"alembic_version", "users", "demands", "achievements"} <= tables:
+            raise ServiceError("backup.source_empty", path=str(db_file))
         out = sqlite3.connect(tmp)
         try:
             src.backup(out, pages=1024)  # in steps, so writers are not held up for long
             out.execute("PRAGMA journal_mode=DELETE")  # one self-contained file
         finally:
             out.close()
+    except BaseException:
+        tmp.unlink(missing_ok=True)  # a half-written copy is not left beside the backups
+        raise
     finally:
         src.close()
     tmp.replace(dest)

@@ -153,6 +153,8 @@ def message_for(err: ServiceError) -> str:
         "backup.missing": lambda: _("%(path)s does not exist.", path=p.get("path")),
         "backup.corrupt": lambda: _("%(path)s is not an intact SQLite database; nothing was restored.",
                                     path=p.get("path")),
+        "backup.source_empty": lambda: _("%(path)s has no tables of this platform yet (run `flask db upgrade`); no "
+                                         "backup was made.", path=p.get("path")),
         "backup.not_ours": lambda: _("%(path)s is not a database of this platform; nothing was restored.",
                                      path=p.get("path")),
         "backup.wrong_revision": lambda: _("%(path)s has schema %(found)s but this version needs %(expected)s; "

@@ -50,3 +50,13 @@ def test_pages_on_that_database_answer_503_not_500(unmigrated):
         resp = client.get(path)
         assert resp.status_code == 503, (path, resp.status_code)
         assert resp.headers.get("Retry-After")
+
+
+@pytest.mark.sqlite_only("SQLite's online backup API")
+def test_a_backup_of_a_database_without_tables_is_refused_and_writes_nothing(unmigrated, tmp_path):
+    unmigrated.extensions["db_engine"].connect().close()  # the empty file exists, as after a first start
+    target = tmp_path / "backup.db"
+    result = unmigrated.test_cli_runner().invoke(args=["backup", "create", str(target)])
+    assert result.exit_code != 0 and "no backup was made" in result.output, result.output
+    assert "Traceback" not in result.output
+    assert not target.exists() and not (tmp_path / "backup.db.part").exists()
