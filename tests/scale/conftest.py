@@ -66,6 +66,15 @@ class Site:
         with ThreadPoolExecutor(parallel) as pool:
             return list(pool.map(fn, range(n)))
 
+    def until_workers(self, fn: Callable[[int], Any], workers: int = 2, seconds: float = 90) -> list[Any]:
+        """More rounds of 12 parallel calls of fn until `workers` workers have answered (a threaded worker can take
+        every request of a burst while the other idles), or the time is up; every call's result, to check."""
+        out: list[Any] = []
+        deadline = time.monotonic() + seconds
+        while len(self.pids()) < workers and time.monotonic() < deadline:
+            out += self.many(fn, 12, parallel=12)
+        return out
+
 
 @pytest.fixture
 def start_site(app, tmp_path: Path, redis_url: str) -> Iterator[Callable[..., Site]]:  # noqa: F811
