@@ -31,6 +31,10 @@ def sqlite_path(url: str) -> Path:
     return Path(url[len("sqlite:///"):])
 
 
+# tables every database of this platform has: what tells it from an empty or foreign file
+PLATFORM_TABLES = frozenset({"alembic_version", "users", "demands", "achievements"})
+
+
 def _new_destination(dest: Path) -> tuple[Path, Path]:
     """A backup's path (refused if it exists or its folder does not) and the temporary file written first."""
     dest = Path(dest)
@@ -51,7 +55,7 @@ def create(db_file: Path, dest: Path) -> BackupInfo:
             tables = {r[0] for r in src.execute("SELECT name FROM sqlite_master WHERE type='table'")}
         except sqlite3.DatabaseError:
             tables = set()
-        if not {"alembic_version", "users", "demands", "achievements"} <= tables:
+        if not PLATFORM_TABLES <= tables:
             raise ServiceError("backup.source_empty", path=str(db_file))
         out = sqlite3.connect(tmp)
         try:
@@ -79,7 +83,7 @@ def inspect(path: Path, expected_revision: Optional[str]) -> BackupInfo:
             if conn.execute("PRAGMA integrity_check").fetchone()[0] != "ok":
                 raise ServiceError("backup.corrupt", path=str(path))
             tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
-            if not {"alembic_version", "users", "demands", "achievements"} <= tables:
+            if not PLATFORM_TABLES <= tables:
                 raise ServiceError("backup.not_ours", path=str(path))
             revision = conn.execute("SELECT version_num FROM alembic_version").fetchone()
             users = conn.execute("SELECT count(*) FROM users").fetchone()[0]
@@ -181,7 +185,7 @@ def pg_inspect(path: Path, expected_revision: Optional[str], bin_dir: str = "") 
     except ToolError:
         raise ServiceError("backup.not_ours", path=str(path)) from None
     tables = {parts[-2] for line in listing.splitlines() if " TABLE DATA " in line and len(parts := line.split()) > 2}
-    if not {"alembic_version", "users", "demands", "achievements"} <= tables:
+    if not PLATFORM_TABLES <= tables:
         raise ServiceError("backup.not_ours", path=str(path))
 
     def rows(table: str) -> list[str]:

@@ -120,18 +120,8 @@ def _upsert_vector(session: Session, kind: str, doc: Doc, model_key: str, vec: n
     or the background thread and the seed) do not both insert: the later one overwrites."""
     values = dict(entity_type=kind, entity_id=doc.id, model_key=model_key, text_sha256=text_sha256(doc),
                   dim=int(vec.shape[0]), vector=vec.tobytes(), updated_at=utcnow())
-    dialect = session.get_bind().dialect.name
-    insert = {"postgresql": postgresql.insert, "sqlite": sqlite.insert}.get(dialect)
-    if insert is None:  # a database without ON CONFLICT: select, then insert or update
-        row = session.scalar(select(ListingVector).where(
-            ListingVector.entity_type == kind, ListingVector.entity_id == doc.id,
-            ListingVector.model_key == model_key))
-        if row is None:
-            row = ListingVector(entity_type=kind, entity_id=doc.id, model_key=model_key)
-            session.add(row)
-        row.text_sha256, row.dim, row.vector, row.updated_at = (values["text_sha256"], values["dim"],
-                                                                values["vector"], values["updated_at"])
-        return
+    # the two databases the platform runs on, each with its own INSERT .. ON CONFLICT
+    insert = {"postgresql": postgresql.insert, "sqlite": sqlite.insert}[session.get_bind().dialect.name]
     stmt = insert(ListingVector).values(**values)
     session.execute(stmt.on_conflict_do_update(
         index_elements=["entity_type", "entity_id", "model_key"],

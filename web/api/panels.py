@@ -24,7 +24,8 @@ TOKEN = [{"bearerAuth": []}]
 SERVICE_ERRORS = {"panel.bad_achievement": (422, "achievement_id"), "panel.bad_advisor": (422, "advisor_ids"),
                   "panel.no_advisors": (422, "advisor_ids"), "panel.too_many": (422, "advisor_ids"),
                   "panel.conflict": (409, "advisor_ids"), "panel.bad_deadline": (422, "deadline"),
-                  "panel.bad_roadshow": (422, "roadshow_id"), "panel.exists": (409, "achievement_id"), "panel.bad_note": (422, "note"),
+                  "panel.bad_roadshow": (422, "roadshow_id"), "panel.exists": (409, "achievement_id"),
+                  "panel.bad_note": (422, "note"),
                   "panel.deadline_passed": (409, None), "panel.bad_score": (422, None),
                   "panel.bad_comment": (422, "comment"), "panel.bad_value": (422, "value_min"),
                   "panel.value_required": (422, "value_min"), "panel.value_order": (422, "value_max")}
