@@ -138,8 +138,7 @@ def apply_joint(session: Session, challenge: Challenge, user: User, data: dict[s
         raise ServiceError("challenge.deadline_passed", deadline=challenge.deadline.isoformat())
     if challenge.status != "open":
         raise ServiceError("challenge.closed")
-    if challenges.own_application(session, challenge, user) is not None:
-        raise ServiceError("challenge.already_applied")
+    challenges.refuse_second_application(session, challenge, user)
     partner_ids = sorted(set(int(i) for i in data.get("partner_ids") or []))
     if len(partner_ids) > MAX_PARTNERS:
         raise ServiceError("race.partners_many", n=MAX_PARTNERS)

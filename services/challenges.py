@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any, Iterable, Optional
 
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from matchmaking.documents import Listing as Doc
@@ -211,8 +211,7 @@ def apply(session: Session, challenge: Challenge, user: User, data: dict[str, An
         raise ServiceError("challenge.deadline_passed", deadline=challenge.deadline.isoformat())
     if challenge.status != "open":
         raise ServiceError("challenge.closed")
-    if own_application(session, challenge, user) is not None:
-        raise ServiceError("challenge.already_applied")
+    refuse_second_application(session, challenge, user)
     ids = sorted(set(int(i) for i in data.get("achievement_ids") or []))
     # a colleague's achievement of the user's organisation is the user's too (listings.can_edit_listing)
     owned = set(session.scalars(select(Achievement.id).where(Achievement.id.in_(ids), owning_side(Achievement, user),
@@ -228,9 +227,27 @@ def apply(session: Session, challenge: Challenge, user: User, data: dict[str, An
 
 
 def own_application(session: Session, challenge: Challenge, user: User) -> Optional[ChallengeApplication]:
-    """The user's application to this challenge, if any."""
-    return session.scalar(select(ChallengeApplication).where(ChallengeApplication.challenge_id == challenge.id,
-                                                             ChallengeApplication.applicant_id == user.id))
+    """The application of the user's organisation to this challenge (揭榜: one per organisation, whichever colleague
+    sent it), or the user's own where the user has no organisation; None before either applied."""
+    mine = ChallengeApplication.applicant_id == user.id
+    if getattr(user, "organisation_id", None):
+        mine = or_(mine, ChallengeApplication.organisation_id == user.organisation_id)
+    return session.scalars(select(ChallengeApplication).where(ChallengeApplication.challenge_id == challenge.id, mine)
+                           .order_by(ChallengeApplication.id).limit(1)).first()
+
+
+def refuse_second_application(session: Session, challenge: Challenge, user: User) -> None:
+    """Refused when the user, or a colleague for the user's organisation, has applied to this challenge. The
+    challenge's row is locked first (FOR NO KEY UPDATE on PostgreSQL; SQLite's writes are serial), so two
+    colleagues submitting at once are answered one after the other."""
+    session.execute(select(Challenge.id).where(Challenge.id == challenge.id).with_for_update(key_share=True))
+    earlier = own_application(session, challenge, user)
+    if earlier is None:
+        return
+    if earlier.applicant_id == user.id:
+        raise ServiceError("challenge.already_applied")
+    raise ServiceError("challenge.organisation_applied", name=earlier.applicant.display_name,
+                       day=clock.day_of(earlier.created_at).isoformat())
 
 
 def linked_achievements(session: Session, application: ChallengeApplication) -> list[Achievement]:

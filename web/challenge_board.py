@@ -14,6 +14,7 @@ from services import challenge_race as races, challenges, listings
 from services.errors import NotFound, ServiceError
 
 from . import policy
+from .challenges import APPLICATION_STATUS
 from .db import db
 from .errors import refusal
 from .programme_forms import (AcceptanceForm, AwardForm, FromDemandsForm, JointApplicationForm, MilestoneForm,
@@ -93,7 +94,8 @@ def _race_page(challenge: Any, apply_form: Any = None, status: int = 200):
                                panelist=challenges.is_panelist(s, challenge, current_user),
                                winners=races.winners(challenge), team_name=races.team_name,
                                progress=races.application_progress, total=races.challenge_progress(challenge),
-                               open=challenges.is_open(challenge))
+                               open=challenges.is_open(challenge), APP_STATUS=APPLICATION_STATUS,
+                               linked=lambda a: challenges.linked_achievements(s, a))
     if current_user.is_authenticated and current_user.role in races.APPLICANT_ROLES:
         ctx["mine"] = challenges.own_application(s, challenge, current_user)
         ctx["apply_form"] = apply_form or _apply_form(challenge)

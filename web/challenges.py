@@ -9,7 +9,7 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 
-from services import challenges, listings, taxonomy
+from services import challenge_race, challenges, listings, taxonomy
 from services.errors import NotFound, ServiceError
 from services.matching import MatchingUnavailable
 
@@ -127,6 +127,7 @@ def detail(challenge_id: int):
                                open=challenges.is_open(challenge), PERSPECTIVES=PERSPECTIVE_LABELS,
                                APP_STATUS=APPLICATION_STATUS, STATUS=CHALLENGE_STATUS,
                                winner=challenges.winner_of(s, challenge), linked=lambda a: challenges.linked_achievements(s, a),
+                               team_name=challenge_race.team_name,
                                action_form=ActionForm())
     if manager or panelist:
         ctx["ranking"] = challenges.ranking(s, challenge)

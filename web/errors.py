@@ -131,6 +131,9 @@ def message_for(err: ServiceError) -> str:
                                                "accepted.", deadline=p.get("deadline")),
         "challenge.closed": lambda: _("This challenge no longer accepts applications."),
         "challenge.already_applied": lambda: _("You have already applied to this challenge."),
+        "challenge.organisation_applied": lambda: _(
+            "Your organisation has already applied to this challenge (%(name)s, %(day)s): one application per "
+            "organisation. Ask your colleague to add what you would contribute.", name=p.get("name"), day=p.get("day")),
         "challenge.bad_achievement": lambda: _("Link only your own published achievements."),
         "challenge.panelist_role": lambda: _("Only active brokers and administrators can sit on the panel."),
         "challenge.already_panelist": lambda: _("This person is already on the panel."),

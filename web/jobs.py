@@ -16,7 +16,7 @@ from services.queue import JobQueue, QueueSettings, build_huey, check_url
 from . import policy
 from .access import roles_required
 from .cli_group import CliGroup
-from .db import after_commit, db, sessionmaker_for, write_session
+from .db import after_commit, db, is_missing_schema, sessionmaker_for, write_session
 from .errors import message_for, refusal
 from .forms import ActionForm
 
@@ -184,6 +184,8 @@ def requeue() -> None:
     try:
         n = q.recover()
     except Exception as err:
+        if is_missing_schema(err):
+            raise  # the CLI group's `flask db upgrade` line (web/cli_group.py), not "queue unreachable"
         raise click.ClickException(f"queue unreachable ({type(err).__name__}) / 队列无法连接")
     click.echo(f"{n} queued jobs handed to the queue / 已重新入队")
 

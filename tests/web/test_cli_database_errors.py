@@ -26,6 +26,19 @@ def test_a_database_without_tables_says_run_db_upgrade(unmigrated, args):
     assert "Traceback" not in result.output
 
 
+def test_jobs_requeue_on_that_database_says_run_db_upgrade_not_queue_unreachable(tmp_path):
+    from app import create_app
+
+    application = create_app(app_config(tmp_path, f"sqlite:///{tmp_path / 'empty.db'}", JOBS_MODE="queue",
+                                        JOBS_QUEUE_URL=f"sqlite:///{tmp_path / 'queue.db'}"))
+    try:
+        result = application.test_cli_runner().invoke(args=["jobs", "requeue"])
+    finally:
+        dispose_app(application)
+    assert result.exit_code == 1 and "flask db upgrade" in result.output, result.output
+    assert "queue unreachable" not in result.output
+
+
 def test_db_upgrade_itself_still_runs_on_that_database(unmigrated):
     runner = unmigrated.test_cli_runner()
     assert runner.invoke(args=["db", "upgrade"]).exit_code == 0
@@ -44,12 +57,15 @@ def test_an_unreachable_database_is_named(tmp_path):
     assert result.exit_code == 1 and "cannot reach the database" in result.output and "无法连接数据库" in result.output
 
 
-def test_pages_on_that_database_answer_503_not_500(unmigrated):
+def test_pages_on_that_database_answer_503_not_500(unmigrated, zh):
     client = unmigrated.test_client()
     for path in ("/", "/search/demand?q=电池", "/api/v1/demands/"):
         resp = client.get(path)
         assert resp.status_code == 503, (path, resp.status_code)
         assert resp.headers.get("Retry-After")
+    page = client.get("/search/demand?q=电池").get_data(as_text=True)
+    # the way on is the same page again, not the home page (which answers 503 too)
+    assert 'href="/search/demand?q=电池">' + zh("Try again") in page and zh("Back to the home page") not in page
 
 
 @pytest.mark.sqlite_only("SQLite's online backup API")

@@ -27,8 +27,9 @@ def test_garbage_form_bodies_are_answered_not_crashed(client, login_as):
                "min_trl": "99", "modes": ["x", "y"], "field_code": "'; DROP TABLE demands; --", "intent": "submit"}
     resp = client.submit("/demands/new", garbage)
     assert resp.status_code in (200, 422)
-    # a NUL character is refused before any form code runs (PostgreSQL cannot store it)
-    assert client.submit("/demands/new", dict(garbage, title="\x00" * 5)).status_code == 400
+    # NUL characters are taken out before any form code runs (PostgreSQL cannot store them): an empty title
+    resp = client.submit("/demands/new", dict(garbage, title="\x00" * 5))
+    assert resp.status_code in (200, 422) and "\x00" not in resp.get_data(as_text=True)
     for url in ("/demands/1/explode", "/review/demand/1/approve", "/admin/users/1/role"):
         assert client.submit(url, {}, form_url="/demands/mine").status_code < 500
 

@@ -24,6 +24,7 @@ TOKEN = [{"bearerAuth": []}]
 SERVICE_ERRORS = {"programme.bad_participant": (422, "participant"), "programme.apply_achievement": (422, "achievement_id"),
                   "programme.already_applied": (409, "achievement_id"), "roadshow.already_registered": (409, None),
                   "programme.already_waiting": (409, None), "challenge.already_applied": (409, None),
+                  "challenge.organisation_applied": (409, None),
                   "race.bad_partner": (422, "partner_ids"), "race.partners_many": (422, "partner_ids"),
                   "challenge.bad_achievement": (422, "achievement_ids"), "roadshow.bad_intent": (422, "intent")}
 
