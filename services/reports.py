@@ -20,6 +20,7 @@ from .bands import label_zh
 from .errors import NotFound, ServiceError
 from .exports import Table
 from .organisations import CONFIDENTIAL_NAME
+from .taxonomy import field_names, region_names
 
 MAX_PAIRS = 5000  # a batch larger than this is refused: it would take long and nobody reads it
 MAX_K = 50
@@ -148,15 +149,32 @@ def start_batch(session: Session, runtime: Runtime, user: User, params: ReportPa
     return report
 
 
-def _batch_title(session: Session, params: ReportParams) -> str:
-    parts = ["批量撮合"]
+def batch_title(params: ReportParams, *, label: str = "批量撮合", field_names: Optional[dict[str, str]] = None,
+                region_names: Optional[dict[str, str]] = None) -> str:
+    """A batch report's title: the label, the field's and region's names (their codes where no name is known)
+    and the period. Stored in Chinese (the PDF export's language); pages draw it again in the reader's language."""
+    parts = [label]
     if params.field:
-        parts.append(params.field)
+        parts.append((field_names or {}).get(params.field, params.field))
     if params.region:
-        parts.append(params.region)
+        parts.append((region_names or {}).get(params.region, params.region))
     if params.since or params.until:
-        parts.append(f"{params.since or ''}~{params.until or ''}")
+        parts.append(f"{params.since or ''} ~ {params.until or ''}")
     return " · ".join(parts)
+
+
+def _batch_title(session: Session, params: ReportParams) -> str:
+    return batch_title(params, field_names=field_names(session, "zh"), region_names=region_names(session, "zh"))
+
+
+def title_in(report: MatchReport, *, label: str, field_names: dict[str, str], region_names: dict[str, str]) -> str:
+    """A report's title in a reader's language: a batch report's drawn from its parameters with the reader's word
+    for a batch match (label) and names (taxonomy.field_names / region_names in the reader's locale); a listing's
+    report keeps its listing's title as stored."""
+    if report.scope != "batch":
+        return report.title
+    return batch_title(_params_from({"scope": "batch", **(report.params or {})}), label=label, field_names=field_names,
+                       region_names=region_names)
 
 
 def _params_from(data: dict) -> ReportParams:

@@ -28,6 +28,15 @@ def field_choices(session: Session, locale: str) -> list[tuple[str, str]]:
             for top in top_fields(session) for child in top.children if child.active]
 
 
+def field_names(session: Session, locale: str) -> dict[str, str]:
+    """Field code -> display name (a sub-field's under its parent's), inactive fields too (old reports name them)."""
+    names: dict[str, str] = {}
+    for top in top_fields(session, include_inactive=True):
+        names[top.code] = top.name(locale)
+        names.update((c.code, f"{top.name(locale)} / {c.name(locale)}") for c in top.children)
+    return names
+
+
 def filter_field_choices(session: Session, locale: str) -> list[tuple[str, str]]:
     """(code, label) pairs for filters: each top-level field followed by its sub-fields."""
     out: list[tuple[str, str]] = []

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import logging
 import os
+from typing import Any, Callable
 
 from flask import (Blueprint, Flask, Response, abort, current_app, flash, redirect, render_template, send_file,
                    url_for)
@@ -75,7 +76,7 @@ def _params(form: ReportForm) -> reports.ReportParams:
 
 @bp.route("/")
 def index():
-    return render_template("reports/index.html", reports=reports.reports_for(db(), current_user))
+    return render_template("reports/index.html", reports=reports.reports_for(db(), current_user), report_title=_titles())
 
 
 @bp.route("/new", methods=["GET", "POST"])
@@ -112,7 +113,15 @@ def show(report_id: int):
     return render_template("reports/show.html", report=report, state=reports.report_state(db(), report),
                            latest=feedback.latest_for_pairs(db(), pairs), comment_form=CommentForm(),
                            opportunities=pipeline.for_pairs(db(), pairs),
-                           region_names=taxonomy.region_names(db(), locale_code()))
+                           region_names=taxonomy.region_names(db(), locale_code()), report_title=_titles())
+
+
+def _titles() -> Callable[[Any], str]:
+    """report -> its title in the reader's language (a batch report's from its parameters: field and region names)."""
+    s, locale = db(), locale_code()
+    fields, regions = taxonomy.field_names(s, locale), taxonomy.region_names(s, locale)
+    label = _("Batch match")
+    return lambda report: reports.title_in(report, label=label, field_names=fields, region_names=regions)
 
 
 @bp.route("/<int:report_id>/rows/<int:row_id>/comment", methods=["POST"])

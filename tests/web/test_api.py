@@ -114,6 +114,19 @@ def test_list_filters_and_pagination(api, make_user, make_listing):
     assert typo.status_code == 422 and typo.get_json()["errors"] == {"regoin": ["Unknown field."]}
 
 
+
+def test_a_reversed_period_is_named_and_spaces_around_dates_are_no_error(api, make_user, make_listing, zh):
+    from services import clock
+    owner, broker = make_user("university"), make_user("broker")
+    make_listing("achievement", owner, "published", reviewer=broker)
+    today = clock.today().isoformat()
+    bad = api.get(f"/api/v1/achievements/?since={today}&until=2000-01-01")
+    assert bad.status_code == 422 and bad.get_json()["errors"] == {
+        "until": [zh("The end date (until) is before the start date (since): swap them or move one.")]}
+    ok = api.get(f"/api/v1/achievements/?since=%20{today}%20&until={today}")
+    assert ok.status_code == 200 and ok.get_json()["total"] == 1
+
+
 def test_owner_creates_updates_and_submits_a_draft(api, make_user, token_for):
     user = make_user("company")
     headers = token_for(user)

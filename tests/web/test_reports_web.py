@@ -101,6 +101,15 @@ def test_batch_report_runs_as_a_job_with_progress(client, market, login, session
     status = client.get(f"/jobs/{job_id}").get_data(as_text=True)
     assert f"/reports/{report.id}" in status
     assert "单晶高镍正极原子层沉积包覆技术" in client.get(f"/reports/{report.id}").get_data(as_text=True)
+    # the title names the field (not its code), in the reader's language; stored in Chinese for the PDF
+    assert report.title == "批量撮合 · 新能源"
+    assert "批量撮合 · 新能源" in client.get(f"/reports/{report.id}").get_data(as_text=True)
+    from models import User
+    session.get(User, market["broker"].id).locale = "en"
+    session.commit()
+    for url in ("/reports/", f"/reports/{report.id}"):
+        page = client.get(url).get_data(as_text=True)
+        assert "Batch match · New energy" in page and "批量撮合" not in page, url
 
 
 def test_batch_over_5000_pairs_is_refused_with_how_to_narrow(client, market, login, session, zh):

@@ -304,6 +304,8 @@ def translate_field_message(text: str) -> str:
         "String does not match expected pattern.": _("The format is not valid."),
         "Number too large.": _("The value is out of range."),
         "Special numeric values (nan or infinity) are not permitted.": _("Not a number."),
+        "The end date (until) is before the start date (since).": _(
+            "The end date (until) is before the start date (since): swap them or move one."),
     }
     if text in known:
         return known[text]

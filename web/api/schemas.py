@@ -41,12 +41,17 @@ class Whole(fields.Integer):
         return number
 
 
+PERIOD_REVERSED = "The end date (until) is before the start date (since)."
+
+
 class Day(fields.Date):
     """A date (YYYY-MM-DD) from FIRST_DATE to LAST_DATE."""
 
     def _deserialize(self, value: Any, attr: Any, data: Any, **kwargs: Any) -> Any:
-        if isinstance(value, str) and not re.fullmatch(r"[0-9]{4}-[0-9]{2}-[0-9]{2}", value.strip()):
-            raise self.make_error("invalid", input=value, obj_type=self.OBJ_TYPE)
+        if isinstance(value, str):  # spaces around a date are no error (the pages' filters read them alike)
+            value = value.strip()
+            if not re.fullmatch(r"[0-9]{4}-[0-9]{2}-[0-9]{2}", value):
+                raise self.make_error("invalid", input=value, obj_type=self.OBJ_TYPE)
         day = super()._deserialize(value, attr, data, **kwargs)
         if not FIRST_DATE <= day <= LAST_DATE:
             raise ma.ValidationError(f"Must be greater than or equal to {FIRST_DATE} and less than or equal to "
@@ -100,6 +105,12 @@ class ListingFilterArgs(PageArgs):
     status = fields.String(load_default="published", validate=validate.OneOf(
         ("draft", "submitted", "published", "returned", "rejected", "closed", "all")),
         metadata={"description": "brokers and admins only; everyone else always gets published listings"})
+
+    @ma.validates_schema
+    def _period_in_order(self, data: dict, **_kwargs: Any) -> None:
+        """A reversed period would list nothing, silently: the caller is told which end to move."""
+        if data.get("since") and data.get("until") and data["since"] > data["until"]:
+            raise ma.ValidationError(PERIOD_REVERSED, "until")
 
 
 class DemandFilterArgs(ListingFilterArgs):
