@@ -120,7 +120,12 @@ def edit(challenge_id: int):
 
 @bp.route("/<int:challenge_id>")
 def detail(challenge_id: int):
-    s, challenge = db(), _get(challenge_id)
+    return _detail_page(_get(challenge_id))
+
+
+def _detail_page(challenge: Any, apply_form: Any = None, status: int = 200):
+    """The challenge's page; `apply_form`: a refused application, drawn again with what was typed."""
+    s = db()
     manager = challenges.is_manager(current_user, challenge)
     panelist = challenges.is_panelist(s, challenge, current_user)
     ctx: dict[str, Any] = dict(challenge=challenge, manager=manager, panelist=panelist,
@@ -135,11 +140,15 @@ def detail(challenge_id: int):
         ctx.update(_manager_context(challenge))
     if current_user.role == "university":
         ctx["mine"] = challenges.own_application(s, challenge, current_user)
-        form = ApplicationForm()
-        form.achievement_ids.choices = [(a.id, a.title) for a in listings.owned_by(s, "achievement", current_user)
-                                        if a.status == "published"]
-        ctx["apply_form"] = form
-    return render_template("challenges/detail.html", **ctx)
+        ctx["apply_form"] = apply_form or _application_form()
+    return render_template("challenges/detail.html", **ctx), status
+
+
+def _application_form() -> ApplicationForm:
+    form = ApplicationForm()
+    form.achievement_ids.choices = [(a.id, a.title) for a in listings.owned_by(db(), "achievement", current_user)
+                                    if a.status == "published"]
+    return form
 
 
 def _manager_context(challenge: Any) -> dict[str, Any]:
@@ -161,13 +170,19 @@ def _manager_context(challenge: Any) -> dict[str, Any]:
 @bp.route("/<int:challenge_id>/apply", methods=["POST"])
 def apply(challenge_id: int):
     challenge = _get(challenge_id)
-    form = ApplicationForm()
-    form.achievement_ids.choices = [(a.id, a.title) for a in listings.owned_by(db(), "achievement", current_user)]
+    form = _application_form()
     if not form.validate_on_submit():
-        return _invalid(form, challenge_id, "apply")
+        if "csrf_token" in form.errors:
+            abort(400)
+        return _detail_page(challenge, form, 422)  # the messages on the form, what was typed kept
     data = {"team": form.team.data, "approach": form.approach.data, "achievement_ids": form.achievement_ids.data}
-    return _attempt(challenge_id, lambda: challenges.apply(db(), challenge, current_user, data),
-                    _("Your application is submitted."), "apply")
+    try:
+        challenges.apply(db(), challenge, current_user, data)
+    except ServiceError as err:
+        flash(refusal(err), "danger")
+        return _detail_page(_get(challenge_id), form, 422)
+    flash(_("Your application is submitted."), "success")
+    return _back(challenge_id, "apply")
 
 
 @bp.route("/<int:challenge_id>/panel", methods=["POST"])

@@ -7,8 +7,8 @@ One rule for every interface of the web app (pages, forms, file names, the JSON 
   body (keys too): NUL (PostgreSQL rejects it in text), the other C0 controls but tab, newline and carriage
   return, DEL and the C1 controls, lone surrogates (not encodable as UTF-8), U+FFFE and U+FFFF
   (services.exports.UNSTORABLE: the exports clean the same characters out of older rows). Except in a page's
-  form values (not passwords), where they are taken out and the reader is told (_clean_form): a 400 there
-  threw away a whole typed form for an invisible character pasted with the text.
+  form values (not passwords) and query string, where they are taken out and the reader is told
+  (_clean_page_input): a 400 there threw away a whole typed form for an invisible character pasted with the text.
 - Numbers that are not numbers to a program: a value that str.isdigit() accepts but int() does not ('²',
   '①'), and a whole number beyond 64 bits (no database integer holds it), in any field (but secrets such as
   passwords) or JSON number.
@@ -215,25 +215,31 @@ def _check_request() -> Optional[Refused]:
     return None
 
 
-def _clean_form() -> None:
-    """A page's form values lose their invisible control characters (they come with text pasted from another
-    program) before anything reads them, and the reader is told: refusing the request would throw away everything
-    typed. Passwords are never changed behind the reader's back (check_text still refuses those), nor are field
-    or file names, query strings or the API's bodies: a program is told what to fix."""
-    if request.method in ("GET", "HEAD", "OPTIONS") or is_api_request():
+def _clean_page_input() -> None:
+    """A page's form values and query string lose their invisible control characters (they come with text pasted
+    from another program) before anything reads them, and the reader is told: refusing the request would throw
+    away everything typed, or a search and its filters. Passwords are never changed behind the reader's back
+    (check_text still refuses those), nor are field or file names, or the API's input: a program is told what
+    to fix."""
+    if is_api_request():
         return
-    form = request.form
-    if not any(unstorable_char(v) for _name, values in form.lists() for v in values):
-        return
-    cleaned = [(name, value if _secret(name) else clean_text(value))
-               for name, values in form.lists() for value in values]
-    request.form = ImmutableMultiDict(cleaned)  # werkzeug's cached_property: later reads get the cleaned values
-    flash(_("Invisible control characters (they often come with text copied from another program) were taken out "
-            "of what you typed. Check the text before you go on."), "warning")
+    changed = False
+    for part in ("args", "form"):
+        if part == "form" and request.method in ("GET", "HEAD", "OPTIONS"):
+            continue
+        values = getattr(request, part)
+        if any(unstorable_char(v) for _name, vs in values.lists() for v in vs):
+            # werkzeug's cached_property: every later read of request.args / request.form gets the cleaned values
+            setattr(request, part, ImmutableMultiDict(
+                [(name, v if _secret(name) else clean_text(v)) for name, vs in values.lists() for v in vs]))
+            changed = True
+    if changed:
+        flash(_("Invisible control characters (they often come with text copied from another program) were taken "
+                "out of what you typed. Check the text before you go on."), "warning")
 
 
 def _refuse() -> Optional[Any]:
-    _clean_form()
+    _clean_page_input()
     refused = _check_request()
     if refused is None:
         return None

@@ -5,7 +5,7 @@ from flask import Blueprint, abort, flash, redirect, render_template, request, u
 from flask_babel import gettext as _
 from flask_login import current_user
 
-from services import feedback, introductions
+from services import feedback, introductions, listings
 from services.errors import NotFound, ServiceError
 
 from . import policy
@@ -47,8 +47,7 @@ def request_intro():
     if not form.validate_on_submit():
         if "csrf_token" in form.errors:
             abort(400)
-        flash(_("Choose both listings and give a reason (at most 1,000 characters)."), "danger")
-        return redirect(back)
+        return _request_page(form, back)
     try:
         introductions.request_introduction(db(), current_user, form.demand_id.data, form.achievement_id.data,
                                            form.reason.data)
@@ -57,7 +56,26 @@ def request_intro():
         abort(404)
     except ServiceError as err:
         flash(refusal(err), "danger")
+        return _request_page(form, back)
     return redirect(back)
+
+
+def _request_page(form: IntroductionForm, back: str):
+    """A refused request drawn again on its own page: the messages at the fields, the reason as typed (the match
+    list it came from holds one small form per row, and going back to it would lose the text)."""
+    pair = [(kind, _visible(kind, i)) for kind, i in (("demand", form.demand_id.data),
+                                                       ("achievement", form.achievement_id.data))]
+    return render_template("introductions/request.html", form=form, back=back, pair=pair), 422
+
+
+def _visible(kind: str, listing_id: object):
+    """The listing if the reader may see it, else None (a draft's existence is not revealed)."""
+    if not isinstance(listing_id, int):
+        return None
+    try:
+        return listings.get_listing(db(), kind, listing_id, current_user)
+    except NotFound:
+        return None
 
 
 @bp.route("/<int:intro_id>/<any(accept, decline):answer>", methods=["POST"])

@@ -129,20 +129,25 @@ def test_requester_cannot_accept_for_the_other_side_and_pairs_are_not_duplicated
     assert resp.status_code == 302
     follow = client.get("/introductions/").get_data(as_text=True)
     assert zh("This introduction is not waiting for your answer.") in follow
-    resp = _request(client, pair)
-    page = client.get(resp.headers["Location"]).get_data(as_text=True)
+    resp = _request(client, pair, reason="再次申请：请双方尽快联系")
+    page = resp.get_data(as_text=True)  # refused on its own page, the reason as typed
+    assert resp.status_code == 422 and "再次申请：请双方尽快联系" in page
     assert zh("An introduction of these two listings is already under way.") in page
 
 
-def test_bad_request_input_gets_a_message_not_an_error(client, login, pair, zh):
+def test_bad_request_input_is_answered_on_its_own_page_with_the_reason_kept(client, login, pair, zh):
     login(pair["company"])
-    for data in ({"demand_id": "x", "achievement_id": pair["achievement"].id, "reason": "r"},
-                 {"demand_id": pair["demand"].id, "achievement_id": pair["achievement"].id, "reason": ""},
-                 {"demand_id": pair["demand"].id, "achievement_id": pair["achievement"].id, "reason": "长" * 1001}):
-        resp = client.submit("/introductions/request", {**data, "next": "/introductions/"},
-                             form_url="/introductions/", follow_redirects=True)
-        assert resp.status_code == 200
-        assert zh("Choose both listings and give a reason (at most 1,000 characters).") in resp.get_data(as_text=True)
+    ids = {"demand_id": pair["demand"].id, "achievement_id": pair["achievement"].id, "next": "/introductions/"}
+    long = "我们的循环寿命问题" * 112  # 1,008 characters: one over is refused, and nothing typed is lost
+    for data, message in (({**ids, "reason": long}, zh("Keep this under %(max)d characters.", max=1000)),
+                          ({**ids, "reason": ""}, zh("This field is required.")),
+                          ({**ids, "demand_id": "x", "reason": "技术吻合"},
+                           zh("This listing cannot be found. Go back and choose one from the list."))):
+        resp = client.submit("/introductions/request", data, form_url="/introductions/")
+        page = resp.get_data(as_text=True)
+        assert resp.status_code == 422 and message in page, data
+        assert data["reason"] in page and 'name="next" value="/introductions/"' in page
+        assert pair["achievement"].title in page
     resp = client.submit("/introductions/request", {"demand_id": 99999, "achievement_id": pair["achievement"].id,
                                                     "reason": "r", "next": "/"}, form_url="/introductions/")
     assert resp.status_code == 404

@@ -69,13 +69,16 @@ def test_the_colleague_sees_the_organisations_application_and_keeps_what_they_ty
         page = client.get(url).get_data(as_text=True)
         assert 'id="my-application"' in page and "王教授团队" in page and "陕西汽车集团" in page, url
         assert zh("Submit application") not in page, url
-    resp = _apply_on_the_board(client, cast["challenge"].id, team="同事团队，5人")
+    resp = _apply_on_the_board(client, cast["challenge"].id, team="同事团队，5人", partners="陕西汽车集团",
+                               achievement_ids=[cast["achievement"].id])
     page = resp.get_data(as_text=True)
     assert resp.status_code == 422 and _count(session) == 1
     assert zh("Your organisation has already applied to this challenge (%(name)s, %(day)s): one application per "
               "organisation. Ask your colleague to add what you would contribute.",
               name=cast["uni"].display_name, day=clock.day_of(session.scalar(select(ChallengeApplication.created_at))).isoformat()) in page
-    assert 'id="not-sent"' in page and "同事团队，5人" in page and "采用卤素掺杂硫化物电解质协同改性" in page
+    typed = page.split('id="not-sent"')[1]
+    assert "同事团队，5人" in typed and "采用卤素掺杂硫化物电解质协同改性" in typed and "陕西汽车集团" in typed
+    assert cast["achievement"].title in typed
 
 
 def test_the_brokers_application_table_names_the_partners(client, login, session, cast):
@@ -86,3 +89,23 @@ def test_the_brokers_application_table_names_the_partners(client, login, session
     login(cast["broker"])
     page = client.get(f"/challenges/{cast['challenge'].id}").get_data(as_text=True)
     assert "西北大学技术转移中心 + 陕西汽车集团" in page
+
+
+def test_the_challenge_page_keeps_what_was_typed_when_an_application_is_refused(client, login, session, cast, zh):
+    url = f"/challenges/{cast['challenge'].id}"
+    login(cast["uni"])
+    resp = client.submit(f"{url}/apply", {"team": "王教授团队，8人", "approach": "太短\x07的方案"}, form_url=url)
+    page = resp.get_data(as_text=True)
+    assert resp.status_code == 422 and _count(session) == 0
+    assert zh("Describe the approach in 20 to 6,000 characters.") in page and "太短的方案" in page
+    assert "王教授团队，8人" in page
+    resp = client.submit(f"{url}/apply", {"team": "王教授团队，8人", "approach": "原位聚合界面层与卤素掺杂协同改性，降低界面阻抗。",
+                                          "achievement_ids": [cast["achievement"].id]}, form_url=url)
+    assert resp.status_code == 302 and _count(session) == 1
+    client.post("/logout", data={"csrf_token": client.token("/")})
+    login(cast["mate"])
+    resp = client.submit(f"{url}/apply", {"team": "同事团队", "approach": "采用卤素掺杂硫化物电解质协同改性，降低界面阻抗。",
+                                          "achievement_ids": [cast["achievement"].id]}, form_url=url)
+    page = resp.get_data(as_text=True)
+    assert resp.status_code == 422 and _count(session) == 1
+    assert 'id="not-sent"' in page and "同事团队" in page and "采用卤素掺杂硫化物电解质协同改性" in page
