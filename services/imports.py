@@ -26,7 +26,7 @@ from . import clock, listings, taxonomy
 from .errors import NotFound, ServiceError
 from .exports import FORMULA_PREFIXES, Table, clean_text
 
-PHONE_RE = re.compile(r"^(\+?86[- ]?)?(1[3-9]\d{9}|0\d{2,3}-?\d{7,8}(-\d{1,6})?)$")  # as web/forms.py
+PHONE_RE = re.compile(r"^(\+?86[- ]?)?(1[3-9][0-9]{9}|0[0-9]{2,3}-?[0-9]{7,8}(-[0-9]{1,6})?)$")  # as web/forms.py
 MODE_EN = {"transfer": "Technology transfer", "license": "Technology licensing", "joint": "Joint development",
            "commissioned": "Commissioned development", "service": "Technical service",
            "consulting": "Technical consulting"}
@@ -318,6 +318,7 @@ class RowCheck:
             self.add(key, "import.bad_bool")
 
     def _c_contact_phone(self, key: str, raw: str) -> None:
+        raw = unicodedata.normalize("NFKC", raw).strip()  # full-width digits typed with a Chinese input method
         if PHONE_RE.match(raw):
             self.data[key] = raw
         else:

@@ -10,7 +10,7 @@ from wtforms.validators import Email, Length, Optional, Regexp, ValidationError
 
 from models import INVESTOR_STAGES, PROVIDER_KINDS
 
-from .forms import PHONE_RE, FlaskForm, MultiCheckboxField, _counted, _max, _money, _required
+from .forms import PHONE_RE, FlaskForm, phone_text, MultiCheckboxField, _counted, _max, _money, _required
 
 KIND_LABELS = {"agency": _l("Technology-transfer agency"), "pilot": _l("Pilot-scale platform"),
                "poc": _l("Proof-of-concept platform"), "lab": _l("Testing lab"), "ip": _l("IP services"),
@@ -49,7 +49,7 @@ class ProviderForm(FlaskForm):
     contact_name = StringField(_l("Contact person"), validators=[_required(), _max(50)])
     contact_phone = StringField(_l("Contact phone"), validators=[_required(), Regexp(
         PHONE_RE, message=_l("Enter a mobile number (11 digits) or a landline such as 029-88886666."))],
-        filters=[lambda v: v.strip() if v else v])
+        filters=[phone_text])
     contact_email = StringField(_l("Contact e-mail"), validators=[_required(), _max(254), Email(
         message=_l("Enter a valid e-mail address, like name@example.com."))])
 

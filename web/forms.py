@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import re
+import unicodedata
 from decimal import Decimal
 from datetime import date
 from typing import Any
@@ -23,7 +24,7 @@ from services import clock
 from .i18n import MODE_LABELS, PATENT_KIND_LABELS, PATENT_STATUS_LABELS, ROLE_LABELS, STAGE_LABELS
 
 REQUIRED = _l("This field is required.")
-PHONE_RE = r"^(\+?86[- ]?)?(1[3-9]\d{9}|0\d{2,3}-?\d{7,8}(-\d{1,6})?)$"
+PHONE_RE = r"^(\+?86[- ]?)?(1[3-9][0-9]{9}|0[0-9]{2,3}-?[0-9]{7,8}(-[0-9]{1,6})?)$"
 CREDIT_CODE_RE = r"^[0-9A-HJ-NPQRTUWXY]{2}\d{6}[0-9A-HJ-NPQRTUWXY]{10}$"
 RIGHTS_LABELS = {"none": _l("Not yet empowered"), "partial": _l("Partially empowered"),
                  "full": _l("Fully empowered")}
@@ -38,6 +39,13 @@ def _counted(limit: int) -> dict[str, Any]:
     """render_kw of a long text: no maxlength attribute (a browser silently cuts pasted text at it); the live
     counter (static/js/char-counter.js) shows the limit, and the server refuses longer text with a message."""
     return {"maxlength": False, "data-maxlength": str(limit)}
+
+
+def phone_text(value: Any) -> Any:
+    """A phone number as typed with a Chinese input method read as ASCII: full-width digits, hyphen, plus and
+    spaces (１３８００１３８０００, ０２９－８８８８６６６６) become 13800138000, 029-88886666 (NFKC); spaces around it
+    are dropped."""
+    return unicodedata.normalize("NFKC", value).strip() if isinstance(value, str) else value
 
 
 def _required() -> DataRequired:
@@ -215,7 +223,7 @@ class ListingForm(FlaskForm):
     contact_name = StringField(_l("Contact person"), validators=[_required(), _max(50)])
     contact_phone = StringField(_l("Contact phone"), validators=[_required(), Regexp(
         PHONE_RE, message=_l("Enter a mobile number (11 digits) or a landline such as 029-88886666."))],
-        filters=[lambda v: v.strip() if v else v])
+        filters=[phone_text])
     contact_email = EmailField(_l("Contact e-mail"), validators=[_required(), _max(254), Email(
         message=_l("Enter a valid e-mail address, like name@example.com."))])
 

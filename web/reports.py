@@ -113,7 +113,8 @@ def show(report_id: int):
     return render_template("reports/show.html", report=report, state=reports.report_state(db(), report),
                            latest=feedback.latest_for_pairs(db(), pairs), comment_form=CommentForm(),
                            opportunities=pipeline.for_pairs(db(), pairs),
-                           region_names=taxonomy.region_names(db(), locale_code()), report_title=_titles())
+                           region_names=taxonomy.region_names(db(), locale_code()), report_title=_titles(),
+                           field_names=taxonomy.field_names(db(), locale_code()))
 
 
 def _titles() -> Callable[[Any], str]:

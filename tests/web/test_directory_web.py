@@ -48,7 +48,7 @@ def test_a_provider_registers_and_lands_on_the_new_entry_form(client):
     assert client.get("/directory/mine").status_code == 200
 
 
-def test_the_journey_from_entry_to_the_demand_match_page(client, login, session, people, make_listing):
+def test_the_journey_from_entry_to_the_demand_match_page(client, login, session, people, make_listing, zh):
     login(people["provider"])
     resp = client.submit("/directory/new", FORM)
     assert resp.status_code == 302
@@ -76,6 +76,8 @@ def test_the_journey_from_entry_to_the_demand_match_page(client, login, session,
     text = matches.get_data(as_text=True)
     assert "providers-for-demand" in text and f"/directory/{entry_id}" in text
     assert "pilot.canary@example.cn" not in text
+    fit = text.split(f"/directory/{entry_id}")[1].split('class="meta fit"')[1].split("</p>")[0]
+    assert zh("same field") in fit and (zh("same region") in fit or zh("another region") in fit)  # why it is listed
 
 
 def test_contact_after_the_provider_accepts_and_hidden_after_withdrawal(client, login, session, people):

@@ -37,6 +37,19 @@ def test_company_saves_a_draft_then_submits(client, login_as, zh):
     assert "st-submitted" in client.get(detail).get_data(as_text=True)
 
 
+def test_a_phone_typed_in_full_width_digits_is_read_as_ascii(client, login_as, session):
+    from sqlalchemy import select
+    from models import Demand
+    login_as("company")
+    for typed, stored in (("１３８００１３８０００", "13800138000"), ("０２９－８８８８６６６６", "029-88886666")):
+        resp = client.submit("/demands/new", dict(DEMAND_FORM, contact_phone=typed))
+        assert resp.status_code == 302, resp.get_data(as_text=True)
+        session.expire_all()
+        assert session.scalars(select(Demand.contact_phone).order_by(Demand.id.desc())).first() == stored
+    page = client.submit("/demands/new", dict(DEMAND_FORM, contact_phone="١٣٨٠٠١٣٨٠٠٠")).get_data(as_text=True)
+    assert 'class="error"' in page  # other scripts' digits are not a Chinese phone number
+
+
 @pytest.mark.parametrize("change,message", [
     ({"title": ""}, "This field is required."),
     ({"budget_min": "300", "budget_max": "100"}, "The maximum budget must be at least the minimum."),

@@ -110,6 +110,7 @@ def test_batch_report_runs_as_a_job_with_progress(client, market, login, session
     for url in ("/reports/", f"/reports/{report.id}"):
         page = client.get(url).get_data(as_text=True)
         assert "Batch match · New energy" in page and "批量撮合" not in page, url
+    assert "<dd>New energy</dd>" in page  # the report's filters: the field's name, not new_energy
 
 
 def test_batch_over_5000_pairs_is_refused_with_how_to_narrow(client, market, login, session, zh):
