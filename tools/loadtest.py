@@ -154,7 +154,10 @@ def _real_vectors(args: argparse.Namespace, titles: list[str], bodies: list[str]
     real = [v for v in found if v is not None]
     say(f"{len(real)} of {len(texts)} real texts have a cached vector ({args.vector_cache})")
     if len(real) < 100:
-        raise SystemExit("too few cached real vectors: run `python -m matchmaking.bench` once (it fills the cache)")
+        # the seed's vectors are the fp32 model's (SEED_PRECISION); the bench's default on a CPU with bf16 caches
+        # the bf16 model's vectors under another key
+        raise SystemExit("too few cached real vectors of the fp32 model: run `python -m matchmaking.bench "
+                         "--quantize none` once (it fills the cache)")
     return np.stack(real).astype(np.float32), enc.model_key, enc.dim
 
 
