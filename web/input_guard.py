@@ -43,6 +43,7 @@ QUERY_INTS = frozenset({"page", "per_page", "k", "id", "year", "limit", "offset"
 QUERY_AMOUNTS = frozenset({"budget", "max_price", "min_price", "price", "amount", "budget_min", "budget_max"})
 QUERY_DATES = frozenset({"since", "until", "date", "deadline", "from", "to", "held_on", "signed_on"})
 SECRET_FIELDS = frozenset({"current", "confirm", "new_password", "token"})
+FILE_SUFFIXES = (".csv", ".xlsx", ".pdf", ".ics", ".json", ".txt")
 DATE_SHAPED = re.compile(r"\s*[+-]?[0-9]{4,}-[0-9]{1,2}-[0-9]{1,2}(?:[T ].*)?\s*", re.S)
 
 
@@ -236,6 +237,31 @@ def _clean_page_input() -> None:
     if changed:
         flash(_("Invisible control characters (they often come with text copied from another program) were taken "
                 "out of what you typed. Check the text before you go on."), "warning")
+    _drop_out_of_range_args()
+
+
+def _drop_out_of_range_args() -> None:
+    """A page's query-string value beyond what any filter holds (a date in year 1 or 9999, a page number past a
+    database integer, an absurd amount) is left out, and the reader is told which: the page answers with the
+    rest of the search, as it does for a malformed date, instead of a 400 that loses the search. A value out of
+    range means "no bound" for a filter (until 9999-12-31) or the first page, so leaving it out keeps the
+    meaning."""
+    if request.path.endswith(FILE_SUFFIXES):
+        return  # a download has no page to tell the reader on: it is refused (400) with the message
+    kept, dropped = [], []
+    for name, values in request.args.lists():
+        for value in values:
+            try:
+                check_query(name, value)
+            except Refused as refused:
+                if refused.code in ("out_of_range", "number_too_large", "bad_number"):
+                    dropped.append(refused.message)
+                    continue
+            kept.append((name, value))
+    if dropped:
+        request.args = ImmutableMultiDict(kept)
+        for message in dict.fromkeys(dropped):
+            flash(_("%(problem)s This filter was left out.", problem=message), "warning")
 
 
 def _refuse() -> Optional[Any]:
