@@ -3,11 +3,12 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 from functools import lru_cache
-from typing import Optional
+from typing import Any, Optional
 from zoneinfo import ZoneInfo
 
 from flask import Flask, current_app, render_template, request, session
 from flask_babel import Babel, get_locale
+from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from markupsafe import Markup
@@ -61,7 +62,35 @@ def init_app(app: Flask) -> None:
         html_lang=lambda: "en" if locale_code() == "en" else "zh-CN", request_path=lambda: request.full_path,
         nav_links=nav_links)
     app.jinja_env.filters["local_time"] = local_time
+    app.jinja_env.filters["wan"] = wan
+    app.jinja_env.globals["wan_range"] = wan_range
     app.extensions["nav_links"] = {}
+
+
+def wan(value: Any, unit: bool = True) -> str:
+    """An amount stored in 10k yuan (万元) as the reader reads amounts: "1000 万元" in Chinese, "CNY 10 million"
+    in English ("1000 10k yuan" read as a thousand and ten). unit=False: the number alone, in the reader's way."""
+    if value is None:
+        return ""
+    number = float(value)
+    if locale_code() != "en":
+        return f"{number:g} {_('10k yuan')}" if unit else f"{number:g}"
+    yuan = number * 10_000
+    text = f"{yuan / 1_000_000:,.6g} million" if abs(yuan) >= 1_000_000 else f"{yuan:,.0f}"
+    return f"CNY {text}" if unit else text
+
+
+def wan_range(lo: Any, hi: Any) -> str:
+    """A range of amounts in 10k yuan: "30–80 万元", "CNY 300,000–800,000"; an open end reads "up to" / "from"."""
+    if lo is None and hi is None:
+        return ""
+    if lo is None:
+        return _("up to %(n)s", n=wan(hi))
+    if hi is None:
+        return _("from %(n)s", n=wan(lo))
+    if locale_code() != "en":
+        return f"{wan(lo, unit=False)}–{wan(hi)}"
+    return f"CNY {wan(lo, unit=False)}–{wan(hi, unit=False)}"
 
 
 def local_time(stored: Optional[datetime], fmt: str = "%Y-%m-%d %H:%M") -> str:
