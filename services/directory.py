@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any, Iterable, Optional
 
 from sqlalchemy import Select, or_, select
@@ -398,8 +399,12 @@ class ProviderFit:
     region_fit: bool
 
 
-def _tokens(text: str) -> set[str]:
-    return {t for t in tokenize(text or "") if len(t) > 1}
+@lru_cache(maxsize=8192)
+def _tokens(text: Optional[str]) -> frozenset[str]:
+    """The words of a text (jieba), remembered per process: a demand's match page compares its words with every
+    published provider of the kinds it needs, and segmenting each provider's text on every view grows with the
+    directory (0.18 ms a provider here: ~5 ms of a demo match page, ~0.4 s with 2,000 providers)."""
+    return frozenset(t for t in tokenize(text or "") if len(t) > 1)
 
 
 def _rank(session: Session, kinds: Iterable[str], field_code: str, region_id: Optional[int], text: str,

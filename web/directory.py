@@ -109,9 +109,7 @@ def _filters() -> tuple[DirectoryFilterForm, directory.DirectoryFilter]:
 def _names() -> dict[str, Any]:
     lc = locale_code()
     # top-level fields too: an investor or a platform may name a whole field (新能源) rather than a sub-field
-    fields = {code: name for code, name in taxonomy.filter_field_choices(db(), lc)}
-    fields.update(taxonomy.field_choices(db(), lc))
-    return {"region_names": taxonomy.region_names(db(), lc), "field_names": fields}
+    return {"region_names": taxonomy.region_names(db(), lc), "field_names": taxonomy.field_names(db(), lc)}
 
 
 @bp.route("/")

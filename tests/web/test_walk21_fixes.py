@@ -86,7 +86,7 @@ def test_the_company_confirms_every_field_of_a_broker_entered_demand(client, ses
     resp = client.get(f"/entered/{demand.id}")
     page = resp.get_data(as_text=True)
     assert resp.headers.get("Cache-Control", "").startswith("no-store")
-    for text in ("1000次循环容量保持率≥85%", "包覆改性", "50–200", demand.deadline.isoformat(), "TRL 4", "张工",
+    for text in ("1000次循环容量保持率≥85%", "包覆改性", "CNY 500,000–2 million", demand.deadline.isoformat(), "TRL 4", "张工",
                  "13800000001", "zhang@example.com", "Confidential company", "Cooperation modes", "Region"):
         assert text in page, text
 
