@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any, Iterable, Optional
 
-from sqlalchemy import or_, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from matchmaking.documents import Listing as Doc
@@ -229,9 +229,10 @@ def apply(session: Session, challenge: Challenge, user: User, data: dict[str, An
 def own_application(session: Session, challenge: Challenge, user: User) -> Optional[ChallengeApplication]:
     """The application of the user's organisation to this challenge (揭榜: one per organisation, whichever colleague
     sent it), or the user's own where the user has no organisation; None before either applied."""
-    mine = ChallengeApplication.applicant_id == user.id
-    if getattr(user, "organisation_id", None):
-        mine = or_(mine, ChallengeApplication.organisation_id == user.organisation_id)
+    if getattr(user, "organisation_id", None):  # not one sent for an organisation the user has since left
+        mine = ChallengeApplication.organisation_id == user.organisation_id
+    else:
+        mine = (ChallengeApplication.applicant_id == user.id) & ChallengeApplication.organisation_id.is_(None)
     return session.scalars(select(ChallengeApplication).where(ChallengeApplication.challenge_id == challenge.id, mine)
                            .order_by(ChallengeApplication.id).limit(1)).first()
 

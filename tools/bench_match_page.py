@@ -5,7 +5,8 @@ the engine's ranking, the service-directory panel, the database and the template
     python -m tools.bench_match_page --instance DIR [--demands 20] [--rounds 3] [--json]
 
 DIR is an instance folder holding a seeded demo (`INSTANCE_DIR=DIR flask db upgrade && flask seed demo &&
-flask index sync`); it is only read. docs/capacity.md records the figures."""
+flask index sync`), a copy: signing in writes a session and an audit row into it. docs/capacity.md records the
+figures."""
 from __future__ import annotations
 
 import argparse

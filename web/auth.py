@@ -113,8 +113,12 @@ def new_session(user: User) -> None:
 
 def sign_in(user: User) -> None:
     """Put the new session into a fresh cookie session: nothing from before sign-in is carried over (undone with
-    the request's unit of work if its commit fails, web/db.py)."""
+    the request's unit of work if its commit fails, web/db.py), but the messages this request has for the reader
+    (a notice of cleaned input, web/input_guard.py)."""
+    messages = session.get("_flashes")
     session.clear()
+    if messages:
+        session["_flashes"] = messages
     login_user(user)
 
 

@@ -2,8 +2,10 @@
 from __future__ import annotations
 
 from datetime import datetime, timezone
+from decimal import Decimal, InvalidOperation
 from functools import lru_cache
 from typing import Any, Optional
+from urllib.parse import quote, urlencode
 from zoneinfo import ZoneInfo
 
 from flask import Flask, current_app, render_template, request, session
@@ -59,7 +61,8 @@ def init_app(app: Flask) -> None:
         MODE_LABELS=MODE_LABELS, STAGE_LABELS=STAGE_LABELS, STATUS_LABELS=STATUS_LABELS,
         ROLE_LABELS=ROLE_LABELS, KIND_LABELS=KIND_LABELS, PATENT_KIND_LABELS=PATENT_KIND_LABELS,
         PATENT_STATUS_LABELS=PATENT_STATUS_LABELS, ACTION_LABELS=ACTION_LABELS, locale_code=locale_code,
-        html_lang=lambda: "en" if locale_code() == "en" else "zh-CN", request_path=lambda: request.full_path,
+        html_lang=lambda: "en" if locale_code() == "en" else "zh-CN", request_path=request_path,
+        query_string=query_string, safe_path=safe_path,
         nav_links=nav_links)
     app.jinja_env.filters["local_time"] = local_time
     app.jinja_env.filters["wan"] = wan
@@ -67,17 +70,54 @@ def init_app(app: Flask) -> None:
     app.extensions["nav_links"] = {}
 
 
+def query_string() -> str:
+    """This request's query string as the view read it ("?a=1&b=2", or ""): after the input guard took out
+    control characters and left out values beyond range (web/input_guard.py), so a link built on it (a download,
+    the language switch, a return path) does not carry them again."""
+    pairs = list(request.args.items(multi=True))
+    return "?" + urlencode(pairs) if pairs else ""
+
+
+def safe_path(path: str) -> bool:
+    """True for a same-site path a link may lead to: one slash, no backslash (browsers read it as a slash, so
+    /%5Cevil.example/ would leave the site), no control characters."""
+    return (path.startswith("/") and not path.startswith("//") and "\\" not in path
+            and not any(ord(ch) < 0x21 or ord(ch) == 0x7f for ch in path.split("?", 1)[0]))
+
+
+def request_path() -> str:
+    """This page's path (percent-encoded again: a decoded %3F or %5C would change what the link means) and query
+    string (as read: query_string), for a link back to it."""
+    return quote(request.path, safe="/:@!$&'()*+,;=-._~") + query_string()
+
+
 def wan(value: Any, unit: bool = True) -> str:
     """An amount stored in 10k yuan (万元) as the reader reads amounts: "1000 万元" in Chinese, "CNY 10 million"
-    in English ("1000 10k yuan" read as a thousand and ten). unit=False: the number alone, in the reader's way."""
+    in English ("1000 10k yuan" read as a thousand and ten). unit=False: the number alone, in the reader's way.
+    Exact to the form's two decimals, never in exponent notation (1000000 万元, not 1e+06); not a number: "—"."""
     if value is None:
         return ""
-    number = float(value)
+    try:
+        number = Decimal(str(value))
+    except (InvalidOperation, ValueError):
+        return "—"
+    if not number.is_finite():
+        return "—"
     if locale_code() != "en":
-        return f"{number:g} {_('10k yuan')}" if unit else f"{number:g}"
+        text = _plain(number)
+        return f"{text} {_('10k yuan')}" if unit else text
     yuan = number * 10_000
-    text = f"{yuan / 1_000_000:,.6g} million" if abs(yuan) >= 1_000_000 else f"{yuan:,.0f}"
+    if abs(yuan) >= 1_000_000:
+        text = f"{_plain(yuan / 1_000_000, grouped=True)} million"
+    else:
+        text = f"{yuan.quantize(Decimal(1)):,f}"
     return f"CNY {text}" if unit else text
+
+
+def _plain(number: Decimal, grouped: bool = False) -> str:
+    """number with at most 4 decimals, trailing zeros dropped, no exponent (Decimal('1E+6') is 1000000)."""
+    rounded = number.quantize(Decimal("0.0001")).normalize()
+    return f"{rounded:,f}" if grouped else f"{rounded:f}"
 
 
 def wan_range(lo: Any, hi: Any) -> str:

@@ -26,7 +26,7 @@ import re
 from datetime import date
 from typing import Any, Iterable, Optional
 
-from flask import Flask, flash, render_template, request
+from flask import Flask, flash, g, render_template, request, session
 from werkzeug.datastructures import ImmutableMultiDict
 from flask_babel import gettext as _
 
@@ -43,7 +43,8 @@ QUERY_INTS = frozenset({"page", "per_page", "k", "id", "year", "limit", "offset"
 QUERY_AMOUNTS = frozenset({"budget", "max_price", "min_price", "price", "amount", "budget_min", "budget_max"})
 QUERY_DATES = frozenset({"since", "until", "date", "deadline", "from", "to", "held_on", "signed_on"})
 SECRET_FIELDS = frozenset({"current", "confirm", "new_password", "token"})
-FILE_SUFFIXES = (".csv", ".xlsx", ".pdf", ".ics", ".json", ".txt")
+FILE_SUFFIXES = (".csv", ".xlsx", ".pdf", ".ics", ".json", ".txt", ".svg", ".png")
+FILE_FORMATS = frozenset({"csv", "xlsx", "pdf", "ics", "json", "svg"})  # ?format=csv: a download too
 DATE_SHAPED = re.compile(r"\s*[+-]?[0-9]{4,}-[0-9]{1,2}-[0-9]{1,2}(?:[T ].*)?\s*", re.S)
 
 
@@ -222,7 +223,7 @@ def _clean_page_input() -> None:
     away everything typed, or a search and its filters. Passwords are never changed behind the reader's back
     (check_text still refuses those), nor are field or file names, or the API's input: a program is told what
     to fix."""
-    if is_api_request():
+    if is_api_request() or _download():
         return
     changed = False
     for part in ("args", "form"):
@@ -233,10 +234,11 @@ def _clean_page_input() -> None:
             # werkzeug's cached_property: every later read of request.args / request.form gets the cleaned values
             setattr(request, part, ImmutableMultiDict(
                 [(name, v if _secret(name) else clean_text(v)) for name, vs in values.lists() for v in vs]))
+            request.__dict__.pop("values", None)  # args + form, cached if read before: read again from these
             changed = True
     if changed:
-        flash(_("Invisible control characters (they often come with text copied from another program) were taken "
-                "out of what you typed. Check the text before you go on."), "warning")
+        _tell(_("Invisible control characters (they often come with text copied from another program) were taken "
+                "out of what you typed. Check the text before you go on."))
     _drop_out_of_range_args()
 
 
@@ -246,8 +248,6 @@ def _drop_out_of_range_args() -> None:
     rest of the search, as it does for a malformed date, instead of a 400 that loses the search. A value out of
     range means "no bound" for a filter (until 9999-12-31) or the first page, so leaving it out keeps the
     meaning."""
-    if request.path.endswith(FILE_SUFFIXES):
-        return  # a download has no page to tell the reader on: it is refused (400) with the message
     kept, dropped = [], []
     for name, values in request.args.lists():
         for value in values:
@@ -260,8 +260,35 @@ def _drop_out_of_range_args() -> None:
             kept.append((name, value))
     if dropped:
         request.args = ImmutableMultiDict(kept)
+        request.__dict__.pop("values", None)
         for message in dict.fromkeys(dropped):
-            flash(_("%(problem)s This filter was left out.", problem=message), "warning")
+            _tell(_("%(problem)s This filter was left out.", problem=message))
+
+
+def _download() -> bool:
+    """A request whose answer is no page to tell the reader on (a file, a HEAD, a static file): its input is
+    refused (400, with the message) as the API's is, never changed silently."""
+    return (request.method == "HEAD" or request.endpoint == "static" or request.path.endswith(FILE_SUFFIXES)
+            or request.args.get("format", "").strip().lower() in FILE_FORMATS)
+
+
+def _tell(message: str) -> None:
+    """A notice for the page this request draws (or the page a redirect leads to); kept in g so that an answer
+    with no page (web/input_guard.py _forget_untold) does not leave it for an unrelated later page."""
+    flash(message, "warning")
+    g.setdefault("guard_notices", []).append(message)
+
+
+def _forget_untold(response: Any) -> Any:
+    """The guard's notices leave the session again when this answer is neither a page nor a redirect to one."""
+    notices = g.get("guard_notices")
+    if notices and response.mimetype != "text/html" and not 300 <= response.status_code < 400:
+        kept = [(c, m) for c, m in session.get("_flashes", []) if m not in notices]
+        if kept:
+            session["_flashes"] = kept
+        else:
+            session.pop("_flashes", None)
+    return response
 
 
 def _refuse() -> Optional[Any]:
@@ -277,3 +304,4 @@ def _refuse() -> Optional[Any]:
 def init_app(app: Flask) -> None:
     """Check every request before its view."""
     app.before_request(_refuse)
+    app.after_request(_forget_untold)

@@ -3,6 +3,8 @@ Chinese, "CNY 10 million" in English (not "1000 10k yuan", read as a thousand an
 from __future__ import annotations
 
 import pytest
+from decimal import Decimal
+
 from flask_babel import force_locale
 
 from web.i18n import wan, wan_range
@@ -11,6 +13,8 @@ from web.i18n import wan, wan_range
 @pytest.mark.parametrize("value,zh,en", [
     (1000, "1000 万元", "CNY 10 million"), (150, "150 万元", "CNY 1.5 million"), (50, "50 万元", "CNY 500,000"),
     (0.5, "0.5 万元", "CNY 5,000"), (0, "0 万元", "CNY 0"), (12345.6, "12345.6 万元", "CNY 123.456 million"),
+    (1_000_000, "1000000 万元", "CNY 10,000 million"), (123456.78, "123456.78 万元", "CNY 1,234.5678 million"),
+    (0.01, "0.01 万元", "CNY 100"), (-5, "-5 万元", "CNY -50,000"), (float("nan"), "—", "—"), (float("inf"), "—", "—"),
 ])
 def test_an_amount_in_each_language(app, value, zh, en):
     with app.test_request_context("/"):
@@ -19,6 +23,8 @@ def test_an_amount_in_each_language(app, value, zh, en):
         with force_locale("en"):
             assert wan(value) == en
         assert wan(None) == ""
+        with force_locale("en"):
+            assert wan(Decimal("120.50")) == "CNY 1.205 million"  # a DecimalField's value
 
 
 def test_a_range_and_its_open_ends(app):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 import io
+import re
 
 from sqlalchemy import func, select
 
@@ -289,3 +290,27 @@ def test_a_password_of_many_digits_is_a_password_not_a_number(client, session):
     session.commit()
     resp = client.submit("/login", {"email": user.email, "password": secret})
     assert resp.status_code == 302
+
+
+def test_a_pages_own_links_carry_the_query_as_read_and_downloads_refuse_what_pages_leave_out(client, login_as, zh):
+    login_as("admin")
+    page = client.get("/search/demand?q=电池&since=0001-01-01").get_data(as_text=True)
+    links = re.findall(r'href="(/export/search/demand\.(?:csv|xlsx)[^"]*)"', page)
+    assert links and all("0001" not in link and "q=%E7%94%B5%E6%B1%A0" in link for link in links)
+    assert client.get(links[0].replace("&amp;", "&")).status_code == 200  # the list the page showed
+    # a download has no page to say "left out" on: refused, and no notice waits for a later page
+    for url in ("/export/search/demand.csv?q=a%01b", "/caseload/?format=csv&broker=" + "9" * 20,
+                "/export/search/demand.csv?since=0001-01-01"):
+        assert client.get(url).status_code == 400, url
+    later = client.get("/search/demand?q=ok").get_data(as_text=True)
+    assert zh(CLEANED) not in later and zh("%(problem)s This filter was left out.", problem="").strip() not in later
+
+
+def test_a_return_path_is_encoded_and_stays_on_the_site(app):
+    from web.i18n import request_path, safe_path
+
+    with app.test_request_context("/%5Cevil.example/x?a=1"):
+        assert request_path() == "/%5Cevil.example/x?a=1" and safe_path(request_path())
+    for path in ("//evil.example/", "/\\evil.example/", "/a\tb", "http://evil.example/"):
+        assert not safe_path(path), path
+    assert safe_path("/search/demand?q=%E7%94%B5%E6%B1%A0")

@@ -202,3 +202,15 @@ def test_the_api_lists_invites_and_removes_members(app, session, make_user, zh):
     session.expire_all()
     assert session.get(User, colleague.id).organisation_id is None
     assert listings.owned_by(session, "achievement", session.get(User, colleague.id)) == []
+
+
+def test_joining_with_a_pasted_control_character_keeps_the_notice_past_sign_in(client, session, make_user, zh):
+    manager = make_user("company")
+    _, token = organisations.invite(session, manager, "paste@example.com")
+    session.commit()
+    resp = client.submit(f"/organisation/join/{token}", {"display_name": "周老师\x07", "password": "a long enough passphrase 42"},
+                         follow_redirects=True)
+    assert resp.status_code == 200
+    assert zh("Invisible control characters (they often come with text copied from another program) were taken out "
+              "of what you typed. Check the text before you go on.") in resp.get_data(as_text=True)
+    assert accounts.get_user_by_email(session, "paste@example.com").display_name == "周老师"
