@@ -76,7 +76,8 @@ def _params(form: ReportForm) -> reports.ReportParams:
 
 @bp.route("/")
 def index():
-    return render_template("reports/index.html", reports=reports.reports_for(db(), current_user), report_title=_titles())
+    return render_template("reports/index.html", reports=reports.reports_for(db(), current_user),
+                           report_title=_titles(_names()))
 
 
 @bp.route("/new", methods=["GET", "POST"])
@@ -110,19 +111,23 @@ def new():
 def show(report_id: int):
     report = _report(report_id)
     pairs = [(r.demand_id, r.achievement_id) for r in report.rows]
+    names = _names()
     return render_template("reports/show.html", report=report, state=reports.report_state(db(), report),
                            latest=feedback.latest_for_pairs(db(), pairs), comment_form=CommentForm(),
                            opportunities=pipeline.for_pairs(db(), pairs),
-                           region_names=taxonomy.region_names(db(), locale_code()), report_title=_titles(),
-                           field_names=taxonomy.field_names(db(), locale_code()))
+                           report_title=_titles(names), **names)
 
 
-def _titles() -> Callable[[Any], str]:
+def _names() -> dict[str, dict[str, str]]:
+    """Field and region code -> name in the reader's language (a report's title and filters name them)."""
+    return {"field_names": taxonomy.field_names(db(), locale_code()),
+            "region_names": taxonomy.region_names(db(), locale_code())}
+
+
+def _titles(names: dict[str, dict[str, str]]) -> Callable[[Any], str]:
     """report -> its title in the reader's language (a batch report's from its parameters: field and region names)."""
-    s, locale = db(), locale_code()
-    fields, regions = taxonomy.field_names(s, locale), taxonomy.region_names(s, locale)
     label = _("Batch match")
-    return lambda report: reports.title_in(report, label=label, field_names=fields, region_names=regions)
+    return lambda report: reports.title_in(report, label=label, **names)
 
 
 @bp.route("/<int:report_id>/rows/<int:row_id>/comment", methods=["POST"])
