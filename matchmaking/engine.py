@@ -379,10 +379,11 @@ class HybridMatcher:
         body = scores[body_from:]
         return sentences[body_from + int(body.argmax())] if body.max(initial=0) > 0 else sentences[body_from]
 
-    def nearest(self, kind: str, qvec: np.ndarray, n: int) -> list[int]:
-        """Ids of the n listings of a kind nearest to a query vector (the dense side of a search)."""
+    def nearest(self, kind: str, qvec: np.ndarray, n: int, ef_search: int | None = None) -> list[int]:
+        """Ids of the n listings of a kind nearest to a query vector (the dense side of a search); ef_search: the
+        HNSW breadth, when not the store's."""
         return [i for i, _ in self.store.search(np.asarray(qvec, dtype=np.float32).reshape(-1), n,
-                                               self._allowed(kind, None))]
+                                               self._allowed(kind, None), ef_search=ef_search)]
 
     # -- near duplicates -------------------------------------------------------------------------
     def similar(self, listing: Listing, k: int = 5, allowed_ids: set[int] | None = None) -> list[Match]:

@@ -233,13 +233,14 @@ class FaissStore:
             return out
 
     def search(
-        self, qvec: Any, k: int = 10, allowed_ids: Iterable[int] | None = None
+        self, qvec: Any, k: int = 10, allowed_ids: Iterable[int] | None = None, *, ef_search: int | None = None
     ) -> list[tuple[int, float]]:
-        """Top-k (id, inner product); with allowed_ids only those, and k of them when k exist."""
+        """Top-k (id, inner product); with allowed_ids only those, and k of them when k exist. ef_search: the
+        HNSW breadth of an unfiltered search instead of the store's (at least k)."""
         q = _as_matrix(qvec, self.dim)[:1]
         with self._lock, _one_omp_thread():
             if allowed_ids is None:
-                return self._search_all(q, k)
+                return self._search_all(q, k, ef_search or self.ef_search)
             rows = self._rows_of(allowed_ids)
             if not len(rows):
                 return []
@@ -249,12 +250,12 @@ class FaissStore:
                     return hits
             return self._exact_rows(q, k, rows)
 
-    def _search_all(self, q: np.ndarray, k: int) -> list[tuple[int, float]]:
+    def _search_all(self, q: np.ndarray, k: int, ef: int) -> list[tuple[int, float]]:
         n_live = len(self)
         if not n_live:
             return []
         if self._index.ntotal == n_live:
-            params = faiss.SearchParametersHNSW(efSearch=max(self.ef_search, k)) \
+            params = faiss.SearchParametersHNSW(efSearch=max(ef, k)) \
                 if self.kind == "hnsw" else None
             dist, idx = self._inner.search(q, min(k, n_live), params=params)
             return self._pairs(dist[0], idx[0])
@@ -488,7 +489,8 @@ class VectorStore(Protocol):
     def upsert(self, ids: Iterable[int], vecs: Any) -> None: ...
     def remove(self, ids: Iterable[int]) -> None: ...
     def vectors(self, ids: Iterable[int]) -> np.ndarray: ...
-    def search(self, qvec: Any, k: int = 10, allowed_ids: Iterable[int] | None = None) -> list[tuple[int, float]]: ...
+    def search(self, qvec: Any, k: int = 10, allowed_ids: Iterable[int] | None = None, *,
+               ef_search: int | None = None) -> list[tuple[int, float]]: ...
     def manifest(self) -> dict: ...
 
 

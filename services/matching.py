@@ -41,8 +41,11 @@ __all__ = ["MatchingRuntime", "MatchView", "MatchingUnavailable", "ModelNotReady
 
 log = logging.getLogger(__name__)
 SEARCH_DEPTH = 300  # a search ranks this many listings at most (15 pages of 20): the full-text index's best
-SEARCH_DENSE = 40  # and the nearest in meaning, whatever their words (those passing the filters): 2 pages; pgvector
-# at 100k took 36 ms for 100 (ef_search follows k), the largest part of a search page
+SEARCH_DENSE = 40  # and the nearest in meaning, whatever their words (those passing the filters): 2 pages
+# HNSW breadth of that search. The stores' 256 keeps recall@10 at 1M listings for match pages; a search's 40 are one
+# side of its candidates. At 100k on pgvector (docs/capacity.md, session 18): ef 256 found 99.6% of the exact 40 in
+# 24.7 ms, ef 100 99.1% in 12.2 ms, ef 64 98.3% in 8.8 ms; the exact top ten 100% / 99.5% / 99.5%
+SEARCH_EF = 100
 SEARCH_MIN_SCORE = 1.0  # a result with no word of the query is shown from this calibrated score (1%)
 
 
@@ -288,7 +291,7 @@ class MatchingRuntime:
         if lexical_ids is None:
             ranked, _terms = matcher.rank(query, k=SEARCH_DEPTH, allowed_ids=passing(), query_vec=qvec)
         else:
-            allowed = set(lexical_ids) | admit(matcher.nearest(kind, qvec, SEARCH_DENSE))
+            allowed = set(lexical_ids) | admit(matcher.nearest(kind, qvec, SEARCH_DENSE, SEARCH_EF))
             if not allowed:
                 return []
             ranked, _terms = matcher.rank(query, k=len(allowed), allowed_ids=allowed, query_vec=qvec)

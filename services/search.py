@@ -6,6 +6,7 @@ statuses get the word-by-word filter; an engine that cannot serve leaves the ful
 from __future__ import annotations
 
 import logging
+from collections import Counter
 from dataclasses import dataclass, field, replace
 from typing import Any, Optional
 
@@ -130,22 +131,27 @@ def is_filtered(f: listings.SearchFilters) -> bool:
 
 def facets(session: Session, kind: str, res: Results) -> dict[str, dict[str, int]]:
     """Counts per top-level field and per region of the listings a ranked search found (at most SEARCH_DEPTH,
-    so two GROUP BY queries over a bounded id list); empty for an unranked list, which would count the whole
+    so one GROUP BY query over a bounded id list); empty for an unranked list, which would count the whole
     catalogue on every page."""
     if not res.ranked or not res.ids:
         return {"field": {}, "region": {}}
     model = listings.model_for(kind)
-    parent = select(Field.id, Field.code).subquery()
-    top = func.coalesce(Field.parent_id, Field.id)
-    by_field = dict(session.execute(
-        select(parent.c.code, func.count()).select_from(model).join(Field, Field.id == model.field_id)
-        .join(parent, parent.c.id == top).where(model.id.in_(res.ids)).group_by(parent.c.code)).all())
-    by_field.update(session.execute(  # and each sub-field's own (a top-level code never names a sub-field)
-        select(Field.code, func.count()).select_from(model).join(Field, Field.id == model.field_id)
-        .where(model.id.in_(res.ids), Field.parent_id.is_not(None)).group_by(Field.code)).all())
-    by_region = dict(session.execute(
-        select(model.region, func.count()).where(model.id.in_(res.ids)).group_by(model.region)).all())
-    return {"field": by_field, "region": {k or "": v for k, v in by_region.items()}}
+    # one pass over the ids (their field and region), the taxonomy mapped here: each IN list of 300 ids costs
+    # its own rendering and planning, and three of them were a tenth of a search page at 100k
+    counts = session.execute(select(model.field_id, model.region, func.count()).where(model.id.in_(res.ids))
+                             .group_by(model.field_id, model.region)).all()
+    fields = {i: (code, parent) for i, code, parent in session.execute(select(Field.id, Field.code, Field.parent_id))}
+    by_field: Counter[str] = Counter()
+    by_region: Counter[str] = Counter()
+    for field_id, region, n in counts:
+        by_region[region or ""] += n
+        if field_id not in fields:
+            continue
+        code, parent = fields[field_id]
+        by_field[fields[parent][0] if parent in fields else code] += n  # each top-level field holds its sub-fields'
+        if parent is not None:
+            by_field[code] += n  # and each sub-field its own (a top-level code never names a sub-field)
+    return {"field": dict(by_field), "region": dict(by_region)}
 
 
 EXCERPT = 120  # characters of a result's body shown under its title

@@ -56,7 +56,8 @@ def _args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--model", default=str(ROOT / "instance/models/multilingual-e5-small"))
     p.add_argument("--profile", type=int, default=0,
                    help="instead of wrk: profile this many match pages in-process (cProfile, top functions, SQL "
-                        "statements per page; with --cache-url redis the pages served from the page cache)")
+                        "statements per page, then one more page's statements with their times; with --cache-url "
+                        "redis the pages served from the page cache)")
     p.add_argument("--profile-page", choices=("match", "search"), default="match",
                    help="which page --profile serves: match pages of random demands, or search pages of natural queries")
     p.add_argument("--code", default=None, metavar="DIR",
@@ -411,10 +412,20 @@ def profile(args: argparse.Namespace, url: str, instance: str, paths: list[str])
     say(f"first {args.profile_page} page (matchers built): {time.perf_counter() - t:.1f} s")
     for p in paths[: args.profile + 1]:  # as under wrk after warm(): query vectors in this process's LRU, and
         client.get(p)                    # with a shared cache the pages served from it
-    statements = []
+    statements: list[str] = []
+    timed: list[tuple[float, str]] = []  # (ms, statement) of each statement, for the last page's list below
     from sqlalchemy import event
 
-    event.listen(app.extensions["db_engine"], "before_cursor_execute", lambda *a: statements.append(a[2].split()[0]))
+    def before(conn, cursor, statement, *a):
+        statements.append(statement.split()[0])
+        conn.info["loadtest_t"] = time.perf_counter()
+
+    def after(conn, cursor, statement, *a):
+        timed.append(((time.perf_counter() - conn.info.pop("loadtest_t", time.perf_counter())) * 1000,
+                      " ".join(statement.split())))
+
+    event.listen(app.extensions["db_engine"], "before_cursor_execute", before)
+    event.listen(app.extensions["db_engine"], "after_cursor_execute", after)
     prof = cProfile.Profile()
     t = time.perf_counter()
     prof.enable()
@@ -423,6 +434,11 @@ def profile(args: argparse.Namespace, url: str, instance: str, paths: list[str])
     prof.disable()
     say(f"{args.profile} {args.profile_page} pages: {(time.perf_counter() - t) / args.profile * 1000:.1f} ms each, "
         f"{len(statements) / args.profile:.1f} SQL statements each ({', '.join(sorted(set(statements)))})")
+    timed.clear()
+    client.get(paths[1])  # one more page, its statements listed with their times
+    say("statements of one more page (the vector store's own connection not included):")
+    for ms, statement in timed:
+        print(f"  {ms:7.2f} ms  {statement[:160]}")
     prof.dump_stats(Path(instance) / f"{args.profile_page}.prof")
     say(f"profile written to {Path(instance) / args.profile_page}.prof (python -m pstats)")
     pstats.Stats(prof, stream=sys.stdout).sort_stats("cumulative").print_stats(35)

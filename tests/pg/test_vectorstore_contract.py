@@ -90,6 +90,36 @@ def test_search_order_is_exact_inner_product_order(backend):
         np.testing.assert_allclose([sc for _, sc in hits], (x @ qv)[exact], atol=1e-5)
 
 
+def test_search_breadth_can_be_set_per_search(backend):
+    """ef_search for one search (a search page's narrower breadth): still k hits, the best first; at a breadth
+    covering the table, the exact order."""
+    open_store, _ = backend
+    s = open_store()
+    x, q = unit(300, seed=7), unit(3, seed=8)
+    s.upsert(range(300), x)
+    for qv in q:
+        exact = np.argsort(-(x @ qv), kind="stable")[:10].tolist()
+        narrow = s.search(qv, 10, ef_search=10)
+        assert len(narrow) == 10 and narrow[0][0] == exact[0]
+        assert [sc for _, sc in narrow] == sorted((sc for _, sc in narrow), reverse=True)
+        assert [i for i, _ in s.search(qv, 10, ef_search=300)] == exact
+
+
+def test_pgvector_search_counts_the_table_only_when_it_finds_fewer_than_k(pg_conninfo, monkeypatch):
+    """Counting 90k rows took longer than the index search (7 ms at 100k): only a short answer is checked."""
+    s = PgVectorStore(DIM, "m", conninfo=pg_conninfo, name="counted")
+    try:
+        x = unit(50, seed=6)
+        s.upsert(range(50), x)
+        counted: list[int] = []
+        real_len = PgVectorStore.__len__
+        monkeypatch.setattr(PgVectorStore, "__len__", lambda self: counted.append(1) or real_len(self))
+        assert len(s.search(x[0], 10)) == 10 and counted == []
+        assert sorted(i for i, _ in s.search(x[0], 80)) == list(range(50)) and counted == [1]
+    finally:
+        s.close()
+
+
 def test_filtered_search_returns_k_when_most_rows_are_filtered_out(backend):
     open_store, _ = backend
     s = open_store(hnsw_threshold=100)
@@ -145,7 +175,7 @@ def test_pgvector_filtered_hnsw_scan_is_iterative(pg_conninfo):
             assert "vec_iterative_hnsw" in plan
             conn.execute("SET LOCAL hnsw.iterative_scan = off")
             assert len(conn.execute(sql, (allowed, q)).fetchall()) < 10
-            hits = s._search(q, 10, allowed, exact=False)
+            hits = s._search(q, 10, allowed, exact=False, ef=40)
         exact = sorted(allowed, key=lambda i: -float(x[i] @ x[1500]))[:10]
         assert [i for i, _ in hits] == exact
         conn.rollback()

@@ -139,3 +139,28 @@ def test_a_search_the_engine_finds_nothing_for_does_not_scan_every_listing(demo,
         assert res.total == 0 and not scans
         short = search.find(db(), runtime, "achievement", listings.SearchFilters(q="池"), None, 1, 10)
         assert short.rows  # one character inside words (电池): ranked, or else the literal filter finds it
+
+
+def test_facets_count_each_found_listing_under_its_field_its_parent_and_its_region(demo):
+    from collections import Counter
+
+    from sqlalchemy import select
+
+    from models import Achievement
+    from services import listings, search
+    from web.db import db
+    with demo.app_context():
+        res = search.find(db(), demo.extensions["matching"], "achievement", listings.SearchFilters(q="电池 材料 检测"),
+                          None, 1, 10)
+        assert res.ranked and len(res.ids) > 10
+        want_field: Counter[str] = Counter()
+        want_region: Counter[str] = Counter()
+        for row in db().scalars(select(Achievement).where(Achievement.id.in_(res.ids))):
+            want_region[row.region or ""] += 1
+            if row.field is not None:
+                want_field[(row.field.parent or row.field).code] += 1
+                if row.field.parent is not None:
+                    want_field[row.field.code] += 1
+        got = search.facets(db(), "achievement", res)
+        assert got == {"field": dict(want_field), "region": dict(want_region)}
+        assert any("." in code for code in got["field"]) and sum(got["region"].values()) == len(res.ids)
