@@ -59,9 +59,7 @@ def find(session: Session, runtime: Any, kind: str, f: listings.SearchFilters, v
         if shares and all(share > COMMON_SHARE for share in shares):
             lexical = None  # only words most listings hold: the engine ranks them in memory (below)
         else:
-            stmt = search_index.lexical_stmt(session, kind, base, telling(words, shares), SEARCH_DEPTH)
-            if stmt is not None:
-                lexical = list(session.scalars(stmt))
+            lexical = _holding(session, kind, base, telling(words, shares))
         ranked, order = _rank(session, runtime, kind, f, viewer, lexical, base)
         if ranked:
             ids = [i for i, _ in ranked]
@@ -76,6 +74,20 @@ def find(session: Session, runtime: Any, kind: str, f: listings.SearchFilters, v
     return Results(rows, total, "literal" if f.q.strip() else "newest", search_index.query_words(f.q))
 
 
+def _holding(session: Session, kind: str, base: Any, words: list[str]) -> list[int]:
+    """The listings passing the filters that hold a word, in no order (the engine keeps the SEARCH_DEPTH best by its
+    own BM25): up to MATCHING_CAP of them; past that (a one-character prefix, held by a quarter of the catalogue),
+    the index's SEARCH_DEPTH best."""
+    stmt = search_index.lexical_stmt(session, kind, base, words, MATCHING_CAP, ranked=False)
+    if stmt is None:
+        return []
+    found = list(session.scalars(stmt))
+    if len(found) < MATCHING_CAP:
+        return found
+    return list(session.scalars(search_index.lexical_stmt(session, kind, base, words, SEARCH_DEPTH)))
+
+
+MATCHING_CAP = 5000  # ids read unranked at most: 5% of 100k, the share above which a word is not asked (COMMON_SHARE)
 LITERAL_UP_TO = 2  # characters: a query this short that ranks nothing gets the literal filter (电 in 锂电池)
 COMMON_SHARE = 0.05  # a word held by more listings than this says little about which: not asked of the index
 
@@ -117,7 +129,7 @@ def _rank(session: Session, runtime: Any, kind: str, f: listings.SearchFilters, 
         log.warning("search ranks by words only: %s", type(err).__name__)
     except Exception:  # the engine failing must not take the search page down with it
         log.exception("ranked search failed; the full-text index's order answers")
-    if lexical is None:  # the engine cannot serve: the index ranks even the common words
+    if lexical is None or len(lexical) > SEARCH_DEPTH:  # the engine cannot serve: the index ranks (common words too)
         stmt = search_index.lexical_stmt(session, kind, base, search_index.query_words(f.q), SEARCH_DEPTH)
         lexical = list(session.scalars(stmt)) if stmt is not None else []
     return [(i, 0.0) for i in lexical], "words"

@@ -164,3 +164,35 @@ def test_facets_count_each_found_listing_under_its_field_its_parent_and_its_regi
         got = search.facets(db(), "achievement", res)
         assert got == {"field": dict(want_field), "region": dict(want_region)}
         assert any("." in code for code in got["field"]) and sum(got["region"].values()) == len(res.ids)
+
+
+def test_past_the_search_depth_the_engine_keeps_the_best_by_its_own_bm25(demo, monkeypatch):
+    """The database hands over the listings holding a word in no order; when there are more than a search ranks,
+    the engine keeps those its BM25 scores best (the database no longer scores every matching row)."""
+    from services import listings, matching, search_index
+    from web.db import db
+    with demo.app_context():
+        runtime = demo.extensions["matching"]
+        base = listings.search_stmt("achievement", listings.SearchFilters(), None)
+        stmt = search_index.lexical_stmt(db(), "achievement", base, search_index.query_words("电池 材料"), 5000,
+                                         ranked=False)
+        holding = list(db().scalars(stmt))
+        assert len(holding) > 6
+        ranked_stmt = search_index.lexical_stmt(db(), "achievement", base, search_index.query_words("电池 材料"), 5000)
+        assert sorted(db().scalars(ranked_stmt)) == sorted(holding)  # the same listings, only unordered
+        best = {i for i, _ in runtime.matcher("achievement", db()).lexical.search("电池 材料", 3, set(holding))}
+        monkeypatch.setattr(matching, "SEARCH_DEPTH", 3)
+        got = runtime.search_text(db(), "achievement", "电池 材料", list(reversed(holding)), admit=lambda ids: set())
+        assert got and {i for i, _ in got} <= best
+
+
+def test_a_query_holding_more_listings_than_are_read_unranked_is_ranked_by_the_index(demo, monkeypatch):
+    from services import listings, search
+    from web.db import db
+    with demo.app_context():
+        runtime = demo.extensions["matching"]
+        before = search.find(db(), runtime, "achievement", listings.SearchFilters(q="电池 材料"), None, 1, 50)
+        monkeypatch.setattr(search, "MATCHING_CAP", 2)
+        capped = search.find(db(), runtime, "achievement", listings.SearchFilters(q="电池 材料"), None, 1, 50)
+        assert capped.order == "relevance" and capped.rows
+        assert capped.rows[0].id == before.rows[0].id
