@@ -279,7 +279,8 @@ class MatchingRuntime:
         """Published listings of a kind ranked for free text by the hybrid engine, as (id, calibrated score), best
         first: those holding a word of the query, and those close in meaning (score >= SEARCH_MIN_SCORE).
         lexical_ids: what the database's full-text index found among the listings passing the page's filters, in
-        any order (past SEARCH_DEPTH of them, the engine keeps its BM25's best, then the others as given); admit(ids): those of ids that pass the filters (the dense side's nearest, checked in one query).
+        any order (past SEARCH_DEPTH of them, the engine keeps its BM25's best, then the newest);
+        admit(ids): those of ids that pass the filters (the dense side's nearest, checked in one query).
         lexical_ids None (a query of words most listings hold, which the index would have to rank by the
         thousand): the engine picks its own candidates among passing() (None: every listing)."""
         text = text.strip()
@@ -291,10 +292,10 @@ class MatchingRuntime:
         if lexical_ids is None:
             ranked, _terms = matcher.rank(query, k=SEARCH_DEPTH, allowed_ids=passing(), query_vec=qvec)
         else:
-            if len(lexical_ids) > SEARCH_DEPTH:
-                best = [i for i, _ in matcher.lexical.search_terms(matcher.lexical.query_terms(query.embed_text()),
-                                                                    SEARCH_DEPTH, set(lexical_ids))]
-                lexical_ids = list(dict.fromkeys(best + list(lexical_ids)))[:SEARCH_DEPTH]
+            if len(lexical_ids) > SEARCH_DEPTH:  # the engine's BM25 best, then the newest of the rest (a prefix
+                terms = matcher.lexical.query_terms(query.embed_text())  # match the engine scores 0), every page alike
+                best = [i for i, _ in matcher.lexical.search_terms(terms, SEARCH_DEPTH, set(lexical_ids))]
+                lexical_ids = list(dict.fromkeys(best + sorted(lexical_ids, reverse=True)))[:SEARCH_DEPTH]
             allowed = set(lexical_ids) | admit(matcher.nearest(kind, qvec, SEARCH_DENSE, SEARCH_EF))
             if not allowed:
                 return []

@@ -56,11 +56,12 @@ def find(session: Session, runtime: Any, kind: str, f: listings.SearchFilters, v
         base = listings.search_stmt(kind, replace(f, q=""), viewer)
         shares = _shares(session, runtime, kind, words)
         lexical: Optional[list[int]] = []
+        asked = telling(words, shares)
         if shares and all(share > COMMON_SHARE for share in shares):
             lexical = None  # only words most listings hold: the engine ranks them in memory (below)
         else:
-            lexical = _holding(session, kind, base, telling(words, shares))
-        ranked, order = _rank(session, runtime, kind, f, viewer, lexical, base)
+            lexical = _holding(session, kind, base, asked)
+        ranked, order = _rank(session, runtime, kind, f, viewer, lexical, base, asked)
         if ranked:
             ids = [i for i, _ in ranked]
             rows, total = listings.ranked_page(session, kind, f, viewer, ids, number, size)
@@ -113,7 +114,7 @@ def _shares(session: Session, runtime: Any, kind: str, words: list[str]) -> Opti
 
 
 def _rank(session: Session, runtime: Any, kind: str, f: listings.SearchFilters, viewer: Optional[User],
-          lexical: Optional[list[int]], base: Any) -> tuple[list[tuple[int, float]], str]:
+          lexical: Optional[list[int]], base: Any, asked: list[str]) -> tuple[list[tuple[int, float]], str]:
     model = listings.model_for(kind)
     ids_of = base.with_only_columns(model.id).order_by(None)
 
@@ -129,10 +130,10 @@ def _rank(session: Session, runtime: Any, kind: str, f: listings.SearchFilters, 
         log.warning("search ranks by words only: %s", type(err).__name__)
     except Exception:  # the engine failing must not take the search page down with it
         log.exception("ranked search failed; the full-text index's order answers")
-    if lexical is None or len(lexical) > SEARCH_DEPTH:  # the engine cannot serve: the index ranks (common words too)
-        stmt = search_index.lexical_stmt(session, kind, base, search_index.query_words(f.q), SEARCH_DEPTH)
-        lexical = list(session.scalars(stmt)) if stmt is not None else []
-    return [(i, 0.0) for i in lexical], "words"
+    # the engine cannot serve: the index ranks its best (lexical came unranked; common words too when none else)
+    stmt = search_index.lexical_stmt(session, kind, base, asked if lexical is not None else search_index.query_words(
+        f.q), SEARCH_DEPTH)
+    return [(i, 0.0) for i in (session.scalars(stmt) if stmt is not None else [])], "words"
 
 
 def is_filtered(f: listings.SearchFilters) -> bool:

@@ -435,7 +435,7 @@ def profile(args: argparse.Namespace, url: str, instance: str, paths: list[str])
     say(f"{args.profile} {args.profile_page} pages: {(time.perf_counter() - t) / args.profile * 1000:.1f} ms each, "
         f"{len(statements) / args.profile:.1f} SQL statements each ({', '.join(sorted(set(statements)))})")
     timed.clear()
-    client.get(paths[1])  # one more page, its statements listed with their times
+    client.get(paths[1 % len(paths)])  # one more page, its statements listed with their times
     say("statements of one more page (the vector store's own connection not included):")
     for ms, statement in timed:
         print(f"  {ms:7.2f} ms  {statement[:160]}")

@@ -196,3 +196,22 @@ def test_a_query_holding_more_listings_than_are_read_unranked_is_ranked_by_the_i
         capped = search.find(db(), runtime, "achievement", listings.SearchFilters(q="电池 材料"), None, 1, 50)
         assert capped.order == "relevance" and capped.rows
         assert capped.rows[0].id == before.rows[0].id
+
+
+def test_an_engine_that_fails_leaves_the_index_ranked_order(demo, monkeypatch):
+    """The listings holding a word come unranked for the engine; when it fails, the page gets the index's own best
+    first, not the unranked read."""
+    from services import listings, search, search_index
+    from web.db import db
+    with demo.app_context():
+        runtime = demo.extensions["matching"]
+
+        def broken(*a, **kw):
+            raise RuntimeError("engine down")
+        monkeypatch.setattr(runtime, "search_text", broken)
+        res = search.find(db(), runtime, "achievement", listings.SearchFilters(q="电池 材料"), None, 1, 50)
+        base = listings.search_stmt("achievement", listings.SearchFilters(), None)
+        words = search.telling(search_index.query_words("电池 材料"),
+                               runtime.word_shares(db(), "achievement", search_index.query_words("电池 材料")))
+        best = list(db().scalars(search_index.lexical_stmt(db(), "achievement", base, words, search.SEARCH_DEPTH)))
+        assert res.order == "words" and res.ids == best and len(best) > 3
