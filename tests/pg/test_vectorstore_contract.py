@@ -91,8 +91,8 @@ def test_search_order_is_exact_inner_product_order(backend):
 
 
 def test_search_breadth_can_be_set_per_search(backend):
-    """ef_search for one search (a search page's narrower breadth): still k hits, the best first; at a breadth
-    covering the table, the exact order."""
+    """ef_search for one search (a search page's narrower breadth): still k hits with their true scores, best
+    first (an approximate search may miss some); at a breadth covering the table, the exact order."""
     open_store, _ = backend
     s = open_store()
     x, q = unit(300, seed=7), unit(3, seed=8)
@@ -100,9 +100,29 @@ def test_search_breadth_can_be_set_per_search(backend):
     for qv in q:
         exact = np.argsort(-(x @ qv), kind="stable")[:10].tolist()
         narrow = s.search(qv, 10, ef_search=10)
-        assert len(narrow) == 10 and narrow[0][0] == exact[0]
+        assert len(narrow) == 10
+        np.testing.assert_allclose([sc for _, sc in narrow], [float(x[i] @ qv) for i, _ in narrow], atol=1e-5)
         assert [sc for _, sc in narrow] == sorted((sc for _, sc in narrow), reverse=True)
         assert [i for i, _ in s.search(qv, 10, ef_search=300)] == exact
+
+
+def test_pgvector_search_uses_the_breadth_asked_for(pg_conninfo, monkeypatch):
+    """The breadth reaches the HNSW scan's setting: the search's own when given, the store's otherwise."""
+    s = PgVectorStore(DIM, "m", conninfo=pg_conninfo, name="breadth", ef_search=256)
+    try:
+        s.upsert(range(20), unit(20, seed=9))
+        asked: list[int] = []
+        real = PgVectorStore._search
+
+        def spy(self, q, k, allowed, *, exact, ef):
+            asked.append(ef)
+            return real(self, q, k, allowed, exact=exact, ef=ef)
+        monkeypatch.setattr(PgVectorStore, "_search", spy)
+        s.search(unit(1, seed=10)[0], 5, ef_search=100)
+        s.search(unit(1, seed=10)[0], 5)
+        assert asked == [100, 256]
+    finally:
+        s.close()
 
 
 def test_pgvector_search_counts_the_table_only_when_it_finds_fewer_than_k(pg_conninfo, monkeypatch):
