@@ -11,8 +11,10 @@ the listing as its "passage":
 - one sentence -> the rest of the listing (the sentence taken out).
 
 The encoder is trained on them with in-batch negatives (the other passages of the batch; symmetric InfoNCE as
-sentence-transformers' MultipleNegativesSymmetricRankingLoss), the word embeddings frozen (a few thousand
-pairs should not move a 250k-word vocabulary). The adapted model is written beside, never over, the model it
+sentence-transformers' MultipleNegativesSymmetricRankingLoss) and one hard negative per pair (the other listing
+BM25 ranks first for the pair's query: a text that shares the query's words but is not its source), the word
+embeddings and the lower half of the transformer frozen (a few thousand pairs should not move a 250k-word
+vocabulary, and a step through the top layers only costs half as much). The adapted model is written beside, never over, the model it
 started from: a new folder, so a new model key, and a failed run leaves nothing behind.
 """
 from __future__ import annotations
@@ -34,7 +36,7 @@ from matchmaking.engine import Fusion
 from matchmaking.model_folder import ANCHORS, MARKER, ModelNotReady, model_key_for
 from matchmaking.text import is_term, keywords, split_sentences, tokenize
 
-RECIPE = "ict-pairs-v3"  # part of every cache key: change it when the recipe changes
+RECIPE = "ict-pairs-v4"  # part of every cache key: change it when the recipe changes
 # MARKER ("adaptation.json") is written into the adapted folder; model_folder.fusion_overrides reads its anchors
 
 
@@ -48,7 +50,7 @@ class AdaptOptions:
 
     epochs: int = 1
     batch_size: int = 32
-    max_pairs: int = 2048  # pairs drawn from all kinds, at random, when there are more (64 steps of 32)
+    max_pairs: int = 4096  # pairs drawn from all kinds, at random, when there are more (128 steps of 32)
     max_seq_length: int = 128  # tokens of a passage (a listing's opening: title and first sentences)
     # e5's own temperature (0.01) and a gentler step: the cosines stay where the engine's fusion reads them, and
     # every dev set gains (scale 20 / lr 2e-5, recipe v2, spread them and lost on gap; docs/evaluation.md)
@@ -60,6 +62,13 @@ class AdaptOptions:
     # gradient checkpointing: activations recomputed in the backward pass instead of kept. Measured on the dev
     # corpus (8 steps of 32, 128 tokens): peak RSS 8.2 -> 4.2 GB for 17% more time, same losses (docs/evaluation.md)
     low_memory: bool = True
+    # train only the top N transformer layers (0: all): the layers below run forward only, without activations kept
+    # for a backward pass, so a step costs about half as much and the same time trains on more pairs
+    trained_layers: int = 6
+    # per pair, one more passage as a hard negative: the listing (not the pair's own) that BM25 ranks first for the
+    # pair's query, so the model learns to rank the source above listings that merely share its words
+    # (recipe v4: dev gap hybrid nDCG@10 0.6008 -> 0.6398 at the same training time; docs/evaluation.md)
+    hard_negatives: bool = True
 
     def check(self) -> None:
         """Raise AdaptError for values that cannot train."""
@@ -72,6 +81,9 @@ class AdaptOptions:
         if not (0 < self.learning_rate < 1) or not (0 < self.scale <= 1000):
             raise AdaptError("learning_rate must be in (0, 1) and scale in (0, 1000] / "
                              "learning_rate 须在 (0, 1) 内，scale 须在 (0, 1000] 内")
+        if not isinstance(self.trained_layers, int) or self.trained_layers < 0:
+            raise AdaptError(f"trained_layers={self.trained_layers!r}: a whole number, 0 for all layers / "
+                             f"trained_layers={self.trained_layers!r} 须为整数，0 表示训练全部层")
         if self.time_budget_s is not None and self.time_budget_s <= 0:
             raise AdaptError("time_budget_s must be positive / time_budget_s 须为正数")
         if self.device not in ("auto", "cpu", "cuda"):
@@ -129,26 +141,52 @@ def _without(body: str, words: Sequence[str]) -> str:
 
 def training_pairs(docs: Sequence[tuple[str, str]], max_pairs: int, seed: int = 13) -> list[tuple[str, str]]:
     """Self-supervised (query, passage) pairs from (title, body) texts; at most max_pairs, drawn at random."""
+    return [(q, p) for q, p, _source, _kind in _sourced_pairs(docs, max_pairs, seed)]
+
+
+def _sourced_pairs(docs: Sequence[tuple[str, str]], max_pairs: int, seed: int) -> list[tuple[str, str, int, str]]:
+    """training_pairs with the index of the text each pair came from and its kind (title, keywords, sentence)."""
     rng = random.Random(seed)
     bodies = [body or "" for _title, body in docs]
     idf = _idf(bodies)
-    pairs: list[tuple[str, str]] = []
-    for title, body in docs:
+    pairs: list[tuple[str, str, int, str]] = []
+    for n, (title, body) in enumerate(docs):
         title, body = (title or "").strip(), (body or "").strip()
         if len(body) < 20:
             continue
         if len(title) >= 4:
-            pairs.append((title, body))
+            pairs.append((title, body, n, "title"))
         words = [w for w in keywords(body, k=8, idf=idf) if idf.get(w, 0) > 1.0][:4]
         rest = _without(body, words)
         if len(words) >= 2 and len(rest) >= 20:
-            pairs.append((" ".join(rng.sample(words, len(words))), rest))
+            pairs.append((" ".join(rng.sample(words, len(words))), rest, n, "keywords"))
         sentences = [s for s in split_sentences(body) if len(s) >= 12]
         if len(sentences) >= 3:
             i = rng.randrange(len(sentences))
-            pairs.append((sentences[i], "。".join([title, *sentences[:i], *sentences[i + 1:]]).strip("。")))
+            pairs.append((sentences[i], "。".join([title, *sentences[:i], *sentences[i + 1:]]).strip("。"), n,
+                          "sentence"))
     rng.shuffle(pairs)
     return pairs[:max_pairs]
+
+
+def hard_negatives(docs: Sequence[tuple[str, str]], sourced: Sequence[tuple[str, str, int, str]]) -> list[str]:
+    """For each (query, passage, source, kind) the text BM25 ranks first for the query among the other texts (title
+    and body, as the platform indexes a listing); "" where no other text shares a word with the query, and for the
+    keyword pairs: their passage lost the query's words on purpose, so a negative that holds them would teach that
+    sharing a company's words is evidence against a match (on dev `kw`, where the paper does hold its keywords,
+    hard negatives on every pair cost 0.007 nDCG@10; docs/evaluation.md)."""
+    from matchmaking.lexical import LexicalIndex
+
+    texts = [f"{title or ''}。{body or ''}".strip("。") for title, body in docs]
+    index = LexicalIndex.build(list(range(len(texts))), texts)
+    out = []
+    for query, _passage, source, kind in sourced:
+        if kind == "keywords":
+            out.append("")
+            continue
+        best = next((i for i, _score in index.search(query, k=3) if texts[i] != texts[source]), None)
+        out.append("" if best is None else texts[best])
+    return out
 
 
 def _device(choice: str) -> str:
@@ -169,13 +207,15 @@ def adapt(base: str | os.PathLike, docs: Sequence[tuple[str, str]], out: str | o
         raise ModelNotReady(base_path)
     if dest.exists():
         raise AdaptError(f"{dest} already exists; adaptation never writes over a model / {dest} 已存在，不会覆盖")
-    pairs = training_pairs(docs, options.max_pairs, options.seed)
+    sourced = _sourced_pairs(docs, options.max_pairs, options.seed)
+    pairs = [(q, p) for q, p, _source, _kind in sourced]
     if len(pairs) < options.batch_size:
         raise AdaptError(f"only {len(pairs)} training pairs from {len(docs)} texts; at least {options.batch_size} "
                          f"(one batch) are needed: publish more listings or lower batch_size / "
                          f"仅得到 {len(pairs)} 个训练样本对，至少需要 {options.batch_size} 个")
     start = time.perf_counter()
-    model, device, steps, losses = _train(base_path, pairs, options, progress)
+    negatives = hard_negatives(docs, sourced) if options.hard_negatives else None
+    model, device, steps, losses = _train(base_path, pairs, options, progress, negatives)
     fusion = align_cosines(base_path, model, pairs, options.seed)
     dest.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{dest.name}-", dir=dest.parent))
@@ -194,8 +234,9 @@ def adapt(base: str | os.PathLike, docs: Sequence[tuple[str, str]], out: str | o
 
 
 def _train(base: Path, pairs: list[tuple[str, str]], options: AdaptOptions,
-           progress: Optional[Callable[[int, int, float], None]]):
-    """The training loop: symmetric in-batch InfoNCE, AdamW, linear warm-up and decay, gradient clipping."""
+           progress: Optional[Callable[[int, int, float], None]], negatives: Optional[list[str]] = None):
+    """The training loop: symmetric in-batch InfoNCE, AdamW, linear warm-up and decay, gradient clipping. With
+    ``negatives`` (one text per pair, "" for none) each query also competes against the batch's hard negatives."""
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     import torch
     import torch.nn.functional as F
@@ -208,11 +249,15 @@ def _train(base: Path, pairs: list[tuple[str, str]], options: AdaptOptions,
     prompts = model.prompts or {}
     q_prefix = prompts.get("query", "")
     p_prefix = next((prompts[n] for n in ("passage", "document", "corpus") if prompts.get(n)), "")
-    for name, param in model.named_parameters():
-        if "word_embeddings" in name:
-            param.requires_grad_(False)
     transformer = getattr(model[0], "auto_model", None)
-    if options.low_memory and getattr(transformer, "supports_gradient_checkpointing", False):
+    frozen = _frozen_prefixes(transformer, options.trained_layers)
+    for name, param in model.named_parameters():
+        if "word_embeddings" in name or any(f".{prefix}" in f".{name}" for prefix in frozen):
+            param.requires_grad_(False)
+    # with the lower layers frozen their activations are not kept anyway, and recomputing the top ones would cost
+    # more than it saves (a step of 32 pairs: 3.1 s frozen below 6, 6.1 s with checkpointing; docs/evaluation.md)
+    checkpoint = options.low_memory and not frozen and getattr(transformer, "supports_gradient_checkpointing", False)
+    if checkpoint:
         # non-reentrant: works with the frozen embeddings' inputs; the RNG state is kept, so dropout repeats
         _checkpointing(transformer, True)
     params = [p for p in model.parameters() if p.requires_grad]
@@ -230,12 +275,19 @@ def _train(base: Path, pairs: list[tuple[str, str]], options: AdaptOptions,
         order = list(range(len(pairs)))
         rng.shuffle(order)
         for b in range(per_epoch):
-            batch = [pairs[i] for i in order[b * options.batch_size:(b + 1) * options.batch_size]]
-            q = _embed(model, [q_prefix + a for a, _ in batch], device)
-            p = _embed(model, [p_prefix + c for _, c in batch], device)
-            logits = F.normalize(q, dim=-1) @ F.normalize(p, dim=-1).T * options.scale
+            chosen = order[b * options.batch_size:(b + 1) * options.batch_size]
+            batch = [pairs[i] for i in chosen]
+            q = F.normalize(_embed(model, [q_prefix + a for a, _ in batch], device), dim=-1)
+            p = F.normalize(_embed(model, [p_prefix + c for _, c in batch], device), dim=-1)
+            logits = q @ p.T * options.scale
             labels = torch.arange(len(batch), device=logits.device)
-            loss = (F.cross_entropy(logits, labels) + F.cross_entropy(logits.T, labels)) / 2
+            hard = [negatives[i] for i in chosen if negatives[i]] if negatives else []
+            if hard:  # the queries' side also meets the hard negatives; the passages' side stays in-batch
+                n = F.normalize(_embed(model, [p_prefix + c for c in hard], device), dim=-1)
+                loss = (F.cross_entropy(torch.cat([logits, q @ n.T * options.scale], dim=1), labels)
+                        + F.cross_entropy(logits.T, labels)) / 2
+            else:
+                loss = (F.cross_entropy(logits, labels) + F.cross_entropy(logits.T, labels)) / 2
             optimiser.zero_grad(set_to_none=True)
             loss.backward()
             torch.nn.utils.clip_grad_norm_(params, 1.0)
@@ -250,10 +302,18 @@ def _train(base: Path, pairs: list[tuple[str, str]], options: AdaptOptions,
         else:
             continue
         break
-    if options.low_memory and getattr(transformer, "supports_gradient_checkpointing", False):
+    if checkpoint:
         _checkpointing(transformer, False)  # a training device only: not saved with the model
     model.eval()
     return model, device, step, losses or [math.nan]
+
+
+def _frozen_prefixes(transformer, trained_layers: int) -> list[str]:
+    """Parameter-name parts of the embeddings and of the layers below the top ``trained_layers`` (none for 0)."""
+    layers = getattr(getattr(transformer, "encoder", None), "layer", None)
+    if not trained_layers or layers is None or trained_layers >= len(layers):
+        return []
+    return ["embeddings."] + [f"encoder.layer.{i}." for i in range(len(layers) - trained_layers)]
 
 
 def _checkpointing(transformer, on: bool) -> None:

@@ -46,7 +46,12 @@ def _runtime():
 @click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default="auto", show_default=True,
               help="auto: a CUDA GPU when there is one")
 @click.option("--low-memory/--no-low-memory", default=True, show_default=True,
-              help="gradient checkpointing: about half the peak memory for about a sixth more time")
+              help="gradient checkpointing when every layer trains (--trained-layers 0): about half the peak "
+              "memory for about a sixth more time")
+@click.option("--trained-layers", type=click.IntRange(0, 48), default=model_versions.AdaptOptions.trained_layers,
+              show_default=True, help="train only the top N transformer layers (0: all); about half the time per pair")
+@click.option("--hard-negatives/--no-hard-negatives", default=model_versions.AdaptOptions.hard_negatives,
+              show_default=True, help="one BM25-mined hard negative per pair (a listing sharing the query's words)")
 @click.option("--calibrate", "judged_file", type=click.Path(dir_okay=True), default=None,
               help="judged pairs (as `flask matches calibrate`): refit the score calibration for the new model")
 @click.option("--no-activate", is_flag=True, help="build and index the new version but keep the current one serving")
@@ -54,10 +59,12 @@ def _runtime():
               "`flask jobs status` and /jobs/<id> follow it")
 @click.option("--json", "as_json", is_flag=True, help="print one JSON object")
 def adapt(epochs: int, max_pairs: int, batch_size: int, max_seq_length: int, time_budget: float | None,
-          device: str, low_memory: bool, judged_file: str | None, no_activate: bool, background: bool, as_json: bool) -> None:
+          device: str, low_memory: bool, trained_layers: int, hard_negatives: bool, judged_file: str | None,
+          no_activate: bool, background: bool, as_json: bool) -> None:
     options = model_versions.AdaptOptions(epochs=epochs, max_pairs=max_pairs, batch_size=batch_size,
                                           max_seq_length=max_seq_length, time_budget_s=time_budget, device=device,
-                                          low_memory=low_memory)
+                                          low_memory=low_memory, trained_layers=trained_layers,
+                                          hard_negatives=hard_negatives)
     rows = _judged(judged_file) if judged_file else None
     if background:
         _queue_adapt(options, judged_file, not no_activate, as_json)
@@ -91,7 +98,8 @@ def adapt(epochs: int, max_pairs: int, batch_size: int, max_seq_length: int, tim
 def _queue_adapt(options: model_versions.AdaptOptions, judged_file: str | None, activate: bool,
                  as_json: bool) -> None:
     chosen = {"epochs": options.epochs, "max_pairs": options.max_pairs, "batch_size": options.batch_size,
-              "max_seq_length": options.max_seq_length, "device": options.device, "low_memory": options.low_memory}
+              "max_seq_length": options.max_seq_length, "device": options.device, "low_memory": options.low_memory,
+              "trained_layers": options.trained_layers, "hard_negatives": options.hard_negatives}
     params = {"options": chosen, "time_budget_s": options.time_budget_s, "activate": activate,
               "calibrate": str(Path(judged_file).resolve()) if judged_file else "",
               "keep": int(current_app.config.get("MODEL_ADAPT_KEEP") or 3)}

@@ -147,6 +147,10 @@ def _args(argv: Sequence[str] | None) -> argparse.Namespace:
     p.add_argument("--adapt-max-pairs", type=int, default=None, help="training pairs at most (default: the platform's)")
     p.add_argument("--adapt-batch-size", type=int, default=None, help="pairs per step (default: the platform's)")
     p.add_argument("--adapt-scale", type=float, default=None, help="inverse temperature of the loss (ablations)")
+    p.add_argument("--adapt-trained-layers", type=int, default=None,
+                   help="train only the top N transformer layers, 0 for all (default: the platform's)")
+    p.add_argument("--adapt-hard-negatives", choices=("yes", "no"), default=None,
+                   help="add a BM25-mined hard negative per pair (default: the platform's)")
     p.add_argument("--adapt-learning-rate", type=float, default=None, help="AdamW learning rate (ablations)")
     encoder_args(p)
     args = p.parse_args(argv)
@@ -174,7 +178,11 @@ def adapt_options(args: argparse.Namespace):
                         batch_size=defaults.batch_size if args.adapt_batch_size is None else args.adapt_batch_size,
                         scale=defaults.scale if args.adapt_scale is None else args.adapt_scale,
                         learning_rate=defaults.learning_rate if args.adapt_learning_rate is None
-                        else args.adapt_learning_rate)
+                        else args.adapt_learning_rate,
+                        trained_layers=defaults.trained_layers if args.adapt_trained_layers is None
+                        else args.adapt_trained_layers,
+                        hard_negatives=defaults.hard_negatives if args.adapt_hard_negatives is None
+                        else args.adapt_hard_negatives == "yes")
 
 
 def encoder_args(p: argparse.ArgumentParser) -> None:

@@ -8,7 +8,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from matchmaking.adapt import MARKER, AdaptError, AdaptOptions, adapt, corpus_digest, training_pairs
+from matchmaking.adapt import (MARKER, AdaptError, AdaptOptions, _sourced_pairs, adapt, corpus_digest,
+                               hard_negatives, training_pairs)
 from matchmaking.versions import ModelVersions, VersionError
 
 DOCS = [
@@ -35,13 +36,31 @@ def test_pairs_are_drawn_from_the_texts_deterministically_and_capped():
     assert gap and all(word not in p for q, p in gap for word in q.split())
 
 
+def test_a_hard_negative_is_another_text_sharing_the_querys_words():
+    docs = DOCS[:4] + [("废旧电池拆解", "废旧锂电池的自动拆解设备，提高拆解效率，减少人工。适合电池回收企业的产线使用。")]
+    sourced = _sourced_pairs(docs, 100, seed=1)
+    assert [(q, p) for q, p, _, _ in sourced] == training_pairs(docs, 100, seed=1)
+    negatives = hard_negatives(docs, sourced)
+    assert len(negatives) == len(sourced)
+    texts = [f"{t}。{b}".strip("。") for t, b in docs]
+    for (query, _passage, source, kind), negative in zip(sourced, negatives):
+        assert negative != texts[source]  # never the pair's own listing
+        assert negative == "" or negative in texts
+        assert kind != "keywords" or negative == ""  # their passage lost the words on purpose: no word-sharing negative
+    assert {kind for *_, kind in sourced} == {"title", "keywords", "sentence"}
+    # the recycling title's best other match is the other battery-recycling listing
+    i = next(i for i, (q, *_rest) in enumerate(sourced) if q == "锂电池回收技术")
+    assert negatives[i] == texts[4]
+
+
 def test_texts_too_short_or_empty_give_no_pairs():
     assert training_pairs([("", ""), ("题", "短"), (None, None)], 10) == []  # type: ignore[list-item]
 
 
 @pytest.mark.parametrize("bad", [dict(epochs=0), dict(batch_size=1), dict(max_pairs=1), dict(max_seq_length=8),
                                  dict(learning_rate=0.0), dict(scale=-1.0), dict(time_budget_s=0.0),
-                                 dict(device="tpu"), dict(epochs=1.5)])
+                                 dict(device="tpu"), dict(epochs=1.5), dict(trained_layers=-1),
+                                 dict(trained_layers=2.5)])
 def test_bad_options_are_refused_with_what_to_fix(bad):
     with pytest.raises(AdaptError) as err:
         AdaptOptions(**bad).check()
@@ -54,6 +73,8 @@ def test_the_cache_key_follows_texts_model_and_recipe_but_not_the_time_budget():
     assert key != corpus_digest(DOCS[:-1], "m@1", AdaptOptions())
     assert key != corpus_digest(DOCS, "m@2", AdaptOptions())
     assert key != corpus_digest(DOCS, "m@1", AdaptOptions(epochs=2))
+    assert key != corpus_digest(DOCS, "m@1", AdaptOptions(trained_layers=3))
+    assert key != corpus_digest(DOCS, "m@1", AdaptOptions(hard_negatives=not AdaptOptions().hard_negatives))
 
 
 def _folder(root: Path, name: str) -> Path:
@@ -124,14 +145,48 @@ def test_low_memory_training_learns_the_same_weights(tmp_path, default_model_pat
     calls: list[bool] = []
     real = adapt_module._checkpointing
     monkeypatch.setattr(adapt_module, "_checkpointing", lambda t, on: (calls.append(on), real(t, on)))
-    adapt(str(default_model_path), DOCS, tmp_path / "low", TINY)
+    full = replace(TINY, trained_layers=0)  # checkpointing serves a training of every layer
+    adapt(str(default_model_path), DOCS, tmp_path / "low", full)
     assert calls == [True, False]  # on for the training, off before the save
-    adapt(str(default_model_path), DOCS, tmp_path / "plain", replace(TINY, low_memory=False))
+    adapt(str(default_model_path), DOCS, tmp_path / "plain", replace(full, low_memory=False))
     assert calls == [True, False]
     low, plain = (build_encoder(str(tmp_path / n), backend="torch").encode_passages([DOCS[0][1]])
                   for n in ("low", "plain"))
     assert np.allclose(low, plain, atol=1e-4)
     assert "gradient_checkpointing" not in (tmp_path / "low" / "config.json").read_text(encoding="utf-8")
+
+
+@pytest.mark.model
+def test_training_the_top_layers_leaves_the_lower_ones_and_the_embeddings_as_they_were(tmp_path, default_model_path,
+                                                                                       monkeypatch):
+    """trained_layers=N: only the top N transformer layers move; no checkpointing is switched on for it."""
+    from dataclasses import replace
+
+    import torch
+    from safetensors.torch import load_file
+
+    from matchmaking import adapt as adapt_module
+
+    calls: list[bool] = []
+    monkeypatch.setattr(adapt_module, "_checkpointing", lambda t, on: calls.append(on))
+    adapt(str(default_model_path), DOCS, tmp_path / "top", replace(TINY, trained_layers=2, learning_rate=1e-3))
+    assert calls == []
+    before = load_file(str(default_model_path / "model.safetensors"))
+    after = load_file(str(tmp_path / "top" / "model.safetensors"))
+    layers = sorted({int(n.split("encoder.layer.")[1].split(".")[0]) for n in before if "encoder.layer." in n})
+    top = {f"encoder.layer.{i}." for i in layers[-2:]}
+    moved = {n for n in before if not torch.equal(before[n], after[n])}
+    assert moved and all(any(t in n for t in top) for n in moved), sorted(moved)[:5]
+    assert any(f"encoder.layer.{layers[-1]}." in n for n in moved)
+
+
+@pytest.mark.model
+def test_hard_negatives_train_a_new_model(tmp_path, default_model_path):
+    from dataclasses import replace
+
+    result = adapt(str(default_model_path), DOCS, tmp_path / "hard", replace(TINY, hard_negatives=True))
+    assert result.steps == 2 and result.options["hard_negatives"] is True
+    assert result.first_loss == result.first_loss and result.last_loss > 0  # a real loss, not NaN
 
 
 @pytest.mark.model
