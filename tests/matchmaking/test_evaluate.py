@@ -119,7 +119,9 @@ def test_adapt_reports_adapted_and_stock_figures_and_adapts_a_corpus_once(tmp_pa
                                          (["--adapt-batch-size", "1"], "batch_size"),
                                          (["--adapt-max-pairs", "x"], "invalid int"),
                                          (["--adapt-max-pairs", "0"], "max_pairs"),
-                                         (["--adapt-scale", "0"], "scale")])
+                                         (["--adapt-scale", "0"], "scale"),
+                                         (["--adapt-trained-layers", "-2"], "trained_layers"),
+                                         (["--adapt-hard-negatives", "maybe"], "invalid choice")])
 def test_bad_adapt_options_exit_2_before_any_work(tmp_path, capsys, extra, says):
     root = write_set(tmp_path / "set")
     with pytest.raises(SystemExit) as exc:

@@ -127,6 +127,7 @@ def test_a_failed_adaptation_leaves_the_serving_model_and_index_untouched(app, s
     (["model", "adapt", "--epochs", "0"], "--epochs"),
     (["model", "adapt", "--batch-size", "abc"], "--batch-size"),
     (["model", "adapt", "--device", "tpu"], "--device"),
+    (["model", "adapt", "--trained-layers", "-1"], "--trained-layers"),
     (["model", "adapt", "--calibrate", "/nonexistent/judged.jsonl"], "/nonexistent/judged.jsonl"),
     (["model", "rollback"], "没有可回滚的版本"),
     (["model", "use", "/nonexistent/model"], "不是模型目录"),
