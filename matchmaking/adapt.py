@@ -11,10 +11,11 @@ the listing as its "passage":
 - one sentence -> the rest of the listing (the sentence taken out).
 
 The encoder is trained on them with in-batch negatives (the other passages of the batch; symmetric InfoNCE as
-sentence-transformers' MultipleNegativesSymmetricRankingLoss) and one hard negative per pair (the other listing
-BM25 ranks first for the pair's query: a text that shares the query's words but is not its source), the word
-embeddings and the lower half of the transformer frozen (a few thousand pairs should not move a 250k-word
-vocabulary, and a step through the top layers only costs half as much). The adapted model is written beside, never over, the model it
+sentence-transformers' MultipleNegativesSymmetricRankingLoss) and one hard negative per title or sentence pair
+(the other listing of its kind BM25 ranks first for the pair's query: a text that shares the query's words but is
+not its source), the word embeddings and the lower half of the transformer frozen (a few thousand pairs should
+not move a 250k-word vocabulary, and a step through the top layers only costs half as much). The adapted model is
+written beside, never over, the model it
 started from: a new folder, so a new model key, and a failed run leaves nothing behind.
 """
 from __future__ import annotations
@@ -67,7 +68,8 @@ class AdaptOptions:
     trained_layers: int = 6
     # per pair, one more passage as a hard negative: the listing (not the pair's own) that BM25 ranks first for the
     # pair's query, so the model learns to rank the source above listings that merely share its words
-    # (recipe v4: dev gap hybrid nDCG@10 0.6008 -> 0.6398 at the same training time; docs/evaluation.md)
+    # (recipe v4, none for keyword pairs: dev gap hybrid nDCG@10 0.5954 -> 0.6087, kw and field level;
+    # docs/evaluation.md)
     hard_negatives: bool = True
 
     def check(self) -> None:
@@ -169,9 +171,12 @@ def _sourced_pairs(docs: Sequence[tuple[str, str]], max_pairs: int, seed: int) -
     return pairs[:max_pairs]
 
 
-def hard_negatives(docs: Sequence[tuple[str, str]], sourced: Sequence[tuple[str, str, int, str]]) -> list[str]:
+def hard_negatives(docs: Sequence[tuple[str, str]], sourced: Sequence[tuple[str, str, int, str]],
+                   groups: Optional[Sequence[str]] = None) -> list[str]:
     """For each (query, passage, source, kind) the text BM25 ranks first for the query among the other texts (title
-    and body, as the platform indexes a listing); "" where no other text shares a word with the query, and for the
+    and body, as the platform indexes a listing) of the source's group (``groups``, one per text: a demand's
+    negative is another demand, never the achievement that may well answer it); "" where no such text shares a
+    word with the query, and for the
     keyword pairs: their passage lost the query's words on purpose, so a negative that holds them would teach that
     sharing a company's words is evidence against a match (on dev `kw`, where the paper does hold its keywords,
     hard negatives on every pair cost 0.007 nDCG@10; docs/evaluation.md)."""
@@ -184,7 +189,8 @@ def hard_negatives(docs: Sequence[tuple[str, str]], sourced: Sequence[tuple[str,
         if kind == "keywords":
             out.append("")
             continue
-        best = next((i for i, _score in index.search(query, k=3) if texts[i] != texts[source]), None)
+        best = next((i for i, _score in index.search(query, k=3 if groups is None else 10)
+                     if texts[i] != texts[source] and (groups is None or groups[i] == groups[source])), None)
         out.append("" if best is None else texts[best])
     return out
 
@@ -198,9 +204,10 @@ def _device(choice: str) -> str:
 
 
 def adapt(base: str | os.PathLike, docs: Sequence[tuple[str, str]], out: str | os.PathLike,
-          options: AdaptOptions = AdaptOptions(), progress: Optional[Callable[[int, int, float], None]] = None
-          ) -> AdaptResult:
-    """Fine-tune the model folder ``base`` on pairs from ``docs`` and write it to the new folder ``out``."""
+          options: AdaptOptions = AdaptOptions(), progress: Optional[Callable[[int, int, float], None]] = None,
+          groups: Optional[Sequence[str]] = None) -> AdaptResult:
+    """Fine-tune the model folder ``base`` on pairs from ``docs`` and write it to the new folder ``out``.
+    ``groups`` (one per doc, e.g. demand / achievement) keeps each hard negative within its pair's group."""
     options.check()
     base_path, dest = Path(base).expanduser().resolve(), Path(out).expanduser().resolve()
     if not (base_path / "modules.json").is_file():
@@ -214,7 +221,7 @@ def adapt(base: str | os.PathLike, docs: Sequence[tuple[str, str]], out: str | o
                          f"(one batch) are needed: publish more listings or lower batch_size / "
                          f"仅得到 {len(pairs)} 个训练样本对，至少需要 {options.batch_size} 个")
     start = time.perf_counter()
-    negatives = hard_negatives(docs, sourced) if options.hard_negatives else None
+    negatives = hard_negatives(docs, sourced, groups) if options.hard_negatives else None
     model, device, steps, losses = _train(base_path, pairs, options, progress, negatives)
     fusion = align_cosines(base_path, model, pairs, options.seed)
     dest.parent.mkdir(parents=True, exist_ok=True)

@@ -54,11 +54,18 @@ class Adapted:
 def listing_texts(session: Session) -> list[tuple[str, str]]:
     """(title, body) of every published demand and achievement, in id order: what the adaptation learns from.
     Contact details are never part of a listing's engine view (indexing.to_doc), so never part of the model."""
-    texts = []
+    return _texts_and_kinds(session)[0]
+
+
+def _texts_and_kinds(session: Session) -> tuple[list[tuple[str, str]], list[str]]:
+    """listing_texts and the kind of each (a hard negative stays within its kind: a demand's answer is not one)."""
+    texts: list[tuple[str, str]] = []
+    kinds: list[str] = []
     for kind in MODELS:
         docs = published_docs(session, kind)
         texts += [(docs[i].title or "", docs[i].body or "") for i in sorted(docs)]
-    return texts
+        kinds += [kind] * len(docs)
+    return texts, kinds
 
 
 def _folder(runtime: MatchingRuntime) -> Path:
@@ -76,13 +83,13 @@ def adapt_listings(config: Mapping[str, Any], session: Session, runtime: Matchin
     say = progress or (lambda _m: None)
     start = time.perf_counter()
     options.check()
-    texts = listing_texts(session)
+    texts, kinds = _texts_and_kinds(session)
     folder = _folder(runtime)
     say(f"adapting {Path(runtime.configured_model).name} on {len(texts)} published listings / "
         f"在 {len(texts)} 条已发布条目上适配模型")
     result = adapt(runtime.configured_model, texts, folder, options,
                    progress=lambda s, n, loss: say(f"step {s}/{n} loss {loss:.3f}") if s % 20 == 0 or s == n
-                   else None)
+                   else None, groups=kinds)
     try:
         if resolve_setup(runtime.configured_model, *runtime.setup)[0] == "onnx":  # the configured model runs on
             # ONNX Runtime on this CPU (no bf16): so does its adaptation

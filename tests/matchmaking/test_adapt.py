@@ -51,6 +51,12 @@ def test_a_hard_negative_is_another_text_sharing_the_querys_words():
     # the recycling title's best other match is the other battery-recycling listing
     i = next(i for i, (q, *_rest) in enumerate(sourced) if q == "锂电池回收技术")
     assert negatives[i] == texts[4]
+    # with groups (a platform's kinds) a negative stays within its pair's group: a demand's answer is not one
+    groups = ["achievement"] * 4 + ["demand"]
+    grouped = hard_negatives(docs, sourced, groups)
+    assert grouped[i] != texts[4]
+    assert all(neg == "" or groups[texts.index(neg)] == groups[source]
+               for (_q, _p, source, _k), neg in zip(sourced, grouped))
 
 
 def test_texts_too_short_or_empty_give_no_pairs():
