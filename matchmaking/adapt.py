@@ -189,7 +189,8 @@ def hard_negatives(docs: Sequence[tuple[str, str]], sourced: Sequence[tuple[str,
         if kind == "keywords":
             out.append("")
             continue
-        best = next((i for i, _score in index.search(query, k=3 if groups is None else 10)
+        # 10 deep: copies of the source (a listing posted twice) and texts of the other group are passed over
+        best = next((i for i, _score in index.search(query, k=10)
                      if texts[i] != texts[source] and (groups is None or groups[i] == groups[source])), None)
         out.append("" if best is None else texts[best])
     return out

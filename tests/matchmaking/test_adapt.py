@@ -187,12 +187,21 @@ def test_training_the_top_layers_leaves_the_lower_ones_and_the_embeddings_as_the
 
 
 @pytest.mark.model
-def test_hard_negatives_train_a_new_model(tmp_path, default_model_path):
+def test_hard_negatives_enter_the_loss(tmp_path, default_model_path, monkeypatch):
+    """DOCS holds every listing three times: the copies are passed over, other listings are found, and the first
+    step's loss (same seed, same batch) is higher with the hard negatives as further candidates than without."""
     from dataclasses import replace
 
-    result = adapt(str(default_model_path), DOCS, tmp_path / "hard", replace(TINY, hard_negatives=True))
-    assert result.steps == 2 and result.options["hard_negatives"] is True
-    assert result.first_loss == result.first_loss and result.last_loss > 0  # a real loss, not NaN
+    from matchmaking import adapt as adapt_module
+
+    found: list[list[str]] = []
+    real = adapt_module.hard_negatives
+    monkeypatch.setattr(adapt_module, "hard_negatives", lambda *a, **k: found.append(real(*a, **k)) or found[-1])
+    hard = adapt(str(default_model_path), DOCS, tmp_path / "hard", replace(TINY, hard_negatives=True))
+    plain = adapt(str(default_model_path), DOCS, tmp_path / "plain", replace(TINY, hard_negatives=False))
+    assert len(found) == 1 and any(found[0])
+    assert hard.steps == plain.steps == 2 and hard.options["hard_negatives"] is True
+    assert hard.first_loss > plain.first_loss
 
 
 @pytest.mark.model
